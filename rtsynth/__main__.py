@@ -1,0 +1,3 @@
+from rtsynth.cli import main
+
+raise SystemExit(main())

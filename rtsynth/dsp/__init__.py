@@ -1,0 +1,1 @@
+"""Signal processing shared by preprocessing (train) and synthesis (runtime): numpy only."""

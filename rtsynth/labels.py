@@ -1,0 +1,139 @@
+"""Label vocabularies: the four descriptors, the instruments, dynamics and duration classes.
+
+Training writes the vocabulary of its corpus into the dataset cache and then into the
+bundle; the runtime reads it back with `Vocabulary.from_dict`. The tables here are the
+defaults for the 14 TinySOL / GM-SOL instruments.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+DESCRIPTORS: tuple[str, ...] = ("timbre", "pitch", "dynamics", "duration")
+"""Order of the descriptors everywhere: latents, labels, classifiers (T, P, V, D)."""
+
+LATENT_DIMS: dict[str, int] = {"timbre": 8, "pitch": 4, "dynamics": 4, "duration": 4}
+LATENT_SIZE = sum(LATENT_DIMS.values())
+
+
+def latent_slices() -> dict[str, slice]:
+    """Where each descriptor's latent sits in the concatenated z_S."""
+    out, start = {}, 0
+    for name in DESCRIPTORS:
+        out[name] = slice(start, start + LATENT_DIMS[name])
+        start += LATENT_DIMS[name]
+    return out
+
+
+@dataclass(frozen=True)
+class Instrument:
+    name: str  # our canonical name, used as the timbre label
+    tinysol: str  # TinySOL's abbreviation ("Instrument (abbr.)" column)
+    full_name: str  # TinySOL's "Instrument (in full)"
+    family: str
+    gm_program: int  # General MIDI program, 0-based
+
+
+INSTRUMENTS: tuple[Instrument, ...] = (
+    Instrument("tuba", "BTb", "Bass Tuba", "Brass", 58),
+    Instrument("horn", "Hn", "French Horn", "Brass", 60),
+    Instrument("trombone", "Tbn", "Trombone", "Brass", 57),
+    Instrument("trumpet", "TpC", "Trumpet in C", "Brass", 56),
+    Instrument("accordion", "Acc", "Accordion", "Keyboards", 21),
+    Instrument("contrabass", "Cb", "Contrabass", "Strings", 43),
+    Instrument("violin", "Vn", "Violin", "Strings", 40),
+    Instrument("viola", "Va", "Viola", "Strings", 41),
+    Instrument("cello", "Vc", "Violoncello", "Strings", 42),
+    Instrument("bassoon", "Bn", "Bassoon", "Winds", 70),
+    Instrument("clarinet", "ClBb", "Clarinet in Bb", "Winds", 71),
+    Instrument("flute", "Fl", "Flute", "Winds", 73),
+    Instrument("oboe", "Ob", "Oboe", "Winds", 68),
+    Instrument("alto_sax", "ASax", "Alto Saxophone", "Winds", 65),
+)
+INSTRUMENT_BY_NAME = {i.name: i for i in INSTRUMENTS}
+INSTRUMENT_BY_TINYSOL = {i.tinysol: i for i in INSTRUMENTS}
+
+DYNAMICS: tuple[str, ...] = ("pp", "mf", "ff")
+DYNAMICS_VELOCITY: dict[str, int] = {"pp": 33, "mf": 80, "ff": 112}
+"""MIDI velocities for the notated dynamics (the usual notation-software mapping)."""
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def note_name(midi: int) -> str:
+    """MIDI 60 -> 'C4' (scientific pitch notation, as TinySOL names its files)."""
+    return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
+
+
+def parse_note_name(name: str) -> int:
+    """'C#4' -> 61, 'A0' -> 21; raises ValueError naming the bad input."""
+    head = name[:2] if len(name) > 1 and name[1] in "#b" else name[:1]
+    try:
+        octave = int(name[len(head):])
+        if head.endswith("b"):
+            pc = (NOTE_NAMES.index(head[0]) - 1) % 12
+            octave -= head[0] == "C"
+        else:
+            pc = NOTE_NAMES.index(head)
+    except (ValueError, IndexError):
+        raise ValueError(f"not a note name: {name!r}") from None
+    return 12 * (octave + 1) + pc
+
+
+def duration_class(seconds: float, step: float = 0.25, n_classes: int = 24) -> int:
+    """Class index of a note's sounding duration: nearest multiple of `step`, from 1 step.
+
+    Class k stands for (k + 1) * step seconds, so 24 classes of 250 ms span 0.25-6.0 s,
+    which covers the 5.94 s notes of the paper. Shorter notes go to the first class,
+    longer ones to the last.
+    """
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"duration must be a finite, non-negative number of seconds, got {seconds}")
+    steps = int(math.floor(seconds / step + 0.5))
+    return min(max(steps, 1), n_classes) - 1
+
+
+def duration_class_seconds(index: int, step: float = 0.25) -> float:
+    return (index + 1) * step
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The classes of each descriptor for one dataset (and hence one model).
+
+    timbre: instrument names; pitch: MIDI numbers; dynamics: names; duration: class
+    seconds. A label's class index is its position in the tuple.
+    """
+
+    timbre: tuple[str, ...]
+    pitch: tuple[int, ...]
+    dynamics: tuple[str, ...]
+    duration: tuple[float, ...]
+
+    def classes(self, descriptor: str) -> tuple:
+        return getattr(self, descriptor)
+
+    def sizes(self) -> dict[str, int]:
+        return {d: len(self.classes(d)) for d in DESCRIPTORS}
+
+    def index(self, descriptor: str, value) -> int:
+        try:
+            return self.classes(descriptor).index(value)
+        except ValueError:
+            raise KeyError(f"{descriptor} {value!r} is not in the vocabulary") from None
+
+    def to_dict(self) -> dict:
+        return {d: list(self.classes(d)) for d in DESCRIPTORS}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabulary:
+        missing = [d for d in DESCRIPTORS if d not in data]
+        if missing:
+            raise ValueError(f"vocabulary lacks descriptors {missing}")
+        return cls(
+            timbre=tuple(str(x) for x in data["timbre"]),
+            pitch=tuple(int(x) for x in data["pitch"]),
+            dynamics=tuple(str(x) for x in data["dynamics"]),
+            duration=tuple(float(x) for x in data["duration"]),
+        )

@@ -1,0 +1,1 @@
+"""Note corpora: GM-SOL (rendered here), TinySOL (official layout), any labelled folder."""
