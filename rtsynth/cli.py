@@ -17,7 +17,7 @@ log = logging.getLogger("rtsynth")
 
 # modules that provide `add_parsers(subparsers)`, in --help order
 COMMAND_MODULES = {
-    "data": ("train.corpus.cli", "train.prep.cli"),
+    "data": ("train.corpus.cli_gm", "train.corpus.cli_sources", "train.prep.cli"),
     None: ("train.cli", "export.cli", "rtsynth.commands"),
 }
 

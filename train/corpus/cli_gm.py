@@ -1,4 +1,4 @@
-"""`rtsynth data gm|tinysol|folder`: build or index a note corpus."""
+"""Corpus subcommands (being written)."""
 
 from __future__ import annotations
 
@@ -6,4 +6,4 @@ import argparse
 
 
 def add_parsers(data: argparse._SubParsersAction) -> None:
-    pass  # filled by the corpus modules
+    pass
