@@ -18,7 +18,7 @@ log = logging.getLogger("rtsynth")
 # modules that provide `add_parsers(subparsers)`, in --help order
 COMMAND_MODULES = {
     "data": ("train.corpus.cli_gm", "train.corpus.cli_sources", "train.prep.cli"),
-    None: ("train.cli", "export.cli", "rtsynth.commands"),
+    None: ("train.cli", "train.eval.cli", "export.cli", "rtsynth.commands"),
 }
 
 # top-level import names that only the [train] extra installs

@@ -1,0 +1,1 @@
+"""Evaluation of trained runs: Table I, leakage, denseness/divergence, controllability, figures."""
