@@ -36,7 +36,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=_not_yet("serve", 5))
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ and save its JSON")
-    bench.add_argument("name", help="benchmark name, e.g. train_step")
+    bench.add_argument("name", help="benchmark name: a script in bench/, e.g. train_step")
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     bench.set_defaults(func=_run_bench)
 
 
@@ -50,6 +51,7 @@ def _not_yet(command: str, issue: int):
 
 def _run_bench(args: argparse.Namespace) -> int:
     import runpy
+    import sys
     from pathlib import Path
 
     script = Path(__file__).resolve().parent.parent / "bench" / f"{args.name}.py"
@@ -57,5 +59,6 @@ def _run_bench(args: argparse.Namespace) -> int:
         known = sorted(p.stem for p in script.parent.glob("*.py"))
         log.error("no benchmark %r in %s; known: %s", args.name, script.parent, known)
         return 2
+    sys.argv = [str(script), *args.bench_args]
     runpy.run_path(str(script), run_name="__main__")
     return 0
