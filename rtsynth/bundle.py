@@ -1,0 +1,167 @@
+"""The model bundle: the contract between `export` (torch side) and the runtime.
+
+A bundle is a directory with `decoder.onnx` (z [batch, 20] -> mel [batch, n_mels, n_frames]
+in [0, 1]), an optional `vocoder.onnx`, and `bundle.json` (this module's `BundleSpec`).
+The runtime validates everything at load and refuses a bundle that does not match, with an
+error that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, Vocabulary
+from rtsynth.settings import MelSettings
+
+log = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = "rtsynth-bundle"
+BUNDLE_VERSION = 1
+DECODER_FILE = "decoder.onnx"
+SPEC_FILE = "bundle.json"
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used; the message names the problem."""
+
+
+class BundleFileError(BundleError):
+    pass
+
+
+class BundleChecksumError(BundleError):
+    pass
+
+
+class BundleVersionError(BundleError):
+    pass
+
+
+class BundleShapeError(BundleError):
+    pass
+
+
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """One descriptor's classes and its latent prior: a mean per class and a shared sigma."""
+
+    classes: list
+    means: list[list[float]]  # [n_classes, dims]
+    sigma: float = 1.0
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    name: str
+    mel: MelSettings
+    descriptors: dict[str, DescriptorSpec]
+    velocity_to_dynamics: dict[str, int]  # dynamics class -> the MIDI velocity it stands for
+    loudness_db: dict[str, dict[str, float]]  # timbre -> dynamics -> mean peak dB of the mel
+    corpus: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    vocoder: dict = field(default_factory=dict)  # {"kind": ...} and, if neural, {"file": ...}
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    format: str = BUNDLE_FORMAT
+    format_version: int = BUNDLE_VERSION
+
+    @property
+    def vocab(self) -> Vocabulary:
+        return Vocabulary.from_dict({d: self.descriptors[d].classes for d in DESCRIPTORS})
+
+    def means(self, descriptor: str) -> np.ndarray:
+        return np.asarray(self.descriptors[descriptor].means, dtype=np.float32)
+
+    def latent_layout(self) -> list[dict]:
+        return [{"descriptor": d, "dims": LATENT_DIMS[d]} for d in DESCRIPTORS]
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["mel"] = self.mel.to_dict()
+        data["latent"] = {"size": LATENT_SIZE, "layout": self.latent_layout()}
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> BundleSpec:
+        data = json.loads(text)
+        if data.get("format") != BUNDLE_FORMAT:
+            raise BundleVersionError(f"not an rtsynth bundle (format {data.get('format')!r})")
+        if data.get("format_version") != BUNDLE_VERSION:
+            raise BundleVersionError(
+                f"bundle format version {data.get('format_version')} is not supported "
+                f"(this rtsynth reads version {BUNDLE_VERSION}); re-export it"
+            )
+        latent = data.pop("latent", {})
+        if latent.get("size") != LATENT_SIZE or [l.get("dims") for l in latent.get("layout", [])] != [
+            LATENT_DIMS[d] for d in DESCRIPTORS
+        ]:
+            raise BundleShapeError(f"bundle latent layout {latent} does not match T8 P4 V4 D4")
+        try:
+            data["mel"] = MelSettings.from_dict(data["mel"])
+            data["descriptors"] = {d: DescriptorSpec(**data["descriptors"][d]) for d in DESCRIPTORS}
+            return cls(**data)
+        except (KeyError, TypeError, ValueError) as err:
+            raise BundleError(f"bundle.json is incomplete or malformed: {err!r}") from None
+
+    def check_shapes(self) -> None:
+        for d in DESCRIPTORS:
+            means = self.means(d)
+            expected = (len(self.descriptors[d].classes), LATENT_DIMS[d])
+            if means.shape != expected:
+                raise BundleShapeError(f"{d} prior means have shape {means.shape}, expected {expected}")
+            if not np.isfinite(means).all():
+                raise BundleShapeError(f"{d} prior means contain NaN or inf")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_spec(bundle_dir: str | Path, spec: BundleSpec) -> Path:
+    """Write bundle.json with the sha256 of every file already in the bundle directory."""
+    bundle_dir = Path(bundle_dir)
+    files = {
+        p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != SPEC_FILE
+    }
+    spec = BundleSpec(**{**spec.__dict__, "files": files})
+    tmp = bundle_dir / f".{SPEC_FILE}.tmp"
+    tmp.write_text(spec.to_json())
+    os.replace(tmp, bundle_dir / SPEC_FILE)
+    return bundle_dir / SPEC_FILE
+
+
+def read_spec(bundle_dir: str | Path) -> BundleSpec:
+    """Read and check bundle.json and the files it lists (presence and sha256)."""
+    bundle_dir = Path(bundle_dir)
+    spec_path = bundle_dir / SPEC_FILE
+    if not bundle_dir.is_dir():
+        raise BundleFileError(f"bundle directory not found: {bundle_dir}")
+    if not spec_path.is_file():
+        raise BundleFileError(f"{bundle_dir} has no {SPEC_FILE}; is it a bundle?")
+    try:
+        spec = BundleSpec.from_json(spec_path.read_text())
+    except json.JSONDecodeError as err:
+        raise BundleError(f"{spec_path} is not valid JSON: {err}") from None
+    if DECODER_FILE not in spec.files:
+        raise BundleFileError(f"{spec_path} lists no {DECODER_FILE}")
+    for name, digest in spec.files.items():
+        path = bundle_dir / name
+        if Path(name).name != name:
+            raise BundleFileError(f"bundle file name {name!r} must be a plain name inside the bundle")
+        if not path.is_file():
+            raise BundleFileError(f"bundle file missing: {path}")
+        if sha256_file(path) != digest:
+            raise BundleChecksumError(f"{path} is damaged: its sha256 does not match bundle.json")
+    spec.check_shapes()
+    return spec

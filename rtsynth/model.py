@@ -1,0 +1,93 @@
+"""A loaded bundle: its spec plus an onnxruntime session for the decoder.
+
+CPU by default with one intra-op thread (the real-time path shares the machine with the
+audio thread); the CUDA provider when asked for and available, otherwise a warning and CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.bundle import DECODER_FILE, BundleShapeError, BundleSpec, read_spec
+from rtsynth.labels import LATENT_SIZE
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+
+# metadata_props every exported decoder carries; checked against bundle.json at load
+METADATA_KEYS = ("rtsynth.format_version", "rtsynth.latent_size", "rtsynth.n_mels", "rtsynth.n_frames")
+
+
+def select_providers(device: str) -> list[str]:
+    """onnxruntime providers for 'cpu' or 'cuda' (falls back to CPU with a warning)."""
+    import onnxruntime as ort
+
+    if device == "cpu":
+        return [CPU]
+    if device != "cuda":
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    if CUDA in ort.get_available_providers():
+        return [CUDA, CPU]
+    log.warning("CUDA was asked for but onnxruntime has no CUDA provider here "
+                "(install rtsynth[gpu] on a CUDA machine); using the CPU")
+    return [CPU]
+
+
+@dataclass
+class Model:
+    directory: Path
+    spec: BundleSpec
+    session: object  # onnxruntime.InferenceSession
+    provider: str
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """z [batch, 20] -> mel [batch, n_mels, n_frames] in [0, 1]."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != LATENT_SIZE:
+            raise ValueError(f"z must have shape [batch, {LATENT_SIZE}], got {z.shape}")
+        return self.session.run(None, {"z": z})[0]
+
+
+def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) -> Model:
+    """Validate a bundle and open its decoder; raises a BundleError subclass naming the problem."""
+    import onnxruntime as ort
+
+    bundle_dir = Path(bundle_dir)
+    spec = read_spec(bundle_dir)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(
+            str(bundle_dir / DECODER_FILE), sess_options=options, providers=select_providers(device)
+        )
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise BundleShapeError(f"{bundle_dir / DECODER_FILE} cannot be loaded by onnxruntime: {err}") from None
+    _check_decoder(session, spec)
+    provider = session.get_providers()[0]
+    log.info("loaded bundle %s (%s) on %s", spec.name, bundle_dir, provider)
+    return Model(bundle_dir, spec, session, provider)
+
+
+def _check_decoder(session, spec: BundleSpec) -> None:
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if [i.name for i in inputs] != ["z"] or inputs[0].shape[1:] != [LATENT_SIZE]:
+        raise BundleShapeError(
+            f"decoder input must be z [batch, {LATENT_SIZE}], got "
+            f"{[(i.name, i.shape) for i in inputs]}"
+        )
+    expected = [spec.mel.n_mels, spec.mel.n_frames]
+    if len(outputs) != 1 or outputs[0].shape[1:] != expected:
+        raise BundleShapeError(f"decoder output must be mel [batch, {expected[0]}, {expected[1]}], "
+                               f"got {[(o.name, o.shape) for o in outputs]}")
+    meta = session.get_modelmeta().custom_metadata_map
+    facts = dict(zip(METADATA_KEYS, (spec.format_version, LATENT_SIZE, spec.mel.n_mels, spec.mel.n_frames)))
+    wrong = {k: (meta.get(k), str(v)) for k, v in facts.items() if meta.get(k) != str(v)}
+    if wrong:
+        raise BundleShapeError(f"decoder metadata disagrees with bundle.json (onnx, json): {wrong}")

@@ -1,0 +1,134 @@
+"""Bundle validation at load: every kind of damage gets its own clear error."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bundle_factory import linear_decoder, make_bundle
+from rtsynth.bundle import (
+    BundleChecksumError,
+    BundleError,
+    BundleFileError,
+    BundleShapeError,
+    BundleVersionError,
+    read_spec,
+    write_spec,
+)
+from rtsynth.model import load_model
+from rtsynth.settings import MelSettings
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return make_bundle(tmp_path / "b")
+
+
+def test_good_bundle_loads_and_decodes(bundle):
+    model = load_model(bundle)
+    assert model.provider == "CPUExecutionProvider"
+    mel = model.decode(np.zeros((3, 20), np.float32))
+    assert mel.shape == (3, 256, 256) and 0 <= mel.min() and mel.max() <= 1
+    assert model.spec.vocab.timbre == ("flute", "violin", "trumpet")
+    assert model.spec.means("pitch").shape == (8, 4)
+
+
+def test_cuda_request_falls_back_to_cpu_with_warning(bundle, caplog):
+    model = load_model(bundle, device="cuda")
+    assert model.provider == "CPUExecutionProvider"
+    assert "CUDA was asked for" in caplog.text
+
+
+def test_decode_rejects_wrong_latent_shape(bundle):
+    with pytest.raises(ValueError, match=r"shape \[batch, 20\]"):
+        load_model(bundle).decode(np.zeros((1, 19), np.float32))
+
+
+def test_missing_directory_and_spec(tmp_path):
+    with pytest.raises(BundleFileError, match="not found"):
+        read_spec(tmp_path / "nope")
+    with pytest.raises(BundleFileError, match="no bundle.json"):
+        read_spec(tmp_path)
+
+
+def test_missing_file(bundle):
+    (bundle / "decoder.onnx").unlink()
+    with pytest.raises(BundleFileError, match="missing.*decoder.onnx"):
+        read_spec(bundle)
+
+
+def test_damaged_file_fails_checksum(bundle):
+    data = bytearray((bundle / "decoder.onnx").read_bytes())
+    data[-10] ^= 0xFF
+    (bundle / "decoder.onnx").write_bytes(bytes(data))
+    with pytest.raises(BundleChecksumError, match="sha256"):
+        read_spec(bundle)
+
+
+def _edit_spec(bundle, edit):
+    path = bundle / "bundle.json"
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def test_wrong_version(bundle):
+    _edit_spec(bundle, lambda d: d.update(format_version=99))
+    with pytest.raises(BundleVersionError, match="version 99"):
+        read_spec(bundle)
+
+
+def test_not_a_bundle(bundle):
+    _edit_spec(bundle, lambda d: d.update(format="something-else"))
+    with pytest.raises(BundleVersionError, match="not an rtsynth bundle"):
+        read_spec(bundle)
+
+
+def test_wrong_prior_shape(bundle):
+    _edit_spec(bundle, lambda d: d["descriptors"]["pitch"]["means"].pop())
+    with pytest.raises(BundleShapeError, match=r"pitch prior means have shape \(7, 4\)"):
+        read_spec(bundle)
+
+
+def test_truncated_json(bundle):
+    (bundle / "bundle.json").write_text('{"format": "rtsynth-bundle"')
+    with pytest.raises(BundleError, match="not valid JSON"):
+        read_spec(bundle)
+
+
+def test_incomplete_json(bundle):
+    _edit_spec(bundle, lambda d: d.pop("loudness_db"))
+    with pytest.raises(BundleError, match="incomplete or malformed"):
+        read_spec(bundle)
+
+
+def test_decoder_output_shape_must_match_mel_settings(tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    small = MelSettings(n_mels=64)
+    linear_decoder(bundle / "decoder.onnx", small)
+    # re-sign the files so only the shape is wrong
+    from rtsynth.bundle import BundleSpec
+
+    write_spec(bundle, BundleSpec.from_json((bundle / "bundle.json").read_text()))
+    with pytest.raises(BundleShapeError, match="decoder output must be mel"):
+        load_model(bundle)
+
+
+def test_decoder_metadata_must_agree(tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    linear_decoder(bundle / "decoder.onnx", MelSettings(), metadata={"rtsynth.format_version": "1"})
+    from rtsynth.bundle import BundleSpec
+
+    write_spec(bundle, BundleSpec.from_json((bundle / "bundle.json").read_text()))
+    with pytest.raises(BundleShapeError, match="metadata disagrees"):
+        load_model(bundle)
+
+
+def test_not_onnx(tmp_path):
+    bundle = make_bundle(tmp_path / "b")
+    (bundle / "decoder.onnx").write_bytes(b"not a model")
+    from rtsynth.bundle import BundleSpec
+
+    write_spec(bundle, BundleSpec.from_json((bundle / "bundle.json").read_text()))
+    with pytest.raises(BundleShapeError, match="cannot be loaded by onnxruntime"):
+        load_model(bundle)
