@@ -1,0 +1,204 @@
+"""GM-SOL renderer: the real FluidSynth and SoundFont, tiny plans."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rtsynth.cli import main
+from rtsynth.labels import DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME
+from train.corpus import gm
+
+if not Path(gm.DEFAULT_SOUNDFONT).is_file():
+    pytest.skip(f"needs {gm.DEFAULT_SOUNDFONT} (apt-get install fluid-soundfont-gm)", allow_module_level=True)
+
+# 2 instruments x 2 pitches x 3 dynamics, held long enough to measure f0
+TINY = dataclasses.replace(
+    gm.GmRenderConfig(), instruments=("cello", "TpC"), pitch_range=(57, 58), takes=1,
+    held_min_s=0.4, held_max_s=1.2, workers=2,
+)
+
+
+def read_labels(root: Path) -> list[dict]:
+    with open(root / "labels.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def hashes(root: Path) -> dict[str, str]:
+    files = [*root.glob("wav/*/*.wav"), root / "labels.csv"]
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("gm") / "corpus"
+    return out, gm.render_corpus(TINY, out, progress=False)
+
+
+def test_tiny_render_writes_files_and_labels(tiny):
+    out, summary = tiny
+    rows = read_labels(out)
+    assert list(rows[0])[:4] == ["path", "instrument", "pitch", "dynamics"]
+    assert set(rows[0]) == set(gm.LABEL_COLUMNS)
+    assert len(rows) == 12 and summary["notes_written"] == 12 and not summary["silent_skipped"]
+    assert Counter((r["instrument"], r["dynamics"]) for r in rows) == {
+        (i, d): 2 for i in ("cello", "trumpet") for d in ("pp", "mf", "ff")
+    }
+    assert {int(r["pitch"]) for r in rows} == {57, 58}
+    for r in rows:
+        info = sf.info(out / r["path"])
+        assert (info.samplerate, info.channels) == (44100, 1)
+        assert int(r["velocity"]) == DYNAMICS_VELOCITY[r["dynamics"]]
+        assert int(r["gm_program"]) == INSTRUMENT_BY_NAME[r["instrument"]].gm_program
+        assert TINY.held_min_s - 0.01 <= float(r["held_s"]) <= TINY.held_max_s + 0.01
+        assert float(r["held_s"]) < info.duration <= TINY.max_seconds
+    assert summary["counts"]["cello"] == {"pp": 2, "mf": 2, "ff": 2}
+    assert json.loads((out / "summary.json").read_text())["notes_written"] == 12
+
+
+def f0_hz(audio: np.ndarray, sr: int) -> float:
+    import librosa
+
+    f0 = librosa.yin(audio, fmin=80, fmax=1000, sr=sr, frame_length=4096)
+    return float(np.median(f0))
+
+
+def sounding_seconds(audio: np.ndarray, sr: int) -> float:
+    """A quick -40 dB trim (prep owns the real one)."""
+    import librosa
+
+    _, (start, end) = librosa.effects.trim(audio, top_db=40, frame_length=2048, hop_length=512)
+    return (end - start) / sr
+
+
+def test_audio_sounds_at_the_planned_pitch_for_the_held_time(tiny):
+    out, _ = tiny
+    for r in read_labels(out):
+        audio, sr = sf.read(out / r["path"], dtype="float32")
+        assert np.abs(audio).max() > 10 ** (-40 / 20), r["path"]
+        expected = 440.0 * 2 ** ((int(r["pitch"]) - 69) / 12)
+        cents = 1200 * np.log2(f0_hz(audio, sr) / expected)
+        assert abs(cents) < 50, (r["path"], cents)
+        # note-off after the held time, then a short release tail
+        held = float(r["held_s"])
+        assert held - 0.05 < sounding_seconds(audio, sr) < held + 0.6, r["path"]
+
+
+def test_dynamics_levels_ff_louder_than_pp_without_clipping(tiny):
+    out, summary = tiny
+    peaks = {}
+    for r in read_labels(out):
+        audio, _ = sf.read(out / r["path"], dtype="float32")
+        peaks[(r["instrument"], r["pitch"], r["dynamics"])] = 20 * np.log10(np.abs(audio).max())
+    for (instrument, pitch, dynamics), db in peaks.items():
+        if dynamics == "ff":
+            assert db > peaks[(instrument, pitch, "mf")] > peaks[(instrument, pitch, "pp")] + 6
+            assert db < -0.5  # headroom: no clipping
+        if dynamics == "pp":
+            assert db > -45  # far above the 16-bit floor
+    assert not summary["clipped"]
+
+
+def test_same_plan_gives_byte_identical_files(tiny, tmp_path):
+    out, _ = tiny
+    again = tmp_path / "again"
+    gm.render_corpus(dataclasses.replace(TINY, workers=1), again, progress=False)
+    assert hashes(again) == hashes(out)
+    # a subsample renders the same notes identically (each note has its own seed)
+    subset = tmp_path / "subset"
+    gm.render_corpus(dataclasses.replace(TINY, count=3, workers=1), subset, progress=False)
+    sub = {k: v for k, v in hashes(subset).items() if k != "labels.csv"}
+    assert len(sub) == 3 and all(hashes(out)[k] == v for k, v in sub.items())
+
+
+def test_rerun_keeps_identical_files(tmp_path):
+    cfg = dataclasses.replace(TINY, instruments=("flute",), pitch_range=(72, 72), workers=1)
+    first = gm.render_corpus(cfg, tmp_path, progress=False)
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.glob("wav/*/*.wav")}
+    second = gm.render_corpus(cfg, tmp_path, progress=False)
+    assert (first["rendered_now"], second["rendered_now"], second["kept_from_earlier_run"]) == (3, 0, 3)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("wav/*/*.wav")} == before
+    # a changed plan (other seed -> other held times) is rendered again
+    third = gm.render_corpus(dataclasses.replace(cfg, seed=1), tmp_path, progress=False)
+    assert third["rendered_now"] == 3
+
+
+def test_key_without_sample_is_skipped_and_reported(tmp_path):
+    # FluidR3_GM's contrabass has no sample above A3 (57)
+    cfg = dataclasses.replace(TINY, instruments=("contrabass",), pitch_range=(57, 58), dynamics=("mf",), workers=1)
+    summary = gm.render_corpus(cfg, tmp_path, progress=False)
+    assert [r["pitch"] for r in read_labels(tmp_path)] == ["57"]
+    assert summary["silent_skipped"] == ["wav/contrabass/contrabass-058-A#3-mf-0.wav"]
+    assert not (tmp_path / summary["silent_skipped"][0]).exists()
+
+
+def test_default_plan_is_tinysol_sized_and_spreads_held_times():
+    plan = gm.plan_notes(gm.GmRenderConfig())
+    assert len(plan) == 2916  # TinySOL: 2913
+    assert Counter(n.instrument for n in plan)["accordion"] == 82 * 3 * 3
+    bins = Counter(int(n.held_s // 0.25) for n in plan)
+    assert all(bins[b] >= 0.5 * len(plan) / 24 for b in range(1, 23)), bins
+    assert all(round(n.held_s * 44100) % gm.BLOCK == 0 for n in plan)
+    # a note's seed and held time do not depend on what else is planned
+    cello = gm.plan_notes(gm.GmRenderConfig(instruments=("Vc",)))
+    assert cello == [n for n in plan if n.instrument == "cello"]
+
+
+def test_config_file_holds_the_defaults():
+    assert gm.load_gm_config() == gm.GmRenderConfig()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"instruments": ("banjo",)}, "unknown instruments ['banjo']"),
+    ({"pitch_range": (80, 70)}, "pitch_range"),
+    ({"instruments": ("tuba",), "pitch_range": (90, 100)}, "nothing to render"),
+    ({"dynamics": ("fff",)}, "dynamics"),
+])
+def test_bad_options_are_named(change, message):
+    with pytest.raises(gm.GmRenderError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        gm.plan_notes(dataclasses.replace(gm.GmRenderConfig(), **change))
+
+
+def test_missing_soundfont_names_the_debian_package(tmp_path, caplog):
+    cfg = dataclasses.replace(TINY, soundfont=str(tmp_path / "nope.sf2"))
+    with pytest.raises(gm.GmRenderError, match="fluid-soundfont-gm"):
+        gm.render_corpus(cfg, tmp_path / "out", progress=False)
+    with caplog.at_level(logging.ERROR):
+        rc = main(["data", "gm", "--out", str(tmp_path / "out"), "--soundfont", str(tmp_path / "nope.sf2")])
+    assert rc == 2 and "fluid-soundfont-gm" in caplog.text
+
+
+def test_missing_fluidsynth_library_names_the_debian_package():
+    # a fresh interpreter where the dynamic loader finds no libfluidsynth
+    code = (
+        "import ctypes.util; ctypes.util.find_library = lambda name: None\n"
+        "from train.corpus import gm\n"
+        "gm.import_fluidsynth()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "GmRenderError" in done.stderr and "libfluidsynth3" in done.stderr
+
+
+def test_cli_end_to_end(tmp_path):
+    out = tmp_path / "gm"
+    rc = main(["-q", "data", "gm", "--out", str(out), "--instruments", "clarinet,Ob",
+               "--pitch-range", "70", "71", "--count", "5", "--seed", "3", "--workers", "1"])
+    assert rc == 0
+    rows = read_labels(out)
+    assert len(rows) == 5 and {r["instrument"] for r in rows} <= {"clarinet", "oboe"}
+    assert all((out / r["path"]).is_file() and r["seed"] for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["seed"] == 3 and summary["notes_planned"] == 5
+    assert len(summary["soundfont_sha256"]) == 64 and summary["fluidsynth_version"]

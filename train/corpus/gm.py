@@ -1,0 +1,535 @@
+"""GM-SOL: the 14 TinySOL instruments rendered note by note with FluidSynth.
+
+A seeded *plan* lists every note (instrument, pitch, dynamics, take, held time); the
+*render* plays each one alone on a fresh-reset synth and writes one WAV per note plus
+`labels.csv` (the generic folder-corpus format: path, instrument, pitch, dynamics, then
+metadata columns) and `summary.json`. Duration is not a label here: prep measures the
+sounding duration (held time + release tail) from the audio, exactly as for TinySOL.
+
+Reproducibility: each note's held time comes from its own seed, derived from the run seed
+and the note's identity, so a note gets the same file whatever subset is rendered, in
+whatever order, by whichever worker. Each note is rendered on a fresh synth (see NoteSynth) and
+FluidSynth's float output is used, because its 16-bit output dithers with a per-synth
+running index; either would make a note's samples depend on what was rendered before.
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from rtsynth.config import load_config
+from rtsynth.labels import (
+    DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, note_name,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "gm-sol.toml"
+BLOCK = 64  # FluidSynth renders in 64-sample blocks; events land on block boundaries
+FLUID_WARN = 2  # FluidSynth's log level for warnings
+TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
+LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "held_s", "seed")
+
+
+@dataclass(frozen=True)
+class PlayableRange:
+    lowest: int  # MIDI
+    highest: int
+    takes: int  # notes per (pitch, dynamics), as TinySOL has recordings per pitch and dynamics
+
+
+# Source: TinySOL itself (Cella et al., Zenodo record 3685367, version 6.0), the lowest and
+# highest MIDI pitch of each instrument's ordinario recordings, read from the track ids of
+# mirdata's tinysol_index_6.0.json (all 2913 notes; every range is chromatically complete).
+# `takes` = TinySOL's recordings per (pitch, dynamics) rounded (strings: one per string that
+# reaches the pitch; accordion: several registers), so the default plan matches TinySOL's
+# size (2916 vs. 2913 notes) and its instrument balance. Keys where a SoundFont preset has
+# no sample (FluidR3_GM: contrabass above A3, violin A#6, accordion C#8) render silent and
+# are skipped and listed in the summary, never written.
+RANGES: dict[str, PlayableRange] = {
+    "tuba": PlayableRange(30, 65, 1),        # F#1-F4
+    "horn": PlayableRange(31, 77, 1),        # G1-F5
+    "trombone": PlayableRange(34, 72, 1),    # A#1-C5
+    "trumpet": PlayableRange(54, 86, 1),     # F#3-D6
+    "accordion": PlayableRange(28, 109, 3),  # E1-C#8
+    "contrabass": PlayableRange(28, 72, 2),  # E1-C5
+    "violin": PlayableRange(55, 100, 2),     # G3-E7
+    "viola": PlayableRange(48, 96, 2),       # C3-C7
+    "cello": PlayableRange(36, 84, 2),       # C2-C6
+    "bassoon": PlayableRange(34, 75, 1),     # A#1-D#5
+    "clarinet": PlayableRange(50, 91, 1),    # D3-G6 (sounding)
+    "flute": PlayableRange(59, 98, 1),       # B3-D7
+    "oboe": PlayableRange(58, 93, 1),        # A#3-A6
+    "alto_sax": PlayableRange(49, 81, 1),    # C#3-A5 (sounding)
+}
+
+
+class GmRenderError(RuntimeError):
+    """A setup problem the user can fix (missing FluidSynth or SoundFont, bad option)."""
+
+
+@dataclass(frozen=True)
+class GmRenderConfig:
+    """The GM-SOL setup; configs/gm-sol.toml holds the named default, CLI flags override it."""
+
+    soundfont: str = DEFAULT_SOUNDFONT
+    instruments: tuple[str, ...] = ()  # names or TinySOL abbreviations; empty: all 14
+    pitch_range: tuple[int, ...] | None = None  # (lowest, highest) MIDI, intersected with each range
+    dynamics: tuple[str, ...] = DYNAMICS
+    takes: int | None = None  # notes per (pitch, dynamics); None: as TinySOL (RANGES)
+    count: int | None = None  # seeded subsample of the plan
+    seed: int = 0
+    workers: int = 2
+    sample_rate: int = 44100
+    # FluidR3_GM at gain 1.6: ff peaks reach about -3.5 dBFS, pp sits near -30 dBFS.
+    gain: float = 1.6
+    # Held times are uniform; the release tail (FluidR3_GM: 0.03-0.4 s after the -40 dB
+    # trim, median 0.15 s) comes on top, so the sounding durations spread evenly over
+    # 0.2-6.1 s and fill every 250 ms class from 0.25 s to 6.0 s (the 5.94 s note length).
+    held_min_s: float = 0.05
+    held_max_s: float = 5.95
+    max_seconds: float = 8.0  # file length cap (held time + release tail)
+
+    def validated(self) -> GmRenderConfig:
+        """This config with instrument abbreviations resolved; GmRenderError names a bad value."""
+        problems = []
+        if self.pitch_range is not None and (len(self.pitch_range) != 2 or self.pitch_range[0] > self.pitch_range[1]):
+            problems.append(f"pitch_range must be LO HI with LO <= HI, got {list(self.pitch_range)}")
+        unknown_dyn = [d for d in self.dynamics if d not in DYNAMICS_VELOCITY]
+        if unknown_dyn or not self.dynamics:
+            problems.append(f"dynamics must be some of {list(DYNAMICS_VELOCITY)}, got {list(self.dynamics)}")
+        for name, value, low in (("takes", self.takes, 1), ("count", self.count, 1), ("workers", self.workers, 1)):
+            if value is not None and value < low:
+                problems.append(f"{name} must be at least {low}, got {value}")
+        if not 0 < self.held_min_s <= self.held_max_s < self.max_seconds:
+            problems.append("need 0 < held_min_s <= held_max_s < max_seconds")
+        if not 0 < self.gain <= 10:
+            problems.append(f"gain must be in (0, 10], got {self.gain}")
+        if problems:
+            raise GmRenderError("; ".join(problems))
+        return dataclasses.replace(self, instruments=resolve_instruments(self.instruments))
+
+
+def resolve_instruments(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Canonical names for names or TinySOL abbreviations (any case); empty means all."""
+    if not names:
+        return tuple(i.name for i in INSTRUMENTS)
+    by_key = {k.lower(): i.name for k, i in {**INSTRUMENT_BY_NAME, **INSTRUMENT_BY_TINYSOL}.items()}
+    unknown = [n for n in names if n.lower() not in by_key]
+    if unknown:
+        known = ", ".join(f"{i.name} ({i.tinysol})" for i in INSTRUMENTS)
+        raise GmRenderError(f"unknown instruments {unknown}; known: {known}")
+    return tuple(dict.fromkeys(by_key[n.lower()] for n in names))
+
+
+def load_gm_config(path: str | Path | None = None) -> GmRenderConfig:
+    """The named setup at `path`, or configs/gm-sol.toml, or the built-in defaults."""
+    if path is None:
+        if not DEFAULT_CONFIG_PATH.is_file():  # installed without the repo's configs/
+            return GmRenderConfig()
+        path = DEFAULT_CONFIG_PATH
+    return load_config(GmRenderConfig, path)
+
+
+@dataclass(frozen=True)
+class PlannedNote:
+    instrument: str
+    gm_program: int
+    pitch: int
+    dynamics: str
+    velocity: int
+    take: int
+    held_s: float  # a whole number of FluidSynth blocks
+    seed: int  # this note's own seed (drew held_s)
+
+    @property
+    def path(self) -> str:
+        """Relative to the corpus root."""
+        name = f"{self.instrument}-{self.pitch:03d}-{note_name(self.pitch)}-{self.dynamics}-{self.take}.wav"
+        return f"wav/{self.instrument}/{name}"
+
+    def row(self) -> dict:
+        return {c: getattr(self, c) for c in LABEL_COLUMNS}
+
+
+def note_seed(run_seed: int, instrument: str, pitch: int, dynamics: str, take: int) -> int:
+    """A seed that depends only on the run seed and the note's identity."""
+    key = (list(INSTRUMENT_BY_NAME).index(instrument), pitch, list(DYNAMICS_VELOCITY).index(dynamics), take)
+    return int(np.random.SeedSequence(run_seed, spawn_key=key).generate_state(1)[0])
+
+
+def held_seconds(seed: int, cfg: GmRenderConfig) -> float:
+    blocks = np.random.default_rng(seed).uniform(cfg.held_min_s, cfg.held_max_s) * cfg.sample_rate / BLOCK
+    return round(max(1, round(blocks)) * BLOCK / cfg.sample_rate, 6)
+
+
+def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
+    """Every note to render, in a fixed order (instrument table, pitch, dynamics, take)."""
+    cfg = cfg.validated()
+    plan = []
+    for name in cfg.instruments:
+        rng = RANGES[name]
+        lowest, highest = rng.lowest, rng.highest
+        if cfg.pitch_range is not None:
+            lowest, highest = max(lowest, cfg.pitch_range[0]), min(highest, cfg.pitch_range[1])
+        for pitch in range(lowest, highest + 1):
+            for dynamics in cfg.dynamics:
+                for take in range(cfg.takes or rng.takes):
+                    seed = note_seed(cfg.seed, name, pitch, dynamics, take)
+                    plan.append(PlannedNote(
+                        name, INSTRUMENT_BY_NAME[name].gm_program, pitch, dynamics,
+                        DYNAMICS_VELOCITY[dynamics], take, held_seconds(seed, cfg), seed,
+                    ))
+    if not plan:
+        raise GmRenderError(
+            f"nothing to render: pitch range {cfg.pitch_range} is outside the ranges of {list(cfg.instruments)}"
+        )
+    if cfg.count is not None and cfg.count < len(plan):
+        keep = np.random.default_rng(cfg.seed).choice(len(plan), size=cfg.count, replace=False)
+        plan = [plan[i] for i in sorted(keep)]
+    return plan
+
+
+# --- FluidSynth -------------------------------------------------------------------------
+
+def import_fluidsynth():
+    """pyfluidsynth, or GmRenderError naming the Debian package when libfluidsynth is missing."""
+    try:
+        import fluidsynth
+    except ModuleNotFoundError:
+        raise  # pyfluidsynth itself is missing: the CLI names the [train] extra
+    except (ImportError, OSError) as err:
+        raise GmRenderError(
+            f"the FluidSynth library is missing ({err}): install the Debian package "
+            "`libfluidsynth3` (sudo apt-get install fluidsynth)"
+        ) from None
+    return fluidsynth
+
+
+def fluidsynth_version() -> str:
+    lib = ctypes.CDLL(import_fluidsynth().lib)
+    lib.fluid_version_str.restype = ctypes.c_char_p
+    return lib.fluid_version_str().decode()
+
+
+def check_soundfont(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise GmRenderError(
+            f"SoundFont not found: {path}. Install the Debian package `fluid-soundfont-gm` "
+            "(sudo apt-get install fluid-soundfont-gm) or pass --soundfont PATH"
+        )
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _bind_c_api(fluidsynth) -> ctypes.CDLL:
+    """The few libfluidsynth calls pyfluidsynth does not wrap."""
+    lib = ctypes.CDLL(fluidsynth.lib)
+    ptr, num = ctypes.c_void_p, ctypes.c_int
+    lib.fluid_synth_write_float.argtypes = [ptr, num] + [ptr, num, num] * 2
+    lib.fluid_synth_get_sfont_by_id.argtypes, lib.fluid_synth_get_sfont_by_id.restype = [ptr, num], ptr
+    lib.fluid_synth_add_sfont.argtypes = lib.fluid_synth_remove_sfont.argtypes = [ptr, ptr]
+    lib.fluid_set_log_function.argtypes, lib.fluid_set_log_function.restype = [num, ptr, ptr], ptr
+    return lib
+
+
+class NoteSynth:
+    """Loads the SoundFont once, then renders every note on a fresh synth that borrows it.
+
+    Why a fresh synth per note: FluidSynth (2.3) keeps state in its voice slots across
+    notes (a reused slot ramps its output gain from the previous voice's pan over the
+    first block), so on a reused synth a note's samples would depend on the notes before
+    it. A bare synth costs about a millisecond; sharing the loaded SoundFont
+    (fluid_synth_add_sfont / remove_sfont) avoids re-reading it.
+    """
+
+    def __init__(self, cfg: GmRenderConfig):
+        self.fluidsynth = import_fluidsynth()
+        soundfont = check_soundfont(cfg.soundfont)
+        self.cfg = cfg
+        self.sample_rate = cfg.sample_rate
+        self.max_samples = int(cfg.max_seconds * cfg.sample_rate)
+        self.lib = _bind_c_api(self.fluidsynth)
+        self.holder = self._new_synth()  # owns the loaded SoundFont
+        sfid = self.holder.sfload(str(soundfont))
+        if sfid < 0:
+            raise GmRenderError(f"FluidSynth cannot load {soundfont} as a SoundFont")
+        self.sfont = self.lib.fluid_synth_get_sfont_by_id(self.holder.synth, sfid)
+
+    def _new_synth(self):
+        return self.fluidsynth.Synth(
+            gain=self.cfg.gain, samplerate=float(self.cfg.sample_rate), channels=16,
+            **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1, "synth.polyphony": 16},
+        )
+
+    def _samples(self, synth, n: int) -> np.ndarray:
+        left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        self.lib.fluid_synth_write_float(synth.synth, n, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
+        return (left + right) * np.float32(0.5)
+
+    def render(self, note: PlannedNote) -> np.ndarray | None:
+        """Mono float audio: note-on, held_s, note-off, release tail until silence (capped).
+
+        None when the preset has no sample for the key (the note-on starts no voice).
+        """
+        synth = self._new_synth()
+        sfid = self.lib.fluid_synth_add_sfont(synth.synth, self.sfont)
+        try:
+            return self._play(synth, sfid, note)
+        finally:
+            # the holder owns the SoundFont; removing it resets the channels' programs,
+            # which warns once per channel that no preset is left: expected, so muted
+            previous = self.lib.fluid_set_log_function(FLUID_WARN, None, None)
+            self.lib.fluid_synth_remove_sfont(synth.synth, self.sfont)
+            self.lib.fluid_set_log_function(FLUID_WARN, previous, None)
+            synth.delete()
+
+    def _play(self, synth, sfid: int, note: PlannedNote) -> np.ndarray | None:
+        if synth.program_select(0, sfid, 0, note.gm_program) < 0:
+            raise GmRenderError(f"the SoundFont has no GM program {note.gm_program} ({note.instrument})")
+        synth.noteon(0, note.pitch, note.velocity)
+        if synth.get_active_voice_count() == 0:
+            return None
+        held = min(int(round(note.held_s * self.sample_rate)), self.max_samples)
+        chunks = [self._samples(synth, held)]
+        synth.noteoff(0, note.pitch)
+        rendered = held
+        while synth.get_active_voice_count() > 0 and rendered < self.max_samples:
+            n = min(TAIL_CHUNK, self.max_samples - rendered)
+            chunks.append(self._samples(synth, n))
+            rendered += n
+        return np.concatenate(chunks)
+
+    def close(self) -> None:
+        self.holder.delete()
+
+
+# --- rendering --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NoteResult:
+    index: int  # position in the plan
+    status: str  # "rendered" | "kept" (identical file from an earlier run) | "silent" (no sample)
+    peak: float  # linear, before 16-bit quantisation (kept: from the file)
+    seconds: float
+
+
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """Round and clip ourselves so the bytes never depend on libsndfile's conversion."""
+    return np.clip(np.round(audio * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def write_wav_atomic(path: Path, pcm: np.ndarray, sample_rate: int, comment: str) -> None:
+    """Temp file + rename, so an interrupted render leaves no half-written WAV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with sf.SoundFile(tmp, "w", sample_rate, 1, "PCM_16", format="WAV") as f:
+        f.comment = comment  # the render key: what made this file (plan row + render settings)
+        f.write(pcm)
+    os.replace(tmp, path)
+
+
+def existing_matches(path: Path, comment: str) -> np.ndarray | None:
+    """The audio of an earlier run's file if it was made from the same key, else None."""
+    try:
+        with sf.SoundFile(path) as f:
+            return f.read(dtype="float32") if f.comment == comment else None
+    except (OSError, RuntimeError):  # unreadable or half-written: render again
+        return None
+
+
+def render_key(note: PlannedNote, render_info: dict) -> str:
+    return json.dumps({"plan": note.row(), "render": render_info}, sort_keys=True, separators=(",", ":"))
+
+
+def render_one(synth: NoteSynth, note: PlannedNote, index: int, out: Path, render_info: dict) -> NoteResult:
+    path, key = out / note.path, render_key(note, render_info)
+    old = existing_matches(path, key) if path.exists() else None
+    if old is not None:
+        return NoteResult(index, "kept", float(np.abs(old).max(initial=0.0)), len(old) / synth.sample_rate)
+    audio = synth.render(note)
+    peak = 0.0 if audio is None else float(np.abs(audio).max(initial=0.0))
+    if peak == 0.0:
+        return NoteResult(index, "silent", 0.0, 0.0)
+    write_wav_atomic(path, to_pcm16(audio), synth.sample_rate, key)
+    return NoteResult(index, "rendered", peak, len(audio) / synth.sample_rate)
+
+
+_worker: dict = {}  # per worker process: its NoteSynth and the run's constants
+
+
+def _init_worker(cfg: GmRenderConfig, out: Path, render_info: dict) -> None:
+    _worker.update(synth=NoteSynth(cfg), out=out, render_info=render_info)
+
+
+def _render_indexed(item: tuple[int, PlannedNote]) -> NoteResult:
+    index, note = item
+    return render_one(_worker["synth"], note, index, _worker["out"], _worker["render_info"])
+
+
+def _render_all(plan: list[PlannedNote], cfg: GmRenderConfig, out: Path, render_info: dict, progress: bool):
+    """NoteResults in plan order; one worker renders in this process, more use a spawn pool."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(plan), unit="note", desc="GM-SOL", disable=not progress, mininterval=1.0)
+    items = list(enumerate(plan))
+    results = []
+    workers = min(cfg.workers, len(plan))
+    if workers == 1:
+        synth = NoteSynth(cfg)
+        try:
+            for index, note in items:
+                results.append(render_one(synth, note, index, out, render_info))
+                bar.update()
+        finally:
+            synth.close()
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")  # no inherited FluidSynth state
+        with ctx.Pool(workers, _init_worker, (cfg, out, render_info)) as pool:
+            for result in pool.imap_unordered(_render_indexed, items, chunksize=4):
+                results.append(result)
+                bar.update()
+    bar.close()
+    return sorted(results, key=lambda r: r.index)
+
+
+def remove_partial_files(out: Path) -> None:
+    """Temp files an interrupted run left behind (only ours: *.wav.part under out/wav)."""
+    for tmp in (out / "wav").glob("*/*.wav.part"):
+        tmp.unlink()
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def labels_csv(notes: list[PlannedNote]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=LABEL_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(n.row() for n in notes)
+    return buf.getvalue()
+
+
+def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -> dict:
+    """Render the plan of `cfg` into `out`; returns the summary (also written to summary.json)."""
+    started = time.perf_counter()
+    cfg = cfg.validated()
+    plan = plan_notes(cfg)
+    soundfont = check_soundfont(cfg.soundfont)
+    render_info = {
+        "fluidsynth": fluidsynth_version(), "soundfont_sha256": sha256_file(soundfont),
+        "gain": cfg.gain, "sample_rate": cfg.sample_rate, "max_seconds": cfg.max_seconds,
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_partial_files(out)
+    log.info("GM-SOL: %d notes planned, %d worker(s), SoundFont %s", len(plan), cfg.workers, soundfont)
+    results = _render_all(plan, cfg, out, render_info, progress)
+    written = [plan[r.index] for r in results if r.status != "silent"]
+    write_text_atomic(out / "labels.csv", labels_csv(written))
+    summary = summarize(cfg, plan, results, render_info, time.perf_counter() - started)
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    log_summary(summary)
+    return summary
+
+
+# --- summary ----------------------------------------------------------------------------
+
+def _dbfs(peaks: list[float]) -> dict:
+    if not peaks:
+        return {}
+    db = 20 * np.log10(np.asarray(peaks))
+    return {name: round(float(f(db)), 1) for name, f in (("min", np.min), ("median", np.median), ("max", np.max))}
+
+
+def summarize(cfg, plan, results, render_info, wall_seconds) -> dict:
+    done = [(plan[r.index], r) for r in results if r.status != "silent"]
+    counts = {name: {d: 0 for d in cfg.dynamics} for name in cfg.instruments}
+    pitches: dict[str, list[int]] = {}
+    for note, _ in done:
+        counts[note.instrument][note.dynamics] += 1
+        pitches.setdefault(note.instrument, []).append(note.pitch)
+    held_bins = Counter(int(n.held_s // 0.25) for n, _ in done)
+    clipped = [n.path for n, r in done if r.peak > 1.0]
+    return {
+        "corpus": "gm-sol",
+        "notes_planned": len(plan),
+        "notes_written": len(done),
+        "rendered_now": sum(r.status == "rendered" for r in results),
+        "kept_from_earlier_run": sum(r.status == "kept" for r in results),
+        "silent_skipped": [plan[r.index].path for r in results if r.status == "silent"],
+        "clipped": clipped,
+        "counts": counts,
+        "pitch_ranges": {k: [min(v), max(v)] for k, v in pitches.items()},
+        "held_histogram_250ms": {f"{b * 0.25:.2f}-{(b + 1) * 0.25:.2f}": held_bins[b] for b in sorted(held_bins)},
+        "peak_dbfs": {d: _dbfs([r.peak for n, r in done if n.dynamics == d]) for d in cfg.dynamics},
+        "audio_seconds": round(sum(r.seconds for _, r in done), 1),
+        "wall_seconds": round(wall_seconds, 1),
+        "fluidsynth_version": render_info["fluidsynth"],
+        "soundfont": str(cfg.soundfont),
+        "soundfont_sha256": render_info["soundfont_sha256"],
+        "config": dataclasses.asdict(cfg),
+    }
+
+
+def _silent_keys(paths: list[str]) -> str:
+    """'contrabass 58-72, violin 94' from the skipped notes' paths."""
+    keys: dict[str, set[int]] = {}
+    for path in paths:
+        instrument, pitch = Path(path).stem.split("-")[:2]
+        keys.setdefault(instrument, set()).add(int(pitch))
+    spans = []
+    for instrument, pitches in keys.items():
+        lo, hi = min(pitches), max(pitches)
+        contiguous = len(pitches) == hi - lo + 1
+        spans.append(f"{instrument} " + (f"{lo}" if lo == hi else f"{lo}-{hi}" if contiguous else str(sorted(pitches))))
+    return ", ".join(spans)
+
+
+def log_summary(summary: dict) -> None:
+    dynamics = list(next(iter(summary["counts"].values())))
+    log.info("GM-SOL: %d notes written (%d rendered, %d kept) of %d planned in %.1f s; FluidSynth %s",
+             summary["notes_written"], summary["rendered_now"], summary["kept_from_earlier_run"],
+             summary["notes_planned"], summary["wall_seconds"], summary["fluidsynth_version"])
+    log.info("%-11s %s  pitches", "instrument", " ".join(f"{d:>4}" for d in dynamics))
+    for name, per_dyn in summary["counts"].items():
+        lo_hi = summary["pitch_ranges"].get(name)
+        span = f"{note_name(lo_hi[0])}-{note_name(lo_hi[1])}" if lo_hi else "-"
+        log.info("%-11s %s  %s", name, " ".join(f"{per_dyn[d]:>4}" for d in dynamics), span)
+    log.info("held time (s): %s", ", ".join(f"{k}: {v}" for k, v in summary["held_histogram_250ms"].items()))
+    log.info("peak dBFS: %s", "; ".join(f"{d} {v}" for d, v in summary["peak_dbfs"].items()))
+    if summary["silent_skipped"]:
+        log.warning("%d notes rendered silent, skipped (no sample for the key in the SoundFont: %s; "
+                    "listed in summary.json)",
+                    len(summary["silent_skipped"]), _silent_keys(summary["silent_skipped"]))
+    if summary["clipped"]:
+        log.warning("%d notes clipped at 16 bit (lower the gain): %s",
+                    len(summary["clipped"]), ", ".join(summary["clipped"]))
