@@ -7,6 +7,8 @@ the runtime depend on librosa.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from rtsynth.settings import MelSettings
@@ -31,8 +33,12 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return np.where(mel >= _MIN_LOG_MEL, log, linear)
 
 
+@lru_cache(maxsize=8)
 def mel_filterbank(settings: MelSettings) -> np.ndarray:
-    """Triangular filters [n_mels, n_fft // 2 + 1], each with unit area (Slaney norm)."""
+    """Triangular filters [n_mels, n_fft // 2 + 1], each with unit area (Slaney norm).
+
+    Cached per settings (read-only result): it is needed for every note.
+    """
     fft_freqs = np.linspace(0, settings.sample_rate / 2, settings.n_fft // 2 + 1)
     edges = mel_to_hz(
         np.linspace(hz_to_mel(settings.fmin), hz_to_mel(settings.f_max), settings.n_mels + 2)
@@ -43,7 +49,9 @@ def mel_filterbank(settings: MelSettings) -> np.ndarray:
     upper = ramps[2:] / widths[1:, None]
     weights = np.maximum(0, np.minimum(lower, upper))
     weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
-    return weights.astype(np.float32)
+    weights = weights.astype(np.float32)
+    weights.flags.writeable = False
+    return weights
 
 
 def stft_power(audio: np.ndarray, settings: MelSettings) -> np.ndarray:

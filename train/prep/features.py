@@ -1,0 +1,56 @@
+"""Trimmed note audio -> the model's fixed-size [0, 1] mel spectrogram and its peak level."""
+
+from __future__ import annotations
+
+from math import gcd
+
+import numpy as np
+
+from rtsynth.dsp.mel import mel_power, power_to_unit
+from rtsynth.settings import MelSettings
+
+
+def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Polyphase resampling by the exact rational ratio (anti-aliased, no drift)."""
+    from scipy.signal import resample_poly  # 1-2 s to import: only where audio is processed
+
+    if from_rate == to_rate:
+        return audio.astype(np.float32, copy=False)
+    common = gcd(from_rate, to_rate)
+    return resample_poly(audio, to_rate // common, from_rate // common).astype(np.float32)
+
+
+def fade_out(audio: np.ndarray, fade_samples: int) -> np.ndarray:
+    """A copy whose last `fade_samples` fall to exactly zero along a raised cosine.
+
+    Cutting a sound that has not ended is a step in the waveform: a broadband click,
+    which the mel shows as a vertical line that a decoder would learn to reproduce.
+    """
+    out = audio.astype(np.float32)  # always a copy
+    fade = min(fade_samples, len(out))
+    out[len(out) - fade:] *= 0.5 * (1 + np.cos(np.linspace(0, np.pi, fade, dtype=np.float32)))
+    return out
+
+
+def cut_note(audio: np.ndarray, start: int, end: int, fade_samples: int) -> np.ndarray:
+    """The sounding span [start, end) followed by a fade over the next `fade_samples`.
+
+    The paper pads the trimmed span directly; its last sample is still at up to -40 dB, a
+    click 40 dB above the mel's 80 dB floor. Fading over the audio after the span (below
+    -40 dB by definition) keeps the span whole and the cut silent.
+    """
+    return fade_out(audio[start:end + fade_samples], fade_samples)
+
+
+def fit_length(audio: np.ndarray, n_samples: int, fade_samples: int) -> np.ndarray:
+    """Zero-pad at the end, or crop with a fade-out (no click)."""
+    if len(audio) <= n_samples:
+        return np.pad(audio, (0, n_samples - len(audio))).astype(np.float32)
+    return fade_out(audio[:n_samples], fade_samples)
+
+
+def note_features(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s: float) -> tuple[np.ndarray, float]:
+    """Onset-aligned note audio -> ([n_mels, n_frames] in [0, 1], peak dB of the power mel)."""
+    fixed = fit_length(resample(audio, sample_rate, mel.sample_rate), mel.n_samples,
+                       max(1, round(fade_s * mel.sample_rate)))
+    return power_to_unit(mel_power(fixed, mel), mel.db_range)
