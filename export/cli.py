@@ -1,4 +1,4 @@
-"""`rtsynth export` (issue #4)."""
+"""`rtsynth export RUNDIR --out BUNDLE`: a trained run -> an ONNX bundle (DESIGN section 5)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,33 @@ log = logging.getLogger(__name__)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="export a trained run to an ONNX bundle")
-    export.add_argument("run", help="run directory")
-    export.add_argument("--out", required=True, help="bundle directory to write")
+    export = commands.add_parser(
+        "export", help="export a trained run to an ONNX bundle",
+        description="Export a run's decoder to ONNX (checked against torch) with bundle.json: class means, "
+                    "loudness table, velocity mapping, corpus facts and metrics. The bundle is written "
+                    "to a temporary directory and renamed into place only when complete.",
+    )
+    export.add_argument("run", help="run directory (from `rtsynth train`)")
+    export.add_argument("--out", required=True, help="bundle directory to write, e.g. bundles/default")
+    export.add_argument("--name", help="bundle name (default: the --out directory's name)")
+    export.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (best)")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
+    export.add_argument("--tolerance", type=float, default=1e-4,
+                        help="max abs error allowed between the ONNX and torch decoders (1e-4)")
     export.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    log.error("`rtsynth export` is not built yet: it lands with issue #4")
-    return 2
+    from export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
+    from export.parity import ParityError
+    from train.prep.cache import CacheError
+    from train.runs import RunError
+
+    options = ExportOptions(name=args.name, which=args.checkpoint, force=args.force, tolerance=args.tolerance)
+    try:
+        out = export_bundle(args.run, args.out, options)
+    except (BundleExistsError, ParityError, RunError, CacheError, ValueError) as err:
+        log.error("export failed: %s", err)
+        return 1
+    log.info("done: rtsynth serve --bundle %s", out)
+    return 0

@@ -22,7 +22,7 @@ COMMAND_MODULES = {
 }
 
 # top-level import names that only the [train] extra installs
-TRAIN_EXTRA = {"torch", "librosa", "sklearn", "matplotlib", "tqdm", "fluidsynth", "mirdata", "onnx"}
+TRAIN_EXTRA = {"torch", "librosa", "sklearn", "matplotlib", "tqdm", "fluidsynth", "mirdata", "onnx", "onnxscript"}
 
 
 def build_parser() -> argparse.ArgumentParser:

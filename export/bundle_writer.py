@@ -1,0 +1,181 @@
+"""`rtsynth export`: a trained run -> a bundle directory the runtime loads without torch.
+
+Everything is written into a temporary directory beside the target and renamed into place
+only after the parity check and a full `rtsynth.model.load_model` of the result, so a
+failed export never leaves a half bundle and never damages the bundle it would replace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.bundle import DECODER_FILE, SPEC_FILE, BundleSpec, DescriptorSpec, write_spec
+from rtsynth.labels import DESCRIPTORS
+from rtsynth.model import load_model
+
+log = logging.getLogger(__name__)
+
+
+class BundleExistsError(FileExistsError):
+    """The target bundle exists and --force was not given."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    name: str | None = None  # bundle name; default: the output directory's name
+    which: str = "best"  # checkpoint
+    force: bool = False  # replace an existing bundle
+    tolerance: float = 1e-4  # max abs error ONNX vs torch
+    max_train_notes: int = 4000  # training notes encoded for class centroids (unimodal variants)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.tolerance >= 0:
+            raise ValueError(f"parity tolerance must be a non-negative number, got {self.tolerance}")
+        if self.which not in ("best", "last"):
+            raise ValueError(f"checkpoint must be 'best' or 'last', got {self.which!r}")
+
+
+def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
+    """Export `run_dir` to the bundle directory `out`; returns `out`."""
+    from train.runs import load_run
+
+    out = Path(out)
+    _check_target(out, options.force)
+    run = load_run(run_dir, options.which)
+    name = options.name or out.resolve().name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp's 0700 would make a shipped bundle unreadable to others
+    try:
+        _build(run, staging, name, options)
+        _move_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("bundle %r written to %s", name, out)
+    return out
+
+
+def _check_target(out: Path, force: bool) -> None:
+    """Only an empty directory or, with force, an existing bundle may be replaced: --force
+    must never wipe a directory that merely happens to be named."""
+    if out.exists() and not out.is_dir():
+        raise BundleExistsError(f"{out} exists and is not a directory; choose another --out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / SPEC_FILE).is_file():
+        raise BundleExistsError(f"{out} is a non-empty directory that is not a bundle (no {SPEC_FILE}); "
+                                "choose another --out")
+    if not force:
+        raise BundleExistsError(f"{out} already exists; pass --force to replace it")
+
+
+def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
+    from tqdm import tqdm
+
+    from export.onnx_decoder import decoder_metadata, export_decoder
+    from export.priors import bundle_priors
+
+    with tqdm(total=4, desc="export", unit="step") as steps:
+        steps.set_description("export: class means")
+        priors = bundle_priors(run, options.max_train_notes, options.seed)
+        spec = build_spec(run, name, priors, options.which)
+        extras = {"name": name, "variant": run.config.variant, "corpus": spec.corpus["name"],
+                  "run": run.run_dir.name, "epoch": run.epoch}
+        steps.update()
+        steps.set_description("export: ONNX decoder")
+        export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras))
+        steps.update()
+        steps.set_description("export: parity check")
+        spec.model["parity"] = _parity(run, directory / DECODER_FILE, priors.means, options).to_dict()
+        steps.update()
+        steps.set_description("export: bundle.json")
+        write_spec(directory, spec)
+        load_model(directory)  # the runtime's own validation of the finished bundle
+        steps.update()
+
+
+def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
+    from export.facts import corpus_facts, loudness_table, velocity_mapping
+    from export.metrics import bundle_metrics
+
+    cache, config = run.cache, run.config
+    loudness, filled = loudness_table(cache)
+    corpus = corpus_facts(cache)
+    corpus["loudness_filled"] = filled
+    descriptors = {
+        d: DescriptorSpec(list(cache.vocab.classes(d)), priors.means[d].astype(float).round(6).tolist(), priors.sigma)
+        for d in DESCRIPTORS
+    }
+    model = {
+        "variant": config.variant, "run": run.run_dir.name, "checkpoint": which, "epoch": run.epoch,
+        "means": priors.source, "filled_means": priors.filled, "config": config.to_dict(),
+        "exporter": _exporter_facts(),
+    }
+    return BundleSpec(name=name, mel=cache.mel_settings, descriptors=descriptors,
+                      velocity_to_dynamics=velocity_mapping(cache), loudness_db=loudness, corpus=corpus, model=model,
+                      metrics=bundle_metrics(run.run_dir, run.epoch), vocoder={"kind": _default_vocoder()})
+
+
+def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportOptions):
+    """Compare onnxruntime on the exported file with the torch decoder; ParityError if off."""
+    import onnxruntime as ort
+
+    from export.parity import ParityError, check_parity, parity_latents
+
+    try:
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types
+        raise ParityError(f"onnxruntime {ort.__version__} cannot load the exported decoder: {err}") from None
+    latents = parity_latents(means, _reference_classes(run.cache), options.seed)
+    report = check_parity(run.model.decode, lambda z: session.run(None, {"z": z})[0], latents, options.tolerance)
+    log.info("parity: max abs error %.2g over %d latents (worst: %s)", report.max_abs_error, report.n_latents,
+             report.worst_set)
+    return report
+
+
+def _reference_classes(cache) -> dict[str, int]:
+    """The most common training class of each descriptor: a typical note to sweep around."""
+    train = cache.indices("train")
+    return {d: int(np.bincount(cache.labels[d][train], minlength=len(cache.vocab.classes(d))).argmax())
+            for d in DESCRIPTORS}
+
+
+def _exporter_facts() -> dict:
+    import onnx
+    import torch
+
+    from export.onnx_decoder import OPSET
+
+    return {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET}
+
+
+def _default_vocoder() -> str:
+    from rtsynth.vocoder import DEFAULT_VOCODER
+
+    return DEFAULT_VOCODER
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Rename the finished bundle to `out`; an old bundle there is moved aside first and
+    restored if the rename fails."""
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        if old is not None:
+            os.replace(old / out.name, out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

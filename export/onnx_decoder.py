@@ -1,0 +1,92 @@
+"""torch decoder -> `decoder.onnx`, the graph the runtime loads with onnxruntime.
+
+Uses torch's current (torch.export-based) ONNX exporter, whose optimiser folds constants;
+the graph takes `z` [batch, 20] float32 with a dynamic batch axis and returns `mel`
+[batch, n_mels, n_frames]. The key bundle facts go into the model's `metadata_props`,
+where `rtsynth.model.load_model` checks them against bundle.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from rtsynth.bundle import BUNDLE_VERSION
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
+from rtsynth.model import METADATA_KEYS
+from rtsynth.settings import MelSettings
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+"""ONNX operator set of exported decoders (onnxruntime >= 1.14 runs it)."""
+
+
+class _DecoderGraph(nn.Module):
+    """The part of the VAE the runtime needs: z -> mel."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(z)
+
+
+def decoder_metadata(mel: MelSettings, extras: dict[str, object]) -> dict[str, str]:
+    """METADATA_KEYS (checked at load) plus descriptive `rtsynth.*` extras, all as strings."""
+    layout = ",".join(f"{d}:{LATENT_DIMS[d]}" for d in DESCRIPTORS)
+    facts = dict(zip(METADATA_KEYS, (BUNDLE_VERSION, LATENT_SIZE, mel.n_mels, mel.n_frames)))
+    facts.update({"rtsynth.latent_layout": layout, "rtsynth.sample_rate": mel.sample_rate,
+                  "rtsynth.hop_length": mel.hop_length})
+    facts.update({f"rtsynth.{key}": value for key, value in extras.items()})
+    return {key: str(value) for key, value in facts.items()}
+
+
+_EXPORTER_LOGGERS = {"torch.onnx": logging.ERROR, "onnxscript": logging.WARNING, "onnx_ir": logging.WARNING}
+
+
+@contextmanager
+def _quiet_exporter():
+    """The exporter logs every optimiser pass, warns about optional operator libraries
+    (torchvision) and its own deprecations; none of it concerns a decoder, so keep the
+    export log readable."""
+    loggers = {logging.getLogger(name): level for name, level in _EXPORTER_LOGGERS.items()}
+    saved = {logger: logger.level for logger in loggers}
+    try:
+        for logger, level in loggers.items():
+            logger.setLevel(level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=FutureWarning)
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            yield
+    finally:
+        for logger, level in saved.items():
+            logger.setLevel(level)
+
+
+def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str]) -> Path:
+    """Write `model.decode` as ONNX with a dynamic batch axis and `metadata` as metadata_props."""
+    import onnx
+
+    path = Path(path)
+    graph = _DecoderGraph(model).eval()
+    example = torch.zeros(2, LATENT_SIZE)
+    with torch.no_grad(), _quiet_exporter():
+        program = torch.onnx.export(
+            graph, (example,), input_names=["z"], output_names=["mel"],
+            dynamic_shapes={"z": {0: torch.export.Dim("batch", min=1)}},
+            opset_version=OPSET, dynamo=True, optimize=True, verbose=False,
+        )
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, metadata)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+    log.info("exported the decoder to %s (ONNX IR %d, opset %d, %.1f MB)", path, proto.ir_version, OPSET,
+             path.stat().st_size / 1e6)
+    return path

@@ -1,0 +1,79 @@
+"""Each descriptor's class means and sigma for bundle.json: where the synth puts a note.
+
+Gaussian-mixture variants: the learned prior means. Unimodal variants: class centroids of
+the training posterior means (train.eval.classmeans). Sigma is the prior's (1.0 for unit
+variance) either way. A class without training notes has no trustworthy mean (a GM
+component that never received a gradient still sits at its initialisation); it gets one
+from its neighbours: interpolated along the class values for the ordered descriptors
+(pitch, duration), the mean of the other classes for timbre and dynamics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtsynth.labels import DESCRIPTORS
+
+log = logging.getLogger(__name__)
+
+ORDERED = ("pitch", "duration")
+
+
+@dataclass
+class BundlePriors:
+    means: dict[str, np.ndarray]  # descriptor -> [K, d]
+    sigma: float
+    source: str  # "prior" or "centroid"
+    filled: dict[str, list]  # descriptor -> class values whose mean was filled in
+
+
+def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0) -> BundlePriors:
+    model, cache = run.model, run.cache
+    train_idx = cache.indices("train")
+    if not len(train_idx):
+        raise ValueError(f"{cache.root} has no training notes; cannot place the class means")
+    prior = model.prior_means()
+    if prior is not None:
+        means, source = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in DESCRIPTORS}, "prior"
+    else:
+        means, source = _centroids(model, cache, train_idx, max_train_notes, seed), "centroid"
+    filled = {}
+    for d in DESCRIPTORS:
+        present = (np.bincount(cache.labels[d][train_idx], minlength=len(means[d])) > 0) & np.isfinite(means[d]).all(1)
+        means[d], filled_here = _fill_missing(means[d], present, np.asarray(cache.vocab.classes(d)), d in ORDERED)
+        if filled_here:
+            filled[d] = [cache.vocab.classes(d)[k] for k in filled_here]
+    if filled:
+        log.warning("classes without training notes got interpolated means: %s", filled)
+    sigma = math.exp(0.5 * float(model.prior_logvar))
+    return BundlePriors(means, sigma, source, filled)
+
+
+def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: int) -> dict[str, np.ndarray]:
+    from train.eval.classmeans import class_means
+    from train.eval.latents import encode_split
+
+    rng = np.random.default_rng(seed)
+    if len(train_idx) > max_train_notes:
+        train_idx = np.sort(rng.choice(train_idx, size=max_train_notes, replace=False))
+    train = encode_split(model, cache, train_idx, desc="encode train (class centroids)")
+    return class_means(model, train, cache.vocab.sizes()).means
+
+
+def _fill_missing(means: np.ndarray, present: np.ndarray, values: np.ndarray, ordered: bool) -> tuple[np.ndarray, list[int]]:
+    missing = [int(k) for k in np.flatnonzero(~present)]
+    if not missing:
+        return means, []
+    means = means.copy()
+    known = np.flatnonzero(present)
+    for k in missing:
+        if ordered:
+            x = values.astype(np.float64)
+            means[k] = [np.interp(x[k], x[known], means[known, j]) for j in range(means.shape[1])]
+        else:
+            means[k] = means[known].mean(axis=0)
+    return means, missing
