@@ -1,0 +1,304 @@
+"""MIDI input: python-rtmidi port -> defensive byte parser -> engine events.
+
+Mapping (every event carries its MIDI channel, so each channel keeps its own timbre):
+  note on / off (note-on velocity 0 = note-off)  -> NoteOn (velocity / 127) / NoteOff
+  CC64 sustain pedal (>= 64 = down)              -> Sustain
+  pitch bend                                     -> PitchBend, +-`bend_range` semitones
+  CC1 mod wheel                                  -> MorphPosition x (0-1)
+  program change                                 -> SelectTimbre (program modulo the number of timbres)
+  CC120 all sound off, CC123 all notes off       -> Panic
+  CC121 reset all controllers                    -> Sustain off, PitchBend 0
+  user CC map                                    -> LatentOffset of one latent dimension
+
+CC map file (TOML); each CC's 0-127 spans `range` linearly (CC1 may be remapped this way):
+    [cc.74]
+    descriptor = "timbre"   # timbre | pitch | dynamics | duration
+    index = 0               # latent dimension
+    range = [-2.0, 2.0]     # offset at CC value 0 and at 127
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtsynth.config import ConfigError, from_dict
+from rtsynth.control.ratelimit import RateLimitedWarnings
+from rtsynth.engine.events import (
+    Event,
+    LatentOffset,
+    MorphPosition,
+    NoteOff,
+    NoteOn,
+    Panic,
+    PitchBend,
+    SelectTimbre,
+    Sustain,
+)
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
+
+log = logging.getLogger(__name__)
+
+CC_MOD_WHEEL, CC_SUSTAIN = 1, 64
+CC_ALL_SOUND_OFF, CC_RESET_CONTROLLERS, CC_ALL_NOTES_OFF = 120, 121, 123
+RESERVED_CCS = {CC_SUSTAIN, *range(120, 128)}  # fixed meanings a CC map may not take over
+_DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
+
+
+class MidiPortError(RuntimeError):
+    """The requested MIDI port does not exist (the message lists the ones that do)."""
+
+
+# --- raw bytes -> channel messages ------------------------------------------------------
+
+
+class MidiParser:
+    """MIDI byte stream -> complete channel-voice messages.
+
+    Handles running status, real-time bytes interleaved anywhere, sysex and system-common
+    messages (skipped), and garbage (data bytes with no status, values outside 0-255),
+    which is counted and dropped, never raised.
+    """
+
+    def __init__(self) -> None:
+        self._status: int | None = None
+        self._data: list[int] = []
+        self._in_sysex = False
+        self.dropped = 0
+
+    def feed(self, data: Iterable[object]) -> list[tuple[int, ...]]:
+        out = []
+        for byte in data:
+            if isinstance(byte, bool) or not isinstance(byte, int) or not 0 <= byte <= 0xFF:
+                self.dropped += 1
+            elif byte >= 0xF8:
+                continue  # real-time (clock, start, active sensing...): no effect on running status
+            elif byte == 0xF0 or byte == 0xF7:
+                self._in_sysex = byte == 0xF0
+                self._cancel()
+            elif byte >= 0x80:
+                self._in_sysex = False  # any status byte ends an unterminated sysex
+                self._cancel()
+                if byte < 0xF0:
+                    self._status = byte  # system common (F1-F6) leaves no running status
+            elif self._in_sysex:
+                continue
+            elif self._status is None:
+                self.dropped += 1
+            else:
+                self._data.append(byte)
+                if len(self._data) == _DATA_BYTES[self._status >> 4]:
+                    out.append((self._status, *self._data))
+                    self._data = []  # keep the status: running status
+        return out
+
+    def feed_message(self, data: Iterable[object]) -> list[tuple[int, ...]]:
+        """One transport message (an rtmidi callback): complete by itself, so start clean;
+        a stray data byte is then garbage rather than a continuation of the last message."""
+        self._in_sysex = False
+        self._status, self._data = None, []
+        return self.feed(data)
+
+    def _cancel(self) -> None:
+        if self._data:
+            self.dropped += len(self._data)
+        self._status, self._data = None, []
+
+
+# --- the CC -> latent map ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CcTarget:
+    descriptor: str
+    index: int
+    range: tuple[float, float] = (-2.0, 2.0)
+
+    def offset(self, value: int) -> float:
+        low, high = self.range
+        return low + (high - low) * value / 127.0
+
+
+def load_cc_map(source: Mapping | str | Path | None) -> dict[int, CcTarget]:
+    """A CC map from a TOML file (its [cc] table) or a dict {cc number: {descriptor, index, range}}."""
+    if source is None:
+        return {}
+    where = "cc map"
+    if isinstance(source, (str, Path)):
+        where = str(source)
+        try:
+            source = tomllib.loads(Path(source).read_text()).get("cc", {})
+        except FileNotFoundError:
+            raise ConfigError(f"CC map file not found: {where}") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{where}: not valid TOML: {err}") from None
+    if not isinstance(source, Mapping):
+        raise ConfigError(f"{where}: expected a table of CC numbers, got {type(source).__name__}")
+    return {_cc_number(key, where): _cc_target(table, f"{where}: cc.{key}") for key, table in source.items()}
+
+
+def _cc_number(key: object, where: str) -> int:
+    try:
+        number = int(key)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {key!r} is not a CC number") from None
+    if not 0 <= number <= 127:
+        raise ConfigError(f"{where}: CC {number} is outside 0-127")
+    if number in RESERVED_CCS:
+        raise ConfigError(f"{where}: CC {number} is reserved (sustain, channel mode messages)")
+    return number
+
+
+def _cc_target(table: object, where: str) -> CcTarget:
+    target = table if isinstance(table, CcTarget) else from_dict(CcTarget, table, where + ".")
+    if target.descriptor not in DESCRIPTORS:
+        raise ConfigError(f"{where}: descriptor {target.descriptor!r} is not one of {DESCRIPTORS}")
+    dims = LATENT_DIMS[target.descriptor]
+    if not 0 <= target.index < dims:
+        raise ConfigError(f"{where}: index {target.index} outside 0-{dims - 1} for {target.descriptor}")
+    if len(target.range) != 2 or not all(math.isfinite(v) for v in target.range):
+        raise ConfigError(f"{where}: range must be two finite numbers, got {target.range}")
+    return target
+
+
+# --- channel messages -> engine events --------------------------------------------------
+
+
+class MidiMapper:
+    """Turns parsed channel messages into engine events (pure: no ports, no engine calls)."""
+
+    def __init__(self, cc_map: Mapping[int, CcTarget] | None = None, bend_range: float = 2.0):
+        self.cc_map = dict(cc_map or {})
+        self.bend_range = bend_range
+
+    def events(self, message: tuple[int, ...], timbre_count: int | None = None) -> list[Event]:
+        status, *data = message
+        kind, channel = status >> 4, status & 0x0F
+        if kind == 0x9 and data[1] > 0:
+            return [NoteOn(data[0], data[1] / 127.0, channel=channel)]
+        if kind in (0x8, 0x9):
+            return [NoteOff(data[0], channel=channel)]
+        if kind == 0xB:
+            return self._control_change(data[0], data[1], channel)
+        if kind == 0xC:
+            program = data[0] % timbre_count if timbre_count else data[0]
+            return [SelectTimbre(program, channel=channel)]
+        if kind == 0xE:
+            bend = data[0] | (data[1] << 7)
+            return [PitchBend(self.bend_range * _unit_bend(bend), channel=channel)]
+        return []  # aftertouch and channel pressure: not mapped
+
+    def _control_change(self, number: int, value: int, channel: int) -> list[Event]:
+        if number in self.cc_map:
+            target = self.cc_map[number]
+            return [LatentOffset(target.descriptor, (target.offset(value),), target.index, channel=channel)]
+        if number == CC_MOD_WHEEL:
+            return [MorphPosition(value / 127.0, channel=channel)]
+        if number == CC_SUSTAIN:
+            return [Sustain(value >= 64, channel=channel)]
+        if number in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):
+            return [Panic(channel=channel)]
+        if number == CC_RESET_CONTROLLERS:
+            return [Sustain(False, channel=channel), PitchBend(0.0, channel=channel)]
+        return []
+
+
+def _unit_bend(value: int) -> float:
+    """14-bit bend (centre 8192) -> -1..1, reaching exactly +-1 at both ends."""
+    centred = value - 8192
+    return centred / 8192.0 if centred < 0 else centred / 8191.0
+
+
+# --- the port ---------------------------------------------------------------------------
+
+
+class MidiInput:
+    """A MIDI input port feeding the engine; `port` is "virtual" (or None) or a name substring."""
+
+    def __init__(self, engine, port: str | None = None, cc_map: Mapping | str | Path | None = None,
+                 *, bend_range: float = 2.0, api: int | None = None, client_name: str = "rtsynth"):
+        self.engine = engine
+        self.requested_port = port
+        self.mapper = MidiMapper(load_cc_map(cc_map), bend_range)
+        self.parser = MidiParser()
+        self.api = api
+        self.client_name = client_name
+        self.port_name: str | None = None
+        self.warnings = RateLimitedWarnings(log)
+        self._midi_in = None
+
+    def start(self) -> None:
+        import rtmidi  # a compiled extension: imported only when a port is really opened
+
+        try:
+            midi_in = rtmidi.MidiIn(self.api or rtmidi.API_UNSPECIFIED, name=self.client_name)
+        except rtmidi.RtMidiError as err:
+            raise MidiPortError(f"cannot open MIDI input: {err}") from None
+        try:
+            if self.requested_port in (None, "virtual"):
+                midi_in.open_virtual_port("midi_in")
+                self.port_name = f"{self.client_name}:midi_in (virtual)"
+            else:
+                index, self.port_name = find_port(midi_in.get_ports(), self.requested_port)
+                midi_in.open_port(index)
+        except rtmidi.RtMidiError as err:
+            midi_in.delete()
+            raise MidiPortError(f"cannot open MIDI port {self.requested_port!r}: {err}") from None
+        except Exception:
+            midi_in.delete()
+            raise
+        midi_in.set_callback(self._on_message)
+        self._midi_in = midi_in
+        log.info("MIDI input on %s", self.port_name)
+
+    def stop(self) -> None:
+        if self._midi_in is not None:
+            self._midi_in.cancel_callback()
+            self._midi_in.close_port()
+            self._midi_in.delete()
+            self._midi_in = None
+
+    def __enter__(self) -> MidiInput:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _on_message(self, event: tuple, _data: object = None) -> None:
+        """rtmidi's callback thread: nothing may escape from here."""
+        arrival = self.engine.clock()
+        try:
+            for message in self.parser.feed_message(event[0]):
+                self.handle(message, arrival)
+        except Exception as err:
+            self.warnings.warning("MIDI: could not handle %r: %r", event, err)
+
+    def handle(self, message: tuple[int, ...], arrival: float) -> None:
+        timbre_count = self._timbre_count() if message[0] >> 4 == 0xC else None
+        for event in self.mapper.events(message, timbre_count):
+            try:
+                self.engine.submit(event, arrival)
+            except ValueError as err:
+                self.warnings.warning("MIDI: %s refused: %s", event, err)
+
+    def _timbre_count(self) -> int | None:
+        try:
+            return len(self.engine.model_info()["timbres"]) or None
+        except Exception as err:
+            self.warnings.warning("MIDI: no timbre list for program change: %r", err)
+            return None
+
+
+def find_port(ports: list[str], wanted: str) -> tuple[int, str]:
+    """The first port whose name contains `wanted` (case-insensitive), or a MidiPortError listing them."""
+    for index, name in enumerate(ports):
+        if wanted.lower() in name.lower():
+            return index, name
+    available = ", ".join(repr(p) for p in ports) or "none"
+    raise MidiPortError(f"no MIDI input port matching {wanted!r}; available: {available} "
+                        f"(or use 'virtual' to open a port others connect to)")

@@ -1,0 +1,302 @@
+"""The OSC server: a UDP socket loop that turns packets into engine events and replies.
+
+We use python-osc's parsers (OscMessage, osc_types) but own the socket and the bundle walk,
+so every parse error is caught and answered with an `/error` reply to the sender, bundle
+timetags become engine-clock times, and no packet, however broken, can stop the thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pythonosc.osc_message import OscMessage
+from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.parsing import osc_types
+
+from rtsynth.control.addresses import (
+    DISPATCHER,
+    ERROR_REPLY,
+    LATENCY_REPLY,
+    MODEL_INFO_REPLY_PREFIX,
+    STATUS_REPLY,
+    Dispatcher,
+    OscInputError,
+    Request,
+)
+from rtsynth.control.ratelimit import RateLimitedWarnings
+from rtsynth.engine.events import Event
+from rtsynth.paths import resolve_name
+
+log = logging.getLogger(__name__)
+
+BUNDLE_PREFIX = b"#bundle\x00"
+KNOWN_TYPE_TAGS = set("ihfdsbrmtTFN[]")  # what python-osc parses; others it would only log
+MAX_BUNDLE_DEPTH = 8
+MAX_AHEAD_S = 60.0  # a timetag further ahead than this is refused, so the queue stays bounded
+RECEIVE_BUFFER = 1 << 20
+POLL_S = 0.2  # how often the loop checks for stop()
+INT32 = range(-(2**31), 2**31)
+
+
+class PacketError(OscInputError):
+    """A datagram that is not a well-formed OSC message or bundle."""
+
+
+@dataclass(frozen=True)
+class Timed:
+    message: OscMessage
+    at: float | None  # engine-clock time, None = as soon as possible
+
+
+def parse_message(dgram: bytes) -> OscMessage:
+    """python-osc's message parser, behind a check that makes all its failures PacketErrors."""
+    if not dgram.startswith(b"/"):
+        raise PacketError("not an OSC message or bundle (must start with '/' or '#bundle')")
+    try:
+        _, index = osc_types.get_string(dgram, 0)
+        if dgram[index:]:
+            tags, _ = osc_types.get_string(dgram, index)
+            unknown = sorted(set(tags[1:]) - KNOWN_TYPE_TAGS)
+            if unknown:
+                raise PacketError(f"unsupported OSC type tag(s) {''.join(unknown)!r}")
+        return OscMessage(dgram)
+    except PacketError:
+        raise
+    except Exception as err:  # python-osc raises ParseError, but also UnicodeDecodeError etc.
+        raise PacketError(f"malformed OSC message: {err}") from None
+
+
+def parse_packet(dgram: bytes, clock: float, wall: float) -> list[Timed]:
+    """All messages of a datagram with their engine times (bundle timetags converted)."""
+    if dgram.startswith(BUNDLE_PREFIX):
+        return _walk_bundle(dgram, clock, wall, None, depth=0)
+    return [Timed(parse_message(dgram), None)]
+
+
+def _walk_bundle(dgram: bytes, clock: float, wall: float, outer: float | None, depth: int) -> list[Timed]:
+    if depth >= MAX_BUNDLE_DEPTH:
+        raise PacketError(f"bundles nested deeper than {MAX_BUNDLE_DEPTH}")
+    try:
+        timetag, index = osc_types.get_date(dgram, len(BUNDLE_PREFIX))
+    except Exception as err:
+        raise PacketError(f"malformed bundle timetag: {err}") from None
+    at = outer if timetag == osc_types.IMMEDIATELY else _engine_time(timetag, clock, wall)
+    out: list[Timed] = []
+    while index < len(dgram):
+        if len(dgram) - index < 4:
+            raise PacketError("truncated bundle element size")
+        size = int.from_bytes(dgram[index:index + 4], "big", signed=True)
+        index += 4
+        if size <= 0 or size % 4 or index + size > len(dgram):
+            raise PacketError(f"bad bundle element size {size}")
+        element = dgram[index:index + size]
+        index += size
+        if element.startswith(BUNDLE_PREFIX):
+            out += _walk_bundle(element, clock, wall, at, depth + 1)
+        else:
+            out.append(Timed(parse_message(element), at))
+    return out
+
+
+def _engine_time(timetag_unix: float, clock: float, wall: float) -> float | None:
+    """NTP timetag (as Unix seconds) -> engine clock; a late one means 'as soon as possible'."""
+    ahead = timetag_unix - wall
+    if ahead > MAX_AHEAD_S:
+        raise PacketError(f"bundle timetag {ahead:.0f} s ahead (at most {MAX_AHEAD_S:g} s)")
+    return clock + ahead if ahead > 0 else None
+
+
+def _osc_value(value: object) -> int | float | str:
+    """A status value as an OSC argument Max, Pd and SuperCollider can all read."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if value in INT32 else float(value)
+    if isinstance(value, float):
+        return value
+    return "none" if value is None else str(value)
+
+
+def _osc_values(value: object) -> list[int | float | str]:
+    if isinstance(value, dict):
+        return [item for k, v in value.items() for item in (str(k), _osc_value(v))]
+    if isinstance(value, (list, tuple)):
+        return [_osc_value(v) for v in value]
+    return [_osc_value(value)]
+
+
+def build_message(address: str, args: list) -> bytes:
+    builder = OscMessageBuilder(address)
+    for arg in args:
+        builder.add_arg(arg)
+    return builder.build().dgram
+
+
+class OscServer:
+    """UDP OSC server for one engine; replies go to the sender's address and port."""
+
+    def __init__(self, engine, host: str = "127.0.0.1", port: int = 9000,
+                 presets_dir: str | Path = "presets", bundles_dir: str | Path = "bundles",
+                 dispatcher: Dispatcher = DISPATCHER):
+        self.engine = engine
+        self.host, self._requested_port = host, port
+        self.presets_dir, self.bundles_dir = Path(presets_dir), Path(bundles_dir)
+        self.dispatcher = dispatcher
+        self.warnings = RateLimitedWarnings(log)
+        self.packets = 0
+        self.errors = 0
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    @property
+    def port(self) -> int:
+        """The bound port (the free one picked when port=0 was asked for)."""
+        return self.address[1]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._sock.getsockname()[:2] if self._sock else (self.host, self._requested_port)
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        with contextlib.suppress(OSError):  # room for bursts (the kernel may cap it lower)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError as err:
+            sock.close()
+            raise OSError(f"cannot listen for OSC on {self.host}:{self._requested_port}: {err.strerror}") from None
+        sock.settimeout(POLL_S)
+        self._sock = sock
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="osc-server", daemon=True)
+        self._thread.start()
+        log.info("OSC listening on %s:%d", self.host, self.port)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock is not None:  # wake the loop now rather than at its next poll
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker, contextlib.suppress(OSError):
+                waker.sendto(b"", self._sock.getsockname())
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> OscServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, sender = self._sock.recvfrom(65536)
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError as err:  # e.g. an ICMP error from an earlier reply; keep serving
+                self.warnings.warning("OSC socket error: %s", err)
+                continue
+            if self._stop.is_set():
+                break
+            try:
+                self.handle(data, sender, self.engine.clock(), time.time())
+            except Exception as err:  # the last line of defence: the music goes on
+                self._error(sender, "", f"internal error: {err!r}", exc_info=True)
+
+    def handle(self, data: bytes, sender: tuple, clock: float, wall: float) -> None:
+        """Parse one datagram and act on each of its messages; bad ones get /error replies."""
+        self.packets += 1
+        try:
+            timed = parse_packet(data, clock, wall)
+        except OscInputError as err:
+            self._error(sender, "", str(err))
+            return
+        for item in timed:
+            self._dispatch(item, sender, clock)
+
+    def _dispatch(self, item: Timed, sender: tuple, arrival: float) -> None:
+        address = item.message.address
+        try:
+            result = self.dispatcher.build(address, item.message.params, item.at)
+            if isinstance(result, Request):
+                self._answer(result, sender)
+            else:
+                self._submit(result, arrival)
+        except (ValueError, OSError) as err:  # OscInputError, UnsafeNameError, engine refusals
+            self._error(sender, address, str(err))
+        except Exception as err:  # an engine bug: report it, keep serving the other messages
+            self._error(sender, address, f"internal error: {err!r}", exc_info=True)
+
+    def _submit(self, event: Event, arrival: float) -> None:
+        self.engine.submit(event, arrival)
+
+    def _answer(self, request: Request, sender: tuple) -> None:
+        handler = getattr(self, f"_on_{request.op}")
+        for address, args in handler(request.name):
+            self._send(sender, address, args)
+
+    def _on_status(self, _name: None) -> list[tuple[str, list]]:
+        return [(STATUS_REPLY, _osc_values(self.engine.status()))]
+
+    def _on_latency(self, _name: None) -> list[tuple[str, list]]:
+        p50, p99 = self.engine.latency()
+        return [(LATENCY_REPLY, [float(p50), float(p99)])]
+
+    def _on_model_info(self, _name: None) -> list[tuple[str, list]]:
+        return [(MODEL_INFO_REPLY_PREFIX + str(key), _osc_values(value))
+                for key, value in self.engine.model_info().items()]
+
+    def _on_preset_save(self, name: str) -> list[tuple[str, list]]:
+        path = resolve_name(self.presets_dir, name, ".json")
+        self.presets_dir.mkdir(parents=True, exist_ok=True)
+        self.engine.save_preset(path)
+        return [("/preset/save/reply", [name])]
+
+    def _on_preset_load(self, name: str) -> list[tuple[str, list]]:
+        path = resolve_name(self.presets_dir, name, ".json")
+        if not path.is_file():
+            raise FileNotFoundError(f"no preset {name!r} in {self.presets_dir} "
+                                    f"(have: {_listing(self.presets_dir, dirs=False)})")
+        self.engine.load_preset(path)
+        return [("/preset/load/reply", [name])]
+
+    def _on_model_load(self, name: str) -> list[tuple[str, list]]:
+        path = resolve_name(self.bundles_dir, name)
+        if not path.is_dir():
+            raise FileNotFoundError(f"no bundle {name!r} in {self.bundles_dir} "
+                                    f"(have: {_listing(self.bundles_dir, dirs=True)})")
+        self.engine.load_model(path)
+        return [("/model/load/reply", [name])]
+
+    def _error(self, sender: tuple, address: str, message: str, exc_info: bool = False) -> None:
+        self.errors += 1
+        self.warnings.warning("OSC from %s:%s: %s%s", sender[0], sender[1],
+                              f"{address}: " if address else "", message, exc_info=exc_info)
+        self._send(sender, ERROR_REPLY, [address, message])
+
+    def _send(self, sender: tuple, address: str, args: list) -> None:
+        try:
+            self._sock.sendto(build_message(address, args), sender)
+        except Exception as err:  # an unreachable client must not stop the server
+            self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)
+
+
+def _listing(folder: Path, dirs: bool, most: int = 10) -> str:
+    """What a client could have asked for instead: bundle folders, or preset names."""
+    if not folder.is_dir():
+        return f"nothing, {folder} does not exist"
+    names = sorted(p.name if dirs else p.stem for p in folder.iterdir()
+                   if (p.is_dir() if dirs else p.suffix == ".json") and not p.name.startswith("."))
+    return ", ".join(names[:most]) + (" ..." if len(names) > most else "") if names else "nothing"
