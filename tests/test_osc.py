@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import math
+import socket
 import random
 import struct
 import time
@@ -142,7 +143,8 @@ def test_each_address_submits_its_event(engine, client, address, args, expected)
 
 
 def test_every_event_address_is_covered_above():
-    queries = {"/status", "/latency", "/model/info", "/preset/save", "/preset/load", "/model/load"}
+    queries = {"/status", "/latency", "/model/info", "/preset/save", "/preset/load", "/model/load",
+               "/reply/port"}
     tested = {DISPATCHER.resolve(address)[0].path for address, _, _ in EVENT_CASES}
     assert {a.path for a in DISPATCHER.addresses} - queries == tested
 
@@ -172,6 +174,23 @@ def test_status_replies_with_key_value_pairs(client):
     status = dict(zip(params[::2], params[1::2]))
     assert len(params) % 2 == 0 and all(isinstance(k, str) for k in params[::2])
     assert "voices" in status
+
+
+def test_reply_port_redirects_this_clients_replies(client, server):
+    """Max's udpsend cannot receive: the patch asks for replies on its udpreceive port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(WAIT_S)
+    try:
+        client.send_message("/reply/port", [listener.getsockname()[1]])
+        client.send_message("/status", [])
+        replies = {OscMessage(listener.recv(65536)).address for _ in range(2)}
+        assert replies == {"/reply/port/reply", "/status/reply"}
+        with SimpleUDPClient("127.0.0.1", server.port) as other:  # other clients are unaffected
+            other.send_message("/status", [])
+            assert receive(other, "/status/reply").params
+    finally:
+        listener.close()
 
 
 def test_latency_replies_with_two_floats(client):

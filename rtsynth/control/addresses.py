@@ -55,7 +55,7 @@ class BadArguments(OscInputError):
     pass
 
 
-RequestOp = Literal["status", "latency", "model_info", "preset_save", "preset_load", "model_load"]
+RequestOp = Literal["status", "latency", "model_info", "preset_save", "preset_load", "model_load", "reply_port"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Request:
 
     op: RequestOp
     name: str | None = None
+    port: int | None = None
 
 
 # --- value conversions ------------------------------------------------------------------
@@ -311,6 +312,10 @@ ADDRESSES: tuple[Address, ...] = (
     Address("/model/load", (NAME,), "Hot-swap to the bundle folder name in the bundles folder "
             "(loads in the background; a bad bundle is refused and the old one keeps playing).",
             _name_request("model_load"), reply="/model/load/reply s name (loading has started)"),
+    Address("/reply/port", (Arg("port", INT, 1, 65535),),
+            "Send this client's replies to this port on its host instead of its source port "
+            "(Max's udpsend cannot receive, so a Max patch listens with udpreceive on a fixed port).",
+            lambda a, at: Request("reply_port", port=a["port"]), reply="/reply/port/reply i port"),
     Address("/model/info", (), "Describe the loaded model.", lambda a, at: Request("model_info"),
             reply=f"{MODEL_INFO_REPLY_PREFIX}<field> values ...: one message per field, "
                   "e.g. /model/info/timbres s s ..."),

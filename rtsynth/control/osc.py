@@ -154,6 +154,7 @@ class OscServer:
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._reply_ports: dict[tuple[str, int], int] = {}  # sender -> port it asked replies on
 
     @property
     def port(self) -> int:
@@ -243,6 +244,10 @@ class OscServer:
         self.engine.submit(event, arrival)
 
     def _answer(self, request: Request, sender: tuple) -> None:
+        if request.op == "reply_port":
+            self._reply_ports[sender[:2]] = request.port
+            self._send(sender, "/reply/port/reply", [request.port])
+            return
         handler = getattr(self, f"_on_{request.op}")
         for address, args in handler(request.name):
             self._send(sender, address, args)
@@ -287,8 +292,9 @@ class OscServer:
         self._send(sender, ERROR_REPLY, [address, message])
 
     def _send(self, sender: tuple, address: str, args: list) -> None:
+        port = self._reply_ports.get(sender[:2], sender[1])
         try:
-            self._sock.sendto(build_message(address, args), sender)
+            self._sock.sendto(build_message(address, args), (sender[0], port))
         except Exception as err:  # an unreachable client must not stop the server
             self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)
 
