@@ -110,6 +110,36 @@ def test_dynamics_levels_ff_louder_than_pp_without_clipping(tiny):
     assert not summary["clipped"]
 
 
+def _centroid_over_f0(audio: np.ndarray, sample_rate: int, pitch: int) -> float:
+    power = np.abs(np.fft.rfft(audio)) ** 2
+    freqs = np.fft.rfftfreq(len(audio), 1 / sample_rate)
+    return float((power * freqs).sum() / power.sum()) / (440.0 * 2 ** ((pitch - 69) / 12))
+
+
+def test_louder_dynamics_are_brighter(tiny):
+    """pp < mf < ff in spectral centroid (in harmonics of f0), as with real instruments."""
+    out, _ = tiny
+    centroid = {}
+    for r in read_labels(out):
+        audio, rate = sf.read(out / r["path"], dtype="float32")
+        centroid[(r["instrument"], r["pitch"], r["dynamics"])] = _centroid_over_f0(audio, rate, int(r["pitch"]))
+    for (instrument, pitch, dynamics), value in centroid.items():
+        if dynamics == "ff":
+            assert value > centroid[(instrument, pitch, "mf")] > centroid[(instrument, pitch, "pp")], instrument
+
+
+def test_dynamics_colour_is_a_pitch_tracked_lowpass():
+    rate, pitch = 44100, 57
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    t = np.arange(rate) / rate
+    audio = sum(np.sin(2 * np.pi * k * f0 * t) for k in (1, 16)).astype(np.float32)
+    dark = gm.dynamics_colour(audio, rate, pitch, 4.0)
+    level = lambda x, k: np.abs(np.fft.rfft(x))[int(round(k * f0))]  # 1 Hz bins
+    assert level(dark, 1) == pytest.approx(level(audio, 1), rel=0.05)
+    assert level(dark, 16) < 0.1 * level(audio, 16)  # 2 octaves above the cutoff: about -24 dB
+    assert gm.dynamics_colour(audio, rate, pitch, 0.0) is audio
+
+
 def test_same_plan_gives_byte_identical_files(tiny, tmp_path):
     out, _ = tiny
     again = tmp_path / "again"

@@ -104,6 +104,9 @@ class GmRenderConfig:
     held_min_s: float = 0.05
     held_max_s: float = 5.95
     max_seconds: float = 8.0  # file length cap (held time + release tail)
+    # Dynamics colour: a pitch-tracked low-pass at this many times f0 for pp, mf, ff
+    # (0 = none). See `dynamics_colour` for why GM-SOL needs it.
+    lowpass_harmonics: tuple[float, ...] = (4.0, 10.0, 0.0)
 
     def validated(self) -> GmRenderConfig:
         """This config with instrument abbreviations resolved; GmRenderError names a bad value."""
@@ -120,6 +123,9 @@ class GmRenderConfig:
             problems.append("need 0 < held_min_s <= held_max_s < max_seconds")
         if not 0 < self.gain <= 10:
             problems.append(f"gain must be in (0, 10], got {self.gain}")
+        if len(self.lowpass_harmonics) != len(DYNAMICS) or min(self.lowpass_harmonics) < 0:
+            problems.append(f"lowpass_harmonics needs {len(DYNAMICS)} values >= 0 (pp, mf, ff), "
+                            f"got {list(self.lowpass_harmonics)}")
         if problems:
             raise GmRenderError("; ".join(problems))
         return dataclasses.replace(self, instruments=resolve_instruments(self.instruments))
@@ -298,7 +304,9 @@ class NoteSynth:
         synth = self._new_synth()
         sfid = self.lib.fluid_synth_add_sfont(synth.synth, self.sfont)
         try:
-            return self._play(synth, sfid, note)
+            audio = self._play(synth, sfid, note)
+            harmonics = self.cfg.lowpass_harmonics[DYNAMICS.index(note.dynamics)]
+            return None if audio is None else dynamics_colour(audio, self.sample_rate, note.pitch, harmonics)
         finally:
             # the holder owns the SoundFont; removing it resets the channels' programs,
             # which warns once per channel that no preset is left: expected, so muted
@@ -325,6 +333,24 @@ class NoteSynth:
 
     def close(self) -> None:
         self.holder.delete()
+
+
+def dynamics_colour(audio: np.ndarray, sample_rate: int, pitch: int, harmonics: float) -> np.ndarray:
+    """Darken soft notes with a 2nd-order low-pass at `harmonics` x f0 (0: unchanged).
+
+    Why: real instruments (and TinySOL) brighten as they play louder, but FluidR3_GM's
+    presets mostly change only the level with velocity. Prep normalises each note to its
+    own peak (paper 000), which would then erase dynamics for most instruments and leave
+    the V latent nothing to learn. A pitch-tracked cutoff gives every register the same
+    spectral tilt per dynamic; the level difference stays in the audio as rendered.
+    """
+    from scipy.signal import butter, sosfilt
+
+    cutoff = harmonics * 440.0 * 2 ** ((pitch - 69) / 12)
+    if harmonics <= 0 or cutoff >= 0.45 * sample_rate:
+        return audio
+    sos = butter(2, cutoff, btype="low", fs=sample_rate, output="sos")
+    return sosfilt(sos, audio).astype(np.float32)
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -447,6 +473,7 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
     render_info = {
         "fluidsynth": fluidsynth_version(), "soundfont_sha256": sha256_file(soundfont),
         "gain": cfg.gain, "sample_rate": cfg.sample_rate, "max_seconds": cfg.max_seconds,
+        "lowpass_harmonics": list(cfg.lowpass_harmonics),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
