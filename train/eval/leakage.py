@@ -1,0 +1,76 @@
+"""Leakage matrix: how well each label can be read from each latent (papers 001/002).
+
+A k-NN classifier (k = 5, as in the papers) is fitted on the training split's posterior
+means of one latent and scored on the test split. k-NN needs no training or tuning, so it
+reflects the geometry of the latent space itself: a disentangled model scores high on the
+diagonal and near chance (the majority-class rate) off it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtsynth.labels import DESCRIPTORS
+
+
+def chance_level(labels: np.ndarray) -> float:
+    """Accuracy of always guessing the most frequent class of `labels`."""
+    if not len(labels):
+        raise ValueError("chance level of an empty label set")
+    return float(np.bincount(labels).max() / len(labels))
+
+
+def knn_accuracy(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, k: int = 5
+) -> float:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(train_x)))
+    knn.fit(train_x, train_y)
+    return float((knn.predict(test_x) == test_y).mean())
+
+
+@dataclass
+class Leakage:
+    matrix: np.ndarray  # [latent, label] k-NN test accuracy, DESCRIPTORS order on both axes
+    chance: np.ndarray  # [label] majority-class rate on the test split
+    k: int
+
+    def excess(self) -> np.ndarray:
+        """Accuracy above chance, [latent, label]."""
+        return self.matrix - self.chance[None, :]
+
+    def mean_off_diagonal_excess(self) -> float:
+        off = ~np.eye(len(DESCRIPTORS), dtype=bool)
+        return float(self.excess()[off].mean())
+
+    def max_off_diagonal_excess(self) -> float:
+        off = ~np.eye(len(DESCRIPTORS), dtype=bool)
+        return float(self.excess()[off].max())
+
+    def to_dict(self) -> dict:
+        return {
+            "k": self.k,
+            "rows": "latent",
+            "columns": "label",
+            "order": list(DESCRIPTORS),
+            "accuracy": self.matrix.round(6).tolist(),
+            "chance": self.chance.round(6).tolist(),
+            "mean_off_diagonal_excess": self.mean_off_diagonal_excess(),
+            "max_off_diagonal_excess": self.max_off_diagonal_excess(),
+        }
+
+
+def leakage_matrix(
+    train_mu: dict[str, np.ndarray], train_labels: np.ndarray,
+    test_mu: dict[str, np.ndarray], test_labels: np.ndarray, k: int = 5,
+) -> Leakage:
+    n = len(DESCRIPTORS)
+    matrix = np.zeros((n, n))
+    for i, latent in enumerate(DESCRIPTORS):
+        for j in range(n):
+            matrix[i, j] = knn_accuracy(train_mu[latent], train_labels[:, j], test_mu[latent], test_labels[:, j], k)
+    chance = np.array([chance_level(test_labels[:, j]) for j in range(n)])
+    return Leakage(matrix=matrix, chance=chance, k=k)

@@ -1,0 +1,174 @@
+"""`rtsynth eval RUNDIR`: every measurement of one run, written as metrics.json, report.md, figures/."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.labels import DESCRIPTORS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvalOptions:
+    which: str = "best"  # checkpoint
+    max_train_notes: int = 4000  # training notes encoded for k-NN and class centroids
+    tsne_points: int = 600
+    control_refs: int = 48
+    transfer_notes: int = 12  # source notes per instrument pair
+    recon_notes: int = 6
+    seed: int = 0
+    classifier_epochs: int = 15
+    classifier_root: Path | None = None  # where the classifier goes if the cache is read-only
+
+
+class _Stages:
+    """One progress-bar step per stage, with its wall time kept for metrics.json."""
+
+    def __init__(self, total: int):
+        from tqdm import tqdm
+
+        self.bar, self.seconds = tqdm(total=total, desc="eval", unit="step"), {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        self.bar.set_description(f"eval: {name}")
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 2)
+        self.bar.update()
+
+
+def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None) -> dict:
+    """Load RUNDIR's checkpoint and evaluate it; writes RUNDIR/metrics.json, report.md, figures/."""
+    from train.runs import load_run
+
+    options = options or EvalOptions()
+    return evaluate(load_run(Path(run_dir), options.which), options)
+
+
+def evaluate(run, options: EvalOptions) -> dict:
+    """Evaluate a loaded run (train.runs.LoadedRun: run_dir, config, model, cache, epoch)."""
+    import torch
+
+    from train.eval import classifier as independent
+    from train.eval.classmeans import class_means
+    from train.eval.clusters import cluster_stats
+    from train.eval.controllability import controllability
+    from train.eval.latents import encode_split
+    from train.eval.leakage import leakage_matrix
+    from train.eval.report import write_report
+    from train.eval.tableone import table_one
+    from train.eval.transfer import timbre_transfer
+
+    run_dir = Path(run.run_dir)
+    rng = np.random.default_rng(options.seed)
+    torch.manual_seed(options.seed)
+    model, cache = run.model.eval(), run.cache
+    stage = _Stages(total=7)
+    with stage("encode"):
+        test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
+        train_idx = _subsample(cache.indices("train"), options.max_train_notes, rng)
+        train = encode_split(model, cache, train_idx, desc="encode train")
+    with stage("leakage and clusters"):
+        leak = leakage_matrix(train.mu, train.labels, test.mu, test.labels)
+        clusters = cluster_stats(test.mu, test.labels)
+    with stage("independent classifier"):
+        # fixed seed: every run on this cache is judged by the same network, whatever --seed says
+        config = independent.ClassifierConfig(epochs=options.classifier_epochs)
+        clf = independent.load_or_train(cache, options.classifier_root or run_dir.parent / ".eval_classifiers", config)
+    means = class_means(model, train, cache.vocab.sizes())
+    with stage("controllability"):
+        control = controllability(model, clf, test, means, n_refs=options.control_refs, seed=options.seed)
+    with stage("timbre transfer"):
+        transfer = timbre_transfer(model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes,
+                                   seed=options.seed)
+    folder = run_dir / "figures"
+    with stage("figures"):
+        figures = _metric_figures(folder, leak, control, clf, transfer)
+        figures += _spectrogram_figures(folder, model, cache, test, options.recon_notes, rng)
+    with stage("t-SNE"):
+        figures.append(_tsne(folder, cache, train, options, rng))
+    metrics = {
+        "run": str(run_dir),
+        "variant": run.config.variant,
+        "checkpoint": options.which,
+        "epoch": run.epoch,
+        "cache": str(cache.root),
+        "counts": {"test": len(test), "train_used": len(train), "train_total": int(len(cache.indices("train"))),
+                   "tsne": min(options.tsne_points, len(train))},
+        "table_one": table_one(test),
+        "leakage": leak.to_dict(),
+        "clusters": clusters,
+        "independent_classifier": {"path": str(clf.path), "epochs": clf.info["epochs"],
+                                   "accuracy": clf.info["accuracy"]},
+        "controllability": control,
+        "transfer": transfer.metrics,
+        "figures": [str(p.relative_to(run_dir)) for p in figures],
+        "seconds": stage.seconds,
+    }
+    stage.bar.close()
+    log.info("wrote %s and %s", *write_report(run_dir, metrics))
+    return metrics
+
+
+def _subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
+    return indices if len(indices) <= limit else np.sort(rng.choice(indices, size=limit, replace=False))
+
+
+def _metric_figures(folder: Path, leak, control: dict, clf, transfer) -> list[Path]:
+    from train.eval import figures
+
+    figures.use_agg()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [figures.leakage_heatmap(leak.matrix, leak.chance, leak.k, folder / "leakage.png"),
+             figures.controllability_bars(control, clf.info["accuracy"]["test"], folder / "controllability.png")]
+    if transfer.example_mels is not None:
+        paths.append(figures.transfer_curves(transfer.metrics, folder / "transfer.png"))
+        alphas = transfer.metrics["alphas"]
+        paths.append(figures.spectrogram_grid(transfer.example_mels[None], [""], [f"alpha={a:g}" for a in alphas],
+                                              f"Timbre transfer {transfer.example_title}",
+                                              folder / "transfer_example.png"))
+    return paths
+
+
+def _spectrogram_figures(folder: Path, model, cache, test, n_recon: int, rng) -> list[Path]:
+    from train.eval import figures
+
+    figures.use_agg()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [figures.reconstructions(model, cache, test, _spread_rows(test, n_recon), folder / "reconstructions.png"),
+             figures.interpolation(model, cache.vocab, test, _distant_pair(test, rng), folder / "interpolation.png")]
+    paths += [figures.sweeps(model, cache.vocab, test, 0, d, folder / f"sweeps_{d}.png") for d in DESCRIPTORS]
+    return paths
+
+
+def _tsne(folder: Path, cache, train, options: EvalOptions, rng) -> Path:
+    from train.eval import figures
+    from train.eval.tsne import tsne_figure
+
+    figures.use_agg()
+    points = _subsample(np.arange(len(train)), options.tsne_points, rng)
+    return tsne_figure({d: train.mu[d][points] for d in DESCRIPTORS}, train.labels[points], cache.vocab,
+                       folder / "tsne.png", seed=options.seed)
+
+
+def _spread_rows(test, n: int) -> np.ndarray:
+    """Up to n test rows, one per instrument first, so the figure shows different timbres."""
+    timbre = test.labels[:, DESCRIPTORS.index("timbre")]
+    _, first = np.unique(timbre, return_index=True)
+    rest = np.setdiff1d(np.arange(len(test)), first)
+    return np.concatenate([np.sort(first), rest])[:n]
+
+
+def _distant_pair(test, rng) -> tuple[int, int]:
+    """A random test note and the note that differs from it in the most labels."""
+    a = int(rng.integers(len(test)))
+    differences = (test.labels != test.labels[a]).sum(axis=1)
+    return a, int(np.argmax(differences))

@@ -1,0 +1,155 @@
+"""metrics.json -> report.md, and several runs' metrics -> one Table-I-style comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rtsynth.labels import DESCRIPTORS
+from train.eval.names import SYMBOL
+
+VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
+
+
+def _f(value, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
+def _figure(caption: str, rel: str) -> list[str]:
+    return [f"![{caption}]({rel})", ""]
+
+
+def report_markdown(m: dict) -> str:
+    lines = [f"# Evaluation of `{m['run']}`", "",
+             f"Variant **{m['variant']}**, checkpoint `{m['checkpoint']}` (epoch {m['epoch']}), cache `{m['cache']}`; "
+             f"{m['counts']['test']} test notes, {m['counts']['train_used']} training notes for k-NN and class "
+             "centroids. Everything below uses posterior means, except the deliberate spread w.", ""]
+    for section in (_table_one, _leakage, _clusters, _classifier, _control, _transfer, _figures):
+        lines += section(m)
+    return "\n".join(lines)
+
+
+def _table_one(m: dict) -> list[str]:
+    t = m["table_one"]
+    return ["## Table I (paper 000): the model's classifiers on test posterior means", "",
+            *_table(["variant", *(f"{SYMBOL[d]} acc" for d in DESCRIPTORS), "recon MSE"],
+                    [[m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS), _f(t["recon_mse"], 4)]]),
+            "Recon MSE: mean squared error of decode(mu) against the [0, 1] mel.", ""]
+
+
+def _leakage(m: dict) -> list[str]:
+    leak = m["leakage"]
+    rows = [[f"z_{SYMBOL[latent]}", *(_f(v) for v in leak["accuracy"][i])] for i, latent in enumerate(DESCRIPTORS)]
+    rows.append(["chance", *(_f(c) for c in leak["chance"])])
+    return [f"## Leakage: {leak['k']}-NN accuracy of each label (columns) from each latent (rows)", "",
+            *_table(["latent \\ label", *(SYMBOL[d] for d in DESCRIPTORS)], rows),
+            f"Fitted on training posterior means, scored on test; chance = majority-class rate on test. "
+            f"Off-diagonal accuracy above chance: mean {_f(leak['mean_off_diagonal_excess'])}, "
+            f"max {_f(leak['max_off_diagonal_excess'])}.", "", *_figure("leakage", "figures/leakage.png")]
+
+
+def _clusters(m: dict) -> list[str]:
+    rows = [[f"z_{SYMBOL[d]}", str(c["classes"]), _f(c["denseness"]), _f(c["divergence"]), _f(c["ratio"], 2)]
+            for d, c in m["clusters"].items()]
+    return ["## Denseness and divergence (paper 004), test posterior means, each latent by its own label", "",
+            *_table(["latent", "classes", "denseness ↓", "divergence ↑", "divergence / denseness ↑"], rows)]
+
+
+def _classifier(m: dict) -> list[str]:
+    c = m["independent_classifier"]
+    rows = [[split, *(_f(acc[d]) if acc else "–" for d in DESCRIPTORS)] for split, acc in c["accuracy"].items()]
+    return ["## Independent classifier (CNN on real mels of this cache)", "",
+            f"Trained {c['epochs']} epochs, saved at `{c['path']}`. Its accuracy on real notes bounds what the "
+            "controllability and transfer numbers can show.", "",
+            *_table(["split", *(SYMBOL[d] for d in DESCRIPTORS)], rows)]
+
+
+def _control(m: dict) -> list[str]:
+    c = m["controllability"]
+    spreads = [str(w) for w in c["spreads"]]
+    single = [[SYMBOL[d], *(f"{_f(c['single'][d][w]['asked'])} ({_f(c['single'][d][w]['kept'])})" for w in spreads)]
+              for d in DESCRIPTORS]
+    joint = c["joint"]["accuracy"]
+    joint_rows = [[SYMBOL[d], *(_f(joint[w][d]) if joint[w] else "–" for w in spreads)] for d in DESCRIPTORS]
+    return ["## Controllability (paper 003)", "",
+            f"z_xi = mu_class + w * sigma * eps with class means from the {c['class_means']} and sigma = "
+            f"{c['sigma']}; {c['n_refs']} test notes as references. The generated mel is named by the "
+            "independent classifier.", "",
+            "**One latent asked for** (a class other than the reference's; the other latents from the reference). "
+            "Accuracy of what was asked for, and in brackets how often the other three labels were kept:", "",
+            *_table(["descriptor", *(f"w={w}" for w in spreads)], single),
+            f"**All four latents from class means** (labels of {c['joint']['n']} test notes):", "",
+            *_table(["descriptor", *(f"w={w}" for w in spreads)], joint_rows),
+            *_figure("controllability", "figures/controllability.png")]
+
+
+def _transfer(m: dict) -> list[str]:
+    t = m["transfer"]
+    if not t["target_posterior_mean"]:
+        return ["## Timbre transfer (paper 003)", "", "Skipped: fewer than two instruments in the test split.", ""]
+    return ["## Timbre transfer (paper 003)", "",
+            f"z_T + alpha (mu_target - mu_source) over all ordered pairs of {', '.join(t['instruments'])}; "
+            "mean posterior of the target instrument by the independent classifier:", "",
+            *_table(["alpha", *(f"{a:g}" for a in t["alphas"])],
+                    [["target posterior", *(_f(p) for p in t["target_posterior_mean"])]]),
+            f"Mean curve monotonic: **{'yes' if t['monotonic'] else 'no'}**; "
+            f"share of pairs with a monotonic curve: {_f(t['pairs_monotonic'], 2)}.", "",
+            *_figure("transfer", "figures/transfer.png"), *_figure("transfer example", "figures/transfer_example.png")]
+
+
+CAPTIONS = {
+    "reconstructions": "Test notes (top) and decode(mu) (bottom).",
+    "interpolation": "Paper Fig. 5: (1 - alpha) z1 + alpha z2 over all of z_S (top row), then over one latent at a "
+                     "time with the other latents from note 1.",
+    "sweeps": "Paper Fig. 6: one dimension replaced by the value shown (absolute, not an offset), every other "
+              "dimension from the note's posterior mean.",
+    "tsne": "Paper Figs. 3-4: t-SNE of {n} training posterior means, one row per latent, coloured by each label "
+            "(columns): clusters belong on the diagonal only.",
+}
+SHOWN_ABOVE = ("leakage", "controllability", "transfer", "transfer_example")
+
+
+def _figures(m: dict) -> list[str]:
+    lines = ["## Figures", ""]
+    for name in m["figures"]:
+        stem = Path(name).stem
+        if stem not in SHOWN_ABOVE:
+            caption = CAPTIONS.get(stem.split("_")[0], "").format(n=m["counts"].get("tsne"))
+            lines += [f"### {stem.replace('_', ' ')}", "", caption, "", *_figure(stem, name)]
+    return lines
+
+
+def write_report(run_dir: Path, metrics: dict) -> tuple[Path, Path]:
+    metrics_path, report_path = run_dir / "metrics.json", run_dir / "report.md"
+    metrics_path.write_text(json.dumps(metrics, indent=2))
+    report_path.write_text(report_markdown(metrics))
+    return metrics_path, report_path
+
+
+def load_metrics(run_dir: Path) -> dict:
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no metrics.json; run `rtsynth eval {run_dir}` first")
+    return json.loads(path.read_text())
+
+
+def _table_order(m: dict) -> tuple:
+    known = m["variant"] in VARIANT_ORDER
+    return (VARIANT_ORDER.index(m["variant"]) if known else len(VARIANT_ORDER), m["run"])
+
+
+def compare_table(metrics: list[dict]) -> str:
+    """One row per run, paper variants in Table I order, then the rest by name."""
+    rows = []
+    for m in sorted(metrics, key=_table_order):
+        t, leak = m["table_one"], m["leakage"]
+        rows.append([Path(m["run"]).name, m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS),
+                     _f(t["recon_mse"], 4), _f(leak["mean_off_diagonal_excess"]), _f(leak["max_off_diagonal_excess"])])
+    header = ["run", "variant", *(f"{SYMBOL[d]} acc ↑" for d in DESCRIPTORS), "recon MSE ↓",
+              "leakage above chance, mean ↓", "max ↓"]
+    return "\n".join(_table(header, rows))
