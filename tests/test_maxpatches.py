@@ -570,7 +570,7 @@ def test_one_shot_mode_sends_note_with_the_duration_box():
 def test_opening_the_patch_asks_for_the_model_and_status():
     sim = MaxSim(load("rtsynth.maxpat"))
     sim.load()
-    assert [m for _, m in sim.sent] == [["/model/info"], ["/status"]]
+    assert [m for _, m in sim.sent] == [["/reply/port", 9001], ["/model/info"], ["/status"]]
 
 
 def test_model_info_reply_fills_the_timbre_menus_and_selection_sends_the_index(replies):
