@@ -1,9 +1,71 @@
-"""`rtsynth train`, `rtsynth eval`, `rtsynth compare` (issue #3)."""
+"""`rtsynth train`: train a NoteVAE variant from a config (issue #3).
+
+Data-parallel: launch the same command with torchrun, e.g.
+    torchrun --nproc_per_node 2 -m rtsynth train --config configs/train/md-gmvae-c-r.toml --out runs/x
+(gloo on CPU; NCCL with --device cuda). Only rank 0 writes the run directory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    pass
+    p = commands.add_parser("train", help="train a VAE variant on a dataset cache (DDP via torchrun)")
+    p.add_argument("--config", help="TOML config (configs/train/*.toml); optional with --resume")
+    p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.csv, train.log)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--cache", help="dataset cache directory (overrides the config)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
+    p.add_argument("--max-epochs", type=int, help="overrides the config (e.g. to extend a resumed run)")
+    p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
+    p.set_defaults(func=run_train)
+
+
+def _resolve_config(args: argparse.Namespace):
+    from train.config import read_config
+    from train.runs import RunPaths
+
+    run_config = RunPaths(Path(args.out)).config
+    if args.resume and run_config.is_file():
+        config = read_config(run_config)
+        if args.config and read_config(args.config) != config:
+            log.warning("--resume uses the run's own %s, not %s", run_config, args.config)
+    elif args.config:
+        config = read_config(args.config)
+    else:
+        raise SystemExit(f"--config is required unless --resume finds {run_config}")
+    overrides = {"cache": args.cache, "device": args.device, "max_epochs": args.max_epochs,
+                 "num_threads": args.threads}
+    return config.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rtsynth.config import ConfigError
+    from train.distributed import init_distributed, shutdown
+    from train.prep.cache import CacheError
+    from train.runs import RunError
+    from train.trainer import DivergenceError, Trainer
+
+    try:
+        config = _resolve_config(args)
+        ctx = init_distributed(config.device)
+    except (ConfigError, RuntimeError) as err:
+        log.error("%s", err)
+        return 2
+    try:
+        trainer = Trainer(config, args.out, ctx, resume=args.resume)
+        trainer.fit()
+    except DivergenceError as err:
+        log.error("%s; stopped, the last good checkpoint is %s", err, Path(args.out) / "checkpoints" / "last.pt")
+        return 1
+    except (ConfigError, CacheError, RunError, ValueError) as err:
+        log.error("%s", err)
+        return 2
+    finally:
+        shutdown(ctx)
+    return 0

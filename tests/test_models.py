@@ -1,0 +1,142 @@
+"""NoteVAE variants, priors, removers and loss terms: shapes, gradients, definitions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
+from train.config import VARIANTS, LossConfig, TrainConfig
+from train.losses import Weights, edge_weights, model_terms, model_total, remover_terms, uniform_kl
+from train.models import Removers, build_model
+from train.models.priors import gaussian_kl
+
+SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
+B = 3
+
+
+def _batch():
+    torch.manual_seed(0)
+    mel = torch.rand(B, 256, 256)
+    labels = {d: torch.randint(0, k, (B,)) for d, k in SIZES.items()}
+    return mel, labels
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_variant_shapes_and_gradients(variant):
+    """Default (shipped) network at the paper's 256x256 input, every variant."""
+    config = TrainConfig(variant=variant)
+    model = build_model(config, SIZES)
+    removers = Removers(SIZES, config.model.remover_hidden) if config.uses_removers else None
+    mel, labels = _batch()
+    out = model(mel)
+    assert out.recon.shape == (B, 256, 256)
+    assert 0.0 <= float(out.recon.detach().min()) <= float(out.recon.detach().max()) <= 1.0
+    for d in DESCRIPTORS:
+        mu, logvar = out.posteriors[d]
+        assert mu.shape == logvar.shape == (B, LATENT_DIMS[d])
+        assert out.z[d].shape == (B, LATENT_DIMS[d])
+        assert out.logits[d].shape == (B, SIZES[d])
+    terms = model_terms(model, out, mel, labels, removers, config.loss)
+    model_total(terms, config.loss, Weights(beta=1.0, remover=1.0)).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"parameters without a finite gradient: {missing}"
+    if removers is not None:
+        assert all(p.grad is None for p in removers.parameters()), "stage 1 must not train the removers"
+
+
+def test_contract_methods():
+    model = build_model(TrainConfig(variant="md-gmvae+c"), SIZES).eval()
+    mel, _ = _batch()
+    post = model.encode(mel)
+    assert list(post) == list(DESCRIPTORS)
+    z = {d: mu for d, (mu, _) in post.items()}
+    assert model.decode(torch.cat([z[d] for d in DESCRIPTORS], dim=1)).shape == (B, 256, 256)
+    assert {d: v.shape for d, v in model.classify(z).items()} == {d: (B, k) for d, k in SIZES.items()}
+    means = model.prior_means()
+    assert {d: tuple(m.shape) for d, m in means.items()} == {d: (SIZES[d], LATENT_DIMS[d]) for d in DESCRIPTORS}
+    assert model.prior_logvar == 0.0
+    assert build_model(TrainConfig(variant="md-vae+c"), SIZES).prior_means() is None
+
+
+def test_eval_uses_posterior_mean():
+    model = build_model(TrainConfig(variant="md-vae+c"), SIZES).eval()
+    mel, _ = _batch()
+    out = model(mel)
+    for d in DESCRIPTORS:
+        assert torch.equal(out.z[d], out.posteriors[d][0])
+    model.train()
+    assert not torch.equal(model(mel).z["timbre"], out.z["timbre"])
+
+
+def test_vae_c_classifiers_see_the_whole_latent():
+    model = build_model(TrainConfig(variant="vae+c"), SIZES)
+    for d in DESCRIPTORS:
+        assert model.classifiers[d][0].in_features == LATENT_SIZE
+    assert build_model(TrainConfig(variant="md-vae+c"), SIZES).classifiers["pitch"][0].in_features == 4
+
+
+def test_gaussian_kl_matches_torch_distributions():
+    torch.manual_seed(1)
+    mu, logvar, prior = torch.randn(5, 4), torch.randn(5, 4), torch.randn(5, 4)
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    p = torch.distributions.Normal(prior, torch.ones(4))
+    expected = torch.distributions.kl_divergence(q, p).sum(-1)
+    assert torch.allclose(gaussian_kl(mu, logvar, prior, 0.0), expected, atol=1e-5)
+
+
+def test_gm_prior_kl_uses_the_labelled_component():
+    model = build_model(TrainConfig(variant="md-gmvae+c"), SIZES)
+    means = model.prior_means()["pitch"].detach()
+    labels = {d: torch.tensor([1, 2]) for d in DESCRIPTORS}
+    mu = means[labels["pitch"]].clone()
+    post = {d: (torch.zeros(2, LATENT_DIMS[d]), torch.zeros(2, LATENT_DIMS[d])) for d in DESCRIPTORS}
+    post["pitch"] = (mu, torch.zeros_like(mu))
+    kl = model.kl(post, labels)
+    assert torch.allclose(kl["pitch"], torch.zeros(2), atol=1e-6)  # posterior = its own component
+    other = model.kl(post, {**labels, "pitch": torch.tensor([2, 6])})
+    assert (other["pitch"] > 0).all()
+
+
+def test_initialisation_scales():
+    """Xavier (uniform, bounded) in encoder/decoder linears; Kaiming (normal) in C and R."""
+    torch.manual_seed(3)
+    model = build_model(TrainConfig(), SIZES)
+    lin = model.features.project[0]
+    bound = math.sqrt(6 / (lin.in_features + lin.out_features))
+    assert float(lin.weight.detach().abs().max()) <= bound * (1 + 1e-6)
+    c = model.classifiers["timbre"][0]
+    std = math.sqrt(2 / (1 + 0.01 ** 2) / c.in_features)
+    assert abs(float(c.weight.detach().std()) - std) < 0.35 * std
+    r = Removers(SIZES, (64, 64)).nets["pitch"][0]
+    assert r.in_features == LATENT_SIZE - LATENT_DIMS["pitch"]
+
+
+def test_uniform_kl_zero_at_uniform_and_positive_otherwise():
+    assert abs(float(uniform_kl(torch.zeros(4, 7)))) < 1e-6
+    assert float(uniform_kl(torch.tensor([[5.0, 0.0, 0.0]]))) > 0.1
+
+
+def test_remover_terms_and_edge_weights():
+    torch.manual_seed(2)
+    logits = {d: torch.randn(4, k) for d, k in SIZES.items()}
+    labels = {d: torch.randint(0, k, (4,)) for d, k in SIZES.items()}
+    assert set(remover_terms(logits, labels)) == {f"rem_{d}" for d in DESCRIPTORS}
+    flat = torch.full((1, 8, 8), 0.5)
+    assert torch.equal(edge_weights(flat, 4.0), torch.ones(1, 8, 8))
+    step = flat.clone()
+    step[:, 4:] = 1.0  # an edge along frequency
+    w = edge_weights(step, 4.0)
+    assert float(w[0, 4, 4]) > 1.0 and float(w[0, 0, 4]) == 1.0
+
+
+def test_loss_config_weights_enter_total():
+    terms = {"recon_mse": torch.tensor(0.1), "recon_huber": torch.tensor(0.01)}
+    for d in DESCRIPTORS:
+        terms.update({f"kl_{d}": torch.tensor(2.0), f"cls_{d}": torch.tensor(1.0), f"adv_{d}": torch.tensor(0.5)})
+    cfg = LossConfig(recon_weight=10.0, huber_weight=2.0, classifier_weight=3.0)
+    total = model_total(terms, cfg, Weights(beta=0.5, remover=0.25))
+    expected = 10 * (0.1 + 2 * 0.01) + 4 * (0.5 * 2 + 3 * 1 + 0.25 * 0.5)
+    assert abs(float(total) - expected) < 1e-5

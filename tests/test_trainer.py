@@ -1,0 +1,191 @@
+"""Trainer: a tiny run end to end through the CLI, exact resume (in process and after a
+SIGKILL), divergence naming the term, epoch-mean validation, weights-only checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rtsynth.cli import main as rtsynth_main
+from rtsynth.labels import DESCRIPTORS
+from train.config import Ramp, TrainConfig, dump_toml, read_config
+from train.losses import Weights, model_terms, model_total
+from train.runs import RunError, load_run
+from train.trainer import DivergenceError, EarlyStopping, Trainer
+from train_factory import make_cache, tiny_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    return make_cache(tmp_path_factory.mktemp("cache") / "tiny")
+
+
+def _write(config: TrainConfig, path: Path) -> Path:
+    path.write_text(dump_toml(config))
+    return path
+
+
+def _rows(run: Path) -> list[dict]:
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    payload = torch.load(path, weights_only=True)
+    return {**{f"model.{k}": v for k, v in payload["model"].items()},
+            **{f"removers.{k}": v for k, v in (payload["removers"] or {}).items()}}
+
+
+def test_cli_trains_two_epochs_and_loss_falls(cache, tmp_path):
+    config = _write(tiny_config(cache), tmp_path / "tiny.toml")
+    run = tmp_path / "run"
+    assert rtsynth_main(["train", "--config", str(config), "--out", str(run)]) == 0
+    rows = _rows(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[1]["train_total"]) < float(rows[0]["train_total"])
+    assert float(rows[1]["val_monitor"]) < float(rows[0]["val_monitor"])
+    for key in ["lr", "beta", "lambda", "seconds", "train_recon_mse", "val_recon_huber",
+                *(f"val_acc_{d}" for d in DESCRIPTORS), *(f"train_rem_{d}" for d in DESCRIPTORS),
+                *(f"val_kl_{d}" for d in DESCRIPTORS), *(f"train_adv_{d}" for d in DESCRIPTORS)]:
+        assert key in rows[0], key
+    assert all(0.0 <= float(rows[1][f"val_acc_{d}"]) <= 1.0 for d in DESCRIPTORS)
+    assert read_config(run / "config.toml") == tiny_config(cache)
+    assert (run / "train.log").read_text().count("epoch 2:") == 1
+
+
+def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
+    Trainer(tiny_config(cache), tmp_path / "run").fit()
+    for which in ("best", "last"):
+        payload = torch.load(tmp_path / "run" / "checkpoints" / f"{which}.pt", weights_only=True)
+        assert payload["epoch"] in (1, 2)
+    loaded = load_run(tmp_path / "run", "best")
+    assert not loaded.model.training and loaded.removers is not None
+    best = torch.load(tmp_path / "run" / "checkpoints" / "best.pt", weights_only=True)
+    assert loaded.epoch == best["epoch"]
+    for name, value in loaded.model.state_dict().items():
+        assert torch.equal(value, best["model"][name]), name  # classifiers included
+    assert any(k.startswith("classifiers.") for k in best["model"])
+    mel = torch.from_numpy(loaded.cache.mels[:2].astype("float32"))
+    assert loaded.model(mel).recon.shape == mel.shape
+
+
+def test_resume_continues_exactly(cache, tmp_path):
+    Trainer(tiny_config(cache, max_epochs=3), tmp_path / "straight").fit()
+    Trainer(tiny_config(cache, max_epochs=1), tmp_path / "split").fit()
+    with pytest.raises(RunError, match="already holds a run"):
+        Trainer(tiny_config(cache, max_epochs=3), tmp_path / "split")
+    Trainer(tiny_config(cache, max_epochs=3), tmp_path / "split", resume=True).fit()
+    straight, split = _rows(tmp_path / "straight"), _rows(tmp_path / "split")
+    for a, b in zip(straight, split):
+        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    a, b = _weights(tmp_path / "straight/checkpoints/last.pt"), _weights(tmp_path / "split/checkpoints/last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
+    config = tiny_config(make_cache(tmp_path / "cache", repeats=1), max_epochs=4)
+    path = _write(config, tmp_path / "tiny.toml")
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "rtsynth", "-q", "train", "--config", str(path), "--out", str(run)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_rows(run))
+    assert 1 <= done < 4, "the run was not killed mid-way"
+    resumed = subprocess.run([*cmd, "--resume"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    Trainer(config, tmp_path / "straight").fit()
+    a, b = _weights(tmp_path / "straight/checkpoints/last.pt"), _weights(run / "checkpoints/last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_divergence_names_the_term_and_keeps_last_good_checkpoint(cache, tmp_path, monkeypatch, caplog):
+    import train.step as step_module
+
+    calls = {"n": 0}
+    real = step_module.model_terms
+
+    def poisoned(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] > 20:  # training step 10 of epoch 2 (11 steps per epoch)
+            terms["kl_pitch"] = terms["kl_pitch"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(step_module, "model_terms", poisoned)
+    config = _write(tiny_config(cache, max_epochs=3), tmp_path / "tiny.toml")
+    run = tmp_path / "run"
+    assert rtsynth_main(["train", "--config", str(config), "--out", str(run)]) == 1
+    assert "'kl_pitch'" in caplog.text and "epoch 2" in caplog.text
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    assert len(_rows(run)) == 1
+    with pytest.raises(DivergenceError, match="kl_pitch"):
+        Trainer(tiny_config(cache, max_epochs=3), run, resume=True).fit()
+
+
+def test_validation_is_the_mean_over_all_notes(cache, tmp_path):
+    trainer = Trainer(tiny_config(cache, batch_size=16), tmp_path / "run")
+    weights = Weights(beta=0.5, remover=0.5)
+    batched = trainer.validate(weights)
+    assert len(trainer.val_data) % 16  # the last batch is smaller: a plain mean of batch means would differ
+    whole = trainer.val_data.batch(list(range(len(trainer.val_data))))
+    trainer.net.eval()
+    with torch.no_grad():
+        out = trainer.net(whole.mel)
+        terms = model_terms(trainer.net, out, whole.mel, whole.labels, trainer.removers, trainer.config.loss)
+    assert batched["recon_mse"] == pytest.approx(float(terms["recon_mse"]), rel=2e-3)
+    assert batched["kl_timbre"] == pytest.approx(float(terms["kl_timbre"]), rel=1e-4)
+    assert batched["total"] == pytest.approx(float(model_total(terms, trainer.config.loss, weights)), rel=2e-3)
+
+
+def test_non_finite_cache_is_a_clear_error(tmp_path):
+    import numpy as np
+    from train.prep.cache import NoteCache, write_cache
+
+    good = NoteCache.load(make_cache(tmp_path / "good", repeats=1))
+    mels = np.array(good.mels, dtype=np.float32)
+    mels[np.flatnonzero(good.split == 0)[0], 3, 3] = np.nan
+    write_cache(tmp_path / "bad", mels, good.labels, good.split, good.peak_db, good.duration_s,
+                [f"n{i}" for i in range(len(mels))], good.vocab, good.mel_settings, {})
+    with pytest.raises(ValueError, match="non-finite"):
+        Trainer(tiny_config(tmp_path / "bad"), tmp_path / "run")
+
+
+def test_early_stopping_counts_only_after_warmup():
+    stop = EarlyStopping(patience=2)
+    assert stop.update(5.0, 1, counting=False)
+    assert not stop.update(6.0, 2, counting=False) and stop.bad_epochs == 0
+    assert not stop.update(6.0, 3, counting=True) and not stop.stop
+    assert stop.update(4.0, 4, counting=True) and stop.best_epoch == 4
+    stop.update(4.5, 5, counting=True)
+    stop.update(4.5, 6, counting=True)
+    assert stop.stop
+
+
+def test_ramps_are_bounded():
+    ramp = Ramp(start=0.0, end=2.0, delay=3, epochs=4)
+    values = [ramp.value(e) for e in range(20)]
+    assert values[:4] == [0.0] * 4 and values[5] == 1.0 and max(values) == 2.0 and values[-1] == 2.0
+    assert ramp.last_ramp_epoch == 7 and ramp.value(7) == 2.0
+
+
+def test_shipped_configs_load(tmp_path):
+    paths = sorted((REPO / "configs" / "train").glob("*.toml"))
+    assert {p.stem for p in paths} >= {"vae-c", "md-vae-c", "md-gmvae-c", "md-gmvae-c-r", "md-gmvae-c-r-full", "tiny"}
+    for path in paths:
+        config = read_config(path)
+        assert read_config(_write(config, tmp_path / path.name)) == config

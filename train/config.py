@@ -1,0 +1,165 @@
+"""Training configuration: one TOML file per named setup in configs/train/.
+
+Every field has the default of the shipped MD-GMVAE setup, so a config file only states
+what it changes. The run directory keeps a copy (`dump_toml`) so a run can be resumed or
+evaluated without the file it started from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rtsynth.config import ConfigError, from_dict, load_config
+
+Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r"]
+VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """A weight that rises linearly from `start` to `end` over `epochs` epochs after `delay`.
+
+    Bounded by construction: it never passes `end` (the reference code's remover weight
+    grew without limit).
+    """
+
+    start: float = 0.0
+    end: float = 1.0
+    delay: int = 0
+    epochs: int = 0
+
+    def value(self, epoch: int) -> float:
+        if self.epochs <= 0:
+            return self.end if epoch >= self.delay else self.start
+        progress = min(max((epoch - self.delay) / self.epochs, 0.0), 1.0)
+        return self.start + (self.end - self.start) * progress
+
+    @property
+    def last_ramp_epoch(self) -> int:
+        """First epoch at which the weight has reached `end`."""
+        return self.delay + max(self.epochs, 0)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Network sizes. The defaults are the CPU-sized network (see bench/train_step.py).
+
+    Encoder φ (train/models/encoder.py): time average-pooled by `time_pool`, a stem
+    Conv2d with kernel = stride = `encoder_stem` (mel, frame), then one stride-2 3x3
+    Conv2d per further entry of `encoder_channels`; `encoder_depth - 1` stride-1 3x3
+    convolutions per stage. Decoder D (train/models/decoder.py): 1-D transposed
+    convolutions along time, channels `decoder_channels`, each stage doubling the frame
+    rate, an output layer of kernel `decoder_kernel` and stride `decoder_stride` onto the
+    mel bins; `decoder_depth - 1` stride-1 convolutions per stage.
+    """
+
+    time_pool: int = 4
+    encoder_channels: tuple[int, ...] = (16, 32, 64, 64)
+    encoder_stem: tuple[int, int] = (2, 2)
+    encoder_depth: int = 1
+    decoder_channels: tuple[int, ...] = (128, 128, 128, 128)
+    decoder_kernel: int = 4
+    decoder_stride: int = 4
+    decoder_depth: int = 1
+    hidden: int = 256  # size of the shared feature vector h (and of the decoder's first layer)
+    head_hidden: int = 128  # hidden layer of each variational head (0: a single linear layer)
+    classifier_hidden: int = 64  # C: Linear(d, 64) - LeakyReLU - Linear(64, K), as in the paper
+    remover_hidden: tuple[int, ...] = (64, 64)  # R: 3-layer MLP, as in the reference code
+    logvar_min: float = -8.0  # posterior log-variance is clamped softly to this range
+    logvar_max: float = 4.0
+    logvar_init: float = -4.0  # ... and starts here
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights of the model objective (stage 1). β and λ are ramps, see TrainConfig."""
+
+    recon_weight: float = 1000.0  # the reconstruction terms are per-bin means
+    edge_weight: float = 4.0  # extra weight on spectral edges (see losses.edge_weights)
+    huber_weight: float = 1.0
+    huber_delta: float = 0.1
+    classifier_weight: float = 10.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    variant: Variant = "md-gmvae+c+r"
+    cache: str = "cache/gm-sol-48-71"
+    seed: int = 0
+    batch_size: int = 64  # global: split evenly across data-parallel processes
+    lr: float = 1e-3
+    max_epochs: int = 300
+    patience: int = 30  # early stopping, epochs without a better validation loss
+    plateau_patience: int = 10
+    plateau_factor: float = 0.5
+    min_lr: float = 1e-5
+    device: Literal["cpu", "cuda"] = "cpu"
+    num_threads: int = 0  # torch threads per process; 0: all cores shared among processes
+    beta: Ramp = field(default_factory=lambda: Ramp(start=0.0, end=1.0, delay=0, epochs=20))
+    remover_weight: Ramp = field(default_factory=lambda: Ramp(start=0.0, end=1.0, delay=5, epochs=20))
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_epochs < 1 or self.lr <= 0:
+            raise ConfigError("batch_size, max_epochs and lr must be positive")
+        m = self.model
+        if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
+            raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")
+        if not m.encoder_channels or not m.decoder_channels:
+            raise ConfigError("model.encoder_channels and model.decoder_channels must not be empty")
+        k, s = m.decoder_kernel, m.decoder_stride
+        if s < 1 or k < s or (k - s) % 2:
+            raise ConfigError(
+                f"model.decoder_kernel {k} must be >= model.decoder_stride {s} >= 1 and differ from it by an even number"
+            )
+
+    @property
+    def uses_removers(self) -> bool:
+        return self.variant == "md-gmvae+c+r"
+
+    @property
+    def warmup_epochs(self) -> int:
+        """Epochs before β and λ reach their final values; early stopping waits for them."""
+        return max(self.beta.last_ramp_epoch, self.remover_weight.last_ramp_epoch if self.uses_removers else 0)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def read_config(path: str | Path) -> TrainConfig:
+    return load_config(TrainConfig, path)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    return from_dict(TrainConfig, data)
+
+
+def dump_toml(config: TrainConfig) -> str:
+    """TOML text that `read_config` reads back into an equal config."""
+    top, tables = [], []
+    for key, value in config.to_dict().items():
+        if isinstance(value, dict):
+            body = "\n".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+            tables.append(f"[{key}]\n{body}\n")
+        else:
+            top.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(top) + "\n\n" + "\n".join(tables)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")

@@ -1,0 +1,74 @@
+"""Feature extractor φ: mel [B, n_mels, frames] -> shared feature vector h.
+
+2-D convolutions over (mel, time): local spectral patterns (harmonic spacing, formant
+shapes, attacks) are learned once and recognised at every pitch, which is what lets
+timbre generalise across the pitch range from a thousand notes; a dense layer over the
+mel bins (tried first) had to learn them per pitch and overfitted. For CPU speed, time is
+average-pooled first (durations are 250 ms classes, ~11 frames, so 4-frame resolution
+loses nothing), a patch-sized stem downsamples again and channels stay few. The coarse
+last feature map blurs where a note ends, so the frame-energy envelope (mean over mel
+bins, every frame) joins the flattened features: duration classes are 250 ms apart.
+No batch normalisation, so a data-parallel gradient equals the single-process one exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from train.config import ModelConfig
+from train.models.init import xavier_linear
+
+
+def encoder_grid(config: ModelConfig, n_mels: int, n_frames: int) -> tuple[int, int]:
+    """(mel rows, frames) of the last feature map."""
+    scale = 2 ** (len(config.encoder_channels) - 1)
+    sm, st = config.encoder_stem
+    mel_factor, frame_factor = sm * scale, config.time_pool * st * scale
+    if n_mels % mel_factor or n_frames % frame_factor:
+        raise ValueError(
+            f"a {n_mels}x{n_frames} mel is not divisible by the encoder's downsampling {mel_factor}x{frame_factor}"
+        )
+    return n_mels // mel_factor, n_frames // frame_factor
+
+
+def _refine(channels: int, depth: int) -> list[nn.Module]:
+    """depth - 1 stride-1 convolutions that keep the resolution of their stage."""
+    layers: list[nn.Module] = []
+    for _ in range(depth - 1):
+        layers += [nn.Conv2d(channels, channels, 3, 1, 1), nn.LeakyReLU()]
+    return layers
+
+
+class FeatureExtractor(nn.Module):
+    """φ. The input is standardised per mel bin with statistics of the training split
+    (`fit_input_statistics`, kept as buffers in the checkpoint): raw [0, 1] mels share a
+    large offset that dominates the first layer's gradient and slows learning severalfold.
+    """
+
+    def __init__(self, config: ModelConfig, n_mels: int, n_frames: int):
+        super().__init__()
+        self.register_buffer("input_mean", torch.zeros(n_mels, 1))
+        self.register_buffer("input_std", torch.ones(n_mels, 1))
+        ch, stem = config.encoder_channels, config.encoder_stem
+        layers: list[nn.Module] = [
+            nn.AvgPool2d((1, config.time_pool)),
+            nn.Conv2d(1, ch[0], stem, stem), nn.LeakyReLU(), *_refine(ch[0], config.encoder_depth),
+        ]
+        for a, b in zip(ch[:-1], ch[1:]):
+            layers += [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(), *_refine(b, config.encoder_depth)]
+        self.convs = nn.Sequential(*layers)
+        rows, frames = encoder_grid(config, n_mels, n_frames)
+        self.project = nn.Sequential(nn.Linear(ch[-1] * rows * frames + n_frames, config.hidden), nn.LeakyReLU())
+        xavier_linear(self)
+
+    @torch.no_grad()
+    def fit_input_statistics(self, mels: torch.Tensor, floor: float = 1e-3) -> None:
+        """Per-bin mean and standard deviation over notes and frames of `mels` [N, M, T]."""
+        self.input_mean.copy_(mels.mean(dim=(0, 2)).unsqueeze(1))
+        self.input_std.copy_(mels.std(dim=(0, 2)).unsqueeze(1).clamp_min(floor))
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        x = (mel - self.input_mean) / self.input_std
+        envelope = x.mean(dim=1)  # [B, T]: where the note sounds, at full frame resolution
+        return self.project(torch.cat([self.convs(x.unsqueeze(1)).flatten(1), envelope], dim=1))

@@ -1,0 +1,148 @@
+"""Run directories: layout, atomic checkpoints, the metrics file, and loading a trained run.
+
+RUNDIR/config.toml            the config the run uses (a resumed run reads it back)
+RUNDIR/checkpoints/last.pt    everything needed to continue: weights, optimisers,
+                              scheduler, early stopping, RNG states, metric history
+RUNDIR/checkpoints/best.pt    the same, for the epoch with the best validation loss
+RUNDIR/metrics.csv            one row per epoch, rewritten from the history in last.pt
+RUNDIR/train.log              the log of every (resumed) session
+
+Checkpoints hold only tensors and plain Python values and are read with
+`torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from train.config import TrainConfig, config_from_dict, dump_toml, read_config
+from train.models import NoteVAE, Removers, build_model
+from train.prep.cache import NoteCache
+
+CHECKPOINT_FORMAT = 1
+
+
+class RunError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    def checkpoint(self, which: str) -> Path:
+        return self.checkpoints / f"{which}.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over `path`.
+
+    A kill at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise RunError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a truncated or foreign file: say which, not a pickle trace
+        raise RunError(f"cannot read checkpoint {path}: {err}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(f"{path} is not an rtsynth checkpoint of format {CHECKPOINT_FORMAT}")
+    return payload
+
+
+def write_config(paths: RunPaths, config: TrainConfig) -> None:
+    atomic_write(paths.config, lambda f: f.write(dump_toml(config).encode()))
+
+
+def write_metrics(paths: RunPaths, history: list[dict[str, float]]) -> None:
+    """metrics.csv from the full history, so it always agrees with last.pt."""
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write(paths.metrics, lambda f: f.write(text.getvalue().encode()))
+
+
+def append_log(paths: RunPaths, level: int, message: str) -> None:
+    """One line in train.log, whatever the console's log level (the run's own record)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(paths.log, "a") as f:
+        f.write(f"{stamp} {logging.getLevelName(level)} {message}\n")
+
+
+@dataclass
+class LoadedRun:
+    run_dir: Path
+    config: TrainConfig
+    model: NoteVAE  # eval mode, CPU
+    cache: NoteCache
+    epoch: int  # epochs completed when the checkpoint was written
+    removers: Removers | None = None  # present for "md-gmvae+c+r"
+
+
+def restore_model(payload: dict) -> tuple[TrainConfig, NoteVAE, Removers | None]:
+    """The config, model (with its own classifiers) and removers of a checkpoint payload."""
+    config = config_from_dict(payload["config"])
+    shape = payload["mel_shape"]
+    model = build_model(config, payload["vocab_sizes"], *shape)
+    model.load_state_dict(payload["model"])
+    removers = None
+    if payload.get("removers") is not None:
+        removers = Removers(payload["vocab_sizes"], config.model.remover_hidden)
+        removers.load_state_dict(payload["removers"])
+        removers.eval()
+    return config, model.eval(), removers
+
+
+def load_run(run_dir: str | Path, which: Literal["best", "last"] = "best",
+             cache: str | Path | None = None) -> LoadedRun:
+    """A trained run, ready for evaluation. `cache` overrides the cache path in the config."""
+    paths = RunPaths(Path(run_dir))
+    if not paths.config.is_file():
+        raise RunError(f"{paths.root} is not a run directory (no config.toml)")
+    payload = load_checkpoint(paths.checkpoint(which))
+    config, model, removers = restore_model(payload)
+    note_cache = NoteCache.load(cache or read_config(paths.config).cache)
+    if note_cache.vocab.to_dict() != payload["vocab"]:
+        raise RunError(f"the dataset cache {note_cache.root} has another vocabulary than run {paths.root}")
+    return LoadedRun(paths.root, config, model, note_cache, int(payload["epoch"]), removers)

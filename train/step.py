@@ -1,0 +1,82 @@
+"""One training step of paper 000's two-stage scheme, shared by the trainer and the bench.
+
+Stage 1 updates the VAE (feature extractor, heads, priors, decoder, classifiers) on the
+weighted objective with the removers frozen; stage 2 updates only the removers on the
+detached latents. Under DDP each stage's gradients are averaged by its own wrapper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rtsynth.labels import DESCRIPTORS
+from train.config import LossConfig, TrainConfig
+from train.data import Batch
+from train.distributed import DistContext, all_reduce_sum, wrap
+from train.losses import Weights, model_terms, model_total, remover_terms
+from train.models import NoteVAE, Removers, build_model
+
+
+class DivergenceError(RuntimeError):
+    """A loss term became NaN or infinite; the message names it."""
+
+
+@dataclass
+class Networks:
+    net: NoteVAE  # the bare model (classifiers and priors included)
+    model: nn.Module  # `net`, or its DDP wrapper
+    optimizer: torch.optim.Optimizer
+    removers: Removers | None = None
+    remover_model: nn.Module | None = None  # `removers`, or their DDP wrapper
+    remover_optimizer: torch.optim.Optimizer | None = None
+
+
+def build_networks(config: TrainConfig, vocab_sizes: dict[str, int], mel_shape: tuple[int, int],
+                   ctx: DistContext, train_mels: torch.Tensor | None = None) -> Networks:
+    """Model, removers (variant "+r") and their Adam optimisers, on ctx.device.
+
+    `train_mels` (the training split) fits the input standardisation and the output bias.
+    """
+    net = build_model(config, vocab_sizes, *mel_shape)
+    if train_mels is not None:
+        net.features.fit_input_statistics(train_mels)
+        net.decoder.fit_output_bias(train_mels)
+    net.to(ctx.device)
+    nets = Networks(net, wrap(net, ctx), torch.optim.Adam(net.parameters(), lr=config.lr))
+    if config.uses_removers:
+        removers = Removers(vocab_sizes, config.model.remover_hidden).to(ctx.device)
+        nets.removers, nets.remover_model = removers, wrap(removers, ctx)
+        nets.remover_optimizer = torch.optim.Adam(removers.parameters(), lr=config.lr)
+    return nets
+
+
+def finite_check(terms: dict[str, torch.Tensor], ctx: DistContext, where: str) -> None:
+    """Raise on every process if any process has a non-finite term, naming the terms."""
+    bad = torch.stack([~torch.isfinite(v.detach()) for v in terms.values()]).float().cpu()
+    bad = all_reduce_sum(bad, ctx)
+    if bad.any():
+        names = [name for name, b in zip(terms, bad.tolist()) if b]
+        raise DivergenceError(f"loss term {names[0]!r} diverged (non-finite: {', '.join(names)}) at {where}")
+
+
+def train_step(nets: Networks, batch: Batch, weights: Weights, loss: LossConfig, ctx: DistContext,
+               where: str = "") -> dict[str, torch.Tensor]:
+    """Stage 1, then stage 2; returns every loss term (checked finite before any update)."""
+    out = nets.model(batch.mel)
+    terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss)
+    terms["total"] = model_total(terms, loss, weights)
+    if nets.removers is not None:
+        logits = nets.remover_model({d: z.detach() for d, z in out.z.items()})
+        terms.update(remover_terms(logits, batch.labels))
+    finite_check(terms, ctx, where)
+    nets.optimizer.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    nets.optimizer.step()
+    if nets.removers is not None:
+        nets.remover_optimizer.zero_grad(set_to_none=True)
+        sum(terms[f"rem_{d}"] for d in DESCRIPTORS).backward()
+        nets.remover_optimizer.step()
+    return terms
