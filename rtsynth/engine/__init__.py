@@ -1,0 +1,1 @@
+"""The live engine: latent state, voices, rendering off the audio thread, audio backends."""

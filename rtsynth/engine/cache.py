@@ -1,0 +1,80 @@
+"""LRU cache of rendered notes, keyed by the quantised latent (which carries the duration).
+
+An entry holds the decoded mel as soon as it exists (a repeat skips the decoder) and the
+note's whole audio at 0 dB once it has been vocoded to the end (a repeat then costs a copy,
+no vocoding). Only the render worker touches it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+QUANTUM = 1.0 / 256  # latent units: far below what the decoder resolves
+
+
+def cache_key(z: np.ndarray, vocoder: str) -> tuple:
+    return (vocoder, tuple(np.round(np.asarray(z, dtype=np.float64) / QUANTUM).astype(np.int64).tolist()))
+
+
+@dataclass
+class CacheEntry:
+    mel: np.ndarray  # float16 [n_mels, n_frames]
+    audio: np.ndarray | None = None  # float32 output-rate samples at 0 dB
+
+    @property
+    def nbytes(self) -> int:
+        return self.mel.nbytes + (0 if self.audio is None else self.audio.nbytes)
+
+
+class RenderCache:
+    def __init__(self, max_mb: float):
+        self.max_bytes = int(max_mb * 2**20)
+        self._entries: OrderedDict[tuple, CacheEntry] = OrderedDict()
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple) -> CacheEntry | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry
+
+    def put_mel(self, key: tuple, mel: np.ndarray) -> None:
+        if key not in self._entries:
+            self._store(key, CacheEntry(mel.astype(np.float16)))
+
+    def put_audio(self, key: tuple, audio: np.ndarray) -> None:
+        entry = self._entries.get(key)
+        if entry is None or entry.audio is not None:
+            return
+        self.bytes -= entry.nbytes
+        entry.audio = audio.astype(np.float32)
+        self._store(key, entry)
+
+    def has_audio(self, key: tuple) -> bool:
+        entry = self._entries.get(key)
+        return entry is not None and entry.audio is not None
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+    def _store(self, key: tuple, entry: CacheEntry) -> None:
+        if entry.nbytes > self.max_bytes:
+            self._entries.pop(key, None)
+            return
+        self._entries[key] = entry
+        self._entries.move_to_end(key)
+        self.bytes += entry.nbytes
+        while self.bytes > self.max_bytes:
+            _, old = self._entries.popitem(last=False)
+            self.bytes -= old.nbytes

@@ -1,0 +1,149 @@
+"""Per-MIDI-channel latent state and its smoothing over time.
+
+A channel's "control vector" (timbre weights + latent offsets, see latent.py) moves along a
+timeline, ramping whenever the timbre point or an offset changes. Timelines are immutable
+values, so the render worker can be handed a channel's current one without a lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from rtsynth.engine.latent import LatentSpace, TimbrePoint, offsets_vector
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
+
+N_CHANNELS = 16
+
+
+HISTORY_S = 30.0  # breakpoints older than this (longer than any note) are forgotten
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A control vector over time: linear between breakpoints, constant before and after.
+
+    Each move ramps from wherever the timeline is at its time, so moves scheduled ahead (an
+    OSC bundle with timetags) all take effect in turn. A move dated before breakpoints that
+    were scheduled earlier replaces them: events apply in the order they arrive.
+    """
+
+    times: np.ndarray  # [k], non-decreasing
+    values: np.ndarray  # [k, dim]
+
+    @staticmethod
+    def still(value: np.ndarray) -> Timeline:
+        return Timeline(np.zeros(1), np.asarray(value, dtype=np.float64)[None, :])
+
+    @property
+    def final(self) -> np.ndarray:
+        return self.values[-1]
+
+    def at(self, t: np.ndarray | float) -> np.ndarray:
+        """Control vector(s) at time(s) t: [dim] for a scalar, [len(t), dim] for an array."""
+        times = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        right = np.searchsorted(self.times, times, side="right")
+        hi = np.minimum(right, len(self.times) - 1)
+        lo = np.maximum(right - 1, 0)
+        span = self.times[hi] - self.times[lo]
+        weight = np.divide(times - self.times[lo], span, out=np.zeros_like(times), where=span > 0)
+        out = self.values[lo] + np.clip(weight, 0.0, 1.0)[:, None] * (self.values[hi] - self.values[lo])
+        return out[0] if np.ndim(t) == 0 else out
+
+    def moved(self, target: np.ndarray, t: float, seconds: float) -> Timeline:
+        """This timeline, then from time t a linear move to `target` over `seconds`."""
+        keep = (self.times < t) & (self.times >= t - HISTORY_S)
+        anchor = self.at(t)
+        times = np.concatenate([self.times[keep], [t, t + max(0.0, seconds)]])
+        values = np.concatenate([self.values[keep], [anchor, np.asarray(target, dtype=np.float64)]])
+        return Timeline(times, values)
+
+    def is_still(self, t0: float, t1: float) -> bool:
+        """Whether the control is constant from t0 to t1."""
+        inside = self.times[(self.times > t0) & (self.times < t1)]
+        samples = self.at(np.concatenate([[t0, t1], inside]))
+        return bool(np.all(samples == samples[0]))
+
+    def breakpoints(self, t0: float, t1: float) -> np.ndarray:
+        return self.times[(self.times > t0) & (self.times < t1)]
+
+
+@dataclass
+class ChannelState:
+    point: TimbrePoint
+    offsets: dict[str, np.ndarray] = field(default_factory=dict)
+    timeline: Timeline | None = None
+    sustain: bool = False
+
+    @staticmethod
+    def fresh(space: LatentSpace) -> ChannelState:
+        state = ChannelState(TimbrePoint.default(space.n_timbres))
+        state.timeline = Timeline.still(state.control(space))
+        return state
+
+    def control(self, space: LatentSpace) -> np.ndarray:
+        return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets)])
+
+    def retarget(self, space: LatentSpace, t: float, seconds: float) -> None:
+        self.timeline = self.timeline.moved(self.control(space), t, seconds)
+
+    def set_offset(self, descriptor: str, values: tuple[float, ...], index: int | None) -> None:
+        dims = LATENT_DIMS[descriptor]
+        if not np.isfinite(values).all():
+            raise ValueError(f"{descriptor} offsets must be finite numbers, got {values}")
+        current = self.offsets.get(descriptor, np.zeros(dims)).copy()
+        if index is None:
+            if len(values) != dims:
+                raise ValueError(f"{descriptor} offsets need {dims} values, got {len(values)}")
+            current[:] = values
+        else:
+            if not 0 <= index < dims:
+                raise ValueError(f"{descriptor} latent index {index} out of range 0-{dims - 1}")
+            if len(values) != 1:
+                raise ValueError(f"one value sets {descriptor}[{index}], got {len(values)}")
+            current[index] = values[0]
+        self.offsets[descriptor] = current
+
+    def rebased(self, space: LatentSpace) -> ChannelState:
+        """This state for another model: indices folded into its timbre count, no ramp."""
+        n = space.n_timbres
+        point = replace(self.point, cluster=self.point.cluster % n, corners=tuple(c % n for c in self.point.corners))
+        state = ChannelState(point, dict(self.offsets), sustain=self.sustain)
+        state.timeline = Timeline.still(state.control(space))
+        return state
+
+    def to_json(self, space: LatentSpace) -> dict:
+        p, names = self.point, space.timbres
+        return {
+            "cluster": names[p.cluster], "corners": [names[c] for c in p.corners], "x": p.x, "y": p.y,
+            "offsets": {d: [float(v) for v in self.offsets[d]] for d in DESCRIPTORS if d in self.offsets},
+        }
+
+    @staticmethod
+    def from_json(data: dict, space: LatentSpace) -> ChannelState:
+        try:
+            corners = tuple(space.timbre_index(_timbre_ref(c)) for c in data["corners"])
+            if len(corners) != 4:
+                raise ValueError(f"a preset needs 4 morph corners, got {len(corners)}")
+            x, y = data.get("x"), data.get("y")
+            point = TimbrePoint(space.timbre_index(_timbre_ref(data["cluster"])), corners,
+                                None if x is None else float(x), None if y is None else float(y))
+            state = ChannelState(point)
+            for descriptor, values in data.get("offsets", {}).items():
+                if descriptor not in LATENT_DIMS:
+                    raise ValueError(f"unknown descriptor {descriptor!r} in preset offsets")
+                state.set_offset(descriptor, tuple(float(v) for v in values), None)
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"preset channel state is malformed: {err!r}") from None
+        state.timeline = Timeline.still(state.control(space))
+        return state
+
+
+def _timbre_ref(value: object) -> str | int:
+    """Presets name timbres; indices (from hand-written presets) are accepted too."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer():
+        return int(value)
+    raise ValueError(f"a timbre in a preset must be a name or an index, got {value!r}")

@@ -1,0 +1,220 @@
+"""The engine facade: what the control layer, the backends and the CLI talk to.
+
+Events go in through `submit` (any thread); an audio backend calls `process` once per block;
+a render worker decodes and vocodes in between: in its own process when playing live (so the
+audio callback never waits for the interpreter lock), in-process for offline rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.bundle import BundleError, BundleSpec, read_spec
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.controller import Controller
+from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
+from rtsynth.engine.latent import LatentSpace
+from rtsynth.engine.mixer import Mixer, VoiceBank
+from rtsynth.engine.notes import NoteSpec
+from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
+from rtsynth.engine.synth import ModelRuntime
+from rtsynth.engine.worker import Counters, RenderWorker
+from rtsynth.labels import LATENT_DIMS
+
+log = logging.getLogger(__name__)
+
+BUFFER_SECONDS = 8.0  # voice buffers hold notes up to this long (the paper's are 5.94 s)
+_TIMBRE_EVENTS = (SelectTimbre, MorphCorner, MorphPosition, LatentOffset, LatentReset)
+
+
+def check_bundle(bundle_dir: str | Path) -> tuple[BundleSpec, LatentSpace]:
+    """Everything about a bundle the engine can check without loading it; BundleError if bad."""
+    spec = read_spec(bundle_dir)
+    try:
+        space = LatentSpace(spec)
+    except ValueError as err:
+        raise BundleError(f"{bundle_dir}: {err}") from None
+    seconds = spec.mel.n_frames * spec.mel.hop_length / spec.mel.sample_rate
+    if seconds > BUFFER_SECONDS:
+        raise BundleError(f"{bundle_dir}: notes of {seconds:.2f} s exceed the engine's {BUFFER_SECONDS} s buffers")
+    return spec, space
+
+
+class Engine:
+    def __init__(self, bundle_dir: str | Path, config: EngineConfig = EngineConfig(),
+                 clock: Callable[[], float] = time.monotonic, realtime: bool = True):
+        self.config, self._clock, self.realtime = config, clock, realtime
+        self.spec, space = check_bundle(bundle_dir)
+        self.bank = VoiceBank(config.slots, int(BUFFER_SECONDS * config.samplerate), shared=realtime)
+        self.mixer = Mixer(self.bank, config)
+        self.counters = Counters(self.bank)
+        self.controller = Controller(space, config, self.mixer.commands, self._to_worker)
+        self.audio_info: dict = {}  # set by the backend: device, host API, latency
+        self.model_error: str | None = None
+        self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
+        self.worker: RenderWorker | None = None
+        self._process: WorkerProcess | None = None
+        if realtime:
+            self._process = WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
+        else:
+            runtime = load_runtime(bundle_dir, config)
+            self.worker = RenderWorker(self.bank, runtime, config, self._swapped_runtime, clock, self.mixer.kill)
+            self.info = runtime_info(runtime)
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Engine:
+        """Start the render worker (live: its process, which loads and warms up the model)."""
+        if self._process is not None and not self.info:
+            sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
+            try:
+                self.info = self._process.start()
+            except Exception:
+                self.stop()
+                raise
+        if self.config.prerender:
+            self.prerender()
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+        self.bank.close()
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # --- the contract with the control layer ---------------------------------------------------
+
+    def clock(self) -> float:
+        return self._clock()
+
+    def submit(self, event: Event, arrival: float | None = None) -> None:
+        """Apply an event at its `at` time, or one block after it arrived; ValueError if it cannot apply."""
+        arrival = self.clock() if arrival is None else arrival
+        self.controller.apply(event, arrival)
+        if self.config.prerender and event.channel == 0 and isinstance(event, _TIMBRE_EVENTS):
+            self.prerender()
+
+    def process(self, out: np.ndarray, now: float, dac_delay: float) -> None:
+        """The audio callback's whole job: see Mixer.process."""
+        self.mixer.process(out, now, dac_delay)
+
+    def latency(self) -> tuple[float, float]:
+        """Event-to-first-sample p50 and p99 in ms over the recent notes (nan before any)."""
+        values = self.mixer.latencies()
+        if not len(values):
+            return math.nan, math.nan
+        p50, p99 = np.percentile(values * 1e3, [50, 99])
+        return float(p50), float(p99)
+
+    def status(self) -> dict:
+        mixer, counters = self.mixer.stats, self.counters
+        p50, p99 = self.latency()
+        latency = self.mixer.output_latency
+        return {
+            "model": self.info.get("name", ""), "provider": self.info.get("provider", ""),
+            "vocoder": self.info.get("vocoder", ""),
+            "samplerate": self.config.samplerate, "blocksize": self.config.blocksize,
+            "voices": mixer.voices, "voices_max": self.config.voices, "gain": self.controller.gain,
+            "blocks": mixer.blocks, "xruns": mixer.xruns, "underruns": mixer.underruns,
+            "late_starts": mixer.late_starts, "cpu": round(mixer.load, 4), "cpu_max": round(mixer.load_max, 4),
+            "notes": int(counters["notes"]),
+            "dropped_notes": int(counters["dropped_late"] + counters["dropped_full"]),
+            "rerenders": int(counters["rerenders"]), "render_errors": int(counters["errors"]),
+            "cache_notes": int(counters["cache_notes"]), "cache_hits": int(counters["cache_hits"]),
+            "cache_misses": int(counters["cache_misses"]),
+            "latency_p50_ms": p50, "latency_p99_ms": p99,
+            "output_latency_ms": math.nan if latency is None else latency * 1e3,
+            "worker_alive": self._process.alive if self._process is not None else self.worker is not None,
+            "model_error": self.model_error or "",
+        }
+
+    def model_info(self) -> dict:
+        space, spec = self.controller.space, self.spec
+        return {
+            "name": spec.name, "timbres": list(space.timbres),
+            "pitch_range": [int(space.pitches.min()), int(space.pitches.max())],
+            "dynamics": list(space.dynamics), "durations": [float(d) for d in space.durations],
+            "latent_dims": dict(LATENT_DIMS), "vocoder": self.info.get("vocoder", ""),
+            "sample_rate": spec.mel.sample_rate, "corpus": spec.corpus.get("name", ""),
+        }
+
+    def save_preset(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.controller.preset(), indent=2))
+        os.replace(tmp, path)
+
+    def load_preset(self, path: str | Path) -> None:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"preset not found: {path.name}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"preset {path.name} is not valid JSON: {err}") from None
+        self.controller.load_preset(data, self.clock() + self.controller.lookahead)
+
+    # --- model hot swap -----------------------------------------------------------------------
+
+    def load_model(self, bundle_dir: str | Path) -> None:
+        """Check the bundle now (BundleError if bad); load and warm it up in the background,
+        then swap between two render steps. Voices already playing finish on the old model."""
+        check_bundle(bundle_dir)
+        if self._process is not None:
+            self._process.send(("load", str(bundle_dir)))
+            return
+        self.worker.swap(load_runtime(bundle_dir, self.config))
+        self.worker.drain()
+
+    def _on_worker_message(self, message: tuple) -> None:
+        kind, payload = message
+        if kind == "swapped":
+            self._swapped(payload)
+        elif kind == "model_error":
+            self.model_error = payload
+            log.error("model not loaded, still playing %s: %s", self.info.get("name"), payload)
+
+    def _swapped_runtime(self, runtime: ModelRuntime) -> None:
+        self._swapped(runtime_info(runtime))
+
+    def _swapped(self, info: dict) -> None:
+        self.spec, space = check_bundle(info["bundle"])
+        self.controller.rebase(space)
+        self.info, self.model_error = info, None
+        log.info("now playing model %s", info["name"])
+
+    # --- talking to the render worker -----------------------------------------------------------
+
+    def _to_worker(self, kind: str, *args) -> None:
+        if self._process is not None:
+            self._process.send((kind, *args))
+        elif self.worker is not None:
+            getattr(self.worker, kind)(*args)
+
+    def prerender(self, channel: int = 0, velocities: tuple[int, ...] | None = None,
+                  notes: tuple[int, ...] | None = None) -> None:
+        """Queue `notes` (default: every trained pitch) at `velocities` (MIDI) for the channel's
+        timbre into the cache, in the background after everything else."""
+        velocities = velocities or self.config.prerender_velocities
+        space, now = self.controller.space, self.clock()
+        notes = notes if notes is not None else tuple(int(p) for p in space.pitches)
+        specs = [NoteSpec(-1, channel, int(p), v / 127, None, None, now, None, self.controller.epoch)
+                 for v in velocities for p in notes]
+        self._to_worker("prerender", specs, self.controller.timeline(channel))
+

@@ -1,0 +1,93 @@
+"""Plain message objects between the control layer (OSC, MIDI) and the engine.
+
+The control layer parses and validates input and builds these; the engine only ever sees
+well-formed events. `at` is the engine-clock time (time.monotonic seconds) the event should
+take effect; None means "as soon as possible", which the engine turns into arrival time
+plus its fixed one-block look-ahead. Queries are answered with `Reply` objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TimbreRef = str | int  # a timbre cluster by name or index
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float | None = field(default=None, kw_only=True)
+    channel: int = field(default=0, kw_only=True)  # MIDI channel 0-15; OSC uses 0
+
+
+@dataclass(frozen=True)
+class NoteOn(Event):
+    note: int  # MIDI note number 0-127
+    velocity: float  # 0-1
+    duration: float | None = None  # seconds: selects z_D; one_shot notes also end after it
+    timbre: TimbreRef | None = None  # None: the channel's current timbre point
+    one_shot: bool = False
+
+
+@dataclass(frozen=True)
+class NoteOff(Event):
+    note: int
+
+
+@dataclass(frozen=True)
+class Sustain(Event):
+    on: bool
+
+
+@dataclass(frozen=True)
+class PitchBend(Event):
+    semitones: float
+
+
+@dataclass(frozen=True)
+class SelectTimbre(Event):
+    timbre: TimbreRef
+
+
+@dataclass(frozen=True)
+class MorphCorner(Event):
+    corner: str  # "a" | "b" | "c" | "d"
+    timbre: TimbreRef
+
+
+@dataclass(frozen=True)
+class MorphPosition(Event):
+    x: float  # 0-1: a -> b (and with y: the four corners a b / c d)
+    y: float | None = None
+
+
+@dataclass(frozen=True)
+class MorphTime(Event):
+    ms: float  # smoothing ramp for timbre-point moves
+
+
+@dataclass(frozen=True)
+class LatentOffset(Event):
+    descriptor: str  # "timbre" | "pitch" | "dynamics" | "duration"
+    values: tuple[float, ...]  # one per latent dimension; index None = all
+    index: int | None = None  # set one dimension only
+
+
+@dataclass(frozen=True)
+class LatentReset(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class Panic(Event):
+    pass
+
+
+@dataclass(frozen=True)
+class Gain(Event):
+    value: float  # linear, 0-2
+
+
+@dataclass(frozen=True)
+class Reply:
+    address: str
+    args: tuple = ()

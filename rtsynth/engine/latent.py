@@ -1,0 +1,176 @@
+"""From musical requests to latent vectors, using a bundle's class means.
+
+A note's z is the concatenation (T, P, V, D) of
+- z_T: a weighted sum of timbre cluster means (one cluster, a 2-way or a 4-way morph),
+- z_P: the mean of the note's pitch class, or of the nearest class with the remaining
+  semitones left to the resampler,
+- z_V: interpolated between dynamics means by velocity,
+- z_D: the duration class nearest to the duration asked for (none: the longest),
+plus the channel's latent offsets. The timbre weights and the offsets form one "control
+vector" that the engine smooths over time; z and the note's peak level are both linear in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtsynth.bundle import BundleSpec
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, latent_slices
+
+SLICES = latent_slices()
+MAX_LEVEL_EXTRAPOLATION_DB = 12.0  # velocities beyond the table: at most this far past its ends
+
+
+@dataclass(frozen=True)
+class NotePitch:
+    z: np.ndarray  # z_P [4]
+    transpose: float  # semitones the resampler adds (note - nearest trained pitch)
+
+
+class LatentSpace:
+    """The bundle's latent geometry: class means and the loudness table as arrays."""
+
+    def __init__(self, spec: BundleSpec):
+        vocab = spec.vocab
+        self.timbres: tuple[str, ...] = vocab.timbre
+        self.pitches = np.asarray(vocab.pitch, dtype=np.int64)
+        self.durations = np.asarray(vocab.duration, dtype=np.float64)
+        self.timbre_means = spec.means("timbre")
+        self.pitch_means = spec.means("pitch")
+        self.duration_means = spec.means("duration")
+        dynamics = [d for d in vocab.dynamics]
+        missing = [d for d in dynamics if d not in spec.velocity_to_dynamics]
+        if missing:
+            raise ValueError(f"bundle velocity_to_dynamics lacks dynamics {missing}")
+        order = sorted(range(len(dynamics)), key=lambda i: spec.velocity_to_dynamics[dynamics[i]])
+        self.dynamics = tuple(dynamics[i] for i in order)
+        self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / 127
+        self.dynamics_means = spec.means("dynamics")[order]
+        self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
+
+    def _loudness_table(self, spec: BundleSpec) -> np.ndarray:
+        table = np.zeros((len(self.timbres), len(self.dynamics)))
+        for i, timbre in enumerate(self.timbres):
+            row = spec.loudness_db.get(timbre)
+            if row is None or any(d not in row for d in self.dynamics):
+                raise ValueError(f"bundle loudness table lacks {timbre!r} x {list(self.dynamics)}")
+            table[i] = [row[d] for d in self.dynamics]
+        return table
+
+    @property
+    def n_timbres(self) -> int:
+        return len(self.timbres)
+
+    @property
+    def control_size(self) -> int:
+        """Length of the control vector: timbre weights, then a 20-dim latent offset."""
+        return self.n_timbres + LATENT_SIZE
+
+    def timbre_index(self, ref: str | int) -> int:
+        """A cluster by name or index; ValueError naming the choices otherwise."""
+        if isinstance(ref, str):
+            if ref in self.timbres:
+                return self.timbres.index(ref)
+            raise ValueError(f"unknown timbre {ref!r}; this model has {list(self.timbres)}")
+        if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool) and 0 <= ref < self.n_timbres:
+            return int(ref)
+        raise ValueError(f"timbre index {ref!r} out of range: this model has {self.n_timbres} timbres "
+                         f"(0-{self.n_timbres - 1})")
+
+    def pitch(self, note: int) -> NotePitch:
+        nearest = int(np.argmin(np.abs(self.pitches - note)))
+        return NotePitch(self.pitch_means[nearest], float(note - self.pitches[nearest]))
+
+    def velocity_weights(self, velocity: float) -> tuple[int, int, float]:
+        """Neighbouring dynamics classes and the blend between them (clamped at the ends)."""
+        v = self.dynamics_velocity
+        if velocity <= v[0] or len(v) == 1:
+            return 0, 0, 0.0
+        if velocity >= v[-1]:
+            return len(v) - 1, len(v) - 1, 0.0
+        hi = int(np.searchsorted(v, velocity, side="right"))
+        return hi - 1, hi, float((velocity - v[hi - 1]) / (v[hi] - v[hi - 1]))
+
+    def dynamics_z(self, velocity: float) -> np.ndarray:
+        lo, hi, t = self.velocity_weights(velocity)
+        return (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
+
+    def level_db(self, velocity: float) -> np.ndarray:
+        """Peak dB per timbre at this velocity [n_timbres]; extrapolated a little past the table."""
+        v, table = self.dynamics_velocity, self.loudness
+        if len(v) == 1:
+            return table[:, 0].copy()
+        lo, hi, t = self.velocity_weights(velocity)
+        level = (1 - t) * table[:, lo] + t * table[:, hi]
+        if velocity < v[0] or velocity > v[-1]:
+            a, b = (0, 1) if velocity < v[0] else (-2, -1)
+            slope = (table[:, b] - table[:, a]) / (v[b] - v[a])
+            past = slope * (velocity - v[0 if velocity < v[0] else -1])
+            level = level + np.clip(past, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
+        return level
+
+    def duration_z(self, seconds: float | None) -> np.ndarray:
+        index = len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
+        return self.duration_means[index]
+
+    def note_base(self, note: int, velocity: float, duration: float | None) -> tuple[np.ndarray, float]:
+        """z with zero timbre part, and the transposition left to the resampler."""
+        pitch = self.pitch(note)
+        z = np.zeros(LATENT_SIZE, dtype=np.float32)
+        z[SLICES["pitch"]] = pitch.z
+        z[SLICES["dynamics"]] = self.dynamics_z(velocity)
+        z[SLICES["duration"]] = self.duration_z(duration)
+        return z, pitch.transpose
+
+    def apply_control(self, base: np.ndarray, control: np.ndarray) -> np.ndarray:
+        """base z [..., 20] + control vectors [..., n_timbres + 20] -> z [..., 20]."""
+        weights, offsets = control[..., : self.n_timbres], control[..., self.n_timbres :]
+        z = base + offsets
+        z[..., SLICES["timbre"]] += weights @ self.timbre_means
+        return z.astype(np.float32)
+
+    def control_level(self, level_per_timbre: np.ndarray, control: np.ndarray) -> np.ndarray:
+        """Peak dB for control vectors [..., n_timbres + 20]: the timbre-weighted level."""
+        return control[..., : self.n_timbres] @ level_per_timbre
+
+
+@dataclass(frozen=True)
+class TimbrePoint:
+    """Where a channel sits in timbre space: one cluster, or a morph between corner clusters.
+
+    x None: the cluster itself; y None: a-b by x; both set: bilinear over a b / c d.
+    """
+
+    cluster: int = 0
+    corners: tuple[int, int, int, int] = (0, 1, 2, 3)
+    x: float | None = None
+    y: float | None = None
+
+    def weights(self, n_timbres: int) -> np.ndarray:
+        w = np.zeros(n_timbres)
+        if self.x is None:
+            w[self.cluster] = 1.0
+            return w
+        a, b, c, d = self.corners
+        x = float(np.clip(self.x, 0.0, 1.0))
+        if self.y is None:
+            w[a] += 1 - x
+            w[b] += x
+            return w
+        y = float(np.clip(self.y, 0.0, 1.0))
+        for corner, share in ((a, (1 - x) * (1 - y)), (b, x * (1 - y)), (c, (1 - x) * y), (d, x * y)):
+            w[corner] += share
+        return w
+
+    @staticmethod
+    def default(n_timbres: int) -> TimbrePoint:
+        return TimbrePoint(0, tuple(i % n_timbres for i in range(4)))
+
+
+def offsets_vector(offsets: dict[str, np.ndarray]) -> np.ndarray:
+    z = np.zeros(LATENT_SIZE)
+    for name in DESCRIPTORS:
+        z[SLICES[name]] = offsets.get(name, np.zeros(LATENT_DIMS[name]))
+    return z

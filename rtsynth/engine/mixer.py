@@ -1,0 +1,316 @@
+"""The audio-callback side: voice slots and the mixer that plays them.
+
+The render worker writes each voice's audio (at the output rate) into a row of one
+preallocated array and publishes how much is ready; the mixer, called once per audio
+block, only reads those rows at each voice's playback rate (transposition, pitch bend),
+applies envelopes and the master gain, and sums. Commands reach it through a deque
+(append/popleft are atomic, so neither side takes a lock) and wait in a heap until their
+block: note starts land on their exact sample, everything else on their block.
+
+Nothing here decodes, logs or allocates more than a few small temporaries per block.
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtsynth.engine.channels import N_CHANNELS
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.shared import SharedArrays
+
+# slot states
+FREE, RESERVED, PLAYING, RELEASING, FADING = range(5)
+SOUNDING = PLAYING  # states >= this are mixed
+# command kinds: (time, seq, kind, *args)
+START, RELEASE, STEAL, BEND, GAIN, PANIC, KILL = range(7)
+LATENCY_LOG = 8192
+MAX_BLOCK = 8192
+EARLY_RELEASES = 1024  # releases kept for voices that have not started yet
+
+_seq = itertools.count()
+
+
+def command(at: float, kind: int, *args) -> tuple:
+    """A mixer command; `seq` keeps same-time commands in submission order."""
+    return (at, next(_seq), kind, *args)
+
+
+class VoiceBank:
+    """Slot arrays shared by the worker (audio, ready, length, transpose, channel, voice) and
+    the mixer (state after start, pos, env, rate, ratio), plus the worker's command ring."""
+
+    def __init__(self, slots: int, length: int, shared: bool = False, name: str | None = None):
+        self.slots, self.length_max = slots, length
+        self.memory = SharedArrays(bank_layout(slots, length), shared, name)
+        for key, array in self.memory.arrays.items():
+            setattr(self, key, array)
+        if name is None:
+            self.voice[:] = -1
+            self.ratio[:] = 1.0
+        self.ring = CommandRing(self.ring_records, self.ring_index)
+
+    @property
+    def name(self) -> str | None:
+        return self.memory.name
+
+    def free_slots(self) -> np.ndarray:
+        return np.flatnonzero(self.state == FREE)
+
+    def close(self) -> None:
+        self.memory.close()
+
+
+def bank_layout(slots: int, length: int) -> dict:
+    return {
+        "audio": ((slots, length), "float32"),
+        "ready": ((slots,), "int64"),  # samples written, worker
+        "length": ((slots,), "int64"),  # samples in the whole note, worker
+        "transpose": ((slots,), "float64"),  # semitones for the resampler, worker
+        "channel": ((slots,), "int64"),
+        "voice": ((slots,), "int64"),
+        "state": ((slots,), "int8"),
+        "pos": ((slots,), "float64"),  # read position in samples, mixer
+        "env": ((slots,), "float64"),
+        "rate": ((slots,), "float64"),  # envelope change per sample
+        "ratio": ((slots,), "float64"),  # playback rate at the end of the last block
+        "ring_records": ((RING_SIZE, RECORD), "float64"),
+        "ring_index": ((2,), "int64"),  # written (worker), read (mixer)
+        "counters": ((len(COUNTERS),), "float64"),  # worker statistics
+        "render_ms": ((RENDER_LOG,), "float64"),  # first-chunk render times of recent notes
+    }
+
+
+RING_SIZE, RECORD = 4096, 8
+RENDER_LOG = 2048
+COUNTERS = ("notes", "dropped_late", "dropped_full", "rerenders", "handovers", "decodes", "errors",
+            "busy_s", "cache_hits", "cache_misses", "cache_notes", "prerendered", "render_count")
+# how each command kind's arguments come back from a ring record
+_ARG_TYPES = {START: (int, int, "optional", bool), STEAL: (int, float), KILL: (int,)}
+
+
+class CommandRing:
+    """Worker -> mixer commands through shared memory: one writer, one reader, no lock."""
+
+    def __init__(self, records: np.ndarray, index: np.ndarray):
+        self.records, self.index = records, index
+
+    def push(self, cmd: tuple) -> bool:
+        """Write a command; False if the mixer has fallen a whole ring behind."""
+        written, read = int(self.index[0]), int(self.index[1])
+        if written - read >= len(self.records):
+            return False
+        record = self.records[written % len(self.records)]
+        record[:] = np.nan
+        values = [cmd[0], cmd[1], cmd[2], *cmd[3:]]
+        record[: len(values)] = [np.nan if v is None else float(v) for v in values]
+        self.index[0] = written + 1  # after the record: the reader sees it complete
+        return True
+
+    def drain(self, into: list) -> None:
+        written, read = int(self.index[0]), int(self.index[1])
+        while read < written:
+            record = self.records[read % len(self.records)]
+            kind = int(record[2])
+            args = tuple(_decode(t, record[3 + i]) for i, t in enumerate(_ARG_TYPES[kind]))
+            heapq.heappush(into, (float(record[0]), float(record[1]), kind, *args))
+            read += 1
+        self.index[1] = read
+
+
+def _decode(kind, value: float):
+    if kind == "optional":
+        return None if np.isnan(value) else float(value)
+    return kind(value)
+
+
+@dataclass
+class MixerStats:
+    blocks: int = 0
+    xruns: int = 0  # reported by the audio backend
+    underruns: int = 0  # voice blocks whose audio was not rendered in time
+    late_starts: int = 0  # notes whose first sample came after their scheduled time
+    load: float = 0.0  # callback time / block time, smoothed
+    load_max: float = 0.0
+    voices: int = 0
+
+
+class Mixer:
+    def __init__(self, bank: VoiceBank, config: EngineConfig):
+        self.bank, self.sr = bank, config.samplerate
+        self.commands: collections.deque = collections.deque()
+        self.stats = MixerStats()
+        self.output_latency: float | None = None  # seconds from block time to DAC, fixed at the first block
+        self.bend = np.zeros(N_CHANNELS)
+        self._heap: list = []
+        self._slot_of: dict[int, int] = {}
+        self._early: dict[int, tuple] = {}
+        self._gain = self._gain_target = config.gain
+        self._attack_rate = 1.0 / max(1.0, config.attack_ms * 1e-3 * self.sr)
+        self._end_fade = 1.0 / max(1.0, config.end_fade_ms * 1e-3 * self.sr)
+        k = np.arange(MAX_BLOCK + 1, dtype=np.float64)
+        self._k, self._k_tri = k, k * (k - 1) / 2
+        self._silence = np.zeros(MAX_BLOCK, dtype=np.float32)
+        self.latency = np.full(LATENCY_LOG, np.nan)  # event-to-first-sample seconds
+        self.latency_cached = np.zeros(LATENCY_LOG, dtype=bool)
+        self.latency_count = 0
+
+    # --- the callback entry --------------------------------------------------------------
+
+    def process(self, out: np.ndarray, now: float, dac_delay: float) -> None:
+        """Fill out [frames, channels]; `now` is the engine clock, now + dac_delay the DAC time."""
+        began = time.perf_counter()
+        n = len(out)
+        if self.output_latency is None:
+            self.output_latency = dac_delay
+        block_dac = now + dac_delay
+        t0 = block_dac - self.output_latency
+        self._run_commands(t0, t0 + n / self.sr, block_dac)
+        mix = self._mix(n)
+        gain = self._gain + (self._gain_target - self._gain) * self._k[1 : n + 1] / n
+        self._gain = self._gain_target
+        out[:] = np.tanh(mix * gain)[:, None]
+        self._account(began, n)
+
+    def _account(self, began: float, n: int) -> None:
+        stats = self.stats
+        load = (time.perf_counter() - began) * self.sr / n
+        stats.blocks += 1
+        stats.load += 0.05 * (load - stats.load)
+        stats.load_max = max(stats.load_max, load)
+
+    # --- commands --------------------------------------------------------------------------
+
+    def _run_commands(self, t0: float, t_end: float, block_dac: float) -> None:
+        heap, queue = self._heap, self.commands
+        while queue:
+            heapq.heappush(heap, queue.popleft())
+        self.bank.ring.drain(heap)
+        while heap and heap[0][0] < t_end:
+            item = heapq.heappop(heap)
+            kind = item[2]
+            if kind == START:
+                self._start(item, t0, block_dac)
+            elif kind == RELEASE or kind == STEAL:
+                self._release(item[3], item[4], FADING if kind == STEAL else RELEASING, item[0])
+            elif kind == BEND:
+                self.bend[item[3]] = item[4]
+            elif kind == GAIN:
+                self._gain_target = item[3]
+            elif kind == PANIC:
+                self._panic(item[3])
+            elif kind == KILL:
+                self._free(item[3])
+
+    def _start(self, item: tuple, t0: float, block_dac: float) -> None:
+        at, _, _, slot, voice, arrival, cached = item
+        bank = self.bank
+        offset = max(0, int(round((at - t0) * self.sr)))
+        ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]]) / 12.0)
+        bank.ratio[slot] = ratio
+        bank.pos[slot] = -offset * ratio
+        bank.env[slot], bank.rate[slot] = -offset * self._attack_rate, self._attack_rate  # 0 at the first sample
+        bank.state[slot] = PLAYING
+        self._slot_of[voice] = slot
+        if offset == 0 and at < t0:
+            self.stats.late_starts += 1
+        if arrival is not None:
+            i = self.latency_count % LATENCY_LOG
+            self.latency[i] = block_dac + offset / self.sr - arrival
+            self.latency_cached[i] = cached
+            self.latency_count += 1
+        early = self._early.pop(voice, None)
+        if early is not None:  # a stolen note stays silent; a released one still plays its attack
+            seconds, state, _ = early
+            kind = STEAL if state == FADING else RELEASE
+            delay = 0.0 if kind == STEAL else 1.0 / (self._attack_rate * self.sr)
+            heapq.heappush(self._heap, command(at + delay, kind, voice, seconds))
+
+    def _release(self, voice: int, seconds: float, state: int, at: float) -> None:
+        slot = self._slot_of.get(voice)
+        bank = self.bank
+        if slot is None:  # not started yet: apply when it starts
+            if len(self._early) >= EARLY_RELEASES:  # notes the worker dropped never start: forget the oldest
+                del self._early[next(iter(self._early))]
+            self._early[voice] = (seconds, state, at)
+            return
+        if bank.state[slot] < PLAYING or bank.state[slot] >= state:
+            return
+        bank.state[slot] = state
+        bank.rate[slot] = -1.0 / max(1.0, seconds * self.sr)  # full level to silence in `seconds`
+
+    def _panic(self, seconds: float) -> None:
+        self._early.clear()
+        waiting = [item for item in self._heap if item[2] == START]  # notes due later: never start
+        if waiting:
+            for item in waiting:
+                self._free(item[3])
+            self._heap[:] = [item for item in self._heap if item[2] != START]
+            heapq.heapify(self._heap)
+        for voice in list(self._slot_of):
+            self._release(voice, seconds, FADING, 0.0)
+
+    def kill(self, slot: int) -> None:
+        """Free a slot at once; only for callers that own the audio thread (offline rendering)."""
+        self._free(slot)
+
+    def _free(self, slot: int) -> None:
+        bank = self.bank
+        self._slot_of.pop(int(bank.voice[slot]), None)
+        bank.env[slot] = 0.0
+        bank.state[slot] = FREE
+
+    # --- mixing ---------------------------------------------------------------------------
+
+    def _mix(self, n: int) -> np.ndarray:
+        bank = self.bank
+        act = np.flatnonzero(bank.state >= SOUNDING)
+        self.stats.voices = len(act)
+        if not len(act):
+            return self._silence[:n]
+        r1 = np.exp2((bank.transpose[act] + self.bend[bank.channel[act]]) / 12.0)
+        r0 = bank.ratio[act]
+        start = bank.pos[act]
+        pos = start[:, None] + r0[:, None] * self._k[:n] + (r1 - r0)[:, None] * (self._k_tri[:n] / n)
+        bank.pos[act] = start + r0 * n + (r1 - r0) * (n - 1) / 2
+        bank.ratio[act] = r1
+        index = np.floor(pos)
+        frac = (pos - index).astype(np.float32)
+        index = index.astype(np.int64)
+        ready, length = bank.ready[act][:, None], bank.length[act][:, None]
+        valid = (pos >= 0) & (index + 1 < ready)
+        np.clip(index, 0, bank.length_max - 2, out=index)
+        rows = act[:, None]
+        left = bank.audio[rows, index]
+        voice = left + (bank.audio[rows, index + 1] - left) * frac
+        env = np.clip(bank.env[act][:, None] + bank.rate[act][:, None] * self._k[1 : n + 1], 0.0, 1.0)
+        tail = np.clip((length - pos) * self._end_fade, 0.0, 1.0)
+        voice *= env * tail * valid
+        bank.env[act] = env[:, -1]
+        self._finish(act, pos[:, -1], valid[:, -1], length[:, 0])
+        return voice.sum(axis=0)
+
+    def _finish(self, act: np.ndarray, last: np.ndarray, valid: np.ndarray, length: np.ndarray) -> None:
+        bank = self.bank
+        ended = ((bank.env[act] <= 0.0) & (bank.rate[act] < 0)) | (last >= length - 1)
+        self.stats.underruns += int(np.count_nonzero((last >= 0) & ~valid & (last < length - 1)))
+        for slot in act[ended]:
+            self._free(slot)
+
+    # --- read side (other threads) ----------------------------------------------------------
+
+    def latencies(self, cached: bool | None = None, since: int = 0) -> np.ndarray:
+        """Recent event-to-first-sample latencies (s); `since`: a latency_count read earlier."""
+        count = self.latency_count
+        first = max(since, count - LATENCY_LOG)
+        order = np.arange(first, count) % LATENCY_LOG
+        values, flags = self.latency[order], self.latency_cached[order]
+        if cached is not None:
+            values = values[flags == cached]
+        return values[np.isfinite(values)].copy()
+

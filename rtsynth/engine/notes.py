@@ -1,0 +1,118 @@
+"""What a note is to the renderer, and how a moving control becomes a per-frame mel.
+
+While a channel's control vector moves (a morph, an offset), a note's latent changes from
+frame to frame. Decoding every frame's latent would cost a decoder run per frame, so the
+channel's timeline is sampled at a few "keys" (its breakpoints, plus points along each move;
+one batched decode) and each frame's mel is interpolated in time between the two keys around
+it. The note's level follows the same timeline; it is folded into the mel (frames quieter than
+the loudest are shifted down the dB scale), so one vocoder gain serves the whole note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtsynth.engine.channels import Timeline
+from rtsynth.engine.latent import LatentSpace
+
+KEY_SPACING_S = 0.05  # along a move, a decoder key at least this often ...
+MAX_KEYS = 10  # ... up to this many keys per note
+
+
+@dataclass(frozen=True)
+class NoteSpec:
+    """A note as asked for; its latent is recomputed from this whenever it is (re)rendered."""
+
+    voice: int
+    channel: int
+    note: int
+    velocity: float  # 0-1
+    duration: float | None
+    timbre: int | None  # a fixed cluster, else the channel's timbre point
+    start: float  # engine time of its first sample
+    arrival: float | None  # when the request arrived (None: scheduled ahead, no latency record)
+    epoch: int  # the engine's panic count when it was asked for
+
+
+@dataclass
+class NotePlan:
+    """The decoder keys one (re)render of a note needs, and how frames blend between them."""
+
+    z: np.ndarray  # [k, 20] keys
+    level: np.ndarray  # [k] peak dB of each key
+    position: np.ndarray  # [n_frames] fractional key index per frame
+    transpose: float
+
+    @property
+    def static(self) -> bool:
+        return len(self.z) == 1
+
+
+def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: np.ndarray) -> np.ndarray:
+    """Control vectors at times [k] -> [k, control_size], with a note's own timbre applied."""
+    control = timeline.at(times)
+    if spec.timbre is not None:
+        control[:, : space.n_timbres] = 0.0
+        control[:, spec.timbre] = 1.0
+    return control
+
+
+def plan_note(spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int,
+              first_frame: int = 0) -> NotePlan:
+    """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
+    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration)
+    frame_s = frame_seconds / 2.0 ** (transpose / 12.0)  # transposed notes play their frames faster
+    t0 = spec.start + min(first_frame, n_frames - 1) * frame_s
+    t1 = spec.start + (n_frames - 1) * frame_s
+    key_times = np.array([t0]) if timeline.is_still(t0, t1) else _key_times(timeline, t0, t1, frame_s)
+    control = note_control(spec, timeline, space, key_times)
+    if np.all(control == control[0]):  # moves that do not reach this note (e.g. its own timbre)
+        key_times, control = key_times[:1], control[:1]
+    if len(key_times) > 1:
+        position = np.interp(spec.start + np.arange(n_frames) * frame_s, key_times, np.arange(len(key_times)))
+    else:
+        position = np.zeros(n_frames)
+    z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
+    level = space.control_level(space.level_db(spec.velocity), control)
+    return NotePlan(z, level, position, transpose)
+
+
+def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.ndarray:
+    """Decoder keys for [t0, t1]: the ends, both ends of every move (a jump gets a key one frame
+    before it, so it stays a jump), and points along each move, up to MAX_KEYS in all."""
+    times, values = timeline.times, timeline.values
+    keys, along = {t0, t1}, []
+    for i in range(len(times) - 1):
+        a, b = times[i], times[i + 1]
+        if b < t0 or a > t1 or np.array_equal(values[i], values[i + 1]):
+            continue
+        if a == b:
+            keys.update((max(t0, a - frame_s), a) if a > t0 else (a,))
+            continue
+        lo, hi = max(a, t0), min(b, t1)
+        keys.update((lo, hi))
+        along.extend(np.linspace(lo, hi, int(np.ceil((hi - lo) / KEY_SPACING_S)) + 1)[1:-1])
+    keys = np.array(sorted(keys))
+    if len(keys) > MAX_KEYS:
+        return keys[np.round(np.linspace(0, len(keys) - 1, MAX_KEYS)).astype(int)]
+    room = MAX_KEYS - len(keys)
+    if along and room:
+        along = np.asarray(along)
+        keys = np.union1d(keys, along[np.round(np.linspace(0, len(along) - 1, min(room, len(along)))).astype(int)])
+    return keys
+
+
+def assemble(plan: NotePlan, mels: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:
+    """Key mels [k, n_mels, n_frames] -> the note's mel [n_mels, n_frames] and its peak dB."""
+    if plan.static:
+        return mels[0], float(plan.level[0])
+    lo = np.minimum(np.floor(plan.position).astype(np.int64), len(mels) - 2)
+    t = (plan.position - lo).astype(np.float32)
+    frames = np.arange(mels.shape[2])
+    mel = mels[lo, :, frames].T * (1 - t) + mels[lo + 1, :, frames].T * t
+    level = plan.level[lo] * (1 - t) + plan.level[lo + 1] * t
+    peak = float(level.max())
+    mel = np.clip(mel - ((peak - level) / db_range)[None, :].astype(np.float32), 0.0, 1.0)
+    return mel.astype(np.float32), peak

@@ -1,0 +1,172 @@
+"""The render worker in its own process (see shared.py for why).
+
+Requests go down a pipe as small pickled messages; the worker answers through the shared
+voice bank (audio, and the command ring the mixer reads) and, for the few things the engine
+must know (ready, model swapped or refused), back up the pipe to a listener thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.mixer import VoiceBank
+from rtsynth.engine.synth import ModelRuntime
+from rtsynth.engine.worker import RenderWorker
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 300.0
+WORKER_INPUTS = ("note", "rerender", "panic", "prerender")  # RenderWorker methods the engine may call  # loading onnxruntime and warming up a model on a busy machine
+
+
+class WorkerError(RuntimeError):
+    """The render worker process could not start or died; the message says why."""
+
+
+def runtime_info(runtime: ModelRuntime) -> dict:
+    return {"bundle": str(runtime.model.directory), "name": runtime.name,
+            "provider": runtime.model.provider, "vocoder": runtime.vocoder_name}
+
+
+def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> ModelRuntime:
+    from rtsynth.model import load_model
+
+    runtime = ModelRuntime(load_model(bundle_dir, config.providers, config.threads), config)
+    runtime.warm_up(streams=config.slots + 2)  # every voice, plus re-renders in flight
+    return runtime
+
+
+class WorkerProcess:
+    """Engine side: starts the worker process, sends it requests, relays its messages.
+
+    The worker is a fresh interpreter (`python -m rtsynth.engine.process FD`) talking over a
+    socket pair, not a multiprocessing child: that would re-import the caller's main module,
+    which breaks scripts without a `__main__` guard.
+    """
+
+    def __init__(self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig,
+                 on_message: Callable[[tuple], None]):
+        self._setup = (bank.name, bank.slots, bank.length_max, str(bundle_dir), config)
+        self._on_message = on_message
+        self._send_lock = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._process: subprocess.Popen | None = None
+        self._conn: Connection | None = None
+
+    def start(self) -> dict:
+        ours, theirs = socket.socketpair()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "rtsynth.engine.process", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+        )
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        self._conn.send(self._setup)
+        if not self._conn.poll(START_TIMEOUT_S):
+            self._process.kill()
+            raise WorkerError(f"the render worker did not start within {START_TIMEOUT_S:.0f} s")
+        try:
+            kind, payload = self._conn.recv()
+        except EOFError:
+            raise WorkerError("the render worker exited while starting (see its log above)") from None
+        if kind != "ready":
+            self._process.wait(5)
+            raise WorkerError(f"the render worker could not start: {payload}")
+        self._listener = threading.Thread(target=self._listen, name="rtsynth-worker-listener", daemon=True)
+        self._listener.start()
+        return payload
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self._conn.send(message)
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                message = self._conn.recv()
+            except (EOFError, OSError):
+                return
+            self._on_message(message)
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self.alive:
+            try:
+                self.send(("stop",))
+                self._process.wait(5)
+            except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait(5)
+        self._conn.close()
+        if self._listener is not None:
+            self._listener.join(5)
+        self._process = None
+
+
+def worker_main(conn: Connection) -> None:
+    """Worker process entry: load, warm up, say ready, then serve requests and render."""
+    bank_name, slots, length, bundle_dir, config = conn.recv()
+    os.nice(config.worker_nice)  # below the audio thread: when both want the CPU, the callback wins
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (render worker): %(message)s")
+    send_lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            conn.send(message)
+
+    bank = VoiceBank(slots, length, name=bank_name)
+    try:
+        runtime = load_runtime(bundle_dir, config)
+    except Exception as err:  # reported to the engine, which raises it
+        send(("failed", f"{type(err).__name__}: {err}"))
+        return
+    worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(("swapped", runtime_info(rt))))
+    send(("ready", runtime_info(runtime)))
+    busy = False
+    while True:
+        try:
+            if conn.poll(0 if busy else worker.idle_wait()):
+                while conn.poll():
+                    message = conn.recv()
+                    if message[0] == "stop":
+                        return
+                    _handle(worker, message, config, send)
+        except (EOFError, OSError):  # the engine went away
+            return
+        busy = worker.step()
+
+
+def _handle(worker: RenderWorker, message: tuple, config: EngineConfig, send) -> None:
+    kind, *args = message
+    if kind == "load":
+        threading.Thread(target=_load, args=(worker, args[0], config, send), daemon=True).start()
+    elif kind in WORKER_INPUTS:
+        getattr(worker, kind)(*args)
+    else:
+        log.error("unknown request %r ignored", kind)
+
+
+def _load(worker: RenderWorker, bundle_dir: str, config: EngineConfig, send) -> None:
+    try:
+        runtime = load_runtime(bundle_dir, config)
+    except Exception as err:  # the old model keeps playing
+        send(("model_error", f"{bundle_dir}: {type(err).__name__}: {err}"))
+        return
+    worker.swap(runtime)
+
+
+if __name__ == "__main__":
+    worker_main(Connection(int(sys.argv[1])))

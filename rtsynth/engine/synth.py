@@ -1,0 +1,190 @@
+"""One loaded model ready to play: decoder, latent space, and mel -> output-rate audio streams.
+
+A `NoteStream` vocodes a note's mel from some frame on, a few frames at a time, resamples
+to the output rate and trims the resampler's delay, so its samples land exactly where the
+note's own timeline has them: a stream started at frame f begins at output sample
+round(f x hop x out_rate / model_rate). Re-rendering and the fast attack path rely on that.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.latent import LatentSpace
+from rtsynth.labels import LATENT_SIZE
+from rtsynth.model import Model
+from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, StreamingVocoder, create_vocoder
+from rtsynth.vocoder.loudness import level_gain
+
+log = logging.getLogger(__name__)
+
+
+def choose_vocoder(requested: str, bundle_choice: dict) -> str:
+    """The engine's vocoder: the setting, else the bundle's `vocoder.kind`, else the default."""
+    if requested:
+        if requested not in CANDIDATES:
+            raise ValueError(f"unknown vocoder {requested!r}; choose from {sorted(CANDIDATES)}")
+        return requested
+    kind = bundle_choice.get("kind", "")
+    if kind in CANDIDATES:
+        return kind
+    if kind:
+        log.info("bundle asks for vocoder %r, which this runtime does not have; using %s", kind, DEFAULT_VOCODER)
+    return DEFAULT_VOCODER
+
+
+class ModelRuntime:
+    def __init__(self, model: Model, config: EngineConfig):
+        self.model, self.spec = model, model.spec
+        self.space = LatentSpace(model.spec)
+        self.mel = model.spec.mel
+        self.out_rate = config.samplerate
+        self.vocoder_name = choose_vocoder(config.vocoder, model.spec.vocoder)
+        self.attack_vocoder_name = choose_vocoder(config.attack_vocoder, {}) if config.attack_vocoder else None
+        self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
+        self.note_samples = int(round(self.mel.n_frames * self.samples_per_frame))
+        self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
+        self._vocoders: dict[str, list[StreamingVocoder]] = {}
+        self._resamplers: list[StreamingResampler] = []
+        start = self.take_vocoder(self.start_vocoder)
+        self.first_frames = max(config.first_frames, start.latency_frames)
+        self.give_back(self.start_vocoder, start, None)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def start_vocoder(self) -> str:
+        """The vocoder a new note starts with (a fast attack path, crossfaded away, or the main one)."""
+        return self.attack_vocoder_name or self.vocoder_name
+
+    def take_vocoder(self, name: str) -> StreamingVocoder:
+        pool = self._vocoders.setdefault(name, [])
+        return pool.pop() if pool else create_vocoder(name, self.mel)
+
+    def take_resampler(self) -> StreamingResampler:
+        if self._resamplers:
+            resampler = self._resamplers.pop()
+            resampler.reset()
+            return resampler
+        return StreamingResampler(self.mel.sample_rate, self.out_rate)
+
+    def give_back(self, name: str, vocoder: StreamingVocoder | None, resampler: StreamingResampler | None) -> None:
+        if vocoder is not None:
+            self._vocoders.setdefault(name, []).append(vocoder)
+        if resampler is not None:
+            self._resamplers.append(resampler)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Latents [k, 20] -> mels [k, n_mels, n_frames], one batched decoder run."""
+        return np.clip(self.model.decode(z), 0.0, 1.0)
+
+    def stream(self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None) -> NoteStream:
+        return NoteStream(self, mel, peak_db, start_frame, vocoder or self.vocoder_name)
+
+    def frame_of(self, sample: float) -> int:
+        """The mel frame that output sample `sample` of a note belongs to."""
+        return int(sample / self.samples_per_frame)
+
+    def sample_of(self, frame: int) -> int:
+        return int(round(frame * self.samples_per_frame))
+
+    def warm_up(self, streams: int = 1) -> None:
+        """Run every path once (the first onnxruntime run and FFT plans are slow) and build
+        `streams` vocoders and resamplers up front, so a chord never waits for their setup."""
+        mel = self.decode(np.zeros((2, LATENT_SIZE), dtype=np.float32))[0]
+        for name in {self.vocoder_name, self.start_vocoder}:
+            opened = [self.stream(mel, 0.0, 0, name) for _ in range(streams)]
+            opened[0].advance(self.first_frames + 8)
+            for stream in opened:
+                stream.close()
+
+
+class NoteStream:
+    """Vocodes one note's mel from `start_frame` on into output-rate audio, piece by piece."""
+
+    def __init__(self, runtime: ModelRuntime, mel: np.ndarray, peak_db: float, start_frame: int, vocoder: str):
+        self.runtime, self.mel, self.peak_db = runtime, mel, peak_db
+        self.vocoder_name = vocoder
+        self._vocoder = runtime.take_vocoder(vocoder)
+        self._vocoder.reset(peak_db)
+        self._resampler = runtime.take_resampler()
+        self._skip = int(round(self._resampler.delay_seconds * runtime.out_rate))
+        self.frame = start_frame  # next mel frame to vocode
+        self.start = runtime.sample_of(start_frame)  # output sample of this stream's first sample
+        self.written = self.start  # output sample after the last one returned
+        self.done = False
+
+    @property
+    def gain(self) -> float:
+        return level_gain(self.peak_db)
+
+    def advance(self, frames: int) -> np.ndarray:
+        """Vocode up to `frames` more mel frames; return the output samples that became final."""
+        if self.done:
+            return np.zeros(0, dtype=np.float32)
+        n_frames = self.mel.shape[1]
+        chunk = self.mel[:, self.frame : self.frame + frames]
+        self.frame += chunk.shape[1]
+        audio = self._vocoder.push(chunk)
+        final = self.frame >= n_frames
+        if final:
+            audio = np.concatenate([audio, self._vocoder.flush()])
+        out = self._resampler.process(audio)
+        if final:
+            out = np.concatenate([out, self._resampler.process(np.zeros(self._resampler.taps, np.float32))])
+        if self._skip:
+            dropped = min(self._skip, len(out))
+            out, self._skip = out[dropped:], self._skip - dropped
+        if final:
+            total = self.runtime.note_samples - self.written
+            out = out[:total] if len(out) >= total else np.pad(out, (0, total - len(out)))
+            self.close()
+        self.written += len(out)
+        return out
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        """Vocode until output sample `sample` is final (or the note ends); return it all."""
+        pieces = []
+        while self.written < sample and not self.done:
+            pieces.append(self.advance(step))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        if not self.done:
+            self.runtime.give_back(self.vocoder_name, self._vocoder, self._resampler)
+            self._vocoder = self._resampler = None
+            self.done = True
+
+
+class CachedStream:
+    """A finished note from the cache, handed out in pieces like a NoteStream."""
+
+    def __init__(self, runtime: ModelRuntime, audio: np.ndarray, peak_db: float):
+        self.runtime, self._audio, self.peak_db = runtime, audio, peak_db
+        self.start = self.written = 0
+        self.frame = 0
+        self.done = False
+        self.vocoder_name = "cache"
+
+    @property
+    def gain(self) -> float:
+        return level_gain(self.peak_db)
+
+    def advance(self, frames: int) -> np.ndarray:
+        n = max(1, int(round(frames * self.runtime.samples_per_frame)))
+        out = self._audio[self.written : self.written + n] * np.float32(self.gain)
+        self.written += len(out)
+        self.frame = self.runtime.frame_of(self.written)
+        self.done = self.written >= len(self._audio)
+        return out
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        return self.advance(max(0, sample - self.written) / self.runtime.samples_per_frame + 1)
+
+    def close(self) -> None:
+        self.done = True

@@ -1,0 +1,156 @@
+"""A real JACK server (dummy driver) for tests, and a JACK client that records what it hears.
+
+The server gets a unique name (JACK_DEFAULT_SERVER) so tests never touch a user's JACK.
+PortAudio reads the server list when it initialises, so it is re-initialised once the
+server runs and terminated (closing its JACK client) before the server stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import shutil
+import subprocess
+import time
+import uuid
+
+import numpy as np
+
+SR = 48000
+
+
+@contextlib.contextmanager
+def jack_server(period: int = 256, log_path=None):
+    if shutil.which("jackd") is None:
+        raise RuntimeError("jackd is not installed (apt install jackd2)")
+    name = f"rtsynth-test-{uuid.uuid4().hex[:8]}"
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
+                              stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    try:
+        _wait_for(name, server)
+        import sounddevice
+
+        sounddevice._terminate()
+        sounddevice._initialize()
+        yield name
+    finally:
+        with contextlib.suppress(Exception):
+            import sounddevice
+
+            sounddevice._terminate()
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+        with contextlib.suppress(Exception):
+            import sounddevice
+
+            sounddevice._initialize()
+        if previous is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = previous
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if this process dies without its cleanup (a crash)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _wait_for(name: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"jackd exited with code {server.returncode}")
+        if subprocess.run(["jack_lsp"], capture_output=True, env={**os.environ, "JACK_DEFAULT_SERVER": name},
+                          timeout=30).returncode == 0:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"jackd did not answer within {timeout:.0f} s")
+
+
+class Capture:
+    """Records its input port, each block placed at its JACK frame time (xruns leave zeros)."""
+
+    def __init__(self, seconds: float = 120.0, name: str = "rtsynth-capture"):
+        import jack
+
+        self.client = jack.Client(name, no_start_server=True)
+        self.port = self.client.inports.register("in")
+        self.audio = np.zeros(int(seconds * SR), dtype=np.float32)
+        self.first_frame: int | None = None
+        self.end = 0  # capture index after the latest block
+        self.block_index = np.zeros(1 << 17, dtype=np.int64)  # each block's capture index ...
+        self.block_clock = np.zeros(1 << 17)  # ... and the clock when its callback ran
+        self.blocks = 0
+        self.xruns = 0
+        self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
+        self.client.activate()
+
+    def _process(self, frames: int) -> None:
+        now = time.monotonic()
+        frame = self.client.last_frame_time
+        if self.first_frame is None:
+            self.first_frame = frame
+        index = frame - self.first_frame
+        if index + frames <= len(self.audio) and self.blocks < len(self.block_index):
+            self.audio[index : index + frames] = self.port.get_array()
+            self.end = index + frames
+            self.block_index[self.blocks], self.block_clock[self.blocks] = index, now
+            self.blocks += 1
+
+    def _xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    def connect_from(self, pattern: str = "PortAudio", channels: int = 2) -> str:
+        """Listen to the left output of the newest stream of the client matching `pattern`
+        (PortAudio numbers its ports on, stream after stream: out_0 out_1, then out_2 ...)."""
+        ports = self.client.get_ports(pattern, is_audio=True, is_output=True)
+        if len(ports) < channels:
+            raise RuntimeError(f"no {channels}-channel JACK output matches {pattern!r}")
+        newest = sorted(ports, key=lambda p: int(p.shortname.rsplit("_", 1)[-1]))[-channels]
+        for connected in self.port.connections:
+            self.client.disconnect(connected, self.port)
+        self.client.connect(newest, self.port)
+        return newest.name
+
+    def index_of(self, clock_time: float) -> int:
+        """Capture index of an engine-clock (time.monotonic) instant.
+
+        Callbacks run late, never early, so over the blocks around that instant the smallest
+        (clock - index / SR) is the best estimate of where the frame clock sits.
+        """
+        n = self.blocks
+        clocks, indices = self.block_clock[:n], self.block_index[:n]
+        near = np.abs(clocks - clock_time) < 0.25
+        if not near.any():
+            near = np.arange(n) >= n - 200
+        offset = np.min(clocks[near] - indices[near] / SR)
+        return int(round((clock_time - offset) * SR))
+
+    def window(self, start: float, stop: float) -> np.ndarray:
+        """Captured audio between two engine-clock instants."""
+        return self.audio[max(0, self.index_of(start)) : max(0, self.index_of(stop))].copy()
+
+    def wait_until(self, clock_time: float, timeout: float = 120.0) -> None:
+        """Block until the capture holds audio up to `clock_time`."""
+        deadline = time.monotonic() + timeout
+        while self.blocks == 0 or self.end < self.index_of(clock_time):
+            if time.monotonic() > deadline:
+                raise TimeoutError("JACK stopped delivering audio")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()

@@ -1,0 +1,380 @@
+"""The engine without a sound card: latent mapping, controller, mixer, and end-to-end offline
+rendering through the real decoder (onnxruntime) and the real streaming vocoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_checks import cents, estimate_f0, high_band, midi_hz, onset, rms, seg, spectrum_db
+from harmonic_bundle import PITCHES, TIMBRES, make_harmonic_bundle
+from rtsynth.bundle import BundleError, read_spec
+from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.cache import RenderCache
+from rtsynth.engine.channels import Timeline
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.events import (
+    Gain, LatentOffset, MorphCorner, MorphPosition, NoteOff, NoteOn, Panic, PitchBend, SelectTimbre, Sustain,
+)
+from rtsynth.engine.latent import LatentSpace, TimbrePoint
+from rtsynth.engine.mixer import FREE, PANIC, PLAYING, RELEASE, START, STEAL, Mixer, VoiceBank, command
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_harmonic_bundle(tmp_path_factory.mktemp("harmonic") / "a")
+
+
+@pytest.fixture(scope="module")
+def space(bundle):
+    return LatentSpace(read_spec(bundle))
+
+
+def renderer(bundle, **settings) -> OfflineRenderer:
+    return OfflineRenderer(bundle, EngineConfig(**settings))
+
+
+# --- latent mapping ---------------------------------------------------------------------------
+
+
+def test_pitch_uses_nearest_trained_class_and_leaves_the_rest_to_the_resampler(space):
+    inside = space.pitch(60)
+    assert inside.transpose == 0 and np.allclose(inside.z, space.pitch_means[PITCHES.index(60)])
+    above, below = space.pitch(PITCHES[-1] + 5), space.pitch(PITCHES[0] - 3)
+    assert above.transpose == 5 and np.allclose(above.z, space.pitch_means[-1])
+    assert below.transpose == -3 and np.allclose(below.z, space.pitch_means[0])
+
+
+def test_velocity_interpolates_dynamics_means_and_levels(space):
+    mf, ff = (space.dynamics_velocity[i] for i in (1, 2))
+    assert np.allclose(space.dynamics_z(mf), space.dynamics_means[1])
+    assert np.allclose(space.dynamics_z((mf + ff) / 2), (space.dynamics_means[1] + space.dynamics_means[2]) / 2)
+    levels = [space.level_db(v)[0] for v in np.linspace(0.01, 1.0, 30)]
+    assert np.all(np.diff(levels) > 0), "louder velocity must always mean a louder note"
+
+
+def test_duration_picks_nearest_class_and_midi_notes_get_the_longest(space):
+    assert np.allclose(space.duration_z(None), space.duration_means[-1])
+    assert np.allclose(space.duration_z(1.1), space.duration_means[list(space.durations).index(1.0)])
+
+
+def test_timbre_point_weights_morph_between_corners():
+    n = 4
+    assert np.allclose(TimbrePoint(2, (0, 1, 2, 3)).weights(n), [0, 0, 1, 0])
+    assert np.allclose(TimbrePoint(0, (0, 3, 1, 2), x=0.25).weights(n), [0.75, 0, 0, 0.25])
+    four = TimbrePoint(0, (0, 1, 2, 3), x=0.5, y=0.5).weights(n)
+    assert np.allclose(four, [0.25] * 4)
+
+
+def test_timeline_moves_continuously_and_keeps_moves_scheduled_ahead():
+    line = Timeline.still(np.zeros(2)).moved(np.ones(2), t=1.0, seconds=0.5)
+    assert np.allclose(line.at(0.9), 0) and np.allclose(line.at(1.25), 0.5) and np.allclose(line.at(2), 1)
+    again = line.moved(-np.ones(2), t=1.25, seconds=0.5)  # re-targeted mid-way: no jump
+    assert np.allclose(again.at(1.25), 0.5) and np.allclose(again.at(1.5), -0.25)
+    later = line.moved(np.full(2, 3.0), t=5.0, seconds=0.0)  # a second move, scheduled after the first
+    assert np.allclose(later.at(1.25), 0.5) and np.allclose(later.at(4.9), 1) and np.allclose(later.at(5.0), 3)
+
+
+# --- controller validation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event, message", [
+    (SelectTimbre("bagpipe"), "unknown timbre 'bagpipe'"),
+    (SelectTimbre(7), "out of range"),
+    (NoteOn(60, 1.5), "velocity"),
+    (NoteOn(200, 0.5), "MIDI note"),
+    (NoteOn(60, 0.5, duration=float("nan")), "duration"),
+    (PitchBend(float("inf")), "pitch bend"),
+    (Gain(3.0), "gain"),
+    (MorphPosition(1.2), "morph position"),
+    (MorphCorner("e", 0), "corner"),
+    (LatentOffset("timbre", (1.0, 2.0)), "8 values"),
+    (LatentOffset("colour", (1.0,)), "unknown latent descriptor"),
+    (NoteOn(60, 0.5, channel=16), "channel"),
+])
+def test_events_that_cannot_apply_raise_a_clear_error(bundle, event, message):
+    engine = renderer(bundle).engine
+    with pytest.raises(ValueError, match=message):
+        engine.submit(event)
+
+
+# --- mixer --------------------------------------------------------------------------------------
+
+
+def _mixer(**settings) -> tuple[Mixer, VoiceBank]:
+    config = EngineConfig(**settings)
+    bank = VoiceBank(config.slots, SR)
+    bank.audio[0] = 1.0
+    bank.ready[0] = bank.length[0] = SR
+    bank.voice[0] = 7
+    bank.state[0] = 1  # reserved by the worker
+    return Mixer(bank, config), bank
+
+
+def _run(mixer: Mixer, blocks: int, n: int = 256, start: float = 0.0) -> np.ndarray:
+    out, pieces = np.zeros((n, 2), np.float32), []
+    for k in range(blocks):
+        mixer.process(out, start + k * n / SR, 0.0)
+        pieces.append(out[:, 0].copy())
+    return np.concatenate(pieces)
+
+
+def test_mixer_starts_a_note_on_its_exact_sample_and_records_its_latency():
+    mixer, bank = _mixer(gain=1.0, attack_ms=0.0)
+    mixer.commands.append(command(300 / SR, START, 0, 7, 0.0, False))
+    y = _run(mixer, 4)
+    assert onset(y, 1e-6) == 300 and bank.state[0] == PLAYING
+    assert mixer.latencies() == pytest.approx([300 / SR])
+
+
+def test_mixer_release_fades_to_silence_and_frees_the_slot():
+    mixer, bank = _mixer(gain=1.0, release_ms=20.0)
+    mixer.commands.append(command(0.0, START, 0, 7, None, False))
+    mixer.commands.append(command(0.05, RELEASE, 7, 0.02))
+    y = _run(mixer, 20)
+    fade = seg(y, 0.05, 0.08)
+    assert np.all(np.diff(fade) <= 1e-7) and rms(seg(y, 0.075, 0.1)) == 0
+    assert bank.state[0] == FREE
+
+
+def test_a_stolen_voice_fades_in_small_steps_not_a_jump():
+    mixer, _ = _mixer(gain=1.0, steal_fade_ms=10.0)
+    mixer.commands.append(command(0.0, START, 0, 7, None, False))
+    mixer.commands.append(command(0.05, STEAL, 7, 0.01))
+    y = _run(mixer, 20)
+    level = np.tanh(1.0)
+    assert np.max(np.abs(np.diff(seg(y, 0.04, 0.1)))) < 2 * level / (0.01 * SR)  # a 10 ms ramp, not a cut
+    assert y[-1] == 0
+
+
+def test_a_release_sent_before_its_note_started_still_applies():
+    mixer, bank = _mixer(gain=1.0)
+    mixer.commands.append(command(0.01, RELEASE, 7, 0.01))
+    mixer.commands.append(command(0.02, START, 0, 7, None, False))
+    y = _run(mixer, 20)
+    assert rms(seg(y, 0.02, 0.025)) > 0 and rms(seg(y, 0.05, 0.1)) == 0 and bank.state[0] == FREE
+
+
+def test_worker_commands_cross_the_shared_ring_intact():
+    bank = VoiceBank(2, 16)
+    heap = []
+    assert bank.ring.push(command(1.5, START, 1, 42, None, True))
+    assert bank.ring.push(command(2.0, STEAL, 42, 0.01))
+    bank.ring.drain(heap)
+    assert sorted((h[0], h[2], *h[3:]) for h in heap) == [(1.5, START, 1, 42, None, True), (2.0, STEAL, 42, 0.01)]
+
+
+def test_render_cache_evicts_least_recently_used_by_size():
+    cache = RenderCache(max_mb=3 * 256 * 256 * 2 / 2**20)  # room for three float16 mels
+    mels = [np.full((256, 256), i, np.float32) for i in range(4)]
+    for i in range(3):
+        cache.put_mel(("k", i), mels[i])
+    cache.get(("k", 0))  # most recently used now
+    cache.put_mel(("k", 3), mels[3])
+    assert cache.get(("k", 1)) is None and cache.get(("k", 0)) is not None and len(cache) == 3
+
+
+# --- end to end, offline ---------------------------------------------------------------------------
+
+
+def test_notes_sound_at_their_pitch_inside_and_outside_the_trained_range(bundle):
+    r = renderer(bundle)
+    for note in (PITCHES[0], 61, PITCHES[-1], PITCHES[-1] + 4, PITCHES[0] - 5):
+        y = r.render([NoteOn(note, 0.7, at=0.05), NoteOff(note, at=0.8)])
+        f0 = estimate_f0(seg(y, 0.15, 0.75), midi_hz(note))
+        assert abs(cents(f0, midi_hz(note))) < 50, f"note {note}: {f0:.1f} Hz"
+
+
+def test_pitch_bend_transposes_sounding_notes(bundle):
+    r = renderer(bundle)
+    y = r.render([NoteOn(60, 0.7, at=0.05), PitchBend(2.0, at=0.6), NoteOff(60, at=1.3)])
+    assert abs(cents(estimate_f0(seg(y, 0.15, 0.55), midi_hz(60)), midi_hz(60))) < 50
+    assert abs(cents(estimate_f0(seg(y, 0.7, 1.25), midi_hz(62)), midi_hz(62))) < 50
+
+
+def test_a_note_starts_on_its_scheduled_sample(bundle):
+    y = renderer(bundle).render([NoteOn(60, 0.7, at=0.25)])
+    assert onset(y, 1e-6) == round(0.25 * SR)
+
+
+def test_note_off_releases_and_held_notes_keep_sounding(bundle):
+    r = renderer(bundle, release_ms=100.0)
+    y = r.render([NoteOn(60, 0.7, at=0.05), NoteOn(64, 0.7, at=0.05, channel=1), NoteOff(60, at=0.5),
+                  NoteOff(64, at=1.5, channel=1)])
+    alone = renderer(bundle).render([NoteOn(64, 0.7, at=0.05, channel=1), NoteOff(64, at=1.5, channel=1)])
+    # after 60's release only 64 is left: the mix equals 64 alone
+    assert rms(seg(y, 0.7, 1.4) - seg(alone, 0.7, 1.4)) < 0.01 * rms(seg(alone, 0.7, 1.4))
+    assert rms(seg(y, 1.7, 2.0)) == 0
+
+
+def test_louder_velocity_gives_a_louder_note(bundle):
+    levels = [rms(seg(renderer(bundle).render([NoteOn(60, v, at=0.05)]), 0.1, 0.6)) for v in (0.15, 0.4, 0.65, 0.9)]
+    assert np.all(np.diff(levels) > 0), levels
+
+
+def test_timbre_moves_sent_ahead_all_take_effect_in_turn(bundle):
+    r = renderer(bundle, morph_time_ms=0.0)
+    events = [NoteOn(55, 0.7, at=0.05), SelectTimbre(3, at=0.8), SelectTimbre(0, at=1.6), NoteOff(55, at=2.4)]
+    y = r.render(events)  # the offline renderer submits each event just ahead; live, send them all first:
+    ahead = renderer(bundle, morph_time_ms=0.0)
+    for event in events:
+        ahead.engine.submit(event)
+    z = ahead.render([])
+    band = slice(20, 600)
+    for audio in (y, z):
+        first, second, third = (spectrum_db(seg(audio, t, t + 0.5))[band] for t in (0.2, 1.0, 1.8))
+        changed, back = np.mean(np.abs(first - second)), np.mean(np.abs(first - third))
+        assert changed > 3.0 and back < changed / 2, (changed, back)  # (a re-render is a new phase estimate)
+
+
+def test_timbre_change_and_morph_move_the_spectrum_of_a_sounding_note_without_clicks(bundle):
+    r = renderer(bundle, morph_time_ms=0.0)
+    y = r.render([NoteOn(55, 0.7, at=0.05), SelectTimbre(3, at=0.8), NoteOff(55, at=1.6)])
+    a, b = spectrum_db(seg(y, 0.2, 0.7)), spectrum_db(seg(y, 1.0, 1.5))
+    band = slice(20, 600)  # up to 7 kHz: where the test notes' harmonics are
+    assert np.mean(np.abs(a[band] - b[band])) > 3.0  # dB
+    morph = renderer(bundle, morph_time_ms=0.0).render(
+        [MorphCorner("a", 0, at=0.0), MorphCorner("b", 3, at=0.0), MorphPosition(0.5, at=0.0), NoteOn(55, 0.7, at=0.05),
+         NoteOff(55, at=0.8)])
+    m = spectrum_db(seg(morph, 0.2, 0.7))
+    assert np.mean(np.abs(m[band] - a[band])) > 1.0 and np.mean(np.abs(m[band] - b[band])) > 1.0
+    hf = high_band(y)
+    assert hf[int(0.75 * SR) : int(1.0 * SR)].max() < 1.5 * hf[int(0.2 * SR) : int(0.7 * SR)].max()
+    assert r.engine.status()["rerenders"] >= 1
+
+
+def _steal_clicks(bundle, fade_ms: float) -> tuple[list[float], float]:
+    """Loud low notes stolen by quiet ones: high-band peak at each steal vs. in steady playing."""
+    events, steals = [], []
+    for k in range(8):
+        t = 0.1 + 0.5 * k
+        steal = t + 0.3 + 0.0013 * k  # a different waveform phase each time
+        events += [NoteOn(48, 1.0, at=t), NoteOn(50, 0.05, at=steal)]
+        steals.append(steal)
+    y = renderer(bundle, voices=1, steal_fade_ms=fade_ms).render(events)
+    hf = high_band(y)
+    at_steals = [hf[int((s - 0.01) * SR) : int((s + 0.03) * SR)].max() for s in steals]
+    steady = max(hf[int((s - 0.25) * SR) : int((s - 0.05) * SR)].max() for s in steals)
+    return at_steals, steady
+
+
+def test_stolen_voices_fade_without_clicks(bundle):
+    at_steals, steady = _steal_clicks(bundle, fade_ms=10.0)
+    assert max(at_steals) < 1.5 * steady, (at_steals, steady)
+    cut, steady_cut = _steal_clicks(bundle, fade_ms=0.05)  # the same detector does hear a hard cut
+    assert max(cut) > 3 * steady_cut, (cut, steady_cut)
+
+
+def test_sustain_pedal_holds_released_notes_until_lifted(bundle):
+    y = renderer(bundle, release_ms=50.0).render(
+        [Sustain(True, at=0.0), NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.3), Sustain(False, at=1.0)])
+    assert rms(seg(y, 0.5, 0.95)) > 0.3 * rms(seg(y, 0.1, 0.3)) and rms(seg(y, 1.1, 1.3)) == 0
+
+
+def test_one_shot_notes_end_after_their_duration_and_panic_silences(bundle):
+    r = renderer(bundle, release_ms=50.0)
+    y = r.render([NoteOn(60, 0.7, duration=0.5, one_shot=True, at=0.05)])
+    assert rms(seg(y, 0.1, 0.5)) > 0 and rms(seg(y, 0.65, 0.8)) == 0
+    y = r.render([NoteOn(60, 0.7, at=0.05), NoteOn(64, 0.7, at=0.05), Panic(at=0.5)])
+    assert rms(seg(y, 0.1, 0.5)) > 0 and rms(seg(y, 0.55, 0.7)) == 0
+    mixer, bank = _mixer(gain=1.0)  # a note already queued for later is cancelled too
+    mixer.commands.append(command(0.1, START, 0, 7, None, False))
+    mixer.commands.append(command(0.01, PANIC, 0.01))
+    assert rms(_run(mixer, 30)) == 0 and bank.state[0] == FREE
+
+
+def test_repeated_notes_come_from_the_cache(bundle):
+    r = renderer(bundle)
+    first = r.render([NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.5)])
+    again = r.render([NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.5)])
+    status = r.engine.status()
+    assert status["cache_hits"] >= 1 and status["notes"] == 2
+    # the cache keeps mels as float16: the same note within a fraction of a dB
+    assert rms(first[: len(again)] - again[: len(first)]) < 0.03 * rms(first)
+
+
+def test_presets_round_trip_the_latent_state(bundle, tmp_path):
+    r = renderer(bundle)
+    engine = r.engine
+    for event in (MorphCorner("b", "violin"), MorphPosition(0.3, 0.6), LatentOffset("pitch", (0.1, 0, 0, -0.2))):
+        engine.submit(event)
+    engine.save_preset(tmp_path / "warm.json")
+    other = renderer(bundle).engine
+    other.load_preset(tmp_path / "warm.json")
+    assert json.dumps(other.controller.preset()) == json.dumps(engine.controller.preset())
+    (tmp_path / "bad.json").write_text('{"format": "rtsynth-preset", "version": 1, "channels": {"0": {}}}')
+    with pytest.raises(ValueError, match="preset"):
+        other.load_preset(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="not found"):
+        other.load_preset(tmp_path / "missing.json")
+
+
+def test_model_info_describes_the_bundle(bundle):
+    info = renderer(bundle).engine.model_info()
+    assert info["timbres"] == TIMBRES and info["pitch_range"] == [PITCHES[0], PITCHES[-1]]
+    assert info["latent_dims"] == {"timbre": 8, "pitch": 4, "dynamics": 4, "duration": 4}
+
+
+def test_hot_swap_refuses_a_bad_bundle_and_keeps_notes_sounding_through_a_good_one(bundle, tmp_path):
+    other = make_harmonic_bundle(tmp_path / "b", seed=3, name="other")
+    broken = make_harmonic_bundle(tmp_path / "broken", seed=4)
+    (broken / "decoder.onnx").write_bytes(b"damaged")
+    r = renderer(bundle)
+    with pytest.raises(BundleError, match="sha256"):
+        r.engine.load_model(broken)
+    y0 = r.render([NoteOn(60, 0.7, at=0.05)], tail=0.0, max_seconds=0.5)
+    r.engine.load_model(other)
+    y1 = r.render([NoteOn(64, 0.7, at=0.05), NoteOff(60, at=0.5), NoteOff(64, at=0.5)])
+    assert r.engine.status()["model"] == "other"
+    assert rms(y0[-2400:]) > 0 and rms(y1[:2400]) > 0  # no gap at the swap
+
+
+def test_a_fast_attack_vocoder_hands_over_to_the_main_one_seamlessly(bundle):
+    r = renderer(bundle, vocoder="pghi-gla", attack_vocoder="pghi")
+    y = r.render([NoteOn(60, 0.7, at=0.05), NoteOff(60, at=1.0)])
+    assert r.engine.counters["handovers"] == 1
+    assert abs(cents(estimate_f0(seg(y, 0.3, 0.9), midi_hz(60)), midi_hz(60))) < 50
+    hf = high_band(y)
+    assert hf[int(0.06 * SR) : int(0.2 * SR)].max() < 1.5 * hf[int(0.3 * SR) : int(0.9 * SR)].max()
+
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "bundles" / "default"
+
+
+@pytest.mark.skipif(not DEFAULT_BUNDLE.is_dir(), reason="the shipped model (bundles/default) is not there yet")
+@pytest.mark.parametrize("timbre, note", [("violin", 67), ("flute", 72), ("cello", 55), ("trumpet", 65)])
+def test_the_shipped_model_plays_its_notes_in_tune(timbre, note):
+    r = OfflineRenderer(DEFAULT_BUNDLE)
+    if timbre not in r.engine.controller.space.timbres:
+        pytest.skip(f"the shipped model has no {timbre}")
+    y = r.render([SelectTimbre(timbre, at=0.0), NoteOn(note, 0.7, at=0.05), NoteOff(note, at=1.0)])
+    assert rms(seg(y, 0.2, 0.9)) > 0
+    assert abs(cents(estimate_f0(seg(y, 0.2, 0.9), midi_hz(note)), midi_hz(note))) < 50
+
+
+def test_prerendered_keyboard_plays_from_the_cache(bundle):
+    r = renderer(bundle)
+    r.engine.prerender(velocities=(80,), notes=(60, 62))
+    r.engine.worker.drain()
+    assert r.engine.counters["prerendered"] == 2
+    hits = r.engine.counters["cache_hits"]
+    y = r.render([NoteOn(62, 80 / 127, at=0.05), NoteOff(62, at=0.6)])
+    assert r.engine.counters["cache_hits"] == hits + 1
+    fresh = renderer(bundle).render([NoteOn(62, 80 / 127, at=0.05), NoteOff(62, at=0.6)])
+    assert rms(y[: len(fresh)] - fresh[: len(y)]) < 0.03 * rms(fresh)
+
+
+def test_notes_sent_far_ahead_take_no_voice_until_they_are_near(bundle):
+    r = renderer(bundle, voices=2)
+    for i in range(6):  # a sequencer sending a whole phrase ahead
+        r.engine.submit(NoteOn(60 + i, 0.7, at=10.0 + i))
+    r.engine.worker.drain()
+    assert not r.engine.worker.voices
+    r.clock.now = 9.9
+    r.engine.worker.drain()
+    assert [v.spec.note for v in r.engine.worker.voices.values()] == [60]

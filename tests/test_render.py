@@ -1,0 +1,106 @@
+"""`rtsynth render` end to end: CLI -> offline engine -> WAV, for one note and a MIDI file."""
+
+from __future__ import annotations
+
+import logging
+
+import mido
+import numpy as np
+import pytest
+import soundfile
+
+from audio_checks import cents, estimate_f0, midi_hz, rms, seg, spectrum_db
+from harmonic_bundle import make_harmonic_bundle
+from rtsynth.cli import main
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_harmonic_bundle(tmp_path_factory.mktemp("render") / "bundle")
+
+
+def test_one_note_renders_at_its_pitch_and_length(bundle, tmp_path):
+    out = tmp_path / "note.wav"
+    code = main(["render", "--bundle", str(bundle), "--timbre", "violin", "--note", "57", "--velocity", "100",
+                 "--duration", "1.0", "--samplerate", "44100", "-o", str(out)])
+    assert code == 0
+    audio, sr = soundfile.read(out)
+    assert sr == 44100
+    assert abs(cents(estimate_f0(seg(audio, 0.2, 0.9, sr), midi_hz(57), sr), midi_hz(57))) < 50
+    assert rms(seg(audio, 0.2, 0.9, sr)) > 0 and rms(seg(audio, 1.3, 1.5, sr)) == 0  # held 1 s, then released
+
+
+def test_morph_options_render_between_the_corner_timbres(bundle, tmp_path):
+    spectra = {}
+    for name, extra in {"a": ["--timbre", "flute"], "b": ["--timbre", "trumpet"],
+                        "ab": ["--timbre", "flute", "--morph", "trumpet", "--x", "0.5"]}.items():
+        out = tmp_path / f"{name}.wav"
+        assert main(["render", "--bundle", str(bundle), "--note", "60", *extra, "-o", str(out)]) == 0
+        audio, sr = soundfile.read(out)
+        spectra[name] = spectrum_db(seg(audio, 0.2, 0.9, sr))[20:600]
+    a_b = np.mean(np.abs(spectra["a"] - spectra["b"]))
+    assert np.mean(np.abs(spectra["ab"] - spectra["a"])) < a_b and np.mean(np.abs(spectra["ab"] - spectra["b"])) < a_b
+
+
+def _midi_file(path, notes, program_at=None, program=2):
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000))  # 120 bpm: a beat is 0.5 s
+    for i, note in enumerate(notes):
+        if i == program_at:
+            track.append(mido.Message("program_change", program=program, time=0))
+        track.append(mido.Message("note_on", note=note, velocity=90, time=0 if i == 0 else 240))
+        track.append(mido.Message("note_off", note=note, velocity=0, time=720))
+    midi.save(str(path))
+    return path
+
+
+def test_a_midi_file_renders_each_note_at_its_pitch_and_program_changes_the_timbre(bundle, tmp_path):
+    notes = [60, 64, 67, 60]  # held 0.75 s, one every 1.0 s
+    midi = _midi_file(tmp_path / "tune.mid", notes, program_at=3, program=3)
+    out = tmp_path / "tune.wav"
+    assert main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)]) == 0
+    audio, sr = soundfile.read(out)
+    for i, note in enumerate(notes):
+        start = i * 1.0
+        f0 = estimate_f0(seg(audio, start + 0.15, start + 0.65, sr), midi_hz(note), sr)
+        assert abs(cents(f0, midi_hz(note))) < 50, (note, f0)
+    first, last = (spectrum_db(seg(audio, t + 0.15, t + 0.65, sr))[20:600] for t in (0.0, 3.0))
+    assert np.mean(np.abs(first - last)) > 3.0  # the same C4 on program 0, then on program 3
+
+
+def test_program_changes_beyond_the_model_are_skipped_with_a_warning(bundle, tmp_path, caplog):
+    midi = _midi_file(tmp_path / "gm.mid", [62], program_at=0, program=40)
+    out = tmp_path / "gm.wav"
+    with caplog.at_level(logging.WARNING):
+        assert main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)]) == 0
+    assert "program change 40" in caplog.text
+    audio, sr = soundfile.read(out)
+    assert abs(cents(estimate_f0(seg(audio, 0.15, 0.65, sr), midi_hz(62), sr), midi_hz(62))) < 50
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--note", "60", "--timbre", "bagpipe"], "unknown timbre 'bagpipe'"),
+    (["--note", "60", "--samplerate", "22050"], "--samplerate"),
+    (["--note", "60", "--velocity", "0"], "--velocity"),
+    ([], "--note N"),
+])
+def test_bad_requests_fail_with_a_message(bundle, tmp_path, caplog, args, message):
+    with caplog.at_level(logging.ERROR):
+        assert main(["render", "--bundle", str(bundle), *args, "-o", str(tmp_path / "x.wav")]) == 2
+    assert message in caplog.text
+
+
+def test_a_missing_bundle_says_where_it_looked(tmp_path, caplog):
+    with caplog.at_level(logging.ERROR):
+        assert main(["render", "--bundle", str(tmp_path / "nowhere"), "--note", "60", "-o", str(tmp_path / "x.wav")]) == 2
+    assert "no bundle at" in caplog.text
+
+
+def test_a_corrupt_midi_file_is_a_clear_error(bundle, tmp_path, caplog):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd not really")
+    with caplog.at_level(logging.ERROR):
+        assert main(["render", "--bundle", str(bundle), "--midi", str(bad), "-o", str(tmp_path / "x.wav")]) == 2
+    assert "cannot read MIDI file" in caplog.text

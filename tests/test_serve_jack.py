@@ -1,0 +1,279 @@
+"""The live engine on a real JACK server (dummy driver): sounddevice backend, render worker
+process, and a JACK client recording the engine's output port.
+
+Notes are scheduled ahead with explicit times, so what is checked is where and how they
+sound, never how fast the machine is. Checks that captured dropouts (JACK xruns on a busy
+machine) would spoil are skipped with that reason rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from audio_checks import cents, estimate_f0, high_band, midi_hz, onset, spectrum_db
+from harmonic_bundle import make_harmonic_bundle
+from jack_support import SR, Capture, jack_server
+from rtsynth.bundle import BundleError
+from rtsynth.engine.backends import SoundDeviceBackend
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.engine import Engine
+from rtsynth.engine.events import NoteOff, NoteOn, Panic, SelectTimbre
+
+pytestmark = pytest.mark.slow
+AHEAD = 1.5  # seconds: schedule this far ahead so rendering is never what is being tested
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    root = tmp_path_factory.mktemp("jack")
+    return make_harmonic_bundle(root / "a"), make_harmonic_bundle(root / "b", seed=5, name="other")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    try:
+        with jack_server(256, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
+            yield name
+    except RuntimeError as err:
+        pytest.skip(f"no JACK server: {err}")
+
+
+class Live:
+    """An engine playing into JACK, and a recorder listening to it."""
+
+    def __init__(self, bundle, capture: Capture, **settings):
+        self.engine = Engine(bundle, EngineConfig(**settings)).start()
+        self.backend = SoundDeviceBackend(self.engine).start()
+        self.capture = capture
+        capture.connect_from("PortAudio")
+
+    def at(self, delay: float = AHEAD) -> float:
+        return self.engine.clock() + delay
+
+    def record(self, start: float, stop: float) -> np.ndarray:
+        self.capture.wait_until(stop + 0.05)
+        return self.capture.window(start, stop)
+
+    def close(self) -> None:
+        self.engine.submit(Panic())
+        self.backend.stop()
+        self.engine.stop()
+
+
+@pytest.fixture(scope="module")
+def capture(server):
+    recorder = Capture(seconds=600)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="module")
+def live(bundles, capture):
+    playing = Live(bundles[0], capture)
+    yield playing
+    playing.close()
+
+
+def _held_level(y: np.ndarray) -> float:
+    """Median of 20 ms RMS windows: a dropped block or two does not move it."""
+    windows = y[: len(y) // 960 * 960].reshape(-1, 960)
+    return float(np.median(np.sqrt(np.mean(windows**2, axis=1))))
+
+
+def test_scheduled_notes_start_on_time_at_their_pitch_and_release(live):
+    t0 = live.at()
+    for i, note in enumerate((57, 64)):
+        live.engine.submit(NoteOn(note, 0.8, at=t0 + i))
+        live.engine.submit(NoteOff(note, at=t0 + i + 0.4))
+    for i, note in enumerate((57, 64)):
+        t = t0 + i
+        around = live.record(t - 0.1, t + 0.95)
+        start = onset(around, 1e-3) / SR - 0.1
+        assert abs(start) < 0.025, f"note {note} started {start * 1e3:.1f} ms from its time"
+        held = around[int(0.2 * SR) : int(0.45 * SR)]
+        assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
+        assert _held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * _held_level(held)  # released
+
+
+def test_velocity_changes_level_monotonically(live):
+    t0 = live.at()
+    velocities = (0.2, 0.45, 0.7, 0.95)
+    for i, v in enumerate(velocities):
+        live.engine.submit(NoteOn(60, v, at=t0 + 0.8 * i))
+        live.engine.submit(NoteOff(60, at=t0 + 0.8 * i + 0.45))
+    levels = [_held_level(live.record(t0 + 0.8 * i + 0.1, t0 + 0.8 * i + 0.4)) for i in range(len(velocities))]
+    assert np.all(np.diff(levels) > 0), levels
+
+
+def test_a_timbre_change_moves_the_spectrum_of_a_held_note(live):
+    t0 = live.at()
+    live.engine.submit(NoteOn(55, 0.7, at=t0))
+    live.engine.submit(SelectTimbre(3, at=t0 + 0.8))
+    live.engine.submit(NoteOff(55, at=t0 + 1.8))
+    live.engine.submit(SelectTimbre(0, at=t0 + 2.2))
+    before, after = live.record(t0 + 0.2, t0 + 0.7), live.record(t0 + 1.2, t0 + 1.7)
+    difference = np.mean(np.abs(spectrum_db(before)[20:600] - spectrum_db(after)[20:600]))
+    assert difference > 3.0, difference
+    live.record(t0 + 2.2, t0 + 2.3)
+
+
+def test_asap_notes_report_their_latency_and_the_status_answers(live):
+    for note in range(60, 72):
+        live.engine.submit(NoteOn(note, 0.6))
+        time.sleep(0.15)
+        live.engine.submit(NoteOff(note))
+    live.record(live.at(0.0), live.at(0.5))
+    p50, p99 = live.engine.latency()
+    status = live.engine.status()
+    assert 0 < p50 <= p99 < 10_000
+    assert status["notes"] >= 12 and status["blocks"] > 0 and status["worker_alive"]
+    assert status["output_latency_ms"] > 0 and status["latency_p50_ms"] == p50
+
+
+def test_osc_notes_play_through_the_serve_wiring(live):
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    from rtsynth.serve import ServeConfig, start_controls
+
+    controls = start_controls(live.engine, ServeConfig(osc_port=0))
+    osc = controls[0]
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+
+            def send(address, *args):
+                message = OscMessageBuilder(address)
+                for arg in args:
+                    message.add_arg(arg)
+                client.sendto(message.build().dgram, ("127.0.0.1", osc.port))
+
+            sent = live.at(0.0)
+            send("/note/on", 62, 100)
+            heard = live.record(sent, sent + 0.6)
+            send("/note/off", 62)
+            send("/status")
+            reply, _ = client.recvfrom(65536)
+    finally:
+        for control in controls:
+            control.stop()
+    assert b"/status/reply" in reply
+    assert abs(cents(estimate_f0(heard[int(0.25 * SR) :], midi_hz(62)), midi_hz(62))) < 50
+
+
+def _skip_if_dropouts(capture: Capture, xruns_before: int) -> None:
+    if capture.xruns > xruns_before:
+        pytest.skip(f"JACK reported {capture.xruns - xruns_before} xruns while recording (busy machine): "
+                    "dropouts would read as clicks")
+
+
+def test_stolen_voices_fade_without_clicks(bundles, capture):
+    playing = Live(bundles[0], capture, voices=1)
+    try:
+        xruns = capture.xruns
+        t0, steals = playing.at(), []
+        for k in range(8):
+            t = t0 + 0.5 * k
+            steal = t + 0.3 + 0.0013 * k
+            playing.engine.submit(NoteOn(48, 1.0, at=t))
+            playing.engine.submit(NoteOn(50, 0.05, at=steal))
+            steals.append(steal)
+        y = playing.record(t0, t0 + 4.2)
+        _skip_if_dropouts(capture, xruns)
+    finally:
+        playing.close()
+    hf = high_band(y)
+    at_steals = [hf[int((s - t0 - 0.015) * SR) : int((s - t0 + 0.035) * SR)].max() for s in steals]
+    steady = max(hf[int((s - t0 - 0.25) * SR) : int((s - t0 - 0.05) * SR)].max() for s in steals)
+    assert max(at_steals) < 1.5 * steady, (at_steals, steady)
+
+
+def test_hot_swap_does_not_interrupt_sound_and_a_bad_bundle_is_refused(bundles, capture, tmp_path):
+    broken = make_harmonic_bundle(tmp_path / "broken", seed=9)
+    (broken / "bundle.json").write_text("{ not json")
+    playing = Live(bundles[0], capture)
+    try:
+        t0 = playing.at()
+        playing.engine.submit(NoteOn(60, 0.8, at=t0))
+        playing.record(t0, t0 + 0.3)
+        with pytest.raises(BundleError, match="not valid JSON"):
+            playing.engine.load_model(broken)
+        playing.engine.load_model(bundles[1])
+        deadline = time.monotonic() + 120
+        while playing.engine.status()["model"] != "other":
+            assert time.monotonic() < deadline, f"no swap: {playing.engine.status()['model_error']}"
+            time.sleep(0.1)
+        swapped = playing.engine.clock()
+        if swapped > t0 + 5.0:
+            pytest.skip("the swap took longer than a note lasts (busy machine): nothing held through it")
+        playing.engine.submit(NoteOff(60, at=swapped + 0.5))
+        held = playing.record(t0 + 0.1, swapped + 0.45)
+        t1 = playing.at()
+        playing.engine.submit(NoteOn(64, 0.8, at=t1))
+        playing.engine.submit(NoteOff(64, at=t1 + 0.5))
+        after = playing.record(t1 + 0.1, t1 + 0.45)
+    finally:
+        playing.close()
+    windows = held[: len(held) // 2400 * 2400].reshape(-1, 2400)  # 50 ms
+    levels = np.sqrt(np.mean(windows**2, axis=1))
+    assert levels.min() > 0.2 * np.median(levels), "the held note dropped out during the swap"
+    assert abs(cents(estimate_f0(after, midi_hz(64)), midi_hz(64))) < 50
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    port = _free_udp_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0]), "--osc-port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    try:
+        for line in process.stdout:  # the banner: where it listens and what it plays on
+            lines.append(line)
+            if "voices:" in line:
+                break
+        banner = "".join(lines)
+        assert f"udp://127.0.0.1:{port}" in banner and "JACK" in banner and "CPUExecutionProvider" in banner, banner
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(30)
+            for address, args in (("/note/on", (60, 100)), ("/status", ())):
+                message = OscMessageBuilder(address)
+                for arg in args:
+                    message.add_arg(arg)
+                client.sendto(message.build().dgram, ("127.0.0.1", port))
+            reply, _ = client.recvfrom(65536)
+        assert reply.startswith(b"/status/reply")
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+
+
+def test_serve_without_a_sound_card_renders_a_demo_instead(bundles, tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0])],
+                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.skip("this machine has a sound card: serve started playing instead of rendering the demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no audio output device" in result.stdout
+    assert (tmp_path / "renders" / "serve-demo.wav").stat().st_size > 48000
