@@ -104,7 +104,7 @@ def test_initialisation_scales():
     """Xavier (uniform, bounded) in encoder/decoder linears; Kaiming (normal) in C and R."""
     torch.manual_seed(3)
     model = build_model(TrainConfig(), SIZES)
-    lin = model.features.project[0]
+    lin = model.features.project[1]
     bound = math.sqrt(6 / (lin.in_features + lin.out_features))
     assert float(lin.weight.detach().abs().max()) <= bound * (1 + 1e-6)
     c = model.classifiers["timbre"][0]
