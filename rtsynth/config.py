@@ -69,15 +69,21 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
-def load_config(cls: type[T], path: str | Path, section: str | None = None) -> T:
-    """Read a TOML file (optionally one [section] of it) into dataclass `cls`."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; ConfigError names a missing or malformed file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
+
+
+def load_config(cls: type[T], path: str | Path, section: str | None = None) -> T:
+    """Read a TOML file (optionally one [section] of it) into dataclass `cls`."""
+    path = Path(path)
+    data = read_toml(path)
     if section is not None:
         data = data.get(section, {})
     try:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rtsynth.config import ConfigError, from_dict
+from rtsynth.config import ConfigError, from_dict, read_toml
 from rtsynth.engine.config import EngineConfig
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,8 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
     """ServeConfig from a TOML file ([serve] keys plus an [engine] table), or the defaults."""
     if path is None:
         return ServeConfig()
-    import tomllib
-
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    data = read_toml(path)
     unknown = sorted(set(data) - {"serve", "engine"})
     if unknown:
         raise ConfigError(f"{path}: unknown tables {unknown}; use [serve] and [engine]")

@@ -149,7 +149,8 @@ epochs = 1
 delay = 0
 epochs = 1
 [model]
-channels = [4, 8]
+encoder_channels = [4, 8]
+decoder_channels = [8, 4]
 hidden = 32
 head_hidden = 16
 classifier_hidden = 16

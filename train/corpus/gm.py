@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import dataclasses
-import hashlib
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
 from rtsynth.labels import (
     DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, note_name,
@@ -241,14 +241,6 @@ def check_soundfont(path: str | Path) -> Path:
             "(sudo apt-get install fluid-soundfont-gm) or pass --soundfont PATH"
         )
     return path
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _bind_c_api(fluidsynth) -> ctypes.CDLL:
