@@ -133,7 +133,7 @@ def test_remover_terms_and_edge_weights():
 
 
 def test_loss_config_weights_enter_total():
-    terms = {"recon_mse": torch.tensor(0.1), "recon_huber": torch.tensor(0.01)}
+    terms = {"recon_edge_mse": torch.tensor(0.1), "recon_huber": torch.tensor(0.01)}
     for d in DESCRIPTORS:
         terms.update({f"kl_{d}": torch.tensor(2.0), f"cls_{d}": torch.tensor(1.0), f"adv_{d}": torch.tensor(0.5)})
     cfg = LossConfig(recon_weight=10.0, huber_weight=2.0, classifier_weight=3.0)

@@ -54,7 +54,7 @@ def test_cli_trains_two_epochs_and_loss_falls(cache, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["train_total"]) < float(rows[0]["train_total"])
     assert float(rows[1]["val_monitor"]) < float(rows[0]["val_monitor"])
-    for key in ["lr", "beta", "lambda", "seconds", "train_recon_mse", "val_recon_huber",
+    for key in ["lr", "beta", "lambda", "seconds", "train_recon_edge_mse", "val_recon_huber",
                 *(f"val_acc_{d}" for d in DESCRIPTORS), *(f"train_rem_{d}" for d in DESCRIPTORS),
                 *(f"val_kl_{d}" for d in DESCRIPTORS), *(f"train_adv_{d}" for d in DESCRIPTORS)]:
         assert key in rows[0], key
@@ -147,7 +147,7 @@ def test_validation_is_the_mean_over_all_notes(cache, tmp_path):
     with torch.no_grad():
         out = trainer.net(whole.mel)
         terms = model_terms(trainer.net, out, whole.mel, whole.labels, trainer.removers, trainer.config.loss)
-    assert batched["recon_mse"] == pytest.approx(float(terms["recon_mse"]), rel=2e-3)
+    assert batched["recon_edge_mse"] == pytest.approx(float(terms["recon_edge_mse"]), rel=2e-3)
     assert batched["kl_timbre"] == pytest.approx(float(terms["kl_timbre"]), rel=1e-4)
     assert batched["total"] == pytest.approx(float(model_total(terms, trainer.config.loss, weights)), rel=2e-3)
 

@@ -65,6 +65,7 @@ class ModelConfig:
     decoder_stride: int = 4
     decoder_depth: int = 1
     hidden: int = 256  # size of the shared feature vector h (and of the decoder's first layer)
+    dropout: float = 0.0  # on h while training
     head_hidden: int = 128  # hidden layer of each variational head (0: a single linear layer)
     classifier_hidden: int = 64  # C: Linear(d, 64) - LeakyReLU - Linear(64, K), as in the paper
     remover_hidden: tuple[int, ...] = (64, 64)  # R: 3-layer MLP, as in the reference code
@@ -91,8 +92,8 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 64  # global: split evenly across data-parallel processes
     lr: float = 1e-3
-    max_epochs: int = 300
-    patience: int = 30  # early stopping, epochs without a better validation loss
+    max_epochs: int = 200
+    patience: int = 25  # early stopping, epochs without a better validation loss
     plateau_patience: int = 10
     plateau_factor: float = 0.5
     min_lr: float = 1e-5

@@ -49,7 +49,7 @@ def reconstruction(recon: torch.Tensor, target: torch.Tensor, config: LossConfig
     per_note = (weights * (recon - target) ** 2).sum(dim=(1, 2)) / weights.sum(dim=(1, 2))
     weighted_mse = per_note.mean()
     huber = F.huber_loss(recon, target, delta=config.huber_delta)
-    return {"recon_mse": weighted_mse, "recon_huber": huber}
+    return {"recon_edge_mse": weighted_mse, "recon_huber": huber}
 
 
 def uniform_kl(logits: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ def accuracies(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
 
 def model_total(terms: dict[str, torch.Tensor], config: LossConfig, weights: Weights) -> torch.Tensor:
     """Stage-1 objective: the weighted sum of `model_terms`."""
-    total = config.recon_weight * (terms["recon_mse"] + config.huber_weight * terms["recon_huber"])
+    total = config.recon_weight * (terms["recon_edge_mse"] + config.huber_weight * terms["recon_huber"])
     for d in DESCRIPTORS:
         total = total + weights.beta * terms[f"kl_{d}"] + config.classifier_weight * terms[f"cls_{d}"]
         if f"adv_{d}" in terms:

@@ -165,6 +165,7 @@ class Trainer:
             terms = model_terms(self.net, out, batch.mel, batch.labels, self.removers, cfg.loss)
             terms["total"] = model_total(terms, cfg.loss, weights)
             terms["monitor"] = model_total(terms, cfg.loss, Weights(beta=cfg.beta.end, remover=0.0))
+            terms["mse"] = torch.nn.functional.mse_loss(out.recon, batch.mel)  # plain, as in Table I
             terms.update(accuracies(out.logits, batch.labels, "acc"))
             if self.removers is not None:
                 logits = self.removers(out.z)
@@ -285,5 +286,5 @@ class Trainer:
             append_log(self.paths, level, message % args)
 
 def _summary(row: dict[str, float]) -> str:
-    keys = ["train_total", "val_monitor", "val_recon_mse", *(f"val_acc_{d}" for d in DESCRIPTORS), "lr", "seconds"]
+    keys = ["train_total", "val_monitor", "val_mse", *(f"val_acc_{d}" for d in DESCRIPTORS), "lr", "seconds"]
     return ", ".join(f"{k}={row[k]:.4g}" for k in keys if k in row)

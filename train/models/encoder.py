@@ -5,10 +5,8 @@ shapes, attacks) are learned once and recognised at every pitch, which is what l
 timbre generalise across the pitch range from a thousand notes; a dense layer over the
 mel bins (tried first) had to learn them per pitch and overfitted. For CPU speed, time is
 average-pooled first (durations are 250 ms classes, ~11 frames, so 4-frame resolution
-loses nothing), a patch-sized stem downsamples again and channels stay few. The coarse
-last feature map blurs where a note ends, so the frame-energy envelope (mean over mel
-bins, every frame) joins the flattened features: duration classes are 250 ms apart.
-No batch normalisation, so a data-parallel gradient equals the single-process one exactly.
+loses nothing), a patch-sized stem downsamples again and channels stay few. No batch
+normalisation, so a data-parallel gradient equals the single-process one exactly.
 """
 
 from __future__ import annotations
@@ -59,7 +57,9 @@ class FeatureExtractor(nn.Module):
             layers += [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(), *_refine(b, config.encoder_depth)]
         self.convs = nn.Sequential(*layers)
         rows, frames = encoder_grid(config, n_mels, n_frames)
-        self.project = nn.Sequential(nn.Linear(ch[-1] * rows * frames + n_frames, config.hidden), nn.LeakyReLU())
+        self.project = nn.Sequential(
+            nn.Flatten(), nn.Linear(ch[-1] * rows * frames, config.hidden), nn.LeakyReLU(), nn.Dropout(config.dropout)
+        )
         xavier_linear(self)
 
     @torch.no_grad()
@@ -70,5 +70,4 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = (mel - self.input_mean) / self.input_std
-        envelope = x.mean(dim=1)  # [B, T]: where the note sounds, at full frame resolution
-        return self.project(torch.cat([self.convs(x.unsqueeze(1)).flatten(1), envelope], dim=1))
+        return self.project(self.convs(x.unsqueeze(1)))
