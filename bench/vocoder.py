@@ -114,24 +114,20 @@ def load_notes(cache_dir: Path, corpus: Path | None, count: int) -> tuple[list[N
 
 
 def preprocessed_audio(path: Path, manifest: dict, mel: MelSettings) -> np.ndarray:
-    """The padded 22 050 Hz note prep turned into the cached mel (train.prep's own steps).
-
-    This strings together the steps of NoteJob.prepare and note_features, which return only
-    the mel; check_matches_cache guards against the two drifting apart.
-    """
+    """The padded 22 050 Hz note prep turned into the cached mel (train.prep's own steps);
+    check_matches_cache guards against the corpus changing after prep."""
     from rtsynth.settings import TrimSettings
-    from train.prep.audio import AudioProblem, read_mono, sounding_span
-    from train.prep.features import cut_note, fit_length, resample
+    from train.prep.audio import AudioProblem
+    from train.prep.note import NoteJob
+    from train.prep.options import PrepOptions
 
-    options, trim = manifest["options"], TrimSettings(**manifest["trim_settings"])
+    options = manifest["options"]
+    job = NoteJob(mel, TrimSettings(**manifest["trim_settings"]),
+                  PrepOptions(silence_floor_dbfs=options["silence_floor_dbfs"], fade_s=options["fade_s"]))
     try:
-        note = read_mono(path, options["silence_floor_dbfs"])
+        return job.model_rate_audio(path)
     except AudioProblem as problem:
         raise SystemExit(f"{path}: {problem} (is --corpus the corpus this cache was built from?)") from None
-    start, end = sounding_span(note.samples, trim)
-    cut = cut_note(note.samples, start, end, max(1, round(options["fade_s"] * note.sample_rate)))
-    return fit_length(resample(cut, note.sample_rate, mel.sample_rate), mel.n_samples,
-                      max(1, round(options["fade_s"] * mel.sample_rate)))
 
 
 def check_matches_cache(audio: np.ndarray, cached: np.ndarray, cached_peak_db: float, mel: MelSettings,

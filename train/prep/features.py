@@ -49,8 +49,13 @@ def fit_length(audio: np.ndarray, n_samples: int, fade_samples: int) -> np.ndarr
     return fade_out(audio[:n_samples], fade_samples)
 
 
+def model_rate_note(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s: float) -> np.ndarray:
+    """Onset-aligned note audio -> the fixed-length note at the model's rate (5.94 s, 22 050 Hz)."""
+    return fit_length(resample(audio, sample_rate, mel.sample_rate), mel.n_samples,
+                      max(1, round(fade_s * mel.sample_rate)))
+
+
 def note_features(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s: float) -> tuple[np.ndarray, float]:
     """Onset-aligned note audio -> ([n_mels, n_frames] in [0, 1], peak dB of the power mel)."""
-    fixed = fit_length(resample(audio, sample_rate, mel.sample_rate), mel.n_samples,
-                       max(1, round(fade_s * mel.sample_rate)))
+    fixed = model_rate_note(audio, sample_rate, mel, fade_s)
     return power_to_unit(mel_power(fixed, mel), mel.db_range)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from rtsynth.settings import MelSettings, TrimSettings
 from train.corpus.records import NoteRecord, Skipped
 from train.prep.audio import AudioProblem, read_mono, sounding_span
-from train.prep.features import cut_note, note_features
+from train.prep.features import cut_note, model_rate_note, note_features
 from train.prep.options import PrepOptions
 
 
@@ -46,13 +47,22 @@ class NoteJob:
     def prepare(self, record: NoteRecord) -> tuple[PreparedNote, np.ndarray]:
         """Mono -> trim leading/trailing silence (duration label), fade the cut -> 22 050 Hz
         -> pad/crop to 5.94 s -> mel in [0, 1] + peak dB."""
-        audio = read_mono(record.path, self.options.silence_floor_dbfs)
-        start, end = sounding_span(audio.samples, self.trim)
-        if end <= start:
-            raise AudioProblem("no frame within the trim threshold of the peak")
-        fade = max(1, round(self.options.fade_s * audio.sample_rate))
-        note = cut_note(audio.samples, start, end, fade)
+        audio, start, end, note = self._cut(record.path)
         unit, peak_db = note_features(note, audio.sample_rate, self.mel, self.options.fade_s)
         prepared = PreparedNote(record, peak_db, (end - start) / audio.sample_rate,
                                 audio.sample_rate, audio.channels, audio.subtype)
         return prepared, unit.astype(np.float16)
+
+    def model_rate_audio(self, path: Path) -> np.ndarray:
+        """The padded 22 050 Hz note whose mel prep caches (for copy-synthesis benchmarks)."""
+        audio, _, _, note = self._cut(path)
+        return model_rate_note(note, audio.sample_rate, self.mel, self.options.fade_s)
+
+    def _cut(self, path: Path):
+        """(the file's audio, sounding start, end, the sounding span with a faded cut)."""
+        audio = read_mono(path, self.options.silence_floor_dbfs)
+        start, end = sounding_span(audio.samples, self.trim)
+        if end <= start:
+            raise AudioProblem("no frame within the trim threshold of the peak")
+        fade = max(1, round(self.options.fade_s * audio.sample_rate))
+        return audio, start, end, cut_note(audio.samples, start, end, fade)
