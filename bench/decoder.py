@@ -16,12 +16,14 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
+from host import host_facts  # noqa: E402
 
 import numpy as np
 
@@ -180,16 +182,10 @@ def speedups(rows: list[dict]) -> dict:
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import onnxruntime
     import torch
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
-            "platform": platform.platform(), "python": platform.python_version(),
+    return {**host_facts(), "load_average_1min": round(os.getloadavg()[0], 2),
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
 
 

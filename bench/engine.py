@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import socket
 import struct
@@ -26,6 +25,9 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
+from host import host_facts  # noqa: E402
 
 import numpy as np
 
@@ -311,10 +313,7 @@ def flood_section(rig: Rig, rate: int, seconds: float) -> dict:
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "load_average": os.getloadavg()}
+    return {**host_facts(), "load_average": os.getloadavg()}
 
 
 def save(report: dict, path: Path) -> None:

@@ -21,7 +21,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -29,6 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
+from host import host_facts  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -179,7 +181,7 @@ def main(argv=None) -> int:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             results[name] = summarise(json.loads(out.stdout.strip().splitlines()[-1]), args.batch, notes)
     report = {
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+        "machine": {**host_facts(),
                     "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
         "batch": args.batch, "train_notes_per_epoch": notes, "data": source, "config": args.config,
         "ours": results["ours"], "paper_sized": results["paper"],
@@ -190,16 +192,6 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     _print_table(report)
     return 0
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _print_table(report: dict) -> None:

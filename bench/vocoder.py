@@ -28,11 +28,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
+from host import host_facts  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -244,15 +246,9 @@ def table(results: dict) -> str:
 
 
 def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import scipy
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+    return {**host_facts(), "numpy": np.__version__, "scipy": scipy.__version__,
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
 
 
