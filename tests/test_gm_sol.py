@@ -23,10 +23,10 @@ from train.corpus import gm
 if not Path(gm.DEFAULT_SOUNDFONT).is_file():
     pytest.skip(f"needs {gm.DEFAULT_SOUNDFONT} (apt-get install fluid-soundfont-gm)", allow_module_level=True)
 
-# 2 instruments x 2 pitches x 3 dynamics, held long enough to measure f0
+# 2 instruments x 2 pitches x 3 dynamics, long enough to measure f0 and reach full level (1-1.5 s)
 TINY = dataclasses.replace(
     gm.GmRenderConfig(), instruments=("cello", "TpC"), pitch_range=(57, 58), takes=1,
-    held_min_s=0.4, held_max_s=1.2, workers=2,
+    aim_classes=(4, 6), workers=2,
 )
 
 
@@ -61,8 +61,9 @@ def test_tiny_render_writes_files_and_labels(tiny):
         assert (info.samplerate, info.channels) == (44100, 1)
         assert int(r["velocity"]) == DYNAMICS_VELOCITY[r["dynamics"]]
         assert int(r["gm_program"]) == INSTRUMENT_BY_NAME[r["instrument"]].gm_program
-        assert TINY.held_min_s - 0.01 <= float(r["held_s"]) <= TINY.held_max_s + 0.01
-        assert float(r["held_s"]) < info.duration <= TINY.max_seconds
+        aim, centre = float(r["aim_s"]), round(float(r["aim_s"]) / 0.25) * 0.25
+        assert 1.0 <= centre <= 1.5 and abs(aim - centre) <= TINY.aim_jitter_s + 1e-9
+        assert 0 < float(r["held_s"]) < aim < info.duration <= TINY.max_seconds
     assert summary["counts"]["cello"] == {"pp": 2, "mf": 2, "ff": 2}
     assert json.loads((out / "summary.json").read_text())["notes_written"] == 12
 
@@ -82,7 +83,7 @@ def sounding_seconds(audio: np.ndarray, sr: int) -> float:
     return (end - start) / sr
 
 
-def test_audio_sounds_at_the_planned_pitch_for_the_held_time(tiny):
+def test_audio_sounds_at_the_planned_pitch_for_the_aimed_duration(tiny):
     out, _ = tiny
     for r in read_labels(out):
         audio, sr = sf.read(out / r["path"], dtype="float32")
@@ -90,23 +91,28 @@ def test_audio_sounds_at_the_planned_pitch_for_the_held_time(tiny):
         expected = 440.0 * 2 ** ((int(r["pitch"]) - 69) / 12)
         cents = 1200 * np.log2(f0_hz(audio, sr) / expected)
         assert abs(cents) < 50, (r["path"], cents)
-        # note-off after the held time, then a short release tail
-        held = float(r["held_s"])
-        assert held - 0.05 < sounding_seconds(audio, sr) < held + 0.6, r["path"]
+        # note-off after the held time, then a release tail that ends where the plan aimed
+        # (plus one trim hop: librosa's trim pads differently)
+        assert abs(sounding_seconds(audio, sr) - float(r["aim_s"])) <= gm.AIM_MISS_S + 512 / sr, r["path"]
 
 
 def test_dynamics_levels_ff_louder_than_pp_without_clipping(tiny):
     out, summary = tiny
-    peaks = {}
+    peaks, energy = {}, {}
     for r in read_labels(out):
         audio, _ = sf.read(out / r["path"], dtype="float32")
-        peaks[(r["instrument"], r["pitch"], r["dynamics"])] = 20 * np.log10(np.abs(audio).max())
-    for (instrument, pitch, dynamics), db in peaks.items():
-        if dynamics == "ff":
-            assert db > peaks[(instrument, pitch, "mf")] > peaks[(instrument, pitch, "pp")] + 6
-            assert db < -0.5  # headroom: no clipping
+        key = (r["instrument"], r["pitch"], r["dynamics"])
+        peaks[key] = 20 * np.log10(np.abs(audio).max())
+        frames = np.lib.stride_tricks.sliding_window_view(audio, 2048)[::512]
+        energy[key] = 10 * np.log10(np.max(np.mean(frames ** 2, axis=1)))  # the loudest 46 ms
+    for (instrument, pitch, dynamics), db in energy.items():
+        if dynamics == "ff":  # louder by energy (a low-pass may realign harmonics into a higher peak);
+            # FluidR3's cello barely changes level from mf to ff, so only "not quieter" there
+            mf, pp = energy[(instrument, pitch, "mf")], energy[(instrument, pitch, "pp")]
+            assert db > mf - 1.5 and mf > pp + 3 and db > pp + 6
+            assert peaks[(instrument, pitch, dynamics)] < -0.5  # headroom: no clipping
         if dynamics == "pp":
-            assert db > -45  # far above the 16-bit floor
+            assert peaks[(instrument, pitch, dynamics)] > -45  # far above the 16-bit floor
     assert not summary["clipped"]
 
 
@@ -133,11 +139,14 @@ def test_dynamics_colour_is_a_pitch_tracked_lowpass():
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
     t = np.arange(rate) / rate
     audio = sum(np.sin(2 * np.pi * k * f0 * t) for k in (1, 16)).astype(np.float32)
-    dark = gm.dynamics_colour(audio, rate, pitch, 4.0)
     level = lambda x, k: np.abs(np.fft.rfft(x))[int(round(k * f0))]  # 1 Hz bins
-    assert level(dark, 1) == pytest.approx(level(audio, 1), rel=0.05)
-    assert level(dark, 16) < 0.1 * level(audio, 16)  # 2 octaves above the cutoff: about -24 dB
-    assert gm.dynamics_colour(audio, rate, pitch, 0.0) is audio
+    tilt = lambda x: 20 * np.log10(level(x, 16) / level(x, 1))
+    for order, octave_db in ((2, 12), (4, 24)):
+        dark = gm.dynamics_colour(audio, rate, pitch, 4.0, order)
+        # 2 octaves above the cutoff: 6 dB per octave and order, relative to the fundamental
+        assert tilt(dark) - tilt(audio) == pytest.approx(-2 * octave_db, abs=2)
+        assert np.sum(dark.astype(np.float64) ** 2) == pytest.approx(np.sum(audio.astype(np.float64) ** 2), rel=1e-3)
+    assert gm.dynamics_colour(audio, rate, pitch, 0.0, 4) is audio
 
 
 def test_same_plan_gives_byte_identical_files(tiny, tmp_path):
@@ -159,7 +168,7 @@ def test_rerun_keeps_identical_files(tmp_path):
     second = gm.render_corpus(cfg, tmp_path, progress=False)
     assert (first["rendered_now"], second["rendered_now"], second["kept_from_earlier_run"]) == (3, 0, 3)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.glob("wav/*/*.wav")} == before
-    # a changed plan (other seed -> other held times) is rendered again
+    # a changed plan (other seed -> other aimed durations) is rendered again
     third = gm.render_corpus(dataclasses.replace(cfg, seed=1), tmp_path, progress=False)
     assert third["rendered_now"] == 3
 
@@ -173,14 +182,15 @@ def test_key_without_sample_is_skipped_and_reported(tmp_path):
     assert not (tmp_path / summary["silent_skipped"][0]).exists()
 
 
-def test_default_plan_is_tinysol_sized_and_spreads_held_times():
+def test_default_plan_is_tinysol_sized_and_aims_at_every_duration_class_centre():
     plan = gm.plan_notes(gm.GmRenderConfig())
     assert len(plan) == 2916  # TinySOL: 2913
     assert Counter(n.instrument for n in plan)["accordion"] == 82 * 3 * 3
-    bins = Counter(int(n.held_s // 0.25) for n in plan)
-    assert all(bins[b] >= 0.5 * len(plan) / 24 for b in range(1, 23)), bins
-    assert all(round(n.held_s * 44100) % gm.BLOCK == 0 for n in plan)
-    # a note's seed and held time do not depend on what else is planned
+    centres = Counter(round(n.aim_s / 0.25) for n in plan)
+    assert sorted(centres) == list(range(1, 25))
+    assert min(centres.values()) >= 0.5 * len(plan) / 24, centres
+    assert all(abs(n.aim_s - round(n.aim_s / 0.25) * 0.25) <= 0.05 + 1e-9 for n in plan)
+    # a note's seed and aimed duration do not depend on what else is planned
     cello = gm.plan_notes(gm.GmRenderConfig(instruments=("Vc",)))
     assert cello == [n for n in plan if n.instrument == "cello"]
 

@@ -21,7 +21,8 @@ def test_rendered_corpus_prepares_with_measured_durations_and_kept_loudness(tmp_
     assert main(["-q", "data", "prep", "--corpus", str(corpus), "--out", str(out), "--workers", "1",
                  "--no-figures"]) == 0
     with open(corpus / "labels.csv", newline="") as f:
-        held = {row["path"]: float(row["held_s"]) for row in csv.DictReader(f)}
+        labels = {row["path"]: row for row in csv.DictReader(f)}
+    held = {path: float(row["held_s"]) for path, row in labels.items()}
     cache = NoteCache.load(out)
     assert len(cache) == len(held) >= 12 and cache.manifest["corpus"]["kind"] == "gm-sol"
     assert cache.vocab.timbre == ("trumpet", "cello") and cache.vocab.pitch == (57, 58)
@@ -31,6 +32,12 @@ def test_rendered_corpus_prepares_with_measured_durations_and_kept_loudness(tmp_
     for row in rows:
         # the sounding span is the held time plus the instrument's release, never less
         assert 0 <= float(row["duration_s"]) - held[row["source"]] < 0.6, row
+        # ... and lands where the render aimed it, unless the release alone is longer
+        aim = float(labels[row["source"]]["aim_s"])
+        tolerance = gm.AIM_MISS_S  # the render measured the file's own samples
+        assert float(row["duration_s"]) >= aim - tolerance, row
+        if held[row["source"]] > 0.01:
+            assert abs(float(row["duration_s"]) - aim) <= tolerance, row
         peaks[row["timbre"], row["pitch"]][row["dynamics"]] = float(row["peak_db"])
     for levels in peaks.values():
         assert levels["pp"] < levels["mf"] < levels["ff"]  # loudness is kept outside the [0, 1] mel

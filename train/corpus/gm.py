@@ -1,12 +1,13 @@
 """GM-SOL: the 14 TinySOL instruments rendered note by note with FluidSynth.
 
-A seeded *plan* lists every note (instrument, pitch, dynamics, take, held time); the
+A seeded *plan* lists every note (instrument, pitch, dynamics, take, aimed duration); the
 *render* plays each one alone on a fresh-reset synth and writes one WAV per note plus
 `labels.csv` (the generic folder-corpus format: path, instrument, pitch, dynamics, then
 metadata columns) and `summary.json`. Duration is not a label here: prep measures the
-sounding duration (held time + release tail) from the audio, exactly as for TinySOL.
+sounding duration (held time + release tail) from the audio, exactly as for TinySOL; the
+render only chooses the held time so that this measurement lands where the plan aimed.
 
-Reproducibility: each note's held time comes from its own seed, derived from the run seed
+Reproducibility: each note's aimed duration comes from its own seed, derived from the run seed
 and the note's identity, so a note gets the same file whatever subset is rendered, in
 whatever order, by whichever worker. Each note is rendered on a fresh synth (see NoteSynth) and
 FluidSynth's float output is used, because its 16-bit output dithers with a per-synth
@@ -32,9 +33,12 @@ import soundfile as sf
 
 from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
+from rtsynth.settings import PAPER_TRIM
 from rtsynth.labels import (
-    DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, note_name,
+    DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, duration_class,
+    duration_class_seconds, note_name,
 )
+from train.prep.audio import sounding_span
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,12 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "gm-sol.
 BLOCK = 64  # FluidSynth renders in 64-sample blocks; events land on block boundaries
 FLUID_WARN = 2  # FluidSynth's log level for warnings
 TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
-LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "held_s", "seed")
+LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s",
+                 "seed")
+TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
+AIM_TOLERANCE_S = 0.012  # about one trim hop (512 samples at 44.1 kHz): the search stops within this
+AIM_MISS_S = 0.035  # the span moves in steps of up to 3 hops as the held time grows: further off is a miss
+AIM_TRIES = 6
 
 
 @dataclass(frozen=True)
@@ -98,15 +107,18 @@ class GmRenderConfig:
     sample_rate: int = 44100
     # FluidR3_GM at gain 1.6: ff peaks reach about -3.5 dBFS, pp sits near -30 dBFS.
     gain: float = 1.6
-    # Held times are uniform; the release tail (FluidR3_GM: 0.03-0.4 s after the -40 dB
-    # trim, median 0.15 s) comes on top, so the sounding durations spread evenly over
-    # 0.2-6.1 s and fill every 250 ms class from 0.25 s to 6.0 s (the 5.94 s note length).
-    held_min_s: float = 0.05
-    held_max_s: float = 5.95
+    # Sounding durations (prep's -40 dB trim) are aimed at the centre of a duration class
+    # (uniform over these classes, 250 ms apart) +- the jitter; the held time is searched
+    # per note because release tails differ (FluidR3_GM: 0.03-0.4 s). Why centres: with
+    # uniform durations a tenth of the notes sit within a mel frame of a class border,
+    # where no model can name the class (the duration label capped at ~0.87 accuracy).
+    aim_classes: tuple[int, ...] = (1, PAPER_TRIM.max_duration_classes)  # lowest, highest
+    aim_jitter_s: float = 0.05
     max_seconds: float = 8.0  # file length cap (held time + release tail)
-    # Dynamics colour: a pitch-tracked low-pass at this many times f0 for pp, mf, ff
-    # (0 = none). See `dynamics_colour` for why GM-SOL needs it.
-    lowpass_harmonics: tuple[float, ...] = (4.0, 10.0, 0.0)
+    # Dynamics colour: a pitch-tracked low-pass of this order at this many times f0 for pp,
+    # mf, ff (0 = none). See `dynamics_colour` for why GM-SOL needs it.
+    lowpass_harmonics: tuple[float, ...] = (2.0, 5.0, 0.0)
+    lowpass_order: int = 4
 
     def validated(self) -> GmRenderConfig:
         """This config with instrument abbreviations resolved; GmRenderError names a bad value."""
@@ -119,8 +131,14 @@ class GmRenderConfig:
         for name, value, low in (("takes", self.takes, 1), ("count", self.count, 1), ("workers", self.workers, 1)):
             if value is not None and value < low:
                 problems.append(f"{name} must be at least {low}, got {value}")
-        if not 0 < self.held_min_s <= self.held_max_s < self.max_seconds:
-            problems.append("need 0 < held_min_s <= held_max_s < max_seconds")
+        step = PAPER_TRIM.duration_step
+        if len(self.aim_classes) != 2 or not 1 <= self.aim_classes[0] <= self.aim_classes[1]:
+            problems.append(f"aim_classes must be LO HI with 1 <= LO <= HI, got {list(self.aim_classes)}")
+        elif not 0 <= self.aim_jitter_s < step / 2 or self.aim_classes[1] * step + 1.0 > self.max_seconds:
+            problems.append(f"need 0 <= aim_jitter_s < {step / 2} and the longest aimed class + 1 s "
+                            f"of release within max_seconds ({self.max_seconds})")
+        if not 1 <= self.lowpass_order <= 8:
+            problems.append(f"lowpass_order must be 1..8, got {self.lowpass_order}")
         if not 0 < self.gain <= 10:
             problems.append(f"gain must be in (0, 10], got {self.gain}")
         if len(self.lowpass_harmonics) != len(DYNAMICS) or min(self.lowpass_harmonics) < 0:
@@ -160,8 +178,8 @@ class PlannedNote:
     dynamics: str
     velocity: int
     take: int
-    held_s: float  # a whole number of FluidSynth blocks
-    seed: int  # this note's own seed (drew held_s)
+    aim_s: float  # the sounding duration the render aims at
+    seed: int  # this note's own seed (drew aim_s)
 
     @property
     def path(self) -> str:
@@ -170,7 +188,7 @@ class PlannedNote:
         return f"wav/{self.instrument}/{name}"
 
     def row(self) -> dict:
-        return {c: getattr(self, c) for c in LABEL_COLUMNS}
+        return {c: getattr(self, c) for c in LABEL_COLUMNS if c != "held_s"}
 
 
 def note_seed(run_seed: int, instrument: str, pitch: int, dynamics: str, take: int) -> int:
@@ -179,9 +197,11 @@ def note_seed(run_seed: int, instrument: str, pitch: int, dynamics: str, take: i
     return int(np.random.SeedSequence(run_seed, spawn_key=key).generate_state(1)[0])
 
 
-def held_seconds(seed: int, cfg: GmRenderConfig) -> float:
-    blocks = np.random.default_rng(seed).uniform(cfg.held_min_s, cfg.held_max_s) * cfg.sample_rate / BLOCK
-    return round(max(1, round(blocks)) * BLOCK / cfg.sample_rate, 6)
+def aimed_seconds(seed: int, cfg: GmRenderConfig) -> float:
+    """A duration-class centre, drawn uniformly, +- the jitter."""
+    rng = np.random.default_rng(seed)
+    centre = int(rng.integers(cfg.aim_classes[0], cfg.aim_classes[1] + 1)) * PAPER_TRIM.duration_step
+    return round(centre + rng.uniform(-cfg.aim_jitter_s, cfg.aim_jitter_s), 4)
 
 
 def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
@@ -199,7 +219,7 @@ def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
                     seed = note_seed(cfg.seed, name, pitch, dynamics, take)
                     plan.append(PlannedNote(
                         name, INSTRUMENT_BY_NAME[name].gm_program, pitch, dynamics,
-                        DYNAMICS_VELOCITY[dynamics], take, held_seconds(seed, cfg), seed,
+                        DYNAMICS_VELOCITY[dynamics], take, aimed_seconds(seed, cfg), seed,
                     ))
     if not plan:
         raise GmRenderError(
@@ -254,6 +274,13 @@ def _bind_c_api(fluidsynth) -> ctypes.CDLL:
     return lib
 
 
+@dataclass(frozen=True)
+class AimedAudio:
+    audio: np.ndarray
+    held_s: float  # note-on to note-off
+    sounding_s: float  # what prep will measure as the duration
+
+
 class NoteSynth:
     """Loads the SoundFont once, then renders every note on a fresh synth that borrows it.
 
@@ -288,17 +315,36 @@ class NoteSynth:
         self.lib.fluid_synth_write_float(synth.synth, n, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
         return (left + right) * np.float32(0.5)
 
-    def render(self, note: PlannedNote) -> np.ndarray | None:
-        """Mono float audio: note-on, held_s, note-off, release tail until silence (capped).
+    def render(self, note: PlannedNote) -> AimedAudio | None:
+        """The note with the held time whose sounding span (prep's trim rule) measures
+        `note.aim_s`, as closely as the preset's release allows; a few renders, each on a
+        fresh synth. None when the preset has no sample for the key."""
+        held_s, best = note.aim_s - TAIL_GUESS_S, None
+        for _ in range(AIM_TRIES):
+            blocks = max(1, round(held_s * self.sample_rate / BLOCK))
+            audio = self._render_held(note, blocks * BLOCK)
+            if audio is None:
+                return None
+            start, end = sounding_span(to_pcm16(audio) / np.float32(32768), PAPER_TRIM)  # as prep reads the file
+            take = AimedAudio(audio, blocks * BLOCK / self.sample_rate, (end - start) / self.sample_rate)
+            error = take.sounding_s - note.aim_s
+            if best is None or abs(error) < abs(best.sounding_s - note.aim_s):
+                best = take
+            if abs(error) <= AIM_TOLERANCE_S or (blocks == 1 and error > 0):
+                break
+            held_s = take.held_s - error
+        return best
 
-        None when the preset has no sample for the key (the note-on starts no voice).
-        """
+    def _render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
+        """Mono float audio: note-on, `held` samples, note-off, release tail until silence
+        (capped), coloured for its dynamics."""
         synth = self._new_synth()
         sfid = self.lib.fluid_synth_add_sfont(synth.synth, self.sfont)
         try:
-            audio = self._play(synth, sfid, note)
+            audio = self._play(synth, sfid, note, held)
             harmonics = self.cfg.lowpass_harmonics[DYNAMICS.index(note.dynamics)]
-            return None if audio is None else dynamics_colour(audio, self.sample_rate, note.pitch, harmonics)
+            return None if audio is None else dynamics_colour(
+                audio, self.sample_rate, note.pitch, harmonics, self.cfg.lowpass_order)
         finally:
             # the holder owns the SoundFont; removing it resets the channels' programs,
             # which warns once per channel that no preset is left: expected, so muted
@@ -307,13 +353,13 @@ class NoteSynth:
             self.lib.fluid_set_log_function(FLUID_WARN, previous, None)
             synth.delete()
 
-    def _play(self, synth, sfid: int, note: PlannedNote) -> np.ndarray | None:
+    def _play(self, synth, sfid: int, note: PlannedNote, held: int) -> np.ndarray | None:
         if synth.program_select(0, sfid, 0, note.gm_program) < 0:
             raise GmRenderError(f"the SoundFont has no GM program {note.gm_program} ({note.instrument})")
         synth.noteon(0, note.pitch, note.velocity)
         if synth.get_active_voice_count() == 0:
             return None
-        held = min(int(round(note.held_s * self.sample_rate)), self.max_samples)
+        held = min(held, self.max_samples)
         chunks = [self._samples(synth, held)]
         synth.noteoff(0, note.pitch)
         rendered = held
@@ -327,22 +373,30 @@ class NoteSynth:
         self.holder.delete()
 
 
-def dynamics_colour(audio: np.ndarray, sample_rate: int, pitch: int, harmonics: float) -> np.ndarray:
-    """Darken soft notes with a 2nd-order low-pass at `harmonics` x f0 (0: unchanged).
+def dynamics_colour(audio: np.ndarray, sample_rate: int, pitch: int, harmonics: float, order: int) -> np.ndarray:
+    """Darken soft notes with a low-pass of `order` at `harmonics` x f0 (0: unchanged).
 
     Why: real instruments (and TinySOL) brighten as they play louder, but FluidR3_GM's
     presets mostly change only the level with velocity. Prep normalises each note to its
     own peak (paper 000), which would then erase dynamics for most instruments and leave
     the V latent nothing to learn. A pitch-tracked cutoff gives every register the same
-    spectral tilt per dynamic; the level difference stays in the audio as rendered.
+    spectral tilt per dynamic; the note's energy is kept, so the level difference that the
+    velocity made stays in the audio. A 2nd-order filter at 4 and 10 x f0 was too gentle to
+    see within the mel's 80 dB range next to each instrument's own spectral envelope: an
+    independent CNN named the dynamics of only 74 % of held-out notes. 4th order at 2 and
+    5 x f0 leaves pp nearly the fundamental and mf the first few harmonics, as soft brass
+    and reeds sound.
     """
     from scipy.signal import butter, sosfilt
 
     cutoff = harmonics * 440.0 * 2 ** ((pitch - 69) / 12)
     if harmonics <= 0 or cutoff >= 0.45 * sample_rate:
         return audio
-    sos = butter(2, cutoff, btype="low", fs=sample_rate, output="sos")
-    return sosfilt(sos, audio).astype(np.float32)
+    sos = butter(order, cutoff, btype="low", fs=sample_rate, output="sos")
+    dark = sosfilt(sos, audio)
+    # keep the note's energy: the level of each dynamic stays the one the velocity gave
+    gain = np.sqrt(np.sum(np.square(audio, dtype=np.float64)) / max(np.sum(np.square(dark)), 1e-30))
+    return (dark * gain).astype(np.float32)
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -353,6 +407,8 @@ class NoteResult:
     status: str  # "rendered" | "kept" (identical file from an earlier run) | "silent" (no sample)
     peak: float  # linear, before 16-bit quantisation (kept: from the file)
     seconds: float
+    held_s: float = 0.0
+    sounding_s: float = 0.0
 
 
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
@@ -370,30 +426,38 @@ def write_wav_atomic(path: Path, pcm: np.ndarray, sample_rate: int, comment: str
     os.replace(tmp, path)
 
 
-def existing_matches(path: Path, comment: str) -> np.ndarray | None:
-    """The audio of an earlier run's file if it was made from the same key, else None."""
+def existing_matches(path: Path, key: dict) -> tuple[np.ndarray, dict] | None:
+    """(audio, what its render measured) of an earlier run's file made from the same key, else None."""
     try:
         with sf.SoundFile(path) as f:
-            return f.read(dtype="float32") if f.comment == comment else None
-    except (OSError, RuntimeError):  # unreadable or half-written: render again
+            made = json.loads(f.comment or "null")
+            if not isinstance(made, dict) or made.get("key") != key:
+                return None
+            return f.read(dtype="float32"), made["measured"]
+    except (OSError, RuntimeError, ValueError, KeyError):  # unreadable, half-written or foreign: render again
         return None
 
 
-def render_key(note: PlannedNote, render_info: dict) -> str:
-    return json.dumps({"plan": note.row(), "render": render_info}, sort_keys=True, separators=(",", ":"))
+def render_key(note: PlannedNote, render_info: dict) -> dict:
+    """What makes a note's file: its plan row and the render settings (JSON round-trip safe)."""
+    return json.loads(json.dumps({"plan": note.row(), "render": render_info}))
 
 
 def render_one(synth: NoteSynth, note: PlannedNote, index: int, out: Path, render_info: dict) -> NoteResult:
     path, key = out / note.path, render_key(note, render_info)
     old = existing_matches(path, key) if path.exists() else None
     if old is not None:
-        return NoteResult(index, "kept", float(np.abs(old).max(initial=0.0)), len(old) / synth.sample_rate)
-    audio = synth.render(note)
-    peak = 0.0 if audio is None else float(np.abs(audio).max(initial=0.0))
+        audio, measured = old
+        return NoteResult(index, "kept", float(np.abs(audio).max(initial=0.0)), len(audio) / synth.sample_rate,
+                          **measured)
+    aimed = synth.render(note)
+    peak = 0.0 if aimed is None else float(np.abs(aimed.audio).max(initial=0.0))
     if peak == 0.0:
         return NoteResult(index, "silent", 0.0, 0.0)
-    write_wav_atomic(path, to_pcm16(audio), synth.sample_rate, key)
-    return NoteResult(index, "rendered", peak, len(audio) / synth.sample_rate)
+    measured = {"held_s": aimed.held_s, "sounding_s": aimed.sounding_s}
+    comment = json.dumps({"key": key, "measured": measured}, sort_keys=True, separators=(",", ":"))
+    write_wav_atomic(path, to_pcm16(aimed.audio), synth.sample_rate, comment)
+    return NoteResult(index, "rendered", peak, len(aimed.audio) / synth.sample_rate, **measured)
 
 
 _worker: dict = {}  # per worker process: its NoteSynth and the run's constants
@@ -448,11 +512,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def labels_csv(notes: list[PlannedNote]) -> str:
+def labels_csv(written: list[tuple[PlannedNote, NoteResult]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=LABEL_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(n.row() for n in notes)
+    writer.writerows(note.row() | {"held_s": result.held_s} for note, result in written)
     return buf.getvalue()
 
 
@@ -465,14 +529,15 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
     render_info = {
         "fluidsynth": fluidsynth_version(), "soundfont_sha256": sha256_file(soundfont),
         "gain": cfg.gain, "sample_rate": cfg.sample_rate, "max_seconds": cfg.max_seconds,
-        "lowpass_harmonics": list(cfg.lowpass_harmonics),
+        "lowpass_harmonics": list(cfg.lowpass_harmonics), "lowpass_order": cfg.lowpass_order,
+        "aim_tolerance_s": AIM_TOLERANCE_S,
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     remove_partial_files(out)
     log.info("GM-SOL: %d notes planned, %d worker(s), SoundFont %s", len(plan), cfg.workers, soundfont)
     results = _render_all(plan, cfg, out, render_info, progress)
-    written = [plan[r.index] for r in results if r.status != "silent"]
+    written = [(plan[r.index], r) for r in results if r.status != "silent"]
     write_text_atomic(out / "labels.csv", labels_csv(written))
     summary = summarize(cfg, plan, results, render_info, time.perf_counter() - started)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -496,7 +561,8 @@ def summarize(cfg, plan, results, render_info, wall_seconds) -> dict:
     for note, _ in done:
         counts[note.instrument][note.dynamics] += 1
         pitches.setdefault(note.instrument, []).append(note.pitch)
-    held_bins = Counter(int(n.held_s // 0.25) for n, _ in done)
+    classes = Counter(duration_class(r.sounding_s) for _, r in done)
+    missed = [n.path for n, r in done if abs(r.sounding_s - n.aim_s) > AIM_MISS_S]
     clipped = [n.path for n, r in done if r.peak > 1.0]
     return {
         "corpus": "gm-sol",
@@ -508,7 +574,8 @@ def summarize(cfg, plan, results, render_info, wall_seconds) -> dict:
         "clipped": clipped,
         "counts": counts,
         "pitch_ranges": {k: [min(v), max(v)] for k, v in pitches.items()},
-        "held_histogram_250ms": {f"{b * 0.25:.2f}-{(b + 1) * 0.25:.2f}": held_bins[b] for b in sorted(held_bins)},
+        "duration_classes": {f"{duration_class_seconds(c):.2f}": classes[c] for c in sorted(classes)},
+        "missed_aim": missed,
         "peak_dbfs": {d: _dbfs([r.peak for n, r in done if n.dynamics == d]) for d in cfg.dynamics},
         "audio_seconds": round(sum(r.seconds for _, r in done), 1),
         "wall_seconds": round(wall_seconds, 1),
@@ -543,7 +610,10 @@ def log_summary(summary: dict) -> None:
         lo_hi = summary["pitch_ranges"].get(name)
         span = f"{note_name(lo_hi[0])}-{note_name(lo_hi[1])}" if lo_hi else "-"
         log.info("%-11s %s  %s", name, " ".join(f"{per_dyn[d]:>4}" for d in dynamics), span)
-    log.info("held time (s): %s", ", ".join(f"{k}: {v}" for k, v in summary["held_histogram_250ms"].items()))
+    log.info("notes per duration class (s): %s", ", ".join(f"{k}: {v}" for k, v in summary["duration_classes"].items()))
+    if summary["missed_aim"]:
+        log.info("%d notes sound longer than aimed (a release tail longer than the aimed duration); "
+                 "prep labels them by what they measure", len(summary["missed_aim"]))
     log.info("peak dBFS: %s", "; ".join(f"{d} {v}" for d, v in summary["peak_dbfs"].items()))
     if summary["silent_skipped"]:
         log.warning("%d notes rendered silent, skipped (no sample for the key in the SoundFont: %s; "
