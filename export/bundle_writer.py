@@ -34,11 +34,15 @@ class ExportOptions:
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
     max_train_notes: int = 4000  # training notes encoded for class centroids (unimodal variants)
+    class_means: str = "prior"  # "prior" or "centroid": where a class's notes are placed (export.priors)
+    tuning_step: int = 3  # tuning check: every n-th key of each timbre's range (0: no check)
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not self.tolerance >= 0:
             raise ValueError(f"parity tolerance must be a non-negative number, got {self.tolerance}")
+        if self.class_means not in ("prior", "centroid"):
+            raise ValueError(f"class means must be 'prior' or 'centroid', got {self.class_means!r}")
         if self.which not in ("best", "last"):
             raise ValueError(f"checkpoint must be 'best' or 'last', got {self.which!r}")
 
@@ -83,9 +87,9 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
     from export.onnx_decoder import decoder_metadata, export_decoder
     from export.priors import bundle_priors
 
-    with tqdm(total=4, desc="export", unit="step") as steps:
+    with tqdm(total=5, desc="export", unit="step") as steps:
         steps.set_description("export: class means")
-        priors = bundle_priors(run, options.max_train_notes, options.seed)
+        priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
         spec = build_spec(run, name, priors, options.which)
         extras = {"name": name, "variant": run.config.variant, "corpus": spec.corpus["name"],
                   "run": run.run_dir.name, "epoch": run.epoch}
@@ -99,6 +103,10 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.set_description("export: bundle.json")
         write_spec(directory, spec)
         load_model(directory)  # the runtime's own validation of the finished bundle
+        steps.update()
+        steps.set_description("export: tuning check")
+        spec.metrics["tuning"] = _tuning(directory, spec.corpus, options.tuning_step)
+        write_spec(directory, spec)
         steps.update()
 
 
@@ -139,6 +147,22 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
     log.info("parity: max abs error %.2g over %d latents (worst: %s)", report.max_abs_error, report.n_latents,
              report.worst_set)
     return report
+
+
+def _tuning(directory: Path, corpus: dict, step: int) -> dict:
+    """Share of each timbre's notes (every `step`-th key of its trained range) that the
+    finished bundle plays within 50 cents; 0 skips the check."""
+    from rtsynth.tuning import measure_tuning
+
+    if step <= 0:
+        return {}
+    ranges = {t: tuple(r) for t, r in corpus["timbre_pitch_ranges"].items()}
+    summary = measure_tuning(directory, ranges, step).summary()
+    worst = sorted(summary["per_timbre"].items(), key=lambda item: item[1])[:3]
+    log.info("tuning: %.0f %% of %d notes within 50 cents (median %s cents off); weakest: %s",
+             100 * summary["in_tune"], summary["notes"], summary["median_abs_cents"],
+             ", ".join(f"{t} {100 * v:.0f} %" for t, v in worst))
+    return summary
 
 
 def _reference_classes(cache) -> dict[str, int]:

@@ -22,6 +22,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     export.add_argument("--tolerance", type=float, default=1e-4,
                         help="max abs error allowed between the ONNX and torch decoders (1e-4)")
+    export.add_argument("--class-means", choices=("prior", "centroid"), default="prior",
+                        help="where each class sits: a Gaussian-mixture model's learned prior means (prior) or "
+                             "the centroids of the training notes' posterior means (centroid)")
+    export.add_argument("--tuning-step", type=int, default=3,
+                        help="tuning check: render every N-th key of each timbre's range and store the share "
+                             "within 50 cents in bundle.json (3; 0 skips it)")
     export.set_defaults(func=_run)
 
 
@@ -31,7 +37,8 @@ def _run(args: argparse.Namespace) -> int:
     from train.prep.cache import CacheError
     from train.runs import RunError
 
-    options = ExportOptions(name=args.name, which=args.checkpoint, force=args.force, tolerance=args.tolerance)
+    options = ExportOptions(name=args.name, which=args.checkpoint, force=args.force, tolerance=args.tolerance,
+                            class_means=args.class_means, tuning_step=args.tuning_step)
     try:
         out = export_bundle(args.run, args.out, options)
     except (BundleExistsError, ParityError, RunError, CacheError, ValueError) as err:

@@ -85,9 +85,21 @@ def corpus_facts(cache: NoteCache) -> dict:
         "splits": {name: int(len(cache.indices(name))) for name in ("train", "val", "test")},
         "pitch_range": [min(pitches), max(pitches)],
         "timbres": list(cache.vocab.timbre),
+        "timbre_pitch_ranges": timbre_pitch_ranges(cache),
         "prep_version": manifest.get("prep_version"),
         "cache_fingerprint": _digest(fingerprint) if fingerprint is not None else _digest(manifest),
     }
+
+
+def timbre_pitch_ranges(cache: NoteCache) -> dict[str, list[int]]:
+    """Lowest and highest MIDI pitch each timbre has notes of: where its class means were trained."""
+    pitches = np.asarray(cache.vocab.pitch)[cache.labels["pitch"]]
+    ranges = {}
+    for i, timbre in enumerate(cache.vocab.timbre):
+        own = pitches[cache.labels["timbre"] == i]
+        if len(own):
+            ranges[timbre] = [int(own.min()), int(own.max())]
+    return ranges
 
 
 def _digest(payload) -> str:

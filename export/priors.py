@@ -31,12 +31,14 @@ class BundlePriors:
     filled: dict[str, list]  # descriptor -> class values whose mean was filled in
 
 
-def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0) -> BundlePriors:
+def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0, source: str = "prior") -> BundlePriors:
+    """`source` "prior" takes a Gaussian-mixture model's learned means (centroids for a
+    unimodal model, which has none); "centroid" always takes the training centroids."""
     model, cache = run.model, run.cache
     train_idx = cache.indices("train")
     if not len(train_idx):
         raise ValueError(f"{cache.root} has no training notes; cannot place the class means")
-    prior = model.prior_means()
+    prior = model.prior_means() if source == "prior" else None
     if prior is not None:
         means, source = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in DESCRIPTORS}, "prior"
     else:
@@ -61,7 +63,7 @@ def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: 
     if len(train_idx) > max_train_notes:
         train_idx = np.sort(rng.choice(train_idx, size=max_train_notes, replace=False))
     train = encode_split(model, cache, train_idx, desc="encode train (class centroids)")
-    return class_means(model, train, cache.vocab.sizes()).means
+    return class_means(model, train, cache.vocab.sizes(), use_prior=False).means
 
 
 def _fill_missing(means: np.ndarray, present: np.ndarray, values: np.ndarray, ordered: bool) -> tuple[np.ndarray, list[int]]:

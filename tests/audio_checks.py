@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from rtsynth.dsp import pitch
+
 SR = 48000
+
+
+def estimate_f0(x: np.ndarray, expected_hz: float, sr: int = SR) -> float:
+    return pitch.estimate_f0(x, expected_hz, sr)
+
+
+cents, midi_hz = pitch.cents, pitch.midi_hz
 
 
 def seg(y: np.ndarray, start: float, stop: float, sr: int = SR) -> np.ndarray:
@@ -14,29 +23,6 @@ def seg(y: np.ndarray, start: float, stop: float, sr: int = SR) -> np.ndarray:
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
-
-
-def estimate_f0(x: np.ndarray, expected_hz: float, sr: int = SR) -> float:
-    """Autocorrelation pitch: the strongest period within +-6 semitones of the expected f0.
-
-    Periodicity is robust where spectral harmonic sums are not (weak fundamentals, vocoder
-    sidebands); the search window is wide enough that a wrong note is still reported wrong.
-    """
-    x = np.asarray(x, dtype=np.float64) - np.mean(x)
-    n = 1 << int(np.ceil(np.log2(2 * len(x))))
-    acf = np.fft.irfft(np.abs(np.fft.rfft(x, n)) ** 2)[: len(x)] / (len(x) - np.arange(len(x)))
-    lo, hi = int(sr / (expected_hz * 2 ** 0.5)), int(sr / (expected_hz * 2 ** -0.5)) + 1
-    k = lo + int(np.argmax(acf[lo:hi]))
-    a, b, c = acf[k - 1 : k + 2]
-    return float(sr / (k + 0.5 * (a - c) / (a - 2 * b + c)))
-
-
-def cents(f: float, ref: float) -> float:
-    return float(1200 * np.log2(f / ref))
-
-
-def midi_hz(note: float) -> float:
-    return 440.0 * 2 ** ((note - 69) / 12)
 
 
 def spectrum_db(x: np.ndarray, n_fft: int = 4096) -> np.ndarray:

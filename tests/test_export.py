@@ -135,6 +135,11 @@ def test_bundle_spec_carries_the_run_and_corpus_facts(bundle, run_dir, cache_roo
     assert cello["pp"] < cello["mf"] < cello["ff"] < spec.loudness_db["flute"]["ff"]
     assert spec.corpus["name"] == "tiny-corpus" and spec.corpus["kind"] == "synthetic"
     assert spec.corpus["notes"] == len(cache) and spec.corpus["pitch_range"] == [60, 62]
+    assert spec.corpus["timbre_pitch_ranges"] == {"flute": [60, 62], "cello": [60, 62]}
+    # the tuning check rendered both ends of each range (a tiny untrained model: in tune or not)
+    tuning = spec.metrics["tuning"]
+    assert tuning["notes"] == 4 and set(tuning["per_timbre"]) == {"flute", "cello"}
+    assert 0 <= tuning["in_tune"] <= 1 and tuning["in_tune_cents"] == 50
     assert len(spec.corpus["cache_fingerprint"]) == 64
     assert spec.model["variant"] == "md-gmvae+c+r" and spec.model["run"] == "tiny-gm" and spec.model["epoch"] == 1
     assert spec.model["config"]["model"]["hidden"] == 16

@@ -29,9 +29,10 @@ class ClassMeans:
         return "the per-dimension within-class standard deviation of the training posterior means"
 
 
-def class_means(model, train: SplitLatents, vocab_sizes: dict[str, int]) -> ClassMeans:
+def class_means(model, train: SplitLatents, vocab_sizes: dict[str, int], use_prior: bool = True) -> ClassMeans:
+    """The prior's means where the model has them and `use_prior`, else the training centroids."""
     present = {d: np.bincount(train.labels[:, j], minlength=vocab_sizes[d]) > 0 for j, d in enumerate(DESCRIPTORS)}
-    prior = model.prior_means()
+    prior = model.prior_means() if use_prior else None
     if prior is not None:
         std = float(np.exp(0.5 * float(model.prior_logvar)))
         means = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in DESCRIPTORS}

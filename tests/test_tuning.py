@@ -1,0 +1,54 @@
+"""rtsynth.tuning: the export's check of how in tune a bundle plays, on the harmonic test
+bundle (whose decoder draws exactly the pitch its z_P says) and on a detuned copy of it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harmonic_bundle import make_harmonic_bundle
+from rtsynth.bundle import read_spec, write_spec
+from rtsynth.tuning import measure_tuning, notes_to_measure
+
+RANGES = {"flute": (60, 66), "violin": (48, 52)}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    return make_harmonic_bundle(tmp_path_factory.mktemp("tuning") / "harmonic")
+
+
+def detuned(bundle: Path, folder: Path, semitones: float) -> Path:
+    """A copy whose pitch class means sit `semitones` higher (z_P[0] is semitones / 12)."""
+    copy = shutil.copytree(bundle, folder / "detuned")
+    spec = read_spec(copy)
+    pitch = spec.descriptors["pitch"]
+    means = np.asarray(pitch.means)
+    means[:, 0] += semitones / 12
+    spec.descriptors["pitch"] = dataclasses.replace(pitch, means=means.tolist())
+    write_spec(copy, spec)
+    return copy
+
+
+def test_notes_cover_each_range_with_both_ends():
+    assert notes_to_measure(RANGES, 3) == [("flute", 60), ("flute", 63), ("flute", 66),
+                                           ("violin", 48), ("violin", 51), ("violin", 52)]
+
+
+def test_an_in_tune_bundle_measures_in_tune(bundle):
+    summary = measure_tuning(bundle, RANGES, step=3).summary()
+    assert summary["notes"] == 6 and summary["silent"] == 0
+    assert summary["in_tune"] == 1.0 and summary["median_abs_cents"] < 20
+    assert summary["per_timbre"] == {"flute": 1.0, "violin": 1.0}
+
+
+def test_a_detuned_bundle_measures_its_offset(bundle, tmp_path):
+    summary = measure_tuning(detuned(bundle, tmp_path, 3.0), RANGES, step=3).summary()
+    assert summary["in_tune"] == 0.0
+    assert summary["median_abs_cents"] == pytest.approx(300, abs=30)
+    json.dumps(summary)  # what bundle.json stores
