@@ -50,14 +50,15 @@ RESTRIKE_S = 4.0  # capacity test: each voice gets a new, never-rendered note th
 class Rig:
     """Engine + sounddevice backend + OSC server + JACK MIDI input + an xrun counter."""
 
-    def __init__(self, bundle: Path, period: int, voices: int):
+    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str = ""):
         import jack
         import rtmidi
 
         from rtsynth.control.midi import MidiInput
         from rtsynth.control.osc import OscServer
 
-        self.engine = Engine(bundle, EngineConfig(blocksize=period, voices=voices, cache_mb=512)).start()
+        self.engine = Engine(bundle, EngineConfig(blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder,
+                                                        attack_vocoder=attack_vocoder)).start()
         self.backend = SoundDeviceBackend(self.engine).start()
         self.osc = OscServer(self.engine, port=0)
         self.osc.start()
@@ -326,6 +327,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bundle", type=Path, default=REPO / "bundles" / "default")
     parser.add_argument("--synthetic", action="store_true", help="use the tests' harmonic bundle (no trained model)")
+    parser.add_argument("--vocoder", default="", help="engine vocoder (default: the bundle's choice)")
+    parser.add_argument("--attack-vocoder", default="", help="a faster vocoder for each note's first frames")
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--transports", nargs="+", default=["direct", "osc", "midi"])
     parser.add_argument("--notes", type=int, default=500)
@@ -358,7 +361,7 @@ def main() -> int:
         print(f"period {period} frames", flush=True)
         result = report["periods"].setdefault(str(period), {})
         with jack_server(period):
-            rig = Rig(bundle, period, voices=max(CAPACITY_STEPS))
+            rig = Rig(bundle, period, max(CAPACITY_STEPS), args.vocoder, args.attack_vocoder)
             try:
                 space = rig.engine.controller.space
                 velocity = space.dynamics_velocity * 127

@@ -220,6 +220,9 @@ class RenderWorker:
         sources = self._sources(plans)
         for spec, plan, source in zip(fresh, plans, sources):
             self._launch(spec, plan, source, began)
+        for kind, data, _, key in sources:  # after the first chunks went out: copying a mel takes ms
+            if kind == "mel" and key is not None:
+                self.cache.put_mel(key, data)
 
     def _sources(self, plans: list[NotePlan]) -> list:
         """For each plan: cached full audio, or its mel (from the cache or one batched decode)."""
@@ -235,17 +238,19 @@ class RenderWorker:
                 sources.append(("mel", entry.mel.astype(np.float32), float(plan.level[0]), key))
             else:
                 mel, peak = mels[missing.index(i)]
-                if key is not None:
-                    self.cache.put_mel(key, mel)
                 sources.append(("mel", mel, peak, key))
         return sources
 
     def _decode(self, plans: list[NotePlan]) -> list[tuple[np.ndarray, float]]:
         if not plans:
             return []
-        unique, inverse = np.unique(np.concatenate([p.z for p in plans]), axis=0, return_inverse=True)
-        mels = self.runtime.decode(unique)[inverse.reshape(-1)]  # a key shared by notes or moves: one decode
-        self.stats.add("decodes", len(unique))
+        z = np.concatenate([p.z for p in plans])
+        if len(z) == 1:  # the common case, a single static note: nothing to share
+            mels, decodes = self.runtime.decode(z), 1
+        else:  # a key shared by notes or moves: one decode
+            unique, inverse = np.unique(z, axis=0, return_inverse=True)
+            mels, decodes = self.runtime.decode(unique)[inverse.reshape(-1)], len(unique)
+        self.stats.add("decodes", decodes)
         out, start = [], 0
         for plan in plans:
             out.append(assemble(plan, mels[start : start + len(plan.z)], self.runtime.mel.db_range))
