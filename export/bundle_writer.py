@@ -111,7 +111,8 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
 
 
 def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
-    from export.facts import corpus_facts, loudness_table, velocity_mapping
+    from export.facts import corpus_facts, velocity_mapping
+    from train.prep.loudness import loudness_table
     from export.metrics import bundle_metrics
 
     cache, config = run.cache, run.config

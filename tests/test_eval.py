@@ -202,6 +202,7 @@ def test_eval_writes_report_metrics_and_figures_in_range(evaluated_runs):
                 cell = control["single"][d][str(w)]
                 assert _probability(cell["asked"]) and _probability(cell["kept"])
                 assert _probability(control["joint"]["accuracy"][str(w)][d])
+        _check_through_audio(control, (run / "report.md").read_text())
         transfer = m["transfer"]
         assert len(transfer["target_posterior_mean"]) == len(transfer["alphas"]) == 5
         assert all(_probability(p) for p in transfer["target_posterior_mean"])
@@ -214,6 +215,26 @@ def test_eval_writes_report_metrics_and_figures_in_range(evaluated_runs):
         names = {Path(f).name for f in m["figures"]}
         assert {"tsne.png", "interpolation.png", "reconstructions.png", "leakage.png", "transfer.png",
                 "controllability.png", *(f"sweeps_{d}.png" for d in DESCRIPTORS)} <= names
+
+
+def _check_through_audio(control: dict, report: str) -> None:
+    """Every generated note went through the vocoder; each through-audio cell is a probability
+    and appears in the report's table."""
+    from rtsynth.vocoder import DEFAULT_VOCODER
+
+    audio, spreads = control["through_audio"], [str(w) for w in control["spreads"]]
+    assert audio["vocoder"] == DEFAULT_VOCODER
+    assert audio["notes"] == len(spreads) * (len(DESCRIPTORS) * control["n_refs"] + audio["joint"]["n"])
+    assert 0 <= audio["silent"] == sum(audio["silent_reasons"].values()) <= audio["notes"]
+    section = report.split("## Controllability through audio")[1].split("\n## ")[0]
+    for d in DESCRIPTORS:
+        for w in spreads:
+            cell = audio["single"][d][w]
+            assert _probability(cell["asked"]) and _probability(cell["kept"])
+            assert 0 <= cell["silent"] <= control["n_refs"]
+            assert _probability(audio["joint"]["accuracy"][w][d])
+            assert f"{cell['asked']:.3f}" in section and f"{control['single'][d][w]['asked']:.3f}" in section
+    assert f"{audio['silent']} of {audio['notes']}" in section
 
 
 @pytest.mark.slow
@@ -238,3 +259,41 @@ def test_eval_and_compare_name_what_is_missing(tmp_path, caplog):
     assert "not a run directory" in caplog.text
     assert main(["compare", str(tmp_path)]) == 2
     assert "no metrics.json" in caplog.text
+
+
+# ---------------------------------------------------------------- controllability through audio
+
+
+def test_a_note_silent_after_the_vocoder_counts_as_wrong(cache, tmp_path):
+    """An all-zero mel vocodes to silence, which prep rejects: it must be named UNHEARD (wrong
+    for every descriptor) and counted, while real notes beside it are heard and named."""
+    from train.eval.classifier import ClassifierConfig, load_or_train
+    from train.eval.controllability import UNHEARD, Judge, accuracy, silent_count
+    from train.eval.through_audio import audio_route
+
+    route = audio_route(cache)
+    judge = Judge(model=None, classifier=load_or_train(cache, tmp_path, ClassifierConfig(epochs=1)), audio=route)
+    real = np.asarray(cache.mels[:3], dtype=np.float32)
+    mels = np.concatenate([np.zeros_like(real[:1]), real])
+    asked = cache.label_matrix(np.array([0, 0, 1, 2]))
+    named = judge.name(mels, asked)
+    assert named["audio"].shape == named["mel"].shape == (4, len(DESCRIPTORS))
+    assert np.all(named["audio"][0] == UNHEARD) and np.all(named["audio"][1:] >= 0)
+    assert silent_count(named["audio"]) == 1 and silent_count(named["mel"]) == 0
+    assert all(a == 0.0 for a in accuracy(named["audio"][:1], asked[:1]).values())
+    assert route.summary()["notes"] == 4 and route.summary()["silent"] == 1
+    assert list(route.summary()["silent_reasons"]) == ["silent"]
+
+
+def test_reanalysed_audio_gives_back_the_note_it_was_made_from(cache):
+    """Real notes' mels -> vocoder -> prep land in the cache's own [0, 1] scale (peak at 1),
+    each closer to the note it was made from than to any other: the route keeps what a note is."""
+    from train.eval.through_audio import audio_route
+
+    rows = np.arange(0, len(cache), 9)[:8]  # notes differing in every descriptor
+    original = np.asarray(cache.mels[rows], dtype=np.float32)
+    heard, again = audio_route(cache).reanalyse(original, cache.label_matrix(rows))
+    assert heard.all() and again.shape == original.shape
+    assert again.min() >= 0.0 and np.allclose(again.max(axis=(1, 2)), 1.0)
+    distance = np.abs(again[:, None] - original[None]).mean(axis=(2, 3))
+    np.testing.assert_array_equal(distance.argmin(axis=1), np.arange(len(rows)))

@@ -65,6 +65,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     from train.eval.leakage import leakage_matrix
     from train.eval.report import write_report
     from train.eval.tableone import table_one
+    from train.eval.through_audio import audio_route
     from train.eval.transfer import timbre_transfer
 
     run_dir = Path(run.run_dir)
@@ -84,8 +85,9 @@ def evaluate(run, options: EvalOptions) -> dict:
         config = independent.ClassifierConfig(epochs=options.classifier_epochs)
         clf = independent.load_or_train(cache, options.classifier_root or run_dir.parent / ".eval_classifiers", config)
     means = class_means(model, train, cache.vocab.sizes())
-    with stage("controllability"):
-        control = controllability(model, clf, test, means, n_refs=options.control_refs, seed=options.seed)
+    with stage("controllability"):  # mel and through audio
+        control = controllability(model, clf, test, means, n_refs=options.control_refs, seed=options.seed,
+                                  audio=audio_route(cache))
     with stage("timbre transfer"):
         transfer = timbre_transfer(model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes,
                                    seed=options.seed)

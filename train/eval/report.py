@@ -29,7 +29,7 @@ def report_markdown(m: dict) -> str:
              f"Variant **{m['variant']}**, checkpoint `{m['checkpoint']}` (epoch {m['epoch']}), cache `{m['cache']}`; "
              f"{m['counts']['test']} test notes, {m['counts']['train_used']} training notes for k-NN and class "
              "centroids. Everything below uses posterior means, except the deliberate spread w.", ""]
-    for section in (_table_one, _leakage, _clusters, _classifier, _control, _transfer, _figures):
+    for section in (_table_one, _leakage, _clusters, _classifier, _control, _control_audio, _transfer, _figures):
         lines += section(m)
     return "\n".join(lines)
 
@@ -86,6 +86,34 @@ def _control(m: dict) -> list[str]:
             f"**All four latents from class means** (labels of {c['joint']['n']} test notes):", "",
             *_table(["descriptor", *(f"w={w}" for w in spreads)], joint_rows),
             *_figure("controllability", "figures/controllability.png")]
+
+
+def _control_audio(m: dict) -> list[str]:
+    """Through-audio accuracy beside the mel-domain figure, cell by cell, so the loss the
+    vocoder and re-analysis cause is read off directly."""
+    c = m["controllability"]
+    audio, spreads = c["through_audio"], [str(w) for w in c["spreads"]]
+    rows = [[protocol, SYMBOL[d], *(_f(asked(domain, d, w)) for w in spreads for domain in (audio, c))]
+            for protocol, asked in (("one latent", _asked_single), ("all four", _asked_joint)) for d in DESCRIPTORS]
+    header = ["protocol", "descriptor", *(f"w={w} {domain}" for w in spreads for domain in ("audio", "mel"))]
+    reasons = ", ".join(f"{n} {why}" for why, n in audio["silent_reasons"].items())
+    reasons = f" ({reasons})" if reasons else ""
+    return ["## Controllability through audio (issue 4)", "",
+            f"The same generated notes, rendered to audio by the runtime's `{audio['vocoder']}` streaming vocoder "
+            "at the model rate and at the synth's level for the asked timbre and dynamics, re-analysed by prep "
+            "exactly as a corpus file (silence floor, trim, faded cut, pad/crop, [0, 1] mel) and named by the same "
+            "independent classifier. Accuracy of what was asked for, through audio next to the mel domain:", "",
+            *_table(header, rows),
+            f"Silent after the vocoder (no usable audio, counted wrong for every descriptor): **{audio['silent']} of "
+            f"{audio['notes']}** generated notes{reasons}.", ""]
+
+
+def _asked_single(domain: dict, d: str, w: str) -> float:
+    return domain["single"][d][w]["asked"]
+
+
+def _asked_joint(domain: dict, d: str, w: str) -> float | None:
+    return (domain["joint"]["accuracy"][w] or {}).get(d)
 
 
 def _transfer(m: dict) -> list[str]:
