@@ -10,7 +10,7 @@ import pytest
 from rtsynth.dsp.mel import mel_filterbank, mel_power, power_to_unit
 from rtsynth.settings import PAPER_MEL
 from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, create_vocoder, vocode
-from rtsynth.vocoder.loudness import relative_power
+from rtsynth.vocoder.loudness import SILENCE_FLOOR, relative_power
 from rtsynth.vocoder.magnitude import MelInverter
 from rtsynth.vocoder.quality import mel_db_distance, multi_resolution_stft_distance
 
@@ -248,3 +248,16 @@ def test_resampler_removes_what_the_device_rate_cannot_hold():
     assert np.sqrt(np.mean(out[1600:-1600] ** 2)) < 1e-3  # more than 57 dB down
     with pytest.raises(ValueError, match="positive"):
         StreamingResampler(0, 48000)
+
+
+@pytest.mark.parametrize("name", ["pghi", "pghi-gla"])
+def test_a_decoders_faint_floor_is_silence_and_quiet_content_is_not(tone_note, name):
+    _, unit, peak_db = tone_note
+    cut = unit.shape[1] // 2
+    after_cut = slice((cut + 8) * PAPER_MEL.hop_length, (cut + 40) * PAPER_MEL.hop_length)
+    floor = np.maximum(unit, SILENCE_FLOOR)  # a decoder's output never quite reaches 0
+    floor[:, cut:] = SILENCE_FLOOR
+    assert np.abs(create_vocoder(name).vocode(floor, peak_db)[after_cut]).max() == 0.0
+    quiet = floor.copy()
+    quiet[:, cut:] = SILENCE_FLOOR + 0.1  # 60 dB down: quiet, but sound
+    assert np.abs(create_vocoder(name).vocode(quiet, peak_db)[after_cut]).max() > 0
