@@ -25,6 +25,13 @@ def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0
 
 
+def held_level(y: np.ndarray, sr: int = SR) -> float:
+    """Median of 20 ms RMS windows: a dropped block or two does not move it."""
+    n = int(0.02 * sr)
+    windows = y[: len(y) // n * n].reshape(-1, n)
+    return float(np.median(np.sqrt(np.mean(windows**2, axis=1))))
+
+
 def spectrum_db(x: np.ndarray, n_fft: int = 4096) -> np.ndarray:
     """Mean log-magnitude spectrum: a timbre fingerprint independent of level (peak at 0 dB)."""
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[:: n_fft // 2]

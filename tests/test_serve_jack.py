@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from audio_checks import cents, estimate_f0, high_band, midi_hz, onset, spectrum_db
+from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, onset, spectrum_db
 from harmonic_bundle import make_harmonic_bundle
 from jack_support import SR, Capture, jack_server
 from rtsynth.bundle import BundleError
@@ -78,12 +78,6 @@ def live(bundles, capture):
     playing.close()
 
 
-def _held_level(y: np.ndarray) -> float:
-    """Median of 20 ms RMS windows: a dropped block or two does not move it."""
-    windows = y[: len(y) // 960 * 960].reshape(-1, 960)
-    return float(np.median(np.sqrt(np.mean(windows**2, axis=1))))
-
-
 def test_scheduled_notes_start_on_time_at_their_pitch_and_release(live):
     t0 = live.at()
     for i, note in enumerate((57, 64)):
@@ -96,7 +90,7 @@ def test_scheduled_notes_start_on_time_at_their_pitch_and_release(live):
         assert abs(start) < 0.025, f"note {note} started {start * 1e3:.1f} ms from its time"
         held = around[int(0.2 * SR) : int(0.45 * SR)]
         assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
-        assert _held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * _held_level(held)  # released
+        assert held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * held_level(held)  # released
 
 
 def test_velocity_changes_level_monotonically(live):
@@ -105,7 +99,7 @@ def test_velocity_changes_level_monotonically(live):
     for i, v in enumerate(velocities):
         live.engine.submit(NoteOn(60, v, at=t0 + 0.8 * i))
         live.engine.submit(NoteOff(60, at=t0 + 0.8 * i + 0.45))
-    levels = [_held_level(live.record(t0 + 0.8 * i + 0.1, t0 + 0.8 * i + 0.4)) for i in range(len(velocities))]
+    levels = [held_level(live.record(t0 + 0.8 * i + 0.1, t0 + 0.8 * i + 0.4)) for i in range(len(velocities))]
     assert np.all(np.diff(levels) > 0), levels
 
 

@@ -1,0 +1,213 @@
+"""The pyo audio backend on a real JACK server (dummy driver): the engine plays through pyo's
+JACK client, a JACK client records that client's output port, and `rtsynth serve
+--audio-backend pyo` starts, plays and stops on it (or, with no audio output at all, says so).
+
+Notes are scheduled ahead with explicit times, so what is checked is where and how they
+sound, never how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from audio_checks import cents, estimate_f0, held_level, midi_hz, onset
+from harmonic_bundle import make_harmonic_bundle
+from jack_support import SR, Capture, jack_server
+from rtsynth.engine.backends import AudioBackendError, PyoBackend
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.engine import Engine
+from rtsynth.engine.events import NoteOff, NoteOn, Panic
+
+pytest.importorskip("pyo", reason="pyo is not installed: it is the optional extra, pip install 'rtsynth[pyo]'")
+pytestmark = pytest.mark.slow
+PERIOD = 256
+AHEAD = 1.5  # seconds: schedule this far ahead so rendering is never what is being tested
+CLIENT = "rtsynth-pyo-test"  # the in-process backend's JACK name; `serve` uses the default "rtsynth"
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_harmonic_bundle(tmp_path_factory.mktemp("pyo") / "harmonic")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    try:
+        with jack_server(PERIOD, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
+            yield name
+    except RuntimeError as err:
+        pytest.skip(f"no JACK server: {err}")
+
+
+@pytest.fixture(scope="module")
+def capture(server):
+    recorder = Capture(seconds=300)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="module")
+def live(bundle, capture):
+    engine = Engine(bundle, EngineConfig(blocksize=PERIOD)).start()
+    backend = None
+    try:
+        backend = PyoBackend(engine, client_name=CLIENT).start()
+        capture.connect_from(f"^{CLIENT}:")
+        yield engine, backend
+    finally:
+        engine.submit(Panic())
+        if backend is not None:
+            backend.stop()
+        engine.stop()
+
+
+def _record(capture: Capture, start: float, stop: float) -> np.ndarray:
+    capture.wait_until(stop + 0.05)
+    return capture.window(start, stop)
+
+
+def test_a_block_size_other_than_jacks_is_refused_with_the_flags_to_use(bundle, server):
+    engine = Engine(bundle, EngineConfig(blocksize=PERIOD // 2))
+    try:
+        with pytest.raises(AudioBackendError, match=f"--samplerate {SR} --blocksize {PERIOD}"):
+            PyoBackend(engine, device="jack", client_name="rtsynth-pyo-refused").start()
+    finally:
+        engine.stop()
+
+
+def test_notes_through_pyo_start_on_time_at_their_pitch_and_release(live, capture):
+    engine, backend = live
+    assert engine.audio_info["backend"] == "pyo" and engine.audio_info["hostapi"] == "JACK"
+    t0 = engine.clock() + AHEAD
+    for i, note in enumerate((57, 64)):
+        engine.submit(NoteOn(note, 0.8, at=t0 + i))
+        engine.submit(NoteOff(note, at=t0 + i + 0.4))
+    for i, note in enumerate((57, 64)):
+        t = t0 + i
+        around = _record(capture, t - 0.1, t + 0.95)
+        start = onset(around, 1e-3) / SR - 0.1
+        # within 5 ms: a wrong output latency (10.7 ms here) would show as a shift of its size
+        assert abs(start) < 0.005, f"note {note} started {start * 1e3:.1f} ms from its time"
+        held = around[int(0.2 * SR) : int(0.45 * SR)]
+        assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
+        assert held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * held_level(held)  # released
+    assert backend.error is None
+
+
+def _wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout:.0f} s for {what}")
+        time.sleep(0.05)
+
+
+def test_pyo_reports_the_output_latency_portaudio_sees_on_the_same_jack(live):
+    import sounddevice as sd
+
+    engine, _ = live
+    delays = []  # PortAudio asks JACK for each callback's DAC time: an independent reading
+
+    def callback(out, frames, time_info, status) -> None:
+        out.fill(0)
+        delays.append(time_info.outputBufferDacTime - time_info.currentTime)
+
+    with sd.OutputStream(samplerate=SR, blocksize=PERIOD, channels=2, dtype="float32", callback=callback):
+        _wait_for(lambda: len(delays) >= 8, "PortAudio callbacks")
+    status = engine.status()
+    assert status["blocks"] > 0
+    assert status["output_latency_ms"] == pytest.approx(engine.audio_info["latency_ms"])
+    assert status["output_latency_ms"] == pytest.approx(np.median(delays) * 1e3, abs=0.1), (status, delays)
+
+
+def test_xruns_jack_reports_reach_the_engine_status(live, capture):
+    import jack
+
+    engine, _ = live
+    before, heard_before = engine.status()["xruns"], capture.xruns
+    stall = threading.Event()
+    slow = jack.Client("rtsynth-pyo-stall", no_start_server=True)
+
+    @slow.set_process_callback
+    def _process(frames: int) -> None:
+        if stall.is_set():
+            stall.clear()
+            time.sleep(0.05)  # ten periods: JACK misses its deadline
+
+    slow.activate()
+    try:
+        stall.set()
+        _wait_for(lambda: capture.xruns > heard_before, "JACK to report the stall as an xrun")
+    finally:
+        slow.deactivate()
+        slow.close()
+    _wait_for(lambda: engine.status()["xruns"] > before, "the engine to count the xrun")
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _send(client: socket.socket, port: int, address: str, *args) -> None:
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    message = OscMessageBuilder(address)
+    for arg in args:
+        message.add_arg(arg)
+    client.sendto(message.build().dgram, ("127.0.0.1", port))
+
+
+def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, capture, tmp_path):
+    port = _free_udp_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundle), "--osc-port", str(port),
+         "--audio-backend", "pyo", "--blocksize", str(PERIOD)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    try:
+        for line in process.stdout:  # the banner: where it listens and what it plays on
+            lines.append(line)
+            if "voices:" in line:
+                break
+        banner = "".join(lines)
+        assert "rtsynth via JACK (pyo)" in banner and f"udp://127.0.0.1:{port}" in banner, banner
+        capture.connect_from("^rtsynth:")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(30)
+            sent = time.monotonic()
+            _send(client, port, "/note/on", 62, 100)
+            heard = _record(capture, sent, sent + 0.8)
+            _send(client, port, "/note/off", 62)
+            _send(client, port, "/status")
+            reply, _ = client.recvfrom(65536)
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert reply.startswith(b"/status/reply")
+    assert abs(cents(estimate_f0(heard[int(0.4 * SR) :], midi_hz(62)), midi_hz(62))) < 50
+    assert process.returncode == 0, banner + output
+
+
+def test_serve_on_pyo_without_jack_or_a_sound_card_says_so(bundle, tmp_path):
+    env = {**os.environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
+    try:
+        result = subprocess.run([sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundle), "--osc-port", "0",
+                                 "--audio-backend", "pyo"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.skip("this machine has a sound card: serve started playing on it")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output  # an error, not pyo crashing on a missing device
+    assert "no JACK server is running and PortAudio sees no audio output" in output, output
