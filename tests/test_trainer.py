@@ -92,6 +92,17 @@ def test_resume_continues_exactly(cache, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_at_a_new_learning_rate(cache, tmp_path):
+    config = _write(tiny_config(cache, max_epochs=1), tmp_path / "tiny.toml")
+    run = tmp_path / "run"
+    assert rtsynth_main(["train", "--config", str(config), "--out", str(run)]) == 0
+    assert rtsynth_main(["train", "--config", str(config), "--out", str(run), "--lr", "1e-4"]) == 2  # needs --resume
+    assert rtsynth_main(["train", "--out", str(run), "--resume", "--lr", "2.5e-4", "--max-epochs", "2"]) == 0
+    rows = _rows(run)
+    assert float(rows[0]["lr"]) == tiny_config(cache).lr and float(rows[1]["lr"]) == 2.5e-4
+    assert "learning rate set to 0.00025 after epoch 1" in (run / "train.log").read_text()
+
+
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     config = tiny_config(make_cache(tmp_path / "cache", repeats=1), max_epochs=4)
     path = _write(config, tmp_path / "tiny.toml")

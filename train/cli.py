@@ -22,6 +22,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", help="dataset cache directory (overrides the config)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
     p.add_argument("--max-epochs", type=int, help="overrides the config (e.g. to extend a resumed run)")
+    p.add_argument("--lr", type=float, help="with --resume: continue at this learning rate (a manual annealing "
+                                            "step; the plateau schedule goes on from it)")
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
     p.set_defaults(func=run_train)
 
@@ -58,7 +60,10 @@ def run_train(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     try:
-        trainer = Trainer(config, args.out, ctx, resume=args.resume)
+        if args.lr is not None and not (args.resume and args.lr > 0):
+            log.error("--lr takes a positive learning rate and needs --resume (a new run sets lr in its config)")
+            return 2
+        trainer = Trainer(config, args.out, ctx, resume=args.resume, lr=args.lr)
         trainer.fit()
     except DivergenceError as err:
         log.error("%s; stopped, the last good checkpoint is %s", err, Path(args.out) / "checkpoints" / "last.pt")

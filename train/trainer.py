@@ -104,7 +104,8 @@ def set_rng_state(state: dict) -> None:
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: str | Path, ctx: DistContext | None = None,
-                 resume: bool = False):
+                 resume: bool = False, lr: float | None = None):
+        """`lr` (with resume): continue at this learning rate instead of the checkpoint's."""
         self.config, self.ctx, self.paths = config, ctx or DistContext(), RunPaths(Path(run_dir))
         if not resume and self.paths.checkpoint("last").exists():
             raise RunError(f"{self.paths.root} already holds a run: pass --resume or choose another --out")
@@ -124,6 +125,8 @@ class Trainer:
         self.epoch, self.history = 0, []
         if resume:
             self._restore(load_checkpoint(self.paths.checkpoint("last")))
+            if lr is not None:
+                self._set_lr(lr)
 
     def _load_data(self, cache: NoteCache) -> None:
         self.vocab = cache.vocab
@@ -277,6 +280,12 @@ class Trainer:
                         len(states), self.ctx.world_size)
             seed_everything(self.config.seed + self.epoch * 1000 + self.ctx.rank)
         self._event(logging.INFO, "resumed %s after epoch %d", self.paths.root, self.epoch)
+
+    def _set_lr(self, lr: float) -> None:
+        """A manual annealing step: every parameter group of the model's optimiser, from now on."""
+        for group in self.nets.optimizer.param_groups:
+            group["lr"] = lr
+        self._event(logging.INFO, "learning rate set to %g after epoch %d", lr, self.epoch)
 
     def _event(self, level: int, message: str, *args) -> None:
         """Log, and on rank 0 also record in train.log."""
