@@ -160,10 +160,22 @@ def write_report(run_dir: Path, metrics: dict) -> tuple[Path, Path]:
 
 
 def load_metrics(run_dir: Path) -> dict:
+    """The run's evaluation (metrics.json) plus how its training went (metrics.csv)."""
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} has no metrics.json; run `rtsynth eval {run_dir}` first")
-    return json.loads(path.read_text())
+    return {**json.loads(path.read_text()), "training": training_facts(Path(run_dir))}
+
+
+def training_facts(run_dir: Path) -> dict:
+    """Epochs trained, median seconds per epoch and summed epoch time, from metrics.csv."""
+    import csv
+    import statistics
+
+    with open(run_dir / "metrics.csv", newline="") as f:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
+    return {"epochs": len(seconds), "seconds_per_epoch": statistics.median(seconds) if seconds else 0.0,
+            "minutes": sum(seconds) / 60}
 
 
 def _table_order(m: dict) -> tuple:
@@ -176,8 +188,11 @@ def compare_table(metrics: list[dict]) -> str:
     rows = []
     for m in sorted(metrics, key=_table_order):
         t, leak = m["table_one"], m["leakage"]
+        train = m.get("training") or {}
         rows.append([Path(m["run"]).name, m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS),
-                     _f(t["recon_mse"], 4), _f(leak["mean_off_diagonal_excess"]), _f(leak["max_off_diagonal_excess"])])
+                     _f(t["recon_mse"], 4), _f(leak["mean_off_diagonal_excess"]), _f(leak["max_off_diagonal_excess"]),
+                     str(train.get("epochs", "")), _f(train.get("seconds_per_epoch"), 1),
+                     _f(train.get("minutes"), 0)])
     header = ["run", "variant", *(f"{SYMBOL[d]} acc ↑" for d in DESCRIPTORS), "recon MSE ↓",
-              "leakage above chance, mean ↓", "max ↓"]
+              "leakage above chance, mean ↓", "max ↓", "epochs", "s / epoch", "train min"]
     return "\n".join(_table(header, rows))
