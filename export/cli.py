@@ -22,12 +22,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     export.add_argument("--tolerance", type=float, default=1e-4,
                         help="max abs error allowed between the ONNX and torch decoders (1e-4)")
-    export.add_argument("--class-means", choices=("prior", "centroid"), default="prior",
-                        help="where each class sits: a Gaussian-mixture model's learned prior means (prior) or "
-                             "the centroids of the training notes' posterior means (centroid)")
+    export.add_argument("--class-means", choices=("prior", "centroid"), default="centroid",
+                        help="where each class sits: the centroids of the training notes' posterior means "
+                             "(centroid, the default: they decode closer to the asked pitch) or a "
+                             "Gaussian-mixture model's learned prior means (prior)")
     export.add_argument("--tuning-step", type=int, default=3,
-                        help="tuning check: render every N-th key of each timbre's range and store the share "
-                             "within 50 cents in bundle.json (3; 0 skips it)")
+                        help="tuning: measure every key of each timbre's range, store the errors for the "
+                             "engine to retune, then check every N-th key as it now plays (3; 0 skips both)")
     export.set_defaults(func=_run)
 
 

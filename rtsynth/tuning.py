@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtsynth.bundle import MAX_TUNING_CENTS
 from rtsynth.dsp.pitch import cents, estimate_f0, midi_hz
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import NoteOff, NoteOn, SelectTimbre
@@ -53,6 +54,21 @@ class TuningReport:
             "silent": int(np.sum(~np.isfinite(off))),
             "per_timbre": {t: round(self.in_tune([n for n in self.notes if n.timbre == t]), 4) for t in timbres},
         }
+
+
+def correction_table(report: TuningReport, pitch_classes) -> dict[str, list[float]]:
+    """Per timbre, the cents each pitch class plays off, for bundle.json's `tuning_cents`.
+
+    Only what a retuning can fairly fix is kept: an error beyond MAX_TUNING_CENTS is a wrong
+    note (left as it is), and classes that were not measured (outside a timbre's range) get 0.
+    """
+    index = {int(p): k for k, p in enumerate(pitch_classes)}
+    table: dict[str, list[float]] = {}
+    for n in report.notes:
+        row = table.setdefault(n.timbre, [0.0] * len(index))
+        if n.note in index and math.isfinite(n.cents) and abs(n.cents) <= MAX_TUNING_CENTS:
+            row[index[n.note]] = n.cents
+    return table
 
 
 def notes_to_measure(ranges: dict[str, tuple[int, int]], step: int) -> list[tuple[str, int]]:

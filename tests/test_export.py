@@ -88,7 +88,7 @@ def run_dir(tmp_path_factory, cache_root) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, run_dir) -> Path:
-    return export_bundle(run_dir, tmp_path_factory.mktemp("bundles") / "tiny")
+    return export_bundle(run_dir, tmp_path_factory.mktemp("bundles") / "tiny", ExportOptions(class_means="prior"))
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -136,10 +136,13 @@ def test_bundle_spec_carries_the_run_and_corpus_facts(bundle, run_dir, cache_roo
     assert spec.corpus["name"] == "tiny-corpus" and spec.corpus["kind"] == "synthetic"
     assert spec.corpus["notes"] == len(cache) and spec.corpus["pitch_range"] == [60, 62]
     assert spec.corpus["timbre_pitch_ranges"] == {"flute": [60, 62], "cello": [60, 62]}
-    # the tuning check rendered both ends of each range (a tiny untrained model: in tune or not)
+    # tuning: every key measured for the retuning table, both ends of each range checked after it
+    # (a tiny untrained model: in tune or not)
     tuning = spec.metrics["tuning"]
     assert tuning["notes"] == 4 and set(tuning["per_timbre"]) == {"flute", "cello"}
     assert 0 <= tuning["in_tune"] <= 1 and tuning["in_tune_cents"] == 50
+    assert tuning["model_alone"]["notes"] == 6
+    assert set(spec.tuning_cents) == {"flute", "cello"} and all(len(v) == 3 for v in spec.tuning_cents.values())
     assert len(spec.corpus["cache_fingerprint"]) == 64
     assert spec.model["variant"] == "md-gmvae+c+r" and spec.model["run"] == "tiny-gm" and spec.model["epoch"] == 1
     assert spec.model["config"]["model"]["hidden"] == 16
@@ -213,7 +216,7 @@ def test_cli_export_end_to_end(run_dir, bundle, tmp_path):
     assert snapshot(out) == before and leftovers(out.parent) == []  # the old bundle is untouched
     assert main(["export", str(run_dir), "--out", str(out), "--force", "--name", "renamed"]) == 0
     model = load_model(out)
-    assert model.spec.name == "renamed"
+    assert model.spec.name == "renamed" and model.spec.model["means"] == "centroid"  # the default
     assert model.decode(np.zeros((2, LATENT_SIZE), np.float32)).shape == (2, 256, 256)
     assert leftovers(out.parent) == []
     assert main(["export", str(tmp_path / "no-run"), "--out", str(tmp_path / "x")]) == 1
@@ -221,6 +224,14 @@ def test_cli_export_end_to_end(run_dir, bundle, tmp_path):
 
 
 # ---------------------------------------------------------------- facts without an export
+
+
+def test_a_gaussian_mixture_run_gives_its_prior_or_its_centroids(run_dir):
+    run = load_run(run_dir)
+    prior, centroid = bundle_priors(run, source="prior"), bundle_priors(run)
+    assert (prior.source, centroid.source) == ("prior", "centroid")
+    np.testing.assert_allclose(prior.means["timbre"], run.model.prior_means()["timbre"].detach().numpy(), atol=1e-6)
+    assert not np.allclose(prior.means["timbre"], centroid.means["timbre"])
 
 
 def test_unimodal_variant_uses_training_centroids(cache_root, tmp_path):

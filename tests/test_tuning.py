@@ -13,7 +13,9 @@ import pytest
 
 from harmonic_bundle import make_harmonic_bundle
 from rtsynth.bundle import read_spec, write_spec
-from rtsynth.tuning import measure_tuning, notes_to_measure
+from rtsynth.bundle import BundleShapeError
+from rtsynth.model import load_model
+from rtsynth.tuning import correction_table, measure_tuning, notes_to_measure
 
 RANGES = {"flute": (60, 66), "violin": (48, 52)}
 
@@ -52,3 +54,28 @@ def test_a_detuned_bundle_measures_its_offset(bundle, tmp_path):
     assert summary["in_tune"] == 0.0
     assert summary["median_abs_cents"] == pytest.approx(300, abs=30)
     json.dumps(summary)  # what bundle.json stores
+
+
+def test_the_retuning_table_puts_a_slightly_detuned_bundle_in_tune(bundle, tmp_path):
+    off = detuned(bundle, tmp_path, 0.7)  # 70 cents sharp: a tuning error, not a wrong note
+    raw = measure_tuning(off, RANGES, step=1)
+    assert raw.in_tune() == 0.0
+    spec = read_spec(off)
+    table = correction_table(raw, spec.vocab.pitch)
+    assert set(table) == {"flute", "violin"}
+    flute = table["flute"]
+    assert all(abs(flute[spec.vocab.pitch.index(k)] - 70) < 20 for k in range(60, 67))
+    assert flute[spec.vocab.pitch.index(48)] == 0.0  # outside flute's range: not measured, no correction
+    write_spec(off, dataclasses.replace(spec, tuning_cents=table))
+    retuned = measure_tuning(off, RANGES, step=1).summary()
+    assert retuned["in_tune"] == 1.0 and retuned["median_abs_cents"] < 20
+
+
+def test_a_wrong_note_is_not_retuned_and_a_bad_table_is_refused(bundle, tmp_path):
+    spec = read_spec(bundle)
+    wrong = measure_tuning(detuned(bundle, tmp_path, 3.0), {"flute": (60, 60)}, step=1)
+    assert correction_table(wrong, spec.vocab.pitch)["flute"] == [0.0] * len(spec.vocab.pitch)
+    bad = shutil.copytree(bundle, tmp_path / "bad")
+    write_spec(bad, dataclasses.replace(spec, tuning_cents={"flute": [0.0, 1.0]}))
+    with pytest.raises(BundleShapeError, match="tuning_cents"):
+        load_model(bad)

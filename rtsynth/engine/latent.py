@@ -49,6 +49,10 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / 127
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
+        # [n_timbres, n_pitches] semitones each class mean decodes off (0 where not measured)
+        self.tuning = np.zeros((len(self.timbres), len(self.pitches)))
+        for timbre, cents in spec.tuning_cents.items():
+            self.tuning[self.timbres.index(timbre)] = np.asarray(cents) / 100.0
 
     def _loudness_table(self, spec: BundleSpec) -> np.ndarray:
         table = np.zeros((len(self.timbres), len(self.dynamics)))
@@ -82,6 +86,12 @@ class LatentSpace:
     def pitch(self, note: int) -> NotePitch:
         nearest = int(np.argmin(np.abs(self.pitches - note)))
         return NotePitch(self.pitch_means[nearest], float(note - self.pitches[nearest]))
+
+    def retune(self, note: int, control: np.ndarray) -> float:
+        """Semitones that cancel the measured tuning error of this note's pitch class at the
+        control vector's timbre weights (a morph blends its timbres' errors)."""
+        nearest = int(np.argmin(np.abs(self.pitches - note)))
+        return -float(control[: self.n_timbres] @ self.tuning[:, nearest])
 
     def velocity_weights(self, velocity: float) -> tuple[int, int, float]:
         """Neighbouring dynamics classes and the blend between them (clamped at the ends)."""

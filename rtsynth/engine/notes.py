@@ -63,6 +63,7 @@ def plan_note(spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seco
               first_frame: int = 0) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
     base, transpose = space.note_base(spec.note, spec.velocity, spec.duration)
+    transpose += space.retune(spec.note, note_control(spec, timeline, space, np.array([spec.start]))[0])
     frame_s = frame_seconds / 2.0 ** (transpose / 12.0)  # transposed notes play their frames faster
     t0 = spec.start + min(first_frame, n_frames - 1) * frame_s
     t1 = spec.start + (n_frames - 1) * frame_s
