@@ -143,6 +143,11 @@ class Capture:
         """Captured audio between two engine-clock instants."""
         return self.audio[max(0, self.index_of(start)) : max(0, self.index_of(stop))].copy()
 
+    def record(self, start: float, stop: float) -> np.ndarray:
+        """Wait until the capture holds `stop` (and a little after), then return the window."""
+        self.wait_until(stop + 0.05)
+        return self.window(start, stop)
+
     def wait_until(self, clock_time: float, timeout: float = 120.0) -> None:
         """Block until the capture holds audio up to `clock_time`."""
         deadline = time.monotonic() + timeout

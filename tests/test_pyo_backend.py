@@ -70,11 +70,6 @@ def live(bundle, capture):
         engine.stop()
 
 
-def _record(capture: Capture, start: float, stop: float) -> np.ndarray:
-    capture.wait_until(stop + 0.05)
-    return capture.window(start, stop)
-
-
 def test_a_block_size_other_than_jacks_is_refused_with_the_flags_to_use(bundle, server):
     engine = Engine(bundle, EngineConfig(blocksize=PERIOD // 2))
     try:
@@ -93,7 +88,7 @@ def test_notes_through_pyo_start_on_time_at_their_pitch_and_release(live, captur
         engine.submit(NoteOff(note, at=t0 + i + 0.4))
     for i, note in enumerate((57, 64)):
         t = t0 + i
-        around = _record(capture, t - 0.1, t + 0.95)
+        around = capture.record(t - 0.1, t + 0.95)
         start = onset(around, 1e-3) / SR - 0.1
         # within 5 ms: a wrong output latency (10.7 ms here) would show as a shift of its size
         assert abs(start) < 0.005, f"note {note} started {start * 1e3:.1f} ms from its time"
@@ -188,7 +183,7 @@ def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, captu
             client.settimeout(30)
             sent = time.monotonic()
             _send(client, port, "/note/on", 62, 100)
-            heard = _record(capture, sent, sent + 0.8)
+            heard = capture.record(sent, sent + 0.8)
             _send(client, port, "/note/off", 62)
             _send(client, port, "/status")
             reply, _ = client.recvfrom(65536)

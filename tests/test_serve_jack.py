@@ -55,8 +55,7 @@ class Live:
         return self.engine.clock() + delay
 
     def record(self, start: float, stop: float) -> np.ndarray:
-        self.capture.wait_until(stop + 0.05)
-        return self.capture.window(start, stop)
+        return self.capture.record(start, stop)
 
     def close(self) -> None:
         self.engine.submit(Panic())
