@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -89,6 +90,7 @@ def run(config: ServeConfig, bundle: Path) -> int:
         return render_demo(config, bundle)
     engine = Engine(bundle, config.engine)
     backend, controls = None, []
+    stop_on_signals()
     try:
         engine.start()
         backend = open_backend(config.audio_backend, engine, config.output_device or None)
@@ -108,6 +110,14 @@ def run(config: ServeConfig, bundle: Path) -> int:
             backend.stop()
         engine.stop()
     return 0
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop the server cleanly. Set explicitly because a process
+    started in the background by a non-interactive shell (or a supervisor) inherits SIGINT
+    ignored, and SIGTERM would otherwise kill it without stopping the audio and the worker."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 def start_controls(engine, config: ServeConfig) -> list:

@@ -188,8 +188,12 @@ def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, captu
             _send(client, port, "/status")
             reply, _ = client.recvfrom(65536)
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.send_signal(signal.SIGTERM)  # a supervisor's stop: as clean as Ctrl-C
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert reply.startswith(b"/status/reply")
     assert abs(cents(estimate_f0(heard[int(0.4 * SR) :], midi_hz(62)), midi_hz(62))) < 50
     assert process.returncode == 0, banner + output

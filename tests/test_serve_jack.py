@@ -230,9 +230,10 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
     from pythonosc.osc_message_builder import OscMessageBuilder
 
     port = _free_udp_port()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # started as a background job of a script is: with SIGINT ignored
         [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0]), "--osc-port", str(port)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines = []
     try:
@@ -252,8 +253,12 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
             reply, _ = client.recvfrom(65536)
         assert reply.startswith(b"/status/reply")
     finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)  # still stops it: serve sets its own handler
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     assert process.returncode == 0, output
 
 
