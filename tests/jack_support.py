@@ -159,3 +159,68 @@ class Capture:
     def close(self) -> None:
         self.client.deactivate()
         self.client.close()
+
+
+def jack_server_or_skip(period: int, tmp_path_factory):
+    """A test module's JACK dummy server (its log in a temp folder), or a skip saying why not."""
+    import pytest
+
+    try:
+        with jack_server(period, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
+            yield name
+    except RuntimeError as err:
+        pytest.skip(f"no JACK server: {err}")
+
+
+def capturing(seconds: float):
+    """A recorder of the server's playback, closed when the module is done."""
+    recorder = Capture(seconds=seconds)
+    yield recorder
+    recorder.close()
+
+
+def check_scheduled_notes(engine, capture: Capture, t0: float, on_time_s: float) -> None:
+    """Two notes scheduled a second apart from t0: each starts within `on_time_s` of its time,
+    sounds at its pitch and is released after its note-off."""
+    from audio_checks import cents, estimate_f0, held_level, midi_hz, onset
+    from rtsynth.engine.events import NoteOff, NoteOn
+
+    for i, note in enumerate((57, 64)):
+        engine.submit(NoteOn(note, 0.8, at=t0 + i))
+        engine.submit(NoteOff(note, at=t0 + i + 0.4))
+    for i, note in enumerate((57, 64)):
+        t = t0 + i
+        around = capture.record(t - 0.1, t + 0.95)
+        start = onset(around, 1e-3) / SR - 0.1
+        assert abs(start) < on_time_s, f"note {note} started {start * 1e3:.1f} ms from its time"
+        held = around[int(0.2 * SR) : int(0.45 * SR)]
+        assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
+        assert held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * held_level(held)  # released
+
+
+def free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_banner(process: subprocess.Popen) -> str:
+    """What `rtsynth serve` printed up to its banner's last line (where it listens, what it plays on)."""
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "voices:" in line:
+            break
+    return "".join(lines)
+
+
+def stop_serve(process: subprocess.Popen, sig: int) -> str:
+    """Send `sig` and return the rest of the output; a server that does not stop is killed."""
+    process.send_signal(sig)
+    try:
+        return process.communicate(timeout=60)[0]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise

@@ -19,13 +19,15 @@ import time
 import numpy as np
 import pytest
 
-from audio_checks import cents, estimate_f0, held_level, midi_hz, onset
+from audio_checks import cents, estimate_f0, midi_hz
 from harmonic_bundle import make_harmonic_bundle
-from jack_support import SR, Capture, jack_server
+from jack_support import (
+    SR, capturing, check_scheduled_notes, free_udp_port, jack_server_or_skip, serve_banner, stop_serve,
+)
 from rtsynth.engine.backends import AudioBackendError, PyoBackend
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import Engine
-from rtsynth.engine.events import NoteOff, NoteOn, Panic
+from rtsynth.engine.events import Panic
 
 pytest.importorskip("pyo", reason="pyo is not installed: it is the optional extra, pip install 'rtsynth[pyo]'")
 pytestmark = pytest.mark.slow
@@ -41,18 +43,12 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        with jack_server(PERIOD, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
-            yield name
-    except RuntimeError as err:
-        pytest.skip(f"no JACK server: {err}")
+    yield from jack_server_or_skip(PERIOD, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def capture(server):
-    recorder = Capture(seconds=300)
-    yield recorder
-    recorder.close()
+    yield from capturing(seconds=300)
 
 
 @pytest.fixture(scope="module")
@@ -82,19 +78,8 @@ def test_a_block_size_other_than_jacks_is_refused_with_the_flags_to_use(bundle, 
 def test_notes_through_pyo_start_on_time_at_their_pitch_and_release(live, capture):
     engine, backend = live
     assert engine.audio_info["backend"] == "pyo" and engine.audio_info["hostapi"] == "JACK"
-    t0 = engine.clock() + AHEAD
-    for i, note in enumerate((57, 64)):
-        engine.submit(NoteOn(note, 0.8, at=t0 + i))
-        engine.submit(NoteOff(note, at=t0 + i + 0.4))
-    for i, note in enumerate((57, 64)):
-        t = t0 + i
-        around = capture.record(t - 0.1, t + 0.95)
-        start = onset(around, 1e-3) / SR - 0.1
-        # within 5 ms: a wrong output latency (10.7 ms here) would show as a shift of its size
-        assert abs(start) < 0.005, f"note {note} started {start * 1e3:.1f} ms from its time"
-        held = around[int(0.2 * SR) : int(0.45 * SR)]
-        assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
-        assert held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * held_level(held)  # released
+    # within 5 ms: a wrong output latency (10.7 ms here) would show as a shift of its size
+    check_scheduled_notes(engine, capture, engine.clock() + AHEAD, on_time_s=0.005)
     assert backend.error is None
 
 
@@ -148,12 +133,6 @@ def test_xruns_jack_reports_reach_the_engine_status(live, capture):
     _wait_for(lambda: engine.status()["xruns"] > before, "the engine to count the xrun")
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _send(client: socket.socket, port: int, address: str, *args) -> None:
     from pythonosc.osc_message_builder import OscMessageBuilder
 
@@ -164,19 +143,14 @@ def _send(client: socket.socket, port: int, address: str, *args) -> None:
 
 
 def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, capture, tmp_path):
-    port = _free_udp_port()
+    port = free_udp_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundle), "--osc-port", str(port),
          "--audio-backend", "pyo", "--blocksize", str(PERIOD)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    lines = []
     try:
-        for line in process.stdout:  # the banner: where it listens and what it plays on
-            lines.append(line)
-            if "voices:" in line:
-                break
-        banner = "".join(lines)
+        banner = serve_banner(process)
         assert "rtsynth via JACK (pyo)" in banner and f"udp://127.0.0.1:{port}" in banner, banner
         capture.connect_from("^rtsynth:")
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
@@ -188,12 +162,7 @@ def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, captu
             _send(client, port, "/status")
             reply, _ = client.recvfrom(65536)
     finally:
-        process.send_signal(signal.SIGTERM)  # a supervisor's stop: as clean as Ctrl-C
-        try:
-            output, _ = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        output = stop_serve(process, signal.SIGTERM)  # a supervisor's stop: as clean as Ctrl-C
     assert reply.startswith(b"/status/reply")
     assert abs(cents(estimate_f0(heard[int(0.4 * SR) :], midi_hz(62)), midi_hz(62))) < 50
     assert process.returncode == 0, banner + output

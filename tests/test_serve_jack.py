@@ -14,9 +14,11 @@ import time
 import numpy as np
 import pytest
 
-from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, onset, spectrum_db
+from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, spectrum_db
 from harmonic_bundle import make_harmonic_bundle
-from jack_support import SR, Capture, jack_server
+from jack_support import (
+    SR, Capture, capturing, check_scheduled_notes, free_udp_port, jack_server_or_skip, serve_banner, stop_serve,
+)
 from rtsynth.bundle import BundleError
 from rtsynth.engine.backends import SoundDeviceBackend
 from rtsynth.engine.config import EngineConfig
@@ -35,11 +37,7 @@ def bundles(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        with jack_server(256, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
-            yield name
-    except RuntimeError as err:
-        pytest.skip(f"no JACK server: {err}")
+    yield from jack_server_or_skip(256, tmp_path_factory)
 
 
 class Live:
@@ -65,9 +63,7 @@ class Live:
 
 @pytest.fixture(scope="module")
 def capture(server):
-    recorder = Capture(seconds=600)
-    yield recorder
-    recorder.close()
+    yield from capturing(seconds=600)
 
 
 @pytest.fixture(scope="module")
@@ -78,18 +74,7 @@ def live(bundles, capture):
 
 
 def test_scheduled_notes_start_on_time_at_their_pitch_and_release(live):
-    t0 = live.at()
-    for i, note in enumerate((57, 64)):
-        live.engine.submit(NoteOn(note, 0.8, at=t0 + i))
-        live.engine.submit(NoteOff(note, at=t0 + i + 0.4))
-    for i, note in enumerate((57, 64)):
-        t = t0 + i
-        around = live.record(t - 0.1, t + 0.95)
-        start = onset(around, 1e-3) / SR - 0.1
-        assert abs(start) < 0.025, f"note {note} started {start * 1e3:.1f} ms from its time"
-        held = around[int(0.2 * SR) : int(0.45 * SR)]
-        assert abs(cents(estimate_f0(held, midi_hz(note)), midi_hz(note))) < 50
-        assert held_level(around[int(0.8 * SR) : int(1.0 * SR)]) < 0.01 * held_level(held)  # released
+    check_scheduled_notes(live.engine, live.capture, live.at(), on_time_s=0.025)
 
 
 def test_velocity_changes_level_monotonically(live):
@@ -216,12 +201,6 @@ def test_hot_swap_does_not_interrupt_sound_and_a_bad_bundle_is_refused(bundles, 
     assert abs(cents(estimate_f0(after, midi_hz(64)), midi_hz(64))) < 50
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
     import signal
     import subprocess
@@ -229,19 +208,14 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
 
     from pythonosc.osc_message_builder import OscMessageBuilder
 
-    port = _free_udp_port()
+    port = free_udp_port()
     process = subprocess.Popen(  # started as a background job of a script is: with SIGINT ignored
         [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0]), "--osc-port", str(port)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
-    lines = []
     try:
-        for line in process.stdout:  # the banner: where it listens and what it plays on
-            lines.append(line)
-            if "voices:" in line:
-                break
-        banner = "".join(lines)
+        banner = serve_banner(process)
         assert f"udp://127.0.0.1:{port}" in banner and "JACK" in banner and "CPUExecutionProvider" in banner, banner
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.settimeout(30)
@@ -253,12 +227,7 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
             reply, _ = client.recvfrom(65536)
         assert reply.startswith(b"/status/reply")
     finally:
-        process.send_signal(signal.SIGINT)  # still stops it: serve sets its own handler
-        try:
-            output, _ = process.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        output = stop_serve(process, signal.SIGINT)  # still stops it: serve sets its own handler
     assert process.returncode == 0, output
 
 
