@@ -78,8 +78,10 @@ def test_a_block_size_other_than_jacks_is_refused_with_the_flags_to_use(bundle, 
 def test_notes_through_pyo_start_on_time_at_their_pitch_and_release(live, capture):
     engine, backend = live
     assert engine.audio_info["backend"] == "pyo" and engine.audio_info["hostapi"] == "JACK"
-    # within 5 ms: a wrong output latency (10.7 ms here) would show as a shift of its size
-    check_scheduled_notes(engine, capture, engine.clock() + AHEAD, on_time_s=0.005)
+    # within 8 ms: a wrong output latency (10.7 ms here) would show as a shift of its size, while
+    # a dummy-driver xrun, which costs pyo's frame-counting clock one buffer (5.3 ms), may not
+    # fail it (the fresh-clone CI saw 5.6 ms with a 5 ms bound)
+    check_scheduled_notes(engine, capture, engine.clock() + AHEAD, on_time_s=0.008)
     assert backend.error is None
 
 
