@@ -2,11 +2,13 @@
 
 An entry holds the decoded mel as soon as it exists (a repeat skips the decoder) and the
 note's whole audio at 0 dB once it has been vocoded to the end (a repeat then costs a copy,
-no vocoding). Only the render worker touches it.
+no vocoding). The render worker's two threads (note starts, continuations) share it: each
+call takes a lock, held only for the bookkeeping.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -35,38 +37,46 @@ class RenderCache:
         self._entries: OrderedDict[tuple, CacheEntry] = OrderedDict()
         self.bytes = 0
         self.hits = self.misses = 0
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: tuple) -> CacheEntry | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            self.misses += 1
-            return None
-        self.hits += 1
-        self._entries.move_to_end(key)
-        return entry
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return entry
 
     def put_mel(self, key: tuple, mel: np.ndarray) -> None:
-        if key not in self._entries:
-            self._store(key, CacheEntry(mel.astype(np.float16)))
+        half = mel.astype(np.float16)
+        with self._lock:
+            if key not in self._entries:
+                self._store(key, CacheEntry(half))
 
     def put_audio(self, key: tuple, audio: np.ndarray) -> None:
-        entry = self._entries.get(key)
-        if entry is None or entry.audio is not None:
-            return
-        self.bytes -= entry.nbytes
-        entry.audio = audio.astype(np.float32)
-        self._store(key, entry)
+        audio = audio.astype(np.float32)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.audio is not None:
+                return
+            self.bytes -= entry.nbytes
+            entry.audio = audio
+            self._store(key, entry)
 
     def has_audio(self, key: tuple) -> bool:
-        entry = self._entries.get(key)
-        return entry is not None and entry.audio is not None
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry is not None and entry.audio is not None
 
     def clear(self) -> None:
-        self._entries.clear()
-        self.bytes = 0
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
 
     def _store(self, key: tuple, entry: CacheEntry) -> None:
         if entry.nbytes > self.max_bytes:

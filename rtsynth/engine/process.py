@@ -134,19 +134,38 @@ def worker_main(conn: Connection) -> None:
         send(("failed", f"{type(err).__name__}: {err}"))
         return
     worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(("swapped", runtime_info(rt))))
+    sys.setswitchinterval(config.switch_interval_ms * 1e-3)  # the note-start thread gets its turn soon
+    stop, wake = threading.Event(), threading.Event()
+    starter = threading.Thread(target=_serve_requests, args=(conn, worker, config, send, stop, wake),
+                               name="rtsynth-note-starter", daemon=True)
     send(("ready", runtime_info(runtime)))
-    busy = False
-    while True:
-        try:
-            if conn.poll(0 if busy else worker.idle_wait()):
+    starter.start()
+    while not stop.is_set():
+        if not worker.step(starts=False):
+            wake.wait(worker.idle_wait())
+            wake.clear()
+    starter.join(5)
+
+
+def _serve_requests(conn: Connection, worker: RenderWorker, config: EngineConfig, send,
+                    stop: threading.Event, wake: threading.Event) -> None:
+    """The note-start thread: takes every request and starts due notes at once, whatever
+    long vocoding step the main loop is in; then wakes the main loop for the rest."""
+    try:
+        while not stop.is_set():
+            if conn.poll(worker.start_wait()):
                 while conn.poll():
                     message = conn.recv()
                     if message[0] == "stop":
                         return
                     _handle(worker, message, config, send)
-        except (EOFError, OSError):  # the engine went away
-            return
-        busy = worker.step()
+            worker.start_step()
+            wake.set()
+    except (EOFError, OSError):  # the engine went away
+        return
+    finally:
+        stop.set()
+        wake.set()
 
 
 def _handle(worker: RenderWorker, message: tuple, config: EngineConfig, send) -> None:

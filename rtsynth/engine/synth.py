@@ -62,16 +62,20 @@ class ModelRuntime:
         """The vocoder a new note starts with (a fast attack path, crossfaded away, or the main one)."""
         return self.attack_vocoder_name or self.vocoder_name
 
+    # the pools are shared by the worker's two threads: list.pop and append are atomic
     def take_vocoder(self, name: str) -> StreamingVocoder:
-        pool = self._vocoders.setdefault(name, [])
-        return pool.pop() if pool else create_vocoder(name, self.mel)
+        try:
+            return self._vocoders.setdefault(name, []).pop()
+        except IndexError:
+            return create_vocoder(name, self.mel)
 
     def take_resampler(self) -> StreamingResampler:
-        if self._resamplers:
+        try:
             resampler = self._resamplers.pop()
-            resampler.reset()
-            return resampler
-        return StreamingResampler(self.mel.sample_rate, self.out_rate)
+        except IndexError:
+            return StreamingResampler(self.mel.sample_rate, self.out_rate)
+        resampler.reset()
+        return resampler
 
     def give_back(self, name: str, vocoder: StreamingVocoder | None, resampler: StreamingResampler | None) -> None:
         if vocoder is not None:

@@ -8,6 +8,12 @@ Work in priority order, one small step at a time so a new note never waits long:
 4. re-renders of sounding notes after a timbre/offset move, and hand-overs from the fast
    attack vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead;
 5. voices below their target lead, then the keyboard pre-render.
+
+In the worker process note starts run on a thread of their own (`start_step`) while the
+main loop does the rest (`step(starts=False)`), so a new note never waits behind a long
+vocoding step. A lock guards the voice table, slot allocation and the queues; the heavy
+work runs outside it, on voices marked busy: a voice the starter reclaims meanwhile is
+marked dropped and its late audio discarded.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import collections
 import heapq
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +54,8 @@ class Voice:
     key: tuple | None  # cache key while the note is a plain, static render
     attack: bool  # still on the fast attack vocoder
     stolen: bool = False
+    busy: bool = False  # the main loop is rendering it (outside the lock)
+    dropped: bool = False  # its slot was reclaimed: whatever is rendered for it is discarded
 
 
 class Counters:
@@ -56,9 +65,11 @@ class Counters:
 
     def __init__(self, bank: VoiceBank):
         self.array, self.render_ms = bank.counters, bank.render_ms
+        self._lock = threading.Lock()  # both worker threads count
 
     def add(self, name: str, value: float = 1.0) -> None:
-        self.array[self._INDEX[name]] += value
+        with self._lock:
+            self.array[self._INDEX[name]] += value
 
     def __getitem__(self, name: str) -> float:
         return float(self.array[self._INDEX[name]])
@@ -97,8 +108,12 @@ class RenderWorker:
         self._prerender: collections.deque[NoteSpec] = collections.deque()
         self._pre_job: tuple | None = None
         self._pre_timeline: Timeline | None = None
+        self._pre_restart = False  # a new pre-render queue came: drop the job in progress
         self._swap: ModelRuntime | None = None
         self._quiet_until = 0.0
+        self._lock = threading.RLock()
+        self._no_starts = threading.Event()  # cleared while notes are being started: the main loop waits
+        self._no_starts.set()
         sr = config.samplerate
         self._lead = config.lead_ms * 1e-3
         self._safety = int((SPLICE_SAFETY_S + 2 * config.blocksize / sr) * sr)
@@ -114,21 +129,25 @@ class RenderWorker:
 
     def rerender(self, channel: int, timeline: Timeline) -> None:
         self._timelines[channel] = timeline
-        self._dirty.add(channel)
+        with self._lock:
+            self._dirty.add(channel)
 
     def panic(self, epoch: int) -> None:
-        self._epoch = epoch
-        self._requests.clear()
-        self._scheduled.clear()
+        with self._lock:
+            self._epoch = epoch
+            self._requests.clear()
+            self._scheduled.clear()
 
     def swap(self, runtime: ModelRuntime) -> None:
         self._swap = runtime
 
     def prerender(self, specs: list[NoteSpec], timeline: Timeline) -> None:
         """Replace the pre-render queue (the timbre moved: the old one is moot)."""
-        self._drop_prerender()
-        self._pre_timeline = timeline
-        self._prerender.extend(specs)
+        with self._lock:
+            self._prerender.clear()
+            self._pre_timeline = timeline
+            self._prerender.extend(specs)
+            self._pre_restart = True
 
     def timeline(self, channel: int) -> Timeline:
         return self._timelines[channel]
@@ -146,16 +165,36 @@ class RenderWorker:
             return min(0.1, max(0.001, self._scheduled[0][0] - self._lead - self.clock()))
         return 0.1
 
+    def start_wait(self) -> float:
+        """How long the note-start thread may wait for requests before a scheduled note is due."""
+        with self._lock:
+            if self._requests:
+                return 0.0
+            if self._scheduled:
+                return min(0.1, max(0.0, self._scheduled[0][0] - self._lead - self.clock()))
+        return 0.1
+
     # --- one step ---------------------------------------------------------------------------
 
-    def step(self) -> bool:
+    def step(self, starts: bool = True) -> bool:
+        """One step of work; `starts=False` when a thread of its own runs `start_step`."""
+        if not starts:
+            self._no_starts.wait(0.05)  # a note start is short: let it have the CPU
+        return self._guarded(lambda: self._step(starts))
+
+    def start_step(self) -> bool:
+        """Start the notes that are due, if any."""
+        return self._guarded(self._start_due)
+
+    def _guarded(self, work: Callable[[], bool]) -> bool:
         began = time.perf_counter()
         try:
-            worked = self._step()
+            worked = work()
         except Exception:  # a failing render must not stop the instrument
             self.stats.add("errors")
             log.exception("render worker step failed; dropping the work it was doing")
-            self._requests.clear()
+            with self._lock:
+                self._requests.clear()
             worked = False
         if worked:
             self.stats.add("busy_s", time.perf_counter() - began)
@@ -164,44 +203,73 @@ class RenderWorker:
             self.stats.set("cache_notes", len(self.cache))
         return worked
 
-    def _step(self) -> bool:
+    def _step(self, starts: bool) -> bool:
         if self._swap is not None:
             self._do_swap()
             return True
-        due = self._due_notes()
-        if due:
-            self._start_notes(due)
+        if starts and self._start_due():
             return True
-        self._reap()
-        behind, lead = self._most_behind()
+        with self._lock:
+            self._reap()
+            behind, lead = self._most_behind()
+            rerender = bool(self._dirty) and self.clock() >= self._next_rerender
+            attack = [v for v in self.voices.values() if v.attack and not v.stolen]
         if behind is not None and lead < CRITICAL_LEAD_S:
-            return self._continue(behind)
-        if self._dirty and self.clock() >= self._next_rerender:
-            channels, self._dirty = self._dirty, set()
+            return self._work_on([behind], self._continue)
+        if rerender:
+            with self._lock:
+                channels, self._dirty = self._dirty, set()
             self._rerender(channels)
             self._next_rerender = self.clock() + self.config.rerender_interval_ms * 1e-3
             return True
-        attack = [v for v in self.voices.values() if v.attack and not v.stolen]
         if attack:
-            self._handover(min(attack, key=lambda v: v.spec.voice))
-            return True
+            return self._work_on([min(attack, key=lambda v: v.spec.voice)], self._handover)
         if behind is not None and lead < self._lead:
-            return self._continue(behind)
+            return self._work_on([behind], self._continue)
         return self._prerender_step()
 
+    def _work_on(self, voices: list[Voice], job: Callable[[Voice], None]) -> bool:
+        """Run `job` on each voice outside the lock, the voices marked busy meanwhile."""
+        with self._lock:
+            voices = [v for v in voices if not v.dropped]
+            for voice in voices:
+                voice.busy = True
+        try:
+            for voice in voices:
+                job(voice)
+        finally:
+            with self._lock:
+                for voice in voices:
+                    voice.busy = False
+                    if voice.dropped:
+                        voice.stream.close()
+        return True
+
     # --- new notes --------------------------------------------------------------------------
+
+    def _start_due(self) -> bool:
+        due = self._due_notes()
+        if not due:
+            return False
+        self._no_starts.clear()
+        try:
+            self._start_notes(due)
+        finally:
+            self._no_starts.set()
+        return True
 
     def _due_notes(self) -> list[NoteSpec]:
         """Requests whose start is within the lead: notes sent far ahead (sequencers, bundles
         with timetags) take no voice slot before they need one. A burst is taken a polyphony's
         worth at a time, earliest first."""
-        while self._requests:
-            spec = self._requests.popleft()
-            heapq.heappush(self._scheduled, (spec.start, spec.voice, spec))
-        horizon, due = self.clock() + self._lead, []
-        while self._scheduled and self._scheduled[0][0] <= horizon and len(due) < self.config.voices:
-            due.append(heapq.heappop(self._scheduled)[2])
-        return due
+        with self._lock:
+            while self._requests:
+                spec = self._requests.popleft()
+                heapq.heappush(self._scheduled, (spec.start, spec.voice, spec))
+            horizon, due = self.clock() + self._lead, []
+            while self._scheduled and self._scheduled[0][0] <= horizon and len(due) < self.config.voices:
+                due.append(heapq.heappop(self._scheduled)[2])
+            return due
 
     def _start_notes(self, specs: list[NoteSpec]) -> None:
         began = time.perf_counter()
@@ -214,7 +282,8 @@ class RenderWorker:
         fresh = [s for s in fresh if now - s.start <= late]
         if not fresh:
             return
-        self._reap()
+        with self._lock:
+            self._reap()
         plans = [plan_note(s, self.timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames)
                  for s in fresh]
         sources = self._sources(plans)
@@ -259,7 +328,8 @@ class RenderWorker:
 
     def _launch(self, spec: NoteSpec, plan: NotePlan, source: tuple, began: float) -> None:
         kind, data, peak, key = source
-        slot = self._allocate(spec)
+        with self._lock:
+            slot = self._allocate(spec)
         if slot is None:
             self.stats.add("dropped_full")
             if time.monotonic() >= self._quiet_until:  # a flood must not become a flood of warnings
@@ -279,7 +349,8 @@ class RenderWorker:
         bank.ready[slot] = 0
         self._write(slot, stream.advance(runtime.first_frames), stream.start)
         bank.ready[slot] = stream.written
-        self.voices[slot] = Voice(spec, slot, stream, runtime, key, attack)
+        with self._lock:
+            self.voices[slot] = Voice(spec, slot, stream, runtime, key, attack)
         self._emit(command(spec.start, START, slot, spec.voice, spec.arrival, kind == "audio"))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
@@ -353,15 +424,20 @@ class RenderWorker:
                 best, lead = voice, ahead
         return best, lead
 
-    def _continue(self, voice: Voice) -> bool:
+    def _continue(self, voice: Voice) -> None:
         stream, slot = voice.stream, voice.slot
         at = stream.written
-        self._write(slot, stream.advance(self.config.chunk_frames), at)
-        self.bank.ready[slot] = stream.written
-        if stream.done and voice.key is not None and not voice.attack and isinstance(stream, NoteStream):
-            audio = self.bank.audio[slot, : voice.runtime.note_samples] / np.float32(stream.gain)
-            self.cache.put_audio(voice.key, audio)
-        return True
+        audio = stream.advance(self.config.chunk_frames)
+        with self._lock:
+            if voice.dropped:
+                return
+            self._write(slot, audio, at)
+            self.bank.ready[slot] = stream.written
+            whole = None
+            if stream.done and voice.key is not None and not voice.attack and isinstance(stream, NoteStream):
+                whole = self.bank.audio[slot, : voice.runtime.note_samples] / np.float32(stream.gain)
+        if whole is not None:
+            self.cache.put_audio(voice.key, whole)
 
     def _reap(self) -> None:
         """Forget voices the mixer has finished with (their slot is free again)."""
@@ -370,16 +446,21 @@ class RenderWorker:
             self._forget(slot)
 
     def _forget(self, slot: int) -> None:
+        """Call with the lock held. A busy voice's stream is closed when its work ends."""
         voice = self.voices.pop(slot, None)
         if voice is not None:
-            voice.stream.close()
+            voice.dropped = True
+            if not voice.busy:
+                voice.stream.close()
 
     # --- re-rendering sounding notes --------------------------------------------------------------
 
     def _rerender(self, channels: set[int]) -> None:
         bank, runtime = self.bank, self.runtime
         jobs = []
-        for voice in list(self.voices.values()):
+        with self._lock:
+            voices = list(self.voices.values())
+        for voice in voices:
             if (voice.spec.channel not in channels or voice.stolen or voice.runtime is not runtime
                     or bank.state[voice.slot] not in (RESERVED, PLAYING, RELEASING)):
                 continue
@@ -392,12 +473,17 @@ class RenderWorker:
             jobs.append((voice, plan, max(0, first - WARM_FRAMES)))
         if not jobs:
             return
-        sources = self._decode([plan for _, plan, _ in jobs])
-        for (voice, plan, frame), (mel, peak) in zip(jobs, sources):
+        sources = dict(zip((voice.slot for voice, _, _ in jobs), self._decode([plan for _, plan, _ in jobs])))
+        frames = {voice.slot: frame for voice, _, frame in jobs}
+
+        def splice(voice: Voice) -> None:
+            mel, peak = sources[voice.slot]
             voice.key = None
             voice.attack = False
-            self._splice(voice, runtime.stream(mel, peak, frame))
+            self._splice(voice, runtime.stream(mel, peak, frames[voice.slot]))
             self.stats.add("rerenders")
+
+        self._work_on([voice for voice, _, _ in jobs], splice)
 
     def _handover(self, voice: Voice) -> None:
         """Move a voice from the fast attack vocoder to the main one, same mel, crossfaded."""
@@ -425,16 +511,21 @@ class RenderWorker:
         if cut <= new.start or cut < max(bank.pos[slot], 0.0):
             new.close()
             return
-        if old.written < cut + self._xfade:
-            at = old.written
-            self._write(slot, old.advance_to(cut + self._xfade, step), at)
-        x = self._xfade
-        tail = fresh[cut - new.start :]
-        bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
-        self._write(slot, tail[x:], cut + x)
-        bank.ready[slot] = new.written
-        old.close()
-        voice.stream = new
+        at = old.written
+        older = old.advance_to(cut + self._xfade, step) if at < cut + self._xfade else None
+        with self._lock:
+            if voice.dropped:
+                new.close()
+                return
+            if older is not None:
+                self._write(slot, older, at)
+            x = self._xfade
+            tail = fresh[cut - new.start :]
+            bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
+            self._write(slot, tail[x:], cut + x)
+            bank.ready[slot] = new.written
+            old.close()
+            voice.stream = new
 
     # --- model swap and pre-render --------------------------------------------------------------
 
@@ -442,22 +533,27 @@ class RenderWorker:
         runtime, self._swap = self._swap, None
         self.runtime = runtime
         self.cache.clear()
-        self._drop_prerender()
+        with self._lock:
+            self._prerender.clear()
+        self._drop_pre_job()
         self.on_swap(runtime)
         log.info("now playing model %s", runtime.name)
 
-    def _drop_prerender(self) -> None:
-        self._prerender.clear()
+    def _drop_pre_job(self) -> None:
         if self._pre_job is not None:
             self._pre_job[1].close()
             self._pre_job = None
 
     def _prerender_step(self) -> bool:
         runtime = self.runtime
+        with self._lock:
+            restarted, self._pre_restart = self._pre_restart, False
+            spec = self._prerender.popleft() if self._prerender and (restarted or self._pre_job is None) else None
+        if restarted:
+            self._drop_pre_job()
         if self._pre_job is None:
-            if not self._prerender:
+            if spec is None:
                 return False
-            spec = self._prerender.popleft()
             plan = plan_note(spec, Timeline.still(self._pre_timeline.final), runtime.space, runtime.frame_seconds,
                              runtime.mel.n_frames)
             key = cache_key(plan.z[0], runtime.vocoder_name)
