@@ -50,15 +50,16 @@ RESTRIKE_S = 4.0  # capacity test: each voice gets a new, never-rendered note th
 class Rig:
     """Engine + sounddevice backend + OSC server + JACK MIDI input + an xrun counter."""
 
-    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str = ""):
+    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str | None = None):
         import jack
         import rtmidi
 
         from rtsynth.control.midi import MidiInput
         from rtsynth.control.osc import OscServer
 
+        attack = {} if attack_vocoder is None else {"attack_vocoder": attack_vocoder}
         self.engine = Engine(bundle, EngineConfig(blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder,
-                                                        attack_vocoder=attack_vocoder)).start()
+                                                  **attack)).start()
         self.backend = SoundDeviceBackend(self.engine).start()
         self.osc = OscServer(self.engine, port=0)
         self.osc.start()
@@ -328,7 +329,8 @@ def main() -> int:
     parser.add_argument("--bundle", type=Path, default=REPO / "bundles" / "default")
     parser.add_argument("--synthetic", action="store_true", help="use the tests' harmonic bundle (no trained model)")
     parser.add_argument("--vocoder", default="", help="engine vocoder (default: the bundle's choice)")
-    parser.add_argument("--attack-vocoder", default="", help="a faster vocoder for each note's first frames")
+    parser.add_argument("--attack-vocoder", default=None,
+                        help="vocoder of each note's first frames (default: the engine's; none: off)")
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--transports", nargs="+", default=["direct", "osc", "midi"])
     parser.add_argument("--notes", type=int, default=500)
@@ -366,7 +368,7 @@ def main() -> int:
                 space = rig.engine.controller.space
                 velocity = space.dynamics_velocity * 127
                 fresh = FreshNotes([int(p) for p in space.pitches], int(velocity[0]), int(velocity[-1]), seed=period)
-                result["engine"] = {k: rig.engine.status()[k] for k in ("model", "vocoder", "provider")}
+                result["engine"] = {k: rig.engine.status()[k] for k in ("model", "vocoder", "attack_vocoder", "provider")}
                 if "latency" in args.sections:
                     result.setdefault("latency", {}).update(
                         latency_section(rig, args.transports, args.notes, args.gap, fresh))

@@ -145,7 +145,8 @@ def start_controls(engine, config: ServeConfig) -> list:
 
 def banner(engine, controls: list) -> str:
     audio, status = engine.audio_info, engine.status()
-    lines = [f"rtsynth serve: playing model {status['model']!r} ({status['vocoder']} vocoder) on {status['provider']}"]
+    lines = [f"rtsynth serve: playing model {status['model']!r} on {status['provider']}",
+             f"  vocoder:    {status['vocoder']} (a note's first frames: {status['attack_vocoder']})"]
     for control in controls:
         if hasattr(control, "port_name"):
             lines.append(f"  MIDI in:    {control.port_name}")

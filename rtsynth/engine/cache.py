@@ -23,7 +23,7 @@ def cache_key(z: np.ndarray, vocoder: str) -> tuple:
 
 @dataclass
 class CacheEntry:
-    mel: np.ndarray  # float16 [n_mels, n_frames]
+    mel: np.ndarray  # float32 [n_mels, n_frames], shared read-only (a float16 copy costs ms on a note's start)
     audio: np.ndarray | None = None  # float32 output-rate samples at 0 dB
 
     @property
@@ -53,10 +53,10 @@ class RenderCache:
             return entry
 
     def put_mel(self, key: tuple, mel: np.ndarray) -> None:
-        half = mel.astype(np.float16)
+        mel = np.asarray(mel, dtype=np.float32)
         with self._lock:
             if key not in self._entries:
-                self._store(key, CacheEntry(half))
+                self._store(key, CacheEntry(mel))
 
     def put_audio(self, key: tuple, audio: np.ndarray) -> None:
         audio = audio.astype(np.float32)

@@ -21,9 +21,9 @@ class EngineConfig:
     providers: str = "cpu"  # onnxruntime: cpu | cuda
     threads: int = 1  # onnxruntime intra-op threads
     vocoder: str = ""  # vocoder name; empty: the bundle's choice, else the runtime default
-    attack_vocoder: str = ""  # a faster vocoder for a note's first frames (crossfaded away); empty: none
+    attack_vocoder: str = "pghi"  # a faster vocoder for a note's first frames (crossfaded away); "none": off
     first_frames: int = 0  # mel frames vocoded before a note may start; 0: the vocoder's minimum
-    chunk_frames: int = 4  # mel frames per background vocoding step: a new note waits at most one step
+    chunk_frames: int = 8  # mel frames per background vocoding step (note starts run beside these steps)
     rerender_interval_ms: float = 40.0  # at most one re-render of moving notes this often
     lead_ms: float = 400.0  # how far ahead of the playhead the worker keeps each voice rendered
     cache_mb: float = 256.0  # LRU cache of rendered notes (mels and full audio)

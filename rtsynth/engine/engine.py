@@ -127,7 +127,7 @@ class Engine:
         latency = self.mixer.output_latency
         return {
             "model": self.info.get("name", ""), "provider": self.info.get("provider", ""),
-            "vocoder": self.info.get("vocoder", ""),
+            "vocoder": self.info.get("vocoder", ""), "attack_vocoder": self.info.get("attack_vocoder", ""),
             "samplerate": self.config.samplerate, "blocksize": self.config.blocksize,
             "voices": mixer.voices, "voices_max": self.config.voices, "gain": self.controller.gain,
             "blocks": mixer.blocks, "xruns": mixer.xruns, "underruns": mixer.underruns,

@@ -34,7 +34,8 @@ class WorkerError(RuntimeError):
 
 def runtime_info(runtime: ModelRuntime) -> dict:
     return {"bundle": str(runtime.model.directory), "name": runtime.name,
-            "provider": runtime.model.provider, "vocoder": runtime.vocoder_name}
+            "provider": runtime.model.provider, "vocoder": runtime.vocoder_name,
+            "attack_vocoder": runtime.attack_vocoder_name or "none"}
 
 
 def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> ModelRuntime:

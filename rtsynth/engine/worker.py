@@ -304,7 +304,7 @@ class RenderWorker:
             if entry is not None and entry.audio is not None:
                 sources.append(("audio", entry.audio, float(plan.level[0]), key))
             elif entry is not None:
-                sources.append(("mel", entry.mel.astype(np.float32), float(plan.level[0]), key))
+                sources.append(("mel", entry.mel, float(plan.level[0]), key))
             else:
                 mel, peak = mels[missing.index(i)]
                 sources.append(("mel", mel, peak, key))
@@ -561,7 +561,7 @@ class RenderWorker:
                 self.stats.add("prerendered")
                 return True
             entry = self.cache.get(key)
-            mel = entry.mel.astype(np.float32) if entry is not None else self._decode([plan])[0][0]
+            mel = entry.mel if entry is not None else self._decode([plan])[0][0]
             self.cache.put_mel(key, mel)
             self._pre_job = (key, runtime.stream(mel, 0.0, 0), [])
             return True
