@@ -155,7 +155,8 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
 
 def _tune(directory: Path, spec: BundleSpec, step: int) -> BundleSpec:
     """Measure every key of each timbre's trained range, store the errors as the engine's
-    retuning table, then measure every `step`-th key again as the synth now plays it."""
+    tuning table (it plays each key from the class that decodes nearest, resampled by the
+    rest), then measure every `step`-th key again as the synth now plays it."""
     from rtsynth.tuning import correction_table, measure_tuning
 
     ranges = {t: tuple(r) for t, r in spec.corpus["timbre_pitch_ranges"].items()}
@@ -167,7 +168,7 @@ def _tune(directory: Path, spec: BundleSpec, step: int) -> BundleSpec:
     write_spec(directory, spec)
     load_model(directory)
     log.info("tuning: %.0f %% of %d keys within 50 cents from the class means alone (median %s cents off); "
-             "%.0f %% as the synth plays them, retuned", 100 * raw.in_tune(), len(raw.notes),
+             "%.0f %% as the synth plays them (tuning table)", 100 * raw.in_tune(), len(raw.notes),
              spec.metrics["tuning"]["model_alone"]["median_abs_cents"], 100 * tuned["in_tune"])
     return spec
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 BUNDLE_FORMAT = "rtsynth-bundle"
 BUNDLE_VERSION = 1
-MAX_TUNING_CENTS = 200.0  # a retuning beyond two semitones would be a wrong note, not a tuning error
+MAX_TUNING_CENTS = 1200.0  # a class measured more than an octave off is a failed measurement
 DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
 
@@ -70,8 +70,10 @@ class BundleSpec:
     metrics: dict = field(default_factory=dict)
     vocoder: dict = field(default_factory=dict)  # {"kind": ...} and, if neural, {"file": ...}
     # timbre -> cents each pitch class plays off when decoded from the class means, measured by
-    # the export (rtsynth.tuning); the engine retunes by the opposite. Empty: no correction.
-    tuning_cents: dict[str, list[float]] = field(default_factory=dict)
+    # the export (rtsynth.tuning); None: not measured (outside the timbre's range, or silent).
+    # The engine plays each key from the class that decodes nearest it and resamples the rest
+    # (LatentSpace.pitch). Empty: no measurement, every class taken at its label.
+    tuning_cents: dict[str, list[float | None]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
@@ -124,12 +126,12 @@ class BundleSpec:
                 raise BundleShapeError(f"{d} prior means contain NaN or inf")
         n_pitches = len(self.descriptors["pitch"].classes)
         for timbre, cents in self.tuning_cents.items():
-            values = np.asarray(cents, dtype=np.float64)
-            if timbre not in self.descriptors["timbre"].classes or values.shape != (n_pitches,):
-                raise BundleShapeError(f"tuning_cents[{timbre!r}] must be {n_pitches} numbers for a known timbre")
-            if not (np.isfinite(values).all() and np.abs(values).max(initial=0) <= MAX_TUNING_CENTS):
-                raise BundleShapeError(f"tuning_cents[{timbre!r}] must be finite and within "
-                                       f"+-{MAX_TUNING_CENTS:g} cents")
+            if timbre not in self.descriptors["timbre"].classes or len(cents) != n_pitches:
+                raise BundleShapeError(f"tuning_cents[{timbre!r}] must be {n_pitches} entries for a known timbre")
+            numbers = [c for c in cents if c is not None]
+            if not all(isinstance(c, (int, float)) and abs(c) <= MAX_TUNING_CENTS for c in numbers):
+                raise BundleShapeError(f"tuning_cents[{timbre!r}] must be numbers within "
+                                       f"+-{MAX_TUNING_CENTS:g} cents, or null where not measured")
 
 
 def sha256_file(path: Path) -> str:

@@ -59,13 +59,13 @@ class TuningReport:
 def correction_table(report: TuningReport, pitch_classes) -> dict[str, list[float]]:
     """Per timbre, the cents each pitch class plays off, for bundle.json's `tuning_cents`.
 
-    Only what a retuning can fairly fix is kept: an error beyond MAX_TUNING_CENTS is a wrong
-    note (left as it is), and classes that were not measured (outside a timbre's range) get 0.
+    Classes that were not measured (outside a timbre's range, silent) get None, and so does
+    an error beyond MAX_TUNING_CENTS: more than an octave is a failed measurement, not a pitch.
     """
     index = {int(p): k for k, p in enumerate(pitch_classes)}
-    table: dict[str, list[float]] = {}
+    table: dict[str, list[float | None]] = {}
     for n in report.notes:
-        row = table.setdefault(n.timbre, [0.0] * len(index))
+        row = table.setdefault(n.timbre, [None] * len(index))
         if n.note in index and math.isfinite(n.cents) and abs(n.cents) <= MAX_TUNING_CENTS:
             row[index[n.note]] = n.cents
     return table

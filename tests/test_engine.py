@@ -21,6 +21,7 @@ from rtsynth.engine.events import (
 )
 from rtsynth.engine.latent import LatentSpace, TimbrePoint
 from rtsynth.engine.mixer import FREE, PANIC, PLAYING, RELEASE, START, STEAL, Mixer, VoiceBank, command
+from rtsynth.labels import LATENT_SIZE
 from rtsynth.tuning import measure_tuning
 
 SR = 48000
@@ -49,6 +50,29 @@ def test_pitch_uses_nearest_trained_class_and_leaves_the_rest_to_the_resampler(s
     above, below = space.pitch(PITCHES[-1] + 5), space.pitch(PITCHES[0] - 3)
     assert above.transpose == 5 and np.allclose(above.z, space.pitch_means[-1])
     assert below.transpose == -3 and np.allclose(below.z, space.pitch_means[0])
+
+
+def test_pitch_follows_the_measured_tuning_table_and_blends_it_for_a_morph(space):
+    n_timbres, n = space.n_timbres, len(space.pitches)
+    table = np.full((n_timbres, n), np.nan)
+    table[0] = 2.0  # timbre 0: every class decodes two semitones sharp
+    table[1] = 0.3  # timbre 1: 30 cents sharp
+    original, space.tuning = space.tuning, table
+    try:
+        only = np.zeros(n_timbres + LATENT_SIZE)
+        only[0] = 1.0
+        sharp = space.pitch(60, only)  # the class two below sounds at 60
+        assert np.allclose(sharp.z, space.pitch_means[PITCHES.index(58)]) and sharp.transpose == pytest.approx(0)
+        half = only.copy()
+        half[:2] = 0.5  # both timbres measured: the errors blend (1.15 semitones)
+        morph = space.pitch(60, half)
+        assert np.allclose(morph.z, space.pitch_means[PITCHES.index(59)])
+        assert morph.transpose == pytest.approx(-0.15)
+        unknown = np.zeros(n_timbres + LATENT_SIZE)
+        unknown[2] = 1.0  # a timbre nothing was measured for: every class at its label
+        assert space.pitch(60, unknown).transpose == 0
+    finally:
+        space.tuning = original
 
 
 def test_velocity_interpolates_dynamics_means_and_levels(space):
@@ -342,6 +366,19 @@ def test_a_fast_attack_vocoder_hands_over_to_the_main_one_seamlessly(bundle):
     assert abs(cents(estimate_f0(seg(y, 0.3, 0.9), midi_hz(60)), midi_hz(60))) < 50
     hf = high_band(y)
     assert hf[int(0.06 * SR) : int(0.2 * SR)].max() < 1.5 * hf[int(0.3 * SR) : int(0.9 * SR)].max()
+
+
+def test_beyond_the_full_quality_voices_notes_keep_the_attack_vocoder(bundle):
+    chord = [NoteOn(n, 0.7, at=0.05) for n in (55, 60, 64)] + [NoteOff(n, at=1.0) for n in (55, 60, 64)]
+    busy = renderer(bundle, vocoder="pghi-gla", attack_vocoder="pghi", full_quality_voices=2)
+    y = busy.render(chord)
+    assert busy.engine.counters["kept_attack"] == 3 and busy.engine.counters["handovers"] == 0
+    quiet = renderer(bundle, vocoder="pghi-gla", attack_vocoder="pghi", full_quality_voices=3)
+    z = quiet.render(chord)
+    assert quiet.engine.counters["handovers"] == 3 and quiet.engine.counters["kept_attack"] == 0
+    for audio in (y, z):  # both play the chord, at the same level
+        assert rms(seg(audio, 0.3, 0.9)) > 0.5 * rms(seg(z, 0.3, 0.9))
+    assert rms(seg(y, 0.3, 0.9)) < 2 * rms(seg(z, 0.3, 0.9))
 
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "bundles" / "default"

@@ -65,17 +65,32 @@ def test_the_retuning_table_puts_a_slightly_detuned_bundle_in_tune(bundle, tmp_p
     assert set(table) == {"flute", "violin"}
     flute = table["flute"]
     assert all(abs(flute[spec.vocab.pitch.index(k)] - 70) < 20 for k in range(60, 67))
-    assert flute[spec.vocab.pitch.index(48)] == 0.0  # outside flute's range: not measured, no correction
+    assert flute[spec.vocab.pitch.index(48)] is None  # outside flute's range: not measured
     write_spec(off, dataclasses.replace(spec, tuning_cents=table))
     retuned = measure_tuning(off, RANGES, step=1).summary()
     assert retuned["in_tune"] == 1.0 and retuned["median_abs_cents"] < 20
 
 
-def test_a_wrong_note_is_not_retuned_and_a_bad_table_is_refused(bundle, tmp_path):
+def test_classes_three_semitones_sharp_play_each_key_from_the_class_that_sounds_there(bundle, tmp_path):
+    # like a model whose pitch classes decode a few semitones off: a retuning that large would
+    # be a wrong timbre, but the class three below sounds right at each key
+    off = detuned(bundle, tmp_path, 3.0)
+    raw = measure_tuning(off, RANGES, step=1)
+    spec = read_spec(off)
+    table = correction_table(raw, spec.vocab.pitch)
+    assert abs(table["flute"][spec.vocab.pitch.index(60)] - 300) < 30
+    assert table["flute"][spec.vocab.pitch.index(48)] is None  # outside flute's range: not measured
+    write_spec(off, dataclasses.replace(spec, tuning_cents=table))
+    # keys whose class three below was measured for that timbre (the rest play their nearest measured class)
+    played = measure_tuning(off, {"flute": (63, 66), "violin": (51, 52)}, step=1).summary()
+    assert played["in_tune"] == 1.0 and played["median_abs_cents"] < 20
+
+
+def test_a_bad_tuning_table_is_refused(bundle, tmp_path):
     spec = read_spec(bundle)
-    wrong = measure_tuning(detuned(bundle, tmp_path, 3.0), {"flute": (60, 60)}, step=1)
-    assert correction_table(wrong, spec.vocab.pitch)["flute"] == [0.0] * len(spec.vocab.pitch)
-    bad = shutil.copytree(bundle, tmp_path / "bad")
-    write_spec(bad, dataclasses.replace(spec, tuning_cents={"flute": [0.0, 1.0]}))
-    with pytest.raises(BundleShapeError, match="tuning_cents"):
-        load_model(bad)
+    n = len(spec.vocab.pitch)
+    for table in ({"flute": [0.0, 1.0]}, {"flute": [1300.0] * n}, {"flute": ["sharp"] * n}, {"tuba": [0.0] * n}):
+        bad = shutil.copytree(bundle, tmp_path / "bad", dirs_exist_ok=True)
+        write_spec(bad, dataclasses.replace(spec, tuning_cents=table))
+        with pytest.raises(BundleShapeError, match="tuning_cents"):
+            load_model(bad)

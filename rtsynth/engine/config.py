@@ -22,8 +22,9 @@ class EngineConfig:
     threads: int = 1  # onnxruntime intra-op threads
     vocoder: str = ""  # vocoder name; empty: the bundle's choice, else the runtime default
     attack_vocoder: str = "pghi"  # a faster vocoder for a note's first frames (crossfaded away); "none": off
+    full_quality_voices: int = 8  # beyond this many voices new notes stay on the attack vocoder (polyphony first)
     first_frames: int = 0  # mel frames vocoded before a note may start; 0: the vocoder's minimum
-    chunk_frames: int = 8  # mel frames per background vocoding step (note starts run beside these steps)
+    chunk_frames: int = 16  # mel frames per background vocoding step (note starts run beside these steps)
     rerender_interval_ms: float = 40.0  # at most one re-render of moving notes this often
     lead_ms: float = 400.0  # how far ahead of the playhead the worker keeps each voice rendered
     cache_mb: float = 256.0  # LRU cache of rendered notes (mels and full audio)
@@ -49,6 +50,7 @@ class EngineConfig:
             "chunk_frames": self.chunk_frames >= 1,
             "rerender_interval_ms": self.rerender_interval_ms >= 0,
             "first_frames": self.first_frames >= 0,
+            "full_quality_voices": self.full_quality_voices >= 0,
             "lead_ms": self.lead_ms > 0,
             "cache_mb": self.cache_mb >= 0,
             "late_drop_ms": self.late_drop_ms > 0,

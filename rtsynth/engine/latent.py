@@ -26,7 +26,7 @@ MAX_LEVEL_EXTRAPOLATION_DB = 12.0  # velocities beyond the table: at most this f
 @dataclass(frozen=True)
 class NotePitch:
     z: np.ndarray  # z_P [4]
-    transpose: float  # semitones the resampler adds (note - nearest trained pitch)
+    transpose: float  # semitones the resampler adds (note - the class's decoded pitch)
 
 
 class LatentSpace:
@@ -49,10 +49,11 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / 127
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
-        # [n_timbres, n_pitches] semitones each class mean decodes off (0 where not measured)
-        self.tuning = np.zeros((len(self.timbres), len(self.pitches)))
+        # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
+        # measured (no table at all: every class taken at its label)
+        self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
         for timbre, cents in spec.tuning_cents.items():
-            self.tuning[self.timbres.index(timbre)] = np.asarray(cents) / 100.0
+            self.tuning[self.timbres.index(timbre)] = np.asarray(cents, dtype=np.float64) / 100.0
 
     def _loudness_table(self, spec: BundleSpec) -> np.ndarray:
         table = np.zeros((len(self.timbres), len(self.dynamics)))
@@ -83,15 +84,33 @@ class LatentSpace:
         raise ValueError(f"timbre index {ref!r} out of range: this model has {self.n_timbres} timbres "
                          f"(0-{self.n_timbres - 1})")
 
-    def pitch(self, note: int) -> NotePitch:
-        nearest = int(np.argmin(np.abs(self.pitches - note)))
-        return NotePitch(self.pitch_means[nearest], float(note - self.pitches[nearest]))
+    def pitch(self, note: int, control: np.ndarray | None = None) -> NotePitch:
+        """The pitch class to decode for `note`, and the semitones left to the resampler.
 
-    def retune(self, note: int, control: np.ndarray) -> float:
-        """Semitones that cancel the measured tuning error of this note's pitch class at the
-        control vector's timbre weights (a morph blends its timbres' errors)."""
-        nearest = int(np.argmin(np.abs(self.pitches - note)))
-        return -float(control[: self.n_timbres] @ self.tuning[:, nearest])
+        Like a multisampled instrument: the class whose decoded pitch (its label plus the
+        measured error at the control's timbre weights; a morph blends its timbres' errors)
+        lies nearest the note, resampled by the rest. With no errors measured this is the
+        nearest trained pitch; a model whose classes decode a few semitones off still plays
+        every key from a class that sounds close to it.
+        """
+        decoded = self.pitches.astype(np.float64)
+        distance = np.abs(decoded - note)
+        if control is not None:
+            decoded, usable = self._decoded_pitches(np.clip(control[: self.n_timbres], 0.0, None))
+            distance = np.where(usable, np.abs(decoded - note), np.inf)
+        nearest = int(np.argmin(distance))
+        return NotePitch(self.pitch_means[nearest], float(note - decoded[nearest]))
+
+    def _decoded_pitches(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each class's expected pitch at these timbre weights, and whether it was measured
+        for at least half of their weight (a class no timbre here was measured on is unknown)."""
+        known = ~np.isnan(self.tuning)
+        mass = weights @ known
+        error = (weights @ np.where(known, self.tuning, 0.0)) / np.maximum(mass, 1e-12)
+        usable = mass >= 0.5 * weights.sum() - 1e-9
+        if not usable.any():
+            return self.pitches.astype(np.float64), np.ones(len(self.pitches), dtype=bool)
+        return self.pitches + error, usable
 
     def velocity_weights(self, velocity: float) -> tuple[int, int, float]:
         """Neighbouring dynamics classes and the blend between them (clamped at the ends)."""
@@ -125,9 +144,10 @@ class LatentSpace:
         index = len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
         return self.duration_means[index]
 
-    def note_base(self, note: int, velocity: float, duration: float | None) -> tuple[np.ndarray, float]:
+    def note_base(self, note: int, velocity: float, duration: float | None,
+                  control: np.ndarray | None = None) -> tuple[np.ndarray, float]:
         """z with zero timbre part, and the transposition left to the resampler."""
-        pitch = self.pitch(note)
+        pitch = self.pitch(note, control)
         z = np.zeros(LATENT_SIZE, dtype=np.float32)
         z[SLICES["pitch"]] = pitch.z
         z[SLICES["dynamics"]] = self.dynamics_z(velocity)

@@ -62,8 +62,8 @@ def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: 
 def plan_note(spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int,
               first_frame: int = 0) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
-    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration)
-    transpose += space.retune(spec.note, note_control(spec, timeline, space, np.array([spec.start]))[0])
+    at_start = note_control(spec, timeline, space, np.array([spec.start]))[0]
+    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration, at_start)
     frame_s = frame_seconds / 2.0 ** (transpose / 12.0)  # transposed notes play their frames faster
     t0 = spec.start + min(first_frame, n_frames - 1) * frame_s
     t1 = spec.start + (n_frames - 1) * frame_s

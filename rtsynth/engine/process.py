@@ -24,8 +24,10 @@ from rtsynth.engine.worker import RenderWorker
 
 log = logging.getLogger(__name__)
 
-START_TIMEOUT_S = 300.0
-WORKER_INPUTS = ("note", "rerender", "panic", "prerender")  # RenderWorker methods the engine may call  # loading onnxruntime and warming up a model on a busy machine
+START_TIMEOUT_S = 300.0  # loading onnxruntime and warming up a model on a busy machine
+WORKER_INPUTS = ("note", "rerender", "panic", "prerender")  # RenderWorker methods the engine may call
+# the worker's matrix products are small: BLAS threads would only take the audio thread's core
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class WorkerError(RuntimeError):
@@ -67,6 +69,7 @@ class WorkerProcess:
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "rtsynth.engine.process", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            env={**os.environ, **ONE_BLAS_THREAD},
         )
         theirs.close()
         self._conn = Connection(ours.detach())

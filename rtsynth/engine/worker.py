@@ -6,7 +6,9 @@ Work in priority order, one small step at a time so a new note never waits long:
    write them to a free slot and tell the mixer when to start;
 3. voices about to run out of rendered audio;
 4. re-renders of sounding notes after a timbre/offset move, and hand-overs from the fast
-   attack vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead;
+   attack vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
+   (with more than `full_quality_voices` voices busy, a note keeps the attack vocoder: the
+   main one costs about twice as much per voice, and polyphony comes first);
 5. voices below their target lead, then the keyboard pre-render.
 
 In the worker process note starts run on a thread of their own (`start_step`) while the
@@ -221,6 +223,9 @@ class RenderWorker:
                 channels, self._dirty = self._dirty, set()
             self._rerender(channels)
             self._next_rerender = self.clock() + self.config.rerender_interval_ms * 1e-3
+            return True
+        if attack and len(self.voices) > self.config.full_quality_voices:
+            self._keep_attack_vocoder(attack)
             return True
         if attack:
             return self._work_on([min(attack, key=lambda v: v.spec.voice)], self._handover)
@@ -484,6 +489,13 @@ class RenderWorker:
             self.stats.add("rerenders")
 
         self._work_on([voice for voice, _, _ in jobs], splice)
+
+    def _keep_attack_vocoder(self, voices: list[Voice]) -> None:
+        with self._lock:
+            for voice in voices:
+                voice.attack = False
+                voice.key = None  # its audio is not the main vocoder's: not for the cache
+        self.stats.add("kept_attack", len(voices))
 
     def _handover(self, voice: Voice) -> None:
         """Move a voice from the fast attack vocoder to the main one, same mel, crossfaded."""
