@@ -45,12 +45,14 @@ from rtsynth.engine.events import NoteOff, NoteOn  # noqa: E402
 HOLD_S = 0.1  # each latency-test note is held this long
 CAPACITY_STEPS = (4, 8, 12, 16, 24, 32, 40, 48, 64)
 RESTRIKE_S = 4.0  # capacity test: each voice gets a new, never-rendered note this often
+STATUS_WAIT_S = 20.0  # flood test: how long /status may take to answer once the flood is over
 
 
 class Rig:
     """Engine + sounddevice backend + OSC server + JACK MIDI input + an xrun counter."""
 
-    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str | None = None):
+    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str | None = None,
+                 worker_nice: int = 0):
         import jack
         import rtmidi
 
@@ -59,7 +61,7 @@ class Rig:
 
         attack = {} if attack_vocoder is None else {"attack_vocoder": attack_vocoder}
         self.engine = Engine(bundle, EngineConfig(blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder,
-                                                  **attack)).start()
+                                                  worker_nice=worker_nice, **attack)).start()
         self.backend = SoundDeviceBackend(self.engine).start()
         self.osc = OscServer(self.engine, port=0)
         self.osc.start()
@@ -246,14 +248,18 @@ def capacity_section(rig: Rig, search_s: float, hold_s: float, fresh: FreshNotes
         smaller = [v for v in CAPACITY_STEPS if v < best]
         best = smaller[-1] if smaller else 0
     # on a machine whose own noise already causes xruns (see idle_baseline), also report the most
-    # voices the render worker keeps up with (no late audio) over the same long hold
+    # voices the render worker keeps up with (no late audio) over the same long hold, stepping
+    # down from the most that kept up in the search
     keeps_up = max((t["voices"] for t in trials if t["late_audio_blocks"] == 0), default=0)
     held = None
-    if keeps_up and keeps_up != confirmed:
+    while keeps_up and keeps_up != confirmed and held is None:
         result = hold_voices(rig, keeps_up, hold_s, fresh)
         trials.append({"voices": keeps_up, "seconds": hold_s, **result})
         print(f"  hold {keeps_up} voices for {hold_s:.0f} s: {result}", flush=True)
-        held = keeps_up if result["late_audio_blocks"] == 0 else None
+        if result["late_audio_blocks"] == 0:
+            held = keeps_up
+        else:
+            keeps_up = max((v for v in CAPACITY_STEPS if v < keeps_up), default=0)
     return {"max_voices_zero_xruns": confirmed, "held_seconds": hold_s, "idle_baseline": baseline,
             "max_voices_no_late_audio": confirmed or held, "trials": trials}
 
@@ -298,18 +304,24 @@ def flood_section(rig: Rig, rate: int, seconds: float) -> dict:
     elapsed = time.perf_counter() - began
     sender.close()
     time.sleep(2.0)
+    asked = time.perf_counter()
     rig.udp.sendto(osc_message("/status"), target)
-    try:
-        reply, _ = rig.udp.recvfrom(65536)
-        answered = reply.startswith(b"/status/reply")
-    except socket.timeout:
-        answered = False
+    answered = None
+    while answered is None and time.perf_counter() - asked < STATUS_WAIT_S:
+        try:
+            reply, _ = rig.udp.recvfrom(65536)
+        except socket.timeout:
+            continue
+        if reply.startswith(b"/status/reply"):
+            answered = time.perf_counter() - asked
     rig.udp.sendto(osc_message("/panic"), target)
     after = rig.trouble()
     return {
         "sent": len(packets), "seconds": elapsed, "rate_achieved": len(packets) / elapsed,
         "received_by_server": rig.osc.packets - packets_before, "error_replies": rig.osc.errors - errors_before,
-        "status_answered_after": answered, "worker_alive": rig.engine.status()["worker_alive"],
+        "status_answered_after": answered is not None,
+        "status_reply_s": None if answered is None else round(answered, 3),
+        "worker_alive": rig.engine.status()["worker_alive"],
         **{k: after[k] - before[k] for k in after},
     }
 
@@ -331,6 +343,9 @@ def main() -> int:
     parser.add_argument("--vocoder", default="", help="engine vocoder (default: the bundle's choice)")
     parser.add_argument("--attack-vocoder", default=None,
                         help="vocoder of each note's first frames (default: the engine's; none: off)")
+    parser.add_argument("--worker-nice", type=int, default=0, help="nice value of the render worker (0)")
+    parser.add_argument("--jack-realtime", action="store_true",
+                        help="run jackd with real-time scheduling (the issue's runs use --no-realtime)")
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--transports", nargs="+", default=["direct", "osc", "midi"])
     parser.add_argument("--notes", type=int, default=500)
@@ -353,7 +368,8 @@ def main() -> int:
         bundle = make_harmonic_bundle(REPO / "cache" / "bench" / "harmonic-bundle")
     if not bundle.is_dir():
         parser.error(f"no bundle at {bundle}: pass --bundle DIR or --synthetic")
-    report = {"machine": machine(), "bundle": str(bundle), "jack": "jackd --no-realtime -d dummy -r 48000",
+    scheduling = "--realtime" if args.jack_realtime else "--no-realtime"
+    report = {"machine": machine(), "bundle": str(bundle), "jack": f"jackd {scheduling} -d dummy -r 48000",
               "settings": {k: str(v) for k, v in vars(args).items()}, "periods": {}}
     if args.merge and args.out.is_file():  # add these sections/transports to an earlier run's results
         earlier = json.loads(args.out.read_text())
@@ -362,8 +378,8 @@ def main() -> int:
     for period in args.periods:
         print(f"period {period} frames", flush=True)
         result = report["periods"].setdefault(str(period), {})
-        with jack_server(period):
-            rig = Rig(bundle, period, max(CAPACITY_STEPS), args.vocoder, args.attack_vocoder)
+        with jack_server(period, realtime=args.jack_realtime):
+            rig = Rig(bundle, period, max(CAPACITY_STEPS), args.vocoder, args.attack_vocoder, args.worker_nice)
             try:
                 space = rig.engine.controller.space
                 velocity = space.dynamics_velocity * 127

@@ -22,14 +22,15 @@ SR = 48000
 
 
 @contextlib.contextmanager
-def jack_server(period: int = 256, log_path=None):
+def jack_server(period: int = 256, log_path=None, realtime: bool = False):
     if shutil.which("jackd") is None:
         raise RuntimeError("jackd is not installed (apt install jackd2)")
     name = f"rtsynth-test-{uuid.uuid4().hex[:8]}"
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
-    server = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
+    scheduling = "--realtime" if realtime else "--no-realtime"  # realtime: SCHED_FIFO threads, where allowed
+    server = subprocess.Popen(["jackd", scheduling, "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
                               stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
     try:
         _wait_for(name, server)
