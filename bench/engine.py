@@ -384,7 +384,8 @@ def main() -> int:
                 space = rig.engine.controller.space
                 velocity = space.dynamics_velocity * 127
                 fresh = FreshNotes([int(p) for p in space.pitches], int(velocity[0]), int(velocity[-1]), seed=period)
-                result["engine"] = {k: rig.engine.status()[k] for k in ("model", "vocoder", "attack_vocoder", "provider")}
+                status = rig.engine.status()
+                result["engine"] = {k: status[k] for k in ("model", "vocoder", "attack_vocoder", "provider")}
                 if "latency" in args.sections:
                     result.setdefault("latency", {}).update(
                         latency_section(rig, args.transports, args.notes, args.gap, fresh))

@@ -533,7 +533,8 @@ class RenderWorker:
                 self._write(slot, older, at)
             x = self._xfade
             tail = fresh[cut - new.start :]
-            bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
+            crossfade = bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
+            bank.audio[slot, cut : cut + x] = crossfade
             self._write(slot, tail[x:], cut + x)
             bank.ready[slot] = new.written
             old.close()
