@@ -27,8 +27,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                              "(centroid, the default: they decode closer to the asked pitch) or a "
                              "Gaussian-mixture model's learned prior means (prior)")
     export.add_argument("--tuning-step", type=int, default=3,
-                        help="tuning: measure every key of each timbre's range, store the errors for the "
-                             "engine to retune, then check every N-th key as it now plays (3; 0 skips both)")
+                        help="tuning: measure every key of each timbre's range, store the errors (the engine plays "
+                             "each key from the class that sounds nearest it), then check every N-th key as "
+                             "it now plays (3; 0 skips both)")
     export.set_defaults(func=_run)
 
 

@@ -56,7 +56,7 @@ class TuningReport:
         }
 
 
-def correction_table(report: TuningReport, pitch_classes) -> dict[str, list[float]]:
+def correction_table(report: TuningReport, pitch_classes) -> dict[str, list[float | None]]:
     """Per timbre, the cents each pitch class plays off, for bundle.json's `tuning_cents`.
 
     Classes that were not measured (outside a timbre's range, silent) get None, and so does

@@ -60,16 +60,17 @@ class StreamingResampler:
         if self._cycle is None:
             return chunk.copy()
         up, down = self.up, self.down
-        signal = np.concatenate([self._history, chunk])  # signal[0] is input _consumed - len(history)
+        joined = np.concatenate([self._history, chunk])  # joined[0] is input _consumed - len(history)
         total = self._consumed + len(chunk)
         last = (total * up - 1) // down  # the newest output whose inputs are all here
         if last < self._next_out:  # downsampling: this input completes no output yet
-            self._keep(chunk, total)
+            self._keep(joined, total)
             return np.zeros(0, np.float32)
         first_cycle, last_cycle = self._next_out // up, last // up
         window = down + self.taps - 1
         begin = first_cycle * down - (self.taps - 1) - (self._consumed - len(self._history))
         needed = begin + (last_cycle - first_cycle) * down + window
+        signal = joined
         if needed > len(signal):  # the last cycle's later outputs are not final yet: their inputs are zeros
             signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
         # contiguous: numpy's matmul takes the slow non-BLAS path on a strided view
@@ -78,9 +79,10 @@ class StreamingResampler:
         start = self._next_out - first_cycle * up
         out = out[start : start + last + 1 - self._next_out]
         self._next_out = last + 1
-        self._keep(chunk, total)
+        self._keep(joined, total)
         return out
 
-    def _keep(self, chunk: np.ndarray, total: int) -> None:
-        self._history = np.concatenate([self._history, chunk])[-len(self._history) :]
+    def _keep(self, joined: np.ndarray, total: int) -> None:
+        """History and input so far -> the history the next call needs."""
+        self._history = joined[-len(self._history) :].copy()
         self._consumed = total
