@@ -156,7 +156,8 @@ head_hidden = 16
 classifier_hidden = 16
 remover_hidden = [16]
 """
-EVAL_ARGS = ["--classifier-epochs", "1", "--tsne-points", "40", "--control-refs", "8", "--transfer-notes", "3"]
+EVAL_ARGS = ["--classifier-epochs", "1", "--tsne-points", "40", "--control-refs", "8", "--transfer-notes", "3",
+             "--pitch-notes", "12"]
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +179,15 @@ def evaluated_runs(cache, tmp_path_factory) -> list[Path]:
 
 def _probability(x) -> bool:
     return x is not None and 0.0 <= x <= 1.0
+
+
+def _check_reconstruction_pitch(pitch: dict, n_test: int, report: str) -> None:
+    """Scored and reported (this cache's mels are drawn, not played, so no pitch is expected;
+    the measurement itself is tested on real tones below)."""
+    assert pitch["notes"] == min(12, n_test)
+    assert _probability(pitch["original_in_tune"]) and _probability(pitch["reconstruction_in_tune"])
+    section = report.split("## Pitch of reconstructions")[1].split("\n## ")[0]
+    assert f"| original | {pitch['original_in_tune']:.3f} |" in section
 
 
 @pytest.mark.slow
@@ -203,6 +213,7 @@ def test_eval_writes_report_metrics_and_figures_in_range(evaluated_runs):
                 assert _probability(cell["asked"]) and _probability(cell["kept"])
                 assert _probability(control["joint"]["accuracy"][str(w)][d])
         _check_through_audio(control, (run / "report.md").read_text())
+        _check_reconstruction_pitch(m["reconstruction_pitch"], m["counts"]["test"], (run / "report.md").read_text())
         transfer = m["transfer"]
         assert len(transfer["target_posterior_mean"]) == len(transfer["alphas"]) == 5
         assert all(_probability(p) for p in transfer["target_posterior_mean"])
@@ -286,6 +297,20 @@ def test_a_note_silent_after_the_vocoder_counts_as_wrong(cache, tmp_path):
     assert all(a == 0.0 for a in accuracy(named["audio"][:1], asked[:1]).values())
     assert route.summary()["notes"] == 4 and route.summary()["silent"] == 1
     assert list(route.summary()["silent_reasons"]) == ["silent"]
+
+
+def test_pitch_of_a_mel_is_measured_through_the_vocoder():
+    """A played tone's mel measures at its own pitch and three semitones off from a wrong label."""
+    from rtsynth.dsp.mel import mel_power, power_to_unit
+    from rtsynth.settings import PAPER_MEL
+    from train.eval.recon_pitch import _errors
+
+    sr, f0 = PAPER_MEL.sample_rate, 220.0  # MIDI 57
+    t = np.arange(int(PAPER_MEL.note_seconds * sr)) / sr
+    tone = sum(np.sin(2 * np.pi * h * f0 * t) / h for h in range(1, 6)) * np.exp(-t)
+    mel, _ = power_to_unit(mel_power(tone.astype(np.float32), PAPER_MEL), PAPER_MEL.db_range)
+    errors = _errors(np.stack([mel, mel]), np.array([57, 60]), PAPER_MEL)
+    assert errors[0] <= 20 and abs(errors[1] - 300) <= 20, errors
 
 
 def test_reanalysed_audio_gives_back_the_note_it_was_made_from(cache):

@@ -21,6 +21,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     ev.add_argument("--tsne-points", type=int, default=600, help="training notes in the t-SNE plots (default 600)")
     ev.add_argument("--control-refs", type=int, default=48, help="reference notes for controllability (default 48)")
     ev.add_argument("--transfer-notes", type=int, default=12, help="source notes per transfer pair (default 12)")
+    ev.add_argument("--pitch-notes", type=int, default=120,
+                    help="test notes whose reconstructions are vocoded and their f0 measured (default 120)")
     ev.add_argument("--classifier-epochs", type=int, default=15, help="max epochs of the independent classifier")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=_eval)
@@ -42,7 +44,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 2
     options = EvalOptions(which=args.checkpoint, max_train_notes=args.max_train_notes, tsne_points=args.tsne_points,
                           control_refs=args.control_refs, transfer_notes=args.transfer_notes, seed=args.seed,
-                          classifier_epochs=args.classifier_epochs)
+                          classifier_epochs=args.classifier_epochs, pitch_notes=args.pitch_notes)
     try:
         metrics = evaluate_run(args.run_dir, options)
     except (RunError, CacheError, ValueError) as err:

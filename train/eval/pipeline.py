@@ -23,6 +23,7 @@ class EvalOptions:
     control_refs: int = 48
     transfer_notes: int = 12  # source notes per instrument pair
     recon_notes: int = 6
+    pitch_notes: int = 120  # test notes whose reconstructions are vocoded and their f0 measured
     seed: int = 0
     classifier_epochs: int = 15
     classifier_root: Path | None = None  # where the classifier goes if the cache is read-only
@@ -63,6 +64,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     from train.eval.controllability import controllability
     from train.eval.latents import encode_split
     from train.eval.leakage import leakage_matrix
+    from train.eval.recon_pitch import reconstruction_pitch
     from train.eval.report import write_report
     from train.eval.tableone import table_one
     from train.eval.through_audio import audio_route
@@ -72,7 +74,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)
     model, cache = run.model.eval(), run.cache
-    stage = _Stages(total=7)
+    stage = _Stages(total=8)
     with stage("encode"):
         test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
         train_idx = _subsample(cache.indices("train"), options.max_train_notes, rng)
@@ -88,6 +90,8 @@ def evaluate(run, options: EvalOptions) -> dict:
     with stage("controllability"):  # mel and through audio
         control = controllability(model, clf, test, means, n_refs=options.control_refs, seed=options.seed,
                                   audio=audio_route(cache))
+    with stage("reconstruction pitch"):
+        pitch = reconstruction_pitch(model, cache, test, options.pitch_notes, rng)
     with stage("timbre transfer"):
         transfer = timbre_transfer(model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes,
                                    seed=options.seed)
@@ -111,6 +115,7 @@ def evaluate(run, options: EvalOptions) -> dict:
         "independent_classifier": {"path": str(clf.path), "epochs": clf.info["epochs"],
                                    "accuracy": clf.info["accuracy"]},
         "controllability": control,
+        "reconstruction_pitch": pitch,
         "transfer": transfer.metrics,
         "figures": [str(p.relative_to(run_dir)) for p in figures],
         "seconds": stage.seconds,

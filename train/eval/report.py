@@ -29,7 +29,8 @@ def report_markdown(m: dict) -> str:
              f"Variant **{m['variant']}**, checkpoint `{m['checkpoint']}` (epoch {m['epoch']}), cache `{m['cache']}`; "
              f"{m['counts']['test']} test notes, {m['counts']['train_used']} training notes for k-NN and class "
              "centroids. Everything below uses posterior means, except the deliberate spread w.", ""]
-    for section in (_table_one, _leakage, _clusters, _classifier, _control, _control_audio, _transfer, _figures):
+    for section in (_table_one, _leakage, _clusters, _classifier, _control, _control_audio, _recon_pitch, _transfer,
+                    _figures):
         lines += section(m)
     return "\n".join(lines)
 
@@ -106,6 +107,18 @@ def _control_audio(m: dict) -> list[str]:
             *_table(header, rows),
             f"Silent after the vocoder (no usable audio, counted wrong for every descriptor): **{audio['silent']} of "
             f"{audio['notes']}** generated notes{reasons}.", ""]
+
+
+def _recon_pitch(m: dict) -> list[str]:
+    r = m["reconstruction_pitch"]
+    return ["## Pitch of reconstructions (through audio)", "",
+            f"{r['notes']} test notes and their reconstructions from posterior means, rendered by the "
+            f"`{r['vocoder']}` vocoder, f0 measured 0.1-0.5 s into the note: share within "
+            f"{r['in_tune_cents']:g} cents of the labelled pitch (median cents off). The originals check the "
+            "measurement; the reconstructions are what the decoder can play.", "",
+            *_table(["", "in tune", "median cents off"],
+                    [[name, _f(r[f"{name}_in_tune"]), f"{r[f'{name}_median_cents']:g}"]
+                     for name in ("original", "reconstruction")])]
 
 
 def _asked_single(domain: dict, d: str, w: str) -> float:
