@@ -12,13 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from rtsynth.dsp.pitch import cents, estimate_f0, midi_hz
+from rtsynth.labels import DESCRIPTORS
 from rtsynth.settings import MelSettings
 from rtsynth.tuning import IN_TUNE_CENTS
 from rtsynth.vocoder import DEFAULT_VOCODER, vocode
 from train.eval.latents import SplitLatents, decode, load_mels
 
-PITCH = 1  # column of the pitch label in SplitLatents.labels (DESCRIPTORS order)
-WINDOW_S = (0.1, 0.5)  # after the attack; the shortest duration class still sounds here
+PITCH = DESCRIPTORS.index("pitch")  # column of the pitch label in SplitLatents.labels
+WINDOW_S = (0.1, 0.5)  # after the attack; the shortest notes' release tails still sound here
 
 
 def reconstruction_pitch(model, cache, test: SplitLatents, limit: int, rng) -> dict:
@@ -36,7 +37,8 @@ def reconstruction_pitch(model, cache, test: SplitLatents, limit: int, rng) -> d
 
 
 def _errors(mels: np.ndarray, pitches: np.ndarray, settings: MelSettings) -> np.ndarray:
-    """|cents| of each mel's vocoded f0 from its pitch; inf where the window is silent or aperiodic."""
+    """|cents| of each mel's vocoded f0 from its pitch (found within 6 semitones of it, so at most
+    about 600); inf where the window is silent or aperiodic."""
     sr = settings.sample_rate
     lo, hi = (int(s * sr) for s in WINDOW_S)
     out = np.full(len(mels), np.inf)
