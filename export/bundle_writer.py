@@ -38,7 +38,7 @@ class ExportOptions:
     # posterior means ("centroid") decode closer to the asked pitch than a Gaussian-mixture
     # model's prior means ("prior"): 65 % vs 40 % of keys within 50 cents on the 48-71 model
     class_means: str = "centroid"
-    tuning_step: int = 3  # tuning: every key measured and retuned, then every n-th checked (0: neither)
+    tuning_step: int = 3  # tuning table from every key; every n-th re-checked as played (0: neither)
     seed: int = 0
 
     def __post_init__(self) -> None:

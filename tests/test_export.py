@@ -136,7 +136,7 @@ def test_bundle_spec_carries_the_run_and_corpus_facts(bundle, run_dir, cache_roo
     assert spec.corpus["name"] == "tiny-corpus" and spec.corpus["kind"] == "synthetic"
     assert spec.corpus["notes"] == len(cache) and spec.corpus["pitch_range"] == [60, 62]
     assert spec.corpus["timbre_pitch_ranges"] == {"flute": [60, 62], "cello": [60, 62]}
-    # tuning: every key measured for the retuning table, both ends of each range checked after it
+    # tuning: every key measured for the tuning table, both ends of each range checked after it
     # (a tiny untrained model: in tune or not)
     tuning = spec.metrics["tuning"]
     assert tuning["notes"] == 4 and set(tuning["per_timbre"]) == {"flute", "cello"}

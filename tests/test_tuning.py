@@ -56,7 +56,7 @@ def test_a_detuned_bundle_measures_its_offset(bundle, tmp_path):
     json.dumps(summary)  # what bundle.json stores
 
 
-def test_the_retuning_table_puts_a_slightly_detuned_bundle_in_tune(bundle, tmp_path):
+def test_the_tuning_table_puts_a_slightly_detuned_bundle_in_tune(bundle, tmp_path):
     off = detuned(bundle, tmp_path, 0.7)  # 70 cents sharp: a tuning error, not a wrong note
     raw = measure_tuning(off, RANGES, step=1)
     assert raw.in_tune() == 0.0
@@ -67,8 +67,8 @@ def test_the_retuning_table_puts_a_slightly_detuned_bundle_in_tune(bundle, tmp_p
     assert all(abs(flute[spec.vocab.pitch.index(k)] - 70) < 20 for k in range(60, 67))
     assert flute[spec.vocab.pitch.index(48)] is None  # outside flute's range: not measured
     write_spec(off, dataclasses.replace(spec, tuning_cents=table))
-    retuned = measure_tuning(off, RANGES, step=1).summary()
-    assert retuned["in_tune"] == 1.0 and retuned["median_abs_cents"] < 20
+    played = measure_tuning(off, RANGES, step=1).summary()
+    assert played["in_tune"] == 1.0 and played["median_abs_cents"] < 20
 
 
 def test_classes_three_semitones_sharp_play_each_key_from_the_class_that_sounds_there(bundle, tmp_path):

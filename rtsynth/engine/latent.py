@@ -93,12 +93,11 @@ class LatentSpace:
         nearest trained pitch; a model whose classes decode a few semitones off still plays
         every key from a class that sounds close to it.
         """
-        decoded = self.pitches.astype(np.float64)
-        distance = np.abs(decoded - note)
-        if control is not None:
+        if control is None:
+            decoded, usable = self.pitches.astype(np.float64), True
+        else:
             decoded, usable = self._decoded_pitches(np.clip(control[: self.n_timbres], 0.0, None))
-            distance = np.where(usable, np.abs(decoded - note), np.inf)
-        nearest = int(np.argmin(distance))
+        nearest = int(np.argmin(np.where(usable, np.abs(decoded - note), np.inf)))
         return NotePitch(self.pitch_means[nearest], float(note - decoded[nearest]))
 
     def _decoded_pitches(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
