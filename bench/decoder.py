@@ -63,10 +63,11 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def untrained_model(config, vocab_sizes: dict[str, int], n_mels: int, n_frames: int):
+def untrained_model(config, vocab_sizes: dict[str, int], mel, pitch_midi: tuple[int, ...]):
     from train.models import build_model
+    from train.models.harmonic import HarmonicSetup
 
-    return build_model(config, vocab_sizes, n_mels, n_frames).eval()
+    return build_model(config, vocab_sizes, mel.n_mels, mel.n_frames, HarmonicSetup(mel, pitch_midi)).eval()
 
 
 def from_bundle(bundle: Path):
@@ -81,7 +82,7 @@ def from_bundle(bundle: Path):
     if "config" not in spec.model:
         raise SystemExit(f"{bundle}/bundle.json records no training config; pass --run or --config instead")
     config = config_from_dict(spec.model["config"])
-    model = untrained_model(config, spec.vocab.sizes(), spec.mel.n_mels, spec.mel.n_frames)
+    model = untrained_model(config, spec.vocab.sizes(), spec.mel, spec.vocab.pitch)
     return model, bundle / DECODER_FILE, {"bundle": shown(bundle), "variant": config.variant}
 
 
@@ -104,12 +105,14 @@ def resolve(args: argparse.Namespace, workdir: Path):
         except RunError as err:
             raise SystemExit(f"cannot benchmark {args.run}: {err}") from None
         return from_model(run.model, workdir, {"run": shown(args.run), "variant": run.config.variant})
+    from rtsynth.settings import PAPER_MEL
     from train.config import read_config
 
     path = args.config or default_config()
     config = read_config(path)
-    sizes = {"timbre": 14, "pitch": 60, "dynamics": 3, "duration": 24}  # GM-SOL-sized heads (unused by decode)
-    model = untrained_model(config, sizes, 256, 256)
+    pitches = tuple(range(28, 109))  # GM-SOL's full range; the class count only sizes heads decode does not use
+    sizes = {"timbre": 14, "pitch": len(pitches), "dynamics": 3, "duration": 24}
+    model = untrained_model(config, sizes, PAPER_MEL, pitches)
     return from_model(model, workdir, {"config": shown(path), "variant": config.variant, "weights": "untrained"})
 
 

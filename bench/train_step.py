@@ -89,7 +89,9 @@ def run_worker(args: argparse.Namespace) -> dict:
     from train.config import read_config
     from train.data import Batch
     from train.distributed import DistContext
+    from rtsynth.settings import PAPER_MEL
     from train.losses import Weights
+    from train.models.harmonic import HarmonicSetup
     from train.step import build_networks, train_step
 
     torch.set_num_threads(args.threads)
@@ -100,7 +102,8 @@ def run_worker(args: argparse.Namespace) -> dict:
         config = config.replace(model=dataclasses.replace(config.model, **PAPER_MODEL))
     torch.manual_seed(0)
     batch = Batch(saved["mel"], saved["labels"])
-    nets = build_networks(config, saved["sizes"], tuple(batch.mel.shape[1:]), DistContext(), batch.mel)
+    harmonic = HarmonicSetup(PAPER_MEL, tuple(saved["pitch_midi"]))  # both sources have the paper's mel settings
+    nets = build_networks(config, saved["sizes"], tuple(batch.mel.shape[1:]), DistContext(), batch.mel, harmonic)
     weights = Weights(beta=config.beta.end, remover=config.remover_weight.end)
     steps = args.paper_steps if name == "paper" else args.steps
     wall, cpu = [], []
@@ -140,14 +143,16 @@ def make_batch(args: argparse.Namespace, path: Path) -> tuple[int, str]:
         mel = torch.from_numpy(np.asarray(cache.mels[idx], dtype=np.float32))
         labels = {d: torch.from_numpy(cache.labels[d][idx]) for d in DESCRIPTORS}
         sizes, notes, source = cache.vocab.sizes(), len(cache.indices("train")), f"cache {cache_dir}"
+        pitch_midi = list(cache.vocab.pitch)
     else:
         g = torch.Generator().manual_seed(0)
         mel = torch.rand(args.batch, 256, 256, generator=g)
         labels = {d: torch.randint(0, k, (args.batch,), generator=g) for d, k in GM_SOL_SIZES.items()}
         sizes, notes, source = GM_SOL_SIZES, args.train_notes, "random mels (no cache found)"
+        pitch_midi = list(range(48, 48 + GM_SOL_SIZES["pitch"]))
     if len(mel) < args.batch:
         raise SystemExit(f"the cache's train split has only {len(mel)} notes, fewer than --batch {args.batch}")
-    torch.save({"mel": mel, "labels": labels, "sizes": sizes}, path)
+    torch.save({"mel": mel, "labels": labels, "sizes": sizes, "pitch_midi": pitch_midi}, path)
     return notes, source
 
 

@@ -79,6 +79,24 @@ def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
     assert loaded.model(mel).recon.shape == mel.shape
 
 
+def test_a_checkpoint_from_before_the_decoder_heads_still_loads_and_resumes(cache, tmp_path):
+    """Runs written when the mel output layer was `decoder.output` evaluate and resume as they did."""
+    config = tiny_config(cache)
+    Trainer(config, tmp_path / "run").fit()
+    path = tmp_path / "run" / "checkpoints" / "last.pt"
+    payload = torch.load(path, weights_only=True)
+    new = payload["model"]
+    payload["model"] = {k.replace("decoder.head.output.", "decoder.output."): v for k, v in new.items()}
+    assert "decoder.output.weight" in payload["model"]
+    payload.pop("mel_settings")
+    torch.save(payload, path)
+    loaded = load_run(tmp_path / "run", "last")
+    for name, value in loaded.model.state_dict().items():
+        assert torch.equal(value, new[name]), name
+    Trainer(config.replace(max_epochs=config.max_epochs + 1), tmp_path / "run", resume=True).fit()
+    assert len(_rows(tmp_path / "run")) == config.max_epochs + 1
+
+
 def test_resume_continues_exactly(cache, tmp_path):
     Trainer(tiny_config(cache, max_epochs=3), tmp_path / "straight").fit()
     Trainer(tiny_config(cache, max_epochs=1), tmp_path / "split").fit()

@@ -53,7 +53,9 @@ class ModelConfig:
     convolutions per stage. Decoder D (train/models/decoder.py): 1-D transposed
     convolutions along time, channels `decoder_channels`, each stage doubling the frame
     rate, an output layer of kernel `decoder_kernel` and stride `decoder_stride` onto the
-    mel bins; `decoder_depth - 1` stride-1 convolutions per stage.
+    mel bins; `decoder_depth - 1` stride-1 convolutions per stage. `decoder_output`
+    "harmonic" writes `partials` partials at a pitch read from z_P by an MLP of width
+    `pitch_hidden`, plus a noise floor (train/models/harmonic.py).
     """
 
     time_pool: int = 4
@@ -64,6 +66,9 @@ class ModelConfig:
     decoder_kernel: int = 4
     decoder_stride: int = 4
     decoder_depth: int = 1
+    decoder_output: Literal["mel", "harmonic"] = "mel"
+    partials: int = 64
+    pitch_hidden: int = 128
     hidden: int = 256  # size of the shared feature vector h (and of the decoder's first layer)
     dropout: float = 0.0  # on h while training
     head_hidden: int = 128  # hidden layer of each variational head (0: a single linear layer)
@@ -83,6 +88,7 @@ class LossConfig:
     huber_weight: float = 1.0
     huber_delta: float = 0.1
     classifier_weight: float = 10.0
+    pitch_weight: float = 10.0  # harmonic decoder: Huber loss (semitones) of the pitch it reads from z_P
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ class TrainConfig:
         m = self.model
         if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")
+        if m.partials < 1 or m.pitch_hidden < 1:
+            raise ConfigError("model.partials and model.pitch_hidden must be >= 1")
         if not m.encoder_channels or not m.decoder_channels:
             raise ConfigError("model.encoder_channels and model.decoder_channels must not be empty")
         k, s = m.decoder_kernel, m.decoder_stride

@@ -2,7 +2,8 @@
 
 Stage 1 (model): reconstruction (edge-weighted MSE + Huber), β·KL to the prior component
 of the known label, classifier cross-entropy, and λ·KL(uniform || R_ξ(z_¬ξ)) against
-frozen removers. Stage 2 (removers only): cross-entropy of R_ξ on detached latents.
+frozen removers; with the harmonic decoder, the error of the pitch it reads from z_P.
+Stage 2 (removers only): cross-entropy of R_ξ on detached latents.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def model_terms(model: NoteVAE, out: VAEOutput, mel: torch.Tensor, labels: dict[
         terms[f"kl_{d}"] = kl.mean()
     for d, logits in out.logits.items():
         terms[f"cls_{d}"] = F.cross_entropy(logits, labels[d])
+    if out.pitch is not None:
+        terms["pitch_semitones"] = F.huber_loss(out.pitch, model.decoder.class_pitch(labels["pitch"]), delta=1.0)
     if removers is not None:
         frozen = {k: v.detach() for k, v in removers.named_parameters()}
         for d, logits in functional_call(removers, frozen, (out.z,)).items():
@@ -89,6 +92,8 @@ def accuracies(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
 def model_total(terms: dict[str, torch.Tensor], config: LossConfig, weights: Weights) -> torch.Tensor:
     """Stage-1 objective: the weighted sum of `model_terms`."""
     total = config.recon_weight * (terms["recon_edge_mse"] + config.huber_weight * terms["recon_huber"])
+    if "pitch_semitones" in terms:
+        total = total + config.pitch_weight * terms["pitch_semitones"]
     for d in DESCRIPTORS:
         total = total + weights.beta * terms[f"kl_{d}"] + config.classifier_weight * terms[f"cls_{d}"]
         if f"adv_{d}" in terms:

@@ -17,6 +17,7 @@ import csv
 import io
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,9 @@ from typing import Literal
 import torch
 
 from train.config import TrainConfig, config_from_dict, dump_toml, read_config
+from rtsynth.settings import MelSettings
 from train.models import NoteVAE, Removers, build_model
+from train.models.harmonic import HarmonicSetup
 from train.prep.cache import NoteCache
 
 CHECKPOINT_FORMAT = 1
@@ -86,7 +89,13 @@ def load_checkpoint(path: Path) -> dict:
         raise RunError(f"cannot read checkpoint {path}: {err}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not an rtsynth checkpoint of format {CHECKPOINT_FORMAT}")
+    payload["model"] = {_OLD_OUTPUT.sub("decoder.head.output.", key, count=1): value
+                        for key, value in payload["model"].items()}
     return payload
+
+
+_OLD_OUTPUT = re.compile(r"^decoder\.output\.")
+"""The mel output layer's name before the decoder had a choice of heads (decoder.head.output)."""
 
 
 def write_config(paths: RunPaths, config: TrainConfig) -> None:
@@ -124,7 +133,10 @@ def restore_model(payload: dict) -> tuple[TrainConfig, NoteVAE, Removers | None]
     """The config, model (with its own classifiers) and removers of a checkpoint payload."""
     config = config_from_dict(payload["config"])
     shape = payload["mel_shape"]
-    model = build_model(config, payload["vocab_sizes"], *shape)
+    harmonic = None
+    if "mel_settings" in payload:  # checkpoints before the harmonic decoder lack it
+        harmonic = HarmonicSetup(MelSettings.from_dict(payload["mel_settings"]), tuple(payload["vocab"]["pitch"]))
+    model = build_model(config, payload["vocab_sizes"], *shape, harmonic)
     model.load_state_dict(payload["model"])
     removers = None
     if payload.get("removers") is not None:

@@ -18,6 +18,7 @@ from train.data import Batch
 from train.distributed import DistContext, all_reduce_sum, wrap
 from train.losses import Weights, model_terms, model_total, remover_terms
 from train.models import NoteVAE, Removers, build_model
+from train.models.harmonic import HarmonicSetup
 
 
 class DivergenceError(RuntimeError):
@@ -35,12 +36,14 @@ class Networks:
 
 
 def build_networks(config: TrainConfig, vocab_sizes: dict[str, int], mel_shape: tuple[int, int],
-                   ctx: DistContext, train_mels: torch.Tensor | None = None) -> Networks:
+                   ctx: DistContext, train_mels: torch.Tensor | None = None,
+                   harmonic: HarmonicSetup | None = None) -> Networks:
     """Model, removers (variant "+r") and their Adam optimisers, on ctx.device.
 
-    `train_mels` (the training split) fits the input standardisation and the output bias.
+    `train_mels` (the training split) fits the input standardisation and the output bias;
+    `harmonic` is needed by the harmonic decoder.
     """
-    net = build_model(config, vocab_sizes, *mel_shape)
+    net = build_model(config, vocab_sizes, *mel_shape, harmonic)
     if train_mels is not None:
         net.features.fit_input_statistics(train_mels)
         net.decoder.fit_output_bias(train_mels)

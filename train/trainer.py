@@ -26,6 +26,7 @@ from train.config import TrainConfig
 from train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
 from train.distributed import DistContext, all_reduce_sum, gather_objects
 from train.losses import Weights, accuracies, model_terms, model_total, remover_terms
+from train.models.harmonic import HarmonicSetup
 from train.step import DivergenceError, build_networks, train_step
 from train.prep.cache import NoteCache
 from train.runs import (RunError, RunPaths, append_log, load_checkpoint, save_checkpoint, write_config,
@@ -113,7 +114,8 @@ class Trainer:
         torch.set_num_threads(config.num_threads or cores)
         seed_everything(config.seed)
         self._load_data(NoteCache.load(config.cache))
-        self.nets = build_networks(config, self.vocab.sizes(), self.mel_shape, self.ctx, self.train_data.mels)
+        self.nets = build_networks(config, self.vocab.sizes(), self.mel_shape, self.ctx, self.train_data.mels,
+                                   HarmonicSetup(self.mel_settings, self.vocab.pitch))
         self.net, self.removers = self.nets.net, self.nets.removers  # the bare modules
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.nets.optimizer, factor=config.plateau_factor, patience=config.plateau_patience,
@@ -129,7 +131,7 @@ class Trainer:
                 self._set_lr(lr)
 
     def _load_data(self, cache: NoteCache) -> None:
-        self.vocab = cache.vocab
+        self.vocab, self.mel_settings = cache.vocab, cache.mel_settings
         self.mel_shape = tuple(cache.mels.shape[1:])
         self.train_data = NoteDataset.from_cache(cache, "train")
         self.val_data = NoteDataset.from_cache(cache, "val")
@@ -240,6 +242,7 @@ class Trainer:
             "vocab": self.vocab.to_dict(),
             "vocab_sizes": self.vocab.sizes(),
             "mel_shape": list(self.mel_shape),
+            "mel_settings": self.mel_settings.to_dict(),
             "model": self.net.state_dict(),
             "removers": None if self.removers is None else self.removers.state_dict(),
             "optimizer": self.nets.optimizer.state_dict(),

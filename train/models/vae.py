@@ -17,6 +17,7 @@ from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, latent_slices
 from train.config import ModelConfig, TrainConfig
 from train.models.decoder import Decoder
 from train.models.encoder import FeatureExtractor
+from train.models.harmonic import HarmonicSetup
 from train.models.heads import VariationalHead, classifier
 from train.models.priors import GaussianMixturePrior, gaussian_kl
 
@@ -29,13 +30,14 @@ class VAEOutput:
     z: dict[str, torch.Tensor]  # descriptor -> latent fed to decoder and classifiers
     recon: torch.Tensor  # [B, M, T] in [0, 1]
     logits: dict[str, torch.Tensor]  # descriptor -> [B, K]
+    pitch: torch.Tensor | None = None  # [B] MIDI the harmonic decoder sounds at the posterior means
 
 
 class NoteVAE(nn.Module):
     prior_logvar: float = 0.0  # fixed unit variance of every prior component
 
     def __init__(self, variant: str, vocab_sizes: dict[str, int], config: ModelConfig,
-                 n_mels: int = 256, n_frames: int = 256):
+                 n_mels: int = 256, n_frames: int = 256, harmonic: HarmonicSetup | None = None):
         super().__init__()
         self.variant = variant
         self.vocab_sizes = {d: int(vocab_sizes[d]) for d in DESCRIPTORS}
@@ -54,7 +56,7 @@ class NoteVAE(nn.Module):
         self.classifiers = nn.ModuleDict(
             {d: classifier(cls_in[d], config.classifier_hidden, self.vocab_sizes[d]) for d in DESCRIPTORS}
         )
-        self.decoder = Decoder(config, LATENT_SIZE, n_mels, n_frames)
+        self.decoder = Decoder(config, LATENT_SIZE, n_mels, n_frames, harmonic)
 
     def encode(self, mel: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         h = self.features(mel)
@@ -94,7 +96,10 @@ class NoteVAE(nn.Module):
             d: mu + torch.randn_like(mu) * torch.exp(0.5 * lv) if sample else mu
             for d, (mu, lv) in posteriors.items()
         }
-        return VAEOutput(posteriors, z, self.decode(concat(z)), self.classify(z))
+        # the pitch reader learns from posterior means: the points the synth plays from, free of
+        # the sampling noise that would blur its map into the average of neighbouring pitches
+        means = concat({d: mu for d, (mu, _) in posteriors.items()})
+        return VAEOutput(posteriors, z, self.decode(concat(z)), self.classify(z), self.decoder.sounding_pitch(means))
 
 
 def concat(z: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -103,5 +108,6 @@ def concat(z: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def build_model(config: TrainConfig, vocab_sizes: dict[str, int], n_mels: int = 256,
-                n_frames: int = 256) -> NoteVAE:
-    return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames)
+                n_frames: int = 256, harmonic: HarmonicSetup | None = None) -> NoteVAE:
+    """`harmonic` (the dataset's mel settings and pitch classes) is needed by decoder_output "harmonic"."""
+    return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)
