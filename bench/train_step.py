@@ -86,10 +86,10 @@ def count_macs(model, mel) -> int:
 def run_worker(args: argparse.Namespace) -> dict:
     import torch
 
+    from rtsynth.settings import PAPER_MEL
     from train.config import read_config
     from train.data import Batch
     from train.distributed import DistContext
-    from rtsynth.settings import PAPER_MEL
     from train.losses import Weights
     from train.models.harmonic import HarmonicSetup
     from train.step import build_networks, train_step
