@@ -83,7 +83,7 @@ class Decoder(nn.Module):
 
     def sounding_pitch(self, z: torch.Tensor) -> torch.Tensor | None:
         """The pitch (MIDI) the harmonic head sounds for z_S; None for the "mel" head."""
-        return self.head.pitch(z) if isinstance(self.head, HarmonicHead) else None
+        return self.head.pitch(z).float() if isinstance(self.head, HarmonicHead) else None
 
     def class_pitch(self, pitch_labels: torch.Tensor) -> torch.Tensor:
         """MIDI numbers of pitch class indices (harmonic head only)."""

@@ -71,10 +71,10 @@ class PartialRenderer(nn.Module):
         return self._response(f0) * self.scale
 
     def _response(self, f0: torch.Tensor) -> torch.Tensor:
-        position = (f0[:, None] * self.harmonics) / self.bin_hz  # [B, H] in FFT bins
+        position = (f0.double()[:, None] * self.harmonics.double()) / self.bin_hz  # [B, H] in FFT bins
         bins = torch.floor(position).long()[..., None] + self.offsets  # [B, H, 2 REACH]
         inside = (bins >= 0) & (bins < self.filterbank_t.shape[0])
-        weight = hann_power(bins - position[..., None], self.n_fft) * inside
+        weight = (hann_power(bins - position[..., None], self.n_fft) * inside).float()
         columns = self.filterbank_t[bins.clamp(0, self.filterbank_t.shape[0] - 1)]  # [B, H, 2 REACH, M]
         return (weight[..., None] * columns).sum(dim=2).transpose(1, 2)  # onnxruntime: faster than an einsum
 
@@ -93,7 +93,14 @@ class PitchReader(nn.Module):
         xavier_linear(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.centre + self.half_span * self.net(z[:, self.slice])[:, 0]
+        """MIDI in float64: see `HarmonicHead` for why the pitch path runs in double precision."""
+        x = z[:, self.slice].double()
+        for layer in self.net:
+            if isinstance(layer, nn.Linear):
+                x = nn.functional.linear(x, layer.weight.double(), layer.bias.double())
+            else:
+                x = torch.maximum(x, layer.negative_slope * x)  # LeakyReLU, in an op every runtime has for doubles
+        return self.centre + self.half_span * x[:, 0]
 
 
 class HarmonicHead(nn.Module):
@@ -102,6 +109,11 @@ class HarmonicHead(nn.Module):
     Power = partials at the read pitch + a noise floor per bin, both as log power; mapped to
     [0, 1] like the training mels (dB over `db_range`), clamped. While training the clamp
     leaks 1 % so a bin pushed past the floor still gets a gradient back.
+
+    The pitch and the partials' window weights are computed in float64: a partial almost on
+    an FFT bin centre leaves its far sidelobes near a null, and where such a sidelobe is a mel
+    bin's loudest term, two float32 ulps of pitch (what two runtimes' sums differ by) moved the
+    output by 1e-4, the export's whole parity tolerance.
     """
 
     def __init__(self, channels: int, kernel: int, stride: int, n_mels: int, partials: int,
