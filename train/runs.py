@@ -17,7 +17,6 @@ import csv
 import io
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,13 +88,10 @@ def load_checkpoint(path: Path) -> dict:
         raise RunError(f"cannot read checkpoint {path}: {err}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not an rtsynth checkpoint of format {CHECKPOINT_FORMAT}")
-    payload["model"] = {_OLD_OUTPUT.sub("decoder.head.output.", key, count=1): value
-                        for key, value in payload["model"].items()}
+    # the mel output layer was `decoder.output` before the decoder had a choice of heads
+    payload["model"] = {key.replace("decoder.output.", "decoder.head.output.", 1) if key.startswith("decoder.output.")
+                        else key: value for key, value in payload["model"].items()}
     return payload
-
-
-_OLD_OUTPUT = re.compile(r"^decoder\.output\.")
-"""The mel output layer's name before the decoder had a choice of heads (decoder.head.output)."""
 
 
 def write_config(paths: RunPaths, config: TrainConfig) -> None:

@@ -124,14 +124,13 @@ class HarmonicHead(nn.Module):
         self.noise = nn.ConvTranspose1d(channels, n_mels, kernel, stride, pad)
         self.pitch = PitchReader(pitch_hidden, setup.pitch_midi)
         self.render = PartialRenderer(setup.mel_settings, partials)
-        self.db_range = setup.mel_settings.db_range
-        self.unit_per_neper = 10.0 / (np.log(10.0) * self.db_range)
+        self.unit_per_neper = 10.0 / (np.log(10.0) * setup.mel_settings.db_range)  # [0, 1] per natural-log power
 
     @torch.no_grad()
     def fit_output_bias(self, mels: torch.Tensor, eps: float = 1e-3, partial_db: float = -20.0) -> None:
         """Noise floor at the training split's mean spectrum; partials start `partial_db` down."""
         mean = mels.mean(dim=(0, 2)).clamp(eps, 1 - eps)
-        self.noise.bias.copy_((mean - 1) * self.db_range / 10 * np.log(10))
+        self.noise.bias.copy_((mean - 1) / self.unit_per_neper)
         self.partials.bias.fill_(partial_db / 10 * np.log(10))
 
     def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -139,6 +138,6 @@ class HarmonicHead(nn.Module):
         partials = torch.exp(self.partials(h).clamp(*LOG_POWER_RANGE))
         noise = torch.exp(self.noise(h).clamp(*LOG_POWER_RANGE))
         power = torch.bmm(response, partials) + noise
-        unit = torch.log(power) * self.unit_per_neper + 1.0  # dB over db_range, in one pass
+        unit = torch.log(power) * self.unit_per_neper + 1.0  # dB over the mel settings' range, one pass
         clamped = unit.clamp(0.0, 1.0)
         return clamped + 0.01 * (unit - clamped) if self.training else clamped
