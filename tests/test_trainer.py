@@ -63,6 +63,16 @@ def test_cli_trains_two_epochs_and_loss_falls(cache, tmp_path):
     assert (run / "train.log").read_text().count("epoch 2:") == 1
 
 
+def test_cli_seed_overrides_the_config(cache, tmp_path):
+    config = _write(tiny_config(cache, max_epochs=1), tmp_path / "tiny.toml")
+    runs = {seed: tmp_path / f"seed{seed}" for seed in (0, 7)}
+    for seed, run in runs.items():
+        assert rtsynth_main(["train", "--config", str(config), "--out", str(run), "--seed", str(seed)]) == 0
+    assert read_config(runs[7] / "config.toml") == tiny_config(cache, max_epochs=1, seed=7)
+    first, other = (_weights(run / "checkpoints" / "last.pt") for run in runs.values())
+    assert any(not torch.equal(first[k], other[k]) for k in first)
+
+
 def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
     Trainer(tiny_config(cache), tmp_path / "run").fit()
     for which in ("best", "last"):

@@ -25,6 +25,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, help="with --resume: continue at this learning rate (a manual annealing "
                                             "step; the plateau schedule goes on from it)")
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
+    p.add_argument("--seed", type=int, help="overrides the config (repeat a run over seeds to see its spread)")
     p.set_defaults(func=run_train)
 
 
@@ -42,7 +43,7 @@ def _resolve_config(args: argparse.Namespace):
     else:
         raise SystemExit(f"--config is required unless --resume finds {run_config}")
     overrides = {"cache": args.cache, "device": args.device, "max_epochs": args.max_epochs,
-                 "num_threads": args.threads}
+                 "num_threads": args.threads, "seed": args.seed}
     return config.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 

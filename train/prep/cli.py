@@ -26,9 +26,9 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
     prep.set_defaults(func=run_prep)
     probe = data.add_parser(
         "probe", help="how readable each label is from a cache's mels: a linear probe, per dynamics",
-        description="Logistic regression on each note's summarised mel (sounding-frame mean and spread, attack, envelope), "
-        "fitted on the training split, scored on val + test: accuracy of every label overall and per dynamics "
-        "class, and the commonest timbre confusions. A label the probe cannot read points at the corpus.",
+        description="Logistic regression on each note's summarised mel (sounding-frame mean and spread, attack, "
+        "envelope), fitted on the training split, scored on val + test: accuracy of every label overall and per "
+        "dynamics class, and the commonest timbre confusions. A label the probe cannot read points at the corpus.",
     )
     probe.add_argument("cache", help="dataset cache folder (from `rtsynth data prep`)")
     probe.add_argument("--json", help="also write the result to this JSON file")

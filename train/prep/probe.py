@@ -56,28 +56,29 @@ def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
     held_idx = np.concatenate([cache.indices("val"), cache.indices("test")])
     if not len(train_idx) or not len(held_idx):
         raise ValueError(f"cache {cache.root} needs training and held-out (val/test) notes to probe")
-    scaler = StandardScaler().fit(_features(cache, train_idx, config.batch_size))
-    x_train = scaler.transform(_features(cache, train_idx, config.batch_size))
-    x_held = scaler.transform(_features(cache, held_idx, config.batch_size))
+    x_train = _features(cache, train_idx, config.batch_size)
+    scaler = StandardScaler().fit(x_train)
+    x_train, x_held = scaler.transform(x_train), scaler.transform(_features(cache, held_idx, config.batch_size))
     y_train, y_held = cache.label_matrix(train_idx), cache.label_matrix(held_idx)
-    dyn = DESCRIPTORS.index("dynamics")
+    dynamics = y_held[:, DESCRIPTORS.index("dynamics")]
     result: dict = {"notes": {"train": len(train_idx), "held_out": len(held_idx)}, "accuracy": {},
                     "by_dynamics": {}}
     for j, name in enumerate(DESCRIPTORS):
         fit = LogisticRegression(C=config.regularisation, max_iter=config.max_iter).fit(x_train, y_train[:, j])
-        right = fit.predict(x_held) == y_held[:, j]
+        named = fit.predict(x_held)
+        right = named == y_held[:, j]
         result["accuracy"][name] = float(right.mean())
-        result["by_dynamics"][name] = {
-            class_name(cache.vocab, "dynamics", k): float(right[y_held[:, dyn] == k].mean())
-            for k in np.unique(y_held[:, dyn])
-        }
+        result["by_dynamics"][name] = {class_name(cache.vocab, "dynamics", k): float(right[dynamics == k].mean())
+                                       for k in np.unique(dynamics)}
         if name == "timbre":
-            pairs = Counter(zip(y_held[~right, j], fit.predict(x_held)[~right]))
-            result["timbre_confusions"] = [
-                {"true": class_name(cache.vocab, "timbre", a), "named": class_name(cache.vocab, "timbre", b), "notes": n}
-                for (a, b), n in pairs.most_common(8)
-            ]
+            result["timbre_confusions"] = _confusions(cache.vocab, y_held[~right, j], named[~right])
     return result
+
+
+def _confusions(vocab, true: np.ndarray, named: np.ndarray, top: int = 8) -> list[dict]:
+    pairs = Counter(zip(true.tolist(), named.tolist())).most_common(top)
+    return [{"true": class_name(vocab, "timbre", a), "named": class_name(vocab, "timbre", b), "notes": n}
+            for (a, b), n in pairs]
 
 
 def probe_text(result: dict) -> str:
