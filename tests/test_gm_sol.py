@@ -142,11 +142,35 @@ def test_dynamics_colour_is_a_pitch_tracked_lowpass():
     level = lambda x, k: np.abs(np.fft.rfft(x))[int(round(k * f0))]  # 1 Hz bins
     tilt = lambda x: 20 * np.log10(level(x, 16) / level(x, 1))
     for order, octave_db in ((2, 12), (4, 24)):
-        dark = gm.dynamics_colour(audio, rate, pitch, 4.0, order)
+        dark = gm.dynamics_colour(audio, rate, gm.colour_cutoff(pitch, 4.0, 0.0), order)
         # 2 octaves above the cutoff: 6 dB per octave and order, relative to the fundamental
         assert tilt(dark) - tilt(audio) == pytest.approx(-2 * octave_db, abs=2)
         assert np.sum(dark.astype(np.float64) ** 2) == pytest.approx(np.sum(audio.astype(np.float64) ** 2), rel=1e-3)
-    assert gm.dynamics_colour(audio, rate, pitch, 0.0, 4) is audio
+    assert gm.dynamics_colour(audio, rate, gm.colour_cutoff(pitch, 0.0, 0.0), 4) is audio
+
+
+def test_fixed_cutoffs_reach_the_rendered_notes(tmp_path):
+    """configs/gm-sol-fixed-lowpass.toml's cutoffs: pp keeps almost nothing above 1.2 kHz, ff all."""
+    cfg = gm.load_gm_config(Path(__file__).resolve().parent.parent / "configs" / "gm-sol-fixed-lowpass.toml")
+    cfg = dataclasses.replace(cfg, instruments=("TpC",), pitch_range=(57, 57), takes=1, aim_classes=(4, 4), workers=1)
+    out = tmp_path / "fixed"
+    gm.render_corpus(cfg, out, progress=False)
+    above = {}
+    for r in read_labels(out):
+        audio, rate = sf.read(out / r["path"], dtype="float64")
+        power = np.abs(np.fft.rfft(audio)) ** 2
+        above[r["dynamics"]] = power[np.fft.rfftfreq(len(audio), 1 / rate) > 2400].sum() / power.sum()
+    assert above["pp"] < 0.01 < above["ff"] and above["pp"] < above["mf"] < above["ff"], above
+
+
+def test_colour_cutoff_is_the_lower_of_the_set_ones():
+    f0 = 440.0 * 2 ** ((57 - 69) / 12)  # 220 Hz
+    assert gm.colour_cutoff(57, 4.0, 0.0) == pytest.approx(4 * f0)
+    assert gm.colour_cutoff(57, 0.0, 1200.0) == gm.colour_cutoff(45, 0.0, 1200.0) == 1200.0  # pitch-free
+    assert gm.colour_cutoff(57, 4.0, 600.0) == 600.0 and gm.colour_cutoff(57, 2.0, 600.0) == pytest.approx(2 * f0)
+    assert gm.colour_cutoff(57, 0.0, 0.0) == 0.0
+    with pytest.raises(gm.GmRenderError, match="lowpass_hz"):
+        gm.GmRenderConfig(lowpass_hz=(1000.0, -1.0, 0.0)).validated()
 
 
 def test_same_plan_gives_byte_identical_files(tiny, tmp_path):
