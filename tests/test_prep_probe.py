@@ -30,6 +30,15 @@ def test_probe_does_not_read_labels_shuffled_off_their_mels(tmp_path):
     assert result["timbre_confusions"]
 
 
+def test_probe_lists_a_label_with_one_class_instead_of_failing(tmp_path):
+    cache = NoteCache.load(make_cache(tmp_path / "cache"))
+    cache.labels["duration"] = np.zeros_like(cache.labels["duration"])  # a corpus of one duration
+    result = probe_cache(cache)
+    assert result["single_class"] == ["duration"] and "duration" not in result["accuracy"]
+    assert result["accuracy"]["pitch"] >= 0.9
+    assert "not probed: duration" in probe_text(result)
+
+
 def test_summary_features_ignore_silence_after_the_note():
     mel = np.zeros((1, 8, 20), dtype=np.float32)
     mel[0, 3, :5] = 1.0  # one bin sounds for 5 frames, then silence

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
 from train.eval.latents import batched, load_mels
@@ -48,7 +49,11 @@ def _features(cache, idx: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
-    """Accuracy of every label (overall and per dynamics class) and the commonest timbre confusions."""
+    """Accuracy of every label (overall and per dynamics class) and the commonest timbre confusions.
+
+    A label with a single class among the training notes has nothing to probe: it is listed
+    under "single_class" instead.
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -62,8 +67,11 @@ def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
     y_train, y_held = cache.label_matrix(train_idx), cache.label_matrix(held_idx)
     dynamics = y_held[:, DESCRIPTORS.index("dynamics")]
     result: dict = {"notes": {"train": len(train_idx), "held_out": len(held_idx)}, "accuracy": {},
-                    "by_dynamics": {}}
-    for j, name in enumerate(DESCRIPTORS):
+                    "by_dynamics": {}, "single_class": []}
+    for j, name in enumerate(tqdm(DESCRIPTORS, desc="probe", unit="label", leave=False)):
+        if len(np.unique(y_train[:, j])) < 2:
+            result["single_class"].append(name)
+            continue
         fit = LogisticRegression(C=config.regularisation, max_iter=config.max_iter).fit(x_train, y_train[:, j])
         named = fit.predict(x_held)
         right = named == y_held[:, j]
@@ -83,7 +91,7 @@ def _confusions(vocab, true: np.ndarray, named: np.ndarray, top: int = 8) -> lis
 
 def probe_text(result: dict) -> str:
     """The probe as a small table: one row per label, overall and per dynamics class."""
-    dynamics = list(next(iter(result["by_dynamics"].values())))
+    dynamics = list(next(iter(result["by_dynamics"].values()), {}))
     lines = [f"linear probe, {result['notes']['train']} training notes, {result['notes']['held_out']} held out",
              f"{'label':<10}{'all':>7}" + "".join(f"{d:>7}" for d in dynamics)]
     for name, accuracy in result["accuracy"].items():
@@ -91,4 +99,6 @@ def probe_text(result: dict) -> str:
         lines.append(f"{name:<10}{accuracy:>7.3f}" + "".join(f"{per[d]:>7.3f}" for d in dynamics))
     confusions = ", ".join(f"{c['true']} -> {c['named']} {c['notes']}" for c in result.get("timbre_confusions", []))
     lines.append(f"timbre confusions: {confusions or 'none'}")
+    if result["single_class"]:
+        lines.append(f"one class only in the training notes, not probed: {', '.join(result['single_class'])}")
     return "\n".join(lines)
