@@ -33,6 +33,7 @@ import soundfile as sf
 
 from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
+from rtsynth.dsp.pitch import midi_hz
 from rtsynth.settings import PAPER_TRIM
 from rtsynth.labels import (
     DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, duration_class,
@@ -378,7 +379,7 @@ class NoteSynth:
 
 def colour_cutoff(pitch: int, harmonics: float, hz: float) -> float:
     """The lower of `harmonics` x f0 and `hz`, ignoring either where it is 0; 0 where both are."""
-    cutoffs = [c for c in (harmonics * 440.0 * 2 ** ((pitch - 69) / 12), hz) if c > 0]
+    cutoffs = [c for c in (harmonics * midi_hz(pitch), hz) if c > 0]
     return min(cutoffs, default=0.0)
 
 

@@ -18,10 +18,10 @@ import numpy as np
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
+from rtsynth.settings import PAPER_MEL, PAPER_TRIM
 from train.eval.latents import batched, load_mels
 from train.eval.names import class_name
 
-SOUNDING = 0.5  # mel value of -40 dB below the note's peak (80 dB range), prep's trim level
 ATTACK_FRAMES = 8  # about 190 ms at hop 512 / 22 050 Hz
 
 
@@ -32,11 +32,16 @@ class ProbeConfig:
     batch_size: int = 64
 
 
-def summary_features(mels: np.ndarray) -> np.ndarray:
-    """[n, 3 * n_mels + n_frames]: mean and standard deviation over the sounding frames (within
-    40 dB of the peak), mean over the attack, and the envelope."""
+def sounding_level(top_db: float = PAPER_TRIM.top_db, db_range: float = PAPER_MEL.db_range) -> float:
+    """The [0, 1] mel value of prep's trim level (`top_db` below the note's peak)."""
+    return 1.0 - top_db / db_range
+
+
+def summary_features(mels: np.ndarray, level: float = sounding_level()) -> np.ndarray:
+    """[n, 3 * n_mels + n_frames]: mean and standard deviation over the sounding frames (at or
+    above `level`), mean over the attack, and the envelope."""
     envelope = mels.max(axis=1)
-    sounding = envelope[:, None, :] >= SOUNDING
+    sounding = envelope[:, None, :] >= level
     weights = sounding / np.maximum(sounding.sum(axis=2, keepdims=True), 1)
     mean = (mels * weights).sum(axis=2)
     spread = np.sqrt((np.square(mels - mean[..., None]) * weights).sum(axis=2))
@@ -45,7 +50,10 @@ def summary_features(mels: np.ndarray) -> np.ndarray:
 
 
 def _features(cache, idx: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.concatenate([summary_features(load_mels(cache, idx[rows])) for rows in batched(len(idx), batch_size)])
+    top_db = cache.manifest.get("trim_settings", {}).get("top_db", PAPER_TRIM.top_db)
+    level = sounding_level(top_db, cache.mel_settings.db_range)
+    return np.concatenate([summary_features(load_mels(cache, idx[rows]), level)
+                           for rows in batched(len(idx), batch_size)])
 
 
 def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
