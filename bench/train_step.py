@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 PAPER_MODEL = {  # 15.7 M parameters, 3.48 GMAC per note (printed by the bench)
     "time_pool": 1, "encoder_channels": (30, 60, 120, 240, 256, 480), "encoder_stem": (1, 1), "encoder_depth": 2,
-    "decoder_channels": (256, 256, 256, 256), "decoder_depth": 2, "hidden": 256,
+    "decoder_channels": (256, 256, 256, 256), "decoder_depth": 2, "hidden": 256, "summary_hidden": 0,
 }
 GM_SOL_SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
 

@@ -63,3 +63,8 @@ class TrimSettings:
 
 PAPER_MEL = MelSettings()
 PAPER_TRIM = TrimSettings()
+
+
+def sounding_level(top_db: float = PAPER_TRIM.top_db, db_range: float = PAPER_MEL.db_range) -> float:
+    """The [0, 1] mel value of prep's trim level (`top_db` below the note's peak)."""
+    return 1.0 - top_db / db_range

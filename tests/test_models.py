@@ -7,10 +7,12 @@ import math
 import pytest
 import torch
 
+from rtsynth.config import ConfigError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
-from train.config import VARIANTS, LossConfig, TrainConfig
+from train.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
 from train.losses import Weights, edge_weights, model_terms, model_total, remover_terms, uniform_kl
 from train.models import Removers, build_model
+from train.models.encoder import FeatureExtractor
 from train.models.priors import gaussian_kl
 
 SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
@@ -140,3 +142,38 @@ def test_loss_config_weights_enter_total():
     total = model_total(terms, cfg, Weights(beta=0.5, remover=0.25))
     expected = 10 * (0.1 + 2 * 0.01) + 4 * (0.5 * 2 + 3 * 1 + 0.25 * 0.5)
     assert abs(float(total) - expected) < 1e-5
+
+
+def test_sounding_summary_sees_the_sound_not_its_length():
+    """The summary branch gives a short note and a long one of the same spectrum the same
+    features (silence after the note left out), and another spectrum different ones."""
+    torch.manual_seed(4)
+    config = ModelConfig(summary_hidden=32)
+    features = FeatureExtractor(config, 256, 256)
+    profile = torch.rand(256, 1) * 0.5 + 0.5
+
+    def note(frames: int, spectrum: torch.Tensor) -> torch.Tensor:
+        mel = torch.zeros(1, 256, 256)
+        mel[0, :, :frames] = spectrum * torch.linspace(1.0, 0.9, frames)
+        return mel
+
+    short, long_, other = note(20, profile), note(120, profile), note(20, profile.flip(0))
+    with torch.no_grad():
+        a, b, c = (features.summary(m, m) for m in (short, long_, other))
+    assert torch.allclose(a, b, atol=1e-3)
+    assert (a - c).abs().max() > 10 * (a - b).abs().max()
+
+
+def test_summary_branch_trains_with_the_model():
+    config = TrainConfig(model=ModelConfig(summary_hidden=32))
+    model = build_model(config, SIZES)
+    mel, labels = _batch()
+    out = model(mel)
+    model_total(model_terms(model, out, mel, labels, None, config.loss), config.loss, Weights(1.0, 0.0)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.features.summary.parameters())
+
+
+@pytest.mark.parametrize("changes", [{"summary_hidden": -1}, {"summary_level": 1.5}])
+def test_summary_settings_are_checked(changes):
+    with pytest.raises(ConfigError, match="summary"):
+        TrainConfig(model=ModelConfig(**changes))

@@ -73,6 +73,16 @@ def test_cli_seed_overrides_the_config(cache, tmp_path):
     assert any(not torch.equal(first[k], other[k]) for k in first)
 
 
+def test_cli_summary_hidden_sets_the_branch_of_a_new_run_only(cache, tmp_path):
+    config = _write(tiny_config(cache, max_epochs=1), tmp_path / "tiny.toml")
+    run = tmp_path / "run"
+    assert rtsynth_main(["train", "--config", str(config), "--out", str(run), "--summary-hidden", "8"]) == 0
+    assert read_config(run / "config.toml").model.summary_hidden == 8
+    assert any(k.startswith("model.features.summary.") for k in _weights(run / "checkpoints" / "last.pt"))
+    with pytest.raises(SystemExit, match="cannot change the network"):
+        rtsynth_main(["train", "--out", str(run), "--resume", "--max-epochs", "2", "--summary-hidden", "0"])
+
+
 def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
     Trainer(tiny_config(cache), tmp_path / "run").fit()
     for which in ("best", "last"):

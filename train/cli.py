@@ -8,6 +8,7 @@ Data-parallel: launch the same command with torchrun, e.g.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -26,6 +27,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
                                             "step; the plateau schedule goes on from it)")
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
     p.add_argument("--seed", type=int, help="overrides the config (repeat a run over seeds to see its spread)")
+    p.add_argument("--summary-hidden", type=int, metavar="N",
+                   help="width of the encoder's sounding-frame summary branch, 0: none (overrides the config)")
     p.set_defaults(func=run_train)
 
 
@@ -44,7 +47,13 @@ def _resolve_config(args: argparse.Namespace):
         raise SystemExit(f"--config is required unless --resume finds {run_config}")
     overrides = {"cache": args.cache, "device": args.device, "max_epochs": args.max_epochs,
                  "num_threads": args.threads, "seed": args.seed}
-    return config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    if args.summary_hidden is None or args.summary_hidden == config.model.summary_hidden:
+        return config
+    if args.resume:
+        raise SystemExit(f"--summary-hidden cannot change the network of the run in {args.out} (it has "
+                         f"{config.model.summary_hidden}); start a new run")
+    return config.replace(model=dataclasses.replace(config.model, summary_hidden=args.summary_hidden))
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from rtsynth.config import ConfigError, from_dict, load_config
+from rtsynth.settings import sounding_level
 
 Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r"]
 VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
@@ -50,12 +51,14 @@ class ModelConfig:
     Encoder φ (train/models/encoder.py): time average-pooled by `time_pool`, a stem
     Conv2d with kernel = stride = `encoder_stem` (mel, frame), then one stride-2 3x3
     Conv2d per further entry of `encoder_channels`; `encoder_depth - 1` stride-1 3x3
-    convolutions per stage. Decoder D (train/models/decoder.py): 1-D transposed
-    convolutions along time, channels `decoder_channels`, each stage doubling the frame
-    rate, an output layer of kernel `decoder_kernel` and stride `decoder_stride` onto the
-    mel bins; `decoder_depth - 1` stride-1 convolutions per stage. `decoder_output`
-    "harmonic" writes `partials` partials at a pitch read from z_P by an MLP of width
-    `pitch_hidden`, plus a noise floor (train/models/harmonic.py).
+    convolutions per stage; with `summary_hidden` > 0, an MLP of that width adds the mean
+    of each mel bin over the note's sounding frames to h. Decoder D
+    (train/models/decoder.py): 1-D transposed convolutions along time, channels
+    `decoder_channels`, each stage doubling the frame rate, an output layer of kernel
+    `decoder_kernel` and stride `decoder_stride` onto the mel bins; `decoder_depth - 1`
+    stride-1 convolutions per stage. `decoder_output` "harmonic" writes `partials` partials
+    at a pitch read from z_P by an MLP of width `pitch_hidden`, plus a noise floor
+    (train/models/harmonic.py).
     """
 
     time_pool: int = 4
@@ -70,6 +73,8 @@ class ModelConfig:
     partials: int = 64
     pitch_hidden: int = 128
     hidden: int = 256  # size of the shared feature vector h (and of the decoder's first layer)
+    summary_hidden: int = 0  # width of the encoder's sounding-frame summary branch (0: none)
+    summary_level: float = sounding_level()  # frames whose loudest bin reaches this are the note's
     dropout: float = 0.0  # on h while training
     head_hidden: int = 128  # hidden layer of each variational head (0: a single linear layer)
     classifier_hidden: int = 64  # C: Linear(d, 64) - LeakyReLU - Linear(64, K), as in the paper
@@ -118,6 +123,8 @@ class TrainConfig:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")
         if m.partials < 1 or m.pitch_hidden < 1:
             raise ConfigError("model.partials and model.pitch_hidden must be >= 1")
+        if m.summary_hidden < 0 or not 0.0 < m.summary_level < 1.0:
+            raise ConfigError("model.summary_hidden must be >= 0 (0: no summary branch) and summary_level in (0, 1)")
         if not m.encoder_channels or not m.decoder_channels:
             raise ConfigError("model.encoder_channels and model.decoder_channels must not be empty")
         k, s = m.decoder_kernel, m.decoder_stride

@@ -60,6 +60,7 @@ class FeatureExtractor(nn.Module):
         self.project = nn.Sequential(
             nn.Flatten(), nn.Linear(ch[-1] * rows * frames, config.hidden), nn.LeakyReLU(), nn.Dropout(config.dropout)
         )
+        self.summary = SoundingSummary(config, n_mels) if config.summary_hidden else None
         xavier_linear(self)
 
     @torch.no_grad()
@@ -70,4 +71,29 @@ class FeatureExtractor(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         x = (mel - self.input_mean) / self.input_std
-        return self.project(self.convs(x.unsqueeze(1)))
+        h = self.project(self.convs(x.unsqueeze(1)))
+        return h if self.summary is None else h + self.summary(mel, x)
+
+
+class SoundingSummary(nn.Module):
+    """Mean of each standardised mel bin over the note's sounding frames -> h.
+
+    Why: timbre is what stays the same while a note sounds. The convolutional path sees a
+    1 s note and a 6 s one as different pictures and has to learn from a thousand notes that
+    they share an instrument; the mean over the frames within the trim level does not change
+    with the duration. Adding each bin's spread over time as well carried the dynamics into
+    z_T (README, Table I).
+    """
+
+    def __init__(self, config: ModelConfig, n_mels: int):
+        super().__init__()
+        self.level = config.summary_level
+        self.mlp = nn.Sequential(
+            nn.Linear(n_mels, config.summary_hidden), nn.LeakyReLU(),
+            nn.Linear(config.summary_hidden, config.hidden),
+        )
+
+    def forward(self, mel: torch.Tensor, standardised: torch.Tensor) -> torch.Tensor:
+        sounding = (mel.amax(dim=1, keepdim=True) >= self.level).float()
+        weights = sounding / sounding.sum(dim=2, keepdim=True).clamp_min(1.0)
+        return self.mlp((standardised * weights).sum(dim=2))

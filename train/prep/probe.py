@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.settings import PAPER_MEL, PAPER_TRIM
+from rtsynth.settings import PAPER_TRIM, sounding_level
 from train.eval.latents import batched, load_mels
 from train.eval.names import class_name
 
@@ -30,11 +30,6 @@ class ProbeConfig:
     regularisation: float = 0.1  # inverse L2 strength (scikit-learn's C) on standardised features
     max_iter: int = 3000
     batch_size: int = 64
-
-
-def sounding_level(top_db: float = PAPER_TRIM.top_db, db_range: float = PAPER_MEL.db_range) -> float:
-    """The [0, 1] mel value of prep's trim level (`top_db` below the note's peak)."""
-    return 1.0 - top_db / db_range
 
 
 def summary_features(mels: np.ndarray, level: float = sounding_level()) -> np.ndarray:
