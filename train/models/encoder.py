@@ -81,8 +81,8 @@ class SoundingSummary(nn.Module):
     Why: timbre is what stays the same while a note sounds. The convolutional path sees a
     1 s note and a 6 s one as different pictures and has to learn from a thousand notes that
     they share an instrument; the mean over the frames within the trim level does not change
-    with the duration. Adding each bin's spread over time as well carried the dynamics into
-    z_T (README, Table I).
+    with the duration. Each bin's spread over time, tried beside it, carried more of the
+    dynamics colour into z_T (README, Table I).
     """
 
     def __init__(self, config: ModelConfig, n_mels: int):
