@@ -149,18 +149,56 @@ def test_dynamics_colour_is_a_pitch_tracked_lowpass():
     assert gm.dynamics_colour(audio, rate, gm.colour_cutoff(pitch, 0.0, 0.0), 4) is audio
 
 
-def test_fixed_cutoffs_reach_the_rendered_notes(tmp_path):
-    """configs/gm-sol-fixed-lowpass.toml's cutoffs: pp keeps almost nothing above 1.2 kHz, ff all."""
-    cfg = gm.load_gm_config(Path(__file__).resolve().parent.parent / "configs" / "gm-sol-fixed-lowpass.toml")
+def test_dynamics_shelf_lifts_or_lowers_the_highs_and_keeps_the_energy():
+    rate = 44100
+    t = np.arange(rate) / rate
+    audio = (np.sin(2 * np.pi * 200 * t) + np.sin(2 * np.pi * 8000 * t)).astype(np.float32)
+    level = lambda x, hz: np.abs(np.fft.rfft(x))[hz]  # 1 Hz bins
+    tilt = lambda x: 20 * np.log10(level(x, 8000) / level(x, 200))
+    for gain_db in (30.0, -18.0):
+        shaped = gm.dynamics_shelf(audio, rate, 1000.0, gain_db)
+        # 3 octaves above the corner the shelf is flat at its gain; 2 octaves below, flat at 0 dB
+        assert tilt(shaped) - tilt(audio) == pytest.approx(gain_db, abs=0.5)
+        assert np.sum(shaped.astype(np.float64) ** 2) == pytest.approx(np.sum(audio.astype(np.float64) ** 2), rel=1e-3)
+    assert gm.dynamics_shelf(audio, rate, 1000.0, 0.0) is audio
+
+
+def test_shelf_settings_are_checked():
+    with pytest.raises(gm.GmRenderError, match="shelf_db"):
+        gm.GmRenderConfig(shelf_db=(0.0, 20.0)).validated()
+    with pytest.raises(gm.GmRenderError, match="shelf_db"):
+        gm.GmRenderConfig(shelf_db=(0.0, 20.0, 60.0)).validated()
+    with pytest.raises(gm.GmRenderError, match="shelf_hz"):
+        gm.GmRenderConfig(shelf_hz=30000.0).validated()
+
+
+def _rendered_share_above(config_name: str, hz: float, out: Path) -> tuple[dict[str, float], float]:
+    """A trumpet's MIDI 57 rendered with a shipped render config: each dynamic's share of the
+    power above `hz`, and the loudest sample."""
+    cfg = gm.load_gm_config(Path(__file__).resolve().parent.parent / "configs" / config_name)
     cfg = dataclasses.replace(cfg, instruments=("TpC",), pitch_range=(57, 57), takes=1, aim_classes=(4, 4), workers=1)
-    out = tmp_path / "fixed"
     gm.render_corpus(cfg, out, progress=False)
-    above = {}
+    share, loudest = {}, 0.0
     for r in read_labels(out):
         audio, rate = sf.read(out / r["path"], dtype="float64")
         power = np.abs(np.fft.rfft(audio)) ** 2
-        above[r["dynamics"]] = power[np.fft.rfftfreq(len(audio), 1 / rate) > 2400].sum() / power.sum()
+        share[r["dynamics"]] = power[np.fft.rfftfreq(len(audio), 1 / rate) > hz].sum() / power.sum()
+        loudest = max(loudest, float(np.abs(audio).max()))
+    return share, loudest
+
+
+def test_fixed_cutoffs_reach_the_rendered_notes(tmp_path):
+    """configs/gm-sol-fixed-lowpass.toml's cutoffs: pp keeps almost nothing above 1.2 kHz, ff all."""
+    above, _ = _rendered_share_above("gm-sol-fixed-lowpass.toml", 2400, tmp_path / "fixed")
     assert above["pp"] < 0.01 < above["ff"] and above["pp"] < above["mf"] < above["ff"], above
+
+
+def test_the_shelf_render_brightens_loud_notes_below_full_scale(tmp_path):
+    """configs/gm-sol-shelf.toml: pp as FluidR3 plays it, mf and ff ever brighter, nothing clipped."""
+    above, loudest = _rendered_share_above("gm-sol-shelf.toml", 2400, tmp_path / "shelf")
+    assert above["pp"] < above["mf"] < above["ff"], above
+    assert above["ff"] > 10 * above["pp"], above
+    assert loudest < 32767 / 32768, "the brightest note clipped"
 
 
 def test_colour_cutoff_is_the_lower_of_the_set_ones():

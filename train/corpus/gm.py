@@ -51,6 +51,7 @@ TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
 LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s",
                  "seed")
 TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
+MAX_SHELF_DB = 48.0  # a dynamics shelf beyond this would be the whole note
 AIM_TOLERANCE_S = 0.012  # about one trim hop (512 samples at 44.1 kHz): the search stops within this
 AIM_MISS_S = 0.035  # the span moves in steps of up to 3 hops as the held time grows: further off is a miss
 AIM_TRIES = 6
@@ -122,6 +123,11 @@ class GmRenderConfig:
     lowpass_harmonics: tuple[float, ...] = (2.0, 5.0, 0.0)
     lowpass_hz: tuple[float, ...] = (0.0, 0.0, 0.0)
     lowpass_order: int = 4
+    # ... and/or a high shelf at `shelf_hz` with this gain in dB for pp, mf, ff (+ brightens,
+    # - darkens; 0 = none). Why a boost for loud notes instead of a cut for soft ones: see
+    # `dynamics_shelf`.
+    shelf_db: tuple[float, ...] = (0.0, 0.0, 0.0)
+    shelf_hz: float = 1000.0
 
     def validated(self) -> GmRenderConfig:
         """This config with instrument abbreviations resolved; GmRenderError names a bad value."""
@@ -148,6 +154,11 @@ class GmRenderConfig:
             values = getattr(self, name)
             if len(values) != len(DYNAMICS) or min(values) < 0:
                 problems.append(f"{name} needs {len(DYNAMICS)} values >= 0 (pp, mf, ff), got {list(values)}")
+        if len(self.shelf_db) != len(DYNAMICS) or max(map(abs, self.shelf_db), default=0) > MAX_SHELF_DB:
+            problems.append(f"shelf_db needs {len(DYNAMICS)} gains within +-{MAX_SHELF_DB:g} dB (pp, mf, ff), "
+                            f"got {list(self.shelf_db)}")
+        if not 20 <= self.shelf_hz <= 0.4 * self.sample_rate:
+            problems.append(f"shelf_hz must be in 20..{0.4 * self.sample_rate:g} Hz, got {self.shelf_hz}")
         if problems:
             raise GmRenderError("; ".join(problems))
         return dataclasses.replace(self, instruments=resolve_instruments(self.instruments))
@@ -346,9 +357,12 @@ class NoteSynth:
         sfid = self.lib.fluid_synth_add_sfont(synth.synth, self.sfont)
         try:
             audio = self._play(synth, sfid, note, held)
+            if audio is None:
+                return None
             k = DYNAMICS.index(note.dynamics)
             cutoff = colour_cutoff(note.pitch, self.cfg.lowpass_harmonics[k], self.cfg.lowpass_hz[k])
-            return None if audio is None else dynamics_colour(audio, self.sample_rate, cutoff, self.cfg.lowpass_order)
+            audio = dynamics_colour(audio, self.sample_rate, cutoff, self.cfg.lowpass_order)
+            return dynamics_shelf(audio, self.sample_rate, self.cfg.shelf_hz, self.cfg.shelf_db[k])
         finally:
             # the holder owns the SoundFont; removing it resets the channels' programs,
             # which warns once per channel that no preset is left: expected, so muted
@@ -408,6 +422,31 @@ def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: i
     # keep the note's energy: the level of each dynamic stays the one the velocity gave
     gain = np.sqrt(np.sum(np.square(audio, dtype=np.float64)) / max(np.sum(np.square(dark)), 1e-30))
     return (dark * gain).astype(np.float32)
+
+
+def dynamics_shelf(audio: np.ndarray, sample_rate: int, corner_hz: float, gain_db: float) -> np.ndarray:
+    """A high shelf of `gain_db` above `corner_hz` (2nd order, RBJ cookbook, slope 1); the
+    note's energy is kept, as in `dynamics_colour`; 0 dB: unchanged.
+
+    Why a boost of loud notes rather than a cut of soft ones: prep normalises each note to its
+    peak, so only the shape of the spectrum can tell the dynamics, and either way the mels of
+    the three dynamics differ by the same shelf. But a cut pushes a soft note's weak upper harmonics under the 16-bit floor and the
+    mel's 80 dB range, where they no longer tell the instrument; a boost lifts a loud note's
+    upper harmonics and lowers nothing that was near the floor.
+    """
+    from scipy.signal import lfilter
+
+    if gain_db == 0:
+        return audio
+    amp, w0 = 10 ** (gain_db / 40), 2 * np.pi * corner_hz / sample_rate
+    cos_w0, root = np.cos(w0), 2 * np.sqrt(amp) * np.sin(w0) / np.sqrt(2)  # 2 sqrt(A) alpha at slope 1
+    b = amp * np.array([(amp + 1) + (amp - 1) * cos_w0 + root, -2 * ((amp - 1) + (amp + 1) * cos_w0),
+                        (amp + 1) + (amp - 1) * cos_w0 - root])
+    a = np.array([(amp + 1) - (amp - 1) * cos_w0 + root, 2 * ((amp - 1) - (amp + 1) * cos_w0),
+                  (amp + 1) - (amp - 1) * cos_w0 - root])
+    shaped = lfilter(b / a[0], a / a[0], audio.astype(np.float64))
+    gain = np.sqrt(np.sum(np.square(audio, dtype=np.float64)) / max(np.sum(np.square(shaped)), 1e-30))
+    return (shaped * gain).astype(np.float32)
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -543,6 +582,7 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
         "lowpass_harmonics": list(cfg.lowpass_harmonics), "lowpass_order": cfg.lowpass_order,
         # only when set: renders made before the option keep their keys (and are kept)
         **({"lowpass_hz": list(cfg.lowpass_hz)} if any(cfg.lowpass_hz) else {}),
+        **({"shelf_db": list(cfg.shelf_db), "shelf_hz": cfg.shelf_hz} if any(cfg.shelf_db) else {}),
         "aim_tolerance_s": AIM_TOLERANCE_S,
     }
     out = Path(out)
