@@ -43,6 +43,7 @@ def _rows(run: Path) -> list[dict]:
 def _weights(path: Path) -> dict[str, torch.Tensor]:
     payload = torch.load(path, weights_only=True)
     return {**{f"model.{k}": v for k, v in payload["model"].items()},
+            **{f"trained.{k}": v for k, v in payload.get("trained_model", {}).items()},
             **{f"removers.{k}": v for k, v in (payload["removers"] or {}).items()}}
 
 
@@ -97,6 +98,21 @@ def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
     assert any(k.startswith("classifiers.") for k in best["model"])
     mel = torch.from_numpy(loaded.cache.mels[:2].astype("float32"))
     assert loaded.model(mel).recon.shape == mel.shape
+
+
+def test_checkpoints_keep_the_weight_average_for_evaluation_and_the_weights_for_resume(cache, tmp_path):
+    config = tiny_config(cache)
+    assert config.weight_average > 0  # tiny.toml turns it on
+    trainer = Trainer(config, tmp_path / "run")
+    trainer.fit()
+    payload = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    assert payload["average_updates"] == trainer.average.updates > 0
+    own = trainer.net.state_dict()
+    assert all(torch.equal(own[k], payload["trained_model"][k]) for k in own)
+    assert any(not torch.equal(own[k], payload["model"][k]) for k in own)  # "model" is the average
+    off = tmp_path / "off"
+    Trainer(config.replace(weight_average=0.0), off).fit()
+    assert "trained_model" not in torch.load(off / "checkpoints" / "last.pt", weights_only=True)
 
 
 def test_a_checkpoint_from_before_the_decoder_heads_still_loads_and_resumes(cache, tmp_path):

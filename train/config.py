@@ -108,6 +108,9 @@ class TrainConfig:
     plateau_patience: int = 10
     plateau_factor: float = 0.5
     min_lr: float = 1e-5
+    # > 0: validate, keep and evaluate an exponential moving average of the weights with this
+    # decay per step (train/averaging.py); 0: the weights of the last step, as in the paper
+    weight_average: float = 0.0
     device: Literal["cpu", "cuda"] = "cpu"
     num_threads: int = 0  # torch threads per process; 0: all cores shared among processes
     beta: Ramp = field(default_factory=lambda: Ramp(start=0.0, end=1.0, delay=0, epochs=20))
@@ -118,6 +121,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_epochs < 1 or self.lr <= 0:
             raise ConfigError("batch_size, max_epochs and lr must be positive")
+        if not 0.0 <= self.weight_average < 1.0:
+            raise ConfigError(f"weight_average must be in [0, 1) (0: off), got {self.weight_average}")
         m = self.model
         if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")

@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
+from train.averaging import WeightAverage
 from train.config import TrainConfig
 from train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
 from train.distributed import DistContext, all_reduce_sum, gather_objects
@@ -117,6 +118,7 @@ class Trainer:
         self.nets = build_networks(config, self.vocab.sizes(), self.mel_shape, self.ctx, self.train_data.mels,
                                    HarmonicSetup(self.mel_settings, self.vocab.pitch))
         self.net, self.removers = self.nets.net, self.nets.removers  # the bare modules
+        self.average = WeightAverage(self.net, config.weight_average) if config.weight_average > 0 else None
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.nets.optimizer, factor=config.plateau_factor, patience=config.plateau_patience,
             min_lr=config.min_lr,
@@ -155,13 +157,22 @@ class Trainer:
         bar = tqdm(batches, total=steps, desc=f"epoch {epoch + 1}", leave=False, disable=not ctx.is_main)
         for step, batch in enumerate(bar):
             terms = self.train_step(batch.to(ctx.device), weights, f"epoch {epoch + 1} step {step + 1}")
+            if self.average is not None:
+                self.average.update(self.net)
             meter.add(terms, len(batch))
             bar.set_postfix(loss=f"{terms['total'].item():.4g}")
         return meter.means(ctx)
 
-    @torch.no_grad()
     def validate(self, weights: Weights) -> dict[str, float]:
-        """Epoch means over the whole validation split, on posterior means (no sampling)."""
+        """Epoch means over the whole validation split, on posterior means (no sampling), with
+        the averaged weights where the config keeps an average."""
+        if self.average is None:
+            return self._validate(weights)
+        with self.average.applied(self.net):
+            return self._validate(weights)
+
+    @torch.no_grad()
+    def _validate(self, weights: Weights) -> dict[str, float]:
         self.net.eval()
         meter, cfg = Meter(), self.config
         for batch in eval_batches(self.val_data, cfg.batch_size, self.ctx.rank, self.ctx.world_size):
@@ -243,7 +254,10 @@ class Trainer:
             "vocab_sizes": self.vocab.sizes(),
             "mel_shape": list(self.mel_shape),
             "mel_settings": self.mel_settings.to_dict(),
-            "model": self.net.state_dict(),
+            # what evaluation and export read: the averaged weights where there are some
+            "model": self.net.state_dict() if self.average is None else self.average.state,
+            **({} if self.average is None else
+               {"trained_model": self.net.state_dict(), "average_updates": self.average.updates}),
             "removers": None if self.removers is None else self.removers.state_dict(),
             "optimizer": self.nets.optimizer.state_dict(),
             "remover_optimizer": None if self.removers is None else self.nets.remover_optimizer.state_dict(),
@@ -266,7 +280,9 @@ class Trainer:
     def _restore(self, payload: dict) -> None:
         if payload["vocab"] != self.vocab.to_dict():
             raise RunError(f"the dataset cache has another vocabulary than the run in {self.paths.root}")
-        self.net.load_state_dict(payload["model"])
+        self.net.load_state_dict(payload.get("trained_model", payload["model"]))
+        if self.average is not None:
+            self.average.load(payload["model"], int(payload["average_updates"]))
         self.nets.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         if self.removers is not None:
