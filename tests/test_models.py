@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -10,7 +11,8 @@ import torch
 from rtsynth.config import ConfigError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
 from train.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
-from train.losses import Weights, edge_weights, model_terms, model_total, remover_terms, uniform_kl
+from train.losses import (Weights, edge_weights, model_terms, model_total, remover_input, remover_terms,
+                          uniform_kl)
 from train.models import Removers, build_model
 from train.models.encoder import FeatureExtractor
 from train.models.priors import gaussian_kl
@@ -177,3 +179,21 @@ def test_summary_branch_trains_with_the_model():
 def test_summary_settings_are_checked(changes):
     with pytest.raises(ConfigError, match="summary"):
         TrainConfig(model=ModelConfig(**changes))
+
+
+def test_removers_read_samples_or_posterior_means_as_configured():
+    """The adversarial term depends on the samples by default and only on the means with "mean"."""
+    config = TrainConfig()
+    model = build_model(config, SIZES).train()
+    removers = Removers(SIZES, config.model.remover_hidden)
+    mel, labels = _batch()
+    out = model(mel)
+    for source, follows_sample in (("sample", True), ("mean", False)):
+        loss = LossConfig(remover_input=source)
+        read = remover_input(out, loss)
+        assert all(torch.equal(read[d], out.z[d] if follows_sample else out.posteriors[d][0]) for d in DESCRIPTORS)
+        moved = {d: z + 1.0 for d, z in out.z.items()}  # other samples, the same means
+        shifted = dataclasses.replace(out, z=moved)
+        adv = model_terms(model, out, mel, labels, removers, loss)["adv_timbre"]
+        adv_moved = model_terms(model, shifted, mel, labels, removers, loss)["adv_timbre"]
+        assert (not torch.allclose(adv, adv_moved)) == follows_sample, source

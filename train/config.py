@@ -94,6 +94,9 @@ class LossConfig:
     huber_delta: float = 0.1
     classifier_weight: float = 10.0
     pitch_weight: float = 10.0  # harmonic decoder: Huber loss (semitones) of the pitch it reads from z_P
+    # what the removers read in both stages: "sample" (the paper) or "mean" (the posterior
+    # means, where the evaluation's k-NN leakage looks)
+    remover_input: Literal["sample", "mean"] = "sample"
 
 
 @dataclass(frozen=True)

@@ -75,9 +75,17 @@ def model_terms(model: NoteVAE, out: VAEOutput, mel: torch.Tensor, labels: dict[
         terms["pitch_semitones"] = F.huber_loss(out.pitch, model.decoder.class_pitch(labels["pitch"]), delta=1.0)
     if removers is not None:
         frozen = {k: v.detach() for k, v in removers.named_parameters()}
-        for d, logits in functional_call(removers, frozen, (out.z,)).items():
+        for d, logits in functional_call(removers, frozen, (remover_input(out, config),)).items():
             terms[f"adv_{d}"] = uniform_kl(logits)
     return terms
+
+
+def remover_input(out: VAEOutput, config: LossConfig) -> dict[str, torch.Tensor]:
+    """What the removers read: the sampled latents (the paper) or the posterior means, which
+    are what the k-NN leakage of the evaluation reads."""
+    if config.remover_input == "mean":
+        return {d: mu for d, (mu, _) in out.posteriors.items()}
+    return out.z
 
 
 def remover_terms(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

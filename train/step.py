@@ -16,7 +16,7 @@ from rtsynth.labels import DESCRIPTORS
 from train.config import LossConfig, TrainConfig
 from train.data import Batch
 from train.distributed import DistContext, all_reduce_sum, wrap
-from train.losses import Weights, model_terms, model_total, remover_terms
+from train.losses import Weights, model_terms, model_total, remover_input, remover_terms
 from train.models import NoteVAE, Removers, build_model
 from train.models.harmonic import HarmonicSetup
 
@@ -72,7 +72,7 @@ def train_step(nets: Networks, batch: Batch, weights: Weights, loss: LossConfig,
     terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss)
     terms["total"] = model_total(terms, loss, weights)
     if nets.removers is not None:
-        logits = nets.remover_model({d: z.detach() for d, z in out.z.items()})
+        logits = nets.remover_model({d: z.detach() for d, z in remover_input(out, loss).items()})
         terms.update(remover_terms(logits, batch.labels))
     finite_check(terms, ctx, where)
     nets.optimizer.zero_grad(set_to_none=True)
