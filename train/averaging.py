@@ -20,8 +20,8 @@ class WeightAverage:
     random initial weights fade out quickly.
     """
 
-    def __init__(self, module: torch.nn.Module, decay: float, updates: int = 0):
-        self.decay, self.updates = decay, updates
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay, self.updates = decay, 0
         self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
 
     @torch.no_grad()

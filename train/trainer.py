@@ -2,9 +2,10 @@
 
 Per batch: stage 1 updates the VAE (encoder, heads, priors, decoder, classifiers) on the
 weighted objective with the removers frozen; stage 2 updates only the removers on the
-detached latents. Per epoch: validation on posterior means, early stopping and the
-plateau scheduler on the epoch mean of the validation loss (after β and λ have reached
-their final values), then atomic checkpoints and metrics.csv. Only rank 0 writes.
+detached latents. Per epoch: validation on posterior means (of the averaged weights where
+`weight_average` keeps an average), early stopping and the plateau scheduler on the epoch
+mean of the validation loss (after β and λ have reached their final values), then atomic
+checkpoints and metrics.csv. Only rank 0 writes.
 """
 
 from __future__ import annotations
