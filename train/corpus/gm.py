@@ -51,7 +51,7 @@ TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
 LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s",
                  "seed")
 TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
-MAX_SHELF_DB = 48.0  # a dynamics shelf beyond this would be the whole note
+MAX_SHELF_DB = 48.0  # beyond this the shelf would push the rest of the note toward the mel's 80 dB floor
 AIM_TOLERANCE_S = 0.012  # about one trim hop (512 samples at 44.1 kHz): the search stops within this
 AIM_MISS_S = 0.035  # the span moves in steps of up to 3 hops as the held time grows: further off is a miss
 AIM_TRIES = 6
