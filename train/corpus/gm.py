@@ -430,9 +430,10 @@ def dynamics_shelf(audio: np.ndarray, sample_rate: int, corner_hz: float, gain_d
 
     Why a boost of loud notes rather than a cut of soft ones: prep normalises each note to its
     peak, so only the shape of the spectrum can tell the dynamics, and either way the mels of
-    the three dynamics differ by the same shelf. But a cut pushes a soft note's weak upper harmonics under the 16-bit floor and the
-    mel's 80 dB range, where they no longer tell the instrument; a boost lifts a loud note's
-    upper harmonics and lowers nothing that was near the floor.
+    the three dynamics differ by the same shelf. But a cut pushes a soft note's weak upper
+    harmonics under the 16-bit floor and the mel's 80 dB range, where they no longer tell the
+    instrument; a boost lifts a loud note's upper harmonics and lowers nothing that was near
+    the floor.
     """
     from scipy.signal import lfilter
 
