@@ -419,9 +419,7 @@ def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: i
         return audio
     sos = butter(order, cutoff, btype="low", fs=sample_rate, output="sos")
     dark = sosfilt(sos, audio)
-    # keep the note's energy: the level of each dynamic stays the one the velocity gave
-    gain = np.sqrt(np.sum(np.square(audio, dtype=np.float64)) / max(np.sum(np.square(dark)), 1e-30))
-    return (dark * gain).astype(np.float32)
+    return with_energy_of(audio, dark)
 
 
 def dynamics_shelf(audio: np.ndarray, sample_rate: int, corner_hz: float, gain_db: float) -> np.ndarray:
@@ -446,7 +444,13 @@ def dynamics_shelf(audio: np.ndarray, sample_rate: int, corner_hz: float, gain_d
     a = np.array([(amp + 1) - (amp - 1) * cos_w0 + root, 2 * ((amp - 1) - (amp + 1) * cos_w0),
                   (amp + 1) - (amp - 1) * cos_w0 - root])
     shaped = lfilter(b / a[0], a / a[0], audio.astype(np.float64))
-    gain = np.sqrt(np.sum(np.square(audio, dtype=np.float64)) / max(np.sum(np.square(shaped)), 1e-30))
+    return with_energy_of(audio, shaped)
+
+
+def with_energy_of(original: np.ndarray, shaped: np.ndarray) -> np.ndarray:
+    """`shaped` (float32) scaled to the energy of `original`: a dynamics colour changes the
+    spectrum, while the level of each dynamic stays the one the velocity gave."""
+    gain = np.sqrt(np.sum(np.square(original, dtype=np.float64)) / max(np.sum(np.square(shaped)), 1e-30))
     return (shaped * gain).astype(np.float32)
 
 
