@@ -11,8 +11,8 @@ import torch
 from rtsynth.config import ConfigError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
 from train.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
-from train.losses import (Weights, edge_weights, model_terms, model_total, remover_input, remover_terms,
-                          uniform_kl)
+from train.losses import (Weights, edge_weights, label_spread, model_terms, model_total, remover_input,
+                          remover_terms, uniform_kl)
 from train.models import Removers, build_model
 from train.models.encoder import FeatureExtractor
 from train.models.priors import gaussian_kl
@@ -197,3 +197,35 @@ def test_removers_read_samples_or_posterior_means_as_configured():
         adv = model_terms(model, out, mel, labels, removers, loss)["adv_timbre"]
         adv_moved = model_terms(model, shifted, mel, labels, removers, loss)["adv_timbre"]
         assert (not torch.allclose(adv, adv_moved)) == follows_sample, source
+
+
+def test_label_spread_measures_what_another_label_moves_inside_a_class():
+    """Two timbres, two dynamics: the spread is the squared shift of each (timbre, dynamic)
+    mean from its timbre's mean, and zero when the dynamic does not move the latent."""
+    own = torch.tensor([0, 0, 0, 1, 1, 1])
+    other = torch.tensor([0, 0, 1, 0, 1, 1])
+    moved = torch.tensor([[0.0, 0.0], [0.0, 0.0], [3.0, 0.0], [5.0, 1.0], [5.0, 4.0], [5.0, 4.0]])
+    # timbre 0: group means (0,0) x2 and (3,0), class mean (1,0): 1+1+4; timbre 1: (5,1) and (5,4)x2
+    # around (5,3): 4+1+1
+    assert float(label_spread(moved, own, other, 2)) == pytest.approx((1 + 1 + 4 + 4 + 1 + 1) / 6)
+    still = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [5.0, 1.0], [5.0, 0.0], [5.0, 2.0]])
+    assert float(label_spread(still, own, other, 2)) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_spread_weight_adds_spread_terms_that_train_the_encoder():
+    config = TrainConfig(loss=LossConfig(spread_weight=2.0))
+    model = build_model(config, SIZES).train()
+    mel, labels = _batch()
+    labels["timbre"], labels["dynamics"] = torch.zeros(B, dtype=torch.long), torch.tensor([0, 1, 1])
+    out = model(mel)
+    terms = model_terms(model, out, mel, labels, None, config.loss)
+    assert {f"spread_{d}" for d in DESCRIPTORS} <= terms.keys()
+    assert "spread_timbre" not in model_terms(model, out, mel, labels, None, LossConfig())
+    weights = Weights(beta=1.0, remover=0.0)
+    without = model_total({k: v for k, v in terms.items() if not k.startswith("spread_")}, config.loss, weights)
+    spread = sum(terms[f"spread_{d}"] for d in DESCRIPTORS)
+    assert torch.allclose(model_total(terms, config.loss, weights), without + 2.0 * spread)
+    spread.backward()
+    assert any(float(p.grad.abs().sum()) > 0 for p in model.heads["timbre"].parameters() if p.grad is not None)
+    with pytest.raises(ConfigError, match="spread_weight"):
+        TrainConfig(loss=LossConfig(spread_weight=-1.0))

@@ -97,6 +97,9 @@ class LossConfig:
     # what the removers read in both stages: "sample" (the paper) or "mean" (the posterior
     # means, where the evaluation's k-NN leakage looks)
     remover_input: Literal["sample", "mean"] = "sample"
+    # > 0: also pull together, within each class of ξ, the batch means of z_ξ over the classes of
+    # every other label (losses.label_spread), a non-adversarial aid to the removers; 0: off (the paper)
+    spread_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class TrainConfig:
             raise ConfigError("batch_size, max_epochs and lr must be positive")
         if not 0.0 <= self.weight_average < 1.0:
             raise ConfigError(f"weight_average must be in [0, 1) (0: off), got {self.weight_average}")
+        if self.loss.spread_weight < 0:
+            raise ConfigError(f"loss.spread_weight must be >= 0 (0: off), got {self.loss.spread_weight}")
         m = self.model
         if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")

@@ -2,7 +2,8 @@
 
 Stage 1 (model): reconstruction (edge-weighted MSE + Huber), β·KL to the prior component
 of the known label, classifier cross-entropy, and λ·KL(uniform || R_ξ(z_¬ξ)) against
-frozen removers; with the harmonic decoder, the error of the pitch it reads from z_P.
+frozen removers; with the harmonic decoder, the error of the pitch it reads from z_P;
+optionally the spread of z_ξ's means across the other labels (`label_spread`).
 Stage 2 (removers only): cross-entropy of R_ξ on detached latents.
 """
 
@@ -73,11 +74,39 @@ def model_terms(model: NoteVAE, out: VAEOutput, mel: torch.Tensor, labels: dict[
         terms[f"cls_{d}"] = F.cross_entropy(logits, labels[d])
     if out.pitch is not None:
         terms["pitch_semitones"] = F.huber_loss(out.pitch, model.decoder.class_pitch(labels["pitch"]), delta=1.0)
+    if config.spread_weight > 0:
+        for d, spread in label_spreads(out, labels, model.vocab_sizes).items():
+            terms[f"spread_{d}"] = spread
     if removers is not None:
         frozen = {k: v.detach() for k, v in removers.named_parameters()}
         for d, logits in functional_call(removers, frozen, (remover_input(out, config),)).items():
             terms[f"adv_{d}"] = uniform_kl(logits)
     return terms
+
+
+def label_spread(mu: torch.Tensor, own: torch.Tensor, other: torch.Tensor, other_classes: int) -> torch.Tensor:
+    """Mean over the notes of |m(own, other) − m(own)|², m being the batch mean of `mu` [B, dim]
+    over the notes that share those labels.
+
+    Zero when, inside every class of the latent's own label, each class of the other label
+    has the same mean: nothing of the other label is left for a neighbour search to find.
+    Groups of one note also pull it towards its class mean, a mild extra shrinkage.
+    """
+    def group_means(groups: torch.Tensor) -> torch.Tensor:
+        _, groups = torch.unique(groups, return_inverse=True)
+        sums = mu.new_zeros(int(groups.max()) + 1, mu.shape[1]).index_add(0, groups, mu)
+        counts = torch.bincount(groups).unsqueeze(1).to(mu.dtype)
+        return (sums / counts)[groups]
+
+    return (group_means(own * other_classes + other) - group_means(own)).pow(2).sum(dim=1).mean()
+
+
+def label_spreads(out: VAEOutput, labels: dict[str, torch.Tensor], vocab_sizes: dict[str, int]) -> dict[str, torch.Tensor]:
+    """For each latent z_ξ (posterior means), `label_spread` summed over the three other labels."""
+    return {
+        d: sum(label_spread(mu, labels[d], labels[o], vocab_sizes[o]) for o in DESCRIPTORS if o != d)
+        for d, (mu, _) in out.posteriors.items()
+    }
 
 
 def remover_input(out: VAEOutput, config: LossConfig) -> dict[str, torch.Tensor]:
@@ -106,5 +135,7 @@ def model_total(terms: dict[str, torch.Tensor], config: LossConfig, weights: Wei
         total = total + weights.beta * terms[f"kl_{d}"] + config.classifier_weight * terms[f"cls_{d}"]
         if f"adv_{d}" in terms:
             total = total + weights.remover * terms[f"adv_{d}"]
+        if f"spread_{d}" in terms:
+            total = total + config.spread_weight * terms[f"spread_{d}"]
     return total
 
