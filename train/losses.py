@@ -102,7 +102,10 @@ def label_spread(mu: torch.Tensor, own: torch.Tensor, other: torch.Tensor, other
 
 
 def label_spreads(out: VAEOutput, labels: dict[str, torch.Tensor], vocab_sizes: dict[str, int]) -> dict[str, torch.Tensor]:
-    """For each latent z_ξ (posterior means), `label_spread` summed over the three other labels."""
+    """For each latent z_ξ (posterior means), `label_spread` summed over the three other labels.
+
+    Under DDP each process measures its own share of the batch: smaller groups, the same aim.
+    """
     return {
         d: sum(label_spread(mu, labels[d], labels[o], vocab_sizes[o]) for o in DESCRIPTORS if o != d)
         for d, (mu, _) in out.posteriors.items()
