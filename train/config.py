@@ -103,6 +103,14 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training-split augmentation (train/augment.py); off by default, as in the paper."""
+
+    pitch_shift: int = 0  # shift notes by up to this many semitones, relabelling their pitch (0: off)
+    pitch_shift_probability: float = 0.5  # share of each batch that is shifted
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     variant: Variant = "md-gmvae+c+r"
     cache: str = "cache/gm-sol-48-71"
@@ -123,6 +131,7 @@ class TrainConfig:
     remover_weight: Ramp = field(default_factory=lambda: Ramp(start=0.0, end=1.0, delay=5, epochs=20))
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.max_epochs < 1 or self.lr <= 0:
@@ -131,6 +140,11 @@ class TrainConfig:
             raise ConfigError(f"weight_average must be in [0, 1) (0: off), got {self.weight_average}")
         if self.loss.spread_weight < 0:
             raise ConfigError(f"loss.spread_weight must be >= 0 (0: off), got {self.loss.spread_weight}")
+        a = self.augment
+        if a.pitch_shift < 0 or not 0.0 <= a.pitch_shift_probability <= 1.0:
+            raise ConfigError(
+                f"augment.pitch_shift must be >= 0 (0: off) and pitch_shift_probability in [0, 1], got "
+                f"{a.pitch_shift} and {a.pitch_shift_probability}")
         m = self.model
         if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")
