@@ -3,9 +3,9 @@
 A random 80/10/10 split can leave a test note without a training note of the same instrument
 at its pitch (on the shelf render all three trombone notes at MIDI 67 fell in the test split).
 Shifting a training note by a few semitones fills such holes: the mel is resampled along its
-bins so that every frequency f reads what the note had at f / 2^(k/12), which moves the
-partials exactly as a transposition would (and the spectral envelope with them, a small
-error for a shift of one or two semitones). The pitch label moves by k; timbre, dynamics
+bands so that every frequency f reads what the note had at f / 2^(k/12) (interpolating
+between bands), which puts the partials where a transposition would (and moves the spectral
+envelope with them, a small error for a shift of one or two semitones). The pitch label moves by k; timbre, dynamics
 and duration stay. Notes whose shifted pitch is outside the vocabulary are left as they are.
 """
 
@@ -58,7 +58,8 @@ class PitchShifter:
         position = {p: i for i, p in enumerate(pitches)}
         self.moved = {k: torch.tensor([position.get(p + k, -1) for p in pitches]) for k in self.shifts}
 
-    def generator(self, seed: int, epoch: int, rank: int) -> torch.Generator:
+    @staticmethod
+    def generator(seed: int, epoch: int, rank: int) -> torch.Generator:
         return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_009 + rank)
 
     def __call__(self, batch: Batch, generator: torch.Generator) -> Batch:
