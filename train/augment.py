@@ -14,15 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rtsynth.dsp.mel import hz_to_mel, mel_to_hz
+from rtsynth.dsp.mel import mel_band_edges
 from rtsynth.settings import MelSettings
 from train.data import Batch
-
-
-def mel_bin_centres(settings: MelSettings) -> np.ndarray:
-    """Centre frequency (Hz) of every mel band, as the filterbank places them."""
-    edges = np.linspace(hz_to_mel(settings.fmin), hz_to_mel(settings.f_max), settings.n_mels + 2)
-    return mel_to_hz(edges[1:-1])
 
 
 def shift_table(settings: MelSettings, semitones: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,7 +24,7 @@ def shift_table(settings: MelSettings, semitones: int) -> tuple[torch.Tensor, to
 
     Frequencies beyond the outer band centres read the outer band.
     """
-    centres = mel_bin_centres(settings)
+    centres = mel_band_edges(settings)[1:-1]
     source = np.interp(centres / 2.0 ** (semitones / 12), centres, np.arange(len(centres)))
     lower = np.minimum(np.floor(source).astype(np.int64), len(centres) - 2)
     return torch.from_numpy(lower), torch.from_numpy((source - lower).astype(np.float32))

@@ -33,6 +33,12 @@ def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return np.where(mel >= _MIN_LOG_MEL, log, linear)
 
 
+def mel_band_edges(settings: MelSettings) -> np.ndarray:
+    """The n_mels + 2 frequencies (Hz) of the triangular filters: band i rises from edge i,
+    peaks at edge i + 1 (its centre) and falls to edge i + 2."""
+    return mel_to_hz(np.linspace(hz_to_mel(settings.fmin), hz_to_mel(settings.f_max), settings.n_mels + 2))
+
+
 @lru_cache(maxsize=8)
 def mel_filterbank(settings: MelSettings) -> np.ndarray:
     """Triangular filters [n_mels, n_fft // 2 + 1], each with unit area (Slaney norm).
@@ -40,9 +46,7 @@ def mel_filterbank(settings: MelSettings) -> np.ndarray:
     Cached per settings (read-only result): it is needed for every note.
     """
     fft_freqs = np.linspace(0, settings.sample_rate / 2, settings.n_fft // 2 + 1)
-    edges = mel_to_hz(
-        np.linspace(hz_to_mel(settings.fmin), hz_to_mel(settings.f_max), settings.n_mels + 2)
-    )
+    edges = mel_band_edges(settings)
     widths = np.diff(edges)
     ramps = edges[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / widths[:-1, None]
