@@ -1,5 +1,6 @@
-"""Pitch-shift augmentation of training mels: more notes per instrument, labels kept right.
+"""Augmentation of training mels: more notes per instrument, labels kept right.
 
+Pitch shift:
 A random 80/10/10 split can leave a test note without a training note of the same instrument
 at its pitch (on the shelf render all three trombone notes at MIDI 67 fell in the test split).
 Shifting a training note by a few semitones fills such holes: the mel is resampled along its
@@ -7,6 +8,13 @@ bands so that every frequency f reads what the note had at f / 2^(k/12) (interpo
 between bands), which puts the partials where a transposition would (and moves the spectral
 envelope with them, a small error for a shift of one or two semitones). The pitch label moves by k; timbre, dynamics
 and duration stay. Notes whose shifted pitch is outside the vocabulary are left as they are.
+
+Shortening: most instruments have only a few notes of the shortest classes, and a short note
+is mostly its attack, so it is the one whose timbre is easiest to miss (the 0.25 s mf tuba at
+MIDI 65 of the shelf render was named a bassoon by every run). A sample player holds a steady
+sustain until note-off and then plays its release, so cutting frames out of the sustain just
+before the release gives what a shorter held note would have sounded like. The duration label
+moves to the shorter class; timbre, pitch and dynamics stay.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ import numpy as np
 import torch
 
 from rtsynth.dsp.mel import mel_band_edges
+from rtsynth.labels import Vocabulary
 from rtsynth.settings import MelSettings
+from train.config import AugmentConfig
 from train.data import Batch
 
 
@@ -38,11 +48,7 @@ def pitch_shift(mel: torch.Tensor, table: tuple[torch.Tensor, torch.Tensor]) -> 
 
 
 class PitchShifter:
-    """Shifts a random share of each batch by ±1..`max_semitones` semitones.
-
-    Draws come from a generator seeded by (seed, epoch, rank), so a resumed run augments
-    exactly as an uninterrupted one would.
-    """
+    """Shifts a random share of each batch by ±1..`max_semitones` semitones."""
 
     def __init__(self, settings: MelSettings, pitches: tuple[int, ...], max_semitones: int, probability: float):
         self.shifts = [k for k in range(-max_semitones, max_semitones + 1) if k]
@@ -51,10 +57,6 @@ class PitchShifter:
         # index of the pitch k semitones away, or -1 where it is not in the vocabulary
         position = {p: i for i, p in enumerate(pitches)}
         self.moved = {k: torch.tensor([position.get(p + k, -1) for p in pitches]) for k in self.shifts}
-
-    @staticmethod
-    def generator(seed: int, epoch: int, rank: int) -> torch.Generator:
-        return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_009 + rank)
 
     def __call__(self, batch: Batch, generator: torch.Generator) -> Batch:
         n = len(batch)
@@ -68,3 +70,86 @@ class PitchShifter:
                 mel[rows] = pitch_shift(batch.mel[rows], self.tables[k])
                 pitch[rows] = target[rows]
         return Batch(mel, {**batch.labels, "pitch": pitch})
+
+
+SILENT = 0.05  # a frame whose loudest band is below this (on the [0, 1] mel) is silence
+SUSTAIN = 0.9  # frames within this share of the median loud frame are the sustain
+MIN_HEAD = 3  # frames of onset kept before the cut (70 ms at the paper's hop)
+
+
+def release_start(mel: torch.Tensor) -> int | None:
+    """The frame after the last sustained one of a note [M, T], or None where the note is
+    still sounding at the end of the window (its release is not there to keep)."""
+    level = mel.amax(dim=0)
+    if level[-1] >= SILENT:
+        return None
+    loud = level[level >= 0.5 * level.max()]
+    sustained = torch.nonzero(level >= SUSTAIN * loud.median()).flatten()
+    return int(sustained[-1]) + 1
+
+
+def shorten(mel: torch.Tensor, cut_end: int, frames: int) -> torch.Tensor:
+    """A note [M, T] without the `frames` frames before `cut_end`; its last (silent) frame
+    fills the end."""
+    index = torch.arange(mel.shape[-1])
+    index = torch.where(index >= cut_end - frames, index + frames, index).clamp(max=mel.shape[-1] - 1)
+    return mel[:, index]
+
+
+class NoteShortener:
+    """Cuts a random share of each batch to a shorter duration class, drawn uniformly among
+    those its sustain is long enough for (the onset's first frames always stay)."""
+
+    def __init__(self, settings: MelSettings, durations: tuple[float, ...], probability: float):
+        frames_per_second = settings.sample_rate / settings.hop_length
+        seconds = torch.tensor(durations, dtype=torch.float64)
+        # frames to cut to go from class i to class j
+        self.cut = torch.round((seconds[:, None] - seconds[None, :]) * frames_per_second).long()
+        self.probability = probability
+
+    def __call__(self, batch: Batch, generator: torch.Generator) -> Batch:
+        n = len(batch)
+        chosen = torch.rand(n, generator=generator) < self.probability
+        pick = torch.rand(n, generator=generator)
+        mel, duration = batch.mel.clone(), batch.labels["duration"].clone()
+        for row in torch.nonzero(chosen).flatten().tolist():
+            end = release_start(batch.mel[row])
+            if end is None:
+                continue
+            cut = self.cut[duration[row]]
+            shorter = torch.nonzero((cut > 0) & (cut <= end - MIN_HEAD)).flatten()
+            if len(shorter):
+                target = int(shorter[int(pick[row] * len(shorter))])
+                mel[row] = shorten(batch.mel[row], end, int(cut[target]))
+                duration[row] = target
+        return Batch(mel, {**batch.labels, "duration": duration})
+
+
+class Augmenter:
+    """The configured augmentations, applied in turn to every training batch.
+
+    Draws come from a generator seeded by (seed, epoch, rank), so a resumed run augments
+    exactly as an uninterrupted one would.
+    """
+
+    def __init__(self, steps: list[PitchShifter | NoteShortener]):
+        self.steps = steps
+
+    @classmethod
+    def from_config(cls, config: AugmentConfig, settings: MelSettings, vocab: Vocabulary) -> Augmenter | None:
+        """None where every augmentation is off."""
+        steps: list[PitchShifter | NoteShortener] = []
+        if config.pitch_shift > 0:
+            steps.append(PitchShifter(settings, vocab.pitch, config.pitch_shift, config.pitch_shift_probability))
+        if config.shorten_probability > 0:
+            steps.append(NoteShortener(settings, vocab.duration, config.shorten_probability))
+        return cls(steps) if steps else None
+
+    @staticmethod
+    def generator(seed: int, epoch: int, rank: int) -> torch.Generator:
+        return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 1_009 + rank)
+
+    def __call__(self, batch: Batch, generator: torch.Generator) -> Batch:
+        for step in self.steps:
+            batch = step(batch, generator)
+        return batch

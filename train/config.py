@@ -108,6 +108,7 @@ class AugmentConfig:
 
     pitch_shift: int = 0  # shift notes by up to this many semitones, relabelling their pitch (0: off)
     pitch_shift_probability: float = 0.5  # share of each batch that is shifted
+    shorten_probability: float = 0.0  # share of each batch cut to a shorter duration class (0: off)
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class TrainConfig:
             raise ConfigError(
                 f"augment.pitch_shift must be >= 0 (0: off) and pitch_shift_probability in [0, 1], got "
                 f"{a.pitch_shift} and {a.pitch_shift_probability}")
+        if not 0.0 <= a.shorten_probability <= 1.0:
+            raise ConfigError(f"augment.shorten_probability must be in [0, 1] (0: off), got {a.shorten_probability}")
         m = self.model
         if min(m.encoder_depth, m.decoder_depth, m.time_pool, *m.encoder_stem) < 1:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")

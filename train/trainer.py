@@ -23,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
-from train.augment import PitchShifter
+from train.augment import Augmenter
 from train.averaging import WeightAverage
 from train.config import TrainConfig
 from train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
@@ -117,9 +117,7 @@ class Trainer:
         torch.set_num_threads(config.num_threads or cores)
         seed_everything(config.seed)
         self._load_data(NoteCache.load(config.cache))
-        aug = config.augment
-        self.shifter = (PitchShifter(self.mel_settings, self.vocab.pitch, aug.pitch_shift, aug.pitch_shift_probability)
-                        if aug.pitch_shift > 0 else None)
+        self.augmenter = Augmenter.from_config(config.augment, self.mel_settings, self.vocab)
         self.nets = build_networks(config, self.vocab.sizes(), self.mel_shape, self.ctx, self.train_data.mels,
                                    HarmonicSetup(self.mel_settings, self.vocab.pitch))
         self.net, self.removers = self.nets.net, self.nets.removers  # the bare modules
@@ -159,9 +157,9 @@ class Trainer:
         steps = steps_per_epoch(len(self.train_data), self.config.batch_size, ctx.world_size)
         batches = train_batches(self.train_data, self.config.batch_size, epoch, self.config.seed,
                                 ctx.rank, ctx.world_size)
-        if self.shifter is not None:
-            generator = self.shifter.generator(self.config.seed, epoch, ctx.rank)
-            batches = (self.shifter(batch, generator) for batch in batches)
+        if self.augmenter is not None:
+            generator = self.augmenter.generator(self.config.seed, epoch, ctx.rank)
+            batches = (self.augmenter(batch, generator) for batch in batches)
         bar = tqdm(batches, total=steps, desc=f"epoch {epoch + 1}", leave=False, disable=not ctx.is_main)
         for step, batch in enumerate(bar):
             terms = self.train_step(batch.to(ctx.device), weights, f"epoch {epoch + 1} step {step + 1}")
