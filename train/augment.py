@@ -1,21 +1,20 @@
 """Augmentation of training mels: more notes per instrument, labels kept right.
 
-Pitch shift:
-A random 80/10/10 split can leave a test note without a training note of the same instrument
-at its pitch (on the shelf render all three trombone notes at MIDI 67 fell in the test split).
-Shifting a training note by a few semitones fills such holes: the mel is resampled along its
-bands so that every frequency f reads what the note had at f / 2^(k/12) (interpolating
-between bands), which puts the partials where a transposition would (and moves the spectral
-envelope with them, a small error for a shift of one or two semitones). The pitch label moves by k; timbre, dynamics
-and duration stay. Notes whose shifted pitch is outside the vocabulary are left as they are.
+Pitch shift. A random 80/10/10 split can leave a test note without a training note of the
+same instrument at its pitch (on the shelf render all three trombone notes at MIDI 67 fell in
+the test split). Shifting a training note by a few semitones fills such holes: the mel is
+resampled along its bands so that every frequency f reads what the note had at f / 2^(k/12)
+(interpolating between bands), which puts the partials where a transposition would (and moves
+the spectral envelope with them, a small error for a shift of one or two semitones). The pitch
+label moves by k; timbre, dynamics and duration stay. Notes whose shifted pitch is outside the
+vocabulary are left as they are.
 
-Shortening: most instruments have only a few notes of the shortest classes, and a short note
-is mostly its attack, so it is the one whose timbre is easiest to miss (the 0.25 s mf tuba at
-MIDI 65 of the shelf render was named a bassoon by every run). A sample player holds a steady
-sustain until note-off and then plays its release, so cutting frames out of the sustain just
-before the release gives what a shorter held note would have sounded like. The duration label
-moves to the shorter class; timbre, pitch and dynamics stay.
-"""
+Shortening. Most instruments have only a few notes of the shortest classes, and a short note
+is mostly its attack, so its timbre is the easiest to miss (the 0.25 s mf tuba at MIDI 65 of
+the shelf render was named a bassoon by every run without this). A sample player holds a
+steady sustain until note-off and then plays its release, so cutting frames out of the sustain
+just before the release gives what a shorter held note would have sounded like. The duration
+label moves to the shorter class; timbre, pitch and dynamics stay."""
 
 from __future__ import annotations
 
@@ -77,23 +76,22 @@ SUSTAIN = 0.9  # frames within this share of the median loud frame are the susta
 MIN_HEAD = 3  # frames of onset kept before the cut (70 ms at the paper's hop)
 
 
-def release_start(mel: torch.Tensor) -> int | None:
-    """The frame after the last sustained one of a note [M, T], or None where the note is
-    still sounding at the end of the window (its release is not there to keep)."""
-    level = mel.amax(dim=0)
-    if level[-1] >= SILENT:
-        return None
-    loud = level[level >= 0.5 * level.max()]
-    sustained = torch.nonzero(level >= SUSTAIN * loud.median()).flatten()
-    return int(sustained[-1]) + 1
+def release_starts(mel: torch.Tensor) -> torch.Tensor:
+    """For notes [B, M, T]: the frame after each one's last sustained frame, or -1 where the
+    note is still sounding at the end of the window (its release is not there to keep)."""
+    level = mel.amax(dim=1)
+    loud = torch.where(level >= 0.5 * level.amax(dim=1, keepdim=True), level, torch.nan)
+    sustained = level >= SUSTAIN * loud.nanmedian(dim=1, keepdim=True).values
+    last = (sustained * torch.arange(1, level.shape[1] + 1)).amax(dim=1)
+    return torch.where(level[:, -1] < SILENT, last, -1)
 
 
-def shorten(mel: torch.Tensor, cut_end: int, frames: int) -> torch.Tensor:
-    """A note [M, T] without the `frames` frames before `cut_end`; its last (silent) frame
-    fills the end."""
-    index = torch.arange(mel.shape[-1])
-    index = torch.where(index >= cut_end - frames, index + frames, index).clamp(max=mel.shape[-1] - 1)
-    return mel[:, index]
+def shorten(mel: torch.Tensor, cut_end: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+    """Notes [B, M, T] without the `frames` [B] frames before `cut_end` [B]; each note's last
+    (silent) frame fills its end."""
+    t = torch.arange(mel.shape[-1])
+    index = torch.where(t >= (cut_end - frames)[:, None], t + frames[:, None], t).clamp(max=mel.shape[-1] - 1)
+    return mel.gather(2, index[:, None, :].expand_as(mel))
 
 
 class NoteShortener:
@@ -111,18 +109,17 @@ class NoteShortener:
         n = len(batch)
         chosen = torch.rand(n, generator=generator) < self.probability
         pick = torch.rand(n, generator=generator)
-        mel, duration = batch.mel.clone(), batch.labels["duration"].clone()
-        for row in torch.nonzero(chosen).flatten().tolist():
-            end = release_start(batch.mel[row])
-            if end is None:
-                continue
-            cut = self.cut[duration[row]]
-            shorter = torch.nonzero((cut > 0) & (cut <= end - MIN_HEAD)).flatten()
-            if len(shorter):
-                target = int(shorter[int(pick[row] * len(shorter))])
-                mel[row] = shorten(batch.mel[row], end, int(cut[target]))
-                duration[row] = target
-        return Batch(mel, {**batch.labels, "duration": duration})
+        duration = batch.labels["duration"]
+        end = release_starts(batch.mel)
+        cut = self.cut[duration]  # [B, classes]
+        shorter = chosen[:, None] & (end[:, None] >= 0) & (cut > 0) & (cut <= end[:, None] - MIN_HEAD)
+        count = shorter.sum(dim=1)
+        nth = (pick * count).long()  # which of the row's shorter classes
+        target = torch.argmax((shorter & (shorter.cumsum(dim=1) == nth[:, None] + 1)).long(), dim=1)
+        cutting = count > 0
+        frames = torch.where(cutting, cut.gather(1, target[:, None])[:, 0], 0)
+        return Batch(shorten(batch.mel, end, frames),
+                     {**batch.labels, "duration": torch.where(cutting, target, duration)})
 
 
 class Augmenter:
