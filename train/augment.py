@@ -72,7 +72,7 @@ class PitchShifter:
 
 
 SILENT = 0.05  # a frame whose loudest band is below this (on the [0, 1] mel) is silence
-SUSTAIN = 0.9  # frames within this share of the median loud frame are the sustain
+SUSTAIN = 0.9  # frames at least this share of the median loud frame's level are the sustain
 MIN_HEAD = 3  # frames of onset kept before the cut (70 ms at the paper's hop)
 
 
