@@ -9,7 +9,7 @@ import torch
 
 from rtsynth.config import ConfigError
 from rtsynth.dsp.mel import mel_power, power_to_unit
-from rtsynth.labels import DESCRIPTORS
+from rtsynth.labels import DESCRIPTORS, duration_class, duration_class_seconds
 from rtsynth.settings import MelSettings
 from train.augment import Augmenter, NoteShortener, PitchShifter, pitch_shift, release_starts, shift_table, shorten
 from train.config import AugmentConfig
@@ -21,7 +21,7 @@ SETTINGS = MelSettings()
 
 
 FRAMES_PER_SECOND = SETTINGS.sample_rate / SETTINGS.hop_length
-DURATIONS = tuple(0.25 * (k + 1) for k in range(24))
+DURATIONS = tuple(duration_class_seconds(k) for k in range(24))
 
 
 def _as_mel(audio: np.ndarray) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_shortener_moves_the_duration_label_to_a_shorter_class_and_keeps_the_oth
     sounding = [0.25, 0.5, 1.0, 2.0, 4.0, SETTINGS.note_seconds + 0.5] * 3
     mel = torch.from_numpy(np.stack([_held_mel(s) for s in sounding]))
     labels = {d: torch.arange(len(sounding)) for d in DESCRIPTORS}
-    labels["duration"] = torch.tensor([min(round(s / 0.25), 24) - 1 for s in sounding])
+    labels["duration"] = torch.tensor([duration_class(s) for s in sounding])
     batch = Batch(mel, labels)
     shortener = NoteShortener(SETTINGS, DURATIONS, probability=1.0)
     out = shortener(batch, torch.Generator().manual_seed(0))
