@@ -23,13 +23,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
-from host import host_facts  # noqa: E402
-
 import numpy as np
+from host import host_facts
+
+from rtsynth.resources import configs_dir, default_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_BUNDLE = ROOT / "bundles" / "default"
-DEFAULT_CONFIG_DIR = ROOT / "configs" / "train"
+DEFAULT_BUNDLE = default_bundle()
+DEFAULT_CONFIG_DIR = configs_dir() / "train"
 DEFAULT_JSON = ROOT / "bench" / "results" / "decoder.json"
 BATCHES = (1, 16)
 
@@ -45,7 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per measurement (50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls first (5)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="'all threads' means this many")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"result file ({DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help=f"result file ({DEFAULT_JSON.relative_to(ROOT)})"
+    )
     return parser.parse_args(argv)
 
 
@@ -64,8 +67,8 @@ def shown(path: Path) -> str:
 
 
 def untrained_model(config, vocab_sizes: dict[str, int], mel, pitch_midi: tuple[int, ...]):
-    from train.models import build_model
-    from train.models.harmonic import HarmonicSetup
+    from rtsynth.train.models import build_model
+    from rtsynth.train.models.harmonic import HarmonicSetup
 
     return build_model(config, vocab_sizes, mel.n_mels, mel.n_frames, HarmonicSetup(mel, pitch_midi)).eval()
 
@@ -73,7 +76,7 @@ def untrained_model(config, vocab_sizes: dict[str, int], mel, pitch_midi: tuple[
 def from_bundle(bundle: Path):
     """(torch model of the bundle's architecture, decoder.onnx path, description)."""
     from rtsynth.bundle import DECODER_FILE, BundleError, read_spec
-    from train.config import config_from_dict
+    from rtsynth.train.config import config_from_dict
 
     try:
         spec = read_spec(bundle)
@@ -87,7 +90,7 @@ def from_bundle(bundle: Path):
 
 
 def from_model(model, workdir: Path, description: dict):
-    from export.onnx_decoder import decoder_metadata, export_decoder
+    from rtsynth.export.onnx_decoder import decoder_metadata, export_decoder
     from rtsynth.settings import PAPER_MEL
 
     path = export_decoder(model, workdir / "decoder.onnx", decoder_metadata(PAPER_MEL, {}))
@@ -98,7 +101,7 @@ def resolve(args: argparse.Namespace, workdir: Path):
     if args.bundle or (not args.run and not args.config and DEFAULT_BUNDLE.is_dir()):
         return from_bundle(args.bundle or DEFAULT_BUNDLE)
     if args.run:
-        from train.runs import RunError, load_run
+        from rtsynth.train.runs import RunError, load_run
 
         try:
             run = load_run(args.run)
@@ -106,7 +109,7 @@ def resolve(args: argparse.Namespace, workdir: Path):
             raise SystemExit(f"cannot benchmark {args.run}: {err}") from None
         return from_model(run.model, workdir, {"run": shown(args.run), "variant": run.config.variant})
     from rtsynth.settings import PAPER_MEL
-    from train.config import read_config
+    from rtsynth.train.config import read_config
 
     path = args.config or default_config()
     config = read_config(path)
@@ -129,10 +132,14 @@ def time_calls(call, batch: int, warmup: int, repeats: int) -> dict:
         call(z)
         times.append((time.perf_counter() - start) * 1e3)
     median = statistics.median(times)
-    return {"batch": batch, "ms_per_call_median": round(median, 3),
-            "ms_per_call_p95": round(float(np.percentile(times, 95)), 3),
-            "ms_per_call_min": round(min(times), 3), "ms_first_call": round(first, 3),
-            "ms_per_note": round(median / batch, 3)}
+    return {
+        "batch": batch,
+        "ms_per_call_median": round(median, 3),
+        "ms_per_call_p95": round(float(np.percentile(times, 95)), 3),
+        "ms_per_call_min": round(min(times), 3),
+        "ms_first_call": round(first, 3),
+        "ms_per_note": round(median / batch, 3),
+    }
 
 
 def onnx_decoder(path: Path, threads: int):
@@ -152,6 +159,7 @@ def torch_decoder(model, threads: int):
         torch.set_num_threads(threads)
         with torch.inference_mode():
             return model.decode(torch.from_numpy(z)).numpy()
+
     return call
 
 
@@ -169,27 +177,37 @@ def measure(model, onnx_path: Path, args: argparse.Namespace) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'engine':<12} {'threads':>7} {'batch':>5} {'ms/call (median)':>17} {'p95':>8} {'first':>8} "
-             f"{'ms/note':>8}"]
+    lines = [
+        f"{'engine':<12} {'threads':>7} {'batch':>5} {'ms/call (median)':>17} {'p95':>8} {'first':>8} {'ms/note':>8}"
+    ]
     for r in rows:
-        lines.append(f"{r['engine']:<12} {r['threads']:>7} {r['batch']:>5} {r['ms_per_call_median']:>17.2f} "
-                     f"{r['ms_per_call_p95']:>8.2f} {r['ms_first_call']:>8.2f} {r['ms_per_note']:>8.2f}")
+        lines.append(
+            f"{r['engine']:<12} {r['threads']:>7} {r['batch']:>5} {r['ms_per_call_median']:>17.2f} "
+            f"{r['ms_per_call_p95']:>8.2f} {r['ms_first_call']:>8.2f} {r['ms_per_note']:>8.2f}"
+        )
     return "\n".join(lines)
 
 
 def speedups(rows: list[dict]) -> dict:
     """torch eager ms / onnxruntime ms for each thread count and batch (> 1: ONNX faster)."""
     by = {(r["engine"], r["threads"], r["batch"]): r["ms_per_call_median"] for r in rows}
-    return {f"threads={t} batch={b}": round(by[("torch eager", t, b)] / by[("onnxruntime", t, b)], 2)
-            for (e, t, b) in by if e == "onnxruntime"}
+    return {
+        f"threads={t} batch={b}": round(by[("torch eager", t, b)] / by[("onnxruntime", t, b)], 2)
+        for (e, t, b) in by
+        if e == "onnxruntime"
+    }
 
 
 def machine() -> dict:
     import onnxruntime
     import torch
 
-    return {**host_facts(), "load_average_1min": round(os.getloadavg()[0], 2),
-            "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    return {
+        **host_facts(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,16 +217,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         model, onnx_path, source = resolve(args, Path(workdir))
         rows = measure(model, onnx_path, args)
-    result = {"benchmark": "decoder", "source": source, "machine": host, "repeats": args.repeats,
-              "results": rows, "speedup_onnx_over_torch": speedups(rows)}
-    print(f"decoder benchmark on {host['cpu']} ({host['cores']} cores, load average {host['load_average_1min']} "
-          f"before the run), {source}")
+    result = {
+        "benchmark": "decoder",
+        "source": source,
+        "machine": host,
+        "repeats": args.repeats,
+        "results": rows,
+        "speedup_onnx_over_torch": speedups(rows),
+    }
+    print(
+        f"decoder benchmark on {host['cpu']} ({host['cores']} cores, load average {host['load_average_1min']} "
+        f"before the run), {source}"
+    )
     print(table(rows))
     print("torch eager / onnxruntime:", result["speedup_onnx_over_torch"])
     best = min((r for r in rows if r["batch"] == 1), key=lambda r: r["ms_per_call_median"])
-    print(f"fastest batch-1 decode: {best['engine']} with {best['threads']} thread(s), "
-          f"{best['ms_per_call_median']:.2f} ms median, {best['ms_per_call_p95']:.2f} ms p95 "
-          "(live target: <= 10 ms event to first sample, decode + first vocoder chunk)")
+    print(
+        f"fastest batch-1 decode: {best['engine']} with {best['threads']} thread(s), "
+        f"{best['ms_per_call_median']:.2f} ms median, {best['ms_per_call_p95']:.2f} ms p95 "
+        "(live target: <= 10 ms event to first sample, decode + first vocoder chunk)"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")

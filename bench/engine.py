@@ -27,9 +27,8 @@ from collections import deque
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
-from host import host_facts  # noqa: E402
-
 import numpy as np
+from host import host_facts
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -41,6 +40,7 @@ from rtsynth.engine.backends import SoundDeviceBackend  # noqa: E402
 from rtsynth.engine.config import EngineConfig  # noqa: E402
 from rtsynth.engine.engine import Engine  # noqa: E402
 from rtsynth.engine.events import NoteOff, NoteOn  # noqa: E402
+from rtsynth.resources import default_bundle
 
 HOLD_S = 0.1  # each latency-test note is held this long
 CAPACITY_STEPS = (4, 8, 12, 16, 24, 32, 40, 48, 64)
@@ -51,8 +51,15 @@ STATUS_WAIT_S = 20.0  # flood test: how long /status may take to answer once the
 class Rig:
     """Engine + sounddevice backend + OSC server + JACK MIDI input + an xrun counter."""
 
-    def __init__(self, bundle: Path, period: int, voices: int, vocoder: str = "", attack_vocoder: str | None = None,
-                 worker_nice: int = 0):
+    def __init__(
+        self,
+        bundle: Path,
+        period: int,
+        voices: int,
+        vocoder: str = "",
+        attack_vocoder: str | None = None,
+        worker_nice: int = 0,
+    ):
         import jack
         import rtmidi
 
@@ -60,8 +67,12 @@ class Rig:
         from rtsynth.control.osc import OscServer
 
         attack = {} if attack_vocoder is None else {"attack_vocoder": attack_vocoder}
-        self.engine = Engine(bundle, EngineConfig(blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder,
-                                                  worker_nice=worker_nice, **attack)).start()
+        self.engine = Engine(
+            bundle,
+            EngineConfig(
+                blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder, worker_nice=worker_nice, **attack
+            ),
+        ).start()
         self.backend = SoundDeviceBackend(self.engine).start()
         self.osc = OscServer(self.engine, port=0)
         self.osc.start()
@@ -99,8 +110,12 @@ class Rig:
 
     def trouble(self) -> dict:
         status = self.engine.status()
-        return {"jack_xruns": self.xruns, "engine_xruns": status["xruns"], "late_audio_blocks": status["underruns"],
-                "dropped_notes": status["dropped_notes"]}
+        return {
+            "jack_xruns": self.xruns,
+            "engine_xruns": status["xruns"],
+            "late_audio_blocks": status["underruns"],
+            "dropped_notes": status["dropped_notes"],
+        }
 
     def close(self) -> None:
         self.jack.deactivate()
@@ -156,9 +171,14 @@ def latency_run(rig: Rig, transport: str, notes: list[tuple[int, float]], gap: f
     renders = counters.render_times(since=renders_since)
     after = rig.trouble()
     return {
-        "notes_sent": len(notes), "notes_measured": int(len(values)), "from_full_cache": int(len(cached)),
-        "p50_ms": _pct(values, 50), "p99_ms": _pct(values, 99), "max_ms": float(values.max()) if len(values) else None,
-        "first_chunk_render_p50_ms": _pct(renders, 50), "first_chunk_render_p99_ms": _pct(renders, 99),
+        "notes_sent": len(notes),
+        "notes_measured": len(values),
+        "from_full_cache": len(cached),
+        "p50_ms": _pct(values, 50),
+        "p99_ms": _pct(values, 99),
+        "max_ms": float(values.max()) if len(values) else None,
+        "first_chunk_render_p50_ms": _pct(renders, 50),
+        "first_chunk_render_p99_ms": _pct(renders, 99),
         **{k: after[k] - before[k] for k in after},
     }
 
@@ -260,8 +280,13 @@ def capacity_section(rig: Rig, search_s: float, hold_s: float, fresh: FreshNotes
             held = keeps_up
         else:
             keeps_up = max((v for v in CAPACITY_STEPS if v < keeps_up), default=0)
-    return {"max_voices_zero_xruns": confirmed, "held_seconds": hold_s, "idle_baseline": baseline,
-            "max_voices_no_late_audio": confirmed or held, "trials": trials}
+    return {
+        "max_voices_zero_xruns": confirmed,
+        "held_seconds": hold_s,
+        "idle_baseline": baseline,
+        "max_voices_no_late_audio": confirmed or held,
+        "trials": trials,
+    }
 
 
 def malformed(rng: random.Random) -> bytes:
@@ -310,15 +335,18 @@ def flood_section(rig: Rig, rate: int, seconds: float) -> dict:
     while answered is None and time.perf_counter() - asked < STATUS_WAIT_S:
         try:
             reply, _ = rig.udp.recvfrom(65536)
-        except socket.timeout:
+        except TimeoutError:
             continue
         if reply.startswith(b"/status/reply"):
             answered = time.perf_counter() - asked
     rig.udp.sendto(osc_message("/panic"), target)
     after = rig.trouble()
     return {
-        "sent": len(packets), "seconds": elapsed, "rate_achieved": len(packets) / elapsed,
-        "received_by_server": rig.osc.packets - packets_before, "error_replies": rig.osc.errors - errors_before,
+        "sent": len(packets),
+        "seconds": elapsed,
+        "rate_achieved": len(packets) / elapsed,
+        "received_by_server": rig.osc.packets - packets_before,
+        "error_replies": rig.osc.errors - errors_before,
         "status_answered_after": answered is not None,
         "status_reply_s": None if answered is None else round(answered, 3),
         "worker_alive": rig.engine.status()["worker_alive"],
@@ -338,14 +366,18 @@ def save(report: dict, path: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bundle", type=Path, default=REPO / "bundles" / "default")
+    parser.add_argument("--bundle", type=Path, default=default_bundle())
     parser.add_argument("--synthetic", action="store_true", help="use the tests' harmonic bundle (no trained model)")
     parser.add_argument("--vocoder", default="", help="engine vocoder (default: the bundle's choice)")
-    parser.add_argument("--attack-vocoder", default=None,
-                        help="vocoder of each note's first frames (default: the engine's; none: off)")
+    parser.add_argument(
+        "--attack-vocoder", default=None, help="vocoder of each note's first frames (default: the engine's; none: off)"
+    )
     parser.add_argument("--worker-nice", type=int, default=0, help="nice value of the render worker (0)")
-    parser.add_argument("--jack-realtime", action="store_true",
-                        help="run jackd with real-time scheduling (the issue's runs use --no-realtime)")
+    parser.add_argument(
+        "--jack-realtime",
+        action="store_true",
+        help="run jackd with real-time scheduling (the issue's runs use --no-realtime)",
+    )
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--transports", nargs="+", default=["direct", "osc", "midi"])
     parser.add_argument("--notes", type=int, default=500)
@@ -369,12 +401,19 @@ def main() -> int:
     if not bundle.is_dir():
         parser.error(f"no bundle at {bundle}: pass --bundle DIR or --synthetic")
     scheduling = "--realtime" if args.jack_realtime else "--no-realtime"
-    report = {"machine": machine(), "bundle": str(bundle), "jack": f"jackd {scheduling} -d dummy -r 48000",
-              "settings": {k: str(v) for k, v in vars(args).items()}, "periods": {}}
+    report = {
+        "machine": machine(),
+        "bundle": str(bundle),
+        "jack": f"jackd {scheduling} -d dummy -r 48000",
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "periods": {},
+    }
     if args.merge and args.out.is_file():  # add these sections/transports to an earlier run's results
         earlier = json.loads(args.out.read_text())
-        report["periods"], report["earlier_runs"] = earlier["periods"], [
-            *earlier.get("earlier_runs", []), {k: earlier[k] for k in ("machine", "settings")}]
+        report["periods"], report["earlier_runs"] = (
+            earlier["periods"],
+            [*earlier.get("earlier_runs", []), {k: earlier[k] for k in ("machine", "settings")}],
+        )
     for period in args.periods:
         print(f"period {period} frames", flush=True)
         result = report["periods"].setdefault(str(period), {})
@@ -388,7 +427,8 @@ def main() -> int:
                 result["engine"] = {k: status[k] for k in ("model", "vocoder", "attack_vocoder", "provider")}
                 if "latency" in args.sections:
                     result.setdefault("latency", {}).update(
-                        latency_section(rig, args.transports, args.notes, args.gap, fresh))
+                        latency_section(rig, args.transports, args.notes, args.gap, fresh)
+                    )
                     save(report, args.out)
                 if "capacity" in args.sections:
                     result["capacity"] = capacity_section(rig, args.search, args.hold, fresh)

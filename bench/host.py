@@ -19,5 +19,9 @@ def cpu_name() -> str:
 
 def host_facts() -> dict:
     """CPU, cores, OS and Python: absolute times mean nothing without them."""
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }

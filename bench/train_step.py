@@ -30,21 +30,29 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
-from host import host_facts  # noqa: E402
+from host import host_facts
+
+from rtsynth.resources import configs_dir
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 PAPER_MODEL = {  # 15.7 M parameters, 3.48 GMAC per note (printed by the bench)
-    "time_pool": 1, "encoder_channels": (30, 60, 120, 240, 256, 480), "encoder_stem": (1, 1), "encoder_depth": 2,
-    "decoder_channels": (256, 256, 256, 256), "decoder_depth": 2, "hidden": 256, "summary_hidden": 0,
+    "time_pool": 1,
+    "encoder_channels": (30, 60, 120, 240, 256, 480),
+    "encoder_stem": (1, 1),
+    "encoder_depth": 2,
+    "decoder_channels": (256, 256, 256, 256),
+    "decoder_depth": 2,
+    "hidden": 256,
+    "summary_hidden": 0,
 }
 GM_SOL_SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default=str(REPO / "configs" / "train" / "md-gmvae-c-r.toml"))
+    p.add_argument("--config", default=str(configs_dir() / "train" / "md-gmvae-c-r.toml"))
     p.add_argument("--cache", help="dataset cache: batch and epoch size come from its train split")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=10, help="timed steps for our network")
@@ -57,6 +65,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 # -- worker: one network in its own process -----------------------------------------------
+
 
 def count_macs(model, mel) -> int:
     """Multiply-accumulates of one forward pass (convolutions and linear layers)."""
@@ -75,6 +84,7 @@ def count_macs(model, mel) -> int:
             total += positions * module.out_channels * module.in_channels * module.kernel_size[0]
         elif isinstance(module, nn.Linear):
             total += output.shape[:-1].numel() * module.in_features * module.out_features
+
     handles = [m.register_forward_hook(hook) for m in model.modules()]
     with torch.no_grad():
         model.eval()(mel)
@@ -87,12 +97,12 @@ def run_worker(args: argparse.Namespace) -> dict:
     import torch
 
     from rtsynth.settings import PAPER_MEL
-    from train.config import read_config
-    from train.data import Batch
-    from train.distributed import DistContext
-    from train.losses import Weights
-    from train.models.harmonic import HarmonicSetup
-    from train.step import build_networks, train_step
+    from rtsynth.train.config import read_config
+    from rtsynth.train.data import Batch
+    from rtsynth.train.distributed import DistContext
+    from rtsynth.train.losses import Weights
+    from rtsynth.train.models.harmonic import HarmonicSetup
+    from rtsynth.train.step import build_networks, train_step
 
     torch.set_num_threads(args.threads)
     name, batch_file = args.worker
@@ -127,14 +137,15 @@ def run_worker(args: argparse.Namespace) -> dict:
 
 # -- parent: the batch, both workers, the report ------------------------------------------
 
+
 def make_batch(args: argparse.Namespace, path: Path) -> tuple[int, str]:
     """Save the batch both workers use; returns (training notes per epoch, data source)."""
     import numpy as np
     import torch
 
     from rtsynth.labels import DESCRIPTORS
-    from train.config import read_config
-    from train.prep.cache import NoteCache
+    from rtsynth.train.config import read_config
+    from rtsynth.train.prep.cache import NoteCache
 
     cache_dir = args.cache or read_config(args.config).cache
     if Path(cache_dir, "manifest.json").is_file():
@@ -186,11 +197,15 @@ def main(argv=None) -> int:
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
             results[name] = summarise(json.loads(out.stdout.strip().splitlines()[-1]), args.batch, notes)
     report = {
-        "machine": {**host_facts(),
-                    "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
-        "batch": args.batch, "train_notes_per_epoch": notes, "data": source, "config": args.config,
-        "ours": results["ours"], "paper_sized": results["paper"],
-        "ratio_step_time_paper_over_ours": results["paper"]["step_seconds_median"] / results["ours"]["step_seconds_median"],
+        "machine": {**host_facts(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
+        "batch": args.batch,
+        "train_notes_per_epoch": notes,
+        "data": source,
+        "config": args.config,
+        "ours": results["ours"],
+        "paper_sized": results["paper"],
+        "ratio_step_time_paper_over_ours": results["paper"]["step_seconds_median"]
+        / results["ours"]["step_seconds_median"],
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -200,14 +215,18 @@ def main(argv=None) -> int:
 
 
 def _print_table(report: dict) -> None:
-    print(f"{report['machine']['cpu']}, {report['ours']['threads']} threads, batch {report['batch']}, "
-          f"{report['train_notes_per_epoch']} notes/epoch ({report['data']}); "
-          f"load average before/after {report['machine']['loadavg_before'][0]:.1f}/{report['machine']['loadavg_after'][0]:.1f}")
+    print(
+        f"{report['machine']['cpu']}, {report['ours']['threads']} threads, batch {report['batch']}, "
+        f"{report['train_notes_per_epoch']} notes/epoch ({report['data']}); "
+        f"load average before/after {report['machine']['loadavg_before'][0]:.1f}/{report['machine']['loadavg_after'][0]:.1f}"
+    )
     print(f"{'network':<12}{'params':>10}{'GMAC/note':>11}{'s/step':>9}{'ms/note':>9}{'s/epoch':>9}{'peak MB':>9}")
     for key in ("ours", "paper_sized"):
         r = report[key]
-        print(f"{key:<12}{r['params'] / 1e6:>9.2f}M{r['gmac_per_note']:>11.3f}{r['step_seconds_median']:>9.2f}"
-              f"{r['ms_per_note']:>9.1f}{r['epoch_seconds']:>9.1f}{r['peak_rss_mb']:>9.0f}")
+        print(
+            f"{key:<12}{r['params'] / 1e6:>9.2f}M{r['gmac_per_note']:>11.3f}{r['step_seconds_median']:>9.2f}"
+            f"{r['ms_per_note']:>9.1f}{r['epoch_seconds']:>9.1f}{r['peak_rss_mb']:>9.0f}"
+        )
     print(f"paper-sized / ours step time: {report['ratio_step_time_paper_over_ours']:.1f}x")
 
 

@@ -34,9 +34,8 @@ from dataclasses import asdict, dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
-from host import host_facts  # noqa: E402
-
 import numpy as np  # noqa: E402
+from host import host_facts  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -51,8 +50,10 @@ BASELINE = "librosa-gl32"
 REFERENCE_ONLY = {"zero-phase"}  # a floor for the tests, not a contender
 TARGET_RTF = 50.0
 TARGET_FIRST_CHUNK_MS = 5.0
-CACHE_HINT = ("build one with `rtsynth data gm --out data/gm-sol` then "
-              "`rtsynth data prep --corpus data/gm-sol --out cache/gm-sol-full`, or pass --cache")
+CACHE_HINT = (
+    "build one with `rtsynth data gm --out data/gm-sol` then "
+    "`rtsynth data prep --corpus data/gm-sol --out cache/gm-sol-full`, or pass --cache"
+)
 
 
 @dataclass
@@ -72,8 +73,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--no-baseline", action="store_true", help="skip librosa (a few s per note)")
     parser.add_argument("--seed", type=int, default=0, help="librosa's random phase initialisation")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                        help=f"result file ({DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument(
+        "--json", type=Path, default=DEFAULT_JSON, help=f"result file ({DEFAULT_JSON.relative_to(ROOT)})"
+    )
     args = parser.parse_args(argv)
     if args.notes < 1 or args.chunk_frames < 1:
         parser.error("--notes and --chunk-frames must be >= 1")
@@ -86,8 +88,11 @@ def find_cache(given: Path | None) -> Path:
             raise SystemExit(f"{given} is not a complete dataset cache (no manifest.json); {CACHE_HINT}")
         return given
     preferred = ROOT / "cache" / "gm-sol-full"
-    found = [preferred] if (preferred / "manifest.json").is_file() else sorted(
-        p.parent for p in (ROOT / "cache").glob("*/manifest.json"))
+    found = (
+        [preferred]
+        if (preferred / "manifest.json").is_file()
+        else sorted(p.parent for p in (ROOT / "cache").glob("*/manifest.json"))
+    )
     if not found:
         raise SystemExit(f"no complete dataset cache under {ROOT / 'cache'}; {CACHE_HINT}")
     return found[0]
@@ -95,7 +100,7 @@ def find_cache(given: Path | None) -> Path:
 
 def load_notes(cache_dir: Path, corpus: Path | None, count: int) -> tuple[list[Note], MelSettings]:
     """Evenly spread test-split notes with their preprocessed audio, checked against the cache."""
-    from train.prep.cache import NoteCache
+    from rtsynth.train.prep.cache import NoteCache
 
     cache = NoteCache.load(cache_dir)
     test = cache.indices("test")
@@ -119,34 +124,44 @@ def preprocessed_audio(path: Path, manifest: dict, mel: MelSettings) -> np.ndarr
     """The padded 22 050 Hz note prep turned into the cached mel (train.prep's own steps);
     check_matches_cache guards against the corpus changing after prep."""
     from rtsynth.settings import TrimSettings
-    from train.prep.audio import AudioProblem
-    from train.prep.note import NoteJob
-    from train.prep.options import PrepOptions
+    from rtsynth.train.prep.audio import AudioProblem
+    from rtsynth.train.prep.note import NoteJob
+    from rtsynth.train.prep.options import PrepOptions
 
     options = manifest["options"]
-    job = NoteJob(mel, TrimSettings(**manifest["trim_settings"]),
-                  PrepOptions(silence_floor_dbfs=options["silence_floor_dbfs"], fade_s=options["fade_s"]))
+    job = NoteJob(
+        mel,
+        TrimSettings(**manifest["trim_settings"]),
+        PrepOptions(silence_floor_dbfs=options["silence_floor_dbfs"], fade_s=options["fade_s"]),
+    )
     try:
         return job.model_rate_audio(path)
     except AudioProblem as problem:
         raise SystemExit(f"{path}: {problem} (is --corpus the corpus this cache was built from?)") from None
 
 
-def check_matches_cache(audio: np.ndarray, cached: np.ndarray, cached_peak_db: float, mel: MelSettings,
-                        source: str) -> None:
+def check_matches_cache(
+    audio: np.ndarray, cached: np.ndarray, cached_peak_db: float, mel: MelSettings, source: str
+) -> None:
     unit, peak_db = power_to_unit(mel_power(audio, mel), mel.db_range)
     error = float(np.abs(unit - cached).max())
     if error > 2e-3 or abs(peak_db - cached_peak_db) > 0.01:  # float16 storage rounds to ~5e-4
-        raise SystemExit(f"{source}: the re-derived audio does not give the cached mel (max error {error:.4f}, "
-                         f"peak {peak_db:.2f} vs {cached_peak_db:.2f} dB); was the corpus changed after prep?")
+        raise SystemExit(
+            f"{source}: the re-derived audio does not give the cached mel (max error {error:.4f}, "
+            f"peak {peak_db:.2f} vs {cached_peak_db:.2f} dB); was the corpus changed after prep?"
+        )
 
 
 def quality(note: Note, out: np.ndarray, mel: MelSettings) -> dict:
     stft = multi_resolution_stft_distance(note.audio, out, mel)
     n = len(note.audio)
     level = 20 * np.log10(np.sqrt(np.mean(out[:n] ** 2) + 1e-20) / np.sqrt(np.mean(note.audio**2) + 1e-20))
-    return {"mr_stft": stft["spectral_convergence"] + stft["log_stft_l1"], **stft,
-            "mel_db": mel_db_distance(note.audio, out, mel), "level_db": float(level)}
+    return {
+        "mr_stft": stft["spectral_convergence"] + stft["log_stft_l1"],
+        **stft,
+        "mel_db": mel_db_distance(note.audio, out, mel),
+        "level_db": float(level),
+    }
 
 
 def run_candidate(name: str, notes: list[Note], mel: MelSettings, chunk: int, bar) -> list[dict]:
@@ -160,13 +175,20 @@ def run_candidate(name: str, notes: list[Note], mel: MelSettings, chunk: int, ba
         pieces = [vocoder.push(note.mel[:, :first])]
         first_cpu = time.thread_time() - cpu
         for start in range(first, note.mel.shape[1], chunk):
-            pieces.append(vocoder.push(note.mel[:, start:start + chunk]))
+            pieces.append(vocoder.push(note.mel[:, start : start + chunk]))
         pieces.append(vocoder.flush())
         cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
         if not len(pieces[0]):
             raise RuntimeError(f"{name}: no audio after its announced {first} frames")
-        rows.append({"source": note.source, "cpu_s": cpu, "wall_s": wall, "first_chunk_ms": 1000 * first_cpu,
-                     **quality(note, np.concatenate(pieces), mel)})
+        rows.append(
+            {
+                "source": note.source,
+                "cpu_s": cpu,
+                "wall_s": wall,
+                "first_chunk_ms": 1000 * first_cpu,
+                **quality(note, np.concatenate(pieces), mel),
+            }
+        )
         bar.update()
     return rows
 
@@ -182,12 +204,27 @@ def run_librosa(notes: list[Note], mel: MelSettings, seed: int, bar) -> list[dic
             np.random.seed(seed + i)  # griffinlim's random initial phase
             wall, cpu = time.perf_counter(), time.thread_time()
             out = librosa.feature.inverse.mel_to_audio(
-                power, sr=mel.sample_rate, n_fft=mel.n_fft, hop_length=mel.hop_length, n_iter=32,
-                fmin=mel.fmin, fmax=mel.fmax, power=2.0, length=mel.n_samples)
+                power,
+                sr=mel.sample_rate,
+                n_fft=mel.n_fft,
+                hop_length=mel.hop_length,
+                n_iter=32,
+                fmin=mel.fmin,
+                fmax=mel.fmax,
+                power=2.0,
+                length=mel.n_samples,
+            )
             cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
             # offline: nothing comes out before the whole note is done
-            rows.append({"source": note.source, "cpu_s": cpu, "wall_s": wall, "first_chunk_ms": 1000 * cpu,
-                         **quality(note, out, mel)})
+            rows.append(
+                {
+                    "source": note.source,
+                    "cpu_s": cpu,
+                    "wall_s": wall,
+                    "first_chunk_ms": 1000 * cpu,
+                    **quality(note, out, mel),
+                }
+            )
             bar.update()
     return rows
 
@@ -199,8 +236,10 @@ def summarise(rows: list[dict], note_seconds: float) -> dict:
     cpu = sum(r["cpu_s"] for r in rows)
     return {
         "notes": len(rows),
-        "mr_stft": stat("mr_stft"), "spectral_convergence": stat("spectral_convergence"),
-        "log_stft_l1": stat("log_stft_l1"), "mel_db": stat("mel_db"),
+        "mr_stft": stat("mr_stft"),
+        "spectral_convergence": stat("spectral_convergence"),
+        "log_stft_l1": stat("log_stft_l1"),
+        "mel_db": stat("mel_db"),
         "level_error_db_mean_abs": round(float(np.mean([abs(r["level_db"]) for r in rows])), 3),
         "rtf_per_voice": round(note_seconds * len(rows) / cpu, 1),
         "rtf_per_voice_worst_note": round(note_seconds / max(r["cpu_s"] for r in rows), 1),
@@ -216,8 +255,10 @@ def columns(rows: list[dict]) -> dict[str, list[float]]:
 
 
 def judge(summary: dict, baseline: dict | None) -> dict:
-    checks = {"rtf": summary["rtf_per_voice"] >= TARGET_RTF,
-              "first_chunk": summary["first_chunk_ms_median"] <= TARGET_FIRST_CHUNK_MS}
+    checks = {
+        "rtf": summary["rtf_per_voice"] >= TARGET_RTF,
+        "first_chunk": summary["first_chunk_ms_median"] <= TARGET_FIRST_CHUNK_MS,
+    }
     if baseline is not None:
         checks["mr_stft_beats_baseline"] = summary["mr_stft"] < baseline["mr_stft"]
         checks["mel_db_beats_baseline"] = summary["mel_db"] < baseline["mel_db"]
@@ -225,14 +266,17 @@ def judge(summary: dict, baseline: dict | None) -> dict:
 
 
 def choose_default(results: dict) -> str | None:
-    contenders = [n for n, r in results.items()
-                  if n != BASELINE and n not in REFERENCE_ONLY and all(r["targets"].values())]
+    contenders = [
+        n for n, r in results.items() if n != BASELINE and n not in REFERENCE_ONLY and all(r["targets"].values())
+    ]
     return min(contenders, key=lambda n: (results[n]["mel_db"], results[n]["mr_stft"]), default=None)
 
 
 def table(results: dict) -> str:
-    head = (f"{'vocoder':14s} {'MR-STFT':>8s} {'SC':>6s} {'logL1':>6s} {'mel dB':>7s} {'lvl dB':>7s} "
-            f"{'RTF/voice':>10s} {'worst':>7s} {'1st chunk ms':>13s}  targets")
+    head = (
+        f"{'vocoder':14s} {'MR-STFT':>8s} {'SC':>6s} {'logL1':>6s} {'mel dB':>7s} {'lvl dB':>7s} "
+        f"{'RTF/voice':>10s} {'worst':>7s} {'1st chunk ms':>13s}  targets"
+    )
     lines = [head, "-" * len(head)]
     for name, r in results.items():
         missed = [k for k, v in r["targets"].items() if not v]
@@ -241,15 +285,20 @@ def table(results: dict) -> str:
             f"{name:14s} {r['mr_stft']:8.3f} {r['spectral_convergence']:6.3f} {r['log_stft_l1']:6.3f} "
             f"{r['mel_db']:7.2f} {r['level_error_db_mean_abs']:7.2f} {r['rtf_per_voice']:9.1f}x "
             f"{r['rtf_per_voice_worst_note']:6.1f}x {r['first_chunk_ms_median']:6.2f} "
-            f"(p95 {r['first_chunk_ms_p95']:5.2f})  {ok}")
+            f"(p95 {r['first_chunk_ms_p95']:5.2f})  {ok}"
+        )
     return "\n".join(lines)
 
 
 def machine() -> dict:
     import scipy
 
-    return {**host_facts(), "numpy": np.__version__, "scipy": scipy.__version__,
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        **host_facts(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,8 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     with threadpool_limits(1), tqdm(total=len(names) * len(notes), unit="note", desc="vocoder bench") as bar:
         for name in names:
             bar.set_postfix_str(name)
-            per_note[name] = (run_librosa(notes, mel, args.seed, bar) if name == BASELINE
-                              else run_candidate(name, notes, mel, args.chunk_frames, bar))
+            per_note[name] = (
+                run_librosa(notes, mel, args.seed, bar)
+                if name == BASELINE
+                else run_candidate(name, notes, mel, args.chunk_frames, bar)
+            )
     summaries = {name: summarise(rows, mel.note_seconds) for name, rows in per_note.items()}
     baseline = summaries.get(BASELINE)
     for name, summary in summaries.items():
@@ -274,25 +326,37 @@ def main(argv: list[str] | None = None) -> int:
     chosen = choose_default(summaries)
     host["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result = {
-        "benchmark": "vocoder", "machine": host, "cache": str(cache_dir), "notes": len(notes),
-        "split": "test", "mel_settings": mel.to_dict(),
+        "benchmark": "vocoder",
+        "machine": host,
+        "cache": str(cache_dir),
+        "notes": len(notes),
+        "split": "test",
+        "mel_settings": mel.to_dict(),
         "push": {"first": "latency_frames of the vocoder", "then_frames": args.chunk_frames},
         "timing": "CPU seconds of the vocoding thread (time.thread_time), 1 BLAS/FFT/OpenMP thread",
-        "targets": {"rtf_per_voice_min": TARGET_RTF, "first_chunk_ms_max": TARGET_FIRST_CHUNK_MS,
-                    "distances": f"below {BASELINE}"},
+        "targets": {
+            "rtf_per_voice_min": TARGET_RTF,
+            "first_chunk_ms_max": TARGET_FIRST_CHUNK_MS,
+            "distances": f"below {BASELINE}",
+        },
         "candidates": {n: asdict(CANDIDATES[n]) for n in args.candidates},
-        "results": summaries, "chosen_default": chosen, "library_default": DEFAULT_VOCODER,
-        "per_note": {"source": [n.source for n in notes],
-                     **{name: columns(rows) for name, rows in per_note.items()}},
+        "results": summaries,
+        "chosen_default": chosen,
+        "library_default": DEFAULT_VOCODER,
+        "per_note": {"source": [n.source for n in notes], **{name: columns(rows) for name, rows in per_note.items()}},
     }
-    print(f"vocoder benchmark on {host['cpu']} ({host['cores']} cores, load {host['load_average_at_start']}), "
-          f"{len(notes)} test notes from {cache_dir}")
+    print(
+        f"vocoder benchmark on {host['cpu']} ({host['cores']} cores, load {host['load_average_at_start']}), "
+        f"{len(notes)} test notes from {cache_dir}"
+    )
     print(table(summaries))
     if baseline is None:
         print("no baseline run: distances were not judged, only speed")
-    print(f"chosen default (best mel dB among those meeting every target): {chosen}; "
-          f"rtsynth.vocoder.DEFAULT_VOCODER = {DEFAULT_VOCODER}"
-          + ("" if chosen == DEFAULT_VOCODER else "  <- DIFFERENT: update DEFAULT_VOCODER or the candidates"))
+    print(
+        f"chosen default (best mel dB among those meeting every target): {chosen}; "
+        f"rtsynth.vocoder.DEFAULT_VOCODER = {DEFAULT_VOCODER}"
+        + ("" if chosen == DEFAULT_VOCODER else "  <- DIFFERENT: update DEFAULT_VOCODER or the candidates")
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {args.json}")

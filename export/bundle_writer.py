@@ -52,7 +52,7 @@ class ExportOptions:
 
 def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions = ExportOptions()) -> Path:
     """Export `run_dir` to the bundle directory `out`; returns `out`."""
-    from train.runs import load_run
+    from rtsynth.train.runs import load_run
 
     out = Path(out)
     _check_target(out, options.force)
@@ -78,8 +78,9 @@ def _check_target(out: Path, force: bool) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not (out / SPEC_FILE).is_file():
-        raise BundleExistsError(f"{out} is a non-empty directory that is not a bundle (no {SPEC_FILE}); "
-                                "choose another --out")
+        raise BundleExistsError(
+            f"{out} is a non-empty directory that is not a bundle (no {SPEC_FILE}); choose another --out"
+        )
     if not force:
         raise BundleExistsError(f"{out} already exists; pass --force to replace it")
 
@@ -87,15 +88,20 @@ def _check_target(out: Path, force: bool) -> None:
 def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
     from tqdm import tqdm
 
-    from export.onnx_decoder import decoder_metadata, export_decoder
-    from export.priors import bundle_priors
+    from rtsynth.export.onnx_decoder import decoder_metadata, export_decoder
+    from rtsynth.export.priors import bundle_priors
 
     with tqdm(total=5, desc="export", unit="step") as steps:
         steps.set_description("export: class means")
         priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
         spec = build_spec(run, name, priors, options.which)
-        extras = {"name": name, "variant": run.config.variant, "corpus": spec.corpus["name"],
-                  "run": run.run_dir.name, "epoch": run.epoch}
+        extras = {
+            "name": name,
+            "variant": run.config.variant,
+            "corpus": spec.corpus["name"],
+            "run": run.run_dir.name,
+            "epoch": run.epoch,
+        }
         steps.update()
         steps.set_description("export: ONNX decoder")
         export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras))
@@ -114,9 +120,9 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
 
 
 def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
-    from export.facts import corpus_facts, velocity_mapping
-    from export.metrics import bundle_metrics
-    from train.prep.loudness import loudness_table
+    from rtsynth.export.facts import corpus_facts, velocity_mapping
+    from rtsynth.export.metrics import bundle_metrics
+    from rtsynth.train.prep.loudness import loudness_table
 
     cache, config = run.cache, run.config
     loudness, filled = loudness_table(cache)
@@ -127,20 +133,33 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
         for d in DESCRIPTORS
     }
     model = {
-        "variant": config.variant, "run": run.run_dir.name, "checkpoint": which, "epoch": run.epoch,
-        "means": priors.source, "filled_means": priors.filled, "config": config.to_dict(),
+        "variant": config.variant,
+        "run": run.run_dir.name,
+        "checkpoint": which,
+        "epoch": run.epoch,
+        "means": priors.source,
+        "filled_means": priors.filled,
+        "config": config.to_dict(),
         "exporter": _exporter_facts(),
     }
-    return BundleSpec(name=name, mel=cache.mel_settings, descriptors=descriptors,
-                      velocity_to_dynamics=velocity_mapping(cache), loudness_db=loudness, corpus=corpus, model=model,
-                      metrics=bundle_metrics(run.run_dir, run.epoch), vocoder={"kind": _default_vocoder()})
+    return BundleSpec(
+        name=name,
+        mel=cache.mel_settings,
+        descriptors=descriptors,
+        velocity_to_dynamics=velocity_mapping(cache),
+        loudness_db=loudness,
+        corpus=corpus,
+        model=model,
+        metrics=bundle_metrics(run.run_dir, run.epoch),
+        vocoder={"kind": _default_vocoder()},
+    )
 
 
 def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportOptions):
     """Compare onnxruntime on the exported file with the torch decoder; ParityError if off."""
     import onnxruntime as ort
 
-    from export.parity import ParityError, check_parity, parity_latents
+    from rtsynth.export.parity import ParityError, check_parity, parity_latents
 
     try:
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -148,8 +167,12 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
         raise ParityError(f"onnxruntime {ort.__version__} cannot load the exported decoder: {err}") from None
     latents = parity_latents(means, _reference_classes(run.cache), options.seed)
     report = check_parity(run.model.decode, lambda z: session.run(None, {"z": z})[0], latents, options.tolerance)
-    log.info("parity: max abs error %.2g over %d latents (worst: %s)", report.max_abs_error, report.n_latents,
-             report.worst_set)
+    log.info(
+        "parity: max abs error %.2g over %d latents (worst: %s)",
+        report.max_abs_error,
+        report.n_latents,
+        report.worst_set,
+    )
     return report
 
 
@@ -167,24 +190,30 @@ def _tune(directory: Path, spec: BundleSpec, step: int) -> BundleSpec:
     spec.metrics["tuning"] = {**tuned, "model_alone": raw.summary()}
     write_spec(directory, spec)
     load_model(directory)
-    log.info("tuning: %.0f %% of %d keys within 50 cents from the class means alone (median %s cents off); "
-             "%.0f %% as the synth plays them (tuning table)", 100 * raw.in_tune(), len(raw.notes),
-             spec.metrics["tuning"]["model_alone"]["median_abs_cents"], 100 * tuned["in_tune"])
+    log.info(
+        "tuning: %.0f %% of %d keys within 50 cents from the class means alone (median %s cents off); "
+        "%.0f %% as the synth plays them (tuning table)",
+        100 * raw.in_tune(),
+        len(raw.notes),
+        spec.metrics["tuning"]["model_alone"]["median_abs_cents"],
+        100 * tuned["in_tune"],
+    )
     return spec
 
 
 def _reference_classes(cache) -> dict[str, int]:
     """The most common training class of each descriptor: a typical note to sweep around."""
     train = cache.indices("train")
-    return {d: int(np.bincount(cache.labels[d][train], minlength=len(cache.vocab.classes(d))).argmax())
-            for d in DESCRIPTORS}
+    return {
+        d: int(np.bincount(cache.labels[d][train], minlength=len(cache.vocab.classes(d))).argmax()) for d in DESCRIPTORS
+    }
 
 
 def _exporter_facts() -> dict:
     import onnx
     import torch
 
-    from export.onnx_decoder import OPSET
+    from rtsynth.export.onnx_decoder import OPSET
 
     return {"torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET}
 

@@ -10,37 +10,53 @@ log = logging.getLogger(__name__)
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser(
-        "export", help="export a trained run to an ONNX bundle",
+        "export",
+        help="export a trained run to an ONNX bundle",
         description="Export a run's decoder to ONNX (checked against torch) with bundle.json: class means, "
-                    "loudness table, velocity mapping, corpus facts and metrics. The bundle is written "
-                    "to a temporary directory and renamed into place only when complete.",
+        "loudness table, velocity mapping, corpus facts and metrics. The bundle is written "
+        "to a temporary directory and renamed into place only when complete.",
     )
     export.add_argument("run", help="run directory (from `rtsynth train`)")
     export.add_argument("--out", required=True, help="bundle directory to write, e.g. bundles/default")
     export.add_argument("--name", help="bundle name (default: the --out directory's name)")
     export.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which checkpoint (best)")
     export.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
-    export.add_argument("--tolerance", type=float, default=1e-4,
-                        help="max abs error allowed between the ONNX and torch decoders (1e-4)")
-    export.add_argument("--class-means", choices=("prior", "centroid"), default="centroid",
-                        help="where each class sits: the centroids of the training notes' posterior means "
-                             "(centroid, the default: they decode closer to the asked pitch) or a "
-                             "Gaussian-mixture model's learned prior means (prior)")
-    export.add_argument("--tuning-step", type=int, default=3,
-                        help="tuning: measure every key of each timbre's range, store the errors (the engine plays "
-                             "each key from the class that sounds nearest it), then check every N-th key as "
-                             "it now plays (3; 0 skips both)")
+    export.add_argument(
+        "--tolerance", type=float, default=1e-4, help="max abs error allowed between the ONNX and torch decoders (1e-4)"
+    )
+    export.add_argument(
+        "--class-means",
+        choices=("prior", "centroid"),
+        default="centroid",
+        help="where each class sits: the centroids of the training notes' posterior means "
+        "(centroid, the default: they decode closer to the asked pitch) or a "
+        "Gaussian-mixture model's learned prior means (prior)",
+    )
+    export.add_argument(
+        "--tuning-step",
+        type=int,
+        default=3,
+        help="tuning: measure every key of each timbre's range, store the errors (the engine plays "
+        "each key from the class that sounds nearest it), then check every N-th key as "
+        "it now plays (3; 0 skips both)",
+    )
     export.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
-    from export.parity import ParityError
-    from train.prep.cache import CacheError
-    from train.runs import RunError
+    from rtsynth.export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
+    from rtsynth.export.parity import ParityError
+    from rtsynth.train.prep.cache import CacheError
+    from rtsynth.train.runs import RunError
 
-    options = ExportOptions(name=args.name, which=args.checkpoint, force=args.force, tolerance=args.tolerance,
-                            class_means=args.class_means, tuning_step=args.tuning_step)
+    options = ExportOptions(
+        name=args.name,
+        which=args.checkpoint,
+        force=args.force,
+        tolerance=args.tolerance,
+        class_means=args.class_means,
+        tuning_step=args.tuning_step,
+    )
     try:
         out = export_bundle(args.run, args.out, options)
     except (BundleExistsError, ParityError, RunError, CacheError, ValueError) as err:

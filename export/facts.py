@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from rtsynth.labels import DYNAMICS_VELOCITY
-from train.prep.cache import NoteCache
+from rtsynth.train.prep.cache import NoteCache
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +27,12 @@ def velocity_mapping(cache: NoteCache) -> dict[str, int]:
     its known neighbours in that ranking (1 and 127 stand beyond the quietest and loudest).
     """
     dynamics = cache.vocab.dynamics
-    level = [float(cache.peak_db[cache.labels["dynamics"] == j].mean()) if np.any(cache.labels["dynamics"] == j)
-             else float("-inf") for j in range(len(dynamics))]
+    level = [
+        float(cache.peak_db[cache.labels["dynamics"] == j].mean())
+        if np.any(cache.labels["dynamics"] == j)
+        else float("-inf")
+        for j in range(len(dynamics))
+    ]
     ranked = sorted(range(len(dynamics)), key=lambda j: level[j])
     rank = {dynamics[j]: r for r, j in enumerate(ranked)}
     known = sorted((rank[name], DYNAMICS_VELOCITY[name]) for name in dynamics if name in DYNAMICS_VELOCITY)
@@ -40,8 +44,11 @@ def velocity_mapping(cache: NoteCache) -> dict[str, int]:
         mapping[name] = int(velocity if velocity is not None else round(np.interp(rank[name], xs, ys)))
     unknown = [name for name in dynamics if name not in DYNAMICS_VELOCITY]
     if unknown:
-        log.warning("dynamics %s have no notated velocity; placed by loudness: %s", unknown,
-                    {name: mapping[name] for name in unknown})
+        log.warning(
+            "dynamics %s have no notated velocity; placed by loudness: %s",
+            unknown,
+            {name: mapping[name] for name in unknown},
+        )
     return mapping
 
 
@@ -55,7 +62,7 @@ def corpus_facts(cache: NoteCache) -> dict:
         "name": cache.root.name,
         "kind": corpus.get("kind", "unknown"),
         "notes": len(cache),
-        "splits": {name: int(len(cache.indices(name))) for name in ("train", "val", "test")},
+        "splits": {name: len(cache.indices(name)) for name in ("train", "val", "test")},
         "pitch_range": [min(pitches), max(pitches)],
         "timbres": list(cache.vocab.timbre),
         "timbre_pitch_ranges": timbre_pitch_ranges(cache),

@@ -27,8 +27,13 @@ def bundle_metrics(run_dir: str | Path, epoch: int) -> dict:
         if isinstance(kept.get("independent_classifier"), dict):
             kept["independent_classifier"] = {k: v for k, v in kept["independent_classifier"].items() if k != "path"}
         return {"source": "rtsynth eval", **kept}
-    log.warning("%s has no metrics.json (run `rtsynth eval %s` for the full report); the bundle carries the "
-                "validation losses of epoch %d only", run_dir, run_dir, epoch)
+    log.warning(
+        "%s has no metrics.json (run `rtsynth eval %s` for the full report); the bundle carries the "
+        "validation losses of epoch %d only",
+        run_dir,
+        run_dir,
+        epoch,
+    )
     return {"source": "training", **_validation_row(run_dir, epoch)}
 
 

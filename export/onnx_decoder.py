@@ -42,8 +42,9 @@ def decoder_metadata(mel: MelSettings, extras: dict[str, object]) -> dict[str, s
     """METADATA_KEYS (checked at load) plus descriptive `rtsynth.*` extras, all as strings."""
     layout = ",".join(f"{d}:{LATENT_DIMS[d]}" for d in DESCRIPTORS)
     facts = dict(zip(METADATA_KEYS, (BUNDLE_VERSION, LATENT_SIZE, mel.n_mels, mel.n_frames)))
-    facts.update({"rtsynth.latent_layout": layout, "rtsynth.sample_rate": mel.sample_rate,
-                  "rtsynth.hop_length": mel.hop_length})
+    facts.update(
+        {"rtsynth.latent_layout": layout, "rtsynth.sample_rate": mel.sample_rate, "rtsynth.hop_length": mel.hop_length}
+    )
     facts.update({f"rtsynth.{key}": value for key, value in extras.items()})
     return {key: str(value) for key, value in facts.items()}
 
@@ -79,14 +80,25 @@ def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str])
     example = torch.zeros(2, LATENT_SIZE)
     with torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(
-            graph, (example,), input_names=["z"], output_names=["mel"],
+            graph,
+            (example,),
+            input_names=["z"],
+            output_names=["mel"],
             dynamic_shapes={"z": {0: torch.export.Dim("batch", min=1)}},
-            opset_version=OPSET, dynamo=True, optimize=True, verbose=False,
+            opset_version=OPSET,
+            dynamo=True,
+            optimize=True,
+            verbose=False,
         )
     proto = program.model_proto
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
-    log.info("exported the decoder to %s (ONNX IR %d, opset %d, %.1f MB)", path, proto.ir_version, OPSET,
-             path.stat().st_size / 1e6)
+    log.info(
+        "exported the decoder to %s (ONNX IR %d, opset %d, %.1f MB)",
+        path,
+        proto.ir_version,
+        OPSET,
+        path.stat().st_size / 1e6,
+    )
     return path

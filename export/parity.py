@@ -33,8 +33,12 @@ class ParityReport:
     errors: dict[str, float]  # latent set -> max abs error
 
     def to_dict(self) -> dict:
-        return {"max_abs_error": self.max_abs_error, "worst_set": self.worst_set, "latents": self.n_latents,
-                "tolerance": self.tolerance}
+        return {
+            "max_abs_error": self.max_abs_error,
+            "worst_set": self.worst_set,
+            "latents": self.n_latents,
+            "tolerance": self.tolerance,
+        }
 
 
 def parity_latents(means: dict[str, np.ndarray], reference: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
@@ -51,8 +55,12 @@ def parity_latents(means: dict[str, np.ndarray], reference: dict[str, int], seed
     return sets
 
 
-def check_parity(torch_decode: Callable[[torch.Tensor], torch.Tensor], onnx_decode: Callable[[np.ndarray], np.ndarray],
-                 latents: dict[str, np.ndarray], tolerance: float = DEFAULT_TOLERANCE) -> ParityReport:
+def check_parity(
+    torch_decode: Callable[[torch.Tensor], torch.Tensor],
+    onnx_decode: Callable[[np.ndarray], np.ndarray],
+    latents: dict[str, np.ndarray],
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> ParityReport:
     """Max abs error of onnx_decode against torch_decode on every set; ParityError if any
     set exceeds `tolerance` (or the shapes differ)."""
     if not tolerance >= 0:
@@ -62,20 +70,24 @@ def check_parity(torch_decode: Callable[[torch.Tensor], torch.Tensor], onnx_deco
     report = ParityReport(errors[worst], worst, sum(len(z) for z in latents.values()), tolerance, errors)
     failed = {name: f"{e:.3g}" for name, e in errors.items() if not e <= tolerance}
     if failed:
-        raise ParityError(f"the ONNX decoder differs from torch by more than {tolerance:g} (max abs error per "
-                          f"latent set: {failed}); the export is not used")
+        raise ParityError(
+            f"the ONNX decoder differs from torch by more than {tolerance:g} (max abs error per "
+            f"latent set: {failed}); the export is not used"
+        )
     return report
 
 
 def _max_error(torch_decode, onnx_decode, z: np.ndarray) -> float:
     errors = []
     for start in range(0, len(z), MAX_BATCH):
-        batch = np.ascontiguousarray(z[start:start + MAX_BATCH], dtype=np.float32)
+        batch = np.ascontiguousarray(z[start : start + MAX_BATCH], dtype=np.float32)
         with torch.no_grad():
             expected = torch_decode(torch.from_numpy(batch)).numpy()
         got = onnx_decode(batch)
         if got.shape != expected.shape:
-            raise ParityError(f"the ONNX decoder returns shape {got.shape} for a batch of {len(batch)}, "
-                              f"torch returns {expected.shape}")
+            raise ParityError(
+                f"the ONNX decoder returns shape {got.shape} for a batch of {len(batch)}, "
+                f"torch returns {expected.shape}"
+            )
         errors.append(np.max(np.abs(got - expected)))
     return float(np.max(errors))  # a NaN anywhere stays NaN and fails the check

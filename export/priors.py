@@ -58,8 +58,8 @@ def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0, source: str =
 
 
 def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: int) -> dict[str, np.ndarray]:
-    from train.eval.classmeans import class_means
-    from train.eval.latents import encode_split
+    from rtsynth.train.eval.classmeans import class_means
+    from rtsynth.train.eval.latents import encode_split
 
     rng = np.random.default_rng(seed)
     if len(train_idx) > max_train_notes:
@@ -68,7 +68,9 @@ def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: 
     return class_means(model, train, cache.vocab.sizes(), use_prior=False).means
 
 
-def _fill_missing(means: np.ndarray, present: np.ndarray, values: np.ndarray, ordered: bool) -> tuple[np.ndarray, list[int]]:
+def _fill_missing(
+    means: np.ndarray, present: np.ndarray, values: np.ndarray, ordered: bool
+) -> tuple[np.ndarray, list[int]]:
     missing = [int(k) for k in np.flatnonzero(~present)]
     if not missing:
         return means, []

@@ -130,8 +130,10 @@ class BundleSpec:
                 raise BundleShapeError(f"tuning_cents[{timbre!r}] must be {n_pitches} entries for a known timbre")
             numbers = [c for c in cents if c is not None]
             if not all(isinstance(c, (int, float)) and abs(c) <= MAX_TUNING_CENTS for c in numbers):
-                raise BundleShapeError(f"tuning_cents[{timbre!r}] must be numbers within "
-                                       f"+-{MAX_TUNING_CENTS:g} cents, or null where not measured")
+                raise BundleShapeError(
+                    f"tuning_cents[{timbre!r}] must be numbers within "
+                    f"+-{MAX_TUNING_CENTS:g} cents, or null where not measured"
+                )
 
 
 def sha256_file(path: Path) -> str:
@@ -145,9 +147,7 @@ def sha256_file(path: Path) -> str:
 def write_spec(bundle_dir: str | Path, spec: BundleSpec) -> Path:
     """Write bundle.json with the sha256 of every file already in the bundle directory."""
     bundle_dir = Path(bundle_dir)
-    files = {
-        p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != SPEC_FILE
-    }
+    files = {p.name: sha256_file(p) for p in sorted(bundle_dir.iterdir()) if p.is_file() and p.name != SPEC_FILE}
     spec = BundleSpec(**{**spec.__dict__, "files": files})
     tmp = bundle_dir / f".{SPEC_FILE}.tmp"
     tmp.write_text(spec.to_json())

@@ -17,8 +17,8 @@ log = logging.getLogger("rtsynth")
 
 # modules that provide `add_parsers(subparsers)`, in --help order
 COMMAND_MODULES = {
-    "data": ("train.corpus.cli_gm", "train.corpus.cli_sources", "train.prep.cli"),
-    None: ("train.cli", "train.eval.cli", "export.cli", "rtsynth.commands"),
+    "data": ("rtsynth.train.corpus.cli_gm", "rtsynth.train.corpus.cli_sources", "rtsynth.train.prep.cli"),
+    None: ("rtsynth.train.cli", "rtsynth.train.eval.cli", "rtsynth.export.cli", "rtsynth.commands"),
 }
 
 # top-level import names that only the [train] extra installs
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             log.error(
                 "`rtsynth %s` needs the [train] extra (missing module %r): "
                 "pip install torch==2.13.0 'rtsynth[train]'  (torch==2.13.0 is the CPU build)",
-                args.command, root,
+                args.command,
+                root,
             )
             return 3
         raise

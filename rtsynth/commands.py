@@ -9,13 +9,20 @@ log = logging.getLogger(__name__)
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-    render = commands.add_parser("render", help="render a note or a MIDI file to WAV with a bundle",
-                                 description="Offline rendering through the live engine's own voices.")
+    render = commands.add_parser(
+        "render",
+        help="render a note or a MIDI file to WAV with a bundle",
+        description="Offline rendering through the live engine's own voices.",
+    )
     render.add_argument("--bundle", help="bundle directory (default: the shipped model, bundles/default)")
     render.add_argument("--timbre", help="timbre cluster name or index (corner a of a morph)")
-    render.add_argument("--morph", nargs="+", metavar="TIMBRE",
-                        help="morph from --timbre to one more timbre (by --x) or over four corners a b / c d "
-                             "(three more, by --x and --y)")
+    render.add_argument(
+        "--morph",
+        nargs="+",
+        metavar="TIMBRE",
+        help="morph from --timbre to one more timbre (by --x) or over four corners a b / c d "
+        "(three more, by --x and --y)",
+    )
     render.add_argument("--x", type=float, default=0.5, help="morph position a -> b, 0-1")
     render.add_argument("--y", type=float, default=0.5, help="morph position (a b) -> (c d), 0-1")
     render.add_argument("--note", type=int, help="MIDI note number")
@@ -28,8 +35,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     render.add_argument("-o", "--output", default="out.wav", help="WAV file to write")
     render.set_defaults(func=_render)
 
-    serve = commands.add_parser("serve", help="run the live synth: OSC and MIDI in, audio out",
-                                description="Flags override the config file (configs/serve.toml format).")
+    serve = commands.add_parser(
+        "serve",
+        help="run the live synth: OSC and MIDI in, audio out",
+        description="Flags override the config file (configs/serve.toml format).",
+    )
     serve.add_argument("--config", help="TOML with a [serve] and an [engine] table")
     serve.add_argument("--bundle", help="bundle directory (default: the shipped model, bundles/default)")
     serve.add_argument("--host", help="OSC listen address (default 127.0.0.1: this machine only)")

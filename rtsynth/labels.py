@@ -70,7 +70,7 @@ def parse_note_name(name: str) -> int:
     """'C#4' -> 61, 'A0' -> 21; raises ValueError naming the bad input."""
     head = name[:2] if len(name) > 1 and name[1] in "#b" else name[:1]
     try:
-        octave = int(name[len(head):])
+        octave = int(name[len(head) :])
         if head.endswith("b"):
             pc = (NOTE_NAMES.index(head[0]) - 1) % 12
             octave -= head[0] == "C"

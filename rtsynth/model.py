@@ -34,8 +34,10 @@ def select_providers(device: str) -> list[str]:
         raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
     if CUDA in ort.get_available_providers():
         return [CUDA, CPU]
-    log.warning("CUDA was asked for but onnxruntime has no CUDA provider here "
-                "(install rtsynth[gpu] on a CUDA machine); using the CPU")
+    log.warning(
+        "CUDA was asked for but onnxruntime has no CUDA provider here "
+        "(install rtsynth[gpu] on a CUDA machine); using the CPU"
+    )
     return [CPU]
 
 
@@ -79,13 +81,14 @@ def _check_decoder(session, spec: BundleSpec) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if [i.name for i in inputs] != ["z"] or inputs[0].shape[1:] != [LATENT_SIZE]:
         raise BundleShapeError(
-            f"decoder input must be z [batch, {LATENT_SIZE}], got "
-            f"{[(i.name, i.shape) for i in inputs]}"
+            f"decoder input must be z [batch, {LATENT_SIZE}], got {[(i.name, i.shape) for i in inputs]}"
         )
     expected = [spec.mel.n_mels, spec.mel.n_frames]
     if len(outputs) != 1 or outputs[0].shape[1:] != expected:
-        raise BundleShapeError(f"decoder output must be mel [batch, {expected[0]}, {expected[1]}], "
-                               f"got {[(o.name, o.shape) for o in outputs]}")
+        raise BundleShapeError(
+            f"decoder output must be mel [batch, {expected[0]}, {expected[1]}], "
+            f"got {[(o.name, o.shape) for o in outputs]}"
+        )
     meta = session.get_modelmeta().custom_metadata_map
     facts = dict(zip(METADATA_KEYS, (spec.format_version, LATENT_SIZE, spec.mel.n_mels, spec.mel.n_frames)))
     wrong = {k: (meta.get(k), str(v)) for k, v in facts.items() if meta.get(k) != str(v)}

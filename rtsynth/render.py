@@ -14,11 +14,10 @@ import numpy as np
 
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import Event, MorphCorner, MorphPosition, NoteOff, NoteOn, PitchBend, SelectTimbre, Sustain
+from rtsynth.resources import default_bundle
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_BUNDLE = REPO / "bundles" / "default"
 OUTPUT_RATES = (44100, 48000)
 MIDI_BEND_RANGE = 2.0  # semitones at full pitch-wheel travel, the General MIDI default
 
@@ -29,7 +28,7 @@ class RenderError(ValueError):
 
 def resolve_bundle(bundle: str | None) -> Path:
     """The bundle to use: the one given, else the shipped default; RenderError if absent."""
-    path = Path(bundle) if bundle else DEFAULT_BUNDLE
+    path = Path(bundle) if bundle else default_bundle()
     if not path.is_dir():
         hint = "" if bundle else " (the default model is not installed; pass --bundle DIR or export one)"
         raise RenderError(f"no bundle at {path}{hint}")
@@ -66,8 +65,10 @@ def note_events(request: NoteRequest) -> list[Event]:
     elif timbre is not None:
         events.append(SelectTimbre(timbre, at=0.0))
     start = 0.01
-    events += [NoteOn(request.note, request.velocity / 127, request.duration, at=start),
-               NoteOff(request.note, at=start + request.duration)]
+    events += [
+        NoteOn(request.note, request.velocity / 127, request.duration, at=start),
+        NoteOff(request.note, at=start + request.duration),
+    ]
     return events
 
 
@@ -115,8 +116,9 @@ def _to_events(messages: list) -> list[Event]:
     return events
 
 
-def render(bundle: str | Path, events: list[Event], config: EngineConfig, skip_unknown_programs: bool = False
-           ) -> np.ndarray:
+def render(
+    bundle: str | Path, events: list[Event], config: EngineConfig, skip_unknown_programs: bool = False
+) -> np.ndarray:
     """Events through the offline engine. An event that cannot apply raises ValueError, except
     that MIDI program changes beyond the model's timbres may be skipped with a warning."""
     from rtsynth.engine.backends import OfflineRenderer
@@ -131,8 +133,13 @@ def _known_programs(events: list[Event], space) -> list[Event]:
     kept = []
     for event in events:
         if isinstance(event, SelectTimbre) and not 0 <= event.timbre < space.n_timbres:
-            log.warning("skipping program change %d at %.2f s: the model has %d timbres (programs 0-%d)",
-                        event.timbre, event.at, space.n_timbres, space.n_timbres - 1)
+            log.warning(
+                "skipping program change %d at %.2f s: the model has %d timbres (programs 0-%d)",
+                event.timbre,
+                event.at,
+                space.n_timbres,
+                space.n_timbres - 1,
+            )
             continue
         kept.append(event)
     return kept
@@ -155,8 +162,11 @@ def render_command(args) -> int:
         if args.midi:
             events = midi_events(args.midi)
         elif args.note is not None:
-            events = note_events(NoteRequest(args.note, args.velocity, args.duration, args.timbre,
-                                             tuple(args.morph or ()), args.x, args.y))
+            events = note_events(
+                NoteRequest(
+                    args.note, args.velocity, args.duration, args.timbre, tuple(args.morph or ()), args.x, args.y
+                )
+            )
         else:
             raise RenderError("give --note N (one note) or --midi FILE")
         config = EngineConfig(samplerate=args.samplerate, gain=args.gain, vocoder=args.vocoder or "")
@@ -166,6 +176,11 @@ def render_command(args) -> int:
         return 2
     path = write_wav(args.output, audio, args.samplerate)
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
-    log.info("wrote %s: %.2f s at %d Hz, peak %.1f dBFS", path, len(audio) / args.samplerate, args.samplerate,
-             20 * np.log10(max(peak, 1e-9)))
+    log.info(
+        "wrote %s: %.2f s at %d Hz, peak %.1f dBFS",
+        path,
+        len(audio) / args.samplerate,
+        args.samplerate,
+        20 * np.log10(max(peak, 1e-9)),
+    )
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rtsynth.config import ConfigError, from_dict, read_toml
 from rtsynth.engine.config import EngineConfig
+from rtsynth.resources import config_file
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
     """ServeConfig from a TOML file ([serve] keys plus an [engine] table), or the defaults."""
     if path is None:
         return ServeConfig()
-    path = Path(path)
+    path = config_file(path)
     data = read_toml(path)
     unknown = sorted(set(data) - {"serve", "engine"})
     if unknown:
@@ -145,16 +146,20 @@ def start_controls(engine, config: ServeConfig) -> list:
 
 def banner(engine, controls: list) -> str:
     audio, status = engine.audio_info, engine.status()
-    lines = [f"rtsynth serve: playing model {status['model']!r} on {status['provider']}",
-             f"  vocoder:    {status['vocoder']} (a note's first frames: {status['attack_vocoder']})"]
+    lines = [
+        f"rtsynth serve: playing model {status['model']!r} on {status['provider']}",
+        f"  vocoder:    {status['vocoder']} (a note's first frames: {status['attack_vocoder']})",
+    ]
     for control in controls:
         if hasattr(control, "port_name"):
             lines.append(f"  MIDI in:    {control.port_name}")
         else:
             lines.append(f"  OSC:        udp://{control.host}:{control.port}  (replies go to the sender)")
-    lines.append(f"  audio:      {audio.get('device')} via {audio.get('hostapi')} ({audio.get('backend')}), "
-                 f"{status['samplerate']} Hz, {status['blocksize']} frames, "
-                 f"output latency {audio.get('latency_ms', math.nan):.1f} ms")
+    lines.append(
+        f"  audio:      {audio.get('device')} via {audio.get('hostapi')} ({audio.get('backend')}), "
+        f"{status['samplerate']} Hz, {status['blocksize']} frames, "
+        f"output latency {audio.get('latency_ms', math.nan):.1f} ms"
+    )
     lines.append(f"  voices:     {status['voices_max']}; Ctrl-C to stop")
     return "\n".join(lines)
 
@@ -167,9 +172,12 @@ def watch(engine) -> None:
         status = engine.status()
         report = (status["notes"], status["xruns"], status["underruns"], status["dropped_notes"])
         if report != shown:
-            print(f"notes {status['notes']}, latency p50 {status['latency_p50_ms']:.1f} ms / p99 "
-                  f"{status['latency_p99_ms']:.1f} ms, voices {status['voices']}, xruns {status['xruns']}, "
-                  f"late audio {status['underruns']}, dropped notes {status['dropped_notes']}", flush=True)
+            print(
+                f"notes {status['notes']}, latency p50 {status['latency_p50_ms']:.1f} ms / p99 "
+                f"{status['latency_p99_ms']:.1f} ms, voices {status['voices']}, xruns {status['xruns']}, "
+                f"late audio {status['underruns']}, dropped notes {status['dropped_notes']}",
+                flush=True,
+            )
             shown = report
         if not status["worker_alive"]:
             raise RuntimeError("the render worker process died; see its log above")
@@ -183,11 +191,16 @@ def render_demo(config: ServeConfig, bundle: Path) -> int:
     print("rtsynth serve: no audio output device found (no sound card, no JACK/PulseAudio server).", flush=True)
     events = [MorphCorner("a", 0, at=0.0), MorphCorner("b", 1, at=0.0)]
     for i, note in enumerate((60, 64, 67, 72, 67, 64, 60)):
-        events += [MorphPosition(i / 6, at=i * 0.4), NoteOn(note, 0.7, 0.4, at=i * 0.4 + 0.01),
-                   NoteOff(note, at=i * 0.4 + 0.39)]
+        events += [
+            MorphPosition(i / 6, at=i * 0.4),
+            NoteOn(note, 0.7, 0.4, at=i * 0.4 + 0.01),
+            NoteOff(note, at=i * 0.4 + 0.39),
+        ]
     audio = render(bundle, events, config.engine)
     path = write_wav(config.demo_wav, audio, config.engine.samplerate)
-    print(f"rendered a demo phrase (a morph between the first two timbres) to {path} instead; "
-          f"start a sound server (e.g. `jackd -d alsa`) to play live", flush=True)
+    print(
+        f"rendered a demo phrase (a morph between the first two timbres) to {path} instead; "
+        f"start a sound server (e.g. `jackd -d alsa`) to play live",
+        flush=True,
+    )
     return 0
-

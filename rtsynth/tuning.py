@@ -82,8 +82,13 @@ def notes_to_measure(ranges: dict[str, tuple[int, int]], step: int) -> list[tupl
     return chosen
 
 
-def measure_tuning(bundle_dir: str | Path, ranges: dict[str, tuple[int, int]], step: int = 3,
-                   velocity: int = 80, progress: bool = False) -> TuningReport:
+def measure_tuning(
+    bundle_dir: str | Path,
+    ranges: dict[str, tuple[int, int]],
+    step: int = 3,
+    velocity: int = 80,
+    progress: bool = False,
+) -> TuningReport:
     """Render each chosen note alone through the offline engine and measure its f0."""
     from tqdm import tqdm
 
@@ -93,9 +98,15 @@ def measure_tuning(bundle_dir: str | Path, ranges: dict[str, tuple[int, int]], s
     sr = renderer.engine.config.samplerate
     measured = []
     for timbre, note in tqdm(notes_to_measure(ranges, step), desc="tuning", unit="note", disable=not progress):
-        audio = renderer.render([SelectTimbre(timbre, at=0.0), NoteOn(note, velocity / 127, at=START_S),
-                                 NoteOff(note, at=START_S + HELD_S)], tail=0.05)
-        window = audio[int(WINDOW_S[0] * sr): int(WINDOW_S[1] * sr)]
+        audio = renderer.render(
+            [
+                SelectTimbre(timbre, at=0.0),
+                NoteOn(note, velocity / 127, at=START_S),
+                NoteOff(note, at=START_S + HELD_S),
+            ],
+            tail=0.05,
+        )
+        window = audio[int(WINDOW_S[0] * sr) : int(WINDOW_S[1] * sr)]
         silent = len(window) == 0 or not np.any(window)
         off = math.nan if silent else cents(estimate_f0(window, midi_hz(note), sr), midi_hz(note))
         measured.append(TunedNote(timbre, note, round(off, 1)))

@@ -45,8 +45,10 @@ def linear_decoder(path: Path, mel: MelSettings, seed: int = 0, metadata: dict |
         [weight, bias, shape],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
-    facts = metadata if metadata is not None else dict(
-        zip(METADATA_KEYS, ("1", str(LATENT_SIZE), str(mel.n_mels), str(mel.n_frames)))
+    facts = (
+        metadata
+        if metadata is not None
+        else dict(zip(METADATA_KEYS, ("1", str(LATENT_SIZE), str(mel.n_mels), str(mel.n_frames))))
     )
     helper.set_model_props(model, facts)
     onnx.save(model, str(path))
@@ -62,7 +64,14 @@ def make_bundle(directory: Path, mel: MelSettings | None = None, seed: int = 0) 
         for d in DESCRIPTORS
     }
     loudness = {t: {"pp": -30.0, "mf": -20.0, "ff": -12.0} for t in VOCAB["timbre"]}
-    spec = BundleSpec("test", mel, descriptors, dict(DYNAMICS_VELOCITY), loudness,
-                      corpus={"name": "synthetic"}, vocoder={"kind": "griffin-lim"})
+    spec = BundleSpec(
+        "test",
+        mel,
+        descriptors,
+        dict(DYNAMICS_VELOCITY),
+        loudness,
+        corpus={"name": "synthetic"},
+        vocoder={"kind": "griffin-lim"},
+    )
     write_spec(directory, spec)
     return directory

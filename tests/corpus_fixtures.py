@@ -22,9 +22,20 @@ SILENCE = 0.2  # seconds before and after each tone
 AMPLITUDE = {"pp": 0.05, "p": 0.08, "mf": 0.25, "f": 0.5, "ff": 0.7, "fff": 0.9}
 
 TINYSOL_HEADER = (
-    "Path", "Fold", "Family", "Instrument (abbr.)", "Instrument (in full)", "Technique (abbr.)",
-    "Technique (in full)", "Pitch", "Pitch ID", "Dynamics", "Dynamics ID", "Instance ID",
-    "String ID (if applicable)", "Needed digital retuning",
+    "Path",
+    "Fold",
+    "Family",
+    "Instrument (abbr.)",
+    "Instrument (in full)",
+    "Technique (abbr.)",
+    "Technique (in full)",
+    "Pitch",
+    "Pitch ID",
+    "Dynamics",
+    "Dynamics ID",
+    "Instance ID",
+    "String ID (if applicable)",
+    "Needed digital retuning",
 )
 DYNAMICS_ID = {"pp": "0", "p": "1", "mf": "2", "f": "3", "ff": "4"}
 
@@ -95,8 +106,22 @@ def write_wav(path: Path, midi: int, sounding: float, dynamics: str) -> None:
 
 
 def _tinysol_fields(row: Row, index: int) -> list[str]:
-    return [row.path, str(index % 5), row.family, row.abbr, row.full, "ord", "ordinario", row.pitch,
-            row.pitch_id, row.dynamics, DYNAMICS_ID.get(row.dynamics, "9"), "0", row.string_id, "FALSE"]
+    return [
+        row.path,
+        str(index % 5),
+        row.family,
+        row.abbr,
+        row.full,
+        "ord",
+        "ordinario",
+        row.pitch,
+        row.pitch_id,
+        row.dynamics,
+        DYNAMICS_ID.get(row.dynamics, "9"),
+        "0",
+        row.string_id,
+        "FALSE",
+    ]
 
 
 def write_tinysol(root: Path, *, defects: bool = True, layout: str = "official") -> FixtureCorpus:
@@ -113,8 +138,11 @@ def write_tinysol(root: Path, *, defects: bool = True, layout: str = "official")
     for row in rows + extra_files:
         if row.write_file:
             write_wav(audio / row.path, int(row.pitch_id or 60), row.sounding, row.dynamics)
-    fixture = FixtureCorpus(root, {row.path: labels for row, labels in TINYSOL_GOOD},
-                            sounding={row.path: row.sounding for row, _ in TINYSOL_GOOD})
+    fixture = FixtureCorpus(
+        root,
+        {row.path: labels for row, labels in TINYSOL_GOOD},
+        sounding={row.path: row.sounding for row, _ in TINYSOL_GOOD},
+    )
     if defects:
         fixture.skipped = {row.path: word for row, word in TINYSOL_BAD}
         fixture.skipped[TINYSOL_UNLISTED.path] = "no row"
@@ -134,8 +162,11 @@ def write_folder(root: Path, *, defects: bool = True, gm: bool = False) -> Fixtu
     rows = [(path, inst, pitch, dyn) for path, inst, pitch, dyn, _, _ in FOLDER_GOOD]
     for path, _, _, dyn, midi, sounding in FOLDER_GOOD:
         write_wav(root / path, midi, sounding, dyn)
-    fixture = FixtureCorpus(root, {path: (inst, midi, dyn) for path, inst, _, dyn, midi, _ in FOLDER_GOOD},
-                            sounding={path: sounding for path, _, _, _, _, sounding in FOLDER_GOOD})
+    fixture = FixtureCorpus(
+        root,
+        {path: (inst, midi, dyn) for path, inst, _, dyn, midi, _ in FOLDER_GOOD},
+        sounding={path: sounding for path, _, _, _, _, sounding in FOLDER_GOOD},
+    )
     if defects:
         write_wav(root / "bad_pitch.wav", 60, 0.3, "mf")
         rows += [("bad_pitch.wav", "bells", "H4", "mf"), ("gone.wav", "bells", "60", "mf")]

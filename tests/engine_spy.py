@@ -43,7 +43,6 @@ class EngineSpy:
         return getattr(self.engine, name)
 
 
-
 @pytest.fixture(scope="module")
 def real_engine(tmp_path_factory):
     """One offline engine (no audio device, no worker thread) per test module: building one

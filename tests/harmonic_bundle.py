@@ -59,37 +59,62 @@ def harmonic_decoder(path: Path, mel: MelSettings, seed: int = 0) -> None:
     times = np.arange(mel.n_frames) * mel.hop_length / mel.sample_rate
     offset = math.log(440.0) + (60 - 69) * math.log(2) / 12
     inits = [
-        _const("sel_p", _selector(SLICES["pitch"].start)), _const("sel_d", _selector(SLICES["duration"].start)),
-        _const("ln2", math.log(2)), _const("offset", offset),
+        _const("sel_p", _selector(SLICES["pitch"].start)),
+        _const("sel_d", _selector(SLICES["duration"].start)),
+        _const("ln2", math.log(2)),
+        _const("offset", offset),
         _const("harm", np.arange(1, HARMONICS + 1).reshape(1, HARMONICS, 1)),
-        _const("centres", centres.reshape(1, 1, -1)), _const("width", width.reshape(1, 1, -1)),
-        _const("W_amp", amp_weights), _const("b_amp", amp_bias), _const("eps", 1e-6),
-        _const("db_scale", 10 / math.log(10) / mel.db_range), _const("one", 1.0), _const("zero", 0.0),
-        _const("six", 6.0), _const("times", times.reshape(1, -1)), _const("release", 0.15),
-        _axes("ax1", 1), _axes("ax2", 2),
+        _const("centres", centres.reshape(1, 1, -1)),
+        _const("width", width.reshape(1, 1, -1)),
+        _const("W_amp", amp_weights),
+        _const("b_amp", amp_bias),
+        _const("eps", 1e-6),
+        _const("db_scale", 10 / math.log(10) / mel.db_range),
+        _const("one", 1.0),
+        _const("zero", 0.0),
+        _const("six", 6.0),
+        _const("times", times.reshape(1, -1)),
+        _const("release", 0.15),
+        _axes("ax1", 1),
+        _axes("ax2", 2),
     ]
     node = helper.make_node
     nodes = [
         node("MatMul", ["z", "sel_p"], ["p"]),  # octaves above C4
-        node("Mul", ["p", "ln2"], ["p_ln"]), node("Add", ["p_ln", "offset"], ["log_f0"]),
-        node("Exp", ["log_f0"], ["f0"]), node("Unsqueeze", ["f0", "ax2"], ["f0_3"]),
+        node("Mul", ["p", "ln2"], ["p_ln"]),
+        node("Add", ["p_ln", "offset"], ["log_f0"]),
+        node("Exp", ["log_f0"], ["f0"]),
+        node("Unsqueeze", ["f0", "ax2"], ["f0_3"]),
         node("Mul", ["f0_3", "harm"], ["hf0"]),  # [B, H, 1]
-        node("Sub", ["centres", "hf0"], ["diff"]), node("Div", ["diff", "width"], ["q"]),
-        node("Mul", ["q", "q"], ["q2"]), node("Neg", ["q2"], ["nq2"]), node("Exp", ["nq2"], ["bumps"]),
-        node("MatMul", ["z", "W_amp"], ["a_lin"]), node("Add", ["a_lin", "b_amp"], ["a_log"]),
-        node("Sigmoid", ["a_log"], ["amp"]), node("Unsqueeze", ["amp", "ax2"], ["amp3"]),
-        node("Mul", ["bumps", "amp3"], ["partials"]), node("ReduceSum", ["partials", "ax1"], ["spec"], keepdims=0),
-        node("Add", ["spec", "eps"], ["spec_e"]), node("Log", ["spec_e"], ["ln_spec"]),
-        node("Mul", ["ln_spec", "db_scale"], ["db_unit"]), node("Add", ["db_unit", "one"], ["unit"]),
+        node("Sub", ["centres", "hf0"], ["diff"]),
+        node("Div", ["diff", "width"], ["q"]),
+        node("Mul", ["q", "q"], ["q2"]),
+        node("Neg", ["q2"], ["nq2"]),
+        node("Exp", ["nq2"], ["bumps"]),
+        node("MatMul", ["z", "W_amp"], ["a_lin"]),
+        node("Add", ["a_lin", "b_amp"], ["a_log"]),
+        node("Sigmoid", ["a_log"], ["amp"]),
+        node("Unsqueeze", ["amp", "ax2"], ["amp3"]),
+        node("Mul", ["bumps", "amp3"], ["partials"]),
+        node("ReduceSum", ["partials", "ax1"], ["spec"], keepdims=0),
+        node("Add", ["spec", "eps"], ["spec_e"]),
+        node("Log", ["spec_e"], ["ln_spec"]),
+        node("Mul", ["ln_spec", "db_scale"], ["db_unit"]),
+        node("Add", ["db_unit", "one"], ["unit"]),
         node("Unsqueeze", ["unit", "ax2"], ["unit3"]),  # [B, M, 1]
-        node("MatMul", ["z", "sel_d"], ["d"]), node("Mul", ["d", "six"], ["dur"]),  # [B, 1] seconds
-        node("Sub", ["times", "dur"], ["past"]), node("Div", ["past", "release"], ["past_r"]),
-        node("Clip", ["past_r", "zero", "one"], ["fade"]), node("Neg", ["fade"], ["env"]),
+        node("MatMul", ["z", "sel_d"], ["d"]),
+        node("Mul", ["d", "six"], ["dur"]),  # [B, 1] seconds
+        node("Sub", ["times", "dur"], ["past"]),
+        node("Div", ["past", "release"], ["past_r"]),
+        node("Clip", ["past_r", "zero", "one"], ["fade"]),
+        node("Neg", ["fade"], ["env"]),
         node("Unsqueeze", ["env", "ax1"], ["env3"]),  # [B, 1, N]
-        node("Add", ["unit3", "env3"], ["raw"]), node("Clip", ["raw", "zero", "one"], ["mel"]),
+        node("Add", ["unit3", "env3"], ["raw"]),
+        node("Clip", ["raw", "zero", "one"], ["mel"]),
     ]
     graph = helper.make_graph(
-        nodes, "harmonic_decoder",
+        nodes,
+        "harmonic_decoder",
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", LATENT_SIZE])],
         [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["batch", mel.n_mels, mel.n_frames])],
         inits,
@@ -119,7 +144,14 @@ def make_harmonic_bundle(directory: Path, seed: int = 0, name: str = "harmonic")
     classes = {"timbre": TIMBRES, "pitch": PITCHES, "dynamics": ["pp", "mf", "ff"], "duration": DURATIONS}
     descriptors = {d: DescriptorSpec(classes[d], _means(d, rng).tolist()) for d in DESCRIPTORS}
     loudness = {t: dict(LEVELS_DB) for t in TIMBRES}
-    spec = BundleSpec(name, mel, descriptors, dict(DYNAMICS_VELOCITY), loudness, corpus={"name": "synthetic"},
-                      vocoder={"kind": "pghi"})
+    spec = BundleSpec(
+        name,
+        mel,
+        descriptors,
+        dict(DYNAMICS_VELOCITY),
+        loudness,
+        corpus={"name": "synthetic"},
+        vocoder={"kind": "pghi"},
+    )
     write_spec(directory, spec)
     return directory

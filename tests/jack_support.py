@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -30,8 +30,12 @@ def jack_server(period: int = 256, log_path=None, realtime: bool = False):
     os.environ["JACK_DEFAULT_SERVER"] = name
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     scheduling = "--realtime" if realtime else "--no-realtime"  # realtime: SCHED_FIFO threads, where allowed
-    server = subprocess.Popen(["jackd", scheduling, "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
-                              stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+    server = subprocess.Popen(
+        ["jackd", scheduling, "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=_die_with_parent,
+    )
     try:
         _wait_for(name, server)
         import sounddevice
@@ -73,8 +77,12 @@ def _wait_for(name: str, server: subprocess.Popen, timeout: float = 60.0) -> Non
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"jackd exited with code {server.returncode}")
-        if subprocess.run(["jack_lsp"], capture_output=True, env={**os.environ, "JACK_DEFAULT_SERVER": name},
-                          timeout=30).returncode == 0:
+        if (
+            subprocess.run(
+                ["jack_lsp"], capture_output=True, env={**os.environ, "JACK_DEFAULT_SERVER": name}, timeout=30
+            ).returncode
+            == 0
+        ):
             return
         time.sleep(0.2)
     raise RuntimeError(f"jackd did not answer within {timeout:.0f} s")
@@ -184,6 +192,7 @@ def check_scheduled_notes(engine, capture: Capture, t0: float, on_time_s: float)
     """Two notes scheduled a second apart from t0: each starts within `on_time_s` of its time,
     sounds at its pitch and is released after its note-off."""
     from audio_checks import cents, estimate_f0, held_level, midi_hz, onset
+
     from rtsynth.engine.events import NoteOff, NoteOn
 
     for i, note in enumerate((57, 64)):

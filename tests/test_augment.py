@@ -6,16 +6,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from train_factory import VOCAB, make_cache, tiny_config
 
 from rtsynth.config import ConfigError
 from rtsynth.dsp.mel import mel_power, power_to_unit
 from rtsynth.labels import DESCRIPTORS, duration_class, duration_class_seconds
 from rtsynth.settings import MelSettings
-from train.augment import Augmenter, NoteShortener, PitchShifter, pitch_shift, release_starts, shift_table, shorten
-from train.config import AugmentConfig
-from train.data import Batch
-from train.trainer import Trainer
-from train_factory import VOCAB, make_cache, tiny_config
+from rtsynth.train.augment import (
+    Augmenter,
+    NoteShortener,
+    PitchShifter,
+    pitch_shift,
+    release_starts,
+    shift_table,
+    shorten,
+)
+from rtsynth.train.config import AugmentConfig
+from rtsynth.train.data import Batch
+from rtsynth.train.trainer import Trainer
 
 SETTINGS = MelSettings()
 
@@ -25,7 +33,7 @@ DURATIONS = tuple(duration_class_seconds(k) for k in range(24))
 
 
 def _as_mel(audio: np.ndarray) -> np.ndarray:
-    audio = np.pad(audio[:SETTINGS.n_samples], (0, max(0, SETTINGS.n_samples - len(audio))))
+    audio = np.pad(audio[: SETTINGS.n_samples], (0, max(0, SETTINGS.n_samples - len(audio))))
     return power_to_unit(mel_power(audio, SETTINGS), SETTINGS.db_range)[0]
 
 
@@ -92,7 +100,7 @@ def test_shortener_moves_the_duration_label_to_a_shorter_class_and_keeps_the_oth
         else:
             assert now < was
             cut = round((DURATIONS[was] - DURATIONS[now]) * FRAMES_PER_SECOND)
-            expected = shorten(mel[row:row + 1], release_starts(mel[row:row + 1]), torch.tensor([cut]))[0]
+            expected = shorten(mel[row : row + 1], release_starts(mel[row : row + 1]), torch.tensor([cut]))[0]
             assert torch.equal(out.mel[row], expected)
     assert all(torch.equal(out.labels[d], batch.labels[d]) for d in DESCRIPTORS if d != "duration")
     assert len(set(out.labels["duration"][2::6].tolist())) > 1  # the class is drawn, not fixed
@@ -123,7 +131,7 @@ def test_shifter_moves_the_pitch_label_and_keeps_the_other_labels():
     assert set(moved.tolist()) == {-1, 0, 1}
     for row, k in enumerate(moved.tolist()):
         if k:  # shifted by exactly the semitones its label moved
-            assert torch.allclose(out.mel[row], pitch_shift(batch.mel[row:row + 1], shifter.tables[k])[0])
+            assert torch.allclose(out.mel[row], pitch_shift(batch.mel[row : row + 1], shifter.tables[k])[0])
         else:  # only notes whose shift would leave the vocabulary stay as they are
             assert batch.labels["pitch"][row] in (0, 3) and torch.equal(out.mel[row], batch.mel[row])
     assert all(torch.equal(out.labels[d], batch.labels[d]) for d in DESCRIPTORS if d != "pitch")
@@ -138,18 +146,22 @@ def test_shifter_with_probability_zero_changes_nothing():
     assert torch.equal(out.mel, batch.mel) and torch.equal(out.labels["pitch"], batch.labels["pitch"])
 
 
-@pytest.mark.parametrize("bad, named", [
-    (AugmentConfig(pitch_shift=-1), "augment.pitch_shift"),
-    (AugmentConfig(pitch_shift=2, pitch_shift_probability=1.5), "augment.pitch_shift"),
-    (AugmentConfig(shorten_probability=-0.1), "augment.shorten_probability"),
-])
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        (AugmentConfig(pitch_shift=-1), "augment.pitch_shift"),
+        (AugmentConfig(pitch_shift=2, pitch_shift_probability=1.5), "augment.pitch_shift"),
+        (AugmentConfig(shorten_probability=-0.1), "augment.shorten_probability"),
+    ],
+)
 def test_bad_augment_settings_are_refused(tmp_path, bad, named):
     with pytest.raises(ConfigError, match=named):
         tiny_config(tmp_path, augment=bad)
 
 
-@pytest.mark.parametrize("augment", [AugmentConfig(pitch_shift=2, pitch_shift_probability=0.5),
-                                     AugmentConfig(shorten_probability=0.5)])
+@pytest.mark.parametrize(
+    "augment", [AugmentConfig(pitch_shift=2, pitch_shift_probability=0.5), AugmentConfig(shorten_probability=0.5)]
+)
 def test_an_augmented_run_resumes_exactly(tmp_path, augment):
     cache = make_cache(tmp_path / "cache")
     Trainer(tiny_config(cache, max_epochs=2, augment=augment), tmp_path / "straight").fit()

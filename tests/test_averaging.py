@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rtsynth.config import ConfigError
-from train.averaging import WeightAverage
-from train.config import TrainConfig
+from rtsynth.train.averaging import WeightAverage
+from rtsynth.train.config import TrainConfig
 
 
 def test_the_average_follows_the_decay_after_its_warm_up():

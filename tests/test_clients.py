@@ -43,11 +43,24 @@ def run_sclang(script: Path, port: int, home: Path) -> subprocess.CompletedProce
     """sclang is a Qt program: 'offscreen' runs it without a display, and its Qt WebEngine
     refuses to start as root unless the Chromium sandbox is off (harmless otherwise). A fresh
     HOME keeps a developer's startup file and extensions out of the test."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QTWEBENGINE_DISABLE_SANDBOX="1",
-               XDG_RUNTIME_DIR=str(home), HOME=str(home), RTSYNTH_PORT=str(port))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        QTWEBENGINE_DISABLE_SANDBOX="1",
+        XDG_RUNTIME_DIR=str(home),
+        HOME=str(home),
+        RTSYNTH_PORT=str(port),
+    )
     try:
-        return subprocess.run([SCLANG, str(script)], cwd=home, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=RUN_LIMIT_S)
+        return subprocess.run(
+            [SCLANG, str(script)],
+            cwd=home,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=RUN_LIMIT_S,
+        )
     except subprocess.TimeoutExpired as err:  # an error in the script leaves sclang waiting
         output = err.stdout.decode() if isinstance(err.stdout, bytes) else err.stdout
         pytest.fail(f"sclang did not finish within {RUN_LIMIT_S} s; its output ends: {(output or '')[-3000:]}")

@@ -7,12 +7,12 @@ import importlib.util
 import logging
 
 import pytest
-
 from corpus_fixtures import TINYSOL_HEADER, write_folder, write_tinysol
+
 from rtsynth.cli import main
-from train.corpus.folder import read_folder
-from train.corpus.read import read_corpus, summarize
-from train.corpus.tinysol import read_tinysol
+from rtsynth.train.corpus.folder import read_folder
+from rtsynth.train.corpus.read import read_corpus, summarize
+from rtsynth.train.corpus.tinysol import read_tinysol
 
 
 def labels_of(corpus) -> dict:
@@ -78,7 +78,7 @@ def test_tinysol_pitch_and_pitch_id_must_agree(tmp_path):
 def test_tinysol_header_without_a_required_column_is_an_error(tmp_path):
     write_tinysol(tmp_path, defects=False)
     column = TINYSOL_HEADER.index("Instrument (abbr.)")
-    rewrite_csv(tmp_path / "TinySOL_metadata.csv", lambda rows: [r[:column] + r[column + 1:] for r in rows])
+    rewrite_csv(tmp_path / "TinySOL_metadata.csv", lambda rows: [r[:column] + r[column + 1 :] for r in rows])
     with pytest.raises(ValueError, match=r"Instrument \(abbr\.\)"):
         read_tinysol(tmp_path)
 
@@ -110,9 +110,18 @@ def test_folder_malformed_rows_and_paths_outside_are_skipped(tmp_path):
         (corpus_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).rename(corpus_dir / name)
     (tmp_path / "labels.csv").rename(corpus_dir / "labels.csv")
-    rewrite_csv(corpus_dir / "labels.csv",
-                lambda rows: rows + [["../outside.wav", "bells", "60", "mf", "7"], ["bells.wav", "bells"],
-                                     ["bells.wav", "bells", "A3", "pp", "8"], ["x.wav", "", "60", "mf", "9"]])
+    rewrite_csv(
+        corpus_dir / "labels.csv",
+        lambda rows: (
+            rows
+            + [
+                ["../outside.wav", "bells", "60", "mf", "7"],
+                ["bells.wav", "bells"],
+                ["bells.wav", "bells", "A3", "pp", "8"],
+                ["x.wav", "", "60", "mf", "9"],
+            ]
+        ),
+    )
     corpus = read_folder(corpus_dir)
     assert labels_of(corpus) == fixture.labels
     reasons = [s.reason for s in corpus.skipped]

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-from train.config import dump_toml
-from train.distributed import init_distributed, shutdown
-from train.losses import Weights
-from train.runs import load_run
-from train.trainer import Trainer
 from train_factory import make_cache, tiny_config
+
+from rtsynth.train.config import dump_toml
+from rtsynth.train.distributed import init_distributed, shutdown
+from rtsynth.train.losses import Weights
+from rtsynth.train.runs import load_run
+from rtsynth.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 UNION = 16  # notes in the union batch; each of 2 processes takes 8
@@ -56,8 +56,14 @@ def _step(trainer: Trainer, indices: list[int]) -> dict[str, torch.Tensor]:
 
 
 def _worker(rank: int, port: int, cache: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
-                      LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE="2")
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE="2",
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE="2",
+    )
     ctx = init_distributed("cpu")
     try:
         trainer = Trainer(tiny_config(Path(cache)), Path(out) / "run", ctx)
@@ -84,10 +90,24 @@ def test_torchrun_trains_and_rank0_writes_the_run(cache, tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(dump_toml(tiny_config(cache, batch_size=16)))
     run = tmp_path / "ddp-run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "rtsynth", "train", "--config", str(config), "--out", str(run)]
-    result = subprocess.run(cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "rtsynth",
+        "train",
+        "--config",
+        str(config),
+        "--out",
+        str(run),
+    ]
+    result = subprocess.run(
+        cmd, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     with open(run / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

@@ -4,24 +4,33 @@ rendering through the real decoder (onnxruntime) and the real streaming vocoder.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from audio_checks import cents, estimate_f0, high_band, midi_hz, onset, rms, seg, spectrum_db
 from harmonic_bundle import PITCHES, TIMBRES, make_harmonic_bundle
+
 from rtsynth.bundle import BundleError, read_spec
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.cache import RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
-    Gain, LatentOffset, MorphCorner, MorphPosition, NoteOff, NoteOn, Panic, PitchBend, SelectTimbre, Sustain,
+    Gain,
+    LatentOffset,
+    MorphCorner,
+    MorphPosition,
+    NoteOff,
+    NoteOn,
+    Panic,
+    PitchBend,
+    SelectTimbre,
+    Sustain,
 )
 from rtsynth.engine.latent import LatentSpace, TimbrePoint
 from rtsynth.engine.mixer import FREE, PANIC, PLAYING, RELEASE, START, STEAL, Mixer, VoiceBank, command
 from rtsynth.labels import LATENT_SIZE
+from rtsynth.resources import default_bundle
 from rtsynth.tuning import measure_tuning
 
 SR = 48000
@@ -108,20 +117,23 @@ def test_timeline_moves_continuously_and_keeps_moves_scheduled_ahead():
 # --- controller validation ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("event, message", [
-    (SelectTimbre("bagpipe"), "unknown timbre 'bagpipe'"),
-    (SelectTimbre(7), "out of range"),
-    (NoteOn(60, 1.5), "velocity"),
-    (NoteOn(200, 0.5), "MIDI note"),
-    (NoteOn(60, 0.5, duration=float("nan")), "duration"),
-    (PitchBend(float("inf")), "pitch bend"),
-    (Gain(3.0), "gain"),
-    (MorphPosition(1.2), "morph position"),
-    (MorphCorner("e", 0), "corner"),
-    (LatentOffset("timbre", (1.0, 2.0)), "8 values"),
-    (LatentOffset("colour", (1.0,)), "unknown latent descriptor"),
-    (NoteOn(60, 0.5, channel=16), "channel"),
-])
+@pytest.mark.parametrize(
+    "event, message",
+    [
+        (SelectTimbre("bagpipe"), "unknown timbre 'bagpipe'"),
+        (SelectTimbre(7), "out of range"),
+        (NoteOn(60, 1.5), "velocity"),
+        (NoteOn(200, 0.5), "MIDI note"),
+        (NoteOn(60, 0.5, duration=float("nan")), "duration"),
+        (PitchBend(float("inf")), "pitch bend"),
+        (Gain(3.0), "gain"),
+        (MorphPosition(1.2), "morph position"),
+        (MorphCorner("e", 0), "corner"),
+        (LatentOffset("timbre", (1.0, 2.0)), "8 values"),
+        (LatentOffset("colour", (1.0,)), "unknown latent descriptor"),
+        (NoteOn(60, 0.5, channel=16), "channel"),
+    ],
+)
 def test_events_that_cannot_apply_raise_a_clear_error(bundle, event, message):
     engine = renderer(bundle).engine
     with pytest.raises(ValueError, match=message):
@@ -229,8 +241,14 @@ def test_a_note_starts_on_its_scheduled_sample(bundle):
 
 def test_note_off_releases_and_held_notes_keep_sounding(bundle):
     r = renderer(bundle, release_ms=100.0)
-    y = r.render([NoteOn(60, 0.7, at=0.05), NoteOn(64, 0.7, at=0.05, channel=1), NoteOff(60, at=0.5),
-                  NoteOff(64, at=1.5, channel=1)])
+    y = r.render(
+        [
+            NoteOn(60, 0.7, at=0.05),
+            NoteOn(64, 0.7, at=0.05, channel=1),
+            NoteOff(60, at=0.5),
+            NoteOff(64, at=1.5, channel=1),
+        ]
+    )
     alone = renderer(bundle).render([NoteOn(64, 0.7, at=0.05, channel=1), NoteOff(64, at=1.5, channel=1)])
     # after 60's release only 64 is left: the mix equals 64 alone
     assert rms(seg(y, 0.7, 1.4) - seg(alone, 0.7, 1.4)) < 0.01 * rms(seg(alone, 0.7, 1.4))
@@ -264,8 +282,14 @@ def test_timbre_change_and_morph_move_the_spectrum_of_a_sounding_note_without_cl
     band = slice(20, 600)  # up to 7 kHz: where the test notes' harmonics are
     assert np.mean(np.abs(a[band] - b[band])) > 3.0  # dB
     morph = renderer(bundle, morph_time_ms=0.0).render(
-        [MorphCorner("a", 0, at=0.0), MorphCorner("b", 3, at=0.0), MorphPosition(0.5, at=0.0), NoteOn(55, 0.7, at=0.05),
-         NoteOff(55, at=0.8)])
+        [
+            MorphCorner("a", 0, at=0.0),
+            MorphCorner("b", 3, at=0.0),
+            MorphPosition(0.5, at=0.0),
+            NoteOn(55, 0.7, at=0.05),
+            NoteOff(55, at=0.8),
+        ]
+    )
     m = spectrum_db(seg(morph, 0.2, 0.7))
     assert np.mean(np.abs(m[band] - a[band])) > 1.0 and np.mean(np.abs(m[band] - b[band])) > 1.0
     hf = high_band(y)
@@ -297,7 +321,8 @@ def test_stolen_voices_fade_without_clicks(bundle):
 
 def test_sustain_pedal_holds_released_notes_until_lifted(bundle):
     y = renderer(bundle, release_ms=50.0).render(
-        [Sustain(True, at=0.0), NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.3), Sustain(False, at=1.0)])
+        [Sustain(True, at=0.0), NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.3), Sustain(False, at=1.0)]
+    )
     assert rms(seg(y, 0.5, 0.95)) > 0.3 * rms(seg(y, 0.1, 0.3)) and rms(seg(y, 1.1, 1.3)) == 0
 
 
@@ -381,7 +406,7 @@ def test_beyond_the_full_quality_voices_notes_keep_the_attack_vocoder(bundle):
     assert rms(seg(y, 0.3, 0.9)) < 2 * rms(seg(z, 0.3, 0.9))
 
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "bundles" / "default"
+DEFAULT_BUNDLE = default_bundle()
 
 
 @pytest.mark.skipif(not DEFAULT_BUNDLE.is_dir(), reason="the shipped model (bundles/default) is not there yet")

@@ -9,13 +9,14 @@ import pytest
 from rtsynth.cli import build_parser
 from rtsynth.config import ConfigError
 from rtsynth.engine.config import EngineConfig
+from rtsynth.resources import configs_dir
 from rtsynth.serve import ServeConfig, apply_flags, load_serve_config
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def test_the_shipped_config_loads_with_the_documented_defaults():
-    config = load_serve_config(REPO / "configs" / "serve.toml")
+    config = load_serve_config(configs_dir() / "serve.toml")
     assert config == ServeConfig()  # the file spells out the defaults, nothing else
 
 
@@ -28,13 +29,16 @@ def test_flags_override_the_file_and_absent_flags_do_not(tmp_path):
     assert (config.engine.blocksize, config.engine.voices) == (128, 8)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("[serve]\nosc_prot = 9000\n", "unknown keys ['osc_prot']"),
-    ("[engine]\nvoices = 'many'\n", "expected int"),
-    ("[engine]\nvoices = 0\n", "voices=0"),
-    ("[audio]\nx = 1\n", "unknown tables ['audio']"),
-    ("[serve\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[serve]\nosc_prot = 9000\n", "unknown keys ['osc_prot']"),
+        ("[engine]\nvoices = 'many'\n", "expected int"),
+        ("[engine]\nvoices = 0\n", "voices=0"),
+        ("[audio]\nx = 1\n", "unknown tables ['audio']"),
+        ("[serve\n", "not valid TOML"),
+    ],
+)
 def test_bad_config_files_name_the_problem(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)

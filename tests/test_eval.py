@@ -11,12 +11,13 @@ import pytest
 
 from rtsynth.labels import DESCRIPTORS, Vocabulary
 from rtsynth.settings import PAPER_MEL
-from train.eval.clusters import cluster_stats, denseness, divergence
-from train.eval.leakage import chance_level, knn_accuracy, leakage_matrix
-from train.prep.cache import NoteCache, write_cache
+from rtsynth.train.eval.clusters import cluster_stats, denseness, divergence
+from rtsynth.train.eval.leakage import chance_level, knn_accuracy, leakage_matrix
+from rtsynth.train.prep.cache import NoteCache, write_cache
 
-VOCAB = Vocabulary(timbre=("flute", "cello", "trumpet"), pitch=(48, 50, 52, 53),
-                   dynamics=("pp", "mf", "ff"), duration=(1.0, 2.0, 3.0))
+VOCAB = Vocabulary(
+    timbre=("flute", "cello", "trumpet"), pitch=(48, 50, 52, 53), dynamics=("pp", "mf", "ff"), duration=(1.0, 2.0, 3.0)
+)
 FRAMES_PER_SECOND = PAPER_MEL.sample_rate / PAPER_MEL.hop_length
 
 
@@ -29,9 +30,12 @@ def synthetic_mel(t: int, p: int, v: int, d: int, rng) -> np.ndarray:
     n_mels, n_frames = PAPER_MEL.n_mels, PAPER_MEL.n_frames
     bins = np.arange(n_mels)[:, None]
     f0 = 12 + 10 * p
-    profile = {0: lambda h: 1.0 if h == 1 else 0.15, 1: lambda h: 0.85 ** h, 2: lambda h: 1.0 if h % 2 else 0.2}[t]
-    spectrum = sum(profile(h) * (0.55 + 0.2 * v) ** (h - 1) * np.exp(-0.5 * ((bins - f0 * h) / 1.5) ** 2)
-                   for h in range(1, 9) if f0 * h < n_mels)
+    profile = {0: lambda h: 1.0 if h == 1 else 0.15, 1: lambda h: 0.85**h, 2: lambda h: 1.0 if h % 2 else 0.2}[t]
+    spectrum = sum(
+        profile(h) * (0.55 + 0.2 * v) ** (h - 1) * np.exp(-0.5 * ((bins - f0 * h) / 1.5) ** 2)
+        for h in range(1, 9)
+        if f0 * h < n_mels
+    )
     frames = np.arange(n_frames)[None, :]
     end = 4 + VOCAB.duration[d] * FRAMES_PER_SECOND
     envelope = np.clip((frames - 2) / 2, 0, 1) * np.clip(1 - (frames - end) / 6, 0, 1)
@@ -46,10 +50,18 @@ def build_cache(root: Path, seed: int = 0) -> NoteCache:
     combos = np.array(np.meshgrid(*(range(n) for n in VOCAB.sizes().values()), indexing="ij")).reshape(4, -1).T
     mels = np.stack([synthetic_mel(*c, rng) for c in combos])
     split = rng.choice(3, size=len(combos), p=[0.6, 0.15, 0.25]).astype(np.int8)
-    write_cache(root, mels, {d: combos[:, j] for j, d in enumerate(DESCRIPTORS)}, split,
-                peak_db=np.zeros(len(combos)), duration_s=np.array([VOCAB.duration[c[3]] for c in combos]),
-                source_ids=[f"synthetic/{i}" for i in range(len(combos))], vocab=VOCAB,
-                mel_settings=PAPER_MEL, manifest_extra={"source": "tests/test_eval.py"})
+    write_cache(
+        root,
+        mels,
+        {d: combos[:, j] for j, d in enumerate(DESCRIPTORS)},
+        split,
+        peak_db=np.zeros(len(combos)),
+        duration_s=np.array([VOCAB.duration[c[3]] for c in combos]),
+        source_ids=[f"synthetic/{i}" for i in range(len(combos))],
+        vocab=VOCAB,
+        mel_settings=PAPER_MEL,
+        manifest_extra={"source": "tests/test_eval.py"},
+    )
     return NoteCache.load(root)
 
 
@@ -119,7 +131,7 @@ def test_denseness_and_divergence_follow_paper_004():
 
 
 def test_classifier_is_trained_once_per_cache_and_reloaded(cache, tmp_path):
-    from train.eval.classifier import ClassifierConfig, cache_key, load_or_train
+    from rtsynth.train.eval.classifier import ClassifierConfig, cache_key, load_or_train
 
     config = ClassifierConfig(epochs=1)
     first = load_or_train(cache, tmp_path, config)
@@ -156,8 +168,18 @@ head_hidden = 16
 classifier_hidden = 16
 remover_hidden = [16]
 """
-EVAL_ARGS = ["--classifier-epochs", "1", "--tsne-points", "40", "--control-refs", "8", "--transfer-notes", "3",
-             "--pitch-notes", "12"]
+EVAL_ARGS = [
+    "--classifier-epochs",
+    "1",
+    "--tsne-points",
+    "40",
+    "--control-refs",
+    "8",
+    "--transfer-notes",
+    "3",
+    "--pitch-notes",
+    "12",
+]
 
 
 @pytest.fixture(scope="module")
@@ -224,8 +246,15 @@ def test_eval_writes_report_metrics_and_figures_in_range(evaluated_runs):
         for figure in m["figures"]:
             assert (run / figure).stat().st_size > 1000 and f"]({figure})" in report
         names = {Path(f).name for f in m["figures"]}
-        assert {"tsne.png", "interpolation.png", "reconstructions.png", "leakage.png", "transfer.png",
-                "controllability.png", *(f"sweeps_{d}.png" for d in DESCRIPTORS)} <= names
+        assert {
+            "tsne.png",
+            "interpolation.png",
+            "reconstructions.png",
+            "leakage.png",
+            "transfer.png",
+            "controllability.png",
+            *(f"sweeps_{d}.png" for d in DESCRIPTORS),
+        } <= names
 
 
 def _check_through_audio(control: dict, report: str) -> None:
@@ -281,9 +310,9 @@ def test_eval_and_compare_name_what_is_missing(tmp_path, caplog):
 def test_a_note_silent_after_the_vocoder_counts_as_wrong(cache, tmp_path):
     """An all-zero mel vocodes to silence, which prep rejects: it must be named UNHEARD (wrong
     for every descriptor) and counted, while real notes beside it are heard and named."""
-    from train.eval.classifier import ClassifierConfig, load_or_train
-    from train.eval.controllability import UNHEARD, Judge, accuracy, silent_count
-    from train.eval.through_audio import audio_route
+    from rtsynth.train.eval.classifier import ClassifierConfig, load_or_train
+    from rtsynth.train.eval.controllability import UNHEARD, Judge, accuracy, silent_count
+    from rtsynth.train.eval.through_audio import audio_route
 
     route = audio_route(cache)
     judge = Judge(model=None, classifier=load_or_train(cache, tmp_path, ClassifierConfig(epochs=1)), audio=route)
@@ -303,7 +332,7 @@ def test_pitch_of_a_mel_is_measured_through_the_vocoder():
     """A played tone's mel measures at its own pitch and three semitones off from a wrong label."""
     from rtsynth.dsp.mel import mel_power, power_to_unit
     from rtsynth.settings import PAPER_MEL
-    from train.eval.recon_pitch import _errors
+    from rtsynth.train.eval.recon_pitch import _errors
 
     sr, f0 = PAPER_MEL.sample_rate, 220.0  # MIDI 57
     t = np.arange(int(PAPER_MEL.note_seconds * sr)) / sr
@@ -316,7 +345,7 @@ def test_pitch_of_a_mel_is_measured_through_the_vocoder():
 def test_reanalysed_audio_gives_back_the_note_it_was_made_from(cache):
     """Real notes' mels -> vocoder -> prep land in the cache's own [0, 1] scale (peak at 1),
     each closer to the note it was made from than to any other: the route keeps what a note is."""
-    from train.eval.through_audio import audio_route
+    from rtsynth.train.eval.through_audio import audio_route
 
     rows = np.arange(0, len(cache), 9)[:8]  # notes differing in every descriptor
     original = np.asarray(cache.mels[rows], dtype=np.float32)

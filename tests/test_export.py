@@ -14,55 +14,77 @@ import onnx
 import pytest
 import torch
 
-from export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
-from export.facts import velocity_mapping
-from export.metrics import bundle_metrics
-from export.parity import ParityError, check_parity, parity_latents
-from export.priors import bundle_priors
 from rtsynth.bundle import BUNDLE_VERSION, read_spec
 from rtsynth.cli import main
+from rtsynth.export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
+from rtsynth.export.facts import velocity_mapping
+from rtsynth.export.metrics import bundle_metrics
+from rtsynth.export.parity import ParityError, check_parity, parity_latents
+from rtsynth.export.priors import bundle_priors
 from rtsynth.labels import DESCRIPTORS, LATENT_SIZE, Vocabulary
 from rtsynth.model import METADATA_KEYS, load_model
 from rtsynth.settings import PAPER_MEL
-from train.config import ModelConfig, TrainConfig
-from train.prep.cache import NoteCache, write_cache
-from train.runs import load_run
-from train.trainer import Trainer
+from rtsynth.train.config import ModelConfig, TrainConfig
+from rtsynth.train.prep.cache import NoteCache, write_cache
+from rtsynth.train.runs import load_run
+from rtsynth.train.trainer import Trainer
 
-VOCAB = Vocabulary(timbre=("flute", "cello"), pitch=(60, 61, 62), dynamics=("pp", "mf", "ff"),
-                   duration=(0.5, 1.0, 1.5, 2.0))
+VOCAB = Vocabulary(
+    timbre=("flute", "cello"), pitch=(60, 61, 62), dynamics=("pp", "mf", "ff"), duration=(0.5, 1.0, 1.5, 2.0)
+)
 LEVEL = {"flute": -8.0, "cello": -14.0}
 DYNAMICS_DB = {"pp": -22.0, "mf": -10.0, "ff": 0.0}
-TINY = ModelConfig(encoder_channels=(4, 8), decoder_channels=(8, 4), hidden=16, head_hidden=0, classifier_hidden=8, remover_hidden=(8,))
+TINY = ModelConfig(
+    encoder_channels=(4, 8), decoder_channels=(8, 4), hidden=16, head_hidden=0, classifier_hidden=8, remover_hidden=(8,)
+)
 
 
-def build_cache(root: Path, vocab: Vocabulary = VOCAB, mel_shape=(PAPER_MEL.n_mels, PAPER_MEL.n_frames),
-                seed: int = 0) -> NoteCache:
+def build_cache(
+    root: Path, vocab: Vocabulary = VOCAB, mel_shape=(PAPER_MEL.n_mels, PAPER_MEL.n_frames), seed: int = 0
+) -> NoteCache:
     """Every timbre x pitch x dynamics note except cello ff (a hole in the loudness table);
     the longest duration class occurs only outside the training split."""
     rng = np.random.default_rng(seed)
-    rows = [(t, p, v) for t in range(len(vocab.timbre)) for p in range(len(vocab.pitch))
-            for v in range(len(vocab.dynamics)) if (vocab.timbre[t], vocab.dynamics[v]) != ("cello", "ff")]
+    rows = [
+        (t, p, v)
+        for t in range(len(vocab.timbre))
+        for p in range(len(vocab.pitch))
+        for v in range(len(vocab.dynamics))
+        if (vocab.timbre[t], vocab.dynamics[v]) != ("cello", "ff")
+    ]
     rows = rows * 2
     n = len(rows)
     split = np.zeros(n, np.int8)
     split[-6:-3], split[-3:] = 1, 2
     duration = np.array([i % (len(vocab.duration) - 1) for i in range(n)])
     duration[split > 0] = len(vocab.duration) - 1
-    labels = {"timbre": np.array([r[0] for r in rows]), "pitch": np.array([r[1] for r in rows]),
-              "dynamics": np.array([r[2] for r in rows]), "duration": duration}
-    peak = np.array([LEVEL.get(vocab.timbre[t], -10.0) + DYNAMICS_DB.get(vocab.dynamics[v], -10.0 * v)
-                     for t, _, v in rows]) + rng.normal(0, 0.5, n)
+    labels = {
+        "timbre": np.array([r[0] for r in rows]),
+        "pitch": np.array([r[1] for r in rows]),
+        "dynamics": np.array([r[2] for r in rows]),
+        "duration": duration,
+    }
+    peak = np.array(
+        [LEVEL.get(vocab.timbre[t], -10.0) + DYNAMICS_DB.get(vocab.dynamics[v], -10.0 * v) for t, _, v in rows]
+    ) + rng.normal(0, 0.5, n)
     mels = rng.random((n, *mel_shape)).astype(np.float32)
-    write_cache(root, mels, labels, split, peak, duration_s=np.array(vocab.duration)[duration],
-                source_ids=[f"synthetic/{i}" for i in range(n)], vocab=vocab, mel_settings=PAPER_MEL,
-                manifest_extra={"corpus": {"kind": "synthetic", "root": "nowhere"}, "fingerprint": {"files": "x"}})
+    write_cache(
+        root,
+        mels,
+        labels,
+        split,
+        peak,
+        duration_s=np.array(vocab.duration)[duration],
+        source_ids=[f"synthetic/{i}" for i in range(n)],
+        vocab=vocab,
+        mel_settings=PAPER_MEL,
+        manifest_extra={"corpus": {"kind": "synthetic", "root": "nowhere"}, "fingerprint": {"files": "x"}},
+    )
     return NoteCache.load(root)
 
 
 def train_run(run_dir: Path, cache_root: Path, variant: str, model: ModelConfig = TINY) -> Path:
-    config = TrainConfig(variant=variant, cache=str(cache_root), max_epochs=1, batch_size=8, num_threads=1,
-                         model=model)
+    config = TrainConfig(variant=variant, cache=str(cache_root), max_epochs=1, batch_size=8, num_threads=1, model=model)
     Trainer(config, run_dir).fit()
     return run_dir
 
@@ -272,10 +294,23 @@ def test_unknown_dynamics_are_placed_by_loudness(tmp_path):
 
 def test_bundle_metrics_prefer_the_evaluation_report(tmp_path):
     (tmp_path / "metrics.csv").write_text("epoch,train_total,val_monitor,val_acc_timbre\n1,5,4.5,0.5\n2,4,nan,0.75\n")
-    assert bundle_metrics(tmp_path, 2) == {"source": "training", "epoch": 2, "val_monitor": None,
-                                           "val_acc_timbre": 0.75}
-    report = {"run": "/abs/path", "cache": "/abs/cache", "seconds": {"encode": 1.0}, "figures": ["a.png"],
-              "table_one": {"acc_timbre": 0.9}, "independent_classifier": {"path": "/x", "accuracy": {"timbre": 1}}}
+    assert bundle_metrics(tmp_path, 2) == {
+        "source": "training",
+        "epoch": 2,
+        "val_monitor": None,
+        "val_acc_timbre": 0.75,
+    }
+    report = {
+        "run": "/abs/path",
+        "cache": "/abs/cache",
+        "seconds": {"encode": 1.0},
+        "figures": ["a.png"],
+        "table_one": {"acc_timbre": 0.9},
+        "independent_classifier": {"path": "/x", "accuracy": {"timbre": 1}},
+    }
     (tmp_path / "metrics.json").write_text(json.dumps(report))
-    assert bundle_metrics(tmp_path, 2) == {"source": "rtsynth eval", "table_one": {"acc_timbre": 0.9},
-                                           "independent_classifier": {"accuracy": {"timbre": 1}}}
+    assert bundle_metrics(tmp_path, 2) == {
+        "source": "rtsynth eval",
+        "table_one": {"acc_timbre": 0.9},
+        "independent_classifier": {"accuracy": {"timbre": 1}},
+    }

@@ -33,8 +33,11 @@ def test_mel_matches_librosa():
     audio = np.random.default_rng(0).standard_normal(PAPER_MEL.n_samples).astype(np.float32)
     ours = mel_power(audio, PAPER_MEL)
     ref = librosa.feature.melspectrogram(
-        y=audio, sr=PAPER_MEL.sample_rate, n_fft=PAPER_MEL.n_fft,
-        hop_length=PAPER_MEL.hop_length, n_mels=PAPER_MEL.n_mels,
+        y=audio,
+        sr=PAPER_MEL.sample_rate,
+        n_fft=PAPER_MEL.n_fft,
+        hop_length=PAPER_MEL.hop_length,
+        n_mels=PAPER_MEL.n_mels,
     )
     assert np.abs(ours - ref).max() <= 1e-5 * ref.max()
     fb = librosa.filters.mel(sr=PAPER_MEL.sample_rate, n_fft=PAPER_MEL.n_fft, n_mels=PAPER_MEL.n_mels)
@@ -75,8 +78,12 @@ def test_note_name_round_trip_and_errors():
 
 
 def test_vocabulary_round_trip_and_latent_layout():
-    vocab = Vocabulary(tuple(i.name for i in INSTRUMENTS), tuple(range(48, 72)), ("pp", "mf", "ff"),
-                       tuple(0.25 * (k + 1) for k in range(24)))
+    vocab = Vocabulary(
+        tuple(i.name for i in INSTRUMENTS),
+        tuple(range(48, 72)),
+        ("pp", "mf", "ff"),
+        tuple(0.25 * (k + 1) for k in range(24)),
+    )
     assert Vocabulary.from_dict(vocab.to_dict()) == vocab
     assert vocab.sizes() == {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
     with pytest.raises(KeyError, match="pitch 30"):
@@ -108,8 +115,11 @@ def test_config_builds_nested_dataclasses(tmp_path):
 
 @pytest.mark.parametrize(
     "data, message",
-    [({"nmae": "a"}, "unknown keys \\['nmae'\\]"), ({"size": "3"}, "size: expected int"),
-     ({"inner": {"rate": "fast"}}, "inner.rate: expected float")],
+    [
+        ({"nmae": "a"}, "unknown keys \\['nmae'\\]"),
+        ({"size": "3"}, "size: expected int"),
+        ({"inner": {"rate": "fast"}}, "inner.rate: expected float"),
+    ],
 )
 def test_config_errors_name_the_key(data, message):
     with pytest.raises(ConfigError, match=message):

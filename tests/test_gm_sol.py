@@ -18,15 +18,20 @@ import soundfile as sf
 
 from rtsynth.cli import main
 from rtsynth.labels import DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME
-from train.corpus import gm
+from rtsynth.resources import configs_dir
+from rtsynth.train.corpus import gm
 
 if not Path(gm.DEFAULT_SOUNDFONT).is_file():
     pytest.skip(f"needs {gm.DEFAULT_SOUNDFONT} (apt-get install fluid-soundfont-gm)", allow_module_level=True)
 
 # 2 instruments x 2 pitches x 3 dynamics, long enough to measure f0 and reach full level (1-1.5 s)
 TINY = dataclasses.replace(
-    gm.GmRenderConfig(), instruments=("cello", "TpC"), pitch_range=(57, 58), takes=1,
-    aim_classes=(4, 6), workers=2,
+    gm.GmRenderConfig(),
+    instruments=("cello", "TpC"),
+    pitch_range=(57, 58),
+    takes=1,
+    aim_classes=(4, 6),
+    workers=2,
 )
 
 
@@ -104,7 +109,7 @@ def test_dynamics_levels_ff_louder_than_pp_without_clipping(tiny):
         key = (r["instrument"], r["pitch"], r["dynamics"])
         peaks[key] = 20 * np.log10(np.abs(audio).max())
         frames = np.lib.stride_tricks.sliding_window_view(audio, 2048)[::512]
-        energy[key] = 10 * np.log10(np.max(np.mean(frames ** 2, axis=1)))  # the loudest 46 ms
+        energy[key] = 10 * np.log10(np.max(np.mean(frames**2, axis=1)))  # the loudest 46 ms
     for (instrument, pitch, dynamics), db in energy.items():
         if dynamics == "ff":  # louder by energy (a low-pass may realign harmonics into a higher peak);
             # FluidR3's cello barely changes level from mf to ff, so only "not quieter" there
@@ -175,7 +180,7 @@ def test_shelf_settings_are_checked():
 def _rendered_share_above(config_name: str, hz: float, out: Path) -> tuple[dict[str, float], float]:
     """A trumpet's MIDI 57 rendered with a shipped render config: each dynamic's share of the
     power above `hz`, and the loudest sample."""
-    cfg = gm.load_gm_config(Path(__file__).resolve().parent.parent / "configs" / config_name)
+    cfg = gm.load_gm_config(configs_dir() / config_name)
     cfg = dataclasses.replace(cfg, instruments=("TpC",), pitch_range=(57, 57), takes=1, aim_classes=(4, 4), workers=1)
     gm.render_corpus(cfg, out, progress=False)
     share, loudest = {}, 0.0
@@ -261,12 +266,15 @@ def test_config_file_holds_the_defaults():
     assert gm.load_gm_config() == gm.GmRenderConfig()
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"instruments": ("banjo",)}, "unknown instruments ['banjo']"),
-    ({"pitch_range": (80, 70)}, "pitch_range"),
-    ({"instruments": ("tuba",), "pitch_range": (90, 100)}, "nothing to render"),
-    ({"dynamics": ("fff",)}, "dynamics"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"instruments": ("banjo",)}, "unknown instruments ['banjo']"),
+        ({"pitch_range": (80, 70)}, "pitch_range"),
+        ({"instruments": ("tuba",), "pitch_range": (90, 100)}, "nothing to render"),
+        ({"dynamics": ("fff",)}, "dynamics"),
+    ],
+)
 def test_bad_options_are_named(change, message):
     with pytest.raises(gm.GmRenderError, match=message.replace("[", r"\[").replace("]", r"\]")):
         gm.plan_notes(dataclasses.replace(gm.GmRenderConfig(), **change))
@@ -295,8 +303,26 @@ def test_missing_fluidsynth_library_names_the_debian_package():
 
 def test_cli_end_to_end(tmp_path):
     out = tmp_path / "gm"
-    rc = main(["-q", "data", "gm", "--out", str(out), "--instruments", "clarinet,Ob",
-               "--pitch-range", "70", "71", "--count", "5", "--seed", "3", "--workers", "1"])
+    rc = main(
+        [
+            "-q",
+            "data",
+            "gm",
+            "--out",
+            str(out),
+            "--instruments",
+            "clarinet,Ob",
+            "--pitch-range",
+            "70",
+            "71",
+            "--count",
+            "5",
+            "--seed",
+            "3",
+            "--workers",
+            "1",
+        ]
+    )
     assert rc == 0
     rows = read_labels(out)
     assert len(rows) == 5 and {r["instrument"] for r in rows} <= {"clarinet", "oboe"}

@@ -12,12 +12,12 @@ from rtsynth.dsp.mel import mel_power, power_to_unit
 from rtsynth.dsp.pitch import cents, estimate_f0
 from rtsynth.labels import LATENT_SIZE, latent_slices
 from rtsynth.settings import PAPER_MEL
+from rtsynth.train.config import ModelConfig, TrainConfig
+from rtsynth.train.losses import Weights, model_terms, model_total
+from rtsynth.train.models import build_model
+from rtsynth.train.models.decoder import Decoder
+from rtsynth.train.models.harmonic import HarmonicSetup, PartialRenderer
 from rtsynth.vocoder import DEFAULT_VOCODER, vocode
-from train.config import ModelConfig, TrainConfig
-from train.losses import Weights, model_terms, model_total
-from train.models import build_model
-from train.models.decoder import Decoder
-from train.models.harmonic import HarmonicSetup, PartialRenderer
 
 SETUP = HarmonicSetup(PAPER_MEL, tuple(range(28, 109)))
 HARMONIC = dataclasses.replace(ModelConfig(), decoder_output="harmonic")
@@ -68,7 +68,7 @@ def _playing(decoder: Decoder, midi: float) -> Decoder:
 
 def _sounding_hz(mel: np.ndarray, near_hz: float) -> float:
     sr = PAPER_MEL.sample_rate
-    audio = vocode(mel, 0.0, DEFAULT_VOCODER, PAPER_MEL)[int(0.1 * sr):int(0.5 * sr)]
+    audio = vocode(mel, 0.0, DEFAULT_VOCODER, PAPER_MEL)[int(0.1 * sr) : int(0.5 * sr)]
     return estimate_f0(audio, near_hz, sr)
 
 
@@ -80,7 +80,7 @@ def test_harmonic_decoder_sounds_the_pitch_it_reads(midi):
         z = torch.randn(1, LATENT_SIZE)
         assert float(decoder.sounding_pitch(z)) == pytest.approx(midi)
         mel = decoder(z)[0].numpy()
-    assert 0.0 <= mel.min() and mel.max() <= 1.0
+    assert mel.min() >= 0.0 and mel.max() <= 1.0
     target = 440.0 * 2 ** ((midi - 69) / 12)
     assert abs(cents(_sounding_hz(mel, target), target)) <= 20
 
@@ -90,7 +90,10 @@ def test_pitch_is_read_from_z_pitch_alone():
     z = torch.randn(4, LATENT_SIZE)
     others = z.clone()
     keep = latent_slices()["pitch"]
-    others[:, :keep.start], others[:, keep.stop:] = torch.randn(4, keep.start), torch.randn(4, LATENT_SIZE - keep.stop)
+    others[:, : keep.start], others[:, keep.stop :] = (
+        torch.randn(4, keep.start),
+        torch.randn(4, LATENT_SIZE - keep.stop),
+    )
     with torch.no_grad():
         torch.testing.assert_close(decoder.sounding_pitch(z), decoder.sounding_pitch(others))
 
@@ -116,14 +119,13 @@ def test_harmonic_decoder_without_the_dataset_facts_is_refused():
         build_model(TrainConfig(model=HARMONIC), {"timbre": 2, "pitch": 3, "dynamics": 3, "duration": 2})
 
 
-
 def test_onnx_decodes_like_torch_to_a_hair(tmp_path):
     """A partial almost on an FFT bin centre leaves its far sidelobes near nulls; with the pitch
     path in float32 the two runtimes differed there by up to 2e-3 on random latents (1e-4 on the
     shipped model's class means, the export's whole tolerance). The float64 path agrees."""
     import onnxruntime as ort
 
-    from export.onnx_decoder import export_decoder
+    from rtsynth.export.onnx_decoder import export_decoder
 
     sizes = {"timbre": 2, "pitch": len(SETUP.pitch_midi), "dynamics": 3, "duration": 2}
     torch.manual_seed(0)
@@ -132,6 +134,7 @@ def test_onnx_decodes_like_torch_to_a_hair(tmp_path):
         model.decoder.head.noise.bias.fill_(-30.0)  # a floor far below the partials' sidelobes
         z = torch.randn(256, LATENT_SIZE)
         expected = model.decode(z).numpy()
-    session = ort.InferenceSession(str(export_decoder(model, tmp_path / "decoder.onnx", {})),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        str(export_decoder(model, tmp_path / "decoder.onnx", {})), providers=["CPUExecutionProvider"]
+    )
     assert np.abs(session.run(None, {"z": z.numpy()})[0] - expected).max() <= 1e-5

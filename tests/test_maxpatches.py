@@ -35,14 +35,33 @@ Msg = list  # Max message: atoms (int, float, str); ["bang"] is a bang
 # --- object specs: (numinlets, numoutlets) as Max 8 reports them ------------------------------
 
 UI_IO = {
-    "kslider": (2, 2), "pictslider": (2, 2), "slider": (1, 1), "multislider": (1, 2), "toggle": (1, 1),
-    "button": (1, 1), "number": (1, 2), "flonum": (1, 2), "umenu": (1, 3), "message": (2, 1),
+    "kslider": (2, 2),
+    "pictslider": (2, 2),
+    "slider": (1, 1),
+    "multislider": (1, 2),
+    "toggle": (1, 1),
+    "button": (1, 1),
+    "number": (1, 2),
+    "flonum": (1, 2),
+    "umenu": (1, 3),
+    "message": (2, 1),
     "comment": (1, 0),
 }
 FIXED_IO = {
-    "udpsend": (1, 0), "udpreceive": (1, 1), "loadbang": (1, 1), "loadmess": (1, 1), "prepend": (1, 1),
-    "metro": (2, 1), "notein": (1, 3), "bendin": (1, 2), "pgmin": (1, 2), "zl": (2, 2),
-    "+": (2, 1), "-": (2, 1), "/": (2, 1), ">": (2, 1),
+    "udpsend": (1, 0),
+    "udpreceive": (1, 1),
+    "loadbang": (1, 1),
+    "loadmess": (1, 1),
+    "prepend": (1, 1),
+    "metro": (2, 1),
+    "notein": (1, 3),
+    "bendin": (1, 2),
+    "pgmin": (1, 2),
+    "zl": (2, 2),
+    "+": (2, 1),
+    "-": (2, 1),
+    "/": (2, 1),
+    ">": (2, 1),
 }
 
 
@@ -146,8 +165,9 @@ class MaxSim:
         return self.boxes[box_id].get("text", "") if shown is None else " ".join(map(str, shown))
 
     def ids(self, maxclass: str, text_prefix: str = "") -> list[str]:
-        return [i for i, b in self.boxes.items()
-                if b["maxclass"] == maxclass and b.get("text", "").startswith(text_prefix)]
+        return [
+            i for i, b in self.boxes.items() if b["maxclass"] == maxclass and b.get("text", "").startswith(text_prefix)
+        ]
 
     # --- newobj semantics ------------------------------------------------------------------
 
@@ -162,7 +182,7 @@ class MaxSim:
         if msg == ["bang"]:
             return self.out(box_id, 0, list(slots))
         values = msg if inlet == 0 else msg[:1]
-        for k, value in enumerate(values[:len(slots) - inlet]):
+        for k, value in enumerate(values[: len(slots) - inlet]):
             slots[inlet + k] = typed_like(args[inlet + k], value)
         if inlet == 0:
             self.out(box_id, 0, list(slots))
@@ -174,7 +194,7 @@ class MaxSim:
         elif mode == "iter":
             size = args[1]
             for k in range(0, len(msg), size):
-                self.out(box_id, 0, msg[k:k + size])
+                self.out(box_id, 0, msg[k : k + size])
         else:
             raise NotImplementedError(f"zl {mode}")
 
@@ -205,8 +225,12 @@ class MaxSim:
             self.state[box_id]["right"] = typed_like(args[0] if args else 0, msg[0])
             return
         left = typed_like(operand, msg[0])
-        ops = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, ">": lambda a, b: int(a > b),
-               "/": lambda a, b: a / b if isinstance(b, float) else int(a / b)}
+        ops = {
+            "+": lambda a, b: a + b,
+            "-": lambda a, b: a - b,
+            ">": lambda a, b: int(a > b),
+            "/": lambda a, b: a / b if isinstance(b, float) else int(a / b),
+        }
         self.out(box_id, 0, [ops[cls](left, operand)])
 
     def _obj_metro(self, box_id, inlet, msg, args):
@@ -305,8 +329,19 @@ class MaxSim:
             self.out(rx, 0, [address, *args])
 
 
-OBJ_NAMES = {"+": "arith", "-": "arith", "/": "arith", ">": "arith", "loadbang": "source", "loadmess": "source",
-             "udpreceive": "source", "notein": "source", "ctlin": "source", "bendin": "source", "pgmin": "source"}
+OBJ_NAMES = {
+    "+": "arith",
+    "-": "arith",
+    "/": "arith",
+    ">": "arith",
+    "loadbang": "source",
+    "loadmess": "source",
+    "udpreceive": "source",
+    "notein": "source",
+    "ctlin": "source",
+    "bendin": "source",
+    "pgmin": "source",
+}
 
 
 def slider_range(box: dict) -> tuple[float, float]:
@@ -320,8 +355,10 @@ def replies(real_engine, tmp_path_factory) -> list[Msg]:  # noqa: F811
     """What the real server answers to the patch's opening queries and to a refused message."""
     folder = tmp_path_factory.mktemp("osc")
     wanted = {"/model/info/timbres", "/status/reply", "/error"}
-    with OscServer(real_engine, port=0, presets_dir=folder / "p", bundles_dir=folder / "b") as server, \
-            SimpleUDPClient("127.0.0.1", server.port) as client:
+    with (
+        OscServer(real_engine, port=0, presets_dir=folder / "p", bundles_dir=folder / "b") as server,
+        SimpleUDPClient("127.0.0.1", server.port) as client,
+    ):
         for address, args in (("/model/info", []), ("/status", []), ("/timbre", ["no-such-timbre"])):
             client.send_message(address, args)
         received: list[Msg] = []
@@ -459,10 +496,13 @@ def test_presentation_shows_every_control(name):
     """Every control a performer touches is in the presentation view, inside the window."""
     patcher = load(name)["patcher"]
     width, height = patcher["rect"][2:]
-    controls = [b["box"] for b in patcher["boxes"]
-                if b["box"]["maxclass"] in ("kslider", "pictslider", "slider", "multislider", "toggle",
-                                            "button", "umenu", "flonum", "number")
-                and not b["box"].get("text")]
+    controls = [
+        b["box"]
+        for b in patcher["boxes"]
+        if b["box"]["maxclass"]
+        in ("kslider", "pictslider", "slider", "multislider", "toggle", "button", "umenu", "flonum", "number")
+        and not b["box"].get("text")
+    ]
     assert controls
     for box in controls:
         assert box.get("presentation") == 1, f"{box['id']} ({box['maxclass']}) is hidden from the performer"
@@ -528,9 +568,26 @@ def sent_addresses(sim: MaxSim) -> set[str]:
 
 
 def test_main_patch_covers_the_performance_controls(replies):
-    required = {"/note/on", "/note/off", "/note", "/timbre", "/morph/a", "/morph/b", "/morph/c", "/morph/d",
-                "/morph/xy", "/morph/x", "/morph/time", "/latent/timbre", "/latent/reset", "/sustain",
-                "/panic", "/gain", "/model/info", "/status"}
+    required = {
+        "/note/on",
+        "/note/off",
+        "/note",
+        "/timbre",
+        "/morph/a",
+        "/morph/b",
+        "/morph/c",
+        "/morph/d",
+        "/morph/xy",
+        "/morph/x",
+        "/morph/time",
+        "/latent/timbre",
+        "/latent/reset",
+        "/sustain",
+        "/panic",
+        "/gain",
+        "/model/info",
+        "/status",
+    }
     assert required <= sent_addresses(performed("rtsynth.maxpat", replies))
 
 

@@ -85,23 +85,26 @@ def test_random_byte_streams_never_crash_and_yield_only_well_formed_messages():
 # --- messages -> events -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("message, expected", [
-    ((0x90, 60, 127), [NoteOn(60, 1.0)]),
-    ((0x95, 61, 64), [NoteOn(61, 64 / 127, channel=5)]),
-    ((0x92, 60, 0), [NoteOff(60, channel=2)]),
-    ((0x80, 60, 64), [NoteOff(60)]),
-    ((0xB0, 64, 64), [Sustain(True)]),
-    ((0xB0, 64, 63), [Sustain(False)]),
-    ((0xB1, 1, 127), [MorphPosition(1.0, channel=1)]),
-    ((0xE0, 0, 64), [PitchBend(0.0)]),
-    ((0xE0, 0, 0), [PitchBend(-2.0)]),
-    ((0xEF, 127, 127), [PitchBend(2.0, channel=15)]),
-    ((0xB0, 120, 0), [Panic()]),
-    ((0xB3, 123, 0), [Panic(channel=3)]),
-    ((0xB0, 121, 0), [Sustain(False), PitchBend(0.0)]),
-    ((0xB0, 7, 100), []),  # unmapped CC
-    ((0xA0, 60, 10), []),  # poly aftertouch
-])
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ((0x90, 60, 127), [NoteOn(60, 1.0)]),
+        ((0x95, 61, 64), [NoteOn(61, 64 / 127, channel=5)]),
+        ((0x92, 60, 0), [NoteOff(60, channel=2)]),
+        ((0x80, 60, 64), [NoteOff(60)]),
+        ((0xB0, 64, 64), [Sustain(True)]),
+        ((0xB0, 64, 63), [Sustain(False)]),
+        ((0xB1, 1, 127), [MorphPosition(1.0, channel=1)]),
+        ((0xE0, 0, 64), [PitchBend(0.0)]),
+        ((0xE0, 0, 0), [PitchBend(-2.0)]),
+        ((0xEF, 127, 127), [PitchBend(2.0, channel=15)]),
+        ((0xB0, 120, 0), [Panic()]),
+        ((0xB3, 123, 0), [Panic(channel=3)]),
+        ((0xB0, 121, 0), [Sustain(False), PitchBend(0.0)]),
+        ((0xB0, 7, 100), []),  # unmapped CC
+        ((0xA0, 60, 10), []),  # poly aftertouch
+    ],
+)
 def test_mapping(message, expected):
     assert MidiMapper().events(message) == expected
 
@@ -139,17 +142,20 @@ def test_cc_map_file_maps_a_cc_onto_one_latent_dimension(tmp_path):
     assert mapper.events((0xB0, 1, 127)) == [LatentOffset("dynamics", (2.0,), 0)]  # the map wins over CC1
 
 
-@pytest.mark.parametrize("source, words", [
-    ({74: {"descriptor": "colour", "index": 0}}, "colour"),
-    ({74: {"descriptor": "pitch", "index": 4}}, "index 4 outside 0-3"),
-    ({74: {"descriptor": "pitch", "index": 0, "range": [0.0, float("nan")]}}, "finite"),
-    ({74: {"descriptor": "pitch", "index": 0, "speed": 2}}, "unknown keys"),
-    ({74: {"descriptor": "pitch", "index": "zero"}}, "expected int"),
-    ({64: {"descriptor": "pitch", "index": 0}}, "reserved"),
-    ({128: {"descriptor": "pitch", "index": 0}}, "outside 0-127"),
-    ({"mod": {"descriptor": "pitch", "index": 0}}, "not a CC number"),
-    ([1, 2], "expected a table"),
-])
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ({74: {"descriptor": "colour", "index": 0}}, "colour"),
+        ({74: {"descriptor": "pitch", "index": 4}}, "index 4 outside 0-3"),
+        ({74: {"descriptor": "pitch", "index": 0, "range": [0.0, float("nan")]}}, "finite"),
+        ({74: {"descriptor": "pitch", "index": 0, "speed": 2}}, "unknown keys"),
+        ({74: {"descriptor": "pitch", "index": "zero"}}, "expected int"),
+        ({64: {"descriptor": "pitch", "index": 0}}, "reserved"),
+        ({128: {"descriptor": "pitch", "index": 0}}, "outside 0-127"),
+        ({"mod": {"descriptor": "pitch", "index": 0}}, "not a CC number"),
+        ([1, 2], "expected a table"),
+    ],
+)
 def test_bad_cc_maps_are_clear_errors(source, words):
     with pytest.raises(ConfigError, match=words):
         load_cc_map(source)
@@ -177,14 +183,18 @@ def test_the_callback_never_raises(engine):
 def start_jackd(name: str, log_path) -> subprocess.Popen:
     """A JACK dummy server named `name`, up and answering, or a failure quoting its log."""
     with open(log_path, "w") as log:
-        server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                  stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "256"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     waited = subprocess.run(["jack_wait", "-s", name, "-w", "-t", "30"], capture_output=True, text=True)
     if "available" in waited.stdout:
         return server
     stop_jackd(server)
-    raise RuntimeError(f"JACK dummy server {name} did not start: {waited.stdout.strip()}; "
-                       f"its log: {open(log_path).read()[-800:]}")
+    raise RuntimeError(
+        f"JACK dummy server {name} did not start: {waited.stdout.strip()}; its log: {open(log_path).read()[-800:]}"
+    )
 
 
 def stop_jackd(server: subprocess.Popen) -> None:
@@ -295,15 +305,30 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
         connect_to(sender, client, engine)
         timbres = len(VOCAB["timbre"])
         messages = [
-            [0x90, 60, 127], [0xB0, 64, 127], [0x80, 60, 0], [0x91, 62, 64], [0x91, 62, 0],
-            [0xE0, 0, 0], [0xC2, timbres + 1], [0xB0, 1, 127], [0xB0, 74, 100], [0xB0, 123, 0],
+            [0x90, 60, 127],
+            [0xB0, 64, 127],
+            [0x80, 60, 0],
+            [0x91, 62, 64],
+            [0x91, 62, 0],
+            [0xE0, 0, 0],
+            [0xC2, timbres + 1],
+            [0xB0, 1, 127],
+            [0xB0, 74, 100],
+            [0xB0, 123, 0],
         ]
         received = []
         for message in messages:
             received.append(deliver(sender, engine, message, received[-1] if received else None))
     assert received == [
-        NoteOn(60, 1.0), Sustain(True), NoteOff(60), NoteOn(62, 64 / 127, channel=1), NoteOff(62, channel=1),
-        PitchBend(-2.0), SelectTimbre(1, channel=2), MorphPosition(1.0), LatentOffset("pitch", (1.0,), 2),
+        NoteOn(60, 1.0),
+        Sustain(True),
+        NoteOff(60),
+        NoteOn(62, 64 / 127, channel=1),
+        NoteOff(62, channel=1),
+        PitchBend(-2.0),
+        SelectTimbre(1, channel=2),
+        MorphPosition(1.0),
+        LatentOffset("pitch", (1.0,), 2),
         Panic(),
     ]
     assert all(e.at is None for e in received)

@@ -10,12 +10,20 @@ import torch
 
 from rtsynth.config import ConfigError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
-from train.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
-from train.losses import (Weights, edge_weights, label_spread, model_terms, model_total, remover_input,
-                          remover_terms, uniform_kl)
-from train.models import Removers, build_model
-from train.models.encoder import FeatureExtractor
-from train.models.priors import gaussian_kl
+from rtsynth.train.config import VARIANTS, LossConfig, ModelConfig, TrainConfig
+from rtsynth.train.losses import (
+    Weights,
+    edge_weights,
+    label_spread,
+    model_terms,
+    model_total,
+    remover_input,
+    remover_terms,
+    uniform_kl,
+)
+from rtsynth.train.models import Removers, build_model
+from rtsynth.train.models.encoder import FeatureExtractor
+from rtsynth.train.models.priors import gaussian_kl
 
 SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
 B = 3
@@ -112,7 +120,7 @@ def test_initialisation_scales():
     bound = math.sqrt(6 / (lin.in_features + lin.out_features))
     assert float(lin.weight.detach().abs().max()) <= bound * (1 + 1e-6)
     c = model.classifiers["timbre"][0]
-    std = math.sqrt(2 / (1 + 0.01 ** 2) / c.in_features)
+    std = math.sqrt(2 / (1 + 0.01**2) / c.in_features)
     assert abs(float(c.weight.detach().std()) - std) < 0.35 * std
     r = Removers(SIZES, (64, 64)).nets["pitch"][0]
     assert r.in_features == LATENT_SIZE - LATENT_DIMS["pitch"]

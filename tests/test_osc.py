@@ -6,8 +6,8 @@ import dataclasses
 import json
 import logging
 import math
-import socket
 import random
+import socket
 import struct
 import time
 from pathlib import Path
@@ -143,22 +143,24 @@ def test_each_address_submits_its_event(engine, client, address, args, expected)
 
 
 def test_every_event_address_is_covered_above():
-    queries = {"/status", "/latency", "/model/info", "/preset/save", "/preset/load", "/model/load",
-               "/reply/port"}
+    queries = {"/status", "/latency", "/model/info", "/preset/save", "/preset/load", "/model/load", "/reply/port"}
     tested = {DISPATCHER.resolve(address)[0].path for address, _, _ in EVENT_CASES}
     assert {a.path for a in DISPATCHER.addresses} - queries == tested
 
 
-@pytest.mark.parametrize("address, as_ints, as_floats", [
-    ("/note/on", [60, 100], [60.0, 100.0]),
-    ("/note", [61, 64, 1], [61.0, 64.0, 1.0]),
-    ("/timbre", [1], [1.0]),
-    ("/morph/xy", [0, 1], [0.0, 1.0]),
-    ("/morph/time", [20], [20.0]),
-    ("/latent/pitch/2", [1], [1.0]),
-    ("/gain", [1], [1.0]),
-    ("/bend", [-1], [-1.0]),
-])
+@pytest.mark.parametrize(
+    "address, as_ints, as_floats",
+    [
+        ("/note/on", [60, 100], [60.0, 100.0]),
+        ("/note", [61, 64, 1], [61.0, 64.0, 1.0]),
+        ("/timbre", [1], [1.0]),
+        ("/morph/xy", [0, 1], [0.0, 1.0]),
+        ("/morph/time", [20], [20.0]),
+        ("/latent/pitch/2", [1], [1.0]),
+        ("/gain", [1], [1.0]),
+        ("/bend", [-1], [-1.0]),
+    ],
+)
 def test_ints_and_floats_are_interchangeable(engine, client, address, as_ints, as_floats):
     client.send_message(address, as_ints)
     from_ints = engine.next_event(WAIT_S)[0]
@@ -292,8 +294,9 @@ def test_timetags_convert_to_the_engine_clock():
     wall, clock = 1_700_000_000.0, 5000.0
     timed = parse_packet(bundle_of(wall + 0.25, message("/panic")), clock, wall)
     assert timed[0].at == pytest.approx(clock + 0.25, abs=1e-6)
-    nested = bundle_of(wall + 0.5, bundle_of(osc_types.IMMEDIATELY, message("/panic")),
-                       bundle_of(wall + 0.75, message("/panic")))
+    nested = bundle_of(
+        wall + 0.5, bundle_of(osc_types.IMMEDIATELY, message("/panic")), bundle_of(wall + 0.75, message("/panic"))
+    )
     assert [t.at for t in parse_packet(nested, clock, wall)] == pytest.approx([clock + 0.5, clock + 0.75])
 
 
@@ -365,16 +368,19 @@ def test_loading_a_missing_preset_names_what_exists(client):
     assert "dark" in error and "bright" in error
 
 
-@pytest.mark.parametrize("address, name", [
-    ("/preset/save", "../x"),
-    ("/preset/save", "/tmp/x"),
-    ("/preset/load", "../../etc/passwd"),
-    ("/preset/load", ".."),
-    ("/model/load", "/etc"),
-    ("/model/load", "../bundles"),
-    ("/model/load", "a/b"),
-    ("/model/load", ""),
-])
+@pytest.mark.parametrize(
+    "address, name",
+    [
+        ("/preset/save", "../x"),
+        ("/preset/save", "/tmp/x"),
+        ("/preset/load", "../../etc/passwd"),
+        ("/preset/load", ".."),
+        ("/model/load", "/etc"),
+        ("/model/load", "../bundles"),
+        ("/model/load", "a/b"),
+        ("/model/load", ""),
+    ],
+)
 def test_path_traversal_is_refused(client, tmp_path, address, name):
     before = sorted(p for p in tmp_path.rglob("*"))
     client.send_message(address, [name])
@@ -415,9 +421,12 @@ def test_a_busy_port_is_a_clear_error(engine, server):
 
 def fuzz_packets(rng: random.Random, count: int) -> list[bytes]:
     valid = [message(a, *args) for a, args, _ in EVENT_CASES] + [
-        message("/status"), message("/preset/save", "fuzz"), message("/model/load", "none"),
+        message("/status"),
+        message("/preset/save", "fuzz"),
+        message("/model/load", "none"),
         bundle_of(osc_types.IMMEDIATELY, message("/note/on", 60, 100), message("/panic")),
-        bundle_of(time.time() + 0.1, bundle_of(osc_types.IMMEDIATELY, message("/gain", 1.0)))]
+        bundle_of(time.time() + 0.1, bundle_of(osc_types.IMMEDIATELY, message("/gain", 1.0))),
+    ]
     packets = []
     for _ in range(count):
         kind = rng.random()
@@ -426,7 +435,7 @@ def fuzz_packets(rng: random.Random, count: int) -> list[bytes]:
         else:
             packet = bytearray(rng.choice(valid))
             if kind < 0.6 and packet:
-                del packet[rng.randrange(len(packet)):]  # truncated
+                del packet[rng.randrange(len(packet)) :]  # truncated
             else:
                 for _ in range(rng.randrange(1, 6)):  # mutated bytes
                     packet[rng.randrange(len(packet))] = rng.randrange(256)
@@ -440,7 +449,7 @@ def test_fuzz_ten_thousand_random_packets(engine, server, client):
     packets = fuzz_packets(rng, 10_000)
     with SimpleUDPClient("127.0.0.1", server.port) as fuzzer:  # never reads its replies
         for start in range(0, len(packets), 100):  # bursts the socket buffer can hold
-            for packet in packets[start:start + 100]:
+            for packet in packets[start : start + 100]:
                 fuzzer.send(Raw(packet))
             assert assert_alive(client)  # it answers between the bursts
     assert server.packets >= 9000  # nearly all arrived and were handled

@@ -16,14 +16,18 @@ def test_committed_reference_is_up_to_date():
 
 
 def test_the_module_prints_the_same_reference():
-    printed = subprocess.run([sys.executable, "-m", "rtsynth.control.reference"],
-                             capture_output=True, text=True, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "rtsynth.control.reference"], capture_output=True, text=True, check=True
+    ).stdout
     assert printed == render_reference()
 
 
 def test_every_address_and_argument_has_a_row():
-    rows = {line.split("|")[1].strip().strip("`"): line for line in render_reference().splitlines()
-            if line.startswith("| `/")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line
+        for line in render_reference().splitlines()
+        if line.startswith("| `/")
+    }
     assert set(rows) == {a.path for a in DISPATCHER.addresses}
     for address in DISPATCHER.addresses:
         assert address.doc in rows[address.path].replace("\\|", "|")

@@ -17,25 +17,28 @@ def test_suffix_is_not_doubled(tmp_path):
     assert resolve_name(tmp_path, "default") == tmp_path / "default"
 
 
-@pytest.mark.parametrize("name, why", [
-    ("", "empty"),
-    ("   ", "empty"),
-    ("..", "'.'"),
-    ("../x", "'.'"),
-    (".hidden", "'.'"),
-    ("a/../../etc", "'/'"),
-    ("/etc/passwd", "'/'"),
-    ("/etc", "'/'"),
-    ("..\\x", "'.'"),
-    ("sub\\x", "contains"),
-    ("C:evil", "':'"),
-    ("nul\x00byte", "contains"),
-    ("line\nbreak", "contains"),
-    (" lead", "spaces"),
-    ("x" * 200, "longer"),
-    (42, "string"),
-    (None, "string"),
-])
+@pytest.mark.parametrize(
+    "name, why",
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("..", "'.'"),
+        ("../x", "'.'"),
+        (".hidden", "'.'"),
+        ("a/../../etc", "'/'"),
+        ("/etc/passwd", "'/'"),
+        ("/etc", "'/'"),
+        ("..\\x", "'.'"),
+        ("sub\\x", "contains"),
+        ("C:evil", "':'"),
+        ("nul\x00byte", "contains"),
+        ("line\nbreak", "contains"),
+        (" lead", "spaces"),
+        ("x" * 200, "longer"),
+        (42, "string"),
+        (None, "string"),
+    ],
+)
 def test_unsafe_names_are_refused_with_the_reason(tmp_path, name, why):
     with pytest.raises(UnsafeNameError, match=why):
         resolve_name(tmp_path, name, ".json")

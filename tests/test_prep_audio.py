@@ -7,8 +7,8 @@ import soundfile as sf
 from rtsynth.dsp.mel import mel_power, unit_to_power
 from rtsynth.labels import duration_class
 from rtsynth.settings import PAPER_MEL, PAPER_TRIM
-from train.prep.audio import AudioProblem, read_mono, sounding_span
-from train.prep.features import cut_note, fit_length, note_features, resample
+from rtsynth.train.prep.audio import AudioProblem, read_mono, sounding_span
+from rtsynth.train.prep.features import cut_note, fit_length, note_features, resample
 
 SR = 44100
 
@@ -46,9 +46,9 @@ def test_trim_keeps_inner_gaps_and_matches_librosa():
     audio = np.concatenate([silence(0.3), tone(0.8), silence(0.6), tone(0.5, 0.1), silence(0.5)])
     start, end = sounding_span(audio, PAPER_TRIM)
     assert (end - start) / SR > 0.8 + 0.6 + 0.5  # the gap belongs to the note
-    _, (ref_start, ref_end) = librosa.effects.trim(audio, top_db=PAPER_TRIM.top_db,
-                                                    frame_length=PAPER_TRIM.frame_length,
-                                                    hop_length=PAPER_TRIM.hop_length)
+    _, (ref_start, ref_end) = librosa.effects.trim(
+        audio, top_db=PAPER_TRIM.top_db, frame_length=PAPER_TRIM.frame_length, hop_length=PAPER_TRIM.hop_length
+    )
     assert (start, end) == (ref_start, ref_end)
 
 
@@ -63,7 +63,7 @@ def test_pad_fills_with_zeros_and_crop_fades_out_without_click():
     n, fade = PAPER_MEL.n_samples, 1102
     short = tone(2.0, sr=PAPER_MEL.sample_rate)
     padded = fit_length(short, n, fade)
-    assert len(padded) == n and np.array_equal(padded[: len(short)], short) and not padded[len(short):].any()
+    assert len(padded) == n and np.array_equal(padded[: len(short)], short) and not padded[len(short) :].any()
 
     long = tone(7.0, freq=300.0, sr=PAPER_MEL.sample_rate)
     cropped = fit_length(long, n, fade)
@@ -102,8 +102,9 @@ def test_mel_is_256_by_256_in_unit_range_and_peak_restores_level():
     assert loud.min() >= 0 and loud.max() == 1
     assert np.abs(loud - quiet).max() < 1e-3  # the shape is level-free ...
     assert loud_db - quiet_db == pytest.approx(20.0, abs=0.01)  # ... the level lives in peak_db
-    reference = mel_power(fit_length(resample(tone(1.5, 0.05), SR, PAPER_MEL.sample_rate),
-                                     PAPER_MEL.n_samples, 1102), PAPER_MEL)
+    reference = mel_power(
+        fit_length(resample(tone(1.5, 0.05), SR, PAPER_MEL.sample_rate), PAPER_MEL.n_samples, 1102), PAPER_MEL
+    )
     restored = unit_to_power(quiet, quiet_db, PAPER_MEL.db_range)
     audible = reference > reference.max() * 10 ** (-PAPER_MEL.db_range / 10)
     assert np.allclose(restored[audible], reference[audible], rtol=1e-2)
@@ -126,8 +127,14 @@ def test_read_mono_names_each_problem(tmp_path):
     sf.write(tmp_path / "silent.wav", silence(1.0), SR)
     sf.write(tmp_path / "nan.wav", np.full(100, np.nan, dtype=np.float32), SR, subtype="FLOAT")
     sf.write(tmp_path / "noframes.wav", np.zeros(0, dtype=np.float32), SR)
-    expected = {"empty.wav": "empty file", "corrupt.wav": "unreadable audio", "silent.wav": "silent",
-                "nan.wav": "non-finite", "noframes.wav": "no audio samples", "missing.wav": "file not found"}
+    expected = {
+        "empty.wav": "empty file",
+        "corrupt.wav": "unreadable audio",
+        "silent.wav": "silent",
+        "nan.wav": "non-finite",
+        "noframes.wav": "no audio samples",
+        "missing.wav": "file not found",
+    }
     for name, reason in expected.items():
         with pytest.raises(AudioProblem, match=reason):
             read_mono(tmp_path / name, -90.0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from rtsynth.cli import main
-from train.corpus import gm
-from train.prep.cache import NoteCache
+from rtsynth.train.corpus import gm
+from rtsynth.train.prep.cache import NoteCache
 
 if not Path(gm.DEFAULT_SOUNDFONT).is_file():
     pytest.skip(f"needs {gm.DEFAULT_SOUNDFONT} (apt-get install fluid-soundfont-gm)", allow_module_level=True)
@@ -16,10 +16,30 @@ if not Path(gm.DEFAULT_SOUNDFONT).is_file():
 
 def test_rendered_corpus_prepares_with_measured_durations_and_kept_loudness(tmp_path):
     corpus, out = tmp_path / "gm", tmp_path / "cache"
-    assert main(["-q", "data", "gm", "--out", str(corpus), "--instruments", "cello,TpC",
-                 "--pitch-range", "57", "58", "--seed", "5", "--workers", "1"]) == 0
-    assert main(["-q", "data", "prep", "--corpus", str(corpus), "--out", str(out), "--workers", "1",
-                 "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "-q",
+                "data",
+                "gm",
+                "--out",
+                str(corpus),
+                "--instruments",
+                "cello,TpC",
+                "--pitch-range",
+                "57",
+                "58",
+                "--seed",
+                "5",
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["-q", "data", "prep", "--corpus", str(corpus), "--out", str(out), "--workers", "1", "--no-figures"]) == 0
+    )
     with open(corpus / "labels.csv", newline="") as f:
         labels = {row["path"]: row for row in csv.DictReader(f)}
     held = {path: float(row["held_s"]) for path, row in labels.items()}

@@ -7,11 +7,11 @@ import pytest
 
 from rtsynth.labels import INSTRUMENTS
 from rtsynth.settings import PAPER_TRIM
-from train.corpus.records import NoteRecord
-from train.prep.note import PreparedNote
-from train.prep.options import PrepOptions
-from train.prep.splits import held_out_counts, stratified_split
-from train.prep.vocab import build_vocabulary, label_indices
+from rtsynth.train.corpus.records import NoteRecord
+from rtsynth.train.prep.note import PreparedNote
+from rtsynth.train.prep.options import PrepOptions
+from rtsynth.train.prep.splits import held_out_counts, stratified_split
+from rtsynth.train.prep.vocab import build_vocabulary, label_indices
 
 FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -44,7 +44,9 @@ def test_an_instrument_keeps_its_split_when_others_change():
     assert np.array_equal(with_tuba[:30], without)
 
 
-@pytest.mark.parametrize("n,expected", [(0, (0, 0)), (1, (0, 0)), (2, (0, 0)), (3, (1, 1)), (10, (1, 1)), (24, (2, 2)), (26, (3, 3))])
+@pytest.mark.parametrize(
+    "n,expected", [(0, (0, 0)), (1, (0, 0)), (2, (0, 0)), (3, (1, 1)), (10, (1, 1)), (24, (2, 2)), (26, (3, 3))]
+)
 def test_held_out_counts_of_small_groups(n, expected):
     assert held_out_counts(n, FRACTIONS) == expected
 
@@ -55,8 +57,12 @@ def prepared(instrument: str, pitch: int, dynamics: str, duration_s: float) -> P
 
 
 def test_vocabulary_orders_known_names_first_and_spans_all_duration_classes():
-    notes = [prepared("zither", 50, "mp", 0.3), prepared("flute", 62, "ff", 2.1),
-             prepared("violin", 55, "pp", 6.5), prepared("banjo", 57, "pp", 1.0)]
+    notes = [
+        prepared("zither", 50, "mp", 0.3),
+        prepared("flute", 62, "ff", 2.1),
+        prepared("violin", 55, "pp", 6.5),
+        prepared("banjo", 57, "pp", 1.0),
+    ]
     vocab = build_vocabulary(notes, None, PAPER_TRIM)
     order = [i.name for i in INSTRUMENTS]
     assert vocab.timbre == ("violin", "flute", "banjo", "zither")
@@ -71,8 +77,16 @@ def test_vocabulary_orders_known_names_first_and_spans_all_duration_classes():
     assert build_vocabulary(notes, (48, 71), PAPER_TRIM).pitch == tuple(range(48, 72))
 
 
-@pytest.mark.parametrize("bad", [dict(pitch_range=(72, 48)), dict(pitch_range=(-1, 5)), dict(seed=-1),
-                                 dict(split_fractions=(0.5, 0.1, 0.1)), dict(fade_s=0.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(pitch_range=(72, 48)),
+        dict(pitch_range=(-1, 5)),
+        dict(seed=-1),
+        dict(split_fractions=(0.5, 0.1, 0.1)),
+        dict(fade_s=0.0),
+    ],
+)
 def test_options_reject_bad_values(bad):
     with pytest.raises(ValueError):
         PrepOptions(**bad)

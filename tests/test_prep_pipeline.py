@@ -13,17 +13,23 @@ import soundfile as sf
 from rtsynth.cli import main
 from rtsynth.labels import duration_class
 from rtsynth.settings import MelSettings
-from train.prep.cache import NoteCache
-from train.prep.options import PrepOptions
-from train.prep.pipeline import PrepError, prepare_corpus
+from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.prep.options import PrepOptions
+from rtsynth.train.prep.pipeline import PrepError, prepare_corpus
 
 SR = 44100
 # (instrument, pitch, dynamics, sounding seconds): each just under a class centre, as the trim
 # measures up to ~60 ms more (half a frame each side)
-NOTES = [(inst, pitch, dyn, seconds - 0.02)
-         for inst, offset in (("violin", 0.0), ("flute", 0.25), ("tuba", 0.5))
-         for pitch, dyn, seconds in ((48, "pp", 0.5 + offset), (52, "mf", 1.0 + offset),
-                                     (55, "ff", 1.5 + offset), (60, "mf", 0.75 + offset))]
+NOTES = [
+    (inst, pitch, dyn, seconds - 0.02)
+    for inst, offset in (("violin", 0.0), ("flute", 0.25), ("tuba", 0.5))
+    for pitch, dyn, seconds in (
+        (48, "pp", 0.5 + offset),
+        (52, "mf", 1.0 + offset),
+        (55, "ff", 1.5 + offset),
+        (60, "mf", 0.75 + offset),
+    )
+]
 
 
 def note_audio(seconds: float, pitch: int, amplitude: float = 0.3, sr: int = SR) -> np.ndarray:
@@ -69,7 +75,7 @@ def test_cache_holds_every_note_with_its_labels(tmp_path):
     assert len(cache) == len(kept) == outcome.report["counts"]["kept"]
     assert cache.mels.shape == (len(kept), 256, 256) and cache.mels.dtype == np.float16
     assert isinstance(cache.mels, np.memmap)
-    assert 0 <= float(np.min(cache.mels)) and float(np.max(cache.mels)) == 1.0
+    assert float(np.min(cache.mels)) >= 0 and float(np.max(cache.mels)) == 1.0
     assert cache.vocab.timbre == ("tuba", "violin", "flute")  # the INSTRUMENTS order
     assert cache.vocab.pitch == tuple(range(48, 60)) and len(cache.vocab.duration) == 24
     with open(cache.root / "notes.csv", newline="") as f:
@@ -81,7 +87,7 @@ def test_cache_holds_every_note_with_its_labels(tmp_path):
         assert cache.labels["duration"][i] == duration_class(seconds)
     assert np.isfinite(cache.peak_db).all()
     filtered = outcome.report["filtered"]
-    assert len(filtered) == 3 and all("pitch 60 outside 48..59" == f["reason"] for f in filtered)
+    assert len(filtered) == 3 and all(f["reason"] == "pitch 60 outside 48..59" for f in filtered)
     assert set(cache.manifest["fingerprint"]) == {"files", "metadata", "settings", "options"}
 
 
@@ -98,15 +104,22 @@ def test_bad_inputs_are_reported_with_reasons_and_the_rest_is_prepared(tmp_path)
     sf.write(odd / "48k.wav", note_audio(1.0, 50, sr=48000), 48000)
     sf.write(odd / "stereo.wav", np.stack([note_audio(1.0, 50)] * 2, axis=1), SR)
     sf.write(odd / "unlisted.wav", note_audio(1.0, 50), SR)
-    rows += [[f"odd/{name}.wav", "horn", 50, "mf"] for name in
-             ("empty", "corrupt", "silent", "nan", "u8", "48k", "stereo", "missing")]
+    rows += [
+        [f"odd/{name}.wav", "horn", 50, "mf"]
+        for name in ("empty", "corrupt", "silent", "nan", "u8", "48k", "stereo", "missing")
+    ]
     write_labels(root, rows)
 
     report = prep(root, tmp_path / "cache").report
     reasons = {s["source_id"]: (s["stage"], s["reason"]) for s in report["skipped"]}
-    expected = {"odd/empty.wav": ("audio", "empty file"), "odd/corrupt.wav": ("audio", "unreadable audio"),
-                "odd/silent.wav": ("audio", "silent"), "odd/nan.wav": ("audio", "non-finite"),
-                "odd/missing.wav": ("corpus", "not found"), "odd/unlisted.wav": ("corpus", "no row")}
+    expected = {
+        "odd/empty.wav": ("audio", "empty file"),
+        "odd/corrupt.wav": ("audio", "unreadable audio"),
+        "odd/silent.wav": ("audio", "silent"),
+        "odd/nan.wav": ("audio", "non-finite"),
+        "odd/missing.wav": ("corpus", "not found"),
+        "odd/unlisted.wav": ("corpus", "no row"),
+    }
     assert set(reasons) == set(expected)
     for source, (stage, reason) in expected.items():
         assert reasons[source][0] == stage and reason in reasons[source][1], reasons[source]
@@ -169,8 +182,19 @@ def test_no_usable_note_is_a_clear_error(tmp_path):
 def test_cli_end_to_end(tmp_path, capsys, caplog):
     caplog.set_level(logging.INFO)
     corpus, out = write_corpus(tmp_path / "corpus"), tmp_path / "cache"
-    command = ["data", "prep", "--corpus", str(corpus), "--out", str(out), "--pitch-range", "48", "71",
-               "--workers", "1"]  # two workers: test_two_workers_give_the_same_cache_as_one
+    command = [
+        "data",
+        "prep",
+        "--corpus",
+        str(corpus),
+        "--out",
+        str(out),
+        "--pitch-range",
+        "48",
+        "71",
+        "--workers",
+        "1",
+    ]  # two workers: test_two_workers_give_the_same_cache_as_one
     assert main(command) == 0
     printed = capsys.readouterr().out
     assert "timbre (3 classes, 12 notes)" in printed and "duration (24 classes, 12 notes)" in printed
@@ -191,6 +215,8 @@ def test_cli_end_to_end(tmp_path, capsys, caplog):
 def test_cli_names_a_folder_that_is_not_a_corpus(tmp_path, caplog):
     assert main(["data", "prep", "--corpus", str(tmp_path), "--out", str(tmp_path / "cache")]) == 2
     assert "is not a corpus" in caplog.text
-    assert main(["data", "prep", "--corpus", str(tmp_path), "--out", str(tmp_path / "c"),
-                 "--pitch-range", "80", "40"]) == 2
+    assert (
+        main(["data", "prep", "--corpus", str(tmp_path), "--out", str(tmp_path / "c"), "--pitch-range", "80", "40"])
+        == 2
+    )
     assert "pitch range" in caplog.text

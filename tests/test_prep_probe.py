@@ -3,12 +3,11 @@
 import json
 
 import numpy as np
+from train_factory import make_cache
 
 from rtsynth.cli import main
-from train.prep.cache import NoteCache
-from train.prep.probe import probe_cache, probe_text, summary_features
-
-from train_factory import make_cache
+from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.prep.probe import probe_cache, probe_text, summary_features
 
 
 def test_probe_reads_the_labels_the_mels_carry(tmp_path):

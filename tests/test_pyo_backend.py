@@ -18,12 +18,18 @@ import time
 
 import numpy as np
 import pytest
-
 from audio_checks import cents, estimate_f0, midi_hz
 from harmonic_bundle import make_harmonic_bundle
 from jack_support import (
-    SR, capturing, check_scheduled_notes, free_udp_port, jack_server_or_skip, serve_banner, stop_serve,
+    SR,
+    capturing,
+    check_scheduled_notes,
+    free_udp_port,
+    jack_server_or_skip,
+    serve_banner,
+    stop_serve,
 )
+
 from rtsynth.engine.backends import AudioBackendError, PyoBackend
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import Engine
@@ -147,9 +153,24 @@ def _send(client: socket.socket, port: int, address: str, *args) -> None:
 def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, capture, tmp_path):
     port = free_udp_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundle), "--osc-port", str(port),
-         "--audio-backend", "pyo", "--blocksize", str(PERIOD)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "rtsynth",
+            "serve",
+            "--bundle",
+            str(bundle),
+            "--osc-port",
+            str(port),
+            "--audio-backend",
+            "pyo",
+            "--blocksize",
+            str(PERIOD),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         banner = serve_banner(process)
@@ -173,9 +194,25 @@ def test_rtsynth_serve_plays_through_pyo_and_stops_cleanly(server, bundle, captu
 def test_serve_on_pyo_without_jack_or_a_sound_card_says_so(bundle, tmp_path):
     env = {**os.environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
     try:
-        result = subprocess.run([sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundle), "--osc-port", "0",
-                                 "--audio-backend", "pyo"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rtsynth",
+                "serve",
+                "--bundle",
+                str(bundle),
+                "--osc-port",
+                "0",
+                "--audio-backend",
+                "pyo",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("this machine has a sound card: serve started playing on it")
     output = result.stdout + result.stderr

@@ -8,9 +8,9 @@ import mido
 import numpy as np
 import pytest
 import soundfile
-
 from audio_checks import cents, estimate_f0, midi_hz, rms, seg, spectrum_db
 from harmonic_bundle import make_harmonic_bundle
+
 from rtsynth.cli import main
 
 
@@ -21,8 +21,25 @@ def bundle(tmp_path_factory):
 
 def test_one_note_renders_at_its_pitch_and_length(bundle, tmp_path):
     out = tmp_path / "note.wav"
-    code = main(["render", "--bundle", str(bundle), "--timbre", "violin", "--note", "57", "--velocity", "100",
-                 "--duration", "1.0", "--samplerate", "44100", "-o", str(out)])
+    code = main(
+        [
+            "render",
+            "--bundle",
+            str(bundle),
+            "--timbre",
+            "violin",
+            "--note",
+            "57",
+            "--velocity",
+            "100",
+            "--duration",
+            "1.0",
+            "--samplerate",
+            "44100",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     audio, sr = soundfile.read(out)
     assert sr == 44100
@@ -32,8 +49,11 @@ def test_one_note_renders_at_its_pitch_and_length(bundle, tmp_path):
 
 def test_morph_options_render_between_the_corner_timbres(bundle, tmp_path):
     spectra = {}
-    for name, extra in {"a": ["--timbre", "flute"], "b": ["--timbre", "trumpet"],
-                        "ab": ["--timbre", "flute", "--morph", "trumpet", "--x", "0.5"]}.items():
+    for name, extra in {
+        "a": ["--timbre", "flute"],
+        "b": ["--timbre", "trumpet"],
+        "ab": ["--timbre", "flute", "--morph", "trumpet", "--x", "0.5"],
+    }.items():
         out = tmp_path / f"{name}.wav"
         assert main(["render", "--bundle", str(bundle), "--note", "60", *extra, "-o", str(out)]) == 0
         audio, sr = soundfile.read(out)
@@ -80,12 +100,15 @@ def test_program_changes_beyond_the_model_are_skipped_with_a_warning(bundle, tmp
     assert abs(cents(estimate_f0(seg(audio, 0.15, 0.65, sr), midi_hz(62), sr), midi_hz(62))) < 50
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--note", "60", "--timbre", "bagpipe"], "unknown timbre 'bagpipe'"),
-    (["--note", "60", "--samplerate", "22050"], "--samplerate"),
-    (["--note", "60", "--velocity", "0"], "--velocity"),
-    ([], "--note N"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--note", "60", "--timbre", "bagpipe"], "unknown timbre 'bagpipe'"),
+        (["--note", "60", "--samplerate", "22050"], "--samplerate"),
+        (["--note", "60", "--velocity", "0"], "--velocity"),
+        ([], "--note N"),
+    ],
+)
 def test_bad_requests_fail_with_a_message(bundle, tmp_path, caplog, args, message):
     with caplog.at_level(logging.ERROR):
         assert main(["render", "--bundle", str(bundle), *args, "-o", str(tmp_path / "x.wav")]) == 2
@@ -94,7 +117,9 @@ def test_bad_requests_fail_with_a_message(bundle, tmp_path, caplog, args, messag
 
 def test_a_missing_bundle_says_where_it_looked(tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
-        assert main(["render", "--bundle", str(tmp_path / "nowhere"), "--note", "60", "-o", str(tmp_path / "x.wav")]) == 2
+        assert (
+            main(["render", "--bundle", str(tmp_path / "nowhere"), "--note", "60", "-o", str(tmp_path / "x.wav")]) == 2
+        )
     assert "no bundle at" in caplog.text
 
 

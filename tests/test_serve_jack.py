@@ -13,12 +13,19 @@ import time
 
 import numpy as np
 import pytest
-
 from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, spectrum_db
 from harmonic_bundle import make_harmonic_bundle
 from jack_support import (
-    SR, Capture, capturing, check_scheduled_notes, free_udp_port, jack_server_or_skip, serve_banner, stop_serve,
+    SR,
+    Capture,
+    capturing,
+    check_scheduled_notes,
+    free_udp_port,
+    jack_server_or_skip,
+    serve_banner,
+    stop_serve,
 )
+
 from rtsynth.bundle import BundleError
 from rtsynth.engine.backends import SoundDeviceBackend
 from rtsynth.engine.config import EngineConfig
@@ -144,8 +151,10 @@ def test_osc_notes_play_through_the_serve_wiring(live):
 
 def _skip_if_dropouts(capture: Capture, xruns_before: int) -> None:
     if capture.xruns > xruns_before:
-        pytest.skip(f"JACK reported {capture.xruns - xruns_before} xruns while recording (busy machine): "
-                    "dropouts would read as clicks")
+        pytest.skip(
+            f"JACK reported {capture.xruns - xruns_before} xruns while recording (busy machine): "
+            "dropouts would read as clicks"
+        )
 
 
 def test_stolen_voices_fade_without_clicks(bundles, capture):
@@ -211,7 +220,10 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
     port = free_udp_port()
     process = subprocess.Popen(  # started as a background job of a script is: with SIGINT ignored
         [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0]), "--osc-port", str(port)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
@@ -237,8 +249,14 @@ def test_serve_without_a_sound_card_renders_a_demo_instead(bundles, tmp_path):
 
     env = {**__import__("os").environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
     try:
-        result = subprocess.run([sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0])],
-                                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0])],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     except subprocess.TimeoutExpired:
         pytest.skip("this machine has a sound card: serve started playing instead of rendering the demo")
     assert result.returncode == 0, result.stdout + result.stderr

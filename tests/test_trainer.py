@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from train_factory import make_cache, tiny_config
 
 from rtsynth.cli import main as rtsynth_main
 from rtsynth.labels import DESCRIPTORS
-from train.config import Ramp, TrainConfig, dump_toml, read_config
-from train.losses import Weights, model_terms, model_total
-from train.runs import RunError, load_run
-from train.trainer import DivergenceError, EarlyStopping, Trainer
-from train_factory import make_cache, tiny_config
+from rtsynth.resources import configs_dir
+from rtsynth.train.config import Ramp, TrainConfig, dump_toml, read_config
+from rtsynth.train.losses import Weights, model_terms, model_total
+from rtsynth.train.runs import RunError, load_run
+from rtsynth.train.trainer import DivergenceError, EarlyStopping, Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,9 +43,11 @@ def _rows(run: Path) -> list[dict]:
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
     payload = torch.load(path, weights_only=True)
-    return {**{f"model.{k}": v for k, v in payload["model"].items()},
-            **{f"trained.{k}": v for k, v in payload.get("trained_model", {}).items()},
-            **{f"removers.{k}": v for k, v in (payload["removers"] or {}).items()}}
+    return {
+        **{f"model.{k}": v for k, v in payload["model"].items()},
+        **{f"trained.{k}": v for k, v in payload.get("trained_model", {}).items()},
+        **{f"removers.{k}": v for k, v in (payload["removers"] or {}).items()},
+    }
 
 
 def test_cli_trains_two_epochs_and_loss_falls(cache, tmp_path):
@@ -55,9 +58,18 @@ def test_cli_trains_two_epochs_and_loss_falls(cache, tmp_path):
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[1]["train_total"]) < float(rows[0]["train_total"])
     assert float(rows[1]["val_monitor"]) < float(rows[0]["val_monitor"])
-    for key in ["lr", "beta", "lambda", "seconds", "train_recon_edge_mse", "val_recon_huber",
-                *(f"val_acc_{d}" for d in DESCRIPTORS), *(f"train_rem_{d}" for d in DESCRIPTORS),
-                *(f"val_kl_{d}" for d in DESCRIPTORS), *(f"train_adv_{d}" for d in DESCRIPTORS)]:
+    for key in [
+        "lr",
+        "beta",
+        "lambda",
+        "seconds",
+        "train_recon_edge_mse",
+        "val_recon_huber",
+        *(f"val_acc_{d}" for d in DESCRIPTORS),
+        *(f"train_rem_{d}" for d in DESCRIPTORS),
+        *(f"val_kl_{d}" for d in DESCRIPTORS),
+        *(f"train_adv_{d}" for d in DESCRIPTORS),
+    ]:
         assert key in rows[0], key
     assert all(0.0 <= float(rows[1][f"val_acc_{d}"]) <= 1.0 for d in DESCRIPTORS)
     assert read_config(run / "config.toml") == tiny_config(cache)
@@ -179,7 +191,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
 
 
 def test_divergence_names_the_term_and_keeps_last_good_checkpoint(cache, tmp_path, monkeypatch, caplog):
-    import train.step as step_module
+    import rtsynth.train.step as step_module
 
     calls = {"n": 0}
     real = step_module.model_terms
@@ -219,13 +231,24 @@ def test_validation_is_the_mean_over_all_notes(cache, tmp_path):
 
 def test_non_finite_cache_is_a_clear_error(tmp_path):
     import numpy as np
-    from train.prep.cache import NoteCache, write_cache
+
+    from rtsynth.train.prep.cache import NoteCache, write_cache
 
     good = NoteCache.load(make_cache(tmp_path / "good", repeats=1))
     mels = np.array(good.mels, dtype=np.float32)
     mels[np.flatnonzero(good.split == 0)[0], 3, 3] = np.nan
-    write_cache(tmp_path / "bad", mels, good.labels, good.split, good.peak_db, good.duration_s,
-                [f"n{i}" for i in range(len(mels))], good.vocab, good.mel_settings, {})
+    write_cache(
+        tmp_path / "bad",
+        mels,
+        good.labels,
+        good.split,
+        good.peak_db,
+        good.duration_s,
+        [f"n{i}" for i in range(len(mels))],
+        good.vocab,
+        good.mel_settings,
+        {},
+    )
     with pytest.raises(ValueError, match="non-finite"):
         Trainer(tiny_config(tmp_path / "bad"), tmp_path / "run")
 
@@ -249,7 +272,7 @@ def test_ramps_are_bounded():
 
 
 def test_shipped_configs_load(tmp_path):
-    paths = sorted((REPO / "configs" / "train").glob("*.toml"))
+    paths = sorted((configs_dir() / "train").glob("*.toml"))
     assert {p.stem for p in paths} >= {"vae-c", "md-vae-c", "md-gmvae-c", "md-gmvae-c-r", "md-gmvae-c-r-full", "tiny"}
     for path in paths:
         config = read_config(path)

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from harmonic_bundle import make_harmonic_bundle
-from rtsynth.bundle import read_spec, write_spec
-from rtsynth.bundle import BundleShapeError
+
+from rtsynth.bundle import BundleShapeError, read_spec, write_spec
 from rtsynth.model import load_model
 from rtsynth.tuning import correction_table, measure_tuning, notes_to_measure
 
@@ -38,8 +37,14 @@ def detuned(bundle: Path, folder: Path, semitones: float) -> Path:
 
 
 def test_notes_cover_each_range_with_both_ends():
-    assert notes_to_measure(RANGES, 3) == [("flute", 60), ("flute", 63), ("flute", 66),
-                                           ("violin", 48), ("violin", 51), ("violin", 52)]
+    assert notes_to_measure(RANGES, 3) == [
+        ("flute", 60),
+        ("flute", 63),
+        ("flute", 66),
+        ("violin", 48),
+        ("violin", 51),
+        ("violin", 52),
+    ]
 
 
 def test_an_in_tune_bundle_measures_in_tune(bundle):

@@ -36,7 +36,7 @@ def unit_mel(audio: np.ndarray) -> tuple[np.ndarray, float]:
 def median_f0(audio: np.ndarray) -> float:
     import librosa
 
-    steady = audio[int(0.2 * SR): len(audio) - int(0.3 * SR)]
+    steady = audio[int(0.2 * SR) : len(audio) - int(0.3 * SR)]
     return float(np.median(librosa.yin(steady, fmin=50, fmax=2000, sr=SR, frame_length=2048)))
 
 
@@ -61,7 +61,7 @@ def test_streaming_in_any_chunks_equals_whole_note(name, tone_note):
     chunks, start = [], 0
     while start < unit.shape[1]:
         size = int(rng.choice([0, 1, 2, 3, 5, 8, 13]))
-        chunks.append(vocoder.push(unit[:, start:start + size]))
+        chunks.append(vocoder.push(unit[:, start : start + size]))
         start += size
     chunks.append(vocoder.flush())
     streamed = np.concatenate(chunks)
@@ -87,7 +87,7 @@ def test_first_audio_leaves_after_the_announced_few_frames(name, tone_note):
     _, unit, peak_db = tone_note
     vocoder = create_vocoder(name)
     vocoder.reset(peak_db)
-    sizes = [len(vocoder.push(unit[:, i:i + 1])) for i in range(unit.shape[1])]
+    sizes = [len(vocoder.push(unit[:, i : i + 1])) for i in range(unit.shape[1])]
     first = next(i for i, n in enumerate(sizes) if n) + 1
     assert first == vocoder.latency_frames <= 12
     assert sum(sizes) + len(vocoder.flush()) == unit.shape[1] * HOP
@@ -103,7 +103,7 @@ def test_no_discontinuity_at_chunk_borders(name):
     unit, peak_db = unit_mel(audio)
     vocoder = create_vocoder(name)
     vocoder.reset(peak_db)
-    chunks = [vocoder.push(unit[:, i:i + 3]) for i in range(0, unit.shape[1], 3)] + [vocoder.flush()]
+    chunks = [vocoder.push(unit[:, i : i + 3]) for i in range(0, unit.shape[1], 3)] + [vocoder.flush()]
     out = np.concatenate(chunks)
     borders = np.cumsum([len(c) for c in chunks if len(c)])[:-1]  # all multiples of the hop
     steady = (borders > 0.3 * SR) & (borders < 2.6 * SR)
@@ -111,11 +111,12 @@ def test_no_discontinuity_at_chunk_borders(name):
     jump = np.abs(np.diff(out))
     near = np.zeros(len(jump), bool)
     for b in borders[steady]:
-        near[b - 32: b + 32] = True
+        near[b - 32 : b + 32] = True
     elsewhere = np.zeros(len(jump), bool)
-    elsewhere[borders[steady].min(): borders[steady].max()] = True
+    elsewhere[borders[steady].min() : borders[steady].max()] = True
     elsewhere &= ~near
     assert jump[near].max() <= 1.05 * jump[elsewhere].max()
+
     # and no dip or bump where blocks overlap: frames of two blocks that do not agree in phase
     # partly cancel in the hops after a border; hop by hop, the level follows the original
     def hop_db(x):
@@ -220,7 +221,7 @@ def test_bad_input_gets_a_clear_error(tone_note):
 def spectral_peak_hz(audio: np.ndarray, rate: int) -> float:
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio)), n=8 * len(audio)))
     k = int(np.argmax(spectrum))
-    a, b, c = np.log(spectrum[k - 1: k + 2])
+    a, b, c = np.log(spectrum[k - 1 : k + 2])
     return (k + 0.5 * (a - c) / (a - 2 * b + c)) * rate / (8 * len(audio))
 
 
@@ -235,7 +236,7 @@ def test_resampler_keeps_pitch_and_level_in_any_chunks(out_rate):
     pieces = [resampler.process(part) for part in np.split(tone, cuts[cuts < len(tone)])]
     np.testing.assert_allclose(np.concatenate(pieces), whole, atol=1e-6)
     assert abs(len(whole) - out_rate) <= 1
-    steady = whole[out_rate // 10: -out_rate // 10]
+    steady = whole[out_rate // 10 : -out_rate // 10]
     assert cents(spectral_peak_hz(steady, out_rate), 440.0) < 1
     assert abs(20 * np.log10(np.sqrt(2 * np.mean(steady**2)) / 0.5)) < 0.05
     assert 0 < resampler.delay_seconds < 0.002

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS, Vocabulary
+from rtsynth.resources import configs_dir
 from rtsynth.settings import MelSettings
-from train.config import TrainConfig, read_config
-from train.prep.cache import write_cache
+from rtsynth.train.config import TrainConfig, read_config
+from rtsynth.train.prep.cache import write_cache
 
 VOCAB = Vocabulary(
     timbre=("flute", "violin", "trumpet"),
@@ -41,21 +42,29 @@ def synthetic_mel(t: int, p: int, v: int, d: int, size: int, rng: np.random.Gene
 def make_cache(root: Path, size: int = 64, repeats: int = 2, seed: int = 0, split_every: int = 5) -> Path:
     """Every label combination `repeats` times; every `split_every`-th note to val, the next to test."""
     rng = np.random.default_rng(seed)
-    combos = [(t, p, v, d) for t in range(3) for p in range(4) for v in range(3) for d in range(4)
-              for _ in range(repeats)]
+    combos = [
+        (t, p, v, d) for t in range(3) for p in range(4) for v in range(3) for d in range(4) for _ in range(repeats)
+    ]
     rng.shuffle(combos)
     mels = np.stack([synthetic_mel(*c, size, rng) for c in combos])
     labels = {name: np.array([c[i] for c in combos]) for i, name in enumerate(DESCRIPTORS)}
     split = np.array([1 if i % split_every == 0 else 2 if i % split_every == 1 else 0 for i in range(len(combos))])
     settings = MelSettings(n_mels=size, note_seconds=(size - 1) * 512 / 22050)  # size frames
     return write_cache(
-        root, mels, labels, split, peak_db=np.zeros(len(combos)), duration_s=np.ones(len(combos)),
-        source_ids=[f"note{i}" for i in range(len(combos))], vocab=VOCAB, mel_settings=settings,
+        root,
+        mels,
+        labels,
+        split,
+        peak_db=np.zeros(len(combos)),
+        duration_s=np.ones(len(combos)),
+        source_ids=[f"note{i}" for i in range(len(combos))],
+        vocab=VOCAB,
+        mel_settings=settings,
         manifest_extra={"synthetic": True},
     )
 
 
 def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainConfig:
     """configs/train/tiny.toml on `cache`."""
-    config = read_config(Path(__file__).resolve().parent.parent / "configs" / "train" / "tiny.toml")
+    config = read_config(configs_dir() / "train" / "tiny.toml")
     return config.replace(cache=str(cache), variant=variant, **changes)

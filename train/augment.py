@@ -24,8 +24,8 @@ import torch
 from rtsynth.dsp.mel import mel_band_edges
 from rtsynth.labels import Vocabulary
 from rtsynth.settings import MelSettings
-from train.config import AugmentConfig
-from train.data import Batch
+from rtsynth.train.config import AugmentConfig
+from rtsynth.train.data import Batch
 
 
 def shift_table(settings: MelSettings, semitones: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,8 +118,9 @@ class NoteShortener:
         target = torch.argmax((shorter & (shorter.cumsum(dim=1) == nth[:, None] + 1)).long(), dim=1)
         cutting = count > 0
         frames = torch.where(cutting, cut.gather(1, target[:, None])[:, 0], 0)
-        return Batch(shorten(batch.mel, end, frames),
-                     {**batch.labels, "duration": torch.where(cutting, target, duration)})
+        return Batch(
+            shorten(batch.mel, end, frames), {**batch.labels, "duration": torch.where(cutting, target, duration)}
+        )
 
 
 class Augmenter:

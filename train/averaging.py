@@ -7,8 +7,8 @@ that jitter. The average over the last few hundred steps sits in the middle of i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 

@@ -23,18 +23,26 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", help="dataset cache directory (overrides the config)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="overrides the config")
     p.add_argument("--max-epochs", type=int, help="overrides the config (e.g. to extend a resumed run)")
-    p.add_argument("--lr", type=float, help="with --resume: continue at this learning rate (a manual annealing "
-                                            "step; the plateau schedule goes on from it)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help="with --resume: continue at this learning rate (a manual annealing "
+        "step; the plateau schedule goes on from it)",
+    )
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
     p.add_argument("--seed", type=int, help="overrides the config (repeat a run over seeds to see its spread)")
-    p.add_argument("--summary-hidden", type=int, metavar="N",
-                   help="width of the encoder's sounding-frame summary branch, 0: none (overrides the config)")
+    p.add_argument(
+        "--summary-hidden",
+        type=int,
+        metavar="N",
+        help="width of the encoder's sounding-frame summary branch, 0: none (overrides the config)",
+    )
     p.set_defaults(func=run_train)
 
 
 def _resolve_config(args: argparse.Namespace):
-    from train.config import read_config
-    from train.runs import RunPaths
+    from rtsynth.train.config import read_config
+    from rtsynth.train.runs import RunPaths
 
     run_config = RunPaths(Path(args.out)).config
     if args.resume and run_config.is_file():
@@ -45,23 +53,30 @@ def _resolve_config(args: argparse.Namespace):
         config = read_config(args.config)
     else:
         raise SystemExit(f"--config is required unless --resume finds {run_config}")
-    overrides = {"cache": args.cache, "device": args.device, "max_epochs": args.max_epochs,
-                 "num_threads": args.threads, "seed": args.seed}
+    overrides = {
+        "cache": args.cache,
+        "device": args.device,
+        "max_epochs": args.max_epochs,
+        "num_threads": args.threads,
+        "seed": args.seed,
+    }
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     if args.summary_hidden is None or args.summary_hidden == config.model.summary_hidden:
         return config
     if args.resume:
-        raise SystemExit(f"--summary-hidden cannot change the network of the run in {args.out} (it has "
-                         f"{config.model.summary_hidden}); start a new run")
+        raise SystemExit(
+            f"--summary-hidden cannot change the network of the run in {args.out} (it has "
+            f"{config.model.summary_hidden}); start a new run"
+        )
     return config.replace(model=dataclasses.replace(config.model, summary_hidden=args.summary_hidden))
 
 
 def run_train(args: argparse.Namespace) -> int:
     from rtsynth.config import ConfigError
-    from train.distributed import init_distributed, shutdown
-    from train.prep.cache import CacheError
-    from train.runs import RunError
-    from train.trainer import DivergenceError, Trainer
+    from rtsynth.train.distributed import init_distributed, shutdown
+    from rtsynth.train.prep.cache import CacheError
+    from rtsynth.train.runs import RunError
+    from rtsynth.train.trainer import DivergenceError, Trainer
 
     try:
         config = _resolve_config(args)

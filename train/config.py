@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from rtsynth.config import ConfigError, from_dict, load_config
+from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
 
 Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r"]
@@ -145,7 +146,8 @@ class TrainConfig:
         if a.pitch_shift < 0 or not 0.0 <= a.pitch_shift_probability <= 1.0:
             raise ConfigError(
                 f"augment.pitch_shift must be >= 0 (0: off) and pitch_shift_probability in [0, 1], got "
-                f"{a.pitch_shift} and {a.pitch_shift_probability}")
+                f"{a.pitch_shift} and {a.pitch_shift_probability}"
+            )
         if not 0.0 <= a.shorten_probability <= 1.0:
             raise ConfigError(f"augment.shorten_probability must be in [0, 1] (0: off), got {a.shorten_probability}")
         m = self.model
@@ -180,7 +182,8 @@ class TrainConfig:
 
 
 def read_config(path: str | Path) -> TrainConfig:
-    return load_config(TrainConfig, path)
+    """The config at `path`, or the packaged one of that name (`md-gmvae-c-r`, `tiny`)."""
+    return load_config(TrainConfig, config_file(path, "train"))
 
 
 def config_from_dict(data: dict) -> TrainConfig:

@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from rtsynth.labels import DESCRIPTORS
-from train.prep.cache import NoteCache
+from rtsynth.train.prep.cache import NoteCache
 
 _CHUNK = 256  # notes converted at a time
 
@@ -49,8 +49,8 @@ class NoteDataset(Dataset):
             raise ValueError(f"dataset cache {cache.root} has no notes in its {split!r} split")
         mels = torch.empty((len(idx), *cache.mels.shape[1:]), dtype=torch.float32)
         for start in range(0, len(idx), _CHUNK):
-            part = idx[start:start + _CHUNK]
-            mels[start:start + len(part)] = torch.from_numpy(np.asarray(cache.mels[part], dtype=np.float32))
+            part = idx[start : start + _CHUNK]
+            mels[start : start + len(part)] = torch.from_numpy(np.asarray(cache.mels[part], dtype=np.float32))
         if not torch.isfinite(mels).all():
             raise ValueError(f"dataset cache {cache.root}: the {split!r} split holds non-finite mel values")
         return cls(mels, torch.from_numpy(cache.label_matrix(idx)))
@@ -73,8 +73,9 @@ def per_rank_batch_size(batch_size: int, world_size: int) -> int:
     return batch_size // world_size
 
 
-def train_batches(data: NoteDataset, batch_size: int, epoch: int, seed: int, rank: int = 0,
-                  world_size: int = 1) -> Iterator[Batch]:
+def train_batches(
+    data: NoteDataset, batch_size: int, epoch: int, seed: int, rank: int = 0, world_size: int = 1
+) -> Iterator[Batch]:
     """This process's shuffled batches of one epoch.
 
     The order depends only on (seed, epoch), so a resumed run sees exactly the batches an
@@ -85,7 +86,7 @@ def train_batches(data: NoteDataset, batch_size: int, epoch: int, seed: int, ran
     order = list(sampler)
     step = per_rank_batch_size(batch_size, world_size)
     for start in range(0, len(order), step):
-        yield data.batch(order[start:start + step])
+        yield data.batch(order[start : start + step])
 
 
 def eval_batches(data: NoteDataset, batch_size: int, rank: int = 0, world_size: int = 1) -> Iterator[Batch]:
@@ -96,7 +97,7 @@ def eval_batches(data: NoteDataset, batch_size: int, rank: int = 0, world_size: 
     """
     order = torch.arange(rank, len(data), world_size)
     for start in range(0, len(order), batch_size):
-        yield data.batch(order[start:start + batch_size])
+        yield data.batch(order[start : start + batch_size])
 
 
 def steps_per_epoch(n_notes: int, batch_size: int, world_size: int = 1) -> int:

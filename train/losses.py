@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from rtsynth.labels import DESCRIPTORS
-from train.config import LossConfig
-from train.models import NoteVAE, Removers, VAEOutput
+from rtsynth.train.config import LossConfig
+from rtsynth.train.models import NoteVAE, Removers, VAEOutput
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,14 @@ def uniform_kl(logits: torch.Tensor) -> torch.Tensor:
     return -math.log(k) - F.log_softmax(logits, dim=-1).mean(dim=-1).mean()
 
 
-def model_terms(model: NoteVAE, out: VAEOutput, mel: torch.Tensor, labels: dict[str, torch.Tensor],
-                removers: Removers | None, config: LossConfig) -> dict[str, torch.Tensor]:
+def model_terms(
+    model: NoteVAE,
+    out: VAEOutput,
+    mel: torch.Tensor,
+    labels: dict[str, torch.Tensor],
+    removers: Removers | None,
+    config: LossConfig,
+) -> dict[str, torch.Tensor]:
     """Every unweighted stage-1 term, each a scalar mean over the batch.
 
     `model` and `removers` are the bare modules (not DDP wrappers); the removers are
@@ -92,6 +98,7 @@ def label_spread(mu: torch.Tensor, own: torch.Tensor, other: torch.Tensor, other
     has the same mean: nothing of the other label is left for a neighbour search to find.
     Groups of one note also pull it towards its class mean, a mild extra shrinkage.
     """
+
     def group_means(groups: torch.Tensor) -> torch.Tensor:
         _, groups = torch.unique(groups, return_inverse=True)
         sums = mu.new_zeros(int(groups.max()) + 1, mu.shape[1]).index_add(0, groups, mu)
@@ -101,7 +108,9 @@ def label_spread(mu: torch.Tensor, own: torch.Tensor, other: torch.Tensor, other
     return (group_means(own * other_classes + other) - group_means(own)).pow(2).sum(dim=1).mean()
 
 
-def label_spreads(out: VAEOutput, labels: dict[str, torch.Tensor], vocab_sizes: dict[str, int]) -> dict[str, torch.Tensor]:
+def label_spreads(
+    out: VAEOutput, labels: dict[str, torch.Tensor], vocab_sizes: dict[str, int]
+) -> dict[str, torch.Tensor]:
     """For each latent z_ξ (posterior means), `label_spread` summed over the three other labels.
 
     Under DDP each process measures its own share of the batch: smaller groups, the same aim.
@@ -125,7 +134,9 @@ def remover_terms(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tenso
     return {f"rem_{d}": F.cross_entropy(logits[d], labels[d]) for d in DESCRIPTORS}
 
 
-def accuracies(logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def accuracies(
+    logits: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], prefix: str
+) -> dict[str, torch.Tensor]:
     return {f"{prefix}_{d}": (x.argmax(dim=-1) == labels[d]).float().mean() for d, x in logits.items()}
 
 
@@ -141,4 +152,3 @@ def model_total(terms: dict[str, torch.Tensor], config: LossConfig, weights: Wei
         if f"spread_{d}" in terms:
             total = total + config.spread_weight * terms[f"spread_{d}"]
     return total
-

@@ -24,11 +24,11 @@ from typing import Literal
 
 import torch
 
-from train.config import TrainConfig, config_from_dict, dump_toml, read_config
 from rtsynth.settings import MelSettings
-from train.models import NoteVAE, Removers, build_model
-from train.models.harmonic import HarmonicSetup
-from train.prep.cache import NoteCache
+from rtsynth.train.config import TrainConfig, config_from_dict, dump_toml, read_config
+from rtsynth.train.models import NoteVAE, Removers, build_model
+from rtsynth.train.models.harmonic import HarmonicSetup
+from rtsynth.train.prep.cache import NoteCache
 
 CHECKPOINT_FORMAT = 1
 
@@ -89,8 +89,10 @@ def load_checkpoint(path: Path) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not an rtsynth checkpoint of format {CHECKPOINT_FORMAT}")
     # the mel output layer was `decoder.output` before the decoder had a choice of heads
-    payload["model"] = {key.replace("decoder.output.", "decoder.head.output.", 1) if key.startswith("decoder.output.")
-                        else key: value for key, value in payload["model"].items()}
+    payload["model"] = {
+        key.replace("decoder.output.", "decoder.head.output.", 1) if key.startswith("decoder.output.") else key: value
+        for key, value in payload["model"].items()
+    }
     return payload
 
 
@@ -142,8 +144,9 @@ def restore_model(payload: dict) -> tuple[TrainConfig, NoteVAE, Removers | None]
     return config, model.eval(), removers
 
 
-def load_run(run_dir: str | Path, which: Literal["best", "last"] = "best",
-             cache: str | Path | None = None) -> LoadedRun:
+def load_run(
+    run_dir: str | Path, which: Literal["best", "last"] = "best", cache: str | Path | None = None
+) -> LoadedRun:
     """A trained run, ready for evaluation. `cache` overrides the cache path in the config."""
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file():

@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from rtsynth.labels import DESCRIPTORS
-from train.config import LossConfig, TrainConfig
-from train.data import Batch
-from train.distributed import DistContext, all_reduce_sum, wrap
-from train.losses import Weights, model_terms, model_total, remover_input, remover_terms
-from train.models import NoteVAE, Removers, build_model
-from train.models.harmonic import HarmonicSetup
+from rtsynth.train.config import LossConfig, TrainConfig
+from rtsynth.train.data import Batch
+from rtsynth.train.distributed import DistContext, all_reduce_sum, wrap
+from rtsynth.train.losses import Weights, model_terms, model_total, remover_input, remover_terms
+from rtsynth.train.models import NoteVAE, Removers, build_model
+from rtsynth.train.models.harmonic import HarmonicSetup
 
 
 class DivergenceError(RuntimeError):
@@ -35,9 +35,14 @@ class Networks:
     remover_optimizer: torch.optim.Optimizer | None = None
 
 
-def build_networks(config: TrainConfig, vocab_sizes: dict[str, int], mel_shape: tuple[int, int],
-                   ctx: DistContext, train_mels: torch.Tensor | None = None,
-                   harmonic: HarmonicSetup | None = None) -> Networks:
+def build_networks(
+    config: TrainConfig,
+    vocab_sizes: dict[str, int],
+    mel_shape: tuple[int, int],
+    ctx: DistContext,
+    train_mels: torch.Tensor | None = None,
+    harmonic: HarmonicSetup | None = None,
+) -> Networks:
     """Model, removers (variant "+r") and their Adam optimisers, on ctx.device.
 
     `train_mels` (the training split) fits the input standardisation and the output bias;
@@ -65,8 +70,9 @@ def finite_check(terms: dict[str, torch.Tensor], ctx: DistContext, where: str) -
         raise DivergenceError(f"loss term {names[0]!r} diverged (non-finite: {', '.join(names)}) at {where}")
 
 
-def train_step(nets: Networks, batch: Batch, weights: Weights, loss: LossConfig, ctx: DistContext,
-               where: str = "") -> dict[str, torch.Tensor]:
+def train_step(
+    nets: Networks, batch: Batch, weights: Weights, loss: LossConfig, ctx: DistContext, where: str = ""
+) -> dict[str, torch.Tensor]:
     """Stage 1, then stage 2; returns every loss term (checked finite before any update)."""
     out = nets.model(batch.mel)
     terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss)

@@ -23,17 +23,24 @@ import torch
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
-from train.augment import Augmenter
-from train.averaging import WeightAverage
-from train.config import TrainConfig
-from train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
-from train.distributed import DistContext, all_reduce_sum, gather_objects
-from train.losses import Weights, accuracies, model_terms, model_total, remover_terms
-from train.models.harmonic import HarmonicSetup
-from train.step import DivergenceError, build_networks, train_step
-from train.prep.cache import NoteCache
-from train.runs import (RunError, RunPaths, append_log, load_checkpoint, save_checkpoint, write_config,
-                        write_metrics)
+from rtsynth.train.augment import Augmenter
+from rtsynth.train.averaging import WeightAverage
+from rtsynth.train.config import TrainConfig
+from rtsynth.train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
+from rtsynth.train.distributed import DistContext, all_reduce_sum, gather_objects
+from rtsynth.train.losses import Weights, accuracies, model_terms, model_total, remover_terms
+from rtsynth.train.models.harmonic import HarmonicSetup
+from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.runs import (
+    RunError,
+    RunPaths,
+    append_log,
+    load_checkpoint,
+    save_checkpoint,
+    write_config,
+    write_metrics,
+)
+from rtsynth.train.step import DivergenceError, build_networks, train_step
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +99,12 @@ def rng_state() -> dict:
     version, words, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "python": {"version": version, "words": torch.tensor(words, dtype=torch.int64), "gauss": gauss_next},
     }
 
@@ -107,8 +118,14 @@ def set_rng_state(state: dict) -> None:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, run_dir: str | Path, ctx: DistContext | None = None,
-                 resume: bool = False, lr: float | None = None):
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: str | Path,
+        ctx: DistContext | None = None,
+        resume: bool = False,
+        lr: float | None = None,
+    ):
         """`lr` (with resume): continue at this learning rate instead of the checkpoint's."""
         self.config, self.ctx, self.paths = config, ctx or DistContext(), RunPaths(Path(run_dir))
         if not resume and self.paths.checkpoint("last").exists():
@@ -118,12 +135,20 @@ class Trainer:
         seed_everything(config.seed)
         self._load_data(NoteCache.load(config.cache))
         self.augmenter = Augmenter.from_config(config.augment, self.mel_settings, self.vocab)
-        self.nets = build_networks(config, self.vocab.sizes(), self.mel_shape, self.ctx, self.train_data.mels,
-                                   HarmonicSetup(self.mel_settings, self.vocab.pitch))
+        self.nets = build_networks(
+            config,
+            self.vocab.sizes(),
+            self.mel_shape,
+            self.ctx,
+            self.train_data.mels,
+            HarmonicSetup(self.mel_settings, self.vocab.pitch),
+        )
         self.net, self.removers = self.nets.net, self.nets.removers  # the bare modules
         self.average = WeightAverage(self.net, config.weight_average) if config.weight_average > 0 else None
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.nets.optimizer, factor=config.plateau_factor, patience=config.plateau_patience,
+            self.nets.optimizer,
+            factor=config.plateau_factor,
+            patience=config.plateau_patience,
             min_lr=config.min_lr,
         )
         self.stopping = EarlyStopping(config.patience)
@@ -155,8 +180,9 @@ class Trainer:
         self.nets.model.train()
         meter, ctx = Meter(), self.ctx
         steps = steps_per_epoch(len(self.train_data), self.config.batch_size, ctx.world_size)
-        batches = train_batches(self.train_data, self.config.batch_size, epoch, self.config.seed,
-                                ctx.rank, ctx.world_size)
+        batches = train_batches(
+            self.train_data, self.config.batch_size, epoch, self.config.seed, ctx.rank, ctx.world_size
+        )
         if self.augmenter is not None:
             generator = self.augmenter.generator(self.config.seed, epoch, ctx.rank)
             batches = (self.augmenter(batch, generator) for batch in batches)
@@ -204,7 +230,10 @@ class Trainer:
         train = self._train_epoch(epoch, weights)
         val = self.validate(weights)
         return {
-            "epoch": epoch + 1, "lr": lr, "beta": weights.beta, "lambda": weights.remover,
+            "epoch": epoch + 1,
+            "lr": lr,
+            "beta": weights.beta,
+            "lambda": weights.remover,
             "seconds": time.perf_counter() - start,
             **{f"train_{k}": v for k, v in train.items()},
             **{f"val_{k}": v for k, v in val.items()},
@@ -217,8 +246,15 @@ class Trainer:
         cfg, ctx = self.config, self.ctx
         if ctx.is_main and self.epoch == 0:
             write_config(self.paths, cfg)
-        self._event(logging.INFO, "training %s on %s from epoch %d (%d process(es), %d threads each)",
-                    cfg.variant, cfg.cache, self.epoch + 1, ctx.world_size, torch.get_num_threads())
+        self._event(
+            logging.INFO,
+            "training %s on %s from epoch %d (%d process(es), %d threads each)",
+            cfg.variant,
+            cfg.cache,
+            self.epoch + 1,
+            ctx.world_size,
+            torch.get_num_threads(),
+        )
         bar = tqdm(total=cfg.max_epochs, initial=self.epoch, desc="epochs", disable=not ctx.is_main)
         try:
             while self.epoch < cfg.max_epochs and not self.stopping.stop:
@@ -232,8 +268,14 @@ class Trainer:
         finally:
             bar.close()
         reason = "early stopping" if self.stopping.stop else "max_epochs reached"
-        self._event(logging.INFO, "finished after %d epochs (%s); best epoch %d, validation loss %.5g",
-                    self.epoch, reason, self.stopping.best_epoch, self.stopping.best)
+        self._event(
+            logging.INFO,
+            "finished after %d epochs (%s); best epoch %d, validation loss %.5g",
+            self.epoch,
+            reason,
+            self.stopping.best_epoch,
+            self.stopping.best,
+        )
         return self.stopping
 
     def _epoch_and_save(self) -> None:
@@ -262,8 +304,11 @@ class Trainer:
             "mel_settings": self.mel_settings.to_dict(),
             # what evaluation and export read: the averaged weights where there are some
             "model": self.net.state_dict() if self.average is None else self.average.state,
-            **({} if self.average is None else
-               {"trained_model": self.net.state_dict(), "average_updates": self.average.updates}),
+            **(
+                {}
+                if self.average is None
+                else {"trained_model": self.net.state_dict(), "average_updates": self.average.updates}
+            ),
             "removers": None if self.removers is None else self.removers.state_dict(),
             "optimizer": self.nets.optimizer.state_dict(),
             "remover_optimizer": None if self.removers is None else self.nets.remover_optimizer.state_dict(),
@@ -301,8 +346,12 @@ class Trainer:
         if len(states) == self.ctx.world_size:
             set_rng_state(states[self.ctx.rank])
         else:
-            self._event(logging.WARNING, "checkpoint has RNG states of %d processes, this run has %d: reseeding",
-                        len(states), self.ctx.world_size)
+            self._event(
+                logging.WARNING,
+                "checkpoint has RNG states of %d processes, this run has %d: reseeding",
+                len(states),
+                self.ctx.world_size,
+            )
             seed_everything(self.config.seed + self.epoch * 1000 + self.ctx.rank)
         self._event(logging.INFO, "resumed %s after epoch %d", self.paths.root, self.epoch)
 
@@ -318,6 +367,7 @@ class Trainer:
         if self.ctx.is_main:
             self.paths.root.mkdir(parents=True, exist_ok=True)
             append_log(self.paths, level, message % args)
+
 
 def _summary(row: dict[str, float]) -> str:
     keys = ["train_total", "val_monitor", "val_mse", *(f"val_acc_{d}" for d in DESCRIPTORS), "lr", "seconds"]

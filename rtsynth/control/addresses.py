@@ -190,7 +190,7 @@ class Address:
             if position >= len(params):
                 values[arg.name] = None  # an optional argument left out
                 continue
-            chunk = params[position:position + arg.repeat]
+            chunk = params[position : position + arg.repeat]
             parsed = [arg.parse(raw, f"{self.path} {arg.name}") for raw in chunk]
             values[arg.name] = tuple(parsed) if arg.repeat > 1 else parsed[0]
             position += arg.repeat
@@ -250,24 +250,40 @@ def _latent_addresses() -> list[Address]:
     for name in DESCRIPTORS:
         dims = LATENT_DIMS[name]
         offset = Arg("offset", FLOAT, -MAX_LATENT_OFFSET, MAX_LATENT_OFFSET, repeat=dims)
-        out.append(Address(
-            f"/latent/{name}", (offset,),
-            f"Offsets added to all {dims} dimensions of the {name} latent.",
-            lambda a, at, name=name: LatentOffset(name, a["offset"], at=at)))
+        out.append(
+            Address(
+                f"/latent/{name}",
+                (offset,),
+                f"Offsets added to all {dims} dimensions of the {name} latent.",
+                lambda a, at, name=name: LatentOffset(name, a["offset"], at=at),
+            )
+        )
         one = Arg("offset", FLOAT, -MAX_LATENT_OFFSET, MAX_LATENT_OFFSET)
-        out.append(Address(
-            f"/latent/{name}/<i>", (one,),
-            f"Offset of one dimension i (0 to {dims - 1}) of the {name} latent.",
-            lambda a, at, name=name: LatentOffset(name, (a["offset"],), a["index"], at=at),
-            indices=dims))
+        out.append(
+            Address(
+                f"/latent/{name}/<i>",
+                (one,),
+                f"Offset of one dimension i (0 to {dims - 1}) of the {name} latent.",
+                lambda a, at, name=name: LatentOffset(name, (a["offset"],), a["index"], at=at),
+                indices=dims,
+            )
+        )
     return out
 
 
 def _morph_corner(corner: str) -> Address:
-    role = {"a": "x = 0 (and top-left of the xy pad)", "b": "x = 1 (top-right)",
-            "c": "bottom-left of the xy pad", "d": "bottom-right of the xy pad"}[corner]
-    return Address(f"/morph/{corner}", (CLUSTER,), f"Morph corner {corner}: the cluster at {role}.",
-                   lambda a, at: MorphCorner(corner, a["timbre"], at=at))
+    role = {
+        "a": "x = 0 (and top-left of the xy pad)",
+        "b": "x = 1 (top-right)",
+        "c": "bottom-left of the xy pad",
+        "d": "bottom-right of the xy pad",
+    }[corner]
+    return Address(
+        f"/morph/{corner}",
+        (CLUSTER,),
+        f"Morph corner {corner}: the cluster at {role}.",
+        lambda a, at: MorphCorner(corner, a["timbre"], at=at),
+    )
 
 
 def _name_request(op: RequestOp) -> Callable[[dict, float | None], Request]:
@@ -277,52 +293,128 @@ def _name_request(op: RequestOp) -> Callable[[dict, float | None], Request]:
 NAME = Arg("name", STRING, doc="a plain name: no folders, no '..'")
 
 ADDRESSES: tuple[Address, ...] = (
-    Address("/note/on", (NOTE, VEL, replace(DURATION, lo=0.0, optional=True, doc="selects the duration latent; "
-                                            "0 = the default, so a timbre can follow"), TIMBRE_ARG),
-            "Start a note; it sounds until /note/off. Velocity 0 is a note-off.", _note_on),
-    Address("/note/off", (NOTE,), "Release a note (the release envelope ends it).",
-            lambda a, at: NoteOff(a["note"], at=at)),
-    Address("/note", (NOTE, VEL, DURATION, TIMBRE_ARG),
-            "One-shot note of the given duration (uses the duration latent); no note-off needed.",
-            lambda a, at: NoteOn(a["note"], a["velocity"], a["duration"], a["timbre"], one_shot=True, at=at)),
-    Address("/timbre", (CLUSTER,), "Select a timbre cluster (its mean becomes the timbre point).",
-            lambda a, at: SelectTimbre(a["timbre"], at=at)),
+    Address(
+        "/note/on",
+        (
+            NOTE,
+            VEL,
+            replace(
+                DURATION,
+                lo=0.0,
+                optional=True,
+                doc="selects the duration latent; 0 = the default, so a timbre can follow",
+            ),
+            TIMBRE_ARG,
+        ),
+        "Start a note; it sounds until /note/off. Velocity 0 is a note-off.",
+        _note_on,
+    ),
+    Address(
+        "/note/off", (NOTE,), "Release a note (the release envelope ends it).", lambda a, at: NoteOff(a["note"], at=at)
+    ),
+    Address(
+        "/note",
+        (NOTE, VEL, DURATION, TIMBRE_ARG),
+        "One-shot note of the given duration (uses the duration latent); no note-off needed.",
+        lambda a, at: NoteOn(a["note"], a["velocity"], a["duration"], a["timbre"], one_shot=True, at=at),
+    ),
+    Address(
+        "/timbre",
+        (CLUSTER,),
+        "Select a timbre cluster (its mean becomes the timbre point).",
+        lambda a, at: SelectTimbre(a["timbre"], at=at),
+    ),
     *(_morph_corner(c) for c in "abcd"),
-    Address("/morph/x", (Arg("x", FLOAT, **UNIT),), "Two-cluster morph position: 0 = a, 1 = b.",
-            lambda a, at: MorphPosition(a["x"], at=at)),
-    Address("/morph/xy", (Arg("x", FLOAT, **UNIT), Arg("y", FLOAT, **UNIT)),
-            "Four-corner morph position: (0,0) = a, (1,0) = b, (0,1) = c, (1,1) = d.",
-            lambda a, at: MorphPosition(a["x"], a["y"], at=at)),
-    Address("/morph/time", (Arg("time", FLOAT, 0.0, 60000.0, unit="ms"),),
-            "Smoothing ramp for moves of the timbre point.",
-            lambda a, at: MorphTime(a["time"], at=at)),
+    Address(
+        "/morph/x",
+        (Arg("x", FLOAT, **UNIT),),
+        "Two-cluster morph position: 0 = a, 1 = b.",
+        lambda a, at: MorphPosition(a["x"], at=at),
+    ),
+    Address(
+        "/morph/xy",
+        (Arg("x", FLOAT, **UNIT), Arg("y", FLOAT, **UNIT)),
+        "Four-corner morph position: (0,0) = a, (1,0) = b, (0,1) = c, (1,1) = d.",
+        lambda a, at: MorphPosition(a["x"], a["y"], at=at),
+    ),
+    Address(
+        "/morph/time",
+        (Arg("time", FLOAT, 0.0, 60000.0, unit="ms"),),
+        "Smoothing ramp for moves of the timbre point.",
+        lambda a, at: MorphTime(a["time"], at=at),
+    ),
     *_latent_addresses(),
     Address("/latent/reset", (), "Set all latent offsets back to zero.", lambda a, at: LatentReset(at=at)),
-    Address("/sustain", (Arg("on", FLOAT, **UNIT, doc=">= 0.5 is pedal down"),), "Sustain pedal.",
-            lambda a, at: Sustain(a["on"] >= 0.5, at=at)),
-    Address("/bend", (Arg("semitones", FLOAT, -24.0, 24.0),), "Pitch bend of all notes, in semitones.",
-            lambda a, at: PitchBend(a["semitones"], at=at)),
-    Address("/gain", (Arg("gain", FLOAT, 0.0, 2.0, doc="linear"),), "Master gain (1 = unity).",
-            lambda a, at: Gain(a["gain"], at=at)),
+    Address(
+        "/sustain",
+        (Arg("on", FLOAT, **UNIT, doc=">= 0.5 is pedal down"),),
+        "Sustain pedal.",
+        lambda a, at: Sustain(a["on"] >= 0.5, at=at),
+    ),
+    Address(
+        "/bend",
+        (Arg("semitones", FLOAT, -24.0, 24.0),),
+        "Pitch bend of all notes, in semitones.",
+        lambda a, at: PitchBend(a["semitones"], at=at),
+    ),
+    Address(
+        "/gain",
+        (Arg("gain", FLOAT, 0.0, 2.0, doc="linear"),),
+        "Master gain (1 = unity).",
+        lambda a, at: Gain(a["gain"], at=at),
+    ),
     Address("/panic", (), "Silence all voices at once.", lambda a, at: Panic(at=at)),
-    Address("/preset/save", (NAME,), "Save the latent state as name.json in the presets folder.",
-            _name_request("preset_save"), reply="/preset/save/reply s name"),
-    Address("/preset/load", (NAME,), "Load name.json from the presets folder.",
-            _name_request("preset_load"), reply="/preset/load/reply s name"),
-    Address("/model/load", (NAME,), "Hot-swap to the bundle folder name in the bundles folder "
-            "(loads in the background; a bad bundle is refused and the old one keeps playing).",
-            _name_request("model_load"), reply="/model/load/reply s name (loading has started)"),
-    Address("/reply/port", (Arg("port", INT, 1, 65535),),
-            "Send this client's replies to this port on its host instead of its source port "
-            "(Max's udpsend cannot receive, so a Max patch listens with udpreceive on a fixed port).",
-            lambda a, at: Request("reply_port", port=a["port"]), reply="/reply/port/reply i port"),
-    Address("/model/info", (), "Describe the loaded model.", lambda a, at: Request("model_info"),
-            reply=f"{MODEL_INFO_REPLY_PREFIX}<field> values ...: one message per field, "
-                  "e.g. /model/info/timbres s s ..."),
-    Address("/status", (), "Engine status.", lambda a, at: Request("status"),
-            reply=f"{STATUS_REPLY} s key, value, s key, value ... (voices, cpu, xruns, ...)"),
-    Address("/latency", (), "Event-to-first-sample latency.", lambda a, at: Request("latency"),
-            reply=f"{LATENCY_REPLY} f p50_ms f p99_ms (nan before the first note)"),
+    Address(
+        "/preset/save",
+        (NAME,),
+        "Save the latent state as name.json in the presets folder.",
+        _name_request("preset_save"),
+        reply="/preset/save/reply s name",
+    ),
+    Address(
+        "/preset/load",
+        (NAME,),
+        "Load name.json from the presets folder.",
+        _name_request("preset_load"),
+        reply="/preset/load/reply s name",
+    ),
+    Address(
+        "/model/load",
+        (NAME,),
+        "Hot-swap to the bundle folder name in the bundles folder "
+        "(loads in the background; a bad bundle is refused and the old one keeps playing).",
+        _name_request("model_load"),
+        reply="/model/load/reply s name (loading has started)",
+    ),
+    Address(
+        "/reply/port",
+        (Arg("port", INT, 1, 65535),),
+        "Send this client's replies to this port on its host instead of its source port "
+        "(Max's udpsend cannot receive, so a Max patch listens with udpreceive on a fixed port).",
+        lambda a, at: Request("reply_port", port=a["port"]),
+        reply="/reply/port/reply i port",
+    ),
+    Address(
+        "/model/info",
+        (),
+        "Describe the loaded model.",
+        lambda a, at: Request("model_info"),
+        reply=f"{MODEL_INFO_REPLY_PREFIX}<field> values ...: one message per field, e.g. /model/info/timbres s s ...",
+    ),
+    Address(
+        "/status",
+        (),
+        "Engine status.",
+        lambda a, at: Request("status"),
+        reply=f"{STATUS_REPLY} s key, value, s key, value ... (voices, cpu, xruns, ...)",
+    ),
+    Address(
+        "/latency",
+        (),
+        "Event-to-first-sample latency.",
+        lambda a, at: Request("latency"),
+        reply=f"{LATENCY_REPLY} f p50_ms f p99_ms (nan before the first note)",
+    ),
 )
 
 DISPATCHER = Dispatcher(ADDRESSES)

@@ -219,8 +219,16 @@ def _unit_bend(value: int) -> float:
 class MidiInput:
     """A MIDI input port feeding the engine; `port` is "virtual" (or None) or a name substring."""
 
-    def __init__(self, engine, port: str | None = None, cc_map: Mapping | str | Path | None = None,
-                 *, bend_range: float = 2.0, api: int | None = None, client_name: str = "rtsynth"):
+    def __init__(
+        self,
+        engine,
+        port: str | None = None,
+        cc_map: Mapping | str | Path | None = None,
+        *,
+        bend_range: float = 2.0,
+        api: int | None = None,
+        client_name: str = "rtsynth",
+    ):
         self.engine = engine
         self.requested_port = port
         self.mapper = MidiMapper(load_cc_map(cc_map), bend_range)
@@ -300,5 +308,7 @@ def find_port(ports: list[str], wanted: str) -> tuple[int, str]:
         if wanted.lower() in name.lower():
             return index, name
     available = ", ".join(repr(p) for p in ports) or "none"
-    raise MidiPortError(f"no MIDI input port matching {wanted!r}; available: {available} "
-                        f"(or use 'virtual' to open a port others connect to)")
+    raise MidiPortError(
+        f"no MIDI input port matching {wanted!r}; available: {available} "
+        f"(or use 'virtual' to open a port others connect to)"
+    )

@@ -91,11 +91,11 @@ def _walk_bundle(dgram: bytes, clock: float, wall: float, outer: float | None, d
     while index < len(dgram):
         if len(dgram) - index < 4:
             raise PacketError("truncated bundle element size")
-        size = int.from_bytes(dgram[index:index + 4], "big", signed=True)
+        size = int.from_bytes(dgram[index : index + 4], "big", signed=True)
         index += 4
         if size <= 0 or size % 4 or index + size > len(dgram):
             raise PacketError(f"bad bundle element size {size}")
-        element = dgram[index:index + size]
+        element = dgram[index : index + size]
         index += size
         if element.startswith(BUNDLE_PREFIX):
             out += _walk_bundle(element, clock, wall, at, depth + 1)
@@ -141,9 +141,15 @@ def build_message(address: str, args: list) -> bytes:
 class OscServer:
     """UDP OSC server for one engine; replies go to the sender's address and port."""
 
-    def __init__(self, engine, host: str = "127.0.0.1", port: int = 9000,
-                 presets_dir: str | Path = "presets", bundles_dir: str | Path = "bundles",
-                 dispatcher: Dispatcher = DISPATCHER):
+    def __init__(
+        self,
+        engine,
+        host: str = "127.0.0.1",
+        port: int = 9000,
+        presets_dir: str | Path = "presets",
+        bundles_dir: str | Path = "bundles",
+        dispatcher: Dispatcher = DISPATCHER,
+    ):
         self.engine = engine
         self.host, self._requested_port = host, port
         self.presets_dir, self.bundles_dir = Path(presets_dir), Path(bundles_dir)
@@ -204,7 +210,7 @@ class OscServer:
         while not self._stop.is_set():
             try:
                 data, sender = self._sock.recvfrom(65536)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError as err:  # e.g. an ICMP error from an earlier reply; keep serving
                 self.warnings.warning("OSC socket error: %s", err)
@@ -260,8 +266,9 @@ class OscServer:
         return [(LATENCY_REPLY, [float(p50), float(p99)])]
 
     def _on_model_info(self, _name: None) -> list[tuple[str, list]]:
-        return [(MODEL_INFO_REPLY_PREFIX + str(key), _osc_values(value))
-                for key, value in self.engine.model_info().items()]
+        return [
+            (MODEL_INFO_REPLY_PREFIX + str(key), _osc_values(value)) for key, value in self.engine.model_info().items()
+        ]
 
     def _on_preset_save(self, name: str) -> list[tuple[str, list]]:
         path = resolve_name(self.presets_dir, name, ".json")
@@ -272,23 +279,26 @@ class OscServer:
     def _on_preset_load(self, name: str) -> list[tuple[str, list]]:
         path = resolve_name(self.presets_dir, name, ".json")
         if not path.is_file():
-            raise FileNotFoundError(f"no preset {name!r} in {self.presets_dir} "
-                                    f"(have: {_listing(self.presets_dir, dirs=False)})")
+            raise FileNotFoundError(
+                f"no preset {name!r} in {self.presets_dir} (have: {_listing(self.presets_dir, dirs=False)})"
+            )
         self.engine.load_preset(path)
         return [("/preset/load/reply", [name])]
 
     def _on_model_load(self, name: str) -> list[tuple[str, list]]:
         path = resolve_name(self.bundles_dir, name)
         if not path.is_dir():
-            raise FileNotFoundError(f"no bundle {name!r} in {self.bundles_dir} "
-                                    f"(have: {_listing(self.bundles_dir, dirs=True)})")
+            raise FileNotFoundError(
+                f"no bundle {name!r} in {self.bundles_dir} (have: {_listing(self.bundles_dir, dirs=True)})"
+            )
         self.engine.load_model(path)
         return [("/model/load/reply", [name])]
 
     def _error(self, sender: tuple, address: str, message: str, exc_info: bool = False) -> None:
         self.errors += 1
-        self.warnings.warning("OSC from %s:%s: %s%s", sender[0], sender[1],
-                              f"{address}: " if address else "", message, exc_info=exc_info)
+        self.warnings.warning(
+            "OSC from %s:%s: %s%s", sender[0], sender[1], f"{address}: " if address else "", message, exc_info=exc_info
+        )
         self._send(sender, ERROR_REPLY, [address, message])
 
     def _send(self, sender: tuple, address: str, args: list) -> None:
@@ -303,6 +313,9 @@ def _listing(folder: Path, dirs: bool, most: int = 10) -> str:
     """What a client could have asked for instead: bundle folders, or preset names."""
     if not folder.is_dir():
         return f"nothing, {folder} does not exist"
-    names = sorted(p.name if dirs else p.stem for p in folder.iterdir()
-                   if (p.is_dir() if dirs else p.suffix == ".json") and not p.name.startswith("."))
+    names = sorted(
+        p.name if dirs else p.stem
+        for p in folder.iterdir()
+        if (p.is_dir() if dirs else p.suffix == ".json") and not p.name.startswith(".")
+    )
     return ", ".join(names[:most]) + (" ..." if len(names) > most else "") if names else "nothing"

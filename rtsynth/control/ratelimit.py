@@ -26,8 +26,9 @@ class RateLimitedWarnings:
         with self._lock:
             if now - self._window_start >= self._interval:
                 if self._suppressed:
-                    self._logger.warning("%d similar warnings suppressed in the last %.0f s",
-                                         self._suppressed, now - self._window_start)
+                    self._logger.warning(
+                        "%d similar warnings suppressed in the last %.0f s", self._suppressed, now - self._window_start
+                    )
                 self._window_start, self._in_window, self._suppressed = now, 0, 0
             if self._in_window >= self._burst:
                 self._suppressed += 1

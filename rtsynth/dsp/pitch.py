@@ -14,7 +14,7 @@ def estimate_f0(x: np.ndarray, expected_hz: float, sr: int) -> float:
     x = np.asarray(x, dtype=np.float64) - np.mean(x)
     n = 1 << int(np.ceil(np.log2(2 * len(x))))
     acf = np.fft.irfft(np.abs(np.fft.rfft(x, n)) ** 2)[: len(x)] / (len(x) - np.arange(len(x)))
-    lo, hi = int(sr / (expected_hz * 2 ** 0.5)), int(sr / (expected_hz * 2 ** -0.5)) + 1
+    lo, hi = int(sr / (expected_hz * 2**0.5)), int(sr / (expected_hz * 2**-0.5)) + 1
     k = lo + int(np.argmax(acf[lo:hi]))
     a, b, c = acf[k - 1 : k + 2]
     return float(sr / (k + 0.5 * (a - c) / (a - 2 * b + c)))

@@ -77,17 +77,26 @@ class SoundDeviceBackend:
         config = self.engine.config
         try:
             self._stream = sd.OutputStream(
-                samplerate=config.samplerate, blocksize=config.blocksize, device=self.device,
-                channels=self.channels, dtype="float32", latency="low", callback=self._callback,
+                samplerate=config.samplerate,
+                blocksize=config.blocksize,
+                device=self.device,
+                channels=self.channels,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
             )
         except (sd.PortAudioError, ValueError) as err:
-            raise AudioBackendError(f"cannot open audio output {self.device or '(default)'} at "
-                                    f"{config.samplerate} Hz, {config.blocksize} frames: {err}") from None
+            raise AudioBackendError(
+                f"cannot open audio output {self.device or '(default)'} at "
+                f"{config.samplerate} Hz, {config.blocksize} frames: {err}"
+            ) from None
         self._fallback_delay = self._stream.latency
         info = sd.query_devices(self._stream.device)
         self.engine.audio_info = {
-            "backend": "sounddevice", "device": info["name"],
-            "hostapi": sd.query_hostapis(info["hostapi"])["name"], "latency_ms": self._stream.latency * 1e3,
+            "backend": "sounddevice",
+            "device": info["name"],
+            "hostapi": sd.query_hostapis(info["hostapi"])["name"],
+            "latency_ms": self._stream.latency * 1e3,
         }
         self._stream.start()
         return self
@@ -213,8 +222,9 @@ class PyoBackend:
 
     STOP_WAIT_S = 0.25  # after pyo stops calling us: lets a buffer already in flight finish
 
-    def __init__(self, engine: Engine, device: str | int | None = None, channels: int = 2,
-                 client_name: str = "rtsynth"):
+    def __init__(
+        self, engine: Engine, device: str | int | None = None, channels: int = 2, client_name: str = "rtsynth"
+    ):
         self.engine, self.device, self.channels, self.client_name = engine, device, channels, client_name
         self.error: BaseException | None = None
         self._server = None
@@ -267,8 +277,14 @@ class PyoBackend:
         size, or AudioBackendError saying why not."""
         config, host = self.engine.config, "PortAudio" if output is not None else "JACK"
         self._server = server = pyo.Server(
-            sr=config.samplerate, nchnls=self.channels, buffersize=config.blocksize, duplex=0,
-            audio=host.lower(), jackname=self.client_name, verbosity=1)  # pyo prints errors only
+            sr=config.samplerate,
+            nchnls=self.channels,
+            buffersize=config.blocksize,
+            duplex=0,
+            audio=host.lower(),
+            jackname=self.client_name,
+            verbosity=1,
+        )  # pyo prints errors only
         server.deactivateMidi()  # MIDI is rtsynth's own (rtmidi): pyo must not open the ports too
         if output is not None:
             server.setOutputDevice(output)
@@ -277,9 +293,11 @@ class PyoBackend:
             raise AudioBackendError(f"pyo could not open its {host} audio output (see pyo's message above)")
         sr, n = int(server.getSamplingRate()), server.getBufferSize()
         if (sr, n) != (config.samplerate, config.blocksize):  # JACK imposes its own
-            raise AudioBackendError(f"{host} runs at {sr} Hz with {n}-frame buffers, the engine at "
-                                    f"{config.samplerate} Hz with {config.blocksize}: start rtsynth with "
-                                    f"--samplerate {sr} --blocksize {n}")
+            raise AudioBackendError(
+                f"{host} runs at {sr} Hz with {n}-frame buffers, the engine at "
+                f"{config.samplerate} Hz with {config.blocksize}: start rtsynth with "
+                f"--samplerate {sr} --blocksize {n}"
+            )
         return server
 
     def _portaudio_output(self, pyo) -> tuple[int, str]:

@@ -116,7 +116,10 @@ class ChannelState:
     def to_json(self, space: LatentSpace) -> dict:
         p, names = self.point, space.timbres
         return {
-            "cluster": names[p.cluster], "corners": [names[c] for c in p.corners], "x": p.x, "y": p.y,
+            "cluster": names[p.cluster],
+            "corners": [names[c] for c in p.corners],
+            "x": p.x,
+            "y": p.y,
             "offsets": {d: [float(v) for v in self.offsets[d]] for d in DESCRIPTORS if d in self.offsets},
         }
 
@@ -127,8 +130,12 @@ class ChannelState:
             if len(corners) != 4:
                 raise ValueError(f"a preset needs 4 morph corners, got {len(corners)}")
             x, y = data.get("x"), data.get("y")
-            point = TimbrePoint(space.timbre_index(_timbre_ref(data["cluster"])), corners,
-                                None if x is None else float(x), None if y is None else float(y))
+            point = TimbrePoint(
+                space.timbre_index(_timbre_ref(data["cluster"])),
+                corners,
+                None if x is None else float(x),
+                None if y is None else float(y),
+            )
             state = ChannelState(point)
             for descriptor, values in data.get("offsets", {}).items():
                 if descriptor not in LATENT_DIMS:

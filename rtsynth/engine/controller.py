@@ -18,8 +18,19 @@ from dataclasses import replace
 from rtsynth.engine.channels import N_CHANNELS, ChannelState
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
-    Event, Gain, LatentOffset, LatentReset, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn, Panic,
-    PitchBend, SelectTimbre, Sustain,
+    Event,
+    Gain,
+    LatentOffset,
+    LatentReset,
+    MorphCorner,
+    MorphPosition,
+    MorphTime,
+    NoteOff,
+    NoteOn,
+    Panic,
+    PitchBend,
+    SelectTimbre,
+    Sustain,
 )
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.mixer import BEND, GAIN, PANIC, RELEASE, command
@@ -32,8 +43,7 @@ CORNERS = "abcd"
 
 
 class Controller:
-    def __init__(self, space: LatentSpace, config: EngineConfig, commands: deque,
-                 to_worker: Callable[..., None]):
+    def __init__(self, space: LatentSpace, config: EngineConfig, commands: deque, to_worker: Callable[..., None]):
         self.space, self.config = space, config
         self._commands, self._to_worker = commands, to_worker
         self.lookahead = config.blocksize / config.samplerate
@@ -46,10 +56,18 @@ class Controller:
         self._voice_ids = itertools.count()
         self._lock = threading.Lock()
         self._handlers = {
-            NoteOn: self._note_on, NoteOff: self._note_off, Sustain: self._sustain, PitchBend: self._bend,
-            SelectTimbre: self._select, MorphCorner: self._corner, MorphPosition: self._position,
-            MorphTime: self._morph_time, LatentOffset: self._offset, LatentReset: self._reset,
-            Panic: self._panic, Gain: self._gain,
+            NoteOn: self._note_on,
+            NoteOff: self._note_off,
+            Sustain: self._sustain,
+            PitchBend: self._bend,
+            SelectTimbre: self._select,
+            MorphCorner: self._corner,
+            MorphPosition: self._position,
+            MorphTime: self._morph_time,
+            LatentOffset: self._offset,
+            LatentReset: self._reset,
+            Panic: self._panic,
+            Gain: self._gain,
         }
 
     def apply(self, event: Event, arrival: float) -> None:
@@ -184,7 +202,8 @@ class Controller:
     def preset(self) -> dict:
         with self._lock:
             return {
-                "format": "rtsynth-preset", "version": 1,
+                "format": "rtsynth-preset",
+                "version": 1,
                 "morph_time_ms": self.morph_seconds * 1e3,
                 "timbres": list(self.space.timbres),
                 "channels": {str(i): s.to_json(self.space) for i, s in enumerate(self.channels)},

@@ -50,8 +50,13 @@ def check_bundle(bundle_dir: str | Path) -> tuple[BundleSpec, LatentSpace]:
 
 
 class Engine:
-    def __init__(self, bundle_dir: str | Path, config: EngineConfig = EngineConfig(),
-                 clock: Callable[[], float] = time.monotonic, realtime: bool = True):
+    def __init__(
+        self,
+        bundle_dir: str | Path,
+        config: EngineConfig = EngineConfig(),
+        clock: Callable[[], float] = time.monotonic,
+        realtime: bool = True,
+    ):
         self.config, self._clock, self.realtime = config, clock, realtime
         self.spec, space = check_bundle(bundle_dir)
         self.bank = VoiceBank(config.slots, int(BUFFER_SECONDS * config.samplerate), shared=realtime)
@@ -126,18 +131,30 @@ class Engine:
         p50, p99 = self.latency()
         latency = self.mixer.output_latency
         return {
-            "model": self.info.get("name", ""), "provider": self.info.get("provider", ""),
-            "vocoder": self.info.get("vocoder", ""), "attack_vocoder": self.info.get("attack_vocoder", ""),
-            "samplerate": self.config.samplerate, "blocksize": self.config.blocksize,
-            "voices": mixer.voices, "voices_max": self.config.voices, "gain": self.controller.gain,
-            "blocks": mixer.blocks, "xruns": mixer.xruns, "underruns": mixer.underruns,
-            "late_starts": mixer.late_starts, "cpu": round(mixer.load, 4), "cpu_max": round(mixer.load_max, 4),
+            "model": self.info.get("name", ""),
+            "provider": self.info.get("provider", ""),
+            "vocoder": self.info.get("vocoder", ""),
+            "attack_vocoder": self.info.get("attack_vocoder", ""),
+            "samplerate": self.config.samplerate,
+            "blocksize": self.config.blocksize,
+            "voices": mixer.voices,
+            "voices_max": self.config.voices,
+            "gain": self.controller.gain,
+            "blocks": mixer.blocks,
+            "xruns": mixer.xruns,
+            "underruns": mixer.underruns,
+            "late_starts": mixer.late_starts,
+            "cpu": round(mixer.load, 4),
+            "cpu_max": round(mixer.load_max, 4),
             "notes": int(counters["notes"]),
             "dropped_notes": int(counters["dropped_late"] + counters["dropped_full"]),
-            "rerenders": int(counters["rerenders"]), "render_errors": int(counters["errors"]),
-            "cache_notes": int(counters["cache_notes"]), "cache_hits": int(counters["cache_hits"]),
+            "rerenders": int(counters["rerenders"]),
+            "render_errors": int(counters["errors"]),
+            "cache_notes": int(counters["cache_notes"]),
+            "cache_hits": int(counters["cache_hits"]),
             "cache_misses": int(counters["cache_misses"]),
-            "latency_p50_ms": p50, "latency_p99_ms": p99,
+            "latency_p50_ms": p50,
+            "latency_p99_ms": p99,
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self._process.alive if self._process is not None else self.worker is not None,
             "model_error": self.model_error or "",
@@ -146,11 +163,15 @@ class Engine:
     def model_info(self) -> dict:
         space, spec = self.controller.space, self.spec
         return {
-            "name": spec.name, "timbres": list(space.timbres),
+            "name": spec.name,
+            "timbres": list(space.timbres),
             "pitch_range": [int(space.pitches.min()), int(space.pitches.max())],
-            "dynamics": list(space.dynamics), "durations": [float(d) for d in space.durations],
-            "latent_dims": dict(LATENT_DIMS), "vocoder": self.info.get("vocoder", ""),
-            "sample_rate": spec.mel.sample_rate, "corpus": spec.corpus.get("name", ""),
+            "dynamics": list(space.dynamics),
+            "durations": [float(d) for d in space.durations],
+            "latent_dims": dict(LATENT_DIMS),
+            "vocoder": self.info.get("vocoder", ""),
+            "sample_rate": spec.mel.sample_rate,
+            "corpus": spec.corpus.get("name", ""),
         }
 
     def save_preset(self, path: str | Path) -> None:
@@ -207,14 +228,17 @@ class Engine:
         elif self.worker is not None:
             getattr(self.worker, kind)(*args)
 
-    def prerender(self, channel: int = 0, velocities: tuple[int, ...] | None = None,
-                  notes: tuple[int, ...] | None = None) -> None:
+    def prerender(
+        self, channel: int = 0, velocities: tuple[int, ...] | None = None, notes: tuple[int, ...] | None = None
+    ) -> None:
         """Queue `notes` (default: every trained pitch) at `velocities` (MIDI) for the channel's
         timbre into the cache, in the background after everything else."""
         velocities = velocities or self.config.prerender_velocities
         space, now = self.controller.space, self.clock()
         notes = notes if notes is not None else tuple(int(p) for p in space.pitches)
-        specs = [NoteSpec(-1, channel, int(p), v / 127, None, None, now, None, self.controller.epoch)
-                 for v in velocities for p in notes]
+        specs = [
+            NoteSpec(-1, channel, int(p), v / 127, None, None, now, None, self.controller.epoch)
+            for v in velocities
+            for p in notes
+        ]
         self._to_worker("prerender", specs, self.controller.timeline(channel))
-

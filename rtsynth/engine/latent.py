@@ -81,8 +81,9 @@ class LatentSpace:
             raise ValueError(f"unknown timbre {ref!r}; this model has {list(self.timbres)}")
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool) and 0 <= ref < self.n_timbres:
             return int(ref)
-        raise ValueError(f"timbre index {ref!r} out of range: this model has {self.n_timbres} timbres "
-                         f"(0-{self.n_timbres - 1})")
+        raise ValueError(
+            f"timbre index {ref!r} out of range: this model has {self.n_timbres} timbres (0-{self.n_timbres - 1})"
+        )
 
     def pitch(self, note: int, control: np.ndarray | None = None) -> NotePitch:
         """The pitch class to decode for `note`, and the semitones left to the resampler.
@@ -143,8 +144,9 @@ class LatentSpace:
         index = len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
         return self.duration_means[index]
 
-    def note_base(self, note: int, velocity: float, duration: float | None,
-                  control: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def note_base(
+        self, note: int, velocity: float, duration: float | None, control: np.ndarray | None = None
+    ) -> tuple[np.ndarray, float]:
         """z with zero timbre part, and the transposition left to the resampler."""
         pitch = self.pitch(note, control)
         z = np.zeros(LATENT_SIZE, dtype=np.float32)

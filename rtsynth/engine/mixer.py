@@ -88,8 +88,22 @@ def bank_layout(slots: int, length: int) -> dict:
 
 RING_SIZE, RECORD = 4096, 8
 RENDER_LOG = 2048
-COUNTERS = ("notes", "dropped_late", "dropped_full", "rerenders", "handovers", "kept_attack", "decodes",
-            "errors", "busy_s", "cache_hits", "cache_misses", "cache_notes", "prerendered", "render_count")
+COUNTERS = (
+    "notes",
+    "dropped_late",
+    "dropped_full",
+    "rerenders",
+    "handovers",
+    "kept_attack",
+    "decodes",
+    "errors",
+    "busy_s",
+    "cache_hits",
+    "cache_misses",
+    "cache_notes",
+    "prerendered",
+    "render_count",
+)
 # how each command kind's arguments come back from a ring record
 _ARG_TYPES = {START: (int, int, "optional", bool), STEAL: (int, float), KILL: (int,)}
 
@@ -313,4 +327,3 @@ class Mixer:
         if cached is not None:
             values = values[flags == cached]
         return values[np.isfinite(values)].copy()
-

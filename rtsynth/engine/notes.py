@@ -59,8 +59,9 @@ def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: 
     return control
 
 
-def plan_note(spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int,
-              first_frame: int = 0) -> NotePlan:
+def plan_note(
+    spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int, first_frame: int = 0
+) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
     at_start = note_control(spec, timeline, space, np.array([spec.start]))[0]
     base, transpose = space.note_base(spec.note, spec.velocity, spec.duration, at_start)

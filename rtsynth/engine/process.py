@@ -35,9 +35,13 @@ class WorkerError(RuntimeError):
 
 
 def runtime_info(runtime: ModelRuntime) -> dict:
-    return {"bundle": str(runtime.model.directory), "name": runtime.name,
-            "provider": runtime.model.provider, "vocoder": runtime.vocoder_name,
-            "attack_vocoder": runtime.attack_vocoder_name or "none"}
+    return {
+        "bundle": str(runtime.model.directory),
+        "name": runtime.name,
+        "provider": runtime.model.provider,
+        "vocoder": runtime.vocoder_name,
+        "attack_vocoder": runtime.attack_vocoder_name or "none",
+    }
 
 
 def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> ModelRuntime:
@@ -56,8 +60,9 @@ class WorkerProcess:
     which breaks scripts without a `__main__` guard.
     """
 
-    def __init__(self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig,
-                 on_message: Callable[[tuple], None]):
+    def __init__(
+        self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig, on_message: Callable[[tuple], None]
+    ):
         self._setup = (bank.name, bank.slots, bank.length_max, str(bundle_dir), config)
         self._on_message = on_message
         self._send_lock = threading.Lock()
@@ -68,7 +73,8 @@ class WorkerProcess:
     def start(self) -> dict:
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "rtsynth.engine.process", str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+            [sys.executable, "-m", "rtsynth.engine.process", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
             env={**os.environ, **ONE_BLAS_THREAD},
         )
         theirs.close()
@@ -140,8 +146,9 @@ def worker_main(conn: Connection) -> None:
     worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(("swapped", runtime_info(rt))))
     sys.setswitchinterval(config.switch_interval_ms * 1e-3)  # the note-start thread gets its turn soon
     stop, wake = threading.Event(), threading.Event()
-    starter = threading.Thread(target=_serve_requests, args=(conn, worker, config, send, stop, wake),
-                               name="rtsynth-note-starter", daemon=True)
+    starter = threading.Thread(
+        target=_serve_requests, args=(conn, worker, config, send, stop, wake), name="rtsynth-note-starter", daemon=True
+    )
     send(("ready", runtime_info(runtime)))
     starter.start()
     while not stop.is_set():
@@ -151,8 +158,9 @@ def worker_main(conn: Connection) -> None:
     starter.join(5)
 
 
-def _serve_requests(conn: Connection, worker: RenderWorker, config: EngineConfig, send,
-                    stop: threading.Event, wake: threading.Event) -> None:
+def _serve_requests(
+    conn: Connection, worker: RenderWorker, config: EngineConfig, send, stop: threading.Event, wake: threading.Event
+) -> None:
     """The note-start thread: takes every request and starts due notes at once, whatever
     long vocoding step the main loop is in; then wakes the main loop for the rest."""
     try:

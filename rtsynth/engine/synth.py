@@ -44,8 +44,7 @@ class ModelRuntime:
         self.out_rate = config.samplerate
         self.vocoder_name = choose_vocoder(config.vocoder, model.spec.vocoder)
         attack = config.attack_vocoder
-        self.attack_vocoder_name = (choose_vocoder(attack, {}) if attack not in ("", "none", self.vocoder_name)
-                                    else None)
+        self.attack_vocoder_name = choose_vocoder(attack, {}) if attack not in ("", "none", self.vocoder_name) else None
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
         self.note_samples = int(round(self.mel.n_frames * self.samples_per_frame))
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate

@@ -34,7 +34,18 @@ from rtsynth.engine.cache import RenderCache, cache_key
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import (
-    COUNTERS, FADING, FREE, KILL, PLAYING, RELEASING, RENDER_LOG, RESERVED, START, STEAL, VoiceBank, command,
+    COUNTERS,
+    FADING,
+    FREE,
+    KILL,
+    PLAYING,
+    RELEASING,
+    RENDER_LOG,
+    RESERVED,
+    START,
+    STEAL,
+    VoiceBank,
+    command,
 )
 from rtsynth.engine.notes import NotePlan, NoteSpec, assemble, plan_note
 from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
@@ -93,9 +104,15 @@ class Counters:
 class RenderWorker:
     """Inputs arrive as method calls (in-process) or as messages a WorkerProcess relays."""
 
-    def __init__(self, bank: VoiceBank, runtime: ModelRuntime, config: EngineConfig,
-                 on_swap: Callable[[ModelRuntime], None], clock: Callable[[], float] = time.monotonic,
-                 kill_now: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        bank: VoiceBank,
+        runtime: ModelRuntime,
+        config: EngineConfig,
+        on_swap: Callable[[ModelRuntime], None],
+        clock: Callable[[], float] = time.monotonic,
+        kill_now: Callable[[int], None] | None = None,
+    ):
         self.bank, self.runtime, self.config, self.on_swap = bank, runtime, config, on_swap
         self.clock, self.kill_now = clock, kill_now
         self.cache = RenderCache(config.cache_mb)
@@ -289,8 +306,10 @@ class RenderWorker:
             return
         with self._lock:
             self._reap()
-        plans = [plan_note(s, self.timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames)
-                 for s in fresh]
+        plans = [
+            plan_note(s, self.timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames)
+            for s in fresh
+        ]
         sources = self._sources(plans)
         for spec, plan, source in zip(fresh, plans, sources):
             self._launch(spec, plan, source, began)
@@ -338,8 +357,11 @@ class RenderWorker:
         if slot is None:
             self.stats.add("dropped_full")
             if time.monotonic() >= self._quiet_until:  # a flood must not become a flood of warnings
-                log.warning("no voice slot free (every one busy fading out): note %d dropped; "
-                            "%d dropped so far", spec.note, int(self.stats["dropped_full"]))
+                log.warning(
+                    "no voice slot free (every one busy fading out): note %d dropped; %d dropped so far",
+                    spec.note,
+                    int(self.stats["dropped_full"]),
+                )
                 self._quiet_until = time.monotonic() + 5.0
             return
         runtime = self.runtime
@@ -362,8 +384,7 @@ class RenderWorker:
 
     def _allocate(self, spec: NoteSpec) -> int | None:
         bank = self.bank
-        sounding = [v for v in self.voices.values()
-                    if not v.stolen and bank.state[v.slot] in (RESERVED, PLAYING)]
+        sounding = [v for v in self.voices.values() if not v.stolen and bank.state[v.slot] in (RESERVED, PLAYING)]
         sounding.sort(key=lambda v: v.spec.voice)
         for victim in sounding[: max(0, len(sounding) - self.config.voices + 1)]:
             victim.stolen = True
@@ -382,8 +403,11 @@ class RenderWorker:
         """Hard cap: every slot busy (mostly fading). Cut the quietest one on its way out."""
         bank = self.bank
         stolen = {v.slot for v in self.voices.values() if v.stolen}
-        busy = [s for s in range(bank.slots) if bank.state[s] in (RELEASING, FADING)
-                or (s in stolen and bank.state[s] == PLAYING)]
+        busy = [
+            s
+            for s in range(bank.slots)
+            if bank.state[s] in (RELEASING, FADING) or (s in stolen and bank.state[s] == PLAYING)
+        ]
         if not busy:
             return None
         slot = min(busy, key=lambda s: bank.env[s])
@@ -466,15 +490,25 @@ class RenderWorker:
         with self._lock:
             voices = list(self.voices.values())
         for voice in voices:
-            if (voice.spec.channel not in channels or voice.stolen or voice.runtime is not runtime
-                    or bank.state[voice.slot] not in (RESERVED, PLAYING, RELEASING)):
+            if (
+                voice.spec.channel not in channels
+                or voice.stolen
+                or voice.runtime is not runtime
+                or bank.state[voice.slot] not in (RESERVED, PLAYING, RELEASING)
+            ):
                 continue
             switch = max(bank.pos[voice.slot], 0.0) + self._safety * 2
             first = runtime.frame_of(switch)
             if first >= runtime.mel.n_frames - 2:
                 continue
-            plan = plan_note(voice.spec, self.timeline(voice.spec.channel), runtime.space, runtime.frame_seconds,
-                             runtime.mel.n_frames, first_frame=first)
+            plan = plan_note(
+                voice.spec,
+                self.timeline(voice.spec.channel),
+                runtime.space,
+                runtime.frame_seconds,
+                runtime.mel.n_frames,
+                first_frame=first,
+            )
             jobs.append((voice, plan, max(0, first - WARM_FRAMES)))
         if not jobs:
             return
@@ -567,8 +601,13 @@ class RenderWorker:
         if self._pre_job is None:
             if spec is None:
                 return False
-            plan = plan_note(spec, Timeline.still(self._pre_timeline.final), runtime.space, runtime.frame_seconds,
-                             runtime.mel.n_frames)
+            plan = plan_note(
+                spec,
+                Timeline.still(self._pre_timeline.final),
+                runtime.space,
+                runtime.frame_seconds,
+                runtime.mel.n_frames,
+            )
             key = cache_key(plan.z[0], runtime.vocoder_name)
             if self.cache.has_audio(key):
                 self.stats.add("prerendered")

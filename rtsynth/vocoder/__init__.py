@@ -43,6 +43,14 @@ def vocode(
 
 
 __all__ = [
-    "CANDIDATES", "DEFAULT_VOCODER", "SpectralConfig", "SpectralVocoder", "StreamingResampler",
-    "StreamingVocoder", "create_vocoder", "level_gain", "relative_power", "vocode",
+    "CANDIDATES",
+    "DEFAULT_VOCODER",
+    "SpectralConfig",
+    "SpectralVocoder",
+    "StreamingResampler",
+    "StreamingVocoder",
+    "create_vocoder",
+    "level_gain",
+    "relative_power",
+    "vocode",
 ]

@@ -43,9 +43,7 @@ class SpectralVocoder(StreamingVocoder):
         grid, self._inverter = _shared_parts(settings, config.nnls_iterations)
         self._grid = grid
         self._pghi = StreamingPGHI(grid) if config.phase_init == "pghi" else None
-        self._gla = StreamingGriffinLim(
-            grid, config.iterations, config.lookahead, config.momentum, config.block_frames
-        )
+        self._gla = StreamingGriffinLim(grid, config.iterations, config.lookahead, config.momentum, config.block_frames)
 
     @property
     def latency_frames(self) -> int:

@@ -14,10 +14,11 @@ log = logging.getLogger(__name__)
 
 def add_parsers(data: argparse._SubParsersAction) -> None:
     p = data.add_parser(
-        "gm", help="render the GM-SOL corpus (14 instruments x range x pp/mf/ff) with FluidSynth",
+        "gm",
+        help="render the GM-SOL corpus (14 instruments x range x pp/mf/ff) with FluidSynth",
         description="Render the 14 TinySOL instruments note by note from a General MIDI SoundFont "
-                    "(seeded: the same command gives the same files). Writes OUT/wav/<instrument>/*.wav, "
-                    "OUT/labels.csv and OUT/summary.json; notes already rendered identically are kept.",
+        "(seeded: the same command gives the same files). Writes OUT/wav/<instrument>/*.wav, "
+        "OUT/labels.csv and OUT/summary.json; notes already rendered identically are kept.",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--config", type=Path, help="setup TOML (default: configs/gm-sol.toml)")
@@ -36,13 +37,16 @@ def _overrides(args: argparse.Namespace) -> dict:
         "soundfont": args.soundfont,
         "instruments": tuple(s.strip() for s in args.instruments.split(",") if s.strip()) if args.instruments else None,
         "pitch_range": tuple(args.pitch_range) if args.pitch_range else None,
-        "takes": args.takes, "count": args.count, "seed": args.seed, "workers": args.workers,
+        "takes": args.takes,
+        "count": args.count,
+        "seed": args.seed,
+        "workers": args.workers,
     }
     return {k: v for k, v in values.items() if v is not None}
 
 
 def run(args: argparse.Namespace) -> int:
-    from train.corpus import gm
+    from rtsynth.train.corpus import gm
 
     try:
         cfg = dataclasses.replace(gm.load_gm_config(args.config), **_overrides(args))

@@ -15,26 +15,31 @@ log = logging.getLogger(__name__)
 
 def add_parsers(data: argparse._SubParsersAction) -> None:
     tinysol = data.add_parser(
-        "tinysol", help="read TinySOL (official layout) and summarise its labels",
+        "tinysol",
+        help="read TinySOL (official layout) and summarise its labels",
         description="Read TinySOL_metadata.csv and the extracted TinySOL.tar.gz under --root "
-                    "(next to the CSV, in TinySOL/, or mirdata's annotation/ + audio/).",
+        "(next to the CSV, in TinySOL/, or mirdata's annotation/ + audio/).",
     )
     tinysol.add_argument("--root", type=Path, required=True, help="folder holding TinySOL_metadata.csv")
-    tinysol.add_argument("--download", action="store_true",
-                         help="first download TinySOL into --root with mirdata (extra [download], needs internet)")
+    tinysol.add_argument(
+        "--download",
+        action="store_true",
+        help="first download TinySOL into --root with mirdata (extra [download], needs internet)",
+    )
     tinysol.set_defaults(func=_run_tinysol)
 
     folder = data.add_parser(
-        "folder", help="read a folder of audio files + labels.csv and summarise its labels",
+        "folder",
+        help="read a folder of audio files + labels.csv and summarise its labels",
         description="labels.csv columns: path (relative to --root), instrument, pitch (MIDI number "
-                    "or note name like C#4), dynamics; further columns are kept as metadata.",
+        "or note name like C#4), dynamics; further columns are kept as metadata.",
     )
     folder.add_argument("--root", type=Path, required=True, help="folder holding labels.csv")
     folder.set_defaults(func=_run_folder)
 
 
 def _run_tinysol(args: argparse.Namespace) -> int:
-    from train.corpus.tinysol import download, read_tinysol
+    from rtsynth.train.corpus.tinysol import download, read_tinysol
 
     if args.download:
         try:
@@ -46,13 +51,13 @@ def _run_tinysol(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace) -> int:
-    from train.corpus.folder import read_folder
+    from rtsynth.train.corpus.folder import read_folder
 
     return _report(read_folder, args.root)
 
 
 def _report(reader, root: Path) -> int:
-    from train.corpus.read import summarize
+    from rtsynth.train.corpus.read import summarize
 
     try:
         corpus = reader(root)

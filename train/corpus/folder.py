@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from rtsynth.labels import parse_note_name
-from train.corpus.records import Corpus, NoteRecord, Skipped
+from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,9 @@ def read_folder(root: str | Path) -> Corpus:
     root = Path(root)
     table = root / LABELS_NAME
     if not table.is_file():
-        raise FileNotFoundError(f"no {LABELS_NAME} in {root}: a folder corpus needs one with columns "
-                                f"{', '.join(REQUIRED_COLUMNS)}")
+        raise FileNotFoundError(
+            f"no {LABELS_NAME} in {root}: a folder corpus needs one with columns {', '.join(REQUIRED_COLUMNS)}"
+        )
     header, rows = read_table(table, REQUIRED_COLUMNS)
     records, skipped, seen = [], [], {}
     for line, row in rows:
@@ -144,5 +145,11 @@ def _folder_record(root: Path, row: dict) -> NoteRecord:
     pitch = parse_pitch(field(row, "pitch"))
     path = audio_path(root, relative)
     extra = {k: v for k, v in row.items() if k not in REQUIRED_COLUMNS}
-    return NoteRecord(path=path, source_id=Path(relative).as_posix(), instrument=instrument,
-                      pitch=pitch, dynamics=dynamics, extra=extra)
+    return NoteRecord(
+        path=path,
+        source_id=Path(relative).as_posix(),
+        instrument=instrument,
+        pitch=pitch,
+        dynamics=dynamics,
+        extra=extra,
+    )

@@ -34,22 +34,27 @@ import soundfile as sf
 from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
 from rtsynth.dsp.pitch import midi_hz
-from rtsynth.settings import PAPER_TRIM
 from rtsynth.labels import (
-    DYNAMICS, DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, INSTRUMENT_BY_TINYSOL, INSTRUMENTS, duration_class,
-    duration_class_seconds, note_name,
+    DYNAMICS,
+    DYNAMICS_VELOCITY,
+    INSTRUMENT_BY_NAME,
+    INSTRUMENT_BY_TINYSOL,
+    INSTRUMENTS,
+    duration_class,
+    duration_class_seconds,
+    note_name,
 )
-from train.prep.audio import sounding_span
+from rtsynth.resources import config_file
+from rtsynth.settings import PAPER_TRIM
+from rtsynth.train.prep.audio import sounding_span
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "configs" / "gm-sol.toml"
 BLOCK = 64  # FluidSynth renders in 64-sample blocks; events land on block boundaries
 FLUID_WARN = 2  # FluidSynth's log level for warnings
 TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
-LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s",
-                 "seed")
+LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s", "seed")
 TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
 MAX_SHELF_DB = 48.0  # beyond this the shelf would push the rest of the note toward the mel's 80 dB floor
 AIM_TOLERANCE_S = 0.012  # about one trim hop (512 samples at 44.1 kHz): the search stops within this
@@ -73,20 +78,20 @@ class PlayableRange:
 # no sample (FluidR3_GM: contrabass above A3, violin A#6, accordion C#8) render silent and
 # are skipped and listed in the summary, never written.
 RANGES: dict[str, PlayableRange] = {
-    "tuba": PlayableRange(30, 65, 1),        # F#1-F4
-    "horn": PlayableRange(31, 77, 1),        # G1-F5
-    "trombone": PlayableRange(34, 72, 1),    # A#1-C5
-    "trumpet": PlayableRange(54, 86, 1),     # F#3-D6
+    "tuba": PlayableRange(30, 65, 1),  # F#1-F4
+    "horn": PlayableRange(31, 77, 1),  # G1-F5
+    "trombone": PlayableRange(34, 72, 1),  # A#1-C5
+    "trumpet": PlayableRange(54, 86, 1),  # F#3-D6
     "accordion": PlayableRange(28, 109, 3),  # E1-C#8
     "contrabass": PlayableRange(28, 72, 2),  # E1-C5
-    "violin": PlayableRange(55, 100, 2),     # G3-E7
-    "viola": PlayableRange(48, 96, 2),       # C3-C7
-    "cello": PlayableRange(36, 84, 2),       # C2-C6
-    "bassoon": PlayableRange(34, 75, 1),     # A#1-D#5
-    "clarinet": PlayableRange(50, 91, 1),    # D3-G6 (sounding)
-    "flute": PlayableRange(59, 98, 1),       # B3-D7
-    "oboe": PlayableRange(58, 93, 1),        # A#3-A6
-    "alto_sax": PlayableRange(49, 81, 1),    # C#3-A5 (sounding)
+    "violin": PlayableRange(55, 100, 2),  # G3-E7
+    "viola": PlayableRange(48, 96, 2),  # C3-C7
+    "cello": PlayableRange(36, 84, 2),  # C2-C6
+    "bassoon": PlayableRange(34, 75, 1),  # A#1-D#5
+    "clarinet": PlayableRange(50, 91, 1),  # D3-G6 (sounding)
+    "flute": PlayableRange(59, 98, 1),  # B3-D7
+    "oboe": PlayableRange(58, 93, 1),  # A#3-A6
+    "alto_sax": PlayableRange(49, 81, 1),  # C#3-A5 (sounding)
 }
 
 
@@ -144,8 +149,10 @@ class GmRenderConfig:
         if len(self.aim_classes) != 2 or not 1 <= self.aim_classes[0] <= self.aim_classes[1]:
             problems.append(f"aim_classes must be LO HI with 1 <= LO <= HI, got {list(self.aim_classes)}")
         elif not 0 <= self.aim_jitter_s < step / 2 or self.aim_classes[1] * step + 1.0 > self.max_seconds:
-            problems.append(f"need 0 <= aim_jitter_s < {step / 2} and the longest aimed class + 1 s "
-                            f"of release within max_seconds ({self.max_seconds})")
+            problems.append(
+                f"need 0 <= aim_jitter_s < {step / 2} and the longest aimed class + 1 s "
+                f"of release within max_seconds ({self.max_seconds})"
+            )
         if not 1 <= self.lowpass_order <= 8:
             problems.append(f"lowpass_order must be 1..8, got {self.lowpass_order}")
         if not 0 < self.gain <= 10:
@@ -155,8 +162,10 @@ class GmRenderConfig:
             if len(values) != len(DYNAMICS) or min(values) < 0:
                 problems.append(f"{name} needs {len(DYNAMICS)} values >= 0 (pp, mf, ff), got {list(values)}")
         if len(self.shelf_db) != len(DYNAMICS) or max(map(abs, self.shelf_db), default=0) > MAX_SHELF_DB:
-            problems.append(f"shelf_db needs {len(DYNAMICS)} gains within +-{MAX_SHELF_DB:g} dB (pp, mf, ff), "
-                            f"got {list(self.shelf_db)}")
+            problems.append(
+                f"shelf_db needs {len(DYNAMICS)} gains within +-{MAX_SHELF_DB:g} dB (pp, mf, ff), "
+                f"got {list(self.shelf_db)}"
+            )
         if not 20 <= self.shelf_hz <= 0.4 * self.sample_rate:
             problems.append(f"shelf_hz must be in 20..{0.4 * self.sample_rate:g} Hz, got {self.shelf_hz}")
         if problems:
@@ -177,12 +186,8 @@ def resolve_instruments(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def load_gm_config(path: str | Path | None = None) -> GmRenderConfig:
-    """The named setup at `path`, or configs/gm-sol.toml, or the built-in defaults."""
-    if path is None:
-        if not DEFAULT_CONFIG_PATH.is_file():  # installed without the repo's configs/
-            return GmRenderConfig()
-        path = DEFAULT_CONFIG_PATH
-    return load_config(GmRenderConfig, path)
+    """The setup at `path` (a file or a packaged name), else the packaged `gm-sol`."""
+    return load_config(GmRenderConfig, config_file(path or "gm-sol"))
 
 
 @dataclass(frozen=True)
@@ -232,10 +237,18 @@ def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
             for dynamics in cfg.dynamics:
                 for take in range(cfg.takes or rng.takes):
                     seed = note_seed(cfg.seed, name, pitch, dynamics, take)
-                    plan.append(PlannedNote(
-                        name, INSTRUMENT_BY_NAME[name].gm_program, pitch, dynamics,
-                        DYNAMICS_VELOCITY[dynamics], take, aimed_seconds(seed, cfg), seed,
-                    ))
+                    plan.append(
+                        PlannedNote(
+                            name,
+                            INSTRUMENT_BY_NAME[name].gm_program,
+                            pitch,
+                            dynamics,
+                            DYNAMICS_VELOCITY[dynamics],
+                            take,
+                            aimed_seconds(seed, cfg),
+                            seed,
+                        )
+                    )
     if not plan:
         raise GmRenderError(
             f"nothing to render: pitch range {cfg.pitch_range} is outside the ranges of {list(cfg.instruments)}"
@@ -247,6 +260,7 @@ def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
 
 
 # --- FluidSynth -------------------------------------------------------------------------
+
 
 def import_fluidsynth():
     """pyfluidsynth, or GmRenderError naming the Debian package when libfluidsynth is missing."""
@@ -321,7 +335,9 @@ class NoteSynth:
 
     def _new_synth(self):
         return self.fluidsynth.Synth(
-            gain=self.cfg.gain, samplerate=float(self.cfg.sample_rate), channels=16,
+            gain=self.cfg.gain,
+            samplerate=float(self.cfg.sample_rate),
+            channels=16,
             **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1, "synth.polyphony": 16},
         )
 
@@ -439,10 +455,20 @@ def dynamics_shelf(audio: np.ndarray, sample_rate: int, corner_hz: float, gain_d
         return audio
     amp, w0 = 10 ** (gain_db / 40), 2 * np.pi * corner_hz / sample_rate
     cos_w0, root = np.cos(w0), 2 * np.sqrt(amp) * np.sin(w0) / np.sqrt(2)  # 2 sqrt(A) alpha at slope 1
-    b = amp * np.array([(amp + 1) + (amp - 1) * cos_w0 + root, -2 * ((amp - 1) + (amp + 1) * cos_w0),
-                        (amp + 1) + (amp - 1) * cos_w0 - root])
-    a = np.array([(amp + 1) - (amp - 1) * cos_w0 + root, 2 * ((amp - 1) - (amp + 1) * cos_w0),
-                  (amp + 1) - (amp - 1) * cos_w0 - root])
+    b = amp * np.array(
+        [
+            (amp + 1) + (amp - 1) * cos_w0 + root,
+            -2 * ((amp - 1) + (amp + 1) * cos_w0),
+            (amp + 1) + (amp - 1) * cos_w0 - root,
+        ]
+    )
+    a = np.array(
+        [
+            (amp + 1) - (amp - 1) * cos_w0 + root,
+            2 * ((amp - 1) - (amp + 1) * cos_w0),
+            (amp + 1) - (amp - 1) * cos_w0 - root,
+        ]
+    )
     shaped = lfilter(b / a[0], a / a[0], audio.astype(np.float64))
     return with_energy_of(audio, shaped)
 
@@ -455,6 +481,7 @@ def with_energy_of(original: np.ndarray, shaped: np.ndarray) -> np.ndarray:
 
 
 # --- rendering --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class NoteResult:
@@ -503,8 +530,9 @@ def render_one(synth: NoteSynth, note: PlannedNote, index: int, out: Path, rende
     old = existing_matches(path, key) if path.exists() else None
     if old is not None:
         audio, measured = old
-        return NoteResult(index, "kept", float(np.abs(audio).max(initial=0.0)), len(audio) / synth.sample_rate,
-                          **measured)
+        return NoteResult(
+            index, "kept", float(np.abs(audio).max(initial=0.0)), len(audio) / synth.sample_rate, **measured
+        )
     aimed = synth.render(note)
     peak = 0.0 if aimed is None else float(np.abs(aimed.audio).max(initial=0.0))
     if peak == 0.0:
@@ -582,9 +610,13 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
     plan = plan_notes(cfg)
     soundfont = check_soundfont(cfg.soundfont)
     render_info = {
-        "fluidsynth": fluidsynth_version(), "soundfont_sha256": sha256_file(soundfont),
-        "gain": cfg.gain, "sample_rate": cfg.sample_rate, "max_seconds": cfg.max_seconds,
-        "lowpass_harmonics": list(cfg.lowpass_harmonics), "lowpass_order": cfg.lowpass_order,
+        "fluidsynth": fluidsynth_version(),
+        "soundfont_sha256": sha256_file(soundfont),
+        "gain": cfg.gain,
+        "sample_rate": cfg.sample_rate,
+        "max_seconds": cfg.max_seconds,
+        "lowpass_harmonics": list(cfg.lowpass_harmonics),
+        "lowpass_order": cfg.lowpass_order,
         # only when set: renders made before the option keep their keys (and are kept)
         **({"lowpass_hz": list(cfg.lowpass_hz)} if any(cfg.lowpass_hz) else {}),
         **({"shelf_db": list(cfg.shelf_db), "shelf_hz": cfg.shelf_hz} if any(cfg.shelf_db) else {}),
@@ -604,6 +636,7 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
 
 
 # --- summary ----------------------------------------------------------------------------
+
 
 def _dbfs(peaks: list[float]) -> dict:
     if not peaks:
@@ -660,9 +693,15 @@ def _silent_keys(paths: list[str]) -> str:
 
 def log_summary(summary: dict) -> None:
     dynamics = list(next(iter(summary["counts"].values())))
-    log.info("GM-SOL: %d notes written (%d rendered, %d kept) of %d planned in %.1f s; FluidSynth %s",
-             summary["notes_written"], summary["rendered_now"], summary["kept_from_earlier_run"],
-             summary["notes_planned"], summary["wall_seconds"], summary["fluidsynth_version"])
+    log.info(
+        "GM-SOL: %d notes written (%d rendered, %d kept) of %d planned in %.1f s; FluidSynth %s",
+        summary["notes_written"],
+        summary["rendered_now"],
+        summary["kept_from_earlier_run"],
+        summary["notes_planned"],
+        summary["wall_seconds"],
+        summary["fluidsynth_version"],
+    )
     log.info("%-11s %s  pitches", "instrument", " ".join(f"{d:>4}" for d in dynamics))
     for name, per_dyn in summary["counts"].items():
         lo_hi = summary["pitch_ranges"].get(name)
@@ -670,13 +709,19 @@ def log_summary(summary: dict) -> None:
         log.info("%-11s %s  %s", name, " ".join(f"{per_dyn[d]:>4}" for d in dynamics), span)
     log.info("notes per duration class (s): %s", ", ".join(f"{k}: {v}" for k, v in summary["duration_classes"].items()))
     if summary["missed_aim"]:
-        log.info("%d notes sound longer than aimed (a release tail longer than the aimed duration); "
-                 "prep labels them by what they measure", len(summary["missed_aim"]))
+        log.info(
+            "%d notes sound longer than aimed (a release tail longer than the aimed duration); "
+            "prep labels them by what they measure",
+            len(summary["missed_aim"]),
+        )
     log.info("peak dBFS: %s", "; ".join(f"{d} {v}" for d, v in summary["peak_dbfs"].items()))
     if summary["silent_skipped"]:
-        log.warning("%d notes rendered silent, skipped (no sample for the key in the SoundFont: %s; "
-                    "listed in summary.json)",
-                    len(summary["silent_skipped"]), _silent_keys(summary["silent_skipped"]))
+        log.warning(
+            "%d notes rendered silent, skipped (no sample for the key in the SoundFont: %s; listed in summary.json)",
+            len(summary["silent_skipped"]),
+            _silent_keys(summary["silent_skipped"]),
+        )
     if summary["clipped"]:
-        log.warning("%d notes clipped at 16 bit (lower the gain): %s",
-                    len(summary["clipped"]), ", ".join(summary["clipped"]))
+        log.warning(
+            "%d notes clipped at 16 bit (lower the gain): %s", len(summary["clipped"]), ", ".join(summary["clipped"])
+        )

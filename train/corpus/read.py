@@ -10,9 +10,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from rtsynth.labels import DYNAMICS, note_name
-from train.corpus.folder import LABELS_NAME, read_folder
-from train.corpus.records import Corpus
-from train.corpus.tinysol import METADATA_NAME, find_metadata, read_tinysol
+from rtsynth.train.corpus.folder import LABELS_NAME, read_folder
+from rtsynth.train.corpus.records import Corpus
+from rtsynth.train.corpus.tinysol import METADATA_NAME, find_metadata, read_tinysol
 
 SKIPPED_SHOWN = 20  # summary lines for skipped entries; the rest are counted
 

@@ -17,8 +17,8 @@ import logging
 from pathlib import Path
 
 from rtsynth.labels import INSTRUMENT_BY_TINYSOL, parse_note_name
-from train.corpus.folder import RowError, audio_path, field, parse_pitch, read_table, row_skip, unlisted_audio
-from train.corpus.records import Corpus, NoteRecord
+from rtsynth.train.corpus.folder import RowError, audio_path, field, parse_pitch, read_table, row_skip, unlisted_audio
+from rtsynth.train.corpus.records import Corpus, NoteRecord
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,14 @@ def _tinysol_record(base: Path, row: dict) -> NoteRecord:
     pitch = _pitch(field(row, "Pitch ID"), field(row, "Pitch"))
     path = audio_path(base, relative)
     extra = {k: v for k, v in row.items() if k != "Path"}
-    return NoteRecord(path=path, source_id=Path(relative).as_posix(), instrument=instrument.name,
-                      pitch=pitch, dynamics=dynamics, extra=extra)
+    return NoteRecord(
+        path=path,
+        source_id=Path(relative).as_posix(),
+        instrument=instrument.name,
+        pitch=pitch,
+        dynamics=dynamics,
+        extra=extra,
+    )
 
 
 def _pitch(pitch_id: str, name: str) -> int:
@@ -125,10 +131,14 @@ def download(root: Path) -> None:
     try:
         import mirdata
     except ImportError:
-        raise RuntimeError("--download needs mirdata: pip install 'rtsynth[download]' "
-                           f"(or download the two files from {ZENODO_URL} yourself)") from None
+        raise RuntimeError(
+            "--download needs mirdata: pip install 'rtsynth[download]' "
+            f"(or download the two files from {ZENODO_URL} yourself)"
+        ) from None
     try:
         mirdata.initialize("tinysol", data_home=str(root)).download()
     except OSError as err:  # URLError, requests' ConnectionError and disk errors are all OSErrors
-        raise RuntimeError(f"could not download TinySOL into {root} ({err}); offline? Download "
-                           f"TinySOL.tar.gz and {METADATA_NAME} from {ZENODO_URL} by hand") from err
+        raise RuntimeError(
+            f"could not download TinySOL into {root} ({err}); offline? Download "
+            f"TinySOL.tar.gz and {METADATA_NAME} from {ZENODO_URL} by hand"
+        ) from err

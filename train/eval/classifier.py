@@ -22,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
-from train.eval.latents import batched, load_mels
+from rtsynth.train.eval.latents import batched, load_mels
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,10 @@ def _load(folder: Path, key: str, cache) -> TrainedClassifier | None:
 def _save(folder: Path, model: MelClassifier, info: dict) -> TrainedClassifier:
     folder.mkdir(parents=True, exist_ok=True)
     weights_path = folder / f"{FILE_STEM}.pt"
-    for path, write in ((weights_path, lambda p: torch.save(model.state_dict(), p)),
-                        (folder / f"{FILE_STEM}.json", lambda p: p.write_text(json.dumps(info, indent=2)))):
+    for path, write in (
+        (weights_path, lambda p: torch.save(model.state_dict(), p)),
+        (folder / f"{FILE_STEM}.json", lambda p: p.write_text(json.dumps(info, indent=2))),
+    ):
         tmp = path.with_name(f".{path.name}.tmp")
         write(tmp)
         os.replace(tmp, path)
@@ -195,8 +197,9 @@ def _train_epoch(model, optimiser, cache, order: np.ndarray, batch_size: int) ->
             continue
         logits = model(torch.from_numpy(load_mels(cache, idx)))
         labels = cache.label_matrix(idx)
-        loss = sum(nn.functional.cross_entropy(logits[d], torch.from_numpy(labels[:, j]))
-                   for j, d in enumerate(DESCRIPTORS))
+        loss = sum(
+            nn.functional.cross_entropy(logits[d], torch.from_numpy(labels[:, j])) for j, d in enumerate(DESCRIPTORS)
+        )
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
-from train.eval.latents import SplitLatents
+from rtsynth.train.eval.latents import SplitLatents
 
 
 @dataclass

@@ -11,18 +11,28 @@ log = logging.getLogger(__name__)
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     ev = commands.add_parser(
-        "eval", help="evaluate a trained run: RUNDIR/report.md, metrics.json, figures/",
+        "eval",
+        help="evaluate a trained run: RUNDIR/report.md, metrics.json, figures/",
         description="Table I, 4x4 k-NN leakage matrix, denseness/divergence, controllability and timbre "
-                    "transfer judged by an independent CNN classifier (trained once per cache), and figures.")
+        "transfer judged by an independent CNN classifier (trained once per cache), and figures.",
+    )
     ev.add_argument("run_dir", type=Path, metavar="RUNDIR")
     ev.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    ev.add_argument("--max-train-notes", type=int, default=4000,
-                    help="training notes encoded for k-NN and class centroids (default 4000)")
+    ev.add_argument(
+        "--max-train-notes",
+        type=int,
+        default=4000,
+        help="training notes encoded for k-NN and class centroids (default 4000)",
+    )
     ev.add_argument("--tsne-points", type=int, default=600, help="training notes in the t-SNE plots (default 600)")
     ev.add_argument("--control-refs", type=int, default=48, help="reference notes for controllability (default 48)")
     ev.add_argument("--transfer-notes", type=int, default=12, help="source notes per transfer pair (default 12)")
-    ev.add_argument("--pitch-notes", type=int, default=120,
-                    help="test notes whose reconstructions are vocoded and their f0 measured (default 120)")
+    ev.add_argument(
+        "--pitch-notes",
+        type=int,
+        default=120,
+        help="test notes whose reconstructions are vocoded and their f0 measured (default 120)",
+    )
     ev.add_argument("--classifier-epochs", type=int, default=15, help="max epochs of the independent classifier")
     ev.add_argument("--seed", type=int, default=0)
     ev.set_defaults(func=_eval)
@@ -34,31 +44,44 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from train.eval.pipeline import EvalOptions, evaluate_run
-
-    from train.prep.cache import CacheError
-    from train.runs import RunError
+    from rtsynth.train.eval.pipeline import EvalOptions, evaluate_run
+    from rtsynth.train.prep.cache import CacheError
+    from rtsynth.train.runs import RunError
 
     if not (args.run_dir / "checkpoints").is_dir():
         log.error("%s is not a run directory (no checkpoints/); train one with `rtsynth train`", args.run_dir)
         return 2
-    options = EvalOptions(which=args.checkpoint, max_train_notes=args.max_train_notes, tsne_points=args.tsne_points,
-                          control_refs=args.control_refs, transfer_notes=args.transfer_notes, seed=args.seed,
-                          classifier_epochs=args.classifier_epochs, pitch_notes=args.pitch_notes)
+    options = EvalOptions(
+        which=args.checkpoint,
+        max_train_notes=args.max_train_notes,
+        tsne_points=args.tsne_points,
+        control_refs=args.control_refs,
+        transfer_notes=args.transfer_notes,
+        seed=args.seed,
+        classifier_epochs=args.classifier_epochs,
+        pitch_notes=args.pitch_notes,
+    )
     try:
         metrics = evaluate_run(args.run_dir, options)
     except (RunError, CacheError, ValueError) as err:
         log.error("cannot evaluate %s: %s", args.run_dir, err)
         return 2
     acc = metrics["table_one"]["accuracy"]
-    log.info("%s: T %.3f P %.3f V %.3f D %.3f, recon MSE %.4f -> %s", metrics["variant"], acc["timbre"],
-             acc["pitch"], acc["dynamics"], acc["duration"], metrics["table_one"]["recon_mse"],
-             args.run_dir / "report.md")
+    log.info(
+        "%s: T %.3f P %.3f V %.3f D %.3f, recon MSE %.4f -> %s",
+        metrics["variant"],
+        acc["timbre"],
+        acc["pitch"],
+        acc["dynamics"],
+        acc["duration"],
+        metrics["table_one"]["recon_mse"],
+        args.run_dir / "report.md",
+    )
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from train.eval.report import compare_table, load_metrics
+    from rtsynth.train.eval.report import compare_table, load_metrics
 
     try:
         metrics = [load_metrics(run) for run in args.run_dirs]

@@ -19,8 +19,7 @@ def centroids(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def denseness(z: np.ndarray, labels: np.ndarray) -> float:
-    per_class = [np.linalg.norm(z[labels == c] - z[labels == c].mean(axis=0), axis=1).mean()
-                 for c in np.unique(labels)]
+    per_class = [np.linalg.norm(z[labels == c] - z[labels == c].mean(axis=0), axis=1).mean() for c in np.unique(labels)]
     return float(np.mean(per_class))
 
 
@@ -41,6 +40,10 @@ def cluster_stats(mu: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, di
         dense = denseness(mu[name], labels[:, j])
         div = divergence(mu[name], labels[:, j])
         ratio = None if div is None or dense == 0 else div / dense
-        out[name] = {"denseness": dense, "divergence": div, "ratio": ratio,
-                     "classes": int(len(np.unique(labels[:, j])))}
+        out[name] = {
+            "denseness": dense,
+            "divergence": div,
+            "ratio": ratio,
+            "classes": len(np.unique(labels[:, j])),
+        }
     return out

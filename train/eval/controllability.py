@@ -25,9 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS, latent_slices
-from train.eval.classmeans import ClassMeans
-from train.eval.latents import SplitLatents, decode
-from train.eval.through_audio import AudioRoute
+from rtsynth.train.eval.classmeans import ClassMeans
+from rtsynth.train.eval.latents import SplitLatents, decode
+from rtsynth.train.eval.through_audio import AudioRoute
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,14 @@ class Judge:
 
 
 def controllability(
-    model, classifier, test: SplitLatents, means: ClassMeans,
-    spreads=SPREADS, n_refs: int = 48, seed: int = 0, audio: AudioRoute | None = None,
+    model,
+    classifier,
+    test: SplitLatents,
+    means: ClassMeans,
+    spreads=SPREADS,
+    n_refs: int = 48,
+    seed: int = 0,
+    audio: AudioRoute | None = None,
 ) -> dict:
     """Both protocols at every spread; the mel-domain results at the top level, and with an
     audio route the same results through audio under "through_audio"."""
@@ -71,15 +77,27 @@ def controllability(
     single = {d: _single(judge, refs, means, j, spreads, rng, steps) for j, d in enumerate(DESCRIPTORS)}
     joint = _joint(judge, refs, means, spreads, rng, steps)
     steps.close()
-    per_domain = {domain: {"single": {d: single[d][domain] for d in DESCRIPTORS}, "joint": joint[domain]}
-                  for domain in judge.domains}
-    result = {"spreads": list(spreads), "class_means": means.source, "sigma": means.sigma_description(),
-              "n_refs": len(refs), **per_domain["mel"]}
+    per_domain = {
+        domain: {"single": {d: single[d][domain] for d in DESCRIPTORS}, "joint": joint[domain]}
+        for domain in judge.domains
+    }
+    result = {
+        "spreads": list(spreads),
+        "class_means": means.source,
+        "sigma": means.sigma_description(),
+        "n_refs": len(refs),
+        **per_domain["mel"],
+    }
     if audio is not None:
         summary = audio.summary()
         result["through_audio"] = {**summary, **per_domain["audio"]}
-        log.info("controllability through audio: %d of %d generated notes silent after the %s vocoder %s",
-                 summary["silent"], summary["notes"], summary["vocoder"], summary["silent_reasons"] or "")
+        log.info(
+            "controllability through audio: %d of %d generated notes silent after the %s vocoder %s",
+            summary["silent"],
+            summary["notes"],
+            summary["vocoder"],
+            summary["silent_reasons"] or "",
+        )
     return result
 
 
@@ -117,10 +135,12 @@ def _joint(judge: Judge, refs: SplitLatents, means: ClassMeans, spreads, rng, st
     seen = np.all([means.present[d][refs.labels[:, j]] for j, d in enumerate(DESCRIPTORS)], axis=0)
     asked = refs.labels[seen]
     eps = {d: rng.standard_normal((len(asked), means.means[d].shape[1])).astype(np.float32) for d in DESCRIPTORS}
-    out = {domain: {"n": int(len(asked)), "accuracy": {}, "silent": {}} for domain in judge.domains}
+    out = {domain: {"n": len(asked), "accuracy": {}, "silent": {}} for domain in judge.domains}
     for w in spreads:
-        z = np.concatenate([means.means[d][asked[:, j]] + w * means.sigma[d][asked[:, j]] * eps[d]
-                            for j, d in enumerate(DESCRIPTORS)], axis=1)
+        z = np.concatenate(
+            [means.means[d][asked[:, j]] + w * means.sigma[d][asked[:, j]] * eps[d] for j, d in enumerate(DESCRIPTORS)],
+            axis=1,
+        )
         named = judge(z, asked) if len(asked) else dict.fromkeys(judge.domains)
         for domain, predicted in named.items():
             out[domain]["accuracy"][str(w)] = None if predicted is None else accuracy(predicted, asked)

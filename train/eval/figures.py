@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, latent_slices
-from train.eval.latents import SplitLatents, decode
-from train.eval.names import SYMBOL, class_name
+from rtsynth.train.eval.latents import SplitLatents, decode
+from rtsynth.train.eval.names import SYMBOL, class_name
 
 ALPHAS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 
@@ -48,13 +48,14 @@ def spectrogram_grid(mels: np.ndarray, row_titles, col_titles, title: str, path:
 
 
 def reconstructions(model, cache, test: SplitLatents, rows: np.ndarray, path: Path) -> Path:
-    from train.eval.latents import load_mels
+    from rtsynth.train.eval.latents import load_mels
 
     originals = load_mels(cache, test.indices[rows])
     recon = decode(model, test.z()[rows])
     titles = [note_title(cache.vocab, test.labels[r]) for r in rows]
-    return spectrogram_grid(np.stack([originals, recon]), ["original", "decode(mu)"], titles,
-                            "Test notes and their reconstructions", path)
+    return spectrogram_grid(
+        np.stack([originals, recon]), ["original", "decode(mu)"], titles, "Test notes and their reconstructions", path
+    )
 
 
 def interpolation(model, vocab, test: SplitLatents, pair: tuple[int, int], path: Path) -> Path:
@@ -72,8 +73,9 @@ def interpolation(model, vocab, test: SplitLatents, pair: tuple[int, int], path:
     mels = mels.reshape(len(grids), len(ALPHAS), *mels.shape[1:])
     first, second = (note_title(vocab, test.labels[i]) for i in pair)
     title = f"Interpolation, note 1 = {first}, note 2 = {second}"
-    return spectrogram_grid(mels, ["z_S"] + [f"z_{SYMBOL[d]} only" for d in DESCRIPTORS],
-                            [f"alpha={a:g}" for a in ALPHAS], title, path)
+    return spectrogram_grid(
+        mels, ["z_S"] + [f"z_{SYMBOL[d]} only" for d in DESCRIPTORS], [f"alpha={a:g}" for a in ALPHAS], title, path
+    )
 
 
 def sweeps(model, vocab, test: SplitLatents, row: int, descriptor: str, path: Path) -> Path:
@@ -87,8 +89,9 @@ def sweeps(model, vocab, test: SplitLatents, row: int, descriptor: str, path: Pa
     mels = decode(model, grid.reshape(-1, z.shape[0]))
     mels = mels.reshape(dims, len(ALPHAS), *mels.shape[1:])
     title = f"Single-dimension sweeps of z_{SYMBOL[descriptor]}, note {note_title(vocab, test.labels[row])}"
-    return spectrogram_grid(mels, [f"z_{SYMBOL[descriptor]},{i}" for i in range(dims)],
-                            [f"value={a:g}" for a in ALPHAS], title, path)
+    return spectrogram_grid(
+        mels, [f"z_{SYMBOL[descriptor]},{i}" for i in range(dims)], [f"value={a:g}" for a in ALPHAS], title, path
+    )
 
 
 def leakage_heatmap(matrix: np.ndarray, chance: np.ndarray, k: int, path: Path) -> Path:
@@ -101,8 +104,15 @@ def leakage_heatmap(matrix: np.ndarray, chance: np.ndarray, k: int, path: Path) 
     ax.set_yticks(range(len(names)), [f"z_{n}" for n in names])
     for i in range(len(names)):
         for j in range(len(names)):
-            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center",
-                    color="white" if matrix[i, j] > 0.6 else "black", fontsize=10)
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:.2f}",
+                ha="center",
+                va="center",
+                color="white" if matrix[i, j] > 0.6 else "black",
+                fontsize=10,
+            )
     ax.set_xlabel("label")
     ax.set_ylabel("latent")
     ax.set_title(f"{k}-NN test accuracy of each label from each latent", fontsize=10)
@@ -123,8 +133,9 @@ def controllability_bars(control: dict, real_accuracy: dict | None, path: Path) 
         values = [control["single"][d][str(w)]["asked"] for d in DESCRIPTORS]
         ax.bar(x + (k - (len(control["spreads"]) - 1) / 2) * width, values, width, label=f"w={w:g}")
     if real_accuracy:
-        ax.plot(x, [real_accuracy[d] for d in DESCRIPTORS], "k_", markersize=30, mew=2,
-                label="classifier on real test mels")
+        ax.plot(
+            x, [real_accuracy[d] for d in DESCRIPTORS], "k_", markersize=30, mew=2, label="classifier on real test mels"
+        )
     ax.set_xticks(x, [SYMBOL[d] for d in DESCRIPTORS])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy of what was asked for")

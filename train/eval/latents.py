@@ -94,6 +94,8 @@ def encode_split(
 @torch.no_grad()
 def decode(model, z: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Mels [n, n_mels, n_frames] in [0, 1] decoded from z_S [n, 20]."""
-    out = [model.decode(torch.from_numpy(np.ascontiguousarray(z[rows], dtype=np.float32))).numpy()
-           for rows in batched(len(z), batch_size)]
+    out = [
+        model.decode(torch.from_numpy(np.ascontiguousarray(z[rows], dtype=np.float32))).numpy()
+        for rows in batched(len(z), batch_size)
+    ]
     return np.concatenate(out)

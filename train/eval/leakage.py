@@ -22,9 +22,7 @@ def chance_level(labels: np.ndarray) -> float:
     return float(np.bincount(labels).max() / len(labels))
 
 
-def knn_accuracy(
-    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, k: int = 5
-) -> float:
+def knn_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, k: int = 5) -> float:
     from sklearn.neighbors import KNeighborsClassifier
 
     knn = KNeighborsClassifier(n_neighbors=min(k, len(train_x)))
@@ -64,8 +62,11 @@ class Leakage:
 
 
 def leakage_matrix(
-    train_mu: dict[str, np.ndarray], train_labels: np.ndarray,
-    test_mu: dict[str, np.ndarray], test_labels: np.ndarray, k: int = 5,
+    train_mu: dict[str, np.ndarray],
+    train_labels: np.ndarray,
+    test_mu: dict[str, np.ndarray],
+    test_labels: np.ndarray,
+    k: int = 5,
 ) -> Leakage:
     n = len(DESCRIPTORS)
     matrix = np.zeros((n, n))

@@ -48,7 +48,7 @@ class _Stages:
 
 def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None) -> dict:
     """Load RUNDIR's checkpoint and evaluate it; writes RUNDIR/metrics.json, report.md, figures/."""
-    from train.runs import load_run
+    from rtsynth.train.runs import load_run
 
     options = options or EvalOptions()
     return evaluate(load_run(Path(run_dir), options.which), options)
@@ -58,17 +58,17 @@ def evaluate(run, options: EvalOptions) -> dict:
     """Evaluate a loaded run (train.runs.LoadedRun: run_dir, config, model, cache, epoch)."""
     import torch
 
-    from train.eval import classifier as independent
-    from train.eval.classmeans import class_means
-    from train.eval.clusters import cluster_stats
-    from train.eval.controllability import controllability
-    from train.eval.latents import encode_split
-    from train.eval.leakage import leakage_matrix
-    from train.eval.recon_pitch import reconstruction_pitch
-    from train.eval.report import write_report
-    from train.eval.tableone import table_one
-    from train.eval.through_audio import audio_route
-    from train.eval.transfer import timbre_transfer
+    from rtsynth.train.eval import classifier as independent
+    from rtsynth.train.eval.classmeans import class_means
+    from rtsynth.train.eval.clusters import cluster_stats
+    from rtsynth.train.eval.controllability import controllability
+    from rtsynth.train.eval.latents import encode_split
+    from rtsynth.train.eval.leakage import leakage_matrix
+    from rtsynth.train.eval.recon_pitch import reconstruction_pitch
+    from rtsynth.train.eval.report import write_report
+    from rtsynth.train.eval.tableone import table_one
+    from rtsynth.train.eval.through_audio import audio_route
+    from rtsynth.train.eval.transfer import timbre_transfer
 
     run_dir = Path(run.run_dir)
     rng = np.random.default_rng(options.seed)
@@ -88,13 +88,15 @@ def evaluate(run, options: EvalOptions) -> dict:
         clf = independent.load_or_train(cache, options.classifier_root or run_dir.parent / ".eval_classifiers", config)
     means = class_means(model, train, cache.vocab.sizes())
     with stage("controllability"):  # mel and through audio
-        control = controllability(model, clf, test, means, n_refs=options.control_refs, seed=options.seed,
-                                  audio=audio_route(cache))
+        control = controllability(
+            model, clf, test, means, n_refs=options.control_refs, seed=options.seed, audio=audio_route(cache)
+        )
     with stage("reconstruction pitch"):
         pitch = reconstruction_pitch(model, cache, test, options.pitch_notes, rng)
     with stage("timbre transfer"):
-        transfer = timbre_transfer(model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes,
-                                   seed=options.seed)
+        transfer = timbre_transfer(
+            model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes, seed=options.seed
+        )
     folder = run_dir / "figures"
     with stage("figures"):
         figures = _metric_figures(folder, leak, control, clf, transfer)
@@ -107,13 +109,20 @@ def evaluate(run, options: EvalOptions) -> dict:
         "checkpoint": options.which,
         "epoch": run.epoch,
         "cache": str(cache.root),
-        "counts": {"test": len(test), "train_used": len(train), "train_total": int(len(cache.indices("train"))),
-                   "tsne": min(options.tsne_points, len(train))},
+        "counts": {
+            "test": len(test),
+            "train_used": len(train),
+            "train_total": len(cache.indices("train")),
+            "tsne": min(options.tsne_points, len(train)),
+        },
         "table_one": table_one(test),
         "leakage": leak.to_dict(),
         "clusters": clusters,
-        "independent_classifier": {"path": str(clf.path), "epochs": clf.info["epochs"],
-                                   "accuracy": clf.info["accuracy"]},
+        "independent_classifier": {
+            "path": str(clf.path),
+            "epochs": clf.info["epochs"],
+            "accuracy": clf.info["accuracy"],
+        },
         "controllability": control,
         "reconstruction_pitch": pitch,
         "transfer": transfer.metrics,
@@ -130,40 +139,55 @@ def _subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
 
 
 def _metric_figures(folder: Path, leak, control: dict, clf, transfer) -> list[Path]:
-    from train.eval import figures
+    from rtsynth.train.eval import figures
 
     figures.use_agg()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [figures.leakage_heatmap(leak.matrix, leak.chance, leak.k, folder / "leakage.png"),
-             figures.controllability_bars(control, clf.info["accuracy"]["test"], folder / "controllability.png")]
+    paths = [
+        figures.leakage_heatmap(leak.matrix, leak.chance, leak.k, folder / "leakage.png"),
+        figures.controllability_bars(control, clf.info["accuracy"]["test"], folder / "controllability.png"),
+    ]
     if transfer.example_mels is not None:
         paths.append(figures.transfer_curves(transfer.metrics, folder / "transfer.png"))
         alphas = transfer.metrics["alphas"]
-        paths.append(figures.spectrogram_grid(transfer.example_mels[None], [""], [f"alpha={a:g}" for a in alphas],
-                                              f"Timbre transfer {transfer.example_title}",
-                                              folder / "transfer_example.png"))
+        paths.append(
+            figures.spectrogram_grid(
+                transfer.example_mels[None],
+                [""],
+                [f"alpha={a:g}" for a in alphas],
+                f"Timbre transfer {transfer.example_title}",
+                folder / "transfer_example.png",
+            )
+        )
     return paths
 
 
 def _spectrogram_figures(folder: Path, model, cache, test, n_recon: int, rng) -> list[Path]:
-    from train.eval import figures
+    from rtsynth.train.eval import figures
 
     figures.use_agg()
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [figures.reconstructions(model, cache, test, _spread_rows(test, n_recon), folder / "reconstructions.png"),
-             figures.interpolation(model, cache.vocab, test, _distant_pair(test, rng), folder / "interpolation.png")]
+    paths = [
+        figures.reconstructions(model, cache, test, _spread_rows(test, n_recon), folder / "reconstructions.png"),
+        figures.interpolation(model, cache.vocab, test, _distant_pair(test, rng), folder / "interpolation.png"),
+    ]
     paths += [figures.sweeps(model, cache.vocab, test, 0, d, folder / f"sweeps_{d}.png") for d in DESCRIPTORS]
     return paths
 
 
 def _tsne(folder: Path, cache, train, options: EvalOptions, rng) -> Path:
-    from train.eval import figures
-    from train.eval.tsne import tsne_figure
+    from rtsynth.train.eval import figures
+    from rtsynth.train.eval.tsne import tsne_figure
 
     figures.use_agg()
     points = _subsample(np.arange(len(train)), options.tsne_points, rng)
-    return tsne_figure({d: train.mu[d][points] for d in DESCRIPTORS}, train.labels[points], cache.vocab,
-                       folder / "tsne.png", seed=options.seed)
+    return tsne_figure(
+        {d: train.mu[d][points] for d in DESCRIPTORS},
+        train.labels[points],
+        cache.vocab,
+        folder / "tsne.png",
+        seed=options.seed,
+    )
 
 
 def _spread_rows(test, n: int) -> np.ndarray:

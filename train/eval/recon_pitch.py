@@ -14,9 +14,9 @@ import numpy as np
 from rtsynth.dsp.pitch import cents, estimate_f0, midi_hz
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.settings import MelSettings
+from rtsynth.train.eval.latents import SplitLatents, decode, load_mels
 from rtsynth.tuning import IN_TUNE_CENTS
 from rtsynth.vocoder import DEFAULT_VOCODER, vocode
-from train.eval.latents import SplitLatents, decode, load_mels
 
 PITCH = DESCRIPTORS.index("pitch")  # column of the pitch label in SplitLatents.labels
 WINDOW_S = (0.1, 0.5)  # after the attack; the shortest notes' release tails still sound here
@@ -29,11 +29,17 @@ def reconstruction_pitch(model, cache, test: SplitLatents, limit: int, rng) -> d
     notes = test.subset(rows)
     pitches = np.asarray(cache.vocab.pitch)[notes.labels[:, PITCH]]
     settings = cache.mel_settings
-    errors = {"original": _errors(load_mels(cache, notes.indices), pitches, settings),
-              "reconstruction": _errors(decode(model, notes.z()), pitches, settings)}
-    return {"notes": len(rows), "vocoder": DEFAULT_VOCODER, "in_tune_cents": IN_TUNE_CENTS,
-            **{f"{name}_in_tune": round(float(np.mean(e <= IN_TUNE_CENTS)), 4) for name, e in errors.items()},
-            **{f"{name}_median_cents": round(float(np.median(e)), 1) for name, e in errors.items()}}
+    errors = {
+        "original": _errors(load_mels(cache, notes.indices), pitches, settings),
+        "reconstruction": _errors(decode(model, notes.z()), pitches, settings),
+    }
+    return {
+        "notes": len(rows),
+        "vocoder": DEFAULT_VOCODER,
+        "in_tune_cents": IN_TUNE_CENTS,
+        **{f"{name}_in_tune": round(float(np.mean(e <= IN_TUNE_CENTS)), 4) for name, e in errors.items()},
+        **{f"{name}_median_cents": round(float(np.median(e)), 1) for name, e in errors.items()},
+    }
 
 
 def _errors(mels: np.ndarray, pitches: np.ndarray, settings: MelSettings) -> np.ndarray:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from rtsynth.labels import DESCRIPTORS
-from train.eval.names import SYMBOL
+from rtsynth.train.eval.names import SYMBOL
 
 VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
 
@@ -16,8 +16,12 @@ def _f(value, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in rows), ""]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(r) + " |" for r in rows),
+        "",
+    ]
 
 
 def _figure(caption: str, rel: str) -> list[str]:
@@ -25,68 +29,109 @@ def _figure(caption: str, rel: str) -> list[str]:
 
 
 def report_markdown(m: dict) -> str:
-    lines = [f"# Evaluation of `{m['run']}`", "",
-             f"Variant **{m['variant']}**, checkpoint `{m['checkpoint']}` (epoch {m['epoch']}), cache `{m['cache']}`; "
-             f"{m['counts']['test']} test notes, {m['counts']['train_used']} training notes for k-NN and class "
-             "centroids. Everything below uses posterior means, except the deliberate spread w.", ""]
-    for section in (_table_one, _leakage, _clusters, _classifier, _control, _control_audio, _recon_pitch, _transfer,
-                    _figures):
+    lines = [
+        f"# Evaluation of `{m['run']}`",
+        "",
+        f"Variant **{m['variant']}**, checkpoint `{m['checkpoint']}` (epoch {m['epoch']}), cache `{m['cache']}`; "
+        f"{m['counts']['test']} test notes, {m['counts']['train_used']} training notes for k-NN and class "
+        "centroids. Everything below uses posterior means, except the deliberate spread w.",
+        "",
+    ]
+    for section in (
+        _table_one,
+        _leakage,
+        _clusters,
+        _classifier,
+        _control,
+        _control_audio,
+        _recon_pitch,
+        _transfer,
+        _figures,
+    ):
         lines += section(m)
     return "\n".join(lines)
 
 
 def _table_one(m: dict) -> list[str]:
     t = m["table_one"]
-    return ["## Table I (paper 000): the model's classifiers on test posterior means", "",
-            *_table(["variant", *(f"{SYMBOL[d]} acc" for d in DESCRIPTORS), "recon MSE"],
-                    [[m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS), _f(t["recon_mse"], 4)]]),
-            "Recon MSE: mean squared error of decode(mu) against the [0, 1] mel.", ""]
+    return [
+        "## Table I (paper 000): the model's classifiers on test posterior means",
+        "",
+        *_table(
+            ["variant", *(f"{SYMBOL[d]} acc" for d in DESCRIPTORS), "recon MSE"],
+            [[m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS), _f(t["recon_mse"], 4)]],
+        ),
+        "Recon MSE: mean squared error of decode(mu) against the [0, 1] mel.",
+        "",
+    ]
 
 
 def _leakage(m: dict) -> list[str]:
     leak = m["leakage"]
     rows = [[f"z_{SYMBOL[latent]}", *(_f(v) for v in leak["accuracy"][i])] for i, latent in enumerate(DESCRIPTORS)]
     rows.append(["chance", *(_f(c) for c in leak["chance"])])
-    return [f"## Leakage: {leak['k']}-NN accuracy of each label (columns) from each latent (rows)", "",
-            *_table(["latent \\ label", *(SYMBOL[d] for d in DESCRIPTORS)], rows),
-            f"Fitted on training posterior means, scored on test; chance = majority-class rate on test. "
-            f"Off-diagonal accuracy above chance: mean {_f(leak['mean_off_diagonal_excess'])}, "
-            f"max {_f(leak['max_off_diagonal_excess'])}.", "", *_figure("leakage", "figures/leakage.png")]
+    return [
+        f"## Leakage: {leak['k']}-NN accuracy of each label (columns) from each latent (rows)",
+        "",
+        *_table(["latent \\ label", *(SYMBOL[d] for d in DESCRIPTORS)], rows),
+        f"Fitted on training posterior means, scored on test; chance = majority-class rate on test. "
+        f"Off-diagonal accuracy above chance: mean {_f(leak['mean_off_diagonal_excess'])}, "
+        f"max {_f(leak['max_off_diagonal_excess'])}.",
+        "",
+        *_figure("leakage", "figures/leakage.png"),
+    ]
 
 
 def _clusters(m: dict) -> list[str]:
-    rows = [[f"z_{SYMBOL[d]}", str(c["classes"]), _f(c["denseness"]), _f(c["divergence"]), _f(c["ratio"], 2)]
-            for d, c in m["clusters"].items()]
-    return ["## Denseness and divergence (paper 004), test posterior means, each latent by its own label", "",
-            *_table(["latent", "classes", "denseness ↓", "divergence ↑", "divergence / denseness ↑"], rows)]
+    rows = [
+        [f"z_{SYMBOL[d]}", str(c["classes"]), _f(c["denseness"]), _f(c["divergence"]), _f(c["ratio"], 2)]
+        for d, c in m["clusters"].items()
+    ]
+    return [
+        "## Denseness and divergence (paper 004), test posterior means, each latent by its own label",
+        "",
+        *_table(["latent", "classes", "denseness ↓", "divergence ↑", "divergence / denseness ↑"], rows),
+    ]
 
 
 def _classifier(m: dict) -> list[str]:
     c = m["independent_classifier"]
     rows = [[split, *(_f(acc[d]) if acc else "–" for d in DESCRIPTORS)] for split, acc in c["accuracy"].items()]
-    return ["## Independent classifier (CNN on real mels of this cache)", "",
-            f"Trained {c['epochs']} epochs, saved at `{c['path']}`. Its accuracy on real notes bounds what the "
-            "controllability and transfer numbers can show.", "",
-            *_table(["split", *(SYMBOL[d] for d in DESCRIPTORS)], rows)]
+    return [
+        "## Independent classifier (CNN on real mels of this cache)",
+        "",
+        f"Trained {c['epochs']} epochs, saved at `{c['path']}`. Its accuracy on real notes bounds what the "
+        "controllability and transfer numbers can show.",
+        "",
+        *_table(["split", *(SYMBOL[d] for d in DESCRIPTORS)], rows),
+    ]
 
 
 def _control(m: dict) -> list[str]:
     c = m["controllability"]
     spreads = [str(w) for w in c["spreads"]]
-    single = [[SYMBOL[d], *(f"{_f(c['single'][d][w]['asked'])} ({_f(c['single'][d][w]['kept'])})" for w in spreads)]
-              for d in DESCRIPTORS]
+    single = [
+        [SYMBOL[d], *(f"{_f(c['single'][d][w]['asked'])} ({_f(c['single'][d][w]['kept'])})" for w in spreads)]
+        for d in DESCRIPTORS
+    ]
     joint = c["joint"]["accuracy"]
     joint_rows = [[SYMBOL[d], *(_f(joint[w][d]) if joint[w] else "–" for w in spreads)] for d in DESCRIPTORS]
-    return ["## Controllability (paper 003)", "",
-            f"z_xi = mu_class + w * sigma * eps with class means from the {c['class_means']} and sigma = "
-            f"{c['sigma']}; {c['n_refs']} test notes as references. The generated mel is named by the "
-            "independent classifier.", "",
-            "**One latent asked for** (a class other than the reference's; the other latents from the reference). "
-            "Accuracy of what was asked for, and in brackets how often the other three labels were kept:", "",
-            *_table(["descriptor", *(f"w={w}" for w in spreads)], single),
-            f"**All four latents from class means** (labels of {c['joint']['n']} test notes):", "",
-            *_table(["descriptor", *(f"w={w}" for w in spreads)], joint_rows),
-            *_figure("controllability", "figures/controllability.png")]
+    return [
+        "## Controllability (paper 003)",
+        "",
+        f"z_xi = mu_class + w * sigma * eps with class means from the {c['class_means']} and sigma = "
+        f"{c['sigma']}; {c['n_refs']} test notes as references. The generated mel is named by the "
+        "independent classifier.",
+        "",
+        "**One latent asked for** (a class other than the reference's; the other latents from the reference). "
+        "Accuracy of what was asked for, and in brackets how often the other three labels were kept:",
+        "",
+        *_table(["descriptor", *(f"w={w}" for w in spreads)], single),
+        f"**All four latents from class means** (labels of {c['joint']['n']} test notes):",
+        "",
+        *_table(["descriptor", *(f"w={w}" for w in spreads)], joint_rows),
+        *_figure("controllability", "figures/controllability.png"),
+    ]
 
 
 def _control_audio(m: dict) -> list[str]:
@@ -94,31 +139,47 @@ def _control_audio(m: dict) -> list[str]:
     vocoder and re-analysis cause is read off directly."""
     c = m["controllability"]
     audio, spreads = c["through_audio"], [str(w) for w in c["spreads"]]
-    rows = [[protocol, SYMBOL[d], *(_f(asked(domain, d, w)) for w in spreads for domain in (audio, c))]
-            for protocol, asked in (("one latent", _asked_single), ("all four", _asked_joint)) for d in DESCRIPTORS]
+    rows = [
+        [protocol, SYMBOL[d], *(_f(asked(domain, d, w)) for w in spreads for domain in (audio, c))]
+        for protocol, asked in (("one latent", _asked_single), ("all four", _asked_joint))
+        for d in DESCRIPTORS
+    ]
     header = ["protocol", "descriptor", *(f"w={w} {domain}" for w in spreads for domain in ("audio", "mel"))]
     reasons = ", ".join(f"{n} {why}" for why, n in audio["silent_reasons"].items())
     reasons = f" ({reasons})" if reasons else ""
-    return ["## Controllability through audio (issue 4)", "",
-            f"The same generated notes, rendered to audio by the runtime's `{audio['vocoder']}` streaming vocoder "
-            "at the model rate and at the synth's level for the asked timbre and dynamics, re-analysed by prep "
-            "exactly as a corpus file (silence floor, trim, faded cut, pad/crop, [0, 1] mel) and named by the same "
-            "independent classifier. Accuracy of what was asked for, through audio next to the mel domain:", "",
-            *_table(header, rows),
-            f"Silent after the vocoder (no usable audio, counted wrong for every descriptor): **{audio['silent']} of "
-            f"{audio['notes']}** generated notes{reasons}.", ""]
+    return [
+        "## Controllability through audio (issue 4)",
+        "",
+        f"The same generated notes, rendered to audio by the runtime's `{audio['vocoder']}` streaming vocoder "
+        "at the model rate and at the synth's level for the asked timbre and dynamics, re-analysed by prep "
+        "exactly as a corpus file (silence floor, trim, faded cut, pad/crop, [0, 1] mel) and named by the same "
+        "independent classifier. Accuracy of what was asked for, through audio next to the mel domain:",
+        "",
+        *_table(header, rows),
+        f"Silent after the vocoder (no usable audio, counted wrong for every descriptor): **{audio['silent']} of "
+        f"{audio['notes']}** generated notes{reasons}.",
+        "",
+    ]
 
 
 def _recon_pitch(m: dict) -> list[str]:
     r = m["reconstruction_pitch"]
-    return ["## Pitch of reconstructions (through audio)", "",
-            f"{r['notes']} test notes and their reconstructions from posterior means, rendered by the "
-            f"`{r['vocoder']}` vocoder, f0 measured 0.1-0.5 s into the note: share within "
-            f"{r['in_tune_cents']:g} cents of the labelled pitch (median cents off). The originals check the "
-            "measurement; the reconstructions are what the decoder can play.", "",
-            *_table(["", "in tune", "median cents off"],
-                    [[name, _f(r[f"{name}_in_tune"]), f"{r[f'{name}_median_cents']:g}"]
-                     for name in ("original", "reconstruction")])]
+    return [
+        "## Pitch of reconstructions (through audio)",
+        "",
+        f"{r['notes']} test notes and their reconstructions from posterior means, rendered by the "
+        f"`{r['vocoder']}` vocoder, f0 measured 0.1-0.5 s into the note: share within "
+        f"{r['in_tune_cents']:g} cents of the labelled pitch (median cents off). The originals check the "
+        "measurement; the reconstructions are what the decoder can play.",
+        "",
+        *_table(
+            ["", "in tune", "median cents off"],
+            [
+                [name, _f(r[f"{name}_in_tune"]), f"{r[f'{name}_median_cents']:g}"]
+                for name in ("original", "reconstruction")
+            ],
+        ),
+    ]
 
 
 def _asked_single(domain: dict, d: str, w: str) -> float:
@@ -133,24 +194,32 @@ def _transfer(m: dict) -> list[str]:
     t = m["transfer"]
     if not t["target_posterior_mean"]:
         return ["## Timbre transfer (paper 003)", "", "Skipped: fewer than two instruments in the test split.", ""]
-    return ["## Timbre transfer (paper 003)", "",
-            f"z_T + alpha (mu_target - mu_source) over all ordered pairs of {', '.join(t['instruments'])}; "
-            "mean posterior of the target instrument by the independent classifier:", "",
-            *_table(["alpha", *(f"{a:g}" for a in t["alphas"])],
-                    [["target posterior", *(_f(p) for p in t["target_posterior_mean"])]]),
-            f"Mean curve monotonic: **{'yes' if t['monotonic'] else 'no'}**; "
-            f"share of pairs with a monotonic curve: {_f(t['pairs_monotonic'], 2)}.", "",
-            *_figure("transfer", "figures/transfer.png"), *_figure("transfer example", "figures/transfer_example.png")]
+    return [
+        "## Timbre transfer (paper 003)",
+        "",
+        f"z_T + alpha (mu_target - mu_source) over all ordered pairs of {', '.join(t['instruments'])}; "
+        "mean posterior of the target instrument by the independent classifier:",
+        "",
+        *_table(
+            ["alpha", *(f"{a:g}" for a in t["alphas"])],
+            [["target posterior", *(_f(p) for p in t["target_posterior_mean"])]],
+        ),
+        f"Mean curve monotonic: **{'yes' if t['monotonic'] else 'no'}**; "
+        f"share of pairs with a monotonic curve: {_f(t['pairs_monotonic'], 2)}.",
+        "",
+        *_figure("transfer", "figures/transfer.png"),
+        *_figure("transfer example", "figures/transfer_example.png"),
+    ]
 
 
 CAPTIONS = {
     "reconstructions": "Test notes (top) and decode(mu) (bottom).",
     "interpolation": "Paper Fig. 5: (1 - alpha) z1 + alpha z2 over all of z_S (top row), then over one latent at a "
-                     "time with the other latents from note 1.",
+    "time with the other latents from note 1.",
     "sweeps": "Paper Fig. 6: one dimension replaced by the value shown (absolute, not an offset), every other "
-              "dimension from the note's posterior mean.",
+    "dimension from the note's posterior mean.",
     "tsne": "Paper Figs. 3-4: t-SNE of {n} training posterior means, one row per latent, coloured by each label "
-            "(columns): clusters belong on the diagonal only.",
+    "(columns): clusters belong on the diagonal only.",
 }
 SHOWN_ABOVE = ("leakage", "controllability", "transfer", "transfer_example")
 
@@ -187,8 +256,11 @@ def training_facts(run_dir: Path) -> dict:
 
     with open(run_dir / "metrics.csv", newline="") as f:
         seconds = [float(row["seconds"]) for row in csv.DictReader(f)]
-    return {"epochs": len(seconds), "seconds_per_epoch": statistics.median(seconds) if seconds else 0.0,
-            "minutes": sum(seconds) / 60}
+    return {
+        "epochs": len(seconds),
+        "seconds_per_epoch": statistics.median(seconds) if seconds else 0.0,
+        "minutes": sum(seconds) / 60,
+    }
 
 
 def _table_order(m: dict) -> tuple:
@@ -202,10 +274,28 @@ def compare_table(metrics: list[dict]) -> str:
     for m in sorted(metrics, key=_table_order):
         t, leak = m["table_one"], m["leakage"]
         train = m.get("training") or {}
-        rows.append([Path(m["run"]).name, m["variant"], *(_f(t["accuracy"][d]) for d in DESCRIPTORS),
-                     _f(t["recon_mse"], 4), _f(leak["mean_off_diagonal_excess"]), _f(leak["max_off_diagonal_excess"]),
-                     str(train.get("epochs", "")), _f(train.get("seconds_per_epoch"), 1),
-                     _f(train.get("minutes"), 0)])
-    header = ["run", "variant", *(f"{SYMBOL[d]} acc ↑" for d in DESCRIPTORS), "recon MSE ↓",
-              "leakage above chance, mean ↓", "max ↓", "epochs", "s / epoch", "train min"]
+        rows.append(
+            [
+                Path(m["run"]).name,
+                m["variant"],
+                *(_f(t["accuracy"][d]) for d in DESCRIPTORS),
+                _f(t["recon_mse"], 4),
+                _f(leak["mean_off_diagonal_excess"]),
+                _f(leak["max_off_diagonal_excess"]),
+                str(train.get("epochs", "")),
+                _f(train.get("seconds_per_epoch"), 1),
+                _f(train.get("minutes"), 0),
+            ]
+        )
+    header = [
+        "run",
+        "variant",
+        *(f"{SYMBOL[d]} acc ↑" for d in DESCRIPTORS),
+        "recon MSE ↓",
+        "leakage above chance, mean ↓",
+        "max ↓",
+        "epochs",
+        "s / epoch",
+        "train min",
+    ]
     return "\n".join(_table(header, rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
-from train.eval.latents import SplitLatents
+from rtsynth.train.eval.latents import SplitLatents
 
 
 def table_one(test: SplitLatents) -> dict:

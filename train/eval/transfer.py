@@ -14,8 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS, INSTRUMENT_BY_NAME, latent_slices
-from train.eval.classmeans import ClassMeans
-from train.eval.latents import SplitLatents, decode
+from rtsynth.train.eval.classmeans import ClassMeans
+from rtsynth.train.eval.latents import SplitLatents, decode
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TIMBRE = DESCRIPTORS.index("timbre")
@@ -48,8 +48,14 @@ def _family(name: str) -> str:
 
 
 def timbre_transfer(
-    model, classifier, test: SplitLatents, means: ClassMeans, names: tuple[str, ...],
-    alphas=ALPHAS, n_per_source: int = 12, seed: int = 0,
+    model,
+    classifier,
+    test: SplitLatents,
+    means: ClassMeans,
+    names: tuple[str, ...],
+    alphas=ALPHAS,
+    n_per_source: int = 12,
+    seed: int = 0,
 ) -> TransferResult:
     rng = np.random.default_rng(seed)
     instruments = pick_instruments(test.labels[:, TIMBRE], names, means.present["timbre"])

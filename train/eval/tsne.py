@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
-from train.eval.names import SYMBOL, class_name
+from rtsynth.train.eval.names import SYMBOL, class_name
 
 COLOURMAP = {"timbre": "tab20", "pitch": "viridis", "dynamics": "coolwarm", "duration": "plasma"}
 
@@ -33,8 +33,16 @@ def tsne_figure(mu: dict[str, np.ndarray], labels: np.ndarray, vocab, path: Path
         xy = embed(mu[latent], seed)
         for j, label in enumerate(DESCRIPTORS):
             ax = axes[i, j]
-            points = ax.scatter(xy[:, 0], xy[:, 1], c=labels[:, j], s=5, cmap=COLOURMAP[label],
-                                vmin=0, vmax=max(len(vocab.classes(label)) - 1, 1), linewidths=0)
+            points = ax.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                c=labels[:, j],
+                s=5,
+                cmap=COLOURMAP[label],
+                vmin=0,
+                vmax=max(len(vocab.classes(label)) - 1, 1),
+                linewidths=0,
+            )
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:

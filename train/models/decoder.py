@@ -16,9 +16,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.config import ModelConfig
-from train.models.harmonic import HarmonicHead, HarmonicSetup
-from train.models.init import xavier_linear
+from rtsynth.train.config import ModelConfig
+from rtsynth.train.models.harmonic import HarmonicHead, HarmonicSetup
+from rtsynth.train.models.init import xavier_linear
 
 
 def decoder_frames(config: ModelConfig, n_frames: int) -> int:
@@ -54,14 +54,17 @@ class MelHead(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, config: ModelConfig, latent_size: int, n_mels: int, n_frames: int,
-                 harmonic: HarmonicSetup | None = None):
+    def __init__(
+        self, config: ModelConfig, latent_size: int, n_mels: int, n_frames: int, harmonic: HarmonicSetup | None = None
+    ):
         super().__init__()
         ch = config.decoder_channels
         self.shape = (ch[0], decoder_frames(config, n_frames))
         self.expand = nn.Sequential(
-            nn.Linear(latent_size, config.hidden), nn.LeakyReLU(),
-            nn.Linear(config.hidden, ch[0] * self.shape[1]), nn.LeakyReLU(),
+            nn.Linear(latent_size, config.hidden),
+            nn.LeakyReLU(),
+            nn.Linear(config.hidden, ch[0] * self.shape[1]),
+            nn.LeakyReLU(),
         )
         layers: list[nn.Module] = _refine(ch[0], config.decoder_depth)
         for a, b in zip(ch[:-1], ch[1:]):

@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.config import ModelConfig
-from train.models.init import xavier_linear
+from rtsynth.train.config import ModelConfig
+from rtsynth.train.models.init import xavier_linear
 
 
 def encoder_grid(config: ModelConfig, n_mels: int, n_frames: int) -> tuple[int, int]:
@@ -51,7 +51,9 @@ class FeatureExtractor(nn.Module):
         ch, stem = config.encoder_channels, config.encoder_stem
         layers: list[nn.Module] = [
             nn.AvgPool2d((1, config.time_pool)),
-            nn.Conv2d(1, ch[0], stem, stem), nn.LeakyReLU(), *_refine(ch[0], config.encoder_depth),
+            nn.Conv2d(1, ch[0], stem, stem),
+            nn.LeakyReLU(),
+            *_refine(ch[0], config.encoder_depth),
         ]
         for a, b in zip(ch[:-1], ch[1:]):
             layers += [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(), *_refine(b, config.encoder_depth)]
@@ -89,7 +91,8 @@ class SoundingSummary(nn.Module):
         super().__init__()
         self.level = config.summary_level
         self.mlp = nn.Sequential(
-            nn.Linear(n_mels, config.summary_hidden), nn.LeakyReLU(),
+            nn.Linear(n_mels, config.summary_hidden),
+            nn.LeakyReLU(),
             nn.Linear(config.summary_hidden, config.hidden),
         )
 

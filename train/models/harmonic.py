@@ -21,7 +21,7 @@ from torch import nn
 from rtsynth.dsp.mel import mel_filterbank
 from rtsynth.labels import latent_slices
 from rtsynth.settings import MelSettings
-from train.models.init import mlp, xavier_linear
+from rtsynth.train.models.init import mlp, xavier_linear
 
 REACH = 6  # FFT bins either side of a partial that its window main lobe and first sidelobes reach
 LOG_POWER_RANGE = (-40.0, 10.0)  # natural-log power, relative to a partial's peak at 1 kHz
@@ -116,8 +116,16 @@ class HarmonicHead(nn.Module):
     output by 1e-4, the export's whole parity tolerance.
     """
 
-    def __init__(self, channels: int, kernel: int, stride: int, n_mels: int, partials: int,
-                 pitch_hidden: int, setup: HarmonicSetup):
+    def __init__(
+        self,
+        channels: int,
+        kernel: int,
+        stride: int,
+        n_mels: int,
+        partials: int,
+        pitch_hidden: int,
+        setup: HarmonicSetup,
+    ):
         super().__init__()
         pad = (kernel - stride) // 2
         self.partials = nn.ConvTranspose1d(channels, partials, kernel, stride, pad)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from train.models.init import kaiming_linear, mlp, xavier_linear
+from rtsynth.train.models.init import kaiming_linear, mlp, xavier_linear
 
 
 class VariationalHead(nn.Module):
@@ -19,8 +19,7 @@ class VariationalHead(nn.Module):
     structure that the classifiers and the mixture prior need to find early on.
     """
 
-    def __init__(self, hidden: int, head_hidden: int, dim: int, logvar_range: tuple[float, float],
-                 logvar_init: float):
+    def __init__(self, hidden: int, head_hidden: int, dim: int, logvar_range: tuple[float, float], logvar_init: float):
         super().__init__()
         sizes = [hidden, head_hidden, 2 * dim] if head_hidden else [hidden, 2 * dim]
         self.net = mlp(sizes)

@@ -8,8 +8,9 @@ import torch
 from torch import nn
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor | float = 0.0,
-                prior_logvar: float = 0.0) -> torch.Tensor:
+def gaussian_kl(
+    mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor | float = 0.0, prior_logvar: float = 0.0
+) -> torch.Tensor:
     """KL(N(mu, e^logvar) || N(prior_mu, e^prior_logvar)) per row, summed over dimensions."""
     var_ratio = torch.exp(logvar - prior_logvar)
     sq = (mu - prior_mu) ** 2 / math.exp(prior_logvar)

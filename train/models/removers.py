@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
-from train.models.init import kaiming_linear, mlp
+from rtsynth.train.models.init import kaiming_linear, mlp
 
 
 def others(z: dict[str, torch.Tensor], descriptor: str) -> torch.Tensor:
@@ -21,9 +21,9 @@ def others(z: dict[str, torch.Tensor], descriptor: str) -> torch.Tensor:
 class Removers(nn.Module):
     def __init__(self, vocab_sizes: dict[str, int], hidden: tuple[int, ...]):
         super().__init__()
-        self.nets = nn.ModuleDict({
-            d: mlp([LATENT_SIZE - LATENT_DIMS[d], *hidden, vocab_sizes[d]]) for d in DESCRIPTORS
-        })
+        self.nets = nn.ModuleDict(
+            {d: mlp([LATENT_SIZE - LATENT_DIMS[d], *hidden, vocab_sizes[d]]) for d in DESCRIPTORS}
+        )
         kaiming_linear(self)
 
     def forward(self, z: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

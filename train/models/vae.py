@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, latent_slices
-from train.config import ModelConfig, TrainConfig
-from train.models.decoder import Decoder
-from train.models.encoder import FeatureExtractor
-from train.models.harmonic import HarmonicSetup
-from train.models.heads import VariationalHead, classifier
-from train.models.priors import GaussianMixturePrior, gaussian_kl
+from rtsynth.train.config import ModelConfig, TrainConfig
+from rtsynth.train.models.decoder import Decoder
+from rtsynth.train.models.encoder import FeatureExtractor
+from rtsynth.train.models.harmonic import HarmonicSetup
+from rtsynth.train.models.heads import VariationalHead, classifier
+from rtsynth.train.models.priors import GaussianMixturePrior, gaussian_kl
 
 JOINT = "joint"  # name of the single head of "vae+c"
 
@@ -36,8 +36,15 @@ class VAEOutput:
 class NoteVAE(nn.Module):
     prior_logvar: float = 0.0  # fixed unit variance of every prior component
 
-    def __init__(self, variant: str, vocab_sizes: dict[str, int], config: ModelConfig,
-                 n_mels: int = 256, n_frames: int = 256, harmonic: HarmonicSetup | None = None):
+    def __init__(
+        self,
+        variant: str,
+        vocab_sizes: dict[str, int],
+        config: ModelConfig,
+        n_mels: int = 256,
+        n_frames: int = 256,
+        harmonic: HarmonicSetup | None = None,
+    ):
         super().__init__()
         self.variant = variant
         self.vocab_sizes = {d: int(vocab_sizes[d]) for d in DESCRIPTORS}
@@ -47,11 +54,18 @@ class NoteVAE(nn.Module):
         self.features = FeatureExtractor(config, n_mels, n_frames)
         head_dims = LATENT_DIMS if self.multi else {JOINT: LATENT_SIZE}
         self.heads = nn.ModuleDict(
-            {name: VariationalHead(config.hidden, config.head_hidden, dim, range_, lv0) for name, dim in head_dims.items()}
+            {
+                name: VariationalHead(config.hidden, config.head_hidden, dim, range_, lv0)
+                for name, dim in head_dims.items()
+            }
         )
-        self.priors = nn.ModuleDict(
-            {d: GaussianMixturePrior(self.vocab_sizes[d], LATENT_DIMS[d], self.prior_logvar) for d in DESCRIPTORS}
-        ) if variant.startswith("md-gmvae") else None
+        self.priors = (
+            nn.ModuleDict(
+                {d: GaussianMixturePrior(self.vocab_sizes[d], LATENT_DIMS[d], self.prior_logvar) for d in DESCRIPTORS}
+            )
+            if variant.startswith("md-gmvae")
+            else None
+        )
         cls_in = LATENT_DIMS if self.multi else dict.fromkeys(DESCRIPTORS, LATENT_SIZE)
         self.classifiers = nn.ModuleDict(
             {d: classifier(cls_in[d], config.classifier_hidden, self.vocab_sizes[d]) for d in DESCRIPTORS}
@@ -77,8 +91,9 @@ class NoteVAE(nn.Module):
     def prior_means(self) -> dict[str, torch.Tensor] | None:
         return None if self.priors is None else {d: self.priors[d].means for d in DESCRIPTORS}
 
-    def kl(self, posteriors: dict[str, tuple[torch.Tensor, torch.Tensor]],
-           labels: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def kl(
+        self, posteriors: dict[str, tuple[torch.Tensor, torch.Tensor]], labels: dict[str, torch.Tensor]
+    ) -> dict[str, torch.Tensor]:
         """Per-note KL of each descriptor's posterior to its prior [B]."""
         if self.priors is None:
             return {d: gaussian_kl(mu, lv, 0.0, self.prior_logvar) for d, (mu, lv) in posteriors.items()}
@@ -92,10 +107,7 @@ class NoteVAE(nn.Module):
         """
         posteriors = self.encode(mel)
         sample = self.training if sample is None else sample
-        z = {
-            d: mu + torch.randn_like(mu) * torch.exp(0.5 * lv) if sample else mu
-            for d, (mu, lv) in posteriors.items()
-        }
+        z = {d: mu + torch.randn_like(mu) * torch.exp(0.5 * lv) if sample else mu for d, (mu, lv) in posteriors.items()}
         # the pitch reader learns from posterior means: the points the synth plays from, free of
         # the sampling noise that would blur its map into the average of neighbouring pitches
         means = concat({d: mu for d, (mu, _) in posteriors.items()})
@@ -107,7 +119,12 @@ def concat(z: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat([z[d] for d in DESCRIPTORS], dim=-1)
 
 
-def build_model(config: TrainConfig, vocab_sizes: dict[str, int], n_mels: int = 256,
-                n_frames: int = 256, harmonic: HarmonicSetup | None = None) -> NoteVAE:
+def build_model(
+    config: TrainConfig,
+    vocab_sizes: dict[str, int],
+    n_mels: int = 256,
+    n_frames: int = 256,
+    harmonic: HarmonicSetup | None = None,
+) -> NoteVAE:
     """`harmonic` (the dataset's mel settings and pitch classes) is needed by decoder_output "harmonic"."""
     return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)

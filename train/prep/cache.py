@@ -107,7 +107,7 @@ def write_cache(
     _atomic(root / "notes.csv", lambda f: _write_notes_csv(f, arrays, source_ids, vocab), text=True)
     manifest = {
         "format": CACHE_FORMAT,
-        "count": int(len(split)),
+        "count": len(split),
         "mel_settings": mel_settings.to_dict(),
         "vocabulary": vocab.to_dict(),
         **manifest_extra,
@@ -122,8 +122,14 @@ def _write_notes_csv(f, arrays: dict, source_ids: list[str], vocab: Vocabulary) 
     for i, source in enumerate(source_ids):
         values = [vocab.classes(d)[arrays[d][i]] for d in DESCRIPTORS]
         writer.writerow(
-            [i, source, *values, f"{arrays['duration_s'][i]:.3f}", f"{arrays['peak_db'][i]:.2f}",
-             SPLITS[arrays["split"][i]]]
+            [
+                i,
+                source,
+                *values,
+                f"{arrays['duration_s'][i]:.3f}",
+                f"{arrays['peak_db'][i]:.2f}",
+                SPLITS[arrays["split"][i]],
+            ]
         )
 
 

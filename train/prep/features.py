@@ -28,7 +28,7 @@ def fade_out(audio: np.ndarray, fade_samples: int) -> np.ndarray:
     """
     out = audio.astype(np.float32)  # always a copy
     fade = min(fade_samples, len(out))
-    out[len(out) - fade:] *= 0.5 * (1 + np.cos(np.linspace(0, np.pi, fade, dtype=np.float32)))
+    out[len(out) - fade :] *= 0.5 * (1 + np.cos(np.linspace(0, np.pi, fade, dtype=np.float32)))
     return out
 
 
@@ -39,7 +39,7 @@ def cut_note(audio: np.ndarray, start: int, end: int, fade_samples: int) -> np.n
     click 40 dB above the mel's 80 dB floor. Fading over the audio after the span (below
     -40 dB by definition) keeps the span whole and the cut silent.
     """
-    return fade_out(audio[start:end + fade_samples], fade_samples)
+    return fade_out(audio[start : end + fade_samples], fade_samples)
 
 
 def fit_length(audio: np.ndarray, n_samples: int, fade_samples: int) -> np.ndarray:
@@ -51,8 +51,9 @@ def fit_length(audio: np.ndarray, n_samples: int, fade_samples: int) -> np.ndarr
 
 def model_rate_note(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s: float) -> np.ndarray:
     """Onset-aligned note audio -> the fixed-length note at the model's rate (5.94 s, 22 050 Hz)."""
-    return fit_length(resample(audio, sample_rate, mel.sample_rate), mel.n_samples,
-                      max(1, round(fade_s * mel.sample_rate)))
+    return fit_length(
+        resample(audio, sample_rate, mel.sample_rate), mel.n_samples, max(1, round(fade_s * mel.sample_rate))
+    )
 
 
 def note_features(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s: float) -> tuple[np.ndarray, float]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS, note_name
-from train.prep.cache import SPLITS, NoteCache
+from rtsynth.train.prep.cache import SPLITS, NoteCache
 
 
 def example_indices(cache: NoteCache, count: int = 6) -> list[int]:
@@ -52,17 +52,26 @@ def plot_example_mels(cache: NoteCache, path: Path) -> None:
     seconds = settings.n_frames * settings.hop_length / settings.sample_rate
     fig = Figure(figsize=(4.5 * cols + 1, 3.6 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
-    for ax in axes.flat[len(picks):]:
+    for ax in axes.flat[len(picks) :]:
         ax.axis("off")
     for ax, i in zip(axes.flat, picks):
-        image = ax.imshow(np.asarray(cache.mels[i], dtype=np.float32), origin="lower", aspect="auto",
-                          vmin=0, vmax=1, cmap="magma", extent=(0, seconds, 0, settings.n_mels))
+        image = ax.imshow(
+            np.asarray(cache.mels[i], dtype=np.float32),
+            origin="lower",
+            aspect="auto",
+            vmin=0,
+            vmax=1,
+            cmap="magma",
+            extent=(0, seconds, 0, settings.n_mels),
+        )
         v = cache.vocab
         ax.set_title(
             f"{v.timbre[cache.labels['timbre'][i]]} {note_name(v.pitch[cache.labels['pitch'][i]])} "
             f"{v.dynamics[cache.labels['dynamics'][i]]}\n{cache.duration_s[i]:.2f} s sounding "
             f"(class {v.duration[cache.labels['duration'][i]]:.2f} s), {cache.peak_db[i]:.0f} dB peak, "
-            f"{SPLITS[cache.split[i]]}", fontsize=8)
+            f"{SPLITS[cache.split[i]]}",
+            fontsize=8,
+        )
         ax.set_xlabel("time (s)")
         ax.set_ylabel("mel band")
     fig.colorbar(image, ax=axes, shrink=0.8, label=f"[0, 1] = {settings.db_range:g} dB below the note's peak")

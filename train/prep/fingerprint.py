@@ -13,9 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rtsynth.settings import MelSettings, TrimSettings
-from train.corpus.records import Corpus
-from train.corpus.tinysol import find_metadata
-from train.prep.options import PrepOptions
+from rtsynth.train.corpus.records import Corpus
+from rtsynth.train.corpus.tinysol import find_metadata
+from rtsynth.train.prep.options import PrepOptions
 
 PREP_VERSION = 1
 """Bump when the pipeline's output changes for the same inputs and settings."""
@@ -42,11 +42,10 @@ def metadata_files(root: Path) -> list[Path]:
 
 
 def input_fingerprint(corpus: Corpus, mel: MelSettings, trim: TrimSettings, options: PrepOptions) -> dict[str, str]:
-    files = sorted(
-        [r.source_id, *_stat(r.path), r.instrument, r.pitch, r.dynamics] for r in corpus.records
-    )
+    files = sorted([r.source_id, *_stat(r.path), r.instrument, r.pitch, r.dynamics] for r in corpus.records)
     metadata = [
-        [p.relative_to(corpus.root).as_posix(), *_stat(p), hashlib.sha256(p.read_bytes()).hexdigest()] for p in metadata_files(corpus.root)
+        [p.relative_to(corpus.root).as_posix(), *_stat(p), hashlib.sha256(p.read_bytes()).hexdigest()]
+        for p in metadata_files(corpus.root)
     ]
     return {
         "files": _digest([corpus.kind, files, sorted([s.source_id, s.reason] for s in corpus.skipped)]),

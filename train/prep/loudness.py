@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from train.prep.cache import NoteCache
+from rtsynth.train.prep.cache import NoteCache
 
 log = logging.getLogger(__name__)
 

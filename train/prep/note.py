@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.settings import MelSettings, TrimSettings
-from train.corpus.records import NoteRecord, Skipped
-from train.prep.audio import AudioProblem, read_mono, sounding_span
-from train.prep.features import cut_note, model_rate_note, note_features
-from train.prep.options import PrepOptions
+from rtsynth.train.corpus.records import NoteRecord, Skipped
+from rtsynth.train.prep.audio import AudioProblem, read_mono, sounding_span
+from rtsynth.train.prep.features import cut_note, model_rate_note, note_features
+from rtsynth.train.prep.options import PrepOptions
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,9 @@ class NoteJob:
         -> pad/crop to 5.94 s -> mel in [0, 1] + peak dB."""
         audio, start, end, note = self._cut(record.path)
         unit, peak_db = note_features(note, audio.sample_rate, self.mel, self.options.fade_s)
-        prepared = PreparedNote(record, peak_db, (end - start) / audio.sample_rate,
-                                audio.sample_rate, audio.channels, audio.subtype)
+        prepared = PreparedNote(
+            record, peak_db, (end - start) / audio.sample_rate, audio.sample_rate, audio.channels, audio.subtype
+        )
         return prepared, unit.astype(np.float16)
 
     def model_rate_audio(self, path: Path) -> np.ndarray:

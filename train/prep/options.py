@@ -26,8 +26,11 @@ class PrepOptions:
             lo, hi = self.pitch_range
             if not 0 <= lo <= hi <= 127:
                 raise ValueError(f"pitch range must satisfy 0 <= LO <= HI <= 127, got {lo}..{hi}")
-        if len(self.split_fractions) != 3 or min(self.split_fractions) < 0 \
-                or abs(sum(self.split_fractions) - 1.0) > 1e-6:
+        if (
+            len(self.split_fractions) != 3
+            or min(self.split_fractions) < 0
+            or abs(sum(self.split_fractions) - 1.0) > 1e-6
+        ):
             raise ValueError(f"split fractions must be 3 non-negative numbers summing to 1, got {self.split_fractions}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")

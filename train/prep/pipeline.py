@@ -14,15 +14,15 @@ import numpy as np
 
 from rtsynth.labels import Vocabulary
 from rtsynth.settings import PAPER_MEL, PAPER_TRIM, MelSettings, TrimSettings
-from train.corpus.read import read_corpus
-from train.corpus.records import Corpus, NoteRecord, Skipped
-from train.prep.cache import CACHE_FORMAT, SPLITS, NoteCache, write_cache
-from train.prep.fingerprint import PREP_VERSION, changed_parts, input_fingerprint
-from train.prep.note import NoteJob, PreparedNote
-from train.prep.options import PrepOptions
-from train.prep.report import build_report, write_report
-from train.prep.splits import stratified_split
-from train.prep.vocab import build_vocabulary, label_indices
+from rtsynth.train.corpus.read import read_corpus
+from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
+from rtsynth.train.prep.cache import CACHE_FORMAT, SPLITS, NoteCache, write_cache
+from rtsynth.train.prep.fingerprint import PREP_VERSION, changed_parts, input_fingerprint
+from rtsynth.train.prep.note import NoteJob, PreparedNote
+from rtsynth.train.prep.options import PrepOptions
+from rtsynth.train.prep.report import build_report, write_report
+from rtsynth.train.prep.splits import stratified_split
+from rtsynth.train.prep.vocab import build_vocabulary, label_indices
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,18 @@ class PrepOutcome:
     report: dict  # the content of report.json
 
 
-def prepare_corpus(corpus_dir: str | Path, out_dir: str | Path, options: PrepOptions = PrepOptions(), *,
-                   mel: MelSettings = PAPER_MEL, trim: TrimSettings = PAPER_TRIM, workers: int = 2,
-                   force: bool = False, progress: bool = True, figures: bool = True) -> PrepOutcome:
+def prepare_corpus(
+    corpus_dir: str | Path,
+    out_dir: str | Path,
+    options: PrepOptions = PrepOptions(),
+    *,
+    mel: MelSettings = PAPER_MEL,
+    trim: TrimSettings = PAPER_TRIM,
+    workers: int = 2,
+    force: bool = False,
+    progress: bool = True,
+    figures: bool = True,
+) -> PrepOutcome:
     """Build the cache at `out_dir` unless it was built from the same inputs and settings."""
     out = Path(out_dir)
     corpus = read_corpus(Path(corpus_dir))
@@ -62,46 +71,82 @@ def prepare_corpus(corpus_dir: str | Path, out_dir: str | Path, options: PrepOpt
     vocab, labels, split = write_labelled_cache(out, corpus, notes, mels, options, mel, trim, fingerprint)
     del mels
     load_seconds, cache = timed_load(out)
-    timing = {"prep_seconds": round(prep_seconds, 3), "ms_per_note": round(1000 * prep_seconds / len(wanted), 2),
-              "workers": workers, "load_seconds": round(load_seconds, 3)}
-    log.info("prepared %d notes in %.1f s (%.1f ms per note, %d workers); cache load + read of every mel: %.2f s",
-             len(notes), prep_seconds, timing["ms_per_note"], workers, load_seconds)
+    timing = {
+        "prep_seconds": round(prep_seconds, 3),
+        "ms_per_note": round(1000 * prep_seconds / len(wanted), 2),
+        "workers": workers,
+        "load_seconds": round(load_seconds, 3),
+    }
+    log.info(
+        "prepared %d notes in %.1f s (%.1f ms per note, %d workers); cache load + read of every mel: %.2f s",
+        len(notes),
+        prep_seconds,
+        timing["ms_per_note"],
+        workers,
+        load_seconds,
+    )
     report = build_report(corpus, notes, failed, filtered, labels, split, vocab, timing)
     if figures:
-        from train.prep.figures import write_figures
+        from rtsynth.train.prep.figures import write_figures
 
         write_figures(cache, report)
     write_report(out, report)  # report.json last: its presence marks a finished build
     return PrepOutcome(out, True, report)
 
 
-def check_usable(corpus: Corpus, notes: Sequence[PreparedNote], failed: Sequence[Skipped],
-                 filtered: Sequence, out: Path) -> None:
+def check_usable(
+    corpus: Corpus, notes: Sequence[PreparedNote], failed: Sequence[Skipped], filtered: Sequence, out: Path
+) -> None:
     """Say how many notes were left out; refuse to write a cache with none."""
     skipped = [*corpus.skipped, *failed]
     if skipped:
-        log.warning("%d notes skipped (%d by the corpus reader, %d in audio processing); reasons in %s",
-                    len(skipped), len(corpus.skipped), len(failed), out / "report.md")
+        log.warning(
+            "%d notes skipped (%d by the corpus reader, %d in audio processing); reasons in %s",
+            len(skipped),
+            len(corpus.skipped),
+            len(failed),
+            out / "report.md",
+        )
     if not notes:
-        raise PrepError(f"no usable notes in {corpus.root}: {len(skipped)} skipped, {len(filtered)} filtered "
-                        f"by pitch; first reasons: {[f'{s.source_id}: {s.reason}' for s in skipped[:3]]}")
+        raise PrepError(
+            f"no usable notes in {corpus.root}: {len(skipped)} skipped, {len(filtered)} filtered "
+            f"by pitch; first reasons: {[f'{s.source_id}: {s.reason}' for s in skipped[:3]]}"
+        )
 
 
-def write_labelled_cache(out: Path, corpus: Corpus, notes: Sequence[PreparedNote], mels: np.ndarray,
-                         options: PrepOptions, mel: MelSettings, trim: TrimSettings, fingerprint: dict
-                         ) -> tuple[Vocabulary, dict[str, np.ndarray], np.ndarray]:
+def write_labelled_cache(
+    out: Path,
+    corpus: Corpus,
+    notes: Sequence[PreparedNote],
+    mels: np.ndarray,
+    options: PrepOptions,
+    mel: MelSettings,
+    trim: TrimSettings,
+    fingerprint: dict,
+) -> tuple[Vocabulary, dict[str, np.ndarray], np.ndarray]:
     """Vocabulary, class indices and splits of the kept notes, written with their mels."""
     vocab = build_vocabulary(notes, options.pitch_range, trim)
     labels = label_indices(notes, vocab, trim)
     split = stratified_split([n.record.instrument for n in notes], options.split_fractions, options.seed)
-    write_cache(out, mels, labels, split, np.array([n.peak_db for n in notes]),
-                np.array([n.duration_s for n in notes]), [n.record.source_id for n in notes], vocab, mel,
-                manifest_extra={
-                    "fingerprint": fingerprint, "prep_version": PREP_VERSION,
-                    "corpus": {"kind": corpus.kind, "root": str(corpus.root)},
-                    "trim_settings": asdict(trim), "options": options.to_dict(),
-                    "splits": {s: int(np.sum(split == k)) for k, s in enumerate(SPLITS)},
-                })
+    write_cache(
+        out,
+        mels,
+        labels,
+        split,
+        np.array([n.peak_db for n in notes]),
+        np.array([n.duration_s for n in notes]),
+        [n.record.source_id for n in notes],
+        vocab,
+        mel,
+        manifest_extra={
+            "fingerprint": fingerprint,
+            "prep_version": PREP_VERSION,
+            "corpus": {"kind": corpus.kind, "root": str(corpus.root)},
+            "trim_settings": asdict(trim),
+            "options": options.to_dict(),
+            "splits": {s: int(np.sum(split == k)) for k, s in enumerate(SPLITS)},
+        },
+    )
     return vocab, labels, split
 
 
@@ -118,8 +163,9 @@ def stale_parts(out: Path, fingerprint: dict[str, str]) -> list[str]:
     return changed_parts(manifest.get("fingerprint"), fingerprint)
 
 
-def filter_pitch(records: Sequence[NoteRecord], pitch_range: tuple[int, int] | None
-                 ) -> tuple[list[NoteRecord], list[tuple[NoteRecord, str]]]:
+def filter_pitch(
+    records: Sequence[NoteRecord], pitch_range: tuple[int, int] | None
+) -> tuple[list[NoteRecord], list[tuple[NoteRecord, str]]]:
     """(notes inside the range, [(note outside, reason)]); filtering is a choice, not an error."""
     if pitch_range is None:
         return list(records), []
@@ -129,8 +175,9 @@ def filter_pitch(records: Sequence[NoteRecord], pitch_range: tuple[int, int] | N
     return inside, outside
 
 
-def collect(records: Sequence[NoteRecord], job: NoteJob, mel: MelSettings, workers: int, progress: bool
-            ) -> tuple[list[PreparedNote], np.ndarray, list[Skipped]]:
+def collect(
+    records: Sequence[NoteRecord], job: NoteJob, mel: MelSettings, workers: int, progress: bool
+) -> tuple[list[PreparedNote], np.ndarray, list[Skipped]]:
     """Run the job over every record; mels go straight into one float16 array, in record order."""
     from tqdm import tqdm
 
@@ -167,5 +214,5 @@ def timed_load(root: Path) -> tuple[float, NoteCache]:
     started = time.perf_counter()
     cache = NoteCache.load(root)
     for i in range(0, len(cache), 256):
-        np.bitwise_or.reduce(cache.mels[i:i + 256].view(np.uint16), axis=None)
+        np.bitwise_or.reduce(cache.mels[i : i + 256].view(np.uint16), axis=None)
     return time.perf_counter() - started, cache

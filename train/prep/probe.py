@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.settings import PAPER_TRIM, sounding_level
-from train.eval.latents import batched, load_mels
-from train.eval.names import class_name
+from rtsynth.train.eval.latents import batched, load_mels
+from rtsynth.train.eval.names import class_name
 
 ATTACK_FRAMES = 8  # about 190 ms at hop 512 / 22 050 Hz
 
@@ -47,8 +47,9 @@ def summary_features(mels: np.ndarray, level: float = sounding_level()) -> np.nd
 def _features(cache, idx: np.ndarray, batch_size: int) -> np.ndarray:
     top_db = cache.manifest.get("trim_settings", {}).get("top_db", PAPER_TRIM.top_db)
     level = sounding_level(top_db, cache.mel_settings.db_range)
-    return np.concatenate([summary_features(load_mels(cache, idx[rows]), level)
-                           for rows in batched(len(idx), batch_size)])
+    return np.concatenate(
+        [summary_features(load_mels(cache, idx[rows]), level) for rows in batched(len(idx), batch_size)]
+    )
 
 
 def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
@@ -69,8 +70,12 @@ def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
     x_train, x_held = scaler.transform(x_train), scaler.transform(_features(cache, held_idx, config.batch_size))
     y_train, y_held = cache.label_matrix(train_idx), cache.label_matrix(held_idx)
     dynamics = y_held[:, DESCRIPTORS.index("dynamics")]
-    result: dict = {"notes": {"train": len(train_idx), "held_out": len(held_idx)}, "accuracy": {},
-                    "by_dynamics": {}, "single_class": []}
+    result: dict = {
+        "notes": {"train": len(train_idx), "held_out": len(held_idx)},
+        "accuracy": {},
+        "by_dynamics": {},
+        "single_class": [],
+    }
     for j, name in enumerate(tqdm(DESCRIPTORS, desc="probe", unit="label", leave=False)):
         if len(np.unique(y_train[:, j])) < 2:
             result["single_class"].append(name)
@@ -79,8 +84,9 @@ def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
         named = fit.predict(x_held)
         right = named == y_held[:, j]
         result["accuracy"][name] = float(right.mean())
-        result["by_dynamics"][name] = {class_name(cache.vocab, "dynamics", k): float(right[dynamics == k].mean())
-                                       for k in np.unique(dynamics)}
+        result["by_dynamics"][name] = {
+            class_name(cache.vocab, "dynamics", k): float(right[dynamics == k].mean()) for k in np.unique(dynamics)
+        }
         if name == "timbre":
             result["timbre_confusions"] = _confusions(cache.vocab, y_held[~right, j], named[~right])
     return result
@@ -88,15 +94,19 @@ def probe_cache(cache, config: ProbeConfig = ProbeConfig()) -> dict:
 
 def _confusions(vocab, true: np.ndarray, named: np.ndarray, top: int = 8) -> list[dict]:
     pairs = Counter(zip(true.tolist(), named.tolist())).most_common(top)
-    return [{"true": class_name(vocab, "timbre", a), "named": class_name(vocab, "timbre", b), "notes": n}
-            for (a, b), n in pairs]
+    return [
+        {"true": class_name(vocab, "timbre", a), "named": class_name(vocab, "timbre", b), "notes": n}
+        for (a, b), n in pairs
+    ]
 
 
 def probe_text(result: dict) -> str:
     """The probe as a small table: one row per label, overall and per dynamics class."""
     dynamics = list(next(iter(result["by_dynamics"].values()), {}))
-    lines = [f"linear probe, {result['notes']['train']} training notes, {result['notes']['held_out']} held out",
-             f"{'label':<10}{'all':>7}" + "".join(f"{d:>7}" for d in dynamics)]
+    lines = [
+        f"linear probe, {result['notes']['train']} training notes, {result['notes']['held_out']} held out",
+        f"{'label':<10}{'all':>7}" + "".join(f"{d:>7}" for d in dynamics),
+    ]
     for name, accuracy in result["accuracy"].items():
         per = result["by_dynamics"][name]
         lines.append(f"{name:<10}{accuracy:>7.3f}" + "".join(f"{per[d]:>7.3f}" for d in dynamics))

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS, Vocabulary, note_name
-from train.corpus.records import Corpus, NoteRecord, Skipped
-from train.prep.cache import SPLITS
-from train.prep.note import PreparedNote
+from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
+from rtsynth.train.prep.cache import SPLITS
+from rtsynth.train.prep.note import PreparedNote
 
 
 def format_differences(notes: Sequence[PreparedNote]) -> list[dict]:
@@ -42,7 +42,10 @@ def format_differences(notes: Sequence[PreparedNote]) -> list[dict]:
 def histograms(labels: dict[str, np.ndarray], vocab: Vocabulary) -> dict[str, dict[str, int]]:
     """descriptor -> {class label: count}, every class of the vocabulary included."""
     return {
-        d: {_label(d, v): int(c) for v, c in zip(vocab.classes(d), np.bincount(labels[d], minlength=len(vocab.classes(d))))}
+        d: {
+            _label(d, v): int(c)
+            for v, c in zip(vocab.classes(d), np.bincount(labels[d], minlength=len(vocab.classes(d))))
+        }
         for d in DESCRIPTORS
     }
 
@@ -55,9 +58,16 @@ def _label(descriptor: str, value) -> str:
     return str(value)
 
 
-def build_report(corpus: Corpus, notes: Sequence[PreparedNote], failed: Sequence[Skipped],
-                 filtered: Sequence[tuple[NoteRecord, str]], labels: dict[str, np.ndarray],
-                 split: np.ndarray, vocab: Vocabulary, timing: dict) -> dict:
+def build_report(
+    corpus: Corpus,
+    notes: Sequence[PreparedNote],
+    failed: Sequence[Skipped],
+    filtered: Sequence[tuple[NoteRecord, str]],
+    labels: dict[str, np.ndarray],
+    split: np.ndarray,
+    vocab: Vocabulary,
+    timing: dict,
+) -> dict:
     skipped = [{"source_id": s.source_id, "stage": "corpus", "reason": s.reason} for s in corpus.skipped]
     skipped += [{"source_id": s.source_id, "stage": "audio", "reason": s.reason} for s in failed]
     by_instrument = {
@@ -67,8 +77,11 @@ def build_report(corpus: Corpus, notes: Sequence[PreparedNote], failed: Sequence
     return {
         "corpus": {"kind": corpus.kind, "root": str(corpus.root)},
         "counts": {
-            "kept": len(notes), "skipped": len(skipped), "filtered": len(filtered),
-            "skipped_by_corpus_reader": len(corpus.skipped), "skipped_in_audio": len(failed),
+            "kept": len(notes),
+            "skipped": len(skipped),
+            "filtered": len(filtered),
+            "skipped_by_corpus_reader": len(corpus.skipped),
+            "skipped_in_audio": len(failed),
         },
         "splits": {s: int(np.sum(split == k)) for k, s in enumerate(SPLITS)},
         "splits_by_instrument": by_instrument,
@@ -94,21 +107,38 @@ def histogram_text(report: dict, width: int = 40) -> str:
 def report_markdown(report: dict) -> str:
     c, t = report["counts"], report["timing"]
     lines = [
-        f"# Prep report: {report['corpus']['kind']} corpus at {report['corpus']['root']}", "",
+        f"# Prep report: {report['corpus']['kind']} corpus at {report['corpus']['root']}",
+        "",
         f"{c['kept']} notes kept, {c['skipped']} skipped ({c['skipped_by_corpus_reader']} by the corpus "
-        f"reader, {c['skipped_in_audio']} in audio processing), {c['filtered']} filtered out by pitch.", "",
+        f"reader, {c['skipped_in_audio']} in audio processing), {c['filtered']} filtered out by pitch.",
+        "",
         "Splits: " + ", ".join(f"{k} {v}" for k, v in report["splits"].items()),
         f"Prep took {t['prep_seconds']:.1f} s ({t['ms_per_note']:.1f} ms per note, {t['workers']} workers); "
-        f"loading the cache and reading every mel took {t['load_seconds']:.2f} s.", "",
-        "## Label histograms", "", "```", histogram_text(report), "```", "",
-        "## Splits by instrument (train / val / test)", "",
-        *(f"- {k}: {' / '.join(map(str, v))}" for k, v in report["splits_by_instrument"].items()), "",
-        "## Source formats", "", *(f"- {k}: {v}" for k, v in report["source_formats"].items()), "",
+        f"loading the cache and reading every mel took {t['load_seconds']:.2f} s.",
+        "",
+        "## Label histograms",
+        "",
+        "```",
+        histogram_text(report),
+        "```",
+        "",
+        "## Splits by instrument (train / val / test)",
+        "",
+        *(f"- {k}: {' / '.join(map(str, v))}" for k, v in report["splits_by_instrument"].items()),
+        "",
+        "## Source formats",
+        "",
+        *(f"- {k}: {v}" for k, v in report["source_formats"].items()),
+        "",
     ]
-    lines += _table("Handled format differences", ("note", "handled"),
-                    [(d["source_id"], d["handled"]) for d in report["format_differences"]])
-    lines += _table("Skipped", ("note", "stage", "reason"),
-                    [(s["source_id"], s["stage"], s["reason"]) for s in report["skipped"]])
+    lines += _table(
+        "Handled format differences",
+        ("note", "handled"),
+        [(d["source_id"], d["handled"]) for d in report["format_differences"]],
+    )
+    lines += _table(
+        "Skipped", ("note", "stage", "reason"), [(s["source_id"], s["stage"], s["reason"]) for s in report["skipped"]]
+    )
     lines += _table("Filtered", ("note", "reason"), [(f["source_id"], f["reason"]) for f in report["filtered"]])
     return "\n".join(lines) + "\n"
 

@@ -32,5 +32,5 @@ def stratified_split(groups: Sequence[str], fractions: tuple[float, float, float
         members = rng.permutation(members)
         n_val, n_test = held_out_counts(len(members), fractions)
         split[members[:n_val]] = 1
-        split[members[n_val:n_val + n_test]] = 2
+        split[members[n_val : n_val + n_test]] = 2
     return split

@@ -8,7 +8,7 @@ import numpy as np
 
 from rtsynth.labels import DESCRIPTORS, DYNAMICS, INSTRUMENTS, Vocabulary, duration_class, duration_class_seconds
 from rtsynth.settings import TrimSettings
-from train.prep.note import PreparedNote
+from rtsynth.train.prep.note import PreparedNote
 
 
 def known_first(present: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
@@ -17,8 +17,9 @@ def known_first(present: Iterable[str], known: Sequence[str]) -> tuple[str, ...]
     return tuple(n for n in known if n in present) + tuple(sorted(present - set(known)))
 
 
-def build_vocabulary(notes: Sequence[PreparedNote], pitch_range: tuple[int, int] | None,
-                     trim: TrimSettings) -> Vocabulary:
+def build_vocabulary(
+    notes: Sequence[PreparedNote], pitch_range: tuple[int, int] | None, trim: TrimSettings
+) -> Vocabulary:
     """Timbre and dynamics: what the corpus has. Pitch: a contiguous MIDI range. Duration:
     every class, always, so models trained on different corpora share the duration axis."""
     pitches = [n.record.pitch for n in notes]
@@ -41,6 +42,6 @@ def label_indices(notes: Sequence[PreparedNote], vocab: Vocabulary, trim: TrimSe
     index = {d: {v: i for i, v in enumerate(vocab.classes(d))} for d in values}
     out = {d: np.array([index[d][v] for v in values[d]], dtype=np.int64) for d in values}
     out["duration"] = np.array(
-        [duration_class(n.duration_s, trim.duration_step, trim.max_duration_classes) for n in notes],
-        dtype=np.int64)
+        [duration_class(n.duration_s, trim.duration_step, trim.max_duration_classes) for n in notes], dtype=np.int64
+    )
     return {d: out[d] for d in DESCRIPTORS}
