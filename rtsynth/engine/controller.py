@@ -35,6 +35,7 @@ from rtsynth.engine.events import (
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.mixer import BEND, GAIN, PANIC, RELEASE, command
 from rtsynth.engine.notes import NoteSpec
+from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
 from rtsynth.labels import LATENT_DIMS
 
 MAX_BEND_SEMITONES = 24.0
@@ -43,7 +44,9 @@ CORNERS = "abcd"
 
 
 class Controller:
-    def __init__(self, space: LatentSpace, config: EngineConfig, commands: deque, to_worker: Callable[..., None]):
+    def __init__(
+        self, space: LatentSpace, config: EngineConfig, commands: deque, to_worker: Callable[[NoteRequest], None]
+    ):
         self.space, self.config = space, config
         self._commands, self._to_worker = commands, to_worker
         self.lookahead = config.blocksize / config.samplerate
@@ -106,7 +109,7 @@ class Controller:
             self._release(voice, at + (e.duration if e.duration is not None else self.space.durations[-1]))
         else:
             self._held[key] = voice
-        self._to_worker("note", spec, self.channels[e.channel].timeline)
+        self._to_worker(StartNote(spec, self.channels[e.channel].timeline))
 
     def _note_off(self, e: NoteOff, at: float, arrival: float | None) -> None:
         _check_note(e.note)
@@ -135,7 +138,7 @@ class Controller:
 
     def _panic(self, e: Panic, at: float, arrival: float | None) -> None:
         self.epoch += 1
-        self._to_worker("panic", self.epoch)
+        self._to_worker(ClearNotes(self.epoch))
         self._held.clear()
         for voices in self._sustained:
             voices.clear()
@@ -151,7 +154,7 @@ class Controller:
 
     def _moved(self, channel: int, at: float) -> None:
         self.channels[channel].retarget(self.space, at, self.morph_seconds)
-        self._to_worker("rerender", channel, self.channels[channel].timeline)
+        self._to_worker(Rerender(channel, self.channels[channel].timeline))
 
     def _select(self, e: SelectTimbre, at: float, arrival: float | None) -> None:
         state = self.channels[e.channel]

@@ -26,6 +26,7 @@ from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.mixer import Mixer, VoiceBank
 from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
+from rtsynth.engine.requests import LoadModel, ModelRefused, ModelSwapped, NoteRequest, Prerender, WorkerReply
 from rtsynth.engine.synth import ModelRuntime
 from rtsynth.engine.worker import Counters, RenderWorker
 from rtsynth.labels import LATENT_DIMS
@@ -198,18 +199,18 @@ class Engine:
         then swap between two render steps. Voices already playing finish on the old model."""
         check_bundle(bundle_dir)
         if self._process is not None:
-            self._process.send(("load", str(bundle_dir)))
+            self._process.send(LoadModel(str(bundle_dir)))
             return
         self.worker.swap(load_runtime(bundle_dir, self.config))
         self.worker.drain()
 
-    def _on_worker_message(self, message: tuple) -> None:
-        kind, payload = message
-        if kind == "swapped":
-            self._swapped(payload)
-        elif kind == "model_error":
-            self.model_error = payload
-            log.error("model not loaded, still playing %s: %s", self.info.get("name"), payload)
+    def _on_worker_message(self, message: WorkerReply) -> None:
+        match message:
+            case ModelSwapped(info):
+                self._swapped(info)
+            case ModelRefused(reason):
+                self.model_error = reason
+                log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
 
     def _swapped_runtime(self, runtime: ModelRuntime) -> None:
         self._swapped(runtime_info(runtime))
@@ -222,11 +223,11 @@ class Engine:
 
     # --- talking to the render worker -----------------------------------------------------------
 
-    def _to_worker(self, kind: str, *args) -> None:
+    def _to_worker(self, request: NoteRequest) -> None:
         if self._process is not None:
-            self._process.send((kind, *args))
+            self._process.send(request)
         elif self.worker is not None:
-            getattr(self.worker, kind)(*args)
+            self.worker.accept(request)
 
     def prerender(
         self, channel: int = 0, velocities: tuple[int, ...] | None = None, notes: tuple[int, ...] | None = None
@@ -241,4 +242,4 @@ class Engine:
             for v in velocities
             for p in notes
         ]
-        self._to_worker("prerender", specs, self.controller.timeline(channel))
+        self._to_worker(Prerender(tuple(specs), self.controller.timeline(channel)))

@@ -48,6 +48,7 @@ from rtsynth.engine.mixer import (
     command,
 )
 from rtsynth.engine.notes import NotePlan, NoteSpec, assemble, plan_note
+from rtsynth.engine.requests import ClearNotes, NoteRequest, Prerender, Rerender, StartNote
 from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class Counters:
 
 
 class RenderWorker:
-    """Inputs arrive as method calls (in-process) or as messages a WorkerProcess relays."""
+    """Inputs arrive as typed requests (`accept`), in-process or relayed by a WorkerProcess."""
 
     def __init__(
         self,
@@ -141,6 +142,17 @@ class RenderWorker:
         self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
 
     # --- inputs -----------------------------------------------------------------------------
+
+    def accept(self, request: NoteRequest) -> None:
+        match request:
+            case StartNote(spec, timeline):
+                self.note(spec, timeline)
+            case Rerender(channel, timeline):
+                self.rerender(channel, timeline)
+            case ClearNotes(epoch):
+                self.panic(epoch)
+            case Prerender(specs, timeline):
+                self.prerender(list(specs), timeline)
 
     def note(self, spec: NoteSpec, timeline: Timeline) -> None:
         self._timelines[spec.channel] = timeline
