@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from rtsynth.engine.channels import N_CHANNELS, ChannelState
+from rtsynth.engine.commands import BendChannel, MixerCommand, ReleaseVoice, SetGain, SilenceAll
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
     Event,
@@ -33,7 +34,6 @@ from rtsynth.engine.events import (
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.mixer import BEND, GAIN, PANIC, RELEASE, command
 from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
 from rtsynth.labels import LATENT_DIMS
@@ -45,7 +45,11 @@ CORNERS = "abcd"
 
 class Controller:
     def __init__(
-        self, space: LatentSpace, config: EngineConfig, commands: deque, to_worker: Callable[[NoteRequest], None]
+        self,
+        space: LatentSpace,
+        config: EngineConfig,
+        commands: deque[MixerCommand],
+        to_worker: Callable[[NoteRequest], None],
     ):
         self.space, self.config = space, config
         self._commands, self._to_worker = commands, to_worker
@@ -129,12 +133,12 @@ class Controller:
             self._sustained[e.channel].clear()
 
     def _release(self, voice: int, at: float) -> None:
-        self._commands.append(command(at, RELEASE, voice, self.config.release_ms * 1e-3))
+        self._commands.append(ReleaseVoice(at, voice, self.config.release_ms * 1e-3))
 
     def _bend(self, e: PitchBend, at: float, arrival: float | None) -> None:
         if not (math.isfinite(e.semitones) and abs(e.semitones) <= MAX_BEND_SEMITONES):
             raise ValueError(f"pitch bend must be within +-{MAX_BEND_SEMITONES:g} semitones, got {e.semitones}")
-        self._commands.append(command(at, BEND, e.channel, float(e.semitones)))
+        self._commands.append(BendChannel(at, e.channel, float(e.semitones)))
 
     def _panic(self, e: Panic, at: float, arrival: float | None) -> None:
         self.epoch += 1
@@ -142,13 +146,13 @@ class Controller:
         self._held.clear()
         for voices in self._sustained:
             voices.clear()
-        self._commands.append(command(at, PANIC, self.config.steal_fade_ms * 1e-3))
+        self._commands.append(SilenceAll(at, self.config.steal_fade_ms * 1e-3))
 
     def _gain(self, e: Gain, at: float, arrival: float | None) -> None:
         if not (math.isfinite(e.value) and 0.0 <= e.value <= 2.0):
             raise ValueError(f"gain must be 0-2, got {e.value}")
         self.gain = float(e.value)
-        self._commands.append(command(at, GAIN, self.gain))
+        self._commands.append(SetGain(at, self.gain))
 
     # --- the latent state -------------------------------------------------------------------
 

@@ -32,21 +32,9 @@ import numpy as np
 
 from rtsynth.engine.cache import RenderCache, cache_key
 from rtsynth.engine.channels import Timeline
+from rtsynth.engine.commands import KillSlot, MixerCommand, StartVoice, StealVoice
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.mixer import (
-    COUNTERS,
-    FADING,
-    FREE,
-    KILL,
-    PLAYING,
-    RELEASING,
-    RENDER_LOG,
-    RESERVED,
-    START,
-    STEAL,
-    VoiceBank,
-    command,
-)
+from rtsynth.engine.mixer import COUNTERS, FADING, FREE, PLAYING, RELEASING, RENDER_LOG, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, assemble, plan_note
 from rtsynth.engine.requests import ClearNotes, NoteRequest, Prerender, Rerender, StartNote
 from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
@@ -390,7 +378,7 @@ class RenderWorker:
         bank.ready[slot] = stream.written
         with self._lock:
             self.voices[slot] = Voice(spec, slot, stream, runtime, key, attack)
-        self._emit(command(spec.start, START, slot, spec.voice, spec.arrival, kind == "audio"))
+        self._emit(StartVoice(spec.start, slot, spec.voice, spec.arrival, cached=kind == "audio"))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
 
@@ -400,7 +388,7 @@ class RenderWorker:
         sounding.sort(key=lambda v: v.spec.voice)
         for victim in sounding[: max(0, len(sounding) - self.config.voices + 1)]:
             victim.stolen = True
-            self._emit(command(spec.start, STEAL, victim.spec.voice, self.config.steal_fade_ms * 1e-3))
+            self._emit(StealVoice(spec.start, victim.spec.voice, self.config.steal_fade_ms * 1e-3))
         free = [int(s) for s in bank.free_slots() if s not in self.voices]
         if free:
             slot = free[0]
@@ -424,7 +412,7 @@ class RenderWorker:
             return None
         slot = min(busy, key=lambda s: bank.env[s])
         if self.kill_now is None:
-            self._emit(command(float("-inf"), KILL, slot))
+            self._emit(KillSlot(float("-inf"), slot))
             deadline = time.monotonic() + HARD_KILL_WAIT_S
             while bank.state[slot] != FREE and time.monotonic() < deadline:
                 time.sleep(0.0005)
@@ -437,7 +425,7 @@ class RenderWorker:
 
     # --- continuing and ending voices -----------------------------------------------------------
 
-    def _emit(self, cmd: tuple) -> None:
+    def _emit(self, cmd: MixerCommand) -> None:
         deadline = time.monotonic() + HARD_KILL_WAIT_S
         while not self.bank.ring.push(cmd):  # the mixer is a whole ring behind: it stalled
             if time.monotonic() > deadline:
