@@ -21,6 +21,7 @@ import numpy as np
 from rtsynth.bundle import BundleError, BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.controller import Controller
+from rtsynth.engine.counters import Counters
 from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.mixer import Mixer, VoiceBank
@@ -28,7 +29,7 @@ from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
 from rtsynth.engine.requests import LoadModel, ModelRefused, ModelSwapped, NoteRequest, Prerender, WorkerReply
 from rtsynth.engine.synth import ModelRuntime
-from rtsynth.engine.worker import Counters, RenderWorker
+from rtsynth.engine.worker import RenderWorker
 from rtsynth.labels import LATENT_DIMS
 
 log = logging.getLogger(__name__)
