@@ -54,12 +54,16 @@ class VoiceBank:
     def __init__(self, slots: int, length: int, shared: bool = False, name: str | None = None):
         self.slots, self.length_max = slots, length
         self.memory = SharedArrays(bank_layout(slots, length), shared, name)
-        for key, array in self.memory.arrays.items():
-            setattr(self, key, array)
+        arrays = self.memory.arrays
+        self.audio, self.ready, self.length = arrays["audio"], arrays["ready"], arrays["length"]
+        self.transpose, self.channel, self.voice = arrays["transpose"], arrays["channel"], arrays["voice"]
+        self.state, self.pos, self.env = arrays["state"], arrays["pos"], arrays["env"]
+        self.rate, self.ratio = arrays["rate"], arrays["ratio"]
+        self.counters, self.render_ms = arrays["counters"], arrays["render_ms"]
         if name is None:
             self.voice[:] = -1
             self.ratio[:] = 1.0
-        self.ring = CommandRing(self.ring_records, self.ring_index)
+        self.ring = CommandRing(arrays["ring_records"], arrays["ring_index"])
 
     @property
     def name(self) -> str | None:
