@@ -424,7 +424,7 @@ def test_the_shipped_model_plays_its_notes_in_tune():
 def test_prerendered_keyboard_plays_from_the_cache(bundle):
     r = renderer(bundle)
     r.engine.prerender(velocities=(80,), notes=(60, 62))
-    r.engine.worker.drain()
+    r.worker.drain()
     assert r.engine.counters["prerendered"] == 2
     hits = r.engine.counters["cache_hits"]
     y = r.render([NoteOn(62, 80 / 127, at=0.05), NoteOff(62, at=0.6)])
@@ -437,8 +437,8 @@ def test_notes_sent_far_ahead_take_no_voice_until_they_are_near(bundle):
     r = renderer(bundle, voices=2)
     for i in range(6):  # a sequencer sending a whole phrase ahead
         r.engine.submit(NoteOn(60 + i, 0.7, at=10.0 + i))
-    r.engine.worker.drain()
-    assert not r.engine.worker.voices
+    r.worker.drain()
+    assert not r.worker.voices
     r.clock.now = 9.9
-    r.engine.worker.drain()
-    assert [v.spec.note for v in r.engine.worker.voices.values()] == [60]
+    r.worker.drain()
+    assert [v.spec.note for v in r.worker.voices.values()] == [60]

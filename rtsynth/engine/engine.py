@@ -24,12 +24,19 @@ from rtsynth.engine.controller import Controller
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
 from rtsynth.engine.latent import LatentSpace
+from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import Mixer, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
-from rtsynth.engine.requests import LoadModel, ModelRefused, ModelSwapped, NoteRequest, Prerender, WorkerReply
-from rtsynth.engine.synth import ModelRuntime
-from rtsynth.engine.worker import RenderWorker
+from rtsynth.engine.process import WorkerProcess
+from rtsynth.engine.requests import (
+    LoadModel,
+    ModelRefused,
+    ModelSwapped,
+    NoteRequest,
+    Prerender,
+    WorkerLink,
+    WorkerReply,
+)
 from rtsynth.labels import LATENT_DIMS
 
 log = logging.getLogger(__name__)
@@ -68,34 +75,30 @@ class Engine:
         self.audio_info: dict = {}  # set by the backend: device, host API, latency
         self.model_error: str | None = None
         self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
-        self.worker: RenderWorker | None = None
-        self._process: WorkerProcess | None = None
-        if realtime:
-            self._process = WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
-        else:
-            runtime = load_runtime(bundle_dir, config)
-            self.worker = RenderWorker(self.bank, runtime, config, self._swapped_runtime, clock, self.mixer.kill)
-            self.info = runtime_info(runtime)
+        self.worker_link: WorkerLink = (
+            WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
+            if realtime
+            else LocalWorker(self.bank, bundle_dir, config, self._on_worker_message, clock, self.mixer.kill)
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Engine:
         """Start the render worker (live: its process, which loads and warms up the model)."""
-        if self._process is not None and not self.info:
-            sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
+        if not self.info:
+            if self.realtime:
+                sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
             try:
-                self.info = self._process.start()
+                self.info = self.worker_link.start()
             except Exception:
                 self.stop()
                 raise
-        if self.config.prerender:
+        if self.config.prerender and self.realtime:  # offline renders have no idle time to fill
             self.prerender()
         return self
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        self.worker_link.stop()
         self.bank.close()
 
     def __enter__(self) -> Engine:
@@ -158,7 +161,7 @@ class Engine:
             "latency_p50_ms": p50,
             "latency_p99_ms": p99,
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
-            "worker_alive": self._process.alive if self._process is not None else self.worker is not None,
+            "worker_alive": self.worker_link.alive,
             "model_error": self.model_error or "",
         }
 
@@ -199,11 +202,7 @@ class Engine:
         """Check the bundle now (BundleError if bad); load and warm it up in the background,
         then swap between two render steps. Voices already playing finish on the old model."""
         check_bundle(bundle_dir)
-        if self._process is not None:
-            self._process.send(LoadModel(str(bundle_dir)))
-            return
-        self.worker.swap(load_runtime(bundle_dir, self.config))
-        self.worker.drain()
+        self.worker_link.send(LoadModel(str(bundle_dir)))
 
     def _on_worker_message(self, message: WorkerReply) -> None:
         match message:
@@ -212,9 +211,6 @@ class Engine:
             case ModelRefused(reason):
                 self.model_error = reason
                 log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
-
-    def _swapped_runtime(self, runtime: ModelRuntime) -> None:
-        self._swapped(runtime_info(runtime))
 
     def _swapped(self, info: dict) -> None:
         self.spec, space = check_bundle(info["bundle"])
@@ -225,10 +221,7 @@ class Engine:
     # --- talking to the render worker -----------------------------------------------------------
 
     def _to_worker(self, request: NoteRequest) -> None:
-        if self._process is not None:
-            self._process.send(request)
-        elif self.worker is not None:
-            self.worker.accept(request)
+        self.worker_link.send(request)
 
     def prerender(
         self, channel: int = 0, velocities: tuple[int, ...] | None = None, notes: tuple[int, ...] | None = None

@@ -7,7 +7,7 @@ they are pickled down the worker's pipe); the worker process answers with `Worke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.notes import NoteSpec
@@ -89,3 +89,19 @@ class ModelRefused:
 
 
 WorkerReply = WorkerReady | WorkerFailed | ModelSwapped | ModelRefused
+
+
+class WorkerLink(Protocol):
+    """How the engine reaches its render worker: a process of its own when playing live
+    (process.WorkerProcess), the same process when rendering offline (local.LocalWorker)."""
+
+    def start(self) -> dict[str, Any]:
+        """Load the model; the playing model's info."""
+        ...
+
+    def send(self, request: WorkerRequest) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...
