@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from rtsynth.engine.latent import LatentSpace, TimbrePoint, offsets_vector
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
+from rtsynth.engine.latent import SLICES, LatentSpace, TimbrePoint, offsets_vector
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
 
 N_CHANNELS = 16
 
@@ -84,6 +84,10 @@ class ChannelState:
 
     def control(self, space: LatentSpace) -> np.ndarray:
         return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets)])
+
+    def timbre_z(self, space: LatentSpace) -> np.ndarray:
+        """The timbre latent this state asks for: its class-mean mix plus its timbre offsets."""
+        return space.apply_control(np.zeros(LATENT_SIZE), self.control(space))[SLICES["timbre"]].astype(np.float64)
 
     def retarget(self, space: LatentSpace, t: float, seconds: float) -> None:
         self.timeline = self.timeline.moved(self.control(space), t, seconds)

@@ -150,6 +150,7 @@ class Engine:
             "underruns": mixer.underruns,
             "late_starts": mixer.late_starts,
             "cpu": round(mixer.load, 4),
+            "peak": round(mixer.peak, 5),
             "cpu_max": round(mixer.load_max, 4),
             "notes": int(counters["notes"]),
             "dropped_notes": int(counters["dropped_late"] + counters["dropped_full"]),
@@ -163,6 +164,7 @@ class Engine:
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self.worker_link.alive,
             "model_error": self.model_error or "",
+            **self.controller.timbre_state(),
         }
 
     def model_info(self) -> dict:
