@@ -28,6 +28,7 @@ class ServeConfig:
     bundle: str = ""  # empty: the shipped default model (bundles/default)
     host: str = "127.0.0.1"  # OSC: localhost unless told otherwise
     osc_port: int = 9000
+    web_port: int = 0  # the browser control page (on `host`); 0: no page
     midi_in: str = ""  # empty: no MIDI; "virtual"; or part of a port name
     cc_map: str = ""  # a CC -> latent map file for MIDI controllers
     audio_backend: str = "sounddevice"
@@ -54,7 +55,7 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
 
 
 # CLI flag -> where it goes (ServeConfig field or EngineConfig field)
-SERVE_FLAGS = ("bundle", "host", "osc_port", "midi_in", "cc_map", "audio_backend", "output_device")
+SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "audio_backend", "output_device")
 ENGINE_FLAGS = {"samplerate": "samplerate", "blocksize": "blocksize", "providers": "providers", "voices": "voices"}
 
 
@@ -122,16 +123,24 @@ def stop_on_signals() -> None:
 
 
 def start_controls(engine, config: ServeConfig) -> list:
+    from rtsynth.control.commands import CommandLayer
     from rtsynth.control.midi import MidiInput
     from rtsynth.control.osc import OscServer
 
     controls = [OscServer(engine, config.host, config.osc_port, config.presets_dir, config.bundles_dir)]
+    midi = None
     if config.midi_in:
         import rtmidi
 
         # on a JACK server, MIDI comes through JACK too (ALSA may not even exist there)
         api = rtmidi.API_UNIX_JACK if engine.audio_info.get("hostapi", "").startswith("JACK") else None
-        controls.append(MidiInput(engine, config.midi_in, config.cc_map or None, api=api))
+        midi = MidiInput(engine, config.midi_in, config.cc_map or None, api=api)
+        controls.append(midi)
+    if config.web_port:
+        from rtsynth.control.web import WebServer
+
+        commands = CommandLayer(engine, config.presets_dir, config.bundles_dir)
+        controls.append(WebServer(engine, commands, config.host, config.web_port, midi))
     started = []
     try:
         for control in controls:
@@ -153,6 +162,8 @@ def banner(engine, controls: list) -> str:
     for control in controls:
         if hasattr(control, "port_name"):
             lines.append(f"  MIDI in:    {control.port_name}")
+        elif hasattr(control, "url"):
+            lines.append(f"  page:       {control.url}  (open it in a browser)")
         else:
             lines.append(f"  OSC:        udp://{control.host}:{control.port}  (replies go to the sender)")
     lines.append(

@@ -68,3 +68,15 @@ def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainC
     """configs/train/tiny.toml on `cache`."""
     config = read_config(configs_dir() / "train" / "tiny.toml")
     return config.replace(cache=str(cache), variant=variant, **changes)
+
+
+def encoder_bundle(root: Path, size: int = 256, epochs: int = 6) -> Path:
+    """A tiny trained run exported as a full bundle with its encoder and timbre map (paper-sized
+    mels by default, so the live engine plays it); tuning skipped to stay fast."""
+    from rtsynth.export.bundle_writer import ExportOptions, export_bundle
+    from rtsynth.train.trainer import Trainer
+
+    cache = make_cache(root / "cache", size=size, repeats=1)
+    run = root / "run"
+    Trainer(tiny_config(cache, max_epochs=epochs), run).fit()
+    return export_bundle(run, root / "bundles" / "tiny", ExportOptions(tuning_step=0, map_notes=200))

@@ -260,4 +260,3 @@ class OscServer:
             self._sock.sendto(build_message(address, args), (sender[0], port))
         except Exception as err:  # an unreachable client must not stop the server
             self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)
-

@@ -206,6 +206,11 @@ class Controller:
             self.space = space
             self.channels = [state.rebased(space) for state in self.channels]
 
+    def held_notes(self) -> list[int]:
+        """Keys held down now on any channel (whatever surface pressed them), for /status."""
+        with self._lock:
+            return sorted({note for _, note in self._held})
+
     def timbre_state(self, channel: int = 0) -> dict:
         """Where a channel's timbre point is headed: its cluster, morph position and the
         timbre latent it asks for (class-mean mix plus offsets), for /status."""

@@ -144,6 +144,7 @@ class Engine:
             "blocksize": self.config.blocksize,
             "voices": mixer.voices,
             "voices_max": self.config.voices,
+            "held_notes": self.controller.held_notes(),
             "gain": self.controller.gain,
             "blocks": mixer.blocks,
             "xruns": mixer.xruns,
