@@ -70,13 +70,14 @@ def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainC
     return config.replace(cache=str(cache), variant=variant, **changes)
 
 
-def encoder_bundle(root: Path, size: int = 256, epochs: int = 6) -> Path:
-    """A tiny trained run exported as a full bundle with its encoder and timbre map (paper-sized
-    mels by default, so the live engine plays it); tuning skipped to stay fast."""
+
+def encoder_bundle(root: Path, size: int = 64, epochs: int = 15, lr: float = 0.005) -> Path:
+    """A tiny trained run exported as a full bundle with its encoder and timbre map; trained
+    long enough (a few seconds) that its notes sound and its timbres differ. Tuning skipped."""
     from rtsynth.export.bundle_writer import ExportOptions, export_bundle
     from rtsynth.train.trainer import Trainer
 
     cache = make_cache(root / "cache", size=size, repeats=1)
     run = root / "run"
-    Trainer(tiny_config(cache, max_epochs=epochs), run).fit()
+    Trainer(tiny_config(cache, max_epochs=epochs, lr=lr), run).fit()
     return export_bundle(run, root / "bundles" / "tiny", ExportOptions(tuning_step=0, map_notes=200))

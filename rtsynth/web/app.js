@@ -3,7 +3,10 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { map: null, view: null, cursor: null, status: null, octave: 0, held: new Set(), lastSent: 0, pending: null };
+const state = {
+  map: null, view: null, cursor: null, status: null, octave: 0, held: new Set(),
+  lastSent: 0, pending: null, dragging: false, sentZ: null,
+};
 const SEND_EVERY_MS = 40; // cursor moves reach the engine at most this often; its ramp smooths between
 const IDW_POWER = 3;
 let socket = null;
@@ -59,7 +62,7 @@ function log(text, error = false) {
 function fillMap(map) {
   $("map-note").textContent = `${map.model}: fitted on ${map.fitted_on}` +
     (map.cloud.length ? `, ${map.cloud.length} training notes` : ", no training-note cloud in this bundle");
-  fillSelect($("bundles"), map.bundles, map.model);
+  fillSelect($("bundles"), map.bundles.includes(map.model) ? map.bundles : [map.model, ...map.bundles], map.model);
   fillSelect($("presets"), map.presets);
   const xy = map.points.map((p) => p.xy).concat(map.cloud.map((n) => [n[0], n[1]]));
   const xs = xy.map((p) => p[0]), ys = xy.map((p) => p[1]);
@@ -138,6 +141,7 @@ function sendTimbre(z) {
   const clusters = state.map.points.filter((p) => p.kind === "cluster");
   const dist = (p) => p.z.reduce((sum, v, i) => sum + (v - z[i]) ** 2, 0);
   const nearest = clusters.reduce((best, p) => (dist(p) < dist(best) ? p : best));
+  state.sentZ = z;
   send("/timbre", nearest.index);
   send("/latent/timbre", ...z.map((v, i) => Math.max(-10, Math.min(10, v - nearest.z[i]))));
 }
@@ -157,7 +161,13 @@ function moveCursor(event) {
 
 function setupMap() {
   const canvas = $("map");
-  canvas.addEventListener("pointerdown", (e) => { if (!state.map) return; canvas.setPointerCapture(e.pointerId); moveCursor(e); });
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!state.map) return;
+    canvas.setPointerCapture(e.pointerId);
+    state.dragging = true;
+    moveCursor(e);
+  });
+  canvas.addEventListener("pointerup", () => { state.dragging = false; });
   canvas.addEventListener("pointermove", (e) => { if (canvas.hasPointerCapture(e.pointerId)) moveCursor(e); });
   canvas.addEventListener("dragover", (e) => { e.preventDefault(); canvas.classList.add("drop"); });
   canvas.addEventListener("dragleave", () => canvas.classList.remove("drop"));
@@ -252,11 +262,20 @@ function showMeters(s) {
   const sounding = new Set(s.held_notes);
   document.querySelectorAll(".key").forEach((k) => k.classList.toggle("sounding", sounding.has(Number(k.dataset.note))));
   drawLatency(s.latency_counts, s.latency_edges_ms);
+  followEngine(s.timbre_z);
   const cc = s.midi_cc;
   $("cc-map").textContent = cc == null ? "no MIDI input (serve --midi-in)" :
     (cc.learning ? `waiting for a controller for ${cc.learning}; ` : "") +
     (Object.entries(cc.map).map(([n, t]) => `CC${n} → ${t}`).join(", ") || "no CC mapped");
   drawMap();
+}
+
+// Moved by something else (OSC, MIDI, a preset): the ring goes to where the engine now is.
+function followEngine(z) {
+  if (state.dragging || state.pending || !state.map || !z) return;
+  if (state.sentZ && z.every((v, i) => Math.abs(v - state.sentZ[i]) < 1e-3)) return;
+  state.sentZ = z;
+  state.cursor = toScreen(project(z));
 }
 
 function drawLatency(counts, edges) {
