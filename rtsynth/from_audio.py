@@ -35,6 +35,7 @@ def recording_mel(path: Path, spec: BundleSpec) -> np.ndarray:
     from rtsynth.train.prep.options import PrepOptions
 
     try:
+        mel: np.ndarray
         mel, seconds = NoteJob(spec.mel, PAPER_TRIM, PrepOptions()).features(path)
     except AudioProblem as problem:
         raise FromAudioError(f"{path.name}: {problem}") from None

@@ -46,7 +46,7 @@ def preset_points(folder: Path, space: LatentSpace) -> list[PresetPoint]:
     return points
 
 
-def timbre_preset(z: np.ndarray, space: LatentSpace, morph_time_ms: float) -> dict:
+def timbre_preset(z: np.ndarray, space: LatentSpace, morph_time_ms: float) -> dict[str, object]:
     """A preset that plays timbre latent `z` [8]: the nearest class mean plus the offset to `z`."""
     z = np.asarray(z, dtype=np.float64)
     nearest = int(np.argmin(np.linalg.norm(space.timbre_means - z, axis=1)))
@@ -62,7 +62,7 @@ def timbre_preset(z: np.ndarray, space: LatentSpace, morph_time_ms: float) -> di
     }
 
 
-def write_preset(path: Path, data: dict) -> Path:
+def write_preset(path: Path, data: dict[str, object]) -> Path:
     """Atomically write a preset file (a crash never leaves half a preset)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -9,6 +9,7 @@ places any timbre latent, a preset's or a recording's, on the same map.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +28,10 @@ class TimbreMap:
 
     def project(self, z: np.ndarray) -> np.ndarray:
         """[..., 8] timbre latents -> [..., 2] map coordinates."""
-        return (np.asarray(z, dtype=np.float64) - self.mean) @ self.axes.T
+        projected: np.ndarray = (np.asarray(z, dtype=np.float64) - self.mean) @ self.axes.T
+        return projected
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "mean": self.mean.round(6).tolist(),
             "axes": self.axes.round(6).tolist(),
@@ -38,7 +40,7 @@ class TimbreMap:
         }
 
     @staticmethod
-    def from_dict(data: dict) -> TimbreMap:
+    def from_dict(data: dict[str, Any]) -> TimbreMap:
         try:
             mean, axes = np.asarray(data["mean"], float), np.asarray(data["axes"], float)
             notes = np.asarray(data.get("notes", []), float).reshape(-1, 3)
@@ -55,12 +57,8 @@ def fit_map(z: np.ndarray, classes: np.ndarray | None = None, fitted_on: str = "
     """The plane of the two largest principal components of z [n, 8]; `classes` keeps the notes."""
     z = np.asarray(z, dtype=np.float64)
     mean = z.mean(axis=0)
-    _, _, vt = np.linalg.svd(z - mean, full_matrices=False)
-    axes = np.zeros((2, T_DIMS))
-    axes[: min(2, len(vt))] = vt[:2]
-    for row in range(len(vt), 2):  # fewer than 3 points: fill with unit axes orthogonal enough to draw
-        axes[row, row] = 1.0
-    axes *= np.where(axes.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)  # a sign that does not flip run to run
+    _, _, vt = np.linalg.svd(z - mean, full_matrices=True)  # full: two axes even from two points
+    axes = vt[:2] * np.where(vt[:2].sum(axis=1, keepdims=True) < 0, -1.0, 1.0)  # a sign stable run to run
     empty = np.zeros((0, 3))
     notes = empty if classes is None else np.column_stack([(z - mean) @ axes.T, classes])
     return TimbreMap(mean, axes, notes, fitted_on)

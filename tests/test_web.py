@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import socket
 import urllib.error
@@ -155,3 +156,23 @@ def test_a_stored_map_round_trips_and_projects_like_the_fit():
     again = type(fitted).from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert again.notes.shape == (30, 3)
     assert abs(again.project(z) - fitted.project(z)).max() < 1e-3
+
+
+def test_a_page_open_to_the_network_is_warned_about(engine, tmp_path, caplog):
+    server = WebServer(engine, CommandLayer(engine, tmp_path / "presets"), host="0.0.0.0", port=0)
+    with caplog.at_level(logging.WARNING):
+        server.start()
+    server.stop()
+    assert "anyone who can reach this machine" in caplog.text
+
+
+def test_serve_flags_and_config_turn_the_page_on():
+    from rtsynth.cli import build_parser
+    from rtsynth.serve import ServeConfig, apply_flags, load_serve_config
+
+    assert load_serve_config("serve").web_port == 0  # off unless asked for
+    args = build_parser().parse_args(["serve", "--web"])
+    assert apply_flags(ServeConfig(), args).web_port == 8000
+    args = build_parser().parse_args(["serve", "--web", "8123", "--host", "0.0.0.0"])
+    config = apply_flags(ServeConfig(), args)
+    assert (config.web_port, config.host) == (8123, "0.0.0.0")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtsynth.control.addresses import (
     DISPATCHER,
@@ -20,7 +21,11 @@ from rtsynth.control.addresses import (
     Dispatcher,
     Request,
 )
+from rtsynth.engine.events import Event
 from rtsynth.paths import resolve_name
+
+if TYPE_CHECKING:
+    from rtsynth.engine.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class CommandLayer:
 
     def __init__(
         self,
-        engine: object,
+        engine: Engine,
         presets_dir: str | Path = "presets",
         bundles_dir: str | Path = "bundles",
         dispatcher: Dispatcher = DISPATCHER,
@@ -53,12 +58,12 @@ class CommandLayer:
             "model_load": self._model_load,
         }
 
-    def build(self, address: str, params: Sequence[object], at: float | None = None) -> object:
+    def build(self, address: str, params: Sequence[object], at: float | None = None) -> Event | Request:
         """The event or Request for a message (OscInputError when the table refuses it)."""
         return self.dispatcher.build(address, params, at)
 
-    def submit(self, event: object, arrival: float) -> None:
-        self.engine.submit(event, arrival)  # type: ignore[attr-defined]
+    def submit(self, event: Event, arrival: float) -> None:
+        self.engine.submit(event, arrival)
 
     def answer(self, request: Request) -> list[Reply]:
         handler = self._answers.get(request.op)
@@ -67,34 +72,34 @@ class CommandLayer:
         return handler(request.name)
 
     def _status(self, _name: str | None) -> list[Reply]:
-        return [Reply(STATUS_REPLY, self.engine.status())]  # type: ignore[attr-defined]
+        return [Reply(STATUS_REPLY, self.engine.status())]
 
     def _latency(self, _name: str | None) -> list[Reply]:
-        p50, p99 = self.engine.latency()  # type: ignore[attr-defined]
+        p50, p99 = self.engine.latency()
         return [Reply(LATENCY_REPLY, [float(p50), float(p99)])]
 
     def _model_info(self, _name: str | None) -> list[Reply]:
-        info = self.engine.model_info()  # type: ignore[attr-defined]
+        info = self.engine.model_info()
         return [Reply(MODEL_INFO_REPLY_PREFIX + str(key), value) for key, value in info.items()]
 
     def _preset_save(self, name: str | None) -> list[Reply]:
         path = resolve_name(self.presets_dir, name, ".json")
         self.presets_dir.mkdir(parents=True, exist_ok=True)
-        self.engine.save_preset(path)  # type: ignore[attr-defined]
+        self.engine.save_preset(path)
         return [Reply("/preset/save/reply", [name])]
 
     def _preset_load(self, name: str | None) -> list[Reply]:
         path = resolve_name(self.presets_dir, name, ".json")
         if not path.is_file():
             raise FileNotFoundError(f"no preset {name!r} in {self.presets_dir} (have: {self.listing(dirs=False)})")
-        self.engine.load_preset(path)  # type: ignore[attr-defined]
+        self.engine.load_preset(path)
         return [Reply("/preset/load/reply", [name])]
 
     def _model_load(self, name: str | None) -> list[Reply]:
         path = resolve_name(self.bundles_dir, name)
         if not path.is_dir():
             raise FileNotFoundError(f"no bundle {name!r} in {self.bundles_dir} (have: {self.listing(dirs=True)})")
-        self.engine.load_model(path)  # type: ignore[attr-defined]
+        self.engine.load_model(path)
         return [Reply("/model/load/reply", [name])]
 
     def names(self, dirs: bool) -> list[str]:

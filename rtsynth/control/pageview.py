@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -10,15 +11,18 @@ from rtsynth.control.commands import CommandLayer
 from rtsynth.presets import preset_points
 from rtsynth.timbremap import bundle_map
 
+if TYPE_CHECKING:
+    from rtsynth.engine.engine import Engine
+
 LATENCY_EDGES_MS = (0, 2, 4, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 150, 200)
 
 
-def map_view(engine: object, commands: CommandLayer) -> dict:
+def map_view(engine: Engine, commands: CommandLayer) -> dict[str, Any]:
     """Cluster centroids and presets as labelled points with their timbre latents, the
     training-note cloud when the bundle has one, and the bundles and presets to pick from."""
-    spec, space = engine.spec, engine.controller.space  # type: ignore[attr-defined]
+    spec, space = engine.spec, engine.controller.space
     tmap = bundle_map(spec)
-    points = [
+    points: list[dict[str, Any]] = [
         {"name": name, "kind": "cluster", "index": i, "z": z}
         for i, (name, z) in enumerate(zip(space.timbres, space.timbre_means.astype(float), strict=True))
     ]
@@ -38,10 +42,10 @@ def map_view(engine: object, commands: CommandLayer) -> dict:
     }
 
 
-def meters(engine: object) -> dict:
+def meters(engine: Engine) -> dict[str, Any]:
     """The engine status plus a histogram of the recent event-to-sound latencies."""
-    status = dict(engine.status())  # type: ignore[attr-defined]
-    latencies = engine.mixer.latencies() * 1e3  # type: ignore[attr-defined]
+    status = dict(engine.status())
+    latencies = engine.mixer.latencies() * 1e3
     counts, _ = np.histogram(latencies, bins=[*LATENCY_EDGES_MS, math.inf])
     status["latency_edges_ms"] = list(LATENCY_EDGES_MS)
     status["latency_counts"] = counts.tolist()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -33,6 +34,10 @@ from rtsynth.control.addresses import ERROR_REPLY, OscInputError, Request
 from rtsynth.control.commands import CommandLayer, Reply
 from rtsynth.control.pageview import map_view, meters, plain
 from rtsynth.control.ratelimit import RateLimitedWarnings
+
+if TYPE_CHECKING:
+    from rtsynth.control.midi import MidiInput
+    from rtsynth.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,14 @@ class Upload:
 class WebServer:
     """Serves the page on host:port; `midi` (a MidiInput or None) is what MIDI-learn binds."""
 
-    def __init__(self, engine: object, commands: CommandLayer, host: str = "127.0.0.1", port: int = 8000, midi=None):
+    def __init__(
+        self,
+        engine: Engine,
+        commands: CommandLayer,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        midi: MidiInput | None = None,
+    ):
         self.engine, self.commands, self.midi = engine, commands, midi
         self.host, self._requested_port = host, port
         self.warnings = RateLimitedWarnings(log)
@@ -175,7 +187,7 @@ class WebServer:
 
     async def _handle(self, message: str | bytes) -> list[Reply]:
         """One message from the page -> its replies; every refusal becomes an /error reply."""
-        arrival = self.engine.clock()  # type: ignore[attr-defined]
+        arrival = self.engine.clock()
         address = ""
         try:
             data = _decode(message)
@@ -188,7 +200,7 @@ class WebServer:
         except Exception as err:  # an engine bug: report it, keep serving
             return self._error(address, f"internal error: {err!r}", exc_info=True)
 
-    def _command(self, data: dict, arrival: float) -> list[Reply]:
+    def _command(self, data: dict[str, Any], arrival: float) -> list[Reply]:
         address, args = data["address"], data.get("args", [])
         if not isinstance(address, str) or not isinstance(args, list):
             raise OscInputError("a command is {address: string, args: list}")
@@ -198,7 +210,7 @@ class WebServer:
         self.commands.submit(result, arrival)
         return []
 
-    async def _page_op(self, data: dict) -> list[Reply]:
+    async def _page_op(self, data: dict[str, Any]) -> list[Reply]:
         op = data.get("op")
         if op == "map":
             return [Reply("/map/reply", map_view(self.engine, self.commands))]
@@ -212,7 +224,7 @@ class WebServer:
     def _preset_from_upload(self, upload: Upload) -> Reply:
         from rtsynth.from_audio import preset_from_audio
 
-        bundle = Path(self.engine.info["bundle"])  # type: ignore[attr-defined]
+        bundle = Path(self.engine.info["bundle"])
         with tempfile.TemporaryDirectory(prefix="rtsynth-drop-") as folder:
             recording = Path(folder) / "recording"
             recording.write_bytes(upload.data)
@@ -231,7 +243,7 @@ class WebServer:
         return [Reply(ERROR_REPLY, [address, message])]
 
 
-def _decode(message: str | bytes) -> dict:
+def _decode(message: str | bytes) -> dict[str, Any]:
     if isinstance(message, bytes):
         raise OscInputError("binary messages are not understood; send JSON text")
     try:
@@ -243,21 +255,21 @@ def _decode(message: str | bytes) -> dict:
     return data
 
 
-def _name(data: dict) -> str:
+def _name(data: dict[str, Any]) -> str:
     name = data.get("name")
     if not isinstance(name, str):
         raise OscInputError("audio: a preset name (string) is needed")
     return name
 
 
-def _blob(data: dict) -> bytes:
+def _blob(data: dict[str, Any]) -> bytes:
     try:
         return base64.b64decode(str(data.get("data", "")), validate=True)
     except (binascii.Error, ValueError):
         raise OscInputError("audio: data must be the file's bytes in base64") from None
 
 
-def _index(data: dict) -> int:
+def _index(data: dict[str, Any]) -> int:
     index = data.get("index")
     if isinstance(index, bool) or not isinstance(index, int):
         raise OscInputError("learn: index must be a whole number")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from rtsynth.engine.requests import (
     WorkerReply,
 )
 from rtsynth.labels import LATENT_DIMS
+from rtsynth.presets import write_preset
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,7 @@ class Engine:
         }
 
     def save_preset(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.controller.preset(), indent=2))
-        os.replace(tmp, path)
+        write_preset(Path(path), self.controller.preset())
 
     def load_preset(self, path: str | Path) -> None:
         path = Path(path)
