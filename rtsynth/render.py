@@ -13,7 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.events import Event, MorphCorner, MorphPosition, NoteOff, NoteOn, PitchBend, SelectTimbre, Sustain
+from rtsynth.engine.events import (
+    Event,
+    MorphCorner,
+    MorphPosition,
+    MorphTime,
+    NoteOff,
+    NoteOn,
+    PitchBend,
+    SelectTimbre,
+    Sustain,
+)
 from rtsynth.resources import default_bundle
 
 log = logging.getLogger(__name__)
@@ -54,7 +64,7 @@ def note_events(request: NoteRequest) -> list[Event]:
         raise RenderError(f"--velocity must be 1-127, got {request.velocity}")
     if not request.duration > 0:
         raise RenderError(f"--duration must be positive seconds, got {request.duration}")
-    events: list[Event] = []
+    events: list[Event] = [MorphTime(0.0, at=0.0)]  # the asked-for timbre from the first sample, no glide
     timbre = _timbre_ref(request.timbre) if request.timbre is not None else None
     if request.morph:
         if len(request.morph) not in (1, 3):

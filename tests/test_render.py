@@ -129,3 +129,31 @@ def test_a_corrupt_midi_file_is_a_clear_error(bundle, tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
         assert main(["render", "--bundle", str(bundle), "--midi", str(bad), "-o", str(tmp_path / "x.wav")]) == 2
     assert "cannot read MIDI file" in caplog.text
+
+
+def _sounding_seconds(y: np.ndarray, sr: int) -> float:
+    """Length of the part within 40 dB of the note's peak (10 ms RMS)."""
+    level = np.sqrt(np.convolve(y**2, np.ones(sr // 100) / (sr // 100), "same"))
+    loud = np.flatnonzero(level > level.max() * 10 ** (-40 / 20))
+    return (loud[-1] - loud[0]) / sr
+
+
+@pytest.mark.parametrize("note", [60, 72, 84])
+def test_a_note_struck_right_after_a_timbre_change_keeps_its_length(note):
+    """`/timbre flute` then `/note` at once: the note must not be resampled for the timbre the
+    channel is gliding away from (the shipped model starts on tuba, whose range ends at 65)."""
+    from rtsynth.engine.backends import OfflineRenderer
+    from rtsynth.engine.config import EngineConfig
+    from rtsynth.engine.events import NoteOn, SelectTimbre
+    from rtsynth.resources import default_bundle
+
+    config = EngineConfig(samplerate=48000)
+    after_change = OfflineRenderer(default_bundle(), config).render(
+        [SelectTimbre("flute", at=0.0), NoteOn(note, 0.63, 1.0, at=0.001, one_shot=True)]
+    )
+    own_timbre = OfflineRenderer(default_bundle(), config).render(
+        [NoteOn(note, 0.63, 1.0, timbre="flute", at=0.001, one_shot=True)]
+    )
+    length, reference = _sounding_seconds(after_change, 48000), _sounding_seconds(own_timbre, 48000)
+    assert abs(length - reference) < 0.02, (length, reference)
+    assert reference > 0.9
