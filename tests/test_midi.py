@@ -11,7 +11,6 @@ import time
 import uuid
 
 import pytest
-from bundle_factory import VOCAB
 from engine_spy import engine, real_engine  # noqa: F401 (fixtures)
 
 from rtsynth.config import ConfigError
