@@ -70,7 +70,6 @@ def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainC
     return config.replace(cache=str(cache), variant=variant, **changes)
 
 
-
 def encoder_bundle(root: Path, size: int = 64, epochs: int = 15, lr: float = 0.005) -> Path:
     """A tiny trained run exported as a full bundle with its encoder and timbre map; trained
     long enough (a few seconds) that its notes sound and its timbres differ. Tuning skipped."""
