@@ -176,3 +176,22 @@ def test_serve_flags_and_config_turn_the_page_on():
     args = build_parser().parse_args(["serve", "--web", "8123", "--host", "0.0.0.0"])
     config = apply_flags(ServeConfig(), args)
     assert (config.web_port, config.host) == (8123, "0.0.0.0")
+
+
+def test_midi_learn_from_the_page_binds_the_server_midi_input(engine, tmp_path):
+    midi = MidiInput(engine)  # not opened: the mapping, not the port, is under test (test_midi has ports)
+    server = WebServer(engine, CommandLayer(engine, tmp_path / "presets"), port=0, midi=midi)
+    server.start()
+    try:
+        with connect(f"ws://127.0.0.1:{server.port}/ws", open_timeout=WAIT_S) as ws:
+            ws.send(json.dumps({"op": "learn", "descriptor": "dynamics", "index": 1}))
+            assert next_reply(ws, "/learn/reply") == ["dynamics", 1]
+            assert next_reply(ws, "/meters")["midi_cc"]["learning"] == "dynamics 1"
+            midi.handle((0xB0, 30, 0), engine.clock())
+            while (meters := next_reply(ws, "/meters"))["midi_cc"]["learning"] is not None:
+                pass
+            assert meters["midi_cc"]["map"] == {"30": "dynamics 1"}
+            ws.send(json.dumps({"op": "learn", "descriptor": "loudness", "index": 0}))
+            assert "loudness" in next_reply(ws, "/error")[1]
+    finally:
+        server.stop()

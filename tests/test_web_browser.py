@@ -139,7 +139,7 @@ def press_key(page, capture, note: int, hold_s: float = 0.8) -> np.ndarray:
     page.mouse.down()
     time.sleep(hold_s)
     page.mouse.up()
-    return capture.record(pressed, pressed + hold_s + 0.5)
+    return capture.record(pressed, pressed + hold_s + 1.5)  # room for a slow first render
 
 
 def sounding(audio: np.ndarray, seconds: float = 0.3) -> np.ndarray:
