@@ -10,9 +10,9 @@ import socket
 import urllib.error
 import urllib.request
 
+import engine_spy
 import pytest
 from bundle_factory import VOCAB
-from engine_spy import engine, real_engine  # noqa: F401 (fixtures)
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from websockets.sync.client import connect
@@ -27,6 +27,7 @@ from rtsynth.resources import default_bundle
 from rtsynth.timbremap import bundle_map, fit_map
 
 WAIT_S = 20.0
+engine, real_engine = engine_spy.engine, engine_spy.real_engine  # the shared fixtures
 
 
 @pytest.fixture
@@ -107,6 +108,9 @@ def test_what_the_page_changes_osc_status_shows_and_the_other_way(engine, page, 
         ('{"address": "/gain", "args": ["loud"]}', "/gain", "expected a number"),
         ('{"address": "/preset/load", "args": ["../etc/passwd"]}', "/preset/load", "'.'"),
         ('{"op": "dance"}', "dance", "unknown message"),
+        ('{"args": [1]}', "", "a command is"),
+        ('{"bundle": 5}', "bundle", "list"),
+        ('{"bundle": [7]}', "", "a command is"),
         ('{"op": "audio", "name": "x", "data": "***"}', "audio", "base64"),
         ('{"op": "learn", "descriptor": "timbre", "index": 0}', "learn", "--midi-in"),
     ],
@@ -195,3 +199,21 @@ def test_midi_learn_from_the_page_binds_the_server_midi_input(engine, tmp_path):
             assert "loudness" in next_reply(ws, "/error")[1]
     finally:
         server.stop()
+
+
+def test_a_bundle_applies_its_commands_together_and_refuses_only_its_bad_ones(engine, socket_to):
+    bundle = [
+        {"address": "/timbre", "args": [1]},
+        {"address": "/latent/timbre", "args": [9e9]},  # one value, and out of range
+        {"address": "/latent/timbre/0", "args": [0.5]},
+    ]
+    engine.drain()
+    socket_to.send(json.dumps({"bundle": bundle}))
+    address, text = next_reply(socket_to, "/error")
+    assert address == "/latent/timbre" and "expects" in text
+    socket_to.send(json.dumps({"address": "/status", "args": []}))
+    status = next_reply(socket_to, "/status/reply")
+    assert status["timbre"] == VOCAB["timbre"][1]
+    applied = engine.drain()
+    assert [type(e).__name__ for e in applied] == ["SelectTimbre", "LatentOffset"]
+    assert applied[0].at == applied[1].at  # one time for the whole bundle

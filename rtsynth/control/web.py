@@ -1,10 +1,11 @@
 """The browser control page: static files over HTTP and one WebSocket into the command layer.
 
 Every message the page sends that changes the engine is an OSC address with its arguments
-(`{"address": "/morph/xy", "args": [0.2, 0.7]}`) and goes through the same `CommandLayer`
-as OSC: the same validation, the same `/error` replies, the same state in `/status`. The few
-page-only operations (the map, a dropped recording, MIDI-learn) are typed messages of their
-own. A bad message gets an `/error` and the music goes on.
+(`{"address": "/morph/xy", "args": [0.2, 0.7]}`, or several at one time as a `bundle`) and
+goes through the same `CommandLayer` as OSC: the same validation, the same `/error` replies,
+the same state in `/status`. The few page-only operations (the map, a dropped recording,
+MIDI-learn) are typed messages of their own. A bad message gets an `/error` and the music
+goes on.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import logging
 import tempfile
 import threading
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
@@ -186,22 +188,38 @@ class WebServer:
             await connection.send(json.dumps({"address": reply.address, "value": plain(reply.value)}))
 
     async def _handle(self, message: str | bytes) -> list[Reply]:
-        """One message from the page -> its replies; every refusal becomes an /error reply."""
+        """One message from the page -> its replies; every refusal becomes an /error reply.
+
+        `{"bundle": [command, ...]}` applies its commands at one time, like an OSC bundle
+        (the map sends a class and the offsets from it together, so no mix of old and new
+        is ever aimed at)."""
         arrival = self.engine.clock()
-        address = ""
         try:
             data = _decode(message)
-            address = str(data.get("address") or data.get("op") or "")
-            if "address" in data:
-                return self._command(data, arrival)
-            return await self._page_op(data)
-        except (ValueError, OSError) as err:
-            return self._error(address, str(err))
-        except Exception as err:  # an engine bug: report it, keep serving
-            return self._error(address, f"internal error: {err!r}", exc_info=True)
+        except OscInputError as err:
+            return self._error("", str(err))
+        if "op" in data:
+            return await self._guarded(str(data["op"]), self._page_op(data))
+        items = data.get("bundle", [data]) if "bundle" in data else [data]
+        if not isinstance(items, list):
+            return self._error("bundle", "a bundle is a list of {address, args}")
+        replies: list[Reply] = []
+        for item in items:
+            where = str(item.get("address", "")) if isinstance(item, dict) else ""
+            replies += await self._guarded(where, self._command(item, arrival))
+        return replies
 
-    def _command(self, data: dict[str, Any], arrival: float) -> list[Reply]:
-        address, args = data["address"], data.get("args", [])
+    async def _guarded(self, where: str, action: Awaitable[list[Reply]]) -> list[Reply]:
+        try:
+            return await action
+        except (ValueError, OSError) as err:  # OscInputError, UnsafeNameError, engine refusals
+            return self._error(where, str(err))
+        except Exception as err:  # an engine bug: report it, keep serving
+            return self._error(where, f"internal error: {err!r}", exc_info=True)
+
+    async def _command(self, data: object, arrival: float) -> list[Reply]:
+        address = data.get("address") if isinstance(data, dict) else None
+        args = data.get("args", []) if isinstance(data, dict) else None
         if not isinstance(address, str) or not isinstance(args, list):
             raise OscInputError("a command is {address: string, args: list}")
         result = self.commands.build(address, args)

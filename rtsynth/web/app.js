@@ -142,8 +142,8 @@ function sendTimbre(z) {
   const dist = (p) => p.z.reduce((sum, v, i) => sum + (v - z[i]) ** 2, 0);
   const nearest = clusters.reduce((best, p) => (dist(p) < dist(best) ? p : best));
   state.sentZ = z;
-  send("/timbre", nearest.index);
-  send("/latent/timbre", ...z.map((v, i) => Math.max(-10, Math.min(10, v - nearest.z[i]))));
+  const offsets = z.map((v, i) => Math.max(-10, Math.min(10, v - nearest.z[i])));
+  sendOp({ bundle: [{ address: "/timbre", args: [nearest.index] }, { address: "/latent/timbre", args: offsets }] });
 }
 
 function moveCursor(event) {
