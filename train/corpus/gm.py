@@ -353,7 +353,7 @@ class NoteSynth:
         held_s, best = note.aim_s - TAIL_GUESS_S, None
         for _ in range(AIM_TRIES):
             blocks = max(1, round(held_s * self.sample_rate / BLOCK))
-            audio = self._render_held(note, blocks * BLOCK)
+            audio = self.render_held(note, blocks * BLOCK)
             if audio is None:
                 return None
             start, end = sounding_span(to_pcm16(audio) / np.float32(32768), PAPER_TRIM)  # as prep reads the file
@@ -366,7 +366,7 @@ class NoteSynth:
             held_s = take.held_s - error
         return best
 
-    def _render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
+    def render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
         """Mono float audio: note-on, `held` samples, note-off, release tail until silence
         (capped), coloured for its dynamics."""
         synth = self._new_synth()
