@@ -418,7 +418,7 @@ def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: i
 
     Why: real instruments (and TinySOL) brighten as they play louder, but FluidR3_GM's
     presets mostly change only the level with velocity. Prep normalises each note to its
-    own peak (paper 000), which would then erase dynamics for most instruments and leave
+    own peak (Dal Rí et al.), which would then erase dynamics for most instruments and leave
     the V latent nothing to learn. A pitch-tracked cutoff gives every register the same
     spectral tilt per dynamic; the note's energy is kept, so the level difference that the
     velocity made stays in the audio. A 2nd-order filter at 4 and 10 x f0 was too gentle to
