@@ -61,8 +61,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         type=int,
         const=8000,
         metavar="PORT",
-        help="also serve the browser control page on this port (default 8000), on --host",
+        help="the browser control page's port (default 8000), on --host",
     )
+    serve.add_argument("--no-web", dest="web_port", action="store_const", const=0, help="no browser control page")
     _add_preset_parsers(commands)
 
     bench = commands.add_parser("bench", help="run a benchmark from bench/ and save its JSON")

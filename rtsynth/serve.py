@@ -28,7 +28,7 @@ class ServeConfig:
     bundle: str = ""  # empty: the shipped default model (bundles/default)
     host: str = "127.0.0.1"  # OSC: localhost unless told otherwise
     osc_port: int = 9000
-    web_port: int = 0  # the browser control page (on `host`); 0: no page
+    web_port: int = 8000  # the browser control page (on `host`); 0: no page
     midi_in: str = ""  # empty: no MIDI; "virtual"; or part of a port name
     cc_map: str = ""  # a CC -> latent map file for MIDI controllers
     audio_backend: str = "sounddevice"
@@ -123,7 +123,6 @@ def stop_on_signals() -> None:
 
 
 def start_controls(engine, config: ServeConfig) -> list:
-    from rtsynth.control.commands import CommandLayer
     from rtsynth.control.midi import MidiInput
     from rtsynth.control.osc import OscServer
 
@@ -136,11 +135,6 @@ def start_controls(engine, config: ServeConfig) -> list:
         api = rtmidi.API_UNIX_JACK if engine.audio_info.get("hostapi", "").startswith("JACK") else None
         midi = MidiInput(engine, config.midi_in, config.cc_map or None, api=api)
         controls.append(midi)
-    if config.web_port:
-        from rtsynth.control.web import WebServer
-
-        commands = CommandLayer(engine, config.presets_dir, config.bundles_dir)
-        controls.append(WebServer(engine, commands, config.host, config.web_port, midi))
     started = []
     try:
         for control in controls:
@@ -150,7 +144,24 @@ def start_controls(engine, config: ServeConfig) -> list:
         for control in reversed(started):
             control.stop()
         raise
+    if config.web_port:
+        started += start_page(engine, config, midi)
     return started
+
+
+def start_page(engine, config: ServeConfig, midi) -> list:
+    """The browser page, if its port is free: a busy port must not keep the instrument from playing."""
+    from rtsynth.control.commands import CommandLayer
+    from rtsynth.control.web import WebServer
+
+    commands = CommandLayer(engine, config.presets_dir, config.bundles_dir)
+    page = WebServer(engine, commands, config.host, config.web_port, midi)
+    try:
+        page.start()
+    except OSError as err:
+        log.warning("%s; playing on without the page (--web PORT picks another port)", err)
+        return []
+    return [page]
 
 
 def banner(engine, controls: list) -> str:

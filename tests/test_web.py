@@ -170,11 +170,12 @@ def test_a_page_open_to_the_network_is_warned_about(engine, tmp_path, caplog):
     assert "anyone who can reach this machine" in caplog.text
 
 
-def test_serve_flags_and_config_turn_the_page_on():
+def test_serve_flags_and_config_choose_the_page_port():
     from rtsynth.cli import build_parser
     from rtsynth.serve import ServeConfig, apply_flags, load_serve_config
 
-    assert load_serve_config("serve").web_port == 0  # off unless asked for
+    assert load_serve_config("serve").web_port == ServeConfig().web_port == 8000  # on by default
+    assert apply_flags(ServeConfig(), build_parser().parse_args(["serve", "--no-web"])).web_port == 0
     args = build_parser().parse_args(["serve", "--web"])
     assert apply_flags(ServeConfig(), args).web_port == 8000
     args = build_parser().parse_args(["serve", "--web", "8123", "--host", "0.0.0.0"])
@@ -217,3 +218,17 @@ def test_a_bundle_applies_its_commands_together_and_refuses_only_its_bad_ones(en
     applied = engine.drain()
     assert [type(e).__name__ for e in applied] == ["SelectTimbre", "LatentOffset"]
     assert applied[0].at == applied[1].at  # one time for the whole bundle
+
+
+def test_a_busy_page_port_leaves_the_instrument_playing(engine, caplog):
+    import socket
+
+    from rtsynth.serve import ServeConfig, start_page
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = ServeConfig(web_port=taken.getsockname()[1])
+        with caplog.at_level(logging.WARNING):
+            assert start_page(engine, config, None) == []
+    assert "playing on without the page" in caplog.text
