@@ -40,7 +40,7 @@ from rtsynth.engine.backends import SoundDeviceBackend  # noqa: E402
 from rtsynth.engine.config import EngineConfig  # noqa: E402
 from rtsynth.engine.engine import Engine  # noqa: E402
 from rtsynth.engine.events import NoteOff, NoteOn  # noqa: E402
-from rtsynth.resources import default_bundle
+from rtsynth.resources import default_bundle  # noqa: E402
 
 HOLD_S = 0.1  # each latency-test note is held this long
 CAPACITY_STEPS = (4, 8, 12, 16, 24, 32, 40, 48, 64)

@@ -218,7 +218,8 @@ def _print_table(report: dict) -> None:
     print(
         f"{report['machine']['cpu']}, {report['ours']['threads']} threads, batch {report['batch']}, "
         f"{report['train_notes_per_epoch']} notes/epoch ({report['data']}); "
-        f"load average before/after {report['machine']['loadavg_before'][0]:.1f}/{report['machine']['loadavg_after'][0]:.1f}"
+        f"load average before/after {report['machine']['loadavg_before'][0]:.1f}/"
+        f"{report['machine']['loadavg_after'][0]:.1f}"
     )
     print(f"{'network':<12}{'params':>10}{'GMAC/note':>11}{'s/step':>9}{'ms/note':>9}{'s/epoch':>9}{'peak MB':>9}")
     for key in ("ours", "paper_sized"):

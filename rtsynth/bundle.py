@@ -109,7 +109,7 @@ class BundleSpec:
                 f"(this rtsynth reads version {BUNDLE_VERSION}); re-export it"
             )
         latent = data.pop("latent", {})
-        if latent.get("size") != LATENT_SIZE or [l.get("dims") for l in latent.get("layout", [])] != [
+        if latent.get("size") != LATENT_SIZE or [part.get("dims") for part in latent.get("layout", [])] != [
             LATENT_DIMS[d] for d in DESCRIPTORS
         ]:
             raise BundleShapeError(f"bundle latent layout {latent} does not match T8 P4 V4 D4")

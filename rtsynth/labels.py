@@ -110,7 +110,7 @@ def duration_class(seconds: float, step: float = 0.25, n_classes: int = 24) -> i
     """
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"duration must be a finite, non-negative number of seconds, got {seconds}")
-    steps = int(math.floor(seconds / step + 0.5))
+    steps = math.floor(seconds / step + 0.5)
     return min(max(steps, 1), n_classes) - 1
 
 

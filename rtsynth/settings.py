@@ -28,7 +28,7 @@ class MelSettings:
 
     @property
     def n_samples(self) -> int:
-        return int(round(self.note_seconds * self.sample_rate))
+        return round(self.note_seconds * self.sample_rate)
 
     @property
     def n_frames(self) -> int:

@@ -28,7 +28,7 @@ def jack_server(period: int = 256, log_path=None, realtime: bool = False):
     name = f"rtsynth-test-{uuid.uuid4().hex[:8]}"
     previous = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = name
-    log = open(log_path, "w") if log_path else subprocess.DEVNULL
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115 (closed when the server stops)
     scheduling = "--realtime" if realtime else "--no-realtime"  # realtime: SCHED_FIFO threads, where allowed
     server = subprocess.Popen(
         ["jackd", scheduling, "-n", name, "-d", "dummy", "-r", str(SR), "-p", str(period)],
@@ -146,7 +146,7 @@ class Capture:
         if not near.any():
             near = np.arange(n) >= n - 200
         offset = np.min(clocks[near] - indices[near] / SR)
-        return int(round((clock_time - offset) * SR))
+        return round((clock_time - offset) * SR)
 
     def window(self, start: float, stop: float) -> np.ndarray:
         """Captured audio between two engine-clock instants."""

@@ -47,13 +47,13 @@ def test_decode_rejects_wrong_latent_shape(bundle):
 def test_missing_directory_and_spec(tmp_path):
     with pytest.raises(BundleFileError, match="not found"):
         read_spec(tmp_path / "nope")
-    with pytest.raises(BundleFileError, match="no bundle.json"):
+    with pytest.raises(BundleFileError, match=r"no bundle.json"):
         read_spec(tmp_path)
 
 
 def test_missing_file(bundle):
     (bundle / "decoder.onnx").unlink()
-    with pytest.raises(BundleFileError, match="missing.*decoder.onnx"):
+    with pytest.raises(BundleFileError, match=r"missing.*decoder.onnx"):
         read_spec(bundle)
 
 

@@ -9,6 +9,7 @@ client program is not installed (scripts/setup installs both).
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import shutil
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_spy import engine, real_engine  # noqa: F401  (fixtures)
+from engine_spy import engine, real_engine  # noqa: F401 (fixtures)
 
 from rtsynth.control.osc import OscServer
 from rtsynth.engine.events import MorphCorner, MorphPosition, MorphTime, NoteOn
@@ -31,7 +32,7 @@ STEP_S = 0.1  # the SuperCollider example stamps its morph steps this far apart
 
 
 @pytest.fixture
-def server(engine, tmp_path):  # noqa: F811
+def server(engine, tmp_path):
     with OscServer(engine, port=0, presets_dir=tmp_path / "presets", bundles_dir=tmp_path / "bundles") as srv:
         yield srv
 
@@ -67,7 +68,7 @@ def run_sclang(script: Path, port: int, home: Path) -> subprocess.CompletedProce
 
 
 @pytest.mark.skipif(SCLANG is None, reason="sclang not installed (Debian package supercollider-language)")
-def test_supercollider_example_plays_notes_and_a_bundle_timed_morph(server, engine, tmp_path):  # noqa: F811
+def test_supercollider_example_plays_notes_and_a_bundle_timed_morph(server, engine, tmp_path):
     run = run_sclang(EXAMPLES / "supercollider" / "rtsynth.scd", server.port, tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert server.errors == 0, run.stdout[-3000:]
@@ -87,7 +88,7 @@ def test_supercollider_example_plays_notes_and_a_bundle_timed_morph(server, engi
     steps = [e for e in events if isinstance(e, MorphPosition)]
     assert [s.x for s in steps] == pytest.approx([i / 20 for i in range(21)])
     assert all(s.at is not None for s in steps), "each step keeps its bundle's timetag"
-    gaps = [b.at - a.at for a, b in zip(steps, steps[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(steps)]
     assert gaps == pytest.approx([STEP_S] * 20, abs=0.01), "timetags, not arrival times, set the schedule"
 
 
@@ -128,7 +129,7 @@ class PdProcess:
 
 
 @pytest.mark.skipif(PD is None, reason="pd not installed (Debian package puredata-core)")
-def test_pure_data_example_plays_the_demo_and_reads_replies(server, engine):  # noqa: F811
+def test_pure_data_example_plays_the_demo_and_reads_replies(server, engine):
     pd = PdProcess(EXAMPLES / "puredata" / "rtsynth.pd", f"rtsynth-port {server.port}; rtsynth-demo bang")
     try:
         timbres_line = pd.wait_for("rtsynth-model-info: timbres")

@@ -87,7 +87,7 @@ def test_tinysol_metadata_without_any_audio_is_an_error(tmp_path):
     fixture = write_tinysol(tmp_path / "full", defects=False)
     (tmp_path / "bare").mkdir()
     (fixture.root / "TinySOL_metadata.csv").rename(tmp_path / "bare" / "TinySOL_metadata.csv")
-    with pytest.raises(FileNotFoundError, match="TinySOL.tar.gz"):
+    with pytest.raises(FileNotFoundError, match=r"TinySOL.tar.gz"):
         read_tinysol(tmp_path / "bare")
 
 
@@ -113,8 +113,8 @@ def test_folder_malformed_rows_and_paths_outside_are_skipped(tmp_path):
     rewrite_csv(
         corpus_dir / "labels.csv",
         lambda rows: (
-            rows
-            + [
+            [
+                *rows,
                 ["../outside.wav", "bells", "60", "mf", "7"],
                 ["bells.wav", "bells"],
                 ["bells.wav", "bells", "A3", "pp", "8"],
@@ -141,7 +141,7 @@ def test_folder_header_without_a_required_column_names_it(tmp_path):
 
 
 def test_read_corpus_says_what_it_looked_for(tmp_path):
-    with pytest.raises(FileNotFoundError, match="TinySOL_metadata.csv.*labels.csv"):
+    with pytest.raises(FileNotFoundError, match=r"TinySOL_metadata.csv.*labels.csv"):
         read_corpus(tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_corpus(tmp_path / "nowhere")
@@ -173,7 +173,7 @@ def test_cli_tinysol_and_folder_end_to_end(tmp_path, caplog):
 
 def test_cli_a_corpus_with_no_usable_note_fails(tmp_path, caplog):
     write_folder(tmp_path, defects=False)
-    rewrite_csv(tmp_path / "labels.csv", lambda rows: [rows[0]] + [r[:2] + ["Z"] + r[3:] for r in rows[1:]])
+    rewrite_csv(tmp_path / "labels.csv", lambda rows: [rows[0]] + [[*r[:2], "Z", *r[3:]] for r in rows[1:]])
     assert main(["data", "folder", "--root", str(tmp_path)]) == 1
     assert "no usable notes" in caplog.text
 

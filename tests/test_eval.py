@@ -291,7 +291,7 @@ def test_compare_builds_one_table_over_runs(evaluated_runs, tmp_path):
     metrics = json.loads((evaluated_runs[0] / "metrics.json").read_text())
     assert f"{metrics['table_one']['accuracy']['timbre']:.3f}" in lines[3]
     assert lines[0].split("|")[-4:-1] == [" epochs ", " s / epoch ", " train min "]
-    epochs = {run.name: sum(1 for _ in open(run / "metrics.csv")) - 1 for run in evaluated_runs}
+    epochs = {run.name: len((run / "metrics.csv").read_text().splitlines()) - 1 for run in evaluated_runs}
     assert sorted(int(line.split("|")[-4]) for line in lines[2:]) == sorted(epochs.values())
 
 

@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from engine_spy import real_engine  # noqa: F401  (fixture)
+from engine_spy import real_engine  # noqa: F401 (fixture)
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.udp_client import SimpleUDPClient
@@ -351,7 +351,7 @@ def slider_range(box: dict) -> tuple[float, float]:
 
 
 @pytest.fixture(scope="module")
-def replies(real_engine, tmp_path_factory) -> list[Msg]:  # noqa: F811
+def replies(real_engine, tmp_path_factory) -> list[Msg]:
     """What the real server answers to the patch's opening queries and to a refused message."""
     folder = tmp_path_factory.mktemp("osc")
     wanted = {"/model/info/timbres", "/status/reply", "/error"}
@@ -426,7 +426,7 @@ def interactions(sim: MaxSim, box_id: str) -> list:
 
 def midi_input(text: str) -> list:
     """MIDI in at its extremes; outlets fire right to left like Max's."""
-    cls, *args = text.split()
+    cls = text.split()[0]
     if cls == "notein":
         notes = [(n, v) for n in (0, 60, 127) for v in (1, 100, 127, 0)]
         return [lambda s, i, n=n, v=v: (s.out(i, 2, [1]), s.out(i, 1, [v]), s.out(i, 0, [n])) for n, v in notes]

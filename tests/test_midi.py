@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from engine_spy import engine, real_engine  # noqa: F401 (fixtures)
@@ -210,7 +211,7 @@ def start_jackd(name: str, log_path) -> subprocess.Popen:
         return server
     stop_jackd(server)
     raise RuntimeError(
-        f"JACK dummy server {name} did not start: {waited.stdout.strip()}; its log: {open(log_path).read()[-800:]}"
+        f"JACK dummy server {name} did not start: {waited.stdout.strip()}; its log: {Path(log_path).read_text()[-800:]}"
     )
 
 

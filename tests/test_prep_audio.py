@@ -14,12 +14,12 @@ SR = 44100
 
 
 def tone(seconds: float, amplitude: float = 0.3, freq: float = 261.6, sr: int = SR) -> np.ndarray:
-    t = np.arange(int(round(seconds * sr))) / sr
+    t = np.arange(round(seconds * sr)) / sr
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
 
 
 def silence(seconds: float, sr: int = SR) -> np.ndarray:
-    return np.zeros(int(round(seconds * sr)), dtype=np.float32)
+    return np.zeros(round(seconds * sr), dtype=np.float32)
 
 
 @pytest.mark.parametrize("seconds", [0.3, 1.0, 2.5, 4.2, 5.75])

@@ -175,7 +175,7 @@ def test_no_usable_note_is_a_clear_error(tmp_path):
     root.mkdir()
     (root / "a.wav").write_bytes(b"")
     write_labels(root, [["a.wav", "violin", 60, "mf"]])
-    with pytest.raises(PrepError, match="no usable notes.*empty file"):
+    with pytest.raises(PrepError, match=r"no usable notes.*empty file"):
         prep(root, tmp_path / "cache")
 
 

@@ -4,6 +4,8 @@ Signals are synthetic harmonic tones whose pitch and level are known exactly, tu
 mels by the same numpy mel code the corpus uses.
 """
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -141,7 +143,7 @@ def test_loudness_follows_peak_db_exactly(tone_note):
     _, unit, _ = tone_note
     vocoder = create_vocoder()
     rms = [np.sqrt(np.mean(vocoder.vocode(unit, peak) ** 2)) for peak in (-30.0, -20.0, -10.0, 0.0)]
-    assert all(a < b for a, b in zip(rms, rms[1:]))
+    assert all(a < b for a, b in itertools.pairwise(rms))
     np.testing.assert_allclose(np.diff(20 * np.log10(rms)), 10.0, atol=1e-3)
 
 

@@ -162,7 +162,8 @@ class TrainConfig:
         k, s = m.decoder_kernel, m.decoder_stride
         if s < 1 or k < s or (k - s) % 2:
             raise ConfigError(
-                f"model.decoder_kernel {k} must be >= model.decoder_stride {s} >= 1 and differ from it by an even number"
+                f"model.decoder_kernel {k} must be >= model.decoder_stride {s} >= 1 "
+                "and differ from it by an even number"
             )
 
     @property

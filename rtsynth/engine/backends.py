@@ -410,7 +410,7 @@ class OfflineRenderer:
         last = events[-1].at - origin if events else 0.0
         limit = min(max_seconds, last + BUFFER_SECONDS + engine.config.release_ms * 1e-3 + tail)
         blocks, block, index, silent_since = [], np.zeros((n, 1), dtype=np.float32), 0, None
-        for k in range(int(math.ceil(limit * sr / n))):
+        for k in range(math.ceil(limit * sr / n)):
             t = origin + k * n / sr
             clock.now = t
             while index < len(events) and events[index].at < t + 2 * n / sr:

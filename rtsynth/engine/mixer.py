@@ -232,7 +232,7 @@ class Mixer:
     def _start(self, command: StartVoice, t0: float, block_dac: float) -> None:
         at, slot, voice, arrival = command.at, command.slot, command.voice, command.arrival
         bank = self.bank
-        offset = max(0, int(round((at - t0) * self.sr)))
+        offset = max(0, round((at - t0) * self.sr))
         ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]]) / 12.0)
         bank.ratio[slot] = ratio
         bank.pos[slot] = -offset * ratio

@@ -9,6 +9,7 @@ arrays and the callback reads them without any lock (single writer per field; al
 
 from __future__ import annotations
 
+import contextlib
 from multiprocessing import resource_tracker, shared_memory
 
 import numpy as np
@@ -53,9 +54,7 @@ class SharedArrays:
             return
         self.arrays = {}
         shm, self._shm = self._shm, None
-        try:
+        with contextlib.suppress(BufferError):  # views still alive elsewhere: the mapping goes with them
             shm.close()
-        except BufferError:  # views still alive elsewhere: the mapping goes with them
-            pass
         if self._owner:
             shm.unlink()

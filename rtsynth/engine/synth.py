@@ -46,7 +46,7 @@ class ModelRuntime:
         attack = config.attack_vocoder
         self.attack_vocoder_name = choose_vocoder(attack, {}) if attack not in ("", "none", self.vocoder_name) else None
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
-        self.note_samples = int(round(self.mel.n_frames * self.samples_per_frame))
+        self.note_samples = round(self.mel.n_frames * self.samples_per_frame)
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
         self._vocoders: dict[str, list[StreamingVocoder]] = {}
         self._resamplers: list[StreamingResampler] = []
@@ -96,7 +96,7 @@ class ModelRuntime:
         return int(sample / self.samples_per_frame)
 
     def sample_of(self, frame: int) -> int:
-        return int(round(frame * self.samples_per_frame))
+        return round(frame * self.samples_per_frame)
 
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once (the first onnxruntime run and FFT plans are slow) and build
@@ -118,7 +118,7 @@ class NoteStream:
         self._vocoder = runtime.take_vocoder(vocoder)
         self._vocoder.reset(peak_db)
         self._resampler = runtime.take_resampler()
-        self._skip = int(round(self._resampler.delay_seconds * runtime.out_rate))
+        self._skip = round(self._resampler.delay_seconds * runtime.out_rate)
         self.frame = start_frame  # next mel frame to vocode
         self.start = runtime.sample_of(start_frame)  # output sample of this stream's first sample
         self.written = self.start  # output sample after the last one returned
@@ -181,7 +181,7 @@ class CachedStream:
         return level_gain(self.peak_db)
 
     def advance(self, frames: int) -> np.ndarray:
-        n = max(1, int(round(frames * self.runtime.samples_per_frame)))
+        n = max(1, round(frames * self.runtime.samples_per_frame))
         out = self._audio[self.written : self.written + n] * np.float32(self.gain)
         self.written += len(out)
         self.frame = self.runtime.frame_of(self.written)

@@ -168,9 +168,10 @@ def train_classifier(cache, config: ClassifierConfig) -> tuple[MelClassifier, di
     select_idx = val_idx if len(val_idx) else train_idx  # a tiny cache may have no validation notes
     model = _build(cache, config)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    best, best_state, stale, epoch = -1.0, None, 0, 0
+    best, best_state, stale, epochs = -1.0, None, 0, 0
     bar = tqdm(range(config.epochs), desc="independent classifier", unit="epoch")
-    for epoch in bar:
+    for _ in bar:
+        epochs += 1
         loss = _train_epoch(model, optimiser, cache, rng.permutation(train_idx), config.batch_size)
         score = float(np.mean(list(_accuracy(model, cache, select_idx).values())))
         bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{score:.3f}")
@@ -183,7 +184,7 @@ def train_classifier(cache, config: ClassifierConfig) -> tuple[MelClassifier, di
     model.load_state_dict(best_state)
     model.eval()
     accuracy = {split: _accuracy(model, cache, cache.indices(split)) or None for split in ("train", "val", "test")}
-    info = {"version": CLASSIFIER_VERSION, "config": asdict(config), "epochs": epoch + 1, "accuracy": accuracy}
+    info = {"version": CLASSIFIER_VERSION, "config": asdict(config), "epochs": epochs, "accuracy": accuracy}
     log.info("independent classifier test accuracy: %s", accuracy["test"])
     return model, info
 

@@ -88,7 +88,7 @@ def _clusters(m: dict) -> list[str]:
         for d, c in m["clusters"].items()
     ]
     return [
-        "## Denseness and divergence (Tanaka et al. (metric learning)), test posterior means, each latent by its own label",
+        "## Denseness and divergence (Tanaka et al., metric learning): test posterior means, by each latent's label",
         "",
         *_table(["latent", "classes", "denseness ↓", "divergence ↑", "divergence / denseness ↑"], rows),
     ]

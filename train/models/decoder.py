@@ -13,6 +13,8 @@ it), then one of two output heads (`decoder_output`):
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -67,7 +69,7 @@ class Decoder(nn.Module):
             nn.LeakyReLU(),
         )
         layers: list[nn.Module] = _refine(ch[0], config.decoder_depth)
-        for a, b in zip(ch[:-1], ch[1:]):
+        for a, b in itertools.pairwise(ch):
             layers += [nn.ConvTranspose1d(a, b, 4, 2, 1), nn.LeakyReLU(), *_refine(b, config.decoder_depth)]
         deconvs = nn.Sequential(*layers)
         xavier_linear(self)

@@ -11,6 +11,8 @@ normalisation, so a data-parallel gradient equals the single-process one exactly
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -55,7 +57,7 @@ class FeatureExtractor(nn.Module):
             nn.LeakyReLU(),
             *_refine(ch[0], config.encoder_depth),
         ]
-        for a, b in zip(ch[:-1], ch[1:]):
+        for a, b in itertools.pairwise(ch):
             layers += [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(), *_refine(b, config.encoder_depth)]
         self.convs = nn.Sequential(*layers)
         rows, frames = encoder_grid(config, n_mels, n_frames)

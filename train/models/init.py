@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from torch import nn
 
 
@@ -24,7 +26,7 @@ def kaiming_linear(module: nn.Module, negative_slope: float = 0.01) -> None:
 def mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with LeakyReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         if i:
             layers.append(nn.LeakyReLU())
         layers.append(nn.Linear(a, b))

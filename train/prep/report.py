@@ -150,7 +150,7 @@ def _table(title: str, header: Sequence[str], rows: list[tuple]) -> list[str]:
         out += ["| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |" for row in rows]
     else:
         out.append("none")
-    return out + [""]
+    return [*out, ""]
 
 
 def write_report(root: Path, report: dict) -> None:
