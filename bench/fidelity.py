@@ -267,8 +267,25 @@ def plot(rows: list[dict], out: Path) -> None:
     axes[-1, 0].set_xlabel("MIDI note (mf, long notes)")
     axes[-1, 1].set_xlabel("MIDI note")
     fig.tight_layout()
-    fig.savefig(out / "keyboard.png", dpi=80)
+    fig.savefig(out / "keyboard.png", dpi=60)
     plt.close(fig)
+
+
+def write_results(out: Path, record: dict, rows: list[dict], curves: dict) -> None:
+    """fidelity.json: the summary, the velocity curves and every note, one line each, to 0.01."""
+
+    def rounded(value: object) -> object:
+        if isinstance(value, float):
+            return round(value, 2) if np.isfinite(value) else None
+        if isinstance(value, list):
+            return [rounded(v) for v in value]
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return value
+
+    notes = ",\n".join(json.dumps(rounded(row)) for row in rows)
+    head = json.dumps(rounded({**record, "velocity_curves": curves}), indent=1)
+    (out / "fidelity.json").write_text(head[:-2] + ',\n "notes": [\n' + notes + "\n ]\n}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"bundle": str(args.bundle), "host": host_facts(), "seconds": time.monotonic() - began, "args": vars(args)}
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"meta": {**meta, "args": {k: str(v) for k, v in vars(args).items()}}, "summary": summary}
-    (args.out / "fidelity.json").write_text(json.dumps({**record, "notes": rows, "velocity_curves": curves}, indent=1))
+    write_results(args.out, record, rows, curves)
     (args.out / "fidelity.md").write_text(markdown(summary, meta))
     plot(rows, args.out)
     print(markdown(summary, meta))
