@@ -58,6 +58,16 @@ class NoteDataset(Dataset):
     def __len__(self) -> int:
         return len(self.mels)
 
+    def with_hidden_timbre(self, fraction: float, seed: int) -> NoteDataset:
+        """The same notes with only `fraction` of each instrument's labels kept (paper 003's
+        semi-supervised setting); the others are UNLABELLED."""
+        from rtsynth.train.models.luo import hide_labels
+
+        labels = self.labels.clone()
+        column = DESCRIPTORS.index("timbre")
+        labels[:, column] = hide_labels(labels[:, column], fraction, seed)
+        return NoteDataset(self.mels, labels)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mels[i], self.labels[i]
 

@@ -164,6 +164,10 @@ class Trainer:
         self.vocab, self.mel_settings = cache.vocab, cache.mel_settings
         self.mel_shape = tuple(cache.mels.shape[1:])
         self.train_data = NoteDataset.from_cache(cache, "train")
+        if self.config.luo is not None and self.config.luo.label_fraction < 1.0:
+            self.train_data = self.train_data.with_hidden_timbre(
+                self.config.luo.label_fraction, self.config.luo.label_seed
+            )
         self.val_data = NoteDataset.from_cache(cache, "val")
         log.info("data: %d train, %d val notes from %s", len(self.train_data), len(self.val_data), cache.root)
 
@@ -171,10 +175,11 @@ class Trainer:
 
     def weights(self, epoch: int) -> Weights:
         lam = self.config.remover_weight.value(epoch) if self.removers is not None else 0.0
-        return Weights(beta=self.config.beta.value(epoch), remover=lam)
+        supervision = self.config.luo.supervision_weight if self.config.luo is not None else 0.0
+        return Weights(beta=self.config.beta.value(epoch), remover=lam, supervision=supervision)
 
     def train_step(self, batch: Batch, weights: Weights, where: str = "") -> dict[str, torch.Tensor]:
-        return train_step(self.nets, batch, weights, self.config.loss, self.ctx, where)
+        return train_step(self.nets, batch, weights, self.config.loss, self.ctx, where, self.config.metric)
 
     def _train_epoch(self, epoch: int, weights: Weights) -> dict[str, float]:
         self.nets.model.train()
@@ -210,9 +215,10 @@ class Trainer:
         for batch in eval_batches(self.val_data, cfg.batch_size, self.ctx.rank, self.ctx.world_size):
             batch = batch.to(self.ctx.device)
             out = self.net(batch.mel)
-            terms = model_terms(self.net, out, batch.mel, batch.labels, self.removers, cfg.loss)
-            terms["total"] = model_total(terms, cfg.loss, weights)
-            terms["monitor"] = model_total(terms, cfg.loss, Weights(beta=cfg.beta.end, remover=0.0))
+            terms = model_terms(self.net, out, batch.mel, batch.labels, self.removers, cfg.loss, cfg.metric)
+            terms["total"] = model_total(terms, cfg.loss, weights, cfg.metric)
+            monitor = Weights(beta=cfg.beta.end, remover=0.0, supervision=weights.supervision)
+            terms["monitor"] = model_total(terms, cfg.loss, monitor, cfg.metric)
             terms["mse"] = torch.nn.functional.mse_loss(out.recon, batch.mel)  # plain, as in Table I
             terms.update(accuracies(out.logits, batch.labels, "acc"))
             if self.removers is not None:
