@@ -104,7 +104,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         }
         steps.update()
         steps.set_description("export: ONNX decoder")
-        export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras))
+        export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras, run.model.layout))
         steps.update()
         steps.set_description("export: parity check")
         spec.model["parity"] = _parity(run, directory / DECODER_FILE, priors.means, options).to_dict()
@@ -129,7 +129,9 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
     corpus = corpus_facts(cache)
     corpus["loudness_filled"] = filled
     descriptors = {
-        d: DescriptorSpec(list(cache.vocab.classes(d)), priors.means[d].astype(float).round(6).tolist(), priors.sigma)
+        d: DescriptorSpec(
+            list(cache.vocab.classes(d)), priors.means[d].astype(float).round(6).tolist(), priors.sigma[d]
+        )
         for d in DESCRIPTORS
     }
     model = {
@@ -152,6 +154,7 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
         model=model,
         metrics=bundle_metrics(run.run_dir, run.epoch),
         vocoder={"kind": _default_vocoder()},
+        layout=run.model.layout,
     )
 
 
@@ -165,7 +168,7 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own exception types
         raise ParityError(f"onnxruntime {ort.__version__} cannot load the exported decoder: {err}") from None
-    latents = parity_latents(means, _reference_classes(run.cache), options.seed)
+    latents = parity_latents(means, _reference_classes(run.cache), options.seed, run.model.layout)
     report = check_parity(run.model.decode, lambda z: session.run(None, {"z": z})[0], latents, options.tolerance)
     log.info(
         "parity: max abs error %.2g over %d latents (worst: %s)",

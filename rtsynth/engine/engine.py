@@ -28,7 +28,6 @@ from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
 from rtsynth.engine.synth import ModelRuntime
 from rtsynth.engine.worker import Counters, RenderWorker
-from rtsynth.labels import LATENT_DIMS
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +167,7 @@ class Engine:
             "pitch_range": [int(space.pitches.min()), int(space.pitches.max())],
             "dynamics": list(space.dynamics),
             "durations": [float(d) for d in space.durations],
-            "latent_dims": dict(LATENT_DIMS),
+            "latent_dims": dict(space.layout.dims),
             "vocoder": self.info.get("vocoder", ""),
             "sample_rate": spec.mel.sample_rate,
             "corpus": spec.corpus.get("name", ""),

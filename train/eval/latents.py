@@ -41,7 +41,8 @@ class SplitLatents:
 
 
 def concat_latents(mu: dict[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([mu[d] for d in DESCRIPTORS], axis=1)
+    """The latents present in `mu`, in DESCRIPTORS order: the decoder's z."""
+    return np.concatenate([mu[d] for d in DESCRIPTORS if d in mu], axis=1)
 
 
 def split_latents(z: np.ndarray) -> dict[str, np.ndarray]:
@@ -67,24 +68,28 @@ def encode_split(
 ) -> SplitLatents:
     """Posterior means for `indices`; with_outputs adds classifier predictions and recon MSE."""
     indices = np.asarray(indices, dtype=np.int64)
-    mus: dict[str, list] = {d: [] for d in DESCRIPTORS}
+    names = model.layout.names  # the latents the model has
+    mus: dict[str, list] = {d: [] for d in names}
     predicted, mse = [], []
     for rows in tqdm(list(batched(len(indices), batch_size)), desc=desc, leave=False, unit="batch"):
         mel = torch.from_numpy(load_mels(cache, indices[rows]))
         posterior = model.encode(mel)
-        mu = {d: posterior[d][0] for d in DESCRIPTORS}
-        for d in DESCRIPTORS:
+        mu = {d: posterior[d][0] for d in names}
+        for d in names:
             mus[d].append(mu[d].numpy())
         if with_outputs:
             logits = model.classify(mu)
-            predicted.append(np.stack([logits[d].argmax(dim=1).numpy() for d in DESCRIPTORS], axis=1))
-            recon = model.decode(torch.cat([mu[d] for d in DESCRIPTORS], dim=1))
+            unknown = np.full(len(mel), -1)  # a descriptor the model does not predict
+            predicted.append(
+                np.stack([logits[d].argmax(dim=1).numpy() if d in logits else unknown for d in DESCRIPTORS], axis=1)
+            )
+            recon = model.decode(torch.cat([mu[d] for d in names], dim=1))
             mse.append(((recon - mel) ** 2).flatten(1).mean(dim=1).numpy())
     if not len(indices):
         raise ValueError(f"{desc}: no notes to encode (is this split empty in the cache?)")
     return SplitLatents(
         indices=indices,
-        mu={d: np.concatenate(mus[d]) for d in DESCRIPTORS},
+        mu={d: np.concatenate(mus[d]) for d in names},
         labels=cache.label_matrix(indices),
         predicted=np.concatenate(predicted) if predicted else None,
         recon_mse=np.concatenate(mse) if mse else None,

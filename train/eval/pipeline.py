@@ -70,6 +70,10 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.through_audio import audio_route
     from rtsynth.train.eval.transfer import timbre_transfer
 
+    if run.config.variant == "luo-gmvae":
+        from rtsynth.train.eval.luo import evaluate_luo
+
+        return evaluate_luo(run, options)
     run_dir = Path(run.run_dir)
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)

@@ -98,7 +98,8 @@ class LuoGMVAE(nn.Module):
         return {d: self.priors[d].means for d in LATENTS}
 
     def prior_sigma(self, descriptor: str) -> float:
-        return math.exp(0.5 * self.logvars[descriptor])
+        """σ of a latent's mixture components (1 for a descriptor without a latent: unused)."""
+        return math.exp(0.5 * self.logvars.get(descriptor, 0.0))
 
     def forward(self, mel: torch.Tensor, sample: bool | None = None) -> VAEOutput:
         posteriors = self.encode(mel)
