@@ -18,7 +18,8 @@ from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
 
 Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae"]
-VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae")
+VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")  # paper 000's four
+OTHER_PAPER_VARIANTS: tuple[str, ...] = ("luo-gmvae",)  # paper 003
 
 
 @dataclass(frozen=True)
