@@ -17,9 +17,9 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
 
-Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae"]
+Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f"]
 VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")  # paper 000's four
-OTHER_PAPER_VARIANTS: tuple[str, ...] = ("luo-gmvae",)  # paper 003
+OTHER_PAPER_VARIANTS: tuple[str, ...] = ("luo-gmvae", "tanaka-3f")  # papers 003 and 001 (+ 002)
 
 
 @dataclass(frozen=True)
@@ -149,6 +149,43 @@ class LuoConfig:
 
 
 @dataclass(frozen=True)
+class TanakaConfig:
+    """Paper 001 (Tanaka et al., three factors without labels), the `[tanaka]` table that
+    variant "tanaka-3f" requires; `reentry` and the two baselines are paper 002's.
+
+    The defaults are the papers': D_t = 64 global timbre dims, D_v = 64 and D_p = 32 dims per
+    frame, 3-layer BiGRU encoders of 2 x 800 cells, the timbre-variation independent pitch
+    encoder (the better of the two), cyclical KL annealing every 10 epochs, 25 % perturbation
+    dropout for the PD baseline. Ours: frames averaged by `time_pool` before the encoders
+    (frame-wise latents at that rate) and a convolutional decoder (exports to ONNX and runs
+    in real time) instead of the BiGRU one.
+    """
+
+    timbre_dim: int = 64
+    variation_dim: int = 64
+    pitch_dim: int = 32
+    gru_hidden: int = 800
+    gru_layers: int = 3
+    time_pool: int = 4
+    pitch_encoder: Literal["independent", "conditional"] = "independent"
+    kl_cycle: int = 10  # epochs per annealing cycle: β rises to beta.end over its first half (0: the beta ramp)
+    reentry: bool = False  # paper 002: the network applied twice in series, shared weights
+    reentry_weight: float = 1.0  # weight of the second pass's objective beside the first's
+    reentry_encoder: Literal["small", "large"] = "small"  # inference: encoders on X, or the two passes
+    perturbation_dropout: float = 0.0  # paper 002's PD baseline (0.25): share of notes fed unperturbed
+    input_noise: float = 0.0  # paper 002's RN baseline: std of white noise on the encoders' unit mels (ours)
+
+    def check(self) -> None:
+        sizes = (self.timbre_dim, self.variation_dim, self.pitch_dim, self.gru_hidden, self.gru_layers, self.time_pool)
+        if min(sizes) < 1:
+            raise ConfigError("tanaka dims, gru_hidden, gru_layers and time_pool must be >= 1")
+        if not 0.0 <= self.perturbation_dropout <= 1.0 or self.input_noise < 0 or self.reentry_weight < 0:
+            raise ConfigError("tanaka.perturbation_dropout must be in [0, 1], input_noise and reentry_weight >= 0")
+        if self.kl_cycle < 0:
+            raise ConfigError(f"tanaka.kl_cycle must be >= 0 (0: the beta ramp), got {self.kl_cycle}")
+
+
+@dataclass(frozen=True)
 class MetricConfig:
     """Paper 004's pairwise metric learning, an option of every variant (`[metric]`, off by default).
 
@@ -167,6 +204,12 @@ class MetricConfig:
         unknown = [d for d in self.latents if d not in DESCRIPTORS]
         if unknown:
             raise ConfigError(f"metric.latents {unknown} are not descriptors; use some of {list(DESCRIPTORS)}")
+
+
+PAPER_FIELDS = {
+    "luo": "paper 003: latent_dim, pitch_log_sigma, timbre_log_sigma, label_fraction, ...",
+    "tanaka": "paper 001: timbre_dim, variation_dim, pitch_dim, gru_hidden, ...",
+}
 
 
 @dataclass(frozen=True)
@@ -193,6 +236,7 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     luo: LuoConfig | None = None  # paper 003's settings; required by variant "luo-gmvae"
+    tanaka: TanakaConfig | None = None  # paper 001's (and 002's) settings; required by variant "tanaka-3f"
     metric: MetricConfig = field(default_factory=MetricConfig)
 
     def __post_init__(self) -> None:
@@ -227,15 +271,21 @@ class TrainConfig:
             )
 
     def _check_papers(self) -> None:
-        if self.variant == "luo-gmvae":
-            if self.luo is None:
+        """A variant of another paper needs its own table: its settings are the paper's."""
+        tables = {
+            "luo-gmvae": ("luo", self.luo, PAPER_FIELDS["luo"]),
+            "tanaka-3f": ("tanaka", self.tanaka, PAPER_FIELDS["tanaka"]),
+        }
+        if self.variant in tables:
+            name, table, fields = tables[self.variant]
+            if table is None:
                 raise ConfigError(
-                    'variant "luo-gmvae" needs its [luo] table (paper 003: latent_dim, pitch_log_sigma, '
-                    "timbre_log_sigma, label_fraction, ...); write at least `[luo]` to take the paper's values"
+                    f'variant "{self.variant}" needs its [{name}] table ({fields}); '
+                    f"write at least `[{name}]` to take the paper's values"
                 )
-            self.luo.check()
+            table.check()
             if self.model.decoder_output != "mel":
-                raise ConfigError('variant "luo-gmvae" decodes mels: set model.decoder_output = "mel"')
+                raise ConfigError(f'variant "{self.variant}" decodes mels: set model.decoder_output = "mel"')
         self.metric.check()
 
     @property

@@ -20,6 +20,7 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.config import LossConfig, MetricConfig
 from rtsynth.train.models import NoteVAE, Removers, VAEOutput
 from rtsynth.train.models.luo import LuoGMVAE
+from rtsynth.train.models.tanaka import ThreeFactorVAE
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Weights:
     beta: float
     remover: float
     supervision: float = 0.0  # paper 003: weight of the cross-entropy of q(y_t|x) on labelled notes
+    reentry: float = 0.0  # paper 002: weight of the second pass's objective
 
 
 def edge_weights(target: torch.Tensor, strength: float) -> torch.Tensor:
@@ -81,6 +83,13 @@ def model_terms(
         terms.update(contrastive_terms(out, labels, metric))
     if isinstance(model, LuoGMVAE):
         terms.update(model.objective_terms(out, labels))
+        return terms
+    if isinstance(model, ThreeFactorVAE):
+        terms.update(model.objective_terms(out))
+        if model.tanaka.reentry and model.training:
+            second = model.reentry(out)
+            terms.update({f"re_{k}": v for k, v in reconstruction(second.recon, mel, config).items()})
+            terms.update(model.objective_terms(second, prefix="re_"))
         return terms
     for d, kl in model.kl(out.posteriors, labels).items():
         terms[f"kl_{d}"] = kl.mean()
@@ -184,6 +193,10 @@ def model_total(
         total = total + config.pitch_weight * terms["pitch_semitones"]
     if "sup_timbre" in terms:  # paper 003: the KL of q(y_t|x) and its supervision on the labelled notes
         total = total + weights.beta * terms["kl_y_timbre"] + weights.supervision * terms["sup_timbre"]
+    if "re_recon_edge_mse" in terms:  # paper 002: the second pass, weighted as the first
+        second = terms["re_recon_edge_mse"] + config.huber_weight * terms["re_recon_huber"]
+        kl = sum(terms[f"re_kl_{d}"] for d in DESCRIPTORS if f"re_kl_{d}" in terms)
+        total = total + weights.reentry * (config.recon_weight * second + weights.beta * kl)
     for d in DESCRIPTORS:
         if f"metric_{d}" in terms and metric is not None:
             total = total + metric.weight * terms[f"metric_{d}"]

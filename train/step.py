@@ -79,7 +79,7 @@ def train_step(
     metric: MetricConfig | None = None,
 ) -> dict[str, torch.Tensor]:
     """Stage 1, then stage 2; returns every loss term (checked finite before any update)."""
-    out = nets.model(batch.mel)
+    out = nets.model(batch.mel, **batch.inputs)
     terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss, metric)
     terms["total"] = model_total(terms, loss, weights, metric)
     if nets.removers is not None:

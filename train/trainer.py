@@ -26,10 +26,11 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.augment import Augmenter
 from rtsynth.train.averaging import WeightAverage
 from rtsynth.train.config import TrainConfig
-from rtsynth.train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
+from rtsynth.train.data import Batch, NoteDataset, PerturbedDataset, eval_batches, steps_per_epoch, train_batches
 from rtsynth.train.distributed import DistContext, all_reduce_sum, gather_objects
 from rtsynth.train.losses import Weights, accuracies, model_terms, model_total, remover_terms
 from rtsynth.train.models.harmonic import HarmonicSetup
+from rtsynth.train.models.tanaka import cyclical_beta
 from rtsynth.train.prep.cache import NoteCache
 from rtsynth.train.runs import (
     RunError,
@@ -164,6 +165,13 @@ class Trainer:
         self.vocab, self.mel_settings = cache.vocab, cache.mel_settings
         self.mel_shape = tuple(cache.mels.shape[1:])
         self.train_data = NoteDataset.from_cache(cache, "train")
+        if self.config.tanaka is not None:
+            from rtsynth.train.perturb import PerturbationBank
+
+            bank = PerturbationBank.load(cache.root)
+            self.train_data = PerturbedDataset.from_bank(
+                self.train_data, cache, "train", bank, self.config.tanaka.perturbation_dropout
+            )
         if self.config.luo is not None and self.config.luo.label_fraction < 1.0:
             self.train_data = self.train_data.with_hidden_timbre(
                 self.config.luo.label_fraction, self.config.luo.label_seed
@@ -175,8 +183,13 @@ class Trainer:
 
     def weights(self, epoch: int) -> Weights:
         lam = self.config.remover_weight.value(epoch) if self.removers is not None else 0.0
-        supervision = self.config.luo.supervision_weight if self.config.luo is not None else 0.0
-        return Weights(beta=self.config.beta.value(epoch), remover=lam, supervision=supervision)
+        cfg = self.config
+        supervision = cfg.luo.supervision_weight if cfg.luo is not None else 0.0
+        beta, reentry = cfg.beta.value(epoch), 0.0
+        if cfg.tanaka is not None:
+            beta = cyclical_beta(epoch, cfg.tanaka.kl_cycle, cfg.beta.end) if cfg.tanaka.kl_cycle else beta
+            reentry = cfg.tanaka.reentry_weight if cfg.tanaka.reentry else 0.0
+        return Weights(beta=beta, remover=lam, supervision=supervision, reentry=reentry)
 
     def train_step(self, batch: Batch, weights: Weights, where: str = "") -> dict[str, torch.Tensor]:
         return train_step(self.nets, batch, weights, self.config.loss, self.ctx, where, self.config.metric)

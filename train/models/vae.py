@@ -142,4 +142,10 @@ def build_model(
         from rtsynth.train.models.luo import LuoGMVAE
 
         return LuoGMVAE(vocab_sizes, config.model, config.luo, n_mels, n_frames)
+    if config.variant == "tanaka-3f":
+        from rtsynth.train.models.tanaka import ThreeFactorVAE
+
+        if harmonic is None:
+            raise ValueError('variant "tanaka-3f" needs the dataset\'s mel settings (its liftering works on them)')
+        return ThreeFactorVAE(config.model, config.tanaka, harmonic.mel_settings, n_mels, n_frames)
     return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)
