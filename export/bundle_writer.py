@@ -23,6 +23,9 @@ from rtsynth.model import load_model
 log = logging.getLogger(__name__)
 
 
+UNSUPERVISED = ("tanaka-3f",)  # variants whose timbres are presets, not the corpus's instruments
+
+
 class BundleExistsError(FileExistsError):
     """The target bundle exists and --force was not given."""
 
@@ -40,6 +43,10 @@ class ExportOptions:
     class_means: str = "centroid"
     tuning_step: int = 3  # tuning table from every key; every n-th re-checked as played (0: neither)
     seed: int = 0
+    # a model that learned without labels (tanaka-3f) gets timbre presets instead of instruments
+    # (export.presets): this many clusters of its timbre space, plus one per marked file
+    presets: int = 8
+    marked: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.tolerance >= 0:
@@ -95,6 +102,8 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.set_description("export: class means")
         priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
         spec = build_spec(run, name, priors, options.which)
+        if run.config.variant in UNSUPERVISED:
+            spec = _with_presets(run, spec, priors, options)
         extras = {
             "name": name,
             "variant": run.config.variant,
@@ -155,6 +164,25 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
         metrics=bundle_metrics(run.run_dir, run.epoch),
         vocoder={"kind": _default_vocoder()},
         layout=run.model.layout,
+    )
+
+
+def _with_presets(run, spec: BundleSpec, priors, options: ExportOptions) -> BundleSpec:
+    """The spec with timbre presets in place of the cache's (placeholder or unused) instruments."""
+    from rtsynth.export.presets import timbre_presets
+
+    presets = timbre_presets(run.model, run.cache, options.presets, options.marked, options.seed)
+    priors.means["timbre"] = presets.means
+    timbre = DescriptorSpec(presets.names, presets.means.astype(float).round(6).tolist(), priors.sigma["timbre"])
+    corpus = {**spec.corpus, "timbres": presets.names, "timbre_pitch_ranges": presets.pitch_ranges}
+    model = {**spec.model, "timbres": f"{len(presets.names)} presets: k-means clusters of z_t and marked files"}
+    log.info("timbre presets: %s", ", ".join(presets.names))
+    return replace(
+        spec,
+        descriptors={**spec.descriptors, "timbre": timbre},
+        loudness_db=presets.loudness_db,
+        corpus=corpus,
+        model=model,
     )
 
 

@@ -97,7 +97,9 @@ def _fit(mel: np.ndarray, frames: int) -> np.ndarray:
     return out
 
 
-def perturb_note(mel: np.ndarray, settings: MelSettings, perturb: PerturbSettings, rng) -> tuple[np.ndarray, np.ndarray]:
+def perturb_note(
+    mel: np.ndarray, settings: MelSettings, perturb: PerturbSettings, rng
+) -> tuple[np.ndarray, np.ndarray]:
     """One note's unit mel [M, T] -> (f variants, g variants), each [variants, M, T]."""
     import pedalboard
 
@@ -129,9 +131,12 @@ class PerturbationBank:
 
     @classmethod
     def load(cls, cache_root: str | Path) -> PerturbationBank:
+        """The bank beside a cache; CacheError saying how to make it if there is none."""
+        from rtsynth.train.prep.cache import CacheError
+
         folder = Path(cache_root) / BANK_DIR
         if not (folder / "bank.json").is_file():
-            raise FileNotFoundError(
+            raise CacheError(
                 f"{cache_root} has no perturbation bank; make one with `rtsynth data perturb {cache_root}`"
             )
         settings = PerturbSettings(**json.loads((folder / "bank.json").read_text())["settings"])

@@ -74,6 +74,10 @@ def evaluate(run, options: EvalOptions) -> dict:
         from rtsynth.train.eval.luo import evaluate_luo
 
         return evaluate_luo(run, options)
+    if run.config.variant == "tanaka-3f":
+        from rtsynth.train.eval.tanaka import evaluate_tanaka
+
+        return evaluate_tanaka(run, options)
     run_dir = Path(run.run_dir)
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)

@@ -8,7 +8,7 @@ from pathlib import Path
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.eval.names import SYMBOL
 
-VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae")
+VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f")
 
 
 def _f(value, digits: int = 3) -> str:

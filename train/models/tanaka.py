@@ -111,11 +111,11 @@ class FrameDecoder(nn.Module):
         for _ in range(max(model.decoder_depth, 1)):
             layers += [nn.Conv1d(c, c, 3, padding=1), nn.LeakyReLU()]
         self.net = nn.Sequential(*layers)
-        self.output = nn.Conv1d(c, n_mels * tanaka.time_pool, 1)
+        self.to_mels = nn.Conv1d(c, n_mels * tanaka.time_pool, 1)
         xavier_linear(self)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        out = self.output(self.net(frames.transpose(1, 2)))  # [B, M * pool, T']
+        out = self.to_mels(self.net(frames.transpose(1, 2)))  # [B, M * pool, T']
         b, _, t = out.shape
         out = out.view(b, self.n_mels, self.pool, t).permute(0, 1, 3, 2).reshape(b, self.n_mels, t * self.pool)
         return torch.sigmoid(out)
@@ -123,7 +123,7 @@ class FrameDecoder(nn.Module):
     @torch.no_grad()
     def fit_output_bias(self, mels: torch.Tensor, eps: float = 1e-3) -> None:
         mean = mels.mean(dim=(0, 2)).clamp(eps, 1 - eps)
-        self.output.bias.copy_(torch.log(mean / (1 - mean)).repeat_interleave(self.pool))
+        self.to_mels.bias.copy_(torch.log(mean / (1 - mean)).repeat_interleave(self.pool))
 
 
 class ThreeFactorVAE(nn.Module):
@@ -137,7 +137,11 @@ class ThreeFactorVAE(nn.Module):
         self.frames = n_frames // tanaka.time_pool
         self.dims = {"timbre": tanaka.timbre_dim, "pitch": tanaka.pitch_dim, VARIATION: tanaka.variation_dim}
         self.layout = LatentLayout.of(
-            {"timbre": tanaka.timbre_dim, "pitch": self.frames * tanaka.pitch_dim, VARIATION: self.frames * tanaka.variation_dim}
+            {
+                "timbre": tanaka.timbre_dim,
+                "pitch": self.frames * tanaka.pitch_dim,
+                VARIATION: self.frames * tanaka.variation_dim,
+            }
         )
         self.lifter = Lifter(settings)
         self.register_buffer("input_mean", torch.zeros(n_mels, 1))
@@ -252,4 +256,3 @@ def cyclical_beta(epoch: int, cycle: int, end: float) -> float:
     over the first half of every `cycle` epochs and stays there for the second half."""
     half = max(cycle / 2.0, 1.0)
     return end * min(1.0, (epoch % cycle) / half) if cycle > 0 else end
-
