@@ -171,7 +171,6 @@ class TanakaConfig:
     kl_cycle: int = 10  # epochs per annealing cycle: β rises to beta.end over its first half (0: the beta ramp)
     reentry: bool = False  # paper 002: the network applied twice in series, shared weights
     reentry_weight: float = 1.0  # weight of the second pass's objective beside the first's
-    reentry_encoder: Literal["small", "large"] = "small"  # inference: encoders on X, or the two passes
     perturbation_dropout: float = 0.0  # paper 002's PD baseline (0.25): share of notes fed unperturbed
     input_noise: float = 0.0  # paper 002's RN baseline: std of white noise on the encoders' unit mels (ours)
 

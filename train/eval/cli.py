@@ -44,6 +44,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from rtsynth.train.eval.names import SYMBOL
     from rtsynth.train.eval.pipeline import EvalOptions, evaluate_run
     from rtsynth.train.prep.cache import CacheError
     from rtsynth.train.runs import RunError
@@ -67,7 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
         log.error("cannot evaluate %s: %s", args.run_dir, err)
         return 2
     acc = metrics["table_one"]["accuracy"]
-    scores = " ".join(f"{d[0].upper()} {'-' if acc[d] is None else format(acc[d], '.3f')}" for d in acc)
+    scores = " ".join(f"{SYMBOL[d]} {'-' if acc[d] is None else format(acc[d], '.3f')}" for d in acc)
     log.info(
         "%s: %s, recon MSE %.4f -> %s",
         metrics["variant"],

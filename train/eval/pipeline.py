@@ -136,10 +136,27 @@ def evaluate(run, options: EvalOptions) -> dict:
         "transfer": transfer.metrics,
         "figures": [str(p.relative_to(run_dir)) for p in figures],
         "seconds": stage.seconds,
+        **_metric_learning(run.config, clusters),
     }
     stage.bar.close()
     log.info("wrote %s and %s", *write_report(run_dir, metrics))
     return metrics
+
+
+PAPER_004 = {  # the proposed VAE's denseness (lower) and divergence (higher), poster's table
+    "pitch": {"denseness": 2.891, "divergence": 3.551},
+    "timbre": {"denseness": 3.420, "divergence": 2.654},
+}
+
+
+def _metric_learning(config, clusters: dict) -> dict:
+    """With paper 004's pairwise loss on: its headline (timbre divergence over denseness) and its numbers."""
+    if config.metric.weight <= 0:
+        return {}
+    return {
+        "paper_004": {"published": PAPER_004, "latents": list(config.metric.latents)},
+        "headline": {"name": "timbre divergence / denseness (paper 004)", "value": clusters["timbre"]["ratio"]},
+    }
 
 
 def _subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
