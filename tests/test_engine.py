@@ -14,6 +14,7 @@ from rtsynth.bundle import BundleError, read_spec
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.cache import RenderCache
 from rtsynth.engine.channels import Timeline
+from rtsynth.engine.commands import ReleaseVoice, SilenceAll, StartVoice, StealVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
     Gain,
@@ -28,7 +29,7 @@ from rtsynth.engine.events import (
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace, TimbrePoint
-from rtsynth.engine.mixer import FREE, PANIC, PLAYING, RELEASE, START, STEAL, Mixer, VoiceBank, command
+from rtsynth.engine.mixer import FREE, PLAYING, Mixer, VoiceBank
 from rtsynth.labels import LATENT_SIZE
 from rtsynth.resources import default_bundle
 from rtsynth.tuning import measure_tuning
@@ -163,7 +164,7 @@ def _run(mixer: Mixer, blocks: int, n: int = 256, start: float = 0.0) -> np.ndar
 
 def test_mixer_starts_a_note_on_its_exact_sample_and_records_its_latency():
     mixer, bank = _mixer(gain=1.0, attack_ms=0.0)
-    mixer.commands.append(command(300 / SR, START, 0, 7, 0.0, False))
+    mixer.commands.append(StartVoice(300 / SR, 0, 7, 0.0, cached=False))
     y = _run(mixer, 4)
     assert onset(y, 1e-6) == 300 and bank.state[0] == PLAYING
     assert mixer.latencies() == pytest.approx([300 / SR])
@@ -171,8 +172,8 @@ def test_mixer_starts_a_note_on_its_exact_sample_and_records_its_latency():
 
 def test_mixer_release_fades_to_silence_and_frees_the_slot():
     mixer, bank = _mixer(gain=1.0, release_ms=20.0)
-    mixer.commands.append(command(0.0, START, 0, 7, None, False))
-    mixer.commands.append(command(0.05, RELEASE, 7, 0.02))
+    mixer.commands.append(StartVoice(0.0, 0, 7, None, cached=False))
+    mixer.commands.append(ReleaseVoice(0.05, 7, 0.02))
     y = _run(mixer, 20)
     fade = seg(y, 0.05, 0.08)
     assert np.all(np.diff(fade) <= 1e-7) and rms(seg(y, 0.075, 0.1)) == 0
@@ -181,8 +182,8 @@ def test_mixer_release_fades_to_silence_and_frees_the_slot():
 
 def test_a_stolen_voice_fades_in_small_steps_not_a_jump():
     mixer, _ = _mixer(gain=1.0, steal_fade_ms=10.0)
-    mixer.commands.append(command(0.0, START, 0, 7, None, False))
-    mixer.commands.append(command(0.05, STEAL, 7, 0.01))
+    mixer.commands.append(StartVoice(0.0, 0, 7, None, cached=False))
+    mixer.commands.append(StealVoice(0.05, 7, 0.01))
     y = _run(mixer, 20)
     level = np.tanh(1.0)
     assert np.max(np.abs(np.diff(seg(y, 0.04, 0.1)))) < 2 * level / (0.01 * SR)  # a 10 ms ramp, not a cut
@@ -191,8 +192,8 @@ def test_a_stolen_voice_fades_in_small_steps_not_a_jump():
 
 def test_a_release_sent_before_its_note_started_still_applies():
     mixer, bank = _mixer(gain=1.0)
-    mixer.commands.append(command(0.01, RELEASE, 7, 0.01))
-    mixer.commands.append(command(0.02, START, 0, 7, None, False))
+    mixer.commands.append(ReleaseVoice(0.01, 7, 0.01))
+    mixer.commands.append(StartVoice(0.02, 0, 7, None, cached=False))
     y = _run(mixer, 20)
     assert rms(seg(y, 0.02, 0.025)) > 0 and rms(seg(y, 0.05, 0.1)) == 0 and bank.state[0] == FREE
 
@@ -200,10 +201,10 @@ def test_a_release_sent_before_its_note_started_still_applies():
 def test_worker_commands_cross_the_shared_ring_intact():
     bank = VoiceBank(2, 16)
     heap = []
-    assert bank.ring.push(command(1.5, START, 1, 42, None, True))
-    assert bank.ring.push(command(2.0, STEAL, 42, 0.01))
+    start, steal = StartVoice(1.5, 1, 42, None, cached=True), StealVoice(2.0, 42, 0.01)
+    assert bank.ring.push(start) and bank.ring.push(steal)
     bank.ring.drain(heap)
-    assert sorted((h[0], h[2], *h[3:]) for h in heap) == [(1.5, START, 1, 42, None, True), (2.0, STEAL, 42, 0.01)]
+    assert [h[2] for h in sorted(heap)] == [start, steal]
 
 
 def test_render_cache_evicts_least_recently_used_by_size():
@@ -333,8 +334,8 @@ def test_one_shot_notes_end_after_their_duration_and_panic_silences(bundle):
     y = r.render([NoteOn(60, 0.7, at=0.05), NoteOn(64, 0.7, at=0.05), Panic(at=0.5)])
     assert rms(seg(y, 0.1, 0.5)) > 0 and rms(seg(y, 0.55, 0.7)) == 0
     mixer, bank = _mixer(gain=1.0)  # a note already queued for later is cancelled too
-    mixer.commands.append(command(0.1, START, 0, 7, None, False))
-    mixer.commands.append(command(0.01, PANIC, 0.01))
+    mixer.commands.append(StartVoice(0.1, 0, 7, None, cached=False))
+    mixer.commands.append(SilenceAll(0.01, 0.01))
     assert rms(_run(mixer, 30)) == 0 and bank.state[0] == FREE
 
 
@@ -423,7 +424,7 @@ def test_the_shipped_model_plays_its_notes_in_tune():
 def test_prerendered_keyboard_plays_from_the_cache(bundle):
     r = renderer(bundle)
     r.engine.prerender(velocities=(80,), notes=(60, 62))
-    r.engine.worker.drain()
+    r.worker.drain()
     assert r.engine.counters["prerendered"] == 2
     hits = r.engine.counters["cache_hits"]
     y = r.render([NoteOn(62, 80 / 127, at=0.05), NoteOff(62, at=0.6)])
@@ -436,8 +437,8 @@ def test_notes_sent_far_ahead_take_no_voice_until_they_are_near(bundle):
     r = renderer(bundle, voices=2)
     for i in range(6):  # a sequencer sending a whole phrase ahead
         r.engine.submit(NoteOn(60 + i, 0.7, at=10.0 + i))
-    r.engine.worker.drain()
-    assert not r.engine.worker.voices
+    r.worker.drain()
+    assert not r.worker.voices
     r.clock.now = 9.9
-    r.engine.worker.drain()
-    assert [v.spec.note for v in r.engine.worker.voices.values()] == [60]
+    r.worker.drain()
+    assert [v.spec.note for v in r.worker.voices.values()] == [60]

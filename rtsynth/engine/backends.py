@@ -21,7 +21,9 @@ import numpy as np
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import BUFFER_SECONDS, Engine
 from rtsynth.engine.events import Event
+from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import FREE
+from rtsynth.engine.worker import RenderWorker
 
 log = logging.getLogger(__name__)
 
@@ -387,7 +389,14 @@ class OfflineRenderer:
 
     def __init__(self, bundle_dir: str | Path, config: EngineConfig = EngineConfig()):
         self.clock = OfflineClock()
-        self.engine = Engine(bundle_dir, config, clock=self.clock, realtime=False)
+        self.engine = Engine(bundle_dir, config, clock=self.clock, realtime=False).start()
+        link = self.engine.worker_link
+        assert isinstance(link, LocalWorker)
+        self._link = link
+
+    @property
+    def worker(self) -> RenderWorker:
+        return self._link.worker
 
     def render(self, events: list[Event], tail: float = 0.5, max_seconds: float = 3600.0) -> np.ndarray:
         """Play events (`at` in seconds from the start of this render) until every voice has
@@ -407,10 +416,10 @@ class OfflineRenderer:
             while index < len(events) and events[index].at < t + 2 * n / sr:
                 engine.submit(events[index], arrival=events[index].at)
                 index += 1
-            engine.worker.drain()
+            self.worker.drain()
             engine.process(block, t, 0.0)
             blocks.append(block[:, 0].copy())
-            idle = index == len(events) and not engine.worker.voices and np.all(engine.bank.state == FREE)
+            idle = index == len(events) and not self.worker.voices and np.all(engine.bank.state == FREE)
             silent_since = (silent_since if silent_since is not None else t) if idle else None
             if silent_since is not None and t - silent_since >= tail:
                 break

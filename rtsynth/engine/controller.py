@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from rtsynth.engine.channels import N_CHANNELS, ChannelState
+from rtsynth.engine.commands import BendChannel, MixerCommand, ReleaseVoice, SetGain, SilenceAll
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
     Event,
@@ -33,8 +34,8 @@ from rtsynth.engine.events import (
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.mixer import BEND, GAIN, PANIC, RELEASE, command
 from rtsynth.engine.notes import NoteSpec
+from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
 from rtsynth.labels import LATENT_DIMS
 
 MAX_BEND_SEMITONES = 24.0
@@ -43,7 +44,13 @@ CORNERS = "abcd"
 
 
 class Controller:
-    def __init__(self, space: LatentSpace, config: EngineConfig, commands: deque, to_worker: Callable[..., None]):
+    def __init__(
+        self,
+        space: LatentSpace,
+        config: EngineConfig,
+        commands: deque[MixerCommand],
+        to_worker: Callable[[NoteRequest], None],
+    ):
         self.space, self.config = space, config
         self._commands, self._to_worker = commands, to_worker
         self.lookahead = config.blocksize / config.samplerate
@@ -106,7 +113,7 @@ class Controller:
             self._release(voice, at + (e.duration if e.duration is not None else self.space.durations[-1]))
         else:
             self._held[key] = voice
-        self._to_worker("note", spec, self.channels[e.channel].timeline)
+        self._to_worker(StartNote(spec, self.channels[e.channel].timeline))
 
     def _note_off(self, e: NoteOff, at: float, arrival: float | None) -> None:
         _check_note(e.note)
@@ -126,32 +133,32 @@ class Controller:
             self._sustained[e.channel].clear()
 
     def _release(self, voice: int, at: float) -> None:
-        self._commands.append(command(at, RELEASE, voice, self.config.release_ms * 1e-3))
+        self._commands.append(ReleaseVoice(at, voice, self.config.release_ms * 1e-3))
 
     def _bend(self, e: PitchBend, at: float, arrival: float | None) -> None:
         if not (math.isfinite(e.semitones) and abs(e.semitones) <= MAX_BEND_SEMITONES):
             raise ValueError(f"pitch bend must be within +-{MAX_BEND_SEMITONES:g} semitones, got {e.semitones}")
-        self._commands.append(command(at, BEND, e.channel, float(e.semitones)))
+        self._commands.append(BendChannel(at, e.channel, float(e.semitones)))
 
     def _panic(self, e: Panic, at: float, arrival: float | None) -> None:
         self.epoch += 1
-        self._to_worker("panic", self.epoch)
+        self._to_worker(ClearNotes(self.epoch))
         self._held.clear()
         for voices in self._sustained:
             voices.clear()
-        self._commands.append(command(at, PANIC, self.config.steal_fade_ms * 1e-3))
+        self._commands.append(SilenceAll(at, self.config.steal_fade_ms * 1e-3))
 
     def _gain(self, e: Gain, at: float, arrival: float | None) -> None:
         if not (math.isfinite(e.value) and 0.0 <= e.value <= 2.0):
             raise ValueError(f"gain must be 0-2, got {e.value}")
         self.gain = float(e.value)
-        self._commands.append(command(at, GAIN, self.gain))
+        self._commands.append(SetGain(at, self.gain))
 
     # --- the latent state -------------------------------------------------------------------
 
     def _moved(self, channel: int, at: float) -> None:
         self.channels[channel].retarget(self.space, at, self.morph_seconds)
-        self._to_worker("rerender", channel, self.channels[channel].timeline)
+        self._to_worker(Rerender(channel, self.channels[channel].timeline))
 
     def _select(self, e: SelectTimbre, at: float, arrival: float | None) -> None:
         state = self.channels[e.channel]

@@ -21,13 +21,22 @@ import numpy as np
 from rtsynth.bundle import BundleError, BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.controller import Controller
+from rtsynth.engine.counters import Counters
 from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
 from rtsynth.engine.latent import LatentSpace
+from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import Mixer, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.process import WorkerProcess, load_runtime, runtime_info
-from rtsynth.engine.synth import ModelRuntime
-from rtsynth.engine.worker import Counters, RenderWorker
+from rtsynth.engine.process import WorkerProcess
+from rtsynth.engine.requests import (
+    LoadModel,
+    ModelRefused,
+    ModelSwapped,
+    NoteRequest,
+    Prerender,
+    WorkerLink,
+    WorkerReply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,34 +74,30 @@ class Engine:
         self.audio_info: dict = {}  # set by the backend: device, host API, latency
         self.model_error: str | None = None
         self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
-        self.worker: RenderWorker | None = None
-        self._process: WorkerProcess | None = None
-        if realtime:
-            self._process = WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
-        else:
-            runtime = load_runtime(bundle_dir, config)
-            self.worker = RenderWorker(self.bank, runtime, config, self._swapped_runtime, clock, self.mixer.kill)
-            self.info = runtime_info(runtime)
+        self.worker_link: WorkerLink = (
+            WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
+            if realtime
+            else LocalWorker(self.bank, bundle_dir, config, self._on_worker_message, clock, self.mixer.kill)
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Engine:
         """Start the render worker (live: its process, which loads and warms up the model)."""
-        if self._process is not None and not self.info:
-            sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
+        if not self.info:
+            if self.realtime:
+                sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
             try:
-                self.info = self._process.start()
+                self.info = self.worker_link.start()
             except Exception:
                 self.stop()
                 raise
-        if self.config.prerender:
+        if self.config.prerender and self.realtime:  # offline renders have no idle time to fill
             self.prerender()
         return self
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.stop()
-            self._process = None
+        self.worker_link.stop()
         self.bank.close()
 
     def __enter__(self) -> Engine:
@@ -155,7 +160,7 @@ class Engine:
             "latency_p50_ms": p50,
             "latency_p99_ms": p99,
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
-            "worker_alive": self._process.alive if self._process is not None else self.worker is not None,
+            "worker_alive": self.worker_link.alive,
             "model_error": self.model_error or "",
         }
 
@@ -196,22 +201,15 @@ class Engine:
         """Check the bundle now (BundleError if bad); load and warm it up in the background,
         then swap between two render steps. Voices already playing finish on the old model."""
         check_bundle(bundle_dir)
-        if self._process is not None:
-            self._process.send(("load", str(bundle_dir)))
-            return
-        self.worker.swap(load_runtime(bundle_dir, self.config))
-        self.worker.drain()
+        self.worker_link.send(LoadModel(str(bundle_dir)))
 
-    def _on_worker_message(self, message: tuple) -> None:
-        kind, payload = message
-        if kind == "swapped":
-            self._swapped(payload)
-        elif kind == "model_error":
-            self.model_error = payload
-            log.error("model not loaded, still playing %s: %s", self.info.get("name"), payload)
-
-    def _swapped_runtime(self, runtime: ModelRuntime) -> None:
-        self._swapped(runtime_info(runtime))
+    def _on_worker_message(self, message: WorkerReply) -> None:
+        match message:
+            case ModelSwapped(info):
+                self._swapped(info)
+            case ModelRefused(reason):
+                self.model_error = reason
+                log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
 
     def _swapped(self, info: dict) -> None:
         self.spec, space = check_bundle(info["bundle"])
@@ -221,11 +219,8 @@ class Engine:
 
     # --- talking to the render worker -----------------------------------------------------------
 
-    def _to_worker(self, kind: str, *args) -> None:
-        if self._process is not None:
-            self._process.send((kind, *args))
-        elif self.worker is not None:
-            getattr(self.worker, kind)(*args)
+    def _to_worker(self, request: NoteRequest) -> None:
+        self.worker_link.send(request)
 
     def prerender(
         self, channel: int = 0, velocities: tuple[int, ...] | None = None, notes: tuple[int, ...] | None = None
@@ -240,4 +235,4 @@ class Engine:
             for v in velocities
             for p in notes
         ]
-        self._to_worker("prerender", specs, self.controller.timeline(channel))
+        self._to_worker(Prerender(tuple(specs), self.controller.timeline(channel)))

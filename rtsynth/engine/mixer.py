@@ -3,9 +3,10 @@
 The render worker writes each voice's audio (at the output rate) into a row of one
 preallocated array and publishes how much is ready; the mixer, called once per audio
 block, only reads those rows at each voice's playback rate (transposition, pitch bend),
-applies envelopes and the master gain, and sums. Commands reach it through a deque
-(append/popleft are atomic, so neither side takes a lock) and wait in a heap until their
-block: note starts land on their exact sample, everything else on their block.
+applies envelopes and the master gain, and sums. Typed commands (commands.py) reach it
+through a deque from the control threads (append/popleft are atomic, so neither side takes a
+lock) and through a shared ring from the worker, and wait in a heap until their block: note
+starts land on their exact sample, everything else on their block.
 
 Nothing here decodes, logs or allocates more than a few small temporaries per block.
 """
@@ -14,31 +15,36 @@ from __future__ import annotations
 
 import collections
 import heapq
-import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rtsynth.engine.channels import N_CHANNELS
+from rtsynth.engine.commands import (
+    RECORD,
+    BendChannel,
+    KillSlot,
+    MixerCommand,
+    ReleaseVoice,
+    SetGain,
+    SilenceAll,
+    StartVoice,
+    StealVoice,
+    decode,
+    encode,
+)
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.shared import SharedArrays
 
 # slot states
 FREE, RESERVED, PLAYING, RELEASING, FADING = range(5)
 SOUNDING = PLAYING  # states >= this are mixed
-# command kinds: (time, seq, kind, *args)
-START, RELEASE, STEAL, BEND, GAIN, PANIC, KILL = range(7)
 LATENCY_LOG = 8192
 MAX_BLOCK = 8192
 EARLY_RELEASES = 1024  # releases kept for voices that have not started yet
 
-_seq = itertools.count()
-
-
-def command(at: float, kind: int, *args) -> tuple:
-    """A mixer command; `seq` keeps same-time commands in submission order."""
-    return (at, next(_seq), kind, *args)
+Pending = tuple[float, int, MixerCommand]  # heap entry: (time, seq, command)
 
 
 class VoiceBank:
@@ -48,12 +54,16 @@ class VoiceBank:
     def __init__(self, slots: int, length: int, shared: bool = False, name: str | None = None):
         self.slots, self.length_max = slots, length
         self.memory = SharedArrays(bank_layout(slots, length), shared, name)
-        for key, array in self.memory.arrays.items():
-            setattr(self, key, array)
+        arrays = self.memory.arrays
+        self.audio, self.ready, self.length = arrays["audio"], arrays["ready"], arrays["length"]
+        self.transpose, self.channel, self.voice = arrays["transpose"], arrays["channel"], arrays["voice"]
+        self.state, self.pos, self.env = arrays["state"], arrays["pos"], arrays["env"]
+        self.rate, self.ratio = arrays["rate"], arrays["ratio"]
+        self.counters, self.render_ms = arrays["counters"], arrays["render_ms"]
         if name is None:
             self.voice[:] = -1
             self.ratio[:] = 1.0
-        self.ring = CommandRing(self.ring_records, self.ring_index)
+        self.ring = CommandRing(arrays["ring_records"], arrays["ring_index"])
 
     @property
     def name(self) -> str | None:
@@ -86,7 +96,7 @@ def bank_layout(slots: int, length: int) -> dict:
     }
 
 
-RING_SIZE, RECORD = 4096, 8
+RING_SIZE = 4096
 RENDER_LOG = 2048
 COUNTERS = (
     "notes",
@@ -104,8 +114,6 @@ COUNTERS = (
     "prerendered",
     "render_count",
 )
-# how each command kind's arguments come back from a ring record
-_ARG_TYPES = {START: (int, int, "optional", bool), STEAL: (int, float), KILL: (int,)}
 
 
 class CommandRing:
@@ -114,33 +122,25 @@ class CommandRing:
     def __init__(self, records: np.ndarray, index: np.ndarray):
         self.records, self.index = records, index
 
-    def push(self, cmd: tuple) -> bool:
+    def push(self, command: MixerCommand) -> bool:
         """Write a command; False if the mixer has fallen a whole ring behind."""
         written, read = int(self.index[0]), int(self.index[1])
         if written - read >= len(self.records):
             return False
         record = self.records[written % len(self.records)]
         record[:] = np.nan
-        values = [cmd[0], cmd[1], cmd[2], *cmd[3:]]
-        record[: len(values)] = [np.nan if v is None else float(v) for v in values]
+        values = encode(command)
+        record[: len(values)] = values
         self.index[0] = written + 1  # after the record: the reader sees it complete
         return True
 
-    def drain(self, into: list) -> None:
+    def drain(self, into: list[Pending]) -> None:
         written, read = int(self.index[0]), int(self.index[1])
         while read < written:
-            record = self.records[read % len(self.records)]
-            kind = int(record[2])
-            args = tuple(_decode(t, record[3 + i]) for i, t in enumerate(_ARG_TYPES[kind]))
-            heapq.heappush(into, (float(record[0]), float(record[1]), kind, *args))
+            command = decode(self.records[read % len(self.records)].tolist())
+            heapq.heappush(into, (command.at, command.seq, command))
             read += 1
         self.index[1] = read
-
-
-def _decode(kind, value: float):
-    if kind == "optional":
-        return None if np.isnan(value) else float(value)
-    return kind(value)
 
 
 @dataclass
@@ -157,13 +157,13 @@ class MixerStats:
 class Mixer:
     def __init__(self, bank: VoiceBank, config: EngineConfig):
         self.bank, self.sr = bank, config.samplerate
-        self.commands: collections.deque = collections.deque()
+        self.commands: collections.deque[MixerCommand] = collections.deque()
         self.stats = MixerStats()
         self.output_latency: float | None = None  # seconds from block time to DAC, fixed at the first block
         self.bend = np.zeros(N_CHANNELS)
-        self._heap: list = []
+        self._heap: list[Pending] = []
         self._slot_of: dict[int, int] = {}
-        self._early: dict[int, tuple] = {}
+        self._early: dict[int, ReleaseVoice | StealVoice] = {}  # releases of voices not started yet
         self._gain = self._gain_target = config.gain
         self._attack_rate = 1.0 / max(1.0, config.attack_ms * 1e-3 * self.sr)
         self._end_fade = 1.0 / max(1.0, config.end_fade_ms * 1e-3 * self.sr)
@@ -203,26 +203,26 @@ class Mixer:
     def _run_commands(self, t0: float, t_end: float, block_dac: float) -> None:
         heap, queue = self._heap, self.commands
         while queue:
-            heapq.heappush(heap, queue.popleft())
+            command = queue.popleft()
+            heapq.heappush(heap, (command.at, command.seq, command))
         self.bank.ring.drain(heap)
         while heap and heap[0][0] < t_end:
-            item = heapq.heappop(heap)
-            kind = item[2]
-            if kind == START:
-                self._start(item, t0, block_dac)
-            elif kind == RELEASE or kind == STEAL:
-                self._release(item[3], item[4], FADING if kind == STEAL else RELEASING, item[0])
-            elif kind == BEND:
-                self.bend[item[3]] = item[4]
-            elif kind == GAIN:
-                self._gain_target = item[3]
-            elif kind == PANIC:
-                self._panic(item[3])
-            elif kind == KILL:
-                self._free(item[3])
+            match heapq.heappop(heap)[2]:
+                case StartVoice() as start:
+                    self._start(start, t0, block_dac)
+                case ReleaseVoice() | StealVoice() as release:
+                    self._release(release)
+                case BendChannel(channel=channel, semitones=semitones):
+                    self.bend[channel] = semitones
+                case SetGain(value=value):
+                    self._gain_target = value
+                case SilenceAll(seconds=seconds):
+                    self._panic(seconds)
+                case KillSlot(slot=slot):
+                    self._free(slot)
 
-    def _start(self, item: tuple, t0: float, block_dac: float) -> None:
-        at, _, _, slot, voice, arrival, cached = item
+    def _start(self, command: StartVoice, t0: float, block_dac: float) -> None:
+        at, slot, voice, arrival = command.at, command.slot, command.voice, command.arrival
         bank = self.bank
         offset = max(0, int(round((at - t0) * self.sr)))
         ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]]) / 12.0)
@@ -236,38 +236,38 @@ class Mixer:
         if arrival is not None:
             i = self.latency_count % LATENCY_LOG
             self.latency[i] = block_dac + offset / self.sr - arrival
-            self.latency_cached[i] = cached
+            self.latency_cached[i] = command.cached
             self.latency_count += 1
         early = self._early.pop(voice, None)
         if early is not None:  # a stolen note stays silent; a released one still plays its attack
-            seconds, state, _ = early
-            kind = STEAL if state == FADING else RELEASE
-            delay = 0.0 if kind == STEAL else 1.0 / (self._attack_rate * self.sr)
-            heapq.heappush(self._heap, command(at + delay, kind, voice, seconds))
+            delay = 0.0 if isinstance(early, StealVoice) else 1.0 / (self._attack_rate * self.sr)
+            later = replace(early, at=at + delay)
+            heapq.heappush(self._heap, (later.at, later.seq, later))
 
-    def _release(self, voice: int, seconds: float, state: int, at: float) -> None:
-        slot = self._slot_of.get(voice)
+    def _release(self, command: ReleaseVoice | StealVoice) -> None:
+        slot = self._slot_of.get(command.voice)
         bank = self.bank
         if slot is None:  # not started yet: apply when it starts
             if len(self._early) >= EARLY_RELEASES:  # notes the worker dropped never start: forget the oldest
                 del self._early[next(iter(self._early))]
-            self._early[voice] = (seconds, state, at)
+            self._early[command.voice] = command
             return
+        state = FADING if isinstance(command, StealVoice) else RELEASING
         if bank.state[slot] < PLAYING or bank.state[slot] >= state:
             return
         bank.state[slot] = state
-        bank.rate[slot] = -1.0 / max(1.0, seconds * self.sr)  # full level to silence in `seconds`
+        bank.rate[slot] = -1.0 / max(1.0, command.seconds * self.sr)  # full level to silence in `seconds`
 
     def _panic(self, seconds: float) -> None:
         self._early.clear()
-        waiting = [item for item in self._heap if item[2] == START]  # notes due later: never start
+        waiting = [item[2] for item in self._heap if isinstance(item[2], StartVoice)]  # due later: never start
         if waiting:
-            for item in waiting:
-                self._free(item[3])
-            self._heap[:] = [item for item in self._heap if item[2] != START]
+            for start in waiting:
+                self._free(start.slot)
+            self._heap[:] = [item for item in self._heap if not isinstance(item[2], StartVoice)]
             heapq.heapify(self._heap)
         for voice in list(self._slot_of):
-            self._release(voice, seconds, FADING, 0.0)
+            self._release(StealVoice(0.0, voice, seconds))
 
     def kill(self, slot: int) -> None:
         """Free a slot at once; only for callers that own the audio thread (offline rendering)."""

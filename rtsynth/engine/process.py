@@ -19,13 +19,22 @@ from pathlib import Path
 
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import VoiceBank
+from rtsynth.engine.requests import (
+    LoadModel,
+    ModelRefused,
+    ModelSwapped,
+    StopWorker,
+    WorkerFailed,
+    WorkerReady,
+    WorkerReply,
+    WorkerRequest,
+)
 from rtsynth.engine.synth import ModelRuntime
 from rtsynth.engine.worker import RenderWorker
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 300.0  # loading onnxruntime and warming up a model on a busy machine
-WORKER_INPUTS = ("note", "rerender", "panic", "prerender")  # RenderWorker methods the engine may call
 # the worker's matrix products are small: BLAS threads would only take the audio thread's core
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -61,7 +70,7 @@ class WorkerProcess:
     """
 
     def __init__(
-        self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig, on_message: Callable[[tuple], None]
+        self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig, on_message: Callable[[WorkerReply], None]
     ):
         self._setup = (bank.name, bank.slots, bank.length_max, str(bundle_dir), config)
         self._on_message = on_message
@@ -84,17 +93,18 @@ class WorkerProcess:
             self._process.kill()
             raise WorkerError(f"the render worker did not start within {START_TIMEOUT_S:.0f} s")
         try:
-            kind, payload = self._conn.recv()
+            reply = self._conn.recv()
         except EOFError:
             raise WorkerError("the render worker exited while starting (see its log above)") from None
-        if kind != "ready":
+        if not isinstance(reply, WorkerReady):
             self._process.wait(5)
-            raise WorkerError(f"the render worker could not start: {payload}")
+            reason = reply.reason if isinstance(reply, WorkerFailed) else repr(reply)
+            raise WorkerError(f"the render worker could not start: {reason}")
         self._listener = threading.Thread(target=self._listen, name="rtsynth-worker-listener", daemon=True)
         self._listener.start()
-        return payload
+        return reply.info
 
-    def send(self, message: tuple) -> None:
+    def send(self, message: WorkerRequest) -> None:
         with self._send_lock:
             self._conn.send(message)
 
@@ -115,7 +125,7 @@ class WorkerProcess:
             return
         if self.alive:
             try:
-                self.send(("stop",))
+                self.send(StopWorker())
                 self._process.wait(5)
             except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 self._process.kill()
@@ -133,7 +143,7 @@ def worker_main(conn: Connection) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s (render worker): %(message)s")
     send_lock = threading.Lock()
 
-    def send(message: tuple) -> None:
+    def send(message: WorkerReply) -> None:
         with send_lock:
             conn.send(message)
 
@@ -141,15 +151,15 @@ def worker_main(conn: Connection) -> None:
     try:
         runtime = load_runtime(bundle_dir, config)
     except Exception as err:  # reported to the engine, which raises it
-        send(("failed", f"{type(err).__name__}: {err}"))
+        send(WorkerFailed(f"{type(err).__name__}: {err}"))
         return
-    worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(("swapped", runtime_info(rt))))
+    worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(ModelSwapped(runtime_info(rt))))
     sys.setswitchinterval(config.switch_interval_ms * 1e-3)  # the note-start thread gets its turn soon
     stop, wake = threading.Event(), threading.Event()
     starter = threading.Thread(
         target=_serve_requests, args=(conn, worker, config, send, stop, wake), name="rtsynth-note-starter", daemon=True
     )
-    send(("ready", runtime_info(runtime)))
+    send(WorkerReady(runtime_info(runtime)))
     starter.start()
     while not stop.is_set():
         if not worker.step(starts=False):
@@ -167,10 +177,10 @@ def _serve_requests(
         while not stop.is_set():
             if conn.poll(worker.start_wait()):
                 while conn.poll():
-                    message = conn.recv()
-                    if message[0] == "stop":
+                    request = conn.recv()
+                    if isinstance(request, StopWorker):
                         return
-                    _handle(worker, message, config, send)
+                    _handle(worker, request, config, send)
             worker.start_step()
             wake.set()
     except (EOFError, OSError):  # the engine went away
@@ -180,21 +190,18 @@ def _serve_requests(
         wake.set()
 
 
-def _handle(worker: RenderWorker, message: tuple, config: EngineConfig, send) -> None:
-    kind, *args = message
-    if kind == "load":
-        threading.Thread(target=_load, args=(worker, args[0], config, send), daemon=True).start()
-    elif kind in WORKER_INPUTS:
-        getattr(worker, kind)(*args)
+def _handle(worker: RenderWorker, request: WorkerRequest, config: EngineConfig, send) -> None:
+    if isinstance(request, LoadModel):
+        threading.Thread(target=_load, args=(worker, request.bundle_dir, config, send), daemon=True).start()
     else:
-        log.error("unknown request %r ignored", kind)
+        worker.accept(request)
 
 
 def _load(worker: RenderWorker, bundle_dir: str, config: EngineConfig, send) -> None:
     try:
         runtime = load_runtime(bundle_dir, config)
     except Exception as err:  # the old model keeps playing
-        send(("model_error", f"{bundle_dir}: {type(err).__name__}: {err}"))
+        send(ModelRefused(f"{bundle_dir}: {type(err).__name__}: {err}"))
         return
     worker.swap(runtime)
 

@@ -1,0 +1,107 @@
+"""Typed messages between the engine and its render worker.
+
+The engine sends `WorkerRequest`s (in-process they are handed to `RenderWorker.accept`, live
+they are pickled down the worker's pipe); the worker process answers with `WorkerReply`s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rtsynth.engine.channels import Timeline
+from rtsynth.engine.notes import NoteSpec
+
+
+@dataclass(frozen=True)
+class StartNote:
+    """A note to render, with its channel's latent timeline as the controller saw it."""
+
+    spec: NoteSpec
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class Rerender:
+    """The channel's timbre point moved: re-render the coming frames of its sounding notes."""
+
+    channel: int
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class ClearNotes:
+    """Panic: forget every note requested before `epoch`."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Prerender:
+    """Replace the pre-render queue with these notes at this timeline."""
+
+    specs: tuple[NoteSpec, ...]
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class LoadModel:
+    """Load and warm up another bundle in the background, then swap to it."""
+
+    bundle_dir: str
+
+
+@dataclass(frozen=True)
+class StopWorker:
+    """Finish: the worker process exits."""
+
+
+NoteRequest = StartNote | Rerender | ClearNotes | Prerender
+WorkerRequest = NoteRequest | LoadModel | StopWorker
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    """The worker process loaded its model; `info` describes it (see process.runtime_info)."""
+
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    """The worker process could not start; `reason` says why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelSwapped:
+    """A LoadModel finished: the worker now plays this model."""
+
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelRefused:
+    """A LoadModel failed; the previous model keeps playing."""
+
+    reason: str
+
+
+WorkerReply = WorkerReady | WorkerFailed | ModelSwapped | ModelRefused
+
+
+class WorkerLink(Protocol):
+    """How the engine reaches its render worker: a process of its own when playing live
+    (process.WorkerProcess), the same process when rendering offline (local.LocalWorker)."""
+
+    def start(self) -> dict[str, Any]:
+        """Load the model; the playing model's info."""
+        ...
+
+    def send(self, request: WorkerRequest) -> None: ...
+
+    @property
+    def alive(self) -> bool: ...
+
+    def stop(self) -> None: ...

@@ -1,0 +1,123 @@
+"""New audio for notes already sounding, spliced in ahead of the playhead with a crossfade:
+re-renders after a timbre or offset move, and hand-overs from the fast attack vocoder to the
+main one (with more than `full_quality_voices` voices busy a note keeps the attack vocoder:
+the main one costs about twice as much per voice, and polyphony comes first)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from rtsynth.engine.channels import Timeline
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.counters import Counters
+from rtsynth.engine.decoding import decode_plans
+from rtsynth.engine.mixer import PLAYING, RELEASING, RESERVED, VoiceBank
+from rtsynth.engine.notes import NotePlan, plan_note
+from rtsynth.engine.synth import ModelRuntime, NoteStream
+from rtsynth.engine.voices import Voice, VoiceTable
+
+SPLICE_SAFETY_S = 0.008  # plus two blocks: how far ahead of the playhead new audio may be spliced in
+WARM_FRAMES = 4  # frames a re-render stream runs before its audio is used
+LIVE = (RESERVED, PLAYING, RELEASING)  # slot states whose coming audio may still change
+
+
+class Splicer:
+    def __init__(self, bank: VoiceBank, table: VoiceTable, config: EngineConfig, stats: Counters):
+        self.bank, self.table, self.config, self.stats = bank, table, config, stats
+        sr = config.samplerate
+        self._safety = int((SPLICE_SAFETY_S + 2 * config.blocksize / sr) * sr)
+        self._xfade = max(16, int(config.crossfade_ms * 1e-3 * sr))
+        ramp = np.linspace(0.0, np.pi / 2, self._xfade, dtype=np.float32)
+        self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
+
+    def rerender(self, channels: set[int], runtime: ModelRuntime, timeline: Callable[[int], Timeline]) -> None:
+        """Re-render the coming frames of the channels' sounding notes (one batched decode)."""
+        with self.table.lock:
+            voices = list(self.table.voices.values())
+        jobs = [
+            job for voice in voices if voice.spec.channel in channels if (job := self._plan(voice, runtime, timeline))
+        ]
+        if not jobs:
+            return
+        sources = decode_plans(runtime, [plan for _, plan, _ in jobs], self.stats)
+        with self.table.working_on([voice for voice, _, _ in jobs]) as live:
+            live_ids = {id(v) for v in live}
+            for (voice, _, frame), (mel, peak) in zip(jobs, sources, strict=True):
+                if id(voice) in live_ids:
+                    voice.key, voice.attack = None, False
+                    self.splice(voice, runtime.stream(mel, peak, frame))
+                    self.stats.add("rerenders")
+
+    def _plan(
+        self, voice: Voice, runtime: ModelRuntime, timeline: Callable[[int], Timeline]
+    ) -> tuple[Voice, NotePlan, int] | None:
+        if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
+            return None
+        first = runtime.frame_of(max(self.bank.pos[voice.slot], 0.0) + self._safety * 2)
+        if first >= runtime.mel.n_frames - 2:
+            return None
+        spec = voice.spec
+        plan = plan_note(
+            spec, timeline(spec.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames, first_frame=first
+        )
+        return voice, plan, max(0, first - WARM_FRAMES)
+
+    def keep_attack_vocoder(self, voices: list[Voice]) -> None:
+        with self.table.lock:
+            for voice in voices:
+                voice.attack = False
+                voice.key = None  # its audio is not the main vocoder's: not for the cache
+        self.stats.add("kept_attack", len(voices))
+
+    def handover(self, voice: Voice) -> None:
+        """Move a voice from the fast attack vocoder to the main one, same mel, crossfaded."""
+        old = voice.stream
+        voice.attack = False
+        if old.done or not isinstance(old, NoteStream) or self.bank.state[voice.slot] not in LIVE:
+            return
+        self.splice(voice, voice.runtime.stream(old.mel, old.peak_db, 0))
+        self.stats.add("handovers")
+
+    def splice(self, voice: Voice, new: NoteStream) -> None:
+        """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it."""
+        bank, slot, old = self.bank, voice.slot, voice.stream
+        warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)
+        pieces, step = [], self.config.chunk_frames
+        while True:
+            ratio = max(bank.ratio[slot], 1.0)
+            cut = int(max(max(bank.pos[slot], 0.0) + self._safety * ratio, warm_end))
+            if new.written >= cut + self._xfade or new.done:
+                break
+            pieces.append(new.advance(step))
+        fresh = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        end = min(new.written, voice.runtime.note_samples)
+        cut = min(cut, end - self._xfade)
+        if cut <= new.start or cut < max(bank.pos[slot], 0.0):
+            new.close()
+            return
+        at = old.written
+        older = old.advance_to(cut + self._xfade, step) if at < cut + self._xfade else None
+        with self.table.lock:
+            if voice.dropped:
+                new.close()
+                return
+            if older is not None:
+                write(bank, slot, older, at)
+            x = self._xfade
+            tail = fresh[cut - new.start :]
+            bank.audio[slot, cut : cut + x] = (
+                bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
+            )
+            write(bank, slot, tail[x:], cut + x)
+            bank.ready[slot] = new.written
+            old.close()
+            voice.stream = new
+
+
+def write(bank: VoiceBank, slot: int, audio: np.ndarray, at: int) -> None:
+    """Audio into a slot's row from sample `at`, clipped to the row."""
+    end = min(at + len(audio), bank.length_max)
+    if end > at:
+        bank.audio[slot, at:end] = audio[: end - at]
