@@ -15,6 +15,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ class BundleSpec:
                 )
 
 
-def _read_layout(latent: dict) -> LatentLayout:
+def _read_layout(latent: dict[str, Any]) -> LatentLayout:
     """bundle.json's latent layout; it must name timbre and pitch (what the engine plays from)."""
     try:
         layout = LatentLayout(tuple((entry["descriptor"], int(entry["dims"])) for entry in latent["layout"]))
