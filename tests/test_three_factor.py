@@ -189,3 +189,15 @@ def test_export_makes_presets_and_render_plays_them_across_the_keyboard(folder_r
         audio, _ = soundfile.read(out)
         levels.append(float(np.sqrt(np.mean(audio**2))))
     assert min(levels) > 1e-4
+
+
+def test_the_gm_kit_renders_unpitched_sounds_for_an_unlabelled_corpus(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    assert main(["data", "gm-kit", "--out", str(tmp_path / "kit"), "--keys", "36", "38"]) == 0
+    files = sorted(p.name for p in (tmp_path / "kit").iterdir())
+    assert files == ["36-bass-drum-1.wav", "37-side-stick.wav", "38-acoustic-snare.wav"]
+    for name in files:
+        audio, rate = soundfile.read(tmp_path / "kit" / name)
+        assert rate == 44100 and np.abs(audio).max() > 0.01
+    assert main(["data", "folder", "--root", str(tmp_path / "kit")]) == 0
+    assert "unlabelled corpus" in caplog.text and "3 notes, 0 skipped" in caplog.text
