@@ -165,14 +165,14 @@ class Trainer:
         self.vocab, self.mel_settings = cache.vocab, cache.mel_settings
         self.mel_shape = tuple(cache.mels.shape[1:])
         self.train_data = NoteDataset.from_cache(cache, "train")
-        if self.config.tanaka is not None:
+        if self.config.variant == "tanaka-3f":
             from rtsynth.train.perturb import PerturbationBank
 
             bank = PerturbationBank.load(cache.root)
             self.train_data = PerturbedDataset.from_bank(
                 self.train_data, cache, "train", bank, self.config.tanaka.perturbation_dropout
             )
-        if self.config.luo is not None and self.config.luo.label_fraction < 1.0:
+        if self.config.variant == "luo-gmvae" and self.config.luo.label_fraction < 1.0:
             self.train_data = self.train_data.with_hidden_timbre(
                 self.config.luo.label_fraction, self.config.luo.label_seed
             )
@@ -184,9 +184,9 @@ class Trainer:
     def weights(self, epoch: int) -> Weights:
         lam = self.config.remover_weight.value(epoch) if self.removers is not None else 0.0
         cfg = self.config
-        supervision = cfg.luo.supervision_weight if cfg.luo is not None else 0.0
+        supervision = cfg.luo.supervision_weight if cfg.variant == "luo-gmvae" else 0.0
         beta, reentry = cfg.beta.value(epoch), 0.0
-        if cfg.tanaka is not None:
+        if cfg.variant == "tanaka-3f":
             beta = cyclical_beta(epoch, cfg.tanaka.kl_cycle, cfg.beta.end) if cfg.tanaka.kl_cycle else beta
             reentry = cfg.tanaka.reentry_weight if cfg.tanaka.reentry else 0.0
         return Weights(beta=beta, remover=lam, supervision=supervision, reentry=reentry)
