@@ -49,6 +49,11 @@ def split_latents(z: np.ndarray) -> dict[str, np.ndarray]:
     return {d: z[:, s] for d, s in latent_slices().items()}
 
 
+def subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
+    """At most `limit` of `indices`, drawn at random, in their order."""
+    return indices if len(indices) <= limit else np.sort(rng.choice(indices, size=limit, replace=False))
+
+
 def load_mels(cache, indices: np.ndarray) -> np.ndarray:
     """float32 [n, n_mels, n_frames] from the memory-mapped float16 cache."""
     order = np.argsort(indices)

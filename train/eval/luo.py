@@ -84,7 +84,7 @@ def evaluate_luo(run, options) -> dict:
     from rtsynth.train.eval import classifier as independent
     from rtsynth.train.eval.classmeans import class_means
     from rtsynth.train.eval.clusters import cluster_stats
-    from rtsynth.train.eval.latents import encode_split
+    from rtsynth.train.eval.latents import encode_split, subsample
     from rtsynth.train.eval.leakage import leakage_matrix
     from rtsynth.train.eval.transfer import timbre_transfer
 
@@ -92,7 +92,8 @@ def evaluate_luo(run, options) -> dict:
     torch.manual_seed(options.seed)
     model, cache = run.model.eval(), run.cache
     test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
-    train = encode_split(model, cache, cache.indices("train")[: options.max_train_notes], desc="encode train")
+    train_idx = subsample(cache.indices("train"), options.max_train_notes, np.random.default_rng(options.seed))
+    train = encode_split(model, cache, train_idx, desc="encode train")
     clf = independent.load_or_train(
         cache,
         options.classifier_root or run_dir.parent / ".eval_classifiers",

@@ -62,7 +62,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.classmeans import class_means
     from rtsynth.train.eval.clusters import cluster_stats
     from rtsynth.train.eval.controllability import controllability
-    from rtsynth.train.eval.latents import encode_split
+    from rtsynth.train.eval.latents import encode_split, subsample
     from rtsynth.train.eval.leakage import leakage_matrix
     from rtsynth.train.eval.recon_pitch import reconstruction_pitch
     from rtsynth.train.eval.report import write_report
@@ -85,7 +85,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     stage = _Stages(total=8)
     with stage("encode"):
         test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
-        train_idx = _subsample(cache.indices("train"), options.max_train_notes, rng)
+        train_idx = subsample(cache.indices("train"), options.max_train_notes, rng)
         train = encode_split(model, cache, train_idx, desc="encode train")
     with stage("leakage and clusters"):
         leak = leakage_matrix(train.mu, train.labels, test.mu, test.labels)
@@ -159,10 +159,6 @@ def _metric_learning(config, clusters: dict) -> dict:
     }
 
 
-def _subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
-    return indices if len(indices) <= limit else np.sort(rng.choice(indices, size=limit, replace=False))
-
-
 def _metric_figures(folder: Path, leak, control: dict, clf, transfer) -> list[Path]:
     from rtsynth.train.eval import figures
 
@@ -202,10 +198,11 @@ def _spectrogram_figures(folder: Path, model, cache, test, n_recon: int, rng) ->
 
 def _tsne(folder: Path, cache, train, options: EvalOptions, rng) -> Path:
     from rtsynth.train.eval import figures
+    from rtsynth.train.eval.latents import subsample
     from rtsynth.train.eval.tsne import tsne_figure
 
     figures.use_agg()
-    points = _subsample(np.arange(len(train)), options.tsne_points, rng)
+    points = subsample(np.arange(len(train)), options.tsne_points, rng)
     return tsne_figure(
         {d: train.mu[d][points] for d in DESCRIPTORS},
         train.labels[points],

@@ -91,13 +91,14 @@ def encode_large(model, cache, indices: np.ndarray, batch_size: int = 32):
 def evaluate_tanaka(run, options) -> dict:
     """The k-NN tables, shared leakage, cluster measures and the reconstruction error."""
     from rtsynth.train.eval.clusters import cluster_stats
-    from rtsynth.train.eval.latents import encode_split, load_mels
+    from rtsynth.train.eval.latents import encode_split, load_mels, subsample
     from rtsynth.train.eval.leakage import leakage_matrix
 
     run_dir = Path(run.run_dir)
     torch.manual_seed(options.seed)
     model, cache = run.model.eval(), run.cache
-    test_idx, train_idx = cache.indices("test"), cache.indices("train")[: options.max_train_notes]
+    rng = np.random.default_rng(options.seed)
+    test_idx, train_idx = cache.indices("test"), subsample(cache.indices("train"), options.max_train_notes, rng)
     test = encode_split(model, cache, test_idx, with_outputs=True, desc="encode test")
     train = encode_split(model, cache, train_idx, desc="encode train")
     mels = load_mels(cache, train_idx), load_mels(cache, test_idx)
