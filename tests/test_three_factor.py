@@ -168,9 +168,22 @@ def test_eval_reports_global_and_frame_wise_knn_for_both_encoders(folder_run):
     knn = metrics["paper_001"]["knn"]
     assert set(knn) == {"small", "large"}  # re-entry: paper 002's two encoders
     assert set(knn["small"]) == {"timbre", "variation", "pitch"}
-    assert all(0.0 <= v <= 1.0 for row in knn["small"].values() for v in row.values())
+    assert all(v is None for row in knn["small"].values() for v in row.values())  # placeholder labels: one class
     assert metrics["table_one"]["accuracy"]["duration"] is None and "k-NN" in metrics["headline"]["name"]
     assert "k-NN (k=5)" in (folder_run / "report.md").read_text()
+
+
+def test_eval_on_a_labelled_cache_scores_every_latent(tmp_path):
+    from rtsynth.train.trainer import Trainer
+
+    cache = small_cache(tmp_path / "cache")
+    build_bank(cache, PerturbSettings(variants=1), progress=False)
+    Trainer(tiny_config(cache, variant="tanaka-3f", tanaka=TINY, max_epochs=1, batch_size=8), tmp_path / "run").fit()
+    assert main(["eval", str(tmp_path / "run"), "--classifier-epochs", "1"]) == 0
+    knn = json.loads((tmp_path / "run" / "metrics.json").read_text())["paper_001"]["knn"]
+    assert set(knn) == {"small"}
+    scores = [knn["small"][latent][label] for latent in ("timbre", "pitch") for label in ("timbre", "pitch")]
+    assert all(0.0 <= v <= 1.0 for v in scores)  # dynamics has one class in this cache: None
 
 
 def test_export_makes_presets_and_render_plays_them_across_the_keyboard(folder_run, tmp_path):

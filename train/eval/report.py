@@ -316,4 +316,4 @@ def own_knn(leakage: dict, descriptor: str) -> float | None:
 def _headline(m: dict) -> str:
     """A system's own paper's headline measure (paper 000's variants: the Table I row itself)."""
     headline = m.get("headline")
-    return "" if headline is None else f"{headline['name']}: {headline['value']:.3f}"
+    return "" if headline is None else f"{headline['name']}: {_f(headline['value'])}"

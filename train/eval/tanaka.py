@@ -63,10 +63,14 @@ def knn_table(model, train, test, train_mels: np.ndarray, test_mels: np.ndarray,
             a, ya = frame_samples(train.mu[key], frames, s_train, train.labels, MAX_TRAIN_FRAMES, rng)
             b, yb = frame_samples(test.mu[key], frames, s_test, test.labels, MAX_TEST_FRAMES, rng)
         table[name] = {
-            label: knn_accuracy(a, ya[:, DESCRIPTORS.index(label)], b, yb[:, DESCRIPTORS.index(label)], K)
-            for label in LABELS
+            label: _knn(a, ya[:, DESCRIPTORS.index(label)], b, yb[:, DESCRIPTORS.index(label)]) for label in LABELS
         }
     return table
+
+
+def _knn(a: np.ndarray, ya: np.ndarray, b: np.ndarray, yb: np.ndarray) -> float | None:
+    """k-NN accuracy; None for a label with a single class (an unlabelled corpus's placeholders)."""
+    return knn_accuracy(a, ya, b, yb, K) if len(np.unique(ya)) > 1 else None
 
 
 def note_means(model, split) -> dict[str, np.ndarray]:
@@ -156,8 +160,13 @@ def report(m: dict) -> str:
         for latent, row in table.items():
             pub = p["published_table_2"][latent]
             lines.append(
-                f"| {latent} | {row['timbre']:.3f} ({pub['timbre']}) | {row['pitch']:.3f} ({pub['pitch']}) "
-                f"| {row['dynamics']:.3f} |"
+                f"| {latent} | {_f(row['timbre'])} ({pub['timbre']}) | {_f(row['pitch'])} ({pub['pitch']}) "
+                f"| {_f(row['dynamics'])} |"
             )
         lines.append("")
+    lines.append("A dash: the corpus has one class of that label (an unlabelled corpus), nothing to measure.")
     return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
