@@ -175,7 +175,11 @@ def _with_presets(run, spec: BundleSpec, priors, options: ExportOptions) -> Bund
     priors.means["timbre"] = presets.means
     timbre = DescriptorSpec(presets.names, presets.means.astype(float).round(6).tolist(), priors.sigma["timbre"])
     corpus = {**spec.corpus, "timbres": presets.names, "timbre_pitch_ranges": presets.pitch_ranges}
-    model = {**spec.model, "timbres": f"{len(presets.names)} presets: k-means clusters of z_t and marked files"}
+    model = {
+        **spec.model,
+        "timbres": f"{len(presets.names)} presets: k-means clusters of z_t and marked files",
+        "preset_examples": presets.examples,
+    }
     log.info("timbre presets: %s", ", ".join(presets.names))
     return replace(
         spec,

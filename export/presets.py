@@ -18,6 +18,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+EXAMPLES = 5
+
 
 @dataclass
 class Presets:
@@ -25,6 +27,7 @@ class Presets:
     means: np.ndarray  # [n, D_t]
     loudness_db: dict[str, dict[str, float]]
     pitch_ranges: dict[str, list[int]]
+    examples: dict[str, list[str]]  # preset -> up to EXAMPLES of its member files, nearest its centre first
 
 
 def source_ids(cache) -> list[str]:
@@ -55,9 +58,25 @@ def timbre_presets(model, cache, n: int, marked: tuple[str, ...] = (), seed: int
         members.append(np.array([row]))
     if len(set(names)) != len(names):
         raise ValueError(f"preset names must differ: {names}")
+    examples = {
+        name: _nearest(ids, z, train, rows, mean) for name, rows, mean in zip(names, members, means, strict=True)
+    }
     return Presets(
-        names, np.asarray(means, np.float32), _loudness(cache, names, members), _ranges(cache, names, members)
+        names,
+        np.asarray(means, np.float32),
+        _loudness(cache, names, members),
+        _ranges(cache, names, members),
+        examples,
     )
+
+
+def _nearest(ids: list[str], z: np.ndarray, train: np.ndarray, rows: np.ndarray, mean: np.ndarray) -> list[str]:
+    """The member files nearest a preset's centre (a marked file: itself, it may lie outside `train`)."""
+    inside = rows[np.isin(rows, train)]
+    if len(inside) < len(rows):
+        return [ids[int(r)] for r in rows]
+    distance = np.linalg.norm(z[np.searchsorted(train, inside)] - mean, axis=1)
+    return [ids[int(r)] for r in inside[np.argsort(distance)][:EXAMPLES]]
 
 
 def _encode_one(model, cache, row: int) -> np.ndarray:

@@ -195,6 +195,8 @@ def test_export_makes_presets_and_render_plays_them_across_the_keyboard(folder_r
     spec = read_spec(bundle)
     assert list(spec.vocab.timbre) == ["cluster-1", "cluster-2", "cluster-3", "hit0"]
     assert spec.layout.names == ("timbre", "pitch", "dynamics") and not spec.layout.has("duration")
+    examples = spec.model["preset_examples"]
+    assert examples["hit0"] == ["kit/hit0.wav"] and all(len(examples[f"cluster-{i}"]) >= 1 for i in (1, 2, 3))
     levels = []
     for timbre, note in (("hit0", 36), ("cluster-1", 60), ("cluster-2", 84)):
         out = tmp_path / f"{timbre}.wav"
