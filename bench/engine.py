@@ -376,7 +376,7 @@ def main() -> int:
     parser.add_argument(
         "--jack-realtime",
         action="store_true",
-        help="run jackd with real-time scheduling (the issue's runs use --no-realtime)",
+        help="run jackd with real-time scheduling (the published runs use --no-realtime)",
     )
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--transports", nargs="+", default=["direct", "osc", "midi"])

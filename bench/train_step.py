@@ -6,7 +6,7 @@ step, then timed steps. Per-epoch time is extrapolated to the training split of 
 cache (--cache, else the config's cache if present, else --train-notes).
 
 The paper-sized network is our architecture scaled up to the reference model's size
-(../shared/papers/README.md: ~15.6 M parameters, ~3.5 GMAC per note): no time pooling,
+(the MD-GMVAE paper's reference code: ~15.6 M parameters, ~3.5 GMAC per note): no time pooling,
 no strided stem, wider and deeper encoder stages, a wider and deeper decoder; it comes
 to 15.7 M parameters and 3.48 GMAC per note.
 

@@ -11,7 +11,7 @@ way prep derives it and checked against the cached mel:
   - real-time factor per voice: note seconds / CPU seconds of this thread, the note pushed
     as the engine does (the first chunk, then --chunk-frames at a time)
   - first chunk: CPU ms from reset to the first audio (the vocoder's share of note-on latency)
-Targets (issue 4): both distances below the baseline, >= 50x real time, first chunk <= 5 ms.
+Targets: both distances below the baseline, >= 50x real time, first chunk <= 5 ms.
 The default vocoder is the best mel dB distance among the candidates that meet every target.
 
     python bench/vocoder.py [--cache cache/gm-sol-full] [--notes 100] [--chunk-frames 32]

@@ -1,1 +1,1 @@
-"""torch -> ONNX: decoder (+ vocoder) export, parity check, bundle writer (issue #4)."""
+"""torch -> ONNX: decoder (+ vocoder) export, parity check, bundle writer."""

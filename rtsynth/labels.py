@@ -8,6 +8,7 @@ defaults for the 14 TinySOL / GM-SOL instruments.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 DESCRIPTORS: tuple[str, ...] = ("timbre", "pitch", "dynamics", "duration")
@@ -105,6 +106,25 @@ INSTRUMENTS: tuple[Instrument, ...] = (
 )
 INSTRUMENT_BY_NAME = {i.name: i for i in INSTRUMENTS}
 INSTRUMENT_BY_TINYSOL = {i.tinysol: i for i in INSTRUMENTS}
+
+MIDI_MAX = 127  # the top of MIDI's 7-bit values (velocity, controllers)
+
+
+def velocity_unit(velocity: float) -> float:
+    """A MIDI velocity 0-127 as the engine's 0-1 (velocity 0 is a note-off: the engine's rule)."""
+    return velocity / MIDI_MAX
+
+
+def timbre_for_program(program: int, timbres: Sequence[str]) -> int | None:
+    """The timbre a General MIDI program change selects: the timbre that is that GM instrument,
+    else the one of the same GM family (8 programs: strings, brass, reed...) nearest in program
+    number, else None. A model whose timbres are no GM instruments takes programs as indices."""
+    programs = {i: INSTRUMENT_BY_NAME[name].gm_program for i, name in enumerate(timbres) if name in INSTRUMENT_BY_NAME}
+    if not programs:
+        return program if 0 <= program < len(timbres) else None
+    family = [i for i, p in programs.items() if p // 8 == program // 8]
+    return min(family, key=lambda i: (abs(programs[i] - program), i)) if family else None
+
 
 DYNAMICS: tuple[str, ...] = ("pp", "mf", "ff")
 DYNAMICS_VELOCITY: dict[str, int] = {"pp": 33, "mf": 80, "ff": 112}

@@ -7,19 +7,22 @@ virtual clock, so a render is what `rtsynth serve` would play, sample for sample
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from rtsynth.bundle import read_spec
+from rtsynth.control.midi import MidiMapper, UnmappedProgram
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.events import Event, MorphCorner, MorphPosition, NoteOff, NoteOn, PitchBend, SelectTimbre, Sustain
+from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn, SelectTimbre
+from rtsynth.labels import velocity_unit
 from rtsynth.resources import default_bundle
 
 log = logging.getLogger(__name__)
 
 OUTPUT_RATES = (44100, 48000)
-MIDI_BEND_RANGE = 2.0  # semitones at full pitch-wheel travel, the General MIDI default
 
 
 class RenderError(ValueError):
@@ -54,7 +57,7 @@ def note_events(request: NoteRequest) -> list[Event]:
         raise RenderError(f"--velocity must be 1-127, got {request.velocity}")
     if not request.duration > 0:
         raise RenderError(f"--duration must be positive seconds, got {request.duration}")
-    events: list[Event] = []
+    events: list[Event] = [MorphTime(0.0, at=0.0)]  # the asked-for timbre from the first sample, no glide
     timbre = _timbre_ref(request.timbre) if request.timbre is not None else None
     if request.morph:
         if len(request.morph) not in (1, 3):
@@ -66,7 +69,7 @@ def note_events(request: NoteRequest) -> list[Event]:
         events.append(SelectTimbre(timbre, at=0.0))
     start = 0.01
     events += [
-        NoteOn(request.note, request.velocity / 127, request.duration, at=start),
+        NoteOn(request.note, velocity_unit(request.velocity), request.duration, at=start),
         NoteOff(request.note, at=start + request.duration),
     ]
     return events
@@ -76,73 +79,37 @@ def _timbre_ref(text: str) -> str | int:
     return int(text) if text.isdigit() else text
 
 
-def midi_events(path: str | Path) -> list[Event]:
-    """A standard MIDI file as engine events: notes with their held durations (which select
-    the duration latent), sustain pedal, pitch bend, and program changes as timbre indices."""
+def midi_events(path: str | Path, timbres: Sequence[str], mapper: MidiMapper | None = None) -> list[Event]:
+    """A standard MIDI file as engine events, each message through the live MIDI mapper (so a
+    file renders as the same messages from a keyboard would play) at its time in the file.
+    A program change to an instrument the model lacks is skipped with a warning."""
     import mido
 
     try:
         midi = mido.MidiFile(str(path))
     except (OSError, EOFError, ValueError) as err:
         raise RenderError(f"cannot read MIDI file {path}: {err}") from None
-    messages, now = [], 0.0
+    mapper = mapper or MidiMapper()
+    events: list[Event] = []
+    now = 0.0
     for message in midi:  # merged tracks, delta times in seconds with the tempo map applied
         now += message.time
-        if not message.is_meta:
-            messages.append((now, message))
-    return _to_events(messages)
-
-
-def _to_events(messages: list) -> list[Event]:
-    events: list[Event] = []
-    open_notes: dict[tuple[int, int], list[int]] = {}  # (channel, note) -> indices of NoteOn events
-    for at, m in messages:
-        if m.type == "note_on" and m.velocity > 0:
-            open_notes.setdefault((m.channel, m.note), []).append(len(events))
-            events.append(NoteOn(m.note, m.velocity / 127, None, channel=m.channel, at=at))
-        elif m.type in ("note_off", "note_on"):
-            starts = open_notes.get((m.channel, m.note))
-            if starts:
-                index = starts.pop(0)
-                on = events[index]
-                events[index] = NoteOn(on.note, on.velocity, max(at - on.at, 1e-3), channel=on.channel, at=on.at)
-                events.append(NoteOff(m.note, channel=m.channel, at=at))
-        elif m.type == "program_change":
-            events.append(SelectTimbre(m.program, channel=m.channel, at=at))
-        elif m.type == "control_change" and m.control == 64:
-            events.append(Sustain(m.value >= 64, channel=m.channel, at=at))
-        elif m.type == "pitchwheel":
-            events.append(PitchBend(m.pitch / 8192 * MIDI_BEND_RANGE, channel=m.channel, at=at))
+        if message.is_meta or message.type == "sysex":
+            continue
+        try:
+            mapped = mapper.events(tuple(message.bytes()), timbres)
+        except UnmappedProgram as err:
+            log.warning("skipping %s at %.2f s", err, now)
+            continue
+        events.extend(replace(event, at=now) for event in mapped)
     return events
 
 
-def render(
-    bundle: str | Path, events: list[Event], config: EngineConfig, skip_unknown_programs: bool = False
-) -> np.ndarray:
-    """Events through the offline engine. An event that cannot apply raises ValueError, except
-    that MIDI program changes beyond the model's timbres may be skipped with a warning."""
+def render(bundle: str | Path, events: list[Event], config: EngineConfig) -> np.ndarray:
+    """Events through the offline engine; ValueError for an event that cannot apply."""
     from rtsynth.engine.backends import OfflineRenderer
 
-    renderer = OfflineRenderer(bundle, config)
-    if skip_unknown_programs:
-        events = _known_programs(events, renderer.engine.controller.space)
-    return renderer.render(events)
-
-
-def _known_programs(events: list[Event], space) -> list[Event]:
-    kept = []
-    for event in events:
-        if isinstance(event, SelectTimbre) and not 0 <= event.timbre < space.n_timbres:
-            log.warning(
-                "skipping program change %d at %.2f s: the model has %d timbres (programs 0-%d)",
-                event.timbre,
-                event.at,
-                space.n_timbres,
-                space.n_timbres - 1,
-            )
-            continue
-        kept.append(event)
-    return kept
+    return OfflineRenderer(bundle, config).render(events)
 
 
 def write_wav(path: str | Path, audio: np.ndarray, samplerate: int) -> Path:
@@ -160,7 +127,7 @@ def render_command(args) -> int:
             raise RenderError(f"--samplerate must be one of {OUTPUT_RATES}, got {args.samplerate}")
         bundle = resolve_bundle(args.bundle)
         if args.midi:
-            events = midi_events(args.midi)
+            events = midi_events(args.midi, read_spec(bundle).vocab.timbre)
         elif args.note is not None:
             events = note_events(
                 NoteRequest(
@@ -170,7 +137,7 @@ def render_command(args) -> int:
         else:
             raise RenderError("give --note N (one note) or --midi FILE")
         config = EngineConfig(samplerate=args.samplerate, gain=args.gain, vocoder=args.vocoder or "")
-        audio = render(bundle, events, config, skip_unknown_programs=bool(args.midi))
+        audio = render(bundle, events, config)
     except ValueError as err:  # RenderError, BundleError, bad timbre names, bad settings
         log.error("%s", err)
         return 2

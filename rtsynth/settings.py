@@ -52,7 +52,7 @@ class MelSettings:
 
 @dataclass(frozen=True)
 class TrimSettings:
-    """Silence trimming that also measures a note's duration (paper 000 section III-B)."""
+    """Silence trimming that also measures a note's duration (Dal Rí et al. section III-B)."""
 
     top_db: float = 40.0  # frames quieter than peak - 40 dB are silence
     frame_length: int = 2048

@@ -19,6 +19,7 @@ from rtsynth.bundle import MAX_TUNING_CENTS
 from rtsynth.dsp.pitch import cents, estimate_f0, midi_hz
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import NoteOff, NoteOn, SelectTimbre
+from rtsynth.labels import velocity_unit
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def measure_tuning(
         audio = renderer.render(
             [
                 SelectTimbre(timbre, at=0.0),
-                NoteOn(note, velocity / 127, at=START_S),
+                NoteOn(note, velocity_unit(velocity), at=START_S),
                 NoteOff(note, at=START_S + HELD_S),
             ],
             tail=0.05,

@@ -11,11 +11,18 @@ import time
 import uuid
 
 import pytest
-from bundle_factory import VOCAB
 from engine_spy import engine, real_engine  # noqa: F401 (fixtures)
 
 from rtsynth.config import ConfigError
-from rtsynth.control.midi import CcTarget, MidiInput, MidiMapper, MidiParser, MidiPortError, load_cc_map
+from rtsynth.control.midi import (
+    CcTarget,
+    MidiInput,
+    MidiMapper,
+    MidiParser,
+    MidiPortError,
+    UnmappedProgram,
+    load_cc_map,
+)
 from rtsynth.engine.events import (
     LatentOffset,
     MorphPosition,
@@ -90,7 +97,7 @@ def test_random_byte_streams_never_crash_and_yield_only_well_formed_messages():
     [
         ((0x90, 60, 127), [NoteOn(60, 1.0)]),
         ((0x95, 61, 64), [NoteOn(61, 64 / 127, channel=5)]),
-        ((0x92, 60, 0), [NoteOff(60, channel=2)]),
+        ((0x92, 60, 0), [NoteOn(60, 0.0, channel=2)]),  # the engine's rule: velocity 0 is a note-off
         ((0x80, 60, 64), [NoteOff(60)]),
         ((0xB0, 64, 64), [Sustain(True)]),
         ((0xB0, 64, 63), [Sustain(False)]),
@@ -109,10 +116,20 @@ def test_mapping(message, expected):
     assert MidiMapper().events(message) == expected
 
 
-def test_program_change_wraps_around_the_timbres():
+def test_program_changes_follow_general_midi():
+    mapper, timbres = MidiMapper(), ("tuba", "violin", "cello", "flute", "oboe")
+    assert mapper.events((0xC0, 73), timbres) == [SelectTimbre(3)]  # GM 74 Flute
+    assert mapper.events((0xC2, 42), timbres) == [SelectTimbre(2, channel=2)]  # GM 43 Cello
+    assert mapper.events((0xC0, 44), timbres) == [SelectTimbre(2)]  # Tremolo Strings: the nearest string
+    with pytest.raises(UnmappedProgram, match="program change 0"):
+        mapper.events((0xC0, 0), timbres)  # Acoustic Grand Piano: no keyboard timbre
+
+
+def test_program_changes_are_indices_for_a_model_without_gm_timbres():
     mapper = MidiMapper()
-    assert mapper.events((0xC4, 7), timbre_count=3) == [SelectTimbre(1, channel=4)]
-    assert mapper.events((0xC0, 2), timbre_count=3) == [SelectTimbre(2)]
+    assert mapper.events((0xC4, 2), ("a", "b", "c")) == [SelectTimbre(2, channel=4)]  # no GM names: an index
+    with pytest.raises(UnmappedProgram):
+        mapper.events((0xC0, 7), ("a", "b", "c"))
 
 
 def test_bend_range_is_configurable():
@@ -303,7 +320,6 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
     with MidiInput(engine, "virtual", cc_map, api=jack_midi.API_UNIX_JACK, client_name=client) as midi:
         assert "virtual" in midi.port_name
         connect_to(sender, client, engine)
-        timbres = len(VOCAB["timbre"])
         messages = [
             [0x90, 60, 127],
             [0xB0, 64, 127],
@@ -311,7 +327,7 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
             [0x91, 62, 64],
             [0x91, 62, 0],
             [0xE0, 0, 0],
-            [0xC2, timbres + 1],
+            [0xC2, 40],  # GM 41 Violin
             [0xB0, 1, 127],
             [0xB0, 74, 100],
             [0xB0, 123, 0],
@@ -324,7 +340,7 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
         Sustain(True),
         NoteOff(60),
         NoteOn(62, 64 / 127, channel=1),
-        NoteOff(62, channel=1),
+        NoteOn(62, 0.0, channel=1),  # the engine turns velocity 0 into a note-off
         PitchBend(-2.0),
         SelectTimbre(1, channel=2),
         MorphPosition(1.0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import mido
 import numpy as np
@@ -11,7 +12,12 @@ import soundfile
 from audio_checks import cents, estimate_f0, midi_hz, rms, seg, spectrum_db
 from harmonic_bundle import make_harmonic_bundle
 
+from rtsynth.bundle import read_spec
 from rtsynth.cli import main
+from rtsynth.control.midi import MidiInput
+from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.config import EngineConfig
+from rtsynth.render import midi_events
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +84,7 @@ def _midi_file(path, notes, program_at=None, program=2):
 
 def test_a_midi_file_renders_each_note_at_its_pitch_and_program_changes_the_timbre(bundle, tmp_path):
     notes = [60, 64, 67, 60]  # held 0.75 s, one every 1.0 s
-    midi = _midi_file(tmp_path / "tune.mid", notes, program_at=3, program=3)
+    midi = _midi_file(tmp_path / "tune.mid", notes, program_at=3, program=56)  # GM 57 Trumpet
     out = tmp_path / "tune.wav"
     assert main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)]) == 0
     audio, sr = soundfile.read(out)
@@ -87,15 +93,15 @@ def test_a_midi_file_renders_each_note_at_its_pitch_and_program_changes_the_timb
         f0 = estimate_f0(seg(audio, start + 0.15, start + 0.65, sr), midi_hz(note), sr)
         assert abs(cents(f0, midi_hz(note))) < 50, (note, f0)
     first, last = (spectrum_db(seg(audio, t + 0.15, t + 0.65, sr))[20:600] for t in (0.0, 3.0))
-    assert np.mean(np.abs(first - last)) > 3.0  # the same C4 on program 0, then on program 3
+    assert np.mean(np.abs(first - last)) > 3.0  # the same C4 on the first timbre (flute), then on the trumpet
 
 
-def test_program_changes_beyond_the_model_are_skipped_with_a_warning(bundle, tmp_path, caplog):
-    midi = _midi_file(tmp_path / "gm.mid", [62], program_at=0, program=40)
+def test_program_changes_to_instruments_the_model_lacks_are_skipped_with_a_warning(bundle, tmp_path, caplog):
+    midi = _midi_file(tmp_path / "gm.mid", [62], program_at=0, program=0)  # GM 1 Acoustic Grand Piano
     out = tmp_path / "gm.wav"
     with caplog.at_level(logging.WARNING):
         assert main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)]) == 0
-    assert "program change 40" in caplog.text
+    assert "program change 0" in caplog.text
     audio, sr = soundfile.read(out)
     assert abs(cents(estimate_f0(seg(audio, 0.15, 0.65, sr), midi_hz(62), sr), midi_hz(62))) < 50
 
@@ -129,3 +135,95 @@ def test_a_corrupt_midi_file_is_a_clear_error(bundle, tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
         assert main(["render", "--bundle", str(bundle), "--midi", str(bad), "-o", str(tmp_path / "x.wav")]) == 2
     assert "cannot read MIDI file" in caplog.text
+
+
+def _sounding_seconds(y: np.ndarray, sr: int) -> float:
+    """Length of the part within 40 dB of the note's peak (10 ms RMS)."""
+    level = np.sqrt(np.convolve(y**2, np.ones(sr // 100) / (sr // 100), "same"))
+    loud = np.flatnonzero(level > level.max() * 10 ** (-40 / 20))
+    return (loud[-1] - loud[0]) / sr
+
+
+@pytest.mark.parametrize("note", [60, 72, 84])
+def test_a_note_struck_right_after_a_timbre_change_keeps_its_length(note):
+    """`/timbre flute` then `/note` at once: the note must not be resampled for the timbre the
+    channel is gliding away from (the shipped model starts on tuba, whose range ends at 65)."""
+    from rtsynth.engine.backends import OfflineRenderer
+    from rtsynth.engine.config import EngineConfig
+    from rtsynth.engine.events import NoteOn, SelectTimbre
+    from rtsynth.resources import default_bundle
+
+    config = EngineConfig(samplerate=48000)
+    after_change = OfflineRenderer(default_bundle(), config).render(
+        [SelectTimbre("flute", at=0.0), NoteOn(note, 0.63, 1.0, at=0.001, one_shot=True)]
+    )
+    own_timbre = OfflineRenderer(default_bundle(), config).render(
+        [NoteOn(note, 0.63, 1.0, timbre="flute", at=0.001, one_shot=True)]
+    )
+    length, reference = _sounding_seconds(after_change, 48000), _sounding_seconds(own_timbre, 48000)
+    assert abs(length - reference) < 0.02, (length, reference)
+    assert reference > 0.9
+
+
+class _Arrivals:
+    """Where the engine stands for a MidiInput: takes what the live path submits, stamped with
+    the arrival time, so the same events can then be rendered by the real offline engine."""
+
+    def __init__(self, timbres):
+        self.timbres, self.now, self.events = list(timbres), 0.0, []
+
+    def clock(self):
+        return self.now
+
+    def model_info(self):
+        return {"timbres": self.timbres}
+
+    def submit(self, event, arrival=None):
+        self.events.append(replace(event, at=arrival))
+
+
+def test_a_midi_file_renders_exactly_as_the_same_messages_played_live(bundle, tmp_path):
+    midi = tmp_path / "both.mid"
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000))
+    track.append(mido.Message("program_change", program=68, time=0))  # GM 69 Oboe
+    track.append(mido.Message("control_change", control=1, value=64, time=0))  # mod wheel: morph position
+    track.append(mido.Message("note_on", note=64, velocity=100, time=0))
+    track.append(mido.Message("pitchwheel", pitch=4096, time=240))  # +1 semitone
+    track.append(mido.Message("note_on", note=64, velocity=0, time=240))  # velocity 0: note-off
+    track.append(mido.Message("control_change", control=64, value=127, time=0))  # sustain down
+    track.append(mido.Message("note_on", note=67, velocity=60, time=120))
+    track.append(mido.Message("note_off", note=67, velocity=0, time=240))
+    track.append(mido.Message("control_change", control=64, value=0, time=480))
+    song.save(str(midi))
+
+    timbres = read_spec(bundle).vocab.timbre
+    live = _Arrivals(timbres)
+    keyboard = MidiInput(live)  # not started: fed as rtmidi's callback would be
+    for message in mido.MidiFile(str(midi)):
+        live.now += message.time
+        if not message.is_meta:
+            keyboard._on_message((message.bytes(), 0.0))
+    from_file = midi_events(midi, timbres)
+    assert from_file == live.events
+    assert [type(e).__name__ for e in from_file] == [
+        "SelectTimbre",
+        "MorphPosition",
+        "NoteOn",
+        "PitchBend",
+        "NoteOn",
+        "Sustain",
+        "NoteOn",
+        "NoteOff",
+        "Sustain",
+    ]
+    assert from_file[0].timbre == timbres.index("oboe")
+
+    out = tmp_path / "both.wav"
+    assert main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)]) == 0
+    rendered, sr = soundfile.read(out)
+    played = OfflineRenderer(bundle, EngineConfig(samplerate=sr, gain=0.5)).render(live.events)
+    n = min(len(rendered), len(played))
+    assert n > sr and np.max(np.abs(rendered[:n] - played[:n])) < 1e-4  # 24-bit WAV rounding

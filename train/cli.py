@@ -1,4 +1,4 @@
-"""`rtsynth train`: train a NoteVAE variant from a config (issue #3).
+"""`rtsynth train`: train a NoteVAE variant from a config.
 
 Data-parallel: launch the same command with torchrun, e.g.
     torchrun --nproc_per_node 2 -m rtsynth train --config configs/train/md-gmvae-c-r.toml --out runs/x

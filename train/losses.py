@@ -1,4 +1,4 @@
-"""Loss terms of paper 000, each returned under its own name so a divergence can be named.
+"""Loss terms of Dal Rí et al., each returned under its own name so a divergence can be named.
 
 Stage 1 (model): reconstruction (edge-weighted MSE + Huber), β·KL to the prior component
 of the known label, classifier cross-entropy, and λ·KL(uniform || R_ξ(z_¬ξ)) against

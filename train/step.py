@@ -1,4 +1,4 @@
-"""One training step of paper 000's two-stage scheme, shared by the trainer and the bench.
+"""One training step of Dal Rí et al.'s two-stage scheme, shared by the trainer and the bench.
 
 Stage 1 updates the VAE (feature extractor, heads, priors, decoder, classifiers) on the
 weighted objective with the removers frozen; stage 2 updates only the removers on the

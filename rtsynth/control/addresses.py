@@ -20,6 +20,11 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from rtsynth.engine.events import (
+    MAX_BEND_SEMITONES,
+    MAX_DURATION_S,
+    MAX_GAIN,
+    MAX_LATENT_OFFSET,
+    MAX_MORPH_TIME_MS,
     Event,
     Gain,
     LatentOffset,
@@ -34,13 +39,12 @@ from rtsynth.engine.events import (
     SelectTimbre,
     Sustain,
 )
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, velocity_unit
 
 ERROR_REPLY = "/error"
 STATUS_REPLY = "/status/reply"
 LATENCY_REPLY = "/latency/reply"
 MODEL_INFO_REPLY_PREFIX = "/model/info/"
-MAX_LATENT_OFFSET = 10.0  # latent priors are unit-scale; +-10 sigma is far off the data already
 
 
 class OscInputError(ValueError):
@@ -117,7 +121,7 @@ def _as_timbre(value: object, what: str) -> str | int:
 
 def _velocity_unit(value: float, raw: object) -> float:
     """The velocity rule: ints and values above 1 are MIDI scale (0-127), floats <= 1 are 0-1."""
-    return value / 127.0 if isinstance(raw, int) or value > 1.0 else value
+    return velocity_unit(value) if isinstance(raw, int) or value > 1.0 else value
 
 
 def _same(value: object, raw: object) -> object:
@@ -233,7 +237,7 @@ class Dispatcher:
 
 NOTE = Arg("note", INT, 0, 127, doc="MIDI note number")
 VEL = Arg("velocity", VELOCITY, 0, 127, doc="see the velocity rule")
-DURATION = Arg("duration", FLOAT, 0.001, 60.0, unit="s", doc="selects the duration latent")
+DURATION = Arg("duration", FLOAT, 0.001, MAX_DURATION_S, unit="s", doc="selects the duration latent")
 TIMBRE_ARG = Arg("timbre", TIMBRE, optional=True, doc="cluster name or index; default: the current timbre point")
 CLUSTER = Arg("timbre", TIMBRE, doc="cluster name or index")
 UNIT = dict(lo=0.0, hi=1.0)
@@ -339,7 +343,7 @@ ADDRESSES: tuple[Address, ...] = (
     ),
     Address(
         "/morph/time",
-        (Arg("time", FLOAT, 0.0, 60000.0, unit="ms"),),
+        (Arg("time", FLOAT, 0.0, MAX_MORPH_TIME_MS, unit="ms"),),
         "Smoothing ramp for moves of the timbre point.",
         lambda a, at: MorphTime(a["time"], at=at),
     ),
@@ -353,13 +357,13 @@ ADDRESSES: tuple[Address, ...] = (
     ),
     Address(
         "/bend",
-        (Arg("semitones", FLOAT, -24.0, 24.0),),
+        (Arg("semitones", FLOAT, -MAX_BEND_SEMITONES, MAX_BEND_SEMITONES),),
         "Pitch bend of all notes, in semitones.",
         lambda a, at: PitchBend(a["semitones"], at=at),
     ),
     Address(
         "/gain",
-        (Arg("gain", FLOAT, 0.0, 2.0, doc="linear"),),
+        (Arg("gain", FLOAT, 0.0, MAX_GAIN, doc="linear"),),
         "Master gain (1 = unity).",
         lambda a, at: Gain(a["gain"], at=at),
     ),

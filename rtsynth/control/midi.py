@@ -1,11 +1,12 @@
 """MIDI input: python-rtmidi port -> defensive byte parser -> engine events.
 
 Mapping (every event carries its MIDI channel, so each channel keeps its own timbre):
-  note on / off (note-on velocity 0 = note-off)  -> NoteOn (velocity / 127) / NoteOff
+  note on / off                                  -> NoteOn (velocity 0-1; 0 is the engine's note-off) / NoteOff
   CC64 sustain pedal (>= 64 = down)              -> Sustain
   pitch bend                                     -> PitchBend, +-`bend_range` semitones
   CC1 mod wheel                                  -> MorphPosition x (0-1)
-  program change                                 -> SelectTimbre (program modulo the number of timbres)
+  program change                                 -> SelectTimbre: the model's timbre for that General MIDI
+                                                    program (labels.timbre_for_program)
   CC120 all sound off, CC123 all notes off       -> Panic
   CC121 reset all controllers                    -> Sustain off, PitchBend 0
   user CC map                                    -> LatentOffset of one latent dimension
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from rtsynth.engine.events import (
     SelectTimbre,
     Sustain,
 )
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, MIDI_MAX, timbre_for_program, velocity_unit
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class CcTarget:
 
     def offset(self, value: int) -> float:
         low, high = self.range
-        return low + (high - low) * value / 127.0
+        return low + (high - low) * value / MIDI_MAX
 
 
 def load_cc_map(source: Mapping | str | Path | None) -> dict[int, CcTarget]:
@@ -168,25 +169,35 @@ def _cc_target(table: object, where: str) -> CcTarget:
 # --- channel messages -> engine events --------------------------------------------------
 
 
+class UnmappedProgram(ValueError):
+    """A program change to an instrument the model has no timbre for."""
+
+
 class MidiMapper:
-    """Turns parsed channel messages into engine events (pure: no ports, no engine calls)."""
+    """Turns parsed channel messages into engine events (pure: no ports, no engine calls).
+    Live input and MIDI files both go through it, so a file renders as a keyboard plays."""
 
     def __init__(self, cc_map: Mapping[int, CcTarget] | None = None, bend_range: float = 2.0):
         self.cc_map = dict(cc_map or {})
         self.bend_range = bend_range
 
-    def events(self, message: tuple[int, ...], timbre_count: int | None = None) -> list[Event]:
+    def events(self, message: tuple[int, ...], timbres: Sequence[str] = ()) -> list[Event]:
+        """Events for one channel message; `timbres`: the model's, for program changes."""
         status, *data = message
         kind, channel = status >> 4, status & 0x0F
-        if kind == 0x9 and data[1] > 0:
-            return [NoteOn(data[0], data[1] / 127.0, channel=channel)]
-        if kind in (0x8, 0x9):
+        if kind == 0x9:
+            return [NoteOn(data[0], velocity_unit(data[1]), channel=channel)]
+        if kind == 0x8:
             return [NoteOff(data[0], channel=channel)]
         if kind == 0xB:
             return self._control_change(data[0], data[1], channel)
         if kind == 0xC:
-            program = data[0] % timbre_count if timbre_count else data[0]
-            return [SelectTimbre(program, channel=channel)]
+            timbre = timbre_for_program(data[0], timbres)
+            if timbre is None:
+                raise UnmappedProgram(
+                    f"program change {data[0]} (channel {channel + 1}): no such instrument in the model"
+                )
+            return [SelectTimbre(timbre, channel=channel)]
         if kind == 0xE:
             bend = data[0] | (data[1] << 7)
             return [PitchBend(self.bend_range * _unit_bend(bend), channel=channel)]
@@ -197,7 +208,7 @@ class MidiMapper:
             target = self.cc_map[number]
             return [LatentOffset(target.descriptor, (target.offset(value),), target.index, channel=channel)]
         if number == CC_MOD_WHEEL:
-            return [MorphPosition(value / 127.0, channel=channel)]
+            return [MorphPosition(value / MIDI_MAX, channel=channel)]
         if number == CC_SUSTAIN:
             return [Sustain(value >= 64, channel=channel)]
         if number in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):
@@ -287,19 +298,19 @@ class MidiInput:
             self.warnings.warning("MIDI: could not handle %r: %r", event, err)
 
     def handle(self, message: tuple[int, ...], arrival: float) -> None:
-        timbre_count = self._timbre_count() if message[0] >> 4 == 0xC else None
-        for event in self.mapper.events(message, timbre_count):
+        timbres = self._timbres() if message[0] >> 4 == 0xC else ()
+        for event in self.mapper.events(message, timbres):
             try:
                 self.engine.submit(event, arrival)
             except ValueError as err:
                 self.warnings.warning("MIDI: %s refused: %s", event, err)
 
-    def _timbre_count(self) -> int | None:
+    def _timbres(self) -> list[str]:
         try:
-            return len(self.engine.model_info()["timbres"]) or None
+            return list(self.engine.model_info()["timbres"])
         except Exception as err:
             self.warnings.warning("MIDI: no timbre list for program change: %r", err)
-            return None
+            return []
 
 
 def find_port(ports: list[str], wanted: str) -> tuple[int, str]:

@@ -59,6 +59,11 @@ class Timeline:
         values = np.concatenate([self.values[keep], [anchor, np.asarray(target, dtype=np.float64)]])
         return Timeline(times, values)
 
+    def heading(self, t: float) -> np.ndarray:
+        """Where the control is going at time t: the end of the move in progress (or its value)."""
+        ahead = self.times[self.times >= t]
+        return self.at(float(ahead[0]) if len(ahead) else t)
+
     def is_still(self, t0: float, t1: float) -> bool:
         """Whether the control is constant from t0 to t1."""
         inside = self.times[(self.times > t0) & (self.times < t1)]

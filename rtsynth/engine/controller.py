@@ -19,6 +19,9 @@ from rtsynth.engine.channels import N_CHANNELS, ChannelState
 from rtsynth.engine.commands import BendChannel, MixerCommand, ReleaseVoice, SetGain, SilenceAll
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
+    MAX_BEND_SEMITONES,
+    MAX_GAIN,
+    MAX_MORPH_TIME_MS,
     Event,
     Gain,
     LatentOffset,
@@ -38,8 +41,6 @@ from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
 from rtsynth.labels import LATENT_DIMS
 
-MAX_BEND_SEMITONES = 24.0
-MAX_MORPH_TIME_MS = 60_000.0
 CORNERS = "abcd"
 
 
@@ -149,8 +150,8 @@ class Controller:
         self._commands.append(SilenceAll(at, self.config.steal_fade_ms * 1e-3))
 
     def _gain(self, e: Gain, at: float, arrival: float | None) -> None:
-        if not (math.isfinite(e.value) and 0.0 <= e.value <= 2.0):
-            raise ValueError(f"gain must be 0-2, got {e.value}")
+        if not (math.isfinite(e.value) and 0.0 <= e.value <= MAX_GAIN):
+            raise ValueError(f"gain must be 0-{MAX_GAIN:g}, got {e.value}")
         self.gain = float(e.value)
         self._commands.append(SetGain(at, self.gain))
 

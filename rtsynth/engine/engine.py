@@ -37,6 +37,7 @@ from rtsynth.engine.requests import (
     WorkerLink,
     WorkerReply,
 )
+from rtsynth.labels import velocity_unit
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class Engine:
         space, now = self.controller.space, self.clock()
         notes = notes if notes is not None else tuple(int(p) for p in space.pitches)
         specs = [
-            NoteSpec(-1, channel, int(p), v / 127, None, None, now, None, self.controller.epoch)
+            NoteSpec(-1, channel, int(p), velocity_unit(v), None, None, now, None, self.controller.epoch)
             for v in velocities
             for p in notes
         ]

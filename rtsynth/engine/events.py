@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 
 TimbreRef = str | int  # a timbre cluster by name or index
 
+# the ranges the engine accepts; the control layer (OSC table, MIDI) checks against the same
+MAX_BEND_SEMITONES = 24.0
+MAX_MORPH_TIME_MS = 60_000.0
+MAX_GAIN = 2.0
+MAX_DURATION_S = 60.0  # a note's duration (it selects the duration latent)
+MAX_LATENT_OFFSET = 10.0  # latent priors are unit-scale; +-10 sigma is far off the data already
+
 
 @dataclass(frozen=True)
 class Event:

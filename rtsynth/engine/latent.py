@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtsynth.bundle import BundleSpec
-from rtsynth.labels import DESCRIPTORS, LatentLayout
+from rtsynth.labels import DESCRIPTORS, MIDI_MAX, LatentLayout
 
 MAX_LEVEL_EXTRAPOLATION_DB = 12.0  # velocities beyond the table: at most this far past its ends
 
@@ -47,7 +47,7 @@ class LatentSpace:
             raise ValueError(f"bundle velocity_to_dynamics lacks dynamics {missing}")
         order = sorted(range(len(dynamics)), key=lambda i: spec.velocity_to_dynamics[dynamics[i]])
         self.dynamics = tuple(dynamics[i] for i in order)
-        self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / 127
+        self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / MIDI_MAX
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not

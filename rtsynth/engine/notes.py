@@ -52,7 +52,12 @@ class NotePlan:
 
 def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: np.ndarray) -> np.ndarray:
     """Control vectors at times [k] -> [k, control_size], with a note's own timbre applied."""
-    control = timeline.at(times)
+    return own_timbre(spec, timeline.at(times), space)
+
+
+def own_timbre(spec: NoteSpec, control: np.ndarray, space: LatentSpace) -> np.ndarray:
+    """Control vectors [k, control_size] with the note's own timbre cluster, if it has one."""
+    control = np.array(control, dtype=np.float64, ndmin=2)
     if spec.timbre is not None:
         control[:, : space.n_timbres] = 0.0
         control[:, spec.timbre] = 1.0
@@ -63,8 +68,10 @@ def plan_note(
     spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int, first_frame: int = 0
 ) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
-    at_start = note_control(spec, timeline, space, np.array([spec.start]))[0]
-    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration, at_start)
+    # the pitch class (and so the transposition) follows where the timbre is heading: a note
+    # struck during a glide from another timbre must not be resampled for that timbre's range
+    heading = own_timbre(spec, timeline.heading(spec.start), space)[0]
+    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration, heading)
     frame_s = frame_seconds / 2.0 ** (transpose / 12.0)  # transposed notes play their frames faster
     t0 = spec.start + min(first_frame, n_frames - 1) * frame_s
     t1 = spec.start + (n_frames - 1) * frame_s

@@ -353,7 +353,7 @@ class NoteSynth:
         held_s, best = note.aim_s - TAIL_GUESS_S, None
         for _ in range(AIM_TRIES):
             blocks = max(1, round(held_s * self.sample_rate / BLOCK))
-            audio = self._render_held(note, blocks * BLOCK)
+            audio = self.render_held(note, blocks * BLOCK)
             if audio is None:
                 return None
             start, end = sounding_span(to_pcm16(audio) / np.float32(32768), PAPER_TRIM)  # as prep reads the file
@@ -366,7 +366,7 @@ class NoteSynth:
             held_s = take.held_s - error
         return best
 
-    def _render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
+    def render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
         """Mono float audio: note-on, `held` samples, note-off, release tail until silence
         (capped), coloured for its dynamics."""
         synth = self._new_synth()
@@ -418,7 +418,7 @@ def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: i
 
     Why: real instruments (and TinySOL) brighten as they play louder, but FluidR3_GM's
     presets mostly change only the level with velocity. Prep normalises each note to its
-    own peak (paper 000), which would then erase dynamics for most instruments and leave
+    own peak (Dal Rí et al.), which would then erase dynamics for most instruments and leave
     the V latent nothing to learn. A pitch-tracked cutoff gives every register the same
     spectral tilt per dynamic; the note's energy is kept, so the level difference that the
     velocity made stays in the audio. A 2nd-order filter at 4 and 10 x f0 was too gentle to

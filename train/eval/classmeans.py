@@ -1,7 +1,7 @@
 """Where each class sits in its latent, and how far generation may stray from it.
 
 Gaussian-mixture variants carry a learned mean per class (the prior component) and a fixed
-prior variance; their class means and spreads are those of paper 003's sampling. Unimodal
+prior variance; their class means and spreads are those of Luo et al.'s sampling. Unimodal
 variants have no such means, so the class centroids of the training posterior means stand
 in, with the per-dimension within-class standard deviation of those means as the spread.
 """

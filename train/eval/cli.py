@@ -1,4 +1,4 @@
-"""`rtsynth eval RUNDIR` and `rtsynth compare RUNDIR...` (issue #3)."""
+"""`rtsynth eval RUNDIR` and `rtsynth compare RUNDIR...`."""
 
 from __future__ import annotations
 

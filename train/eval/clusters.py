@@ -1,4 +1,4 @@
-"""Denseness and divergence of latent clusters (paper 004).
+"""Denseness and divergence of latent clusters (Tanaka et al. (metric learning)).
 
 Denseness: mean over classes of the mean Euclidean distance of a class's latents to the
 class centroid (lower = tighter clusters). Divergence: mean Euclidean distance over all

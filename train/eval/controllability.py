@@ -1,4 +1,4 @@
-"""Controllability in the mel domain and through audio (paper 003 section 4.3; issue 4).
+"""Controllability in the mel domain and through audio (Luo et al. section 4.3).
 
 A class is asked for by placing its latent at the class mean plus a spread,
 z_xi = mu_class + w * sigma * eps with w in {0, 0.5, 1}; the mel decoded from it is named
@@ -8,7 +8,7 @@ Two protocols:
 - single: one descriptor is set to a class different from the reference note's own, the
   other three latents stay the reference's posterior means. "kept" is how often the
   classifier still names the reference's labels for those three.
-- joint: all four latents come from the class means of a test note's labels (paper 003
+- joint: all four latents come from the class means of a test note's labels (Luo et al.
   samples every factor from its mixture component).
 
 Every generated note is named in each domain by one code path (`Judge`): "mel" names the

@@ -1,4 +1,4 @@
-"""Leakage matrix: how well each label can be read from each latent (papers 001/002).
+"""Leakage matrix: how well each label can be read from each latent (Tanaka et al.).
 
 A k-NN classifier (k = 5, as in the papers) is fitted on the training split's posterior
 means of one latent and scored on the test split. k-NN needs no training or tuning, so it

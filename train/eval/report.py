@@ -55,7 +55,7 @@ def report_markdown(m: dict) -> str:
 def _table_one(m: dict) -> list[str]:
     t = m["table_one"]
     return [
-        "## Table I (paper 000): the model's classifiers on test posterior means",
+        "## Table I (Dal Rí et al.): the model's classifiers on test posterior means",
         "",
         *_table(
             ["variant", *(f"{SYMBOL[d]} acc" for d in DESCRIPTORS), "recon MSE"],
@@ -88,7 +88,7 @@ def _clusters(m: dict) -> list[str]:
         for d, c in m["clusters"].items()
     ]
     return [
-        "## Denseness and divergence (paper 004), test posterior means, each latent by its own label",
+        "## Denseness and divergence (Tanaka et al. (metric learning)), test posterior means, each latent by its own label",
         "",
         *_table(["latent", "classes", "denseness ↓", "divergence ↑", "divergence / denseness ↑"], rows),
     ]
@@ -117,7 +117,7 @@ def _control(m: dict) -> list[str]:
     joint = c["joint"]["accuracy"]
     joint_rows = [[SYMBOL[d], *(_f(joint[w][d]) if joint[w] else "–" for w in spreads)] for d in DESCRIPTORS]
     return [
-        "## Controllability (paper 003)",
+        "## Controllability (Luo et al.)",
         "",
         f"z_xi = mu_class + w * sigma * eps with class means from the {c['class_means']} and sigma = "
         f"{c['sigma']}; {c['n_refs']} test notes as references. The generated mel is named by the "
@@ -148,7 +148,7 @@ def _control_audio(m: dict) -> list[str]:
     reasons = ", ".join(f"{n} {why}" for why, n in audio["silent_reasons"].items())
     reasons = f" ({reasons})" if reasons else ""
     return [
-        "## Controllability through audio (issue 4)",
+        "## Controllability through audio",
         "",
         f"The same generated notes, rendered to audio by the runtime's `{audio['vocoder']}` streaming vocoder "
         "at the model rate and at the synth's level for the asked timbre and dynamics, re-analysed by prep "
@@ -193,9 +193,9 @@ def _asked_joint(domain: dict, d: str, w: str) -> float | None:
 def _transfer(m: dict) -> list[str]:
     t = m["transfer"]
     if not t["target_posterior_mean"]:
-        return ["## Timbre transfer (paper 003)", "", "Skipped: fewer than two instruments in the test split.", ""]
+        return ["## Timbre transfer (Luo et al.)", "", "Skipped: fewer than two instruments in the test split.", ""]
     return [
-        "## Timbre transfer (paper 003)",
+        "## Timbre transfer (Luo et al.)",
         "",
         f"z_T + alpha (mu_target - mu_source) over all ordered pairs of {', '.join(t['instruments'])}; "
         "mean posterior of the target instrument by the independent classifier:",

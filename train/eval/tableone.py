@@ -1,4 +1,4 @@
-"""Table I of paper 000: test accuracy of the model's own classifiers and the recon MSE."""
+"""Table I of Dal Rí et al.: test accuracy of the model's own classifiers and the recon MSE."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generated mels -> audio -> the mel prep would make of that audio (issue 4).
+"""Generated mels -> audio -> the mel prep would make of that audio.
 
 The mel-domain controllability judges what the decoder outputs; a listener hears what the
 vocoder makes of it. So each generated mel is rendered by the runtime's default streaming

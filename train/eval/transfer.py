@@ -1,8 +1,8 @@
-"""Timbre transfer by latent arithmetic (paper 003, section 4.4).
+"""Timbre transfer by latent arithmetic (Luo et al., section 4.4).
 
 z_T + alpha (mu_target - mu_source), the other latents unchanged, alpha = 0 .. 1; the
 independent classifier's posterior for the target instrument should rise with alpha.
-As in paper 003, one representative instrument per family (its most frequent in the
+As in Luo et al., one representative instrument per family (its most frequent in the
 test split) is transferred to every other representative.
 """
 

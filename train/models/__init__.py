@@ -1,4 +1,4 @@
-"""The MD-GMVAE and its baselines (paper 000), sized for CPU training."""
+"""The MD-GMVAE and its baselines (Dal Rí et al.), sized for CPU training."""
 
 from rtsynth.train.models.removers import Removers
 from rtsynth.train.models.vae import NoteVAE, VAEOutput, build_model

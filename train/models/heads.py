@@ -37,7 +37,7 @@ class VariationalHead(nn.Module):
 
 
 def classifier(dim: int, hidden: int, n_classes: int) -> nn.Sequential:
-    """C_ξ: Linear(d, 64) - LeakyReLU - Linear(64, K) (paper 000 and its reference code)."""
+    """C_ξ: Linear(d, 64) - LeakyReLU - Linear(64, K) (Dal Rí et al. and its reference code)."""
     net = mlp([dim, hidden, n_classes])
     kaiming_linear(net)
     return net

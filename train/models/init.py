@@ -1,4 +1,4 @@
-"""Initialisation as paper 000 section III-C states it."""
+"""Initialisation as Dal Rí et al. section III-C states it."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ def gaussian_kl(
 class GaussianMixturePrior(nn.Module):
     """K components N(μ_k, σ² I) with learnable μ_k (Xavier init) and fixed σ².
 
-    The KL is taken to the component of the known label (paper 000, as in Luo et al.).
+    The KL is taken to the component of the known label (Dal Rí et al., as in Luo et al.).
     """
 
     def __init__(self, n_classes: int, dim: int, logvar: float = 0.0):

@@ -1,4 +1,4 @@
-"""Removers R_ξ: predict descriptor ξ from the other three latents (paper 000 eq. 3-4).
+"""Removers R_ξ: predict descriptor ξ from the other three latents (Dal Rí et al. eq. 3-4).
 
 Kept as a module apart from the VAE: they have their own optimiser and, under DDP, their
 own wrapper, because they are trained in a second stage on detached latents.

@@ -1,4 +1,4 @@
-"""NoteVAE: the four variants of paper 000 behind one switch.
+"""NoteVAE: the four variants of Dal Rí et al. behind one switch.
 
 - "vae+c":        one 20-dim posterior, N(0, I) prior, every classifier sees the whole z
 - "md-vae+c":     four posteriors (T 8, P 4, V 4, D 4), N(0, I) priors, C_ξ on z_ξ

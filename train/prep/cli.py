@@ -1,4 +1,4 @@
-"""`rtsynth data prep`: preprocess a corpus into a dataset cache (paper 000 section III-B)."""
+"""`rtsynth data prep`: preprocess a corpus into a dataset cache (Dal Rí et al. section III-B)."""
 
 from __future__ import annotations
 

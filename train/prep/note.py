@@ -1,4 +1,4 @@
-"""One note file through the paper's pipeline (paper 000 section III-B); runs in the workers."""
+"""One note file through the paper's pipeline (Dal Rí et al. section III-B); runs in the workers."""
 
 from __future__ import annotations
 

@@ -1,0 +1,303 @@
+"""Fidelity bench: does the synth sound like the instruments it learned, on every key?
+
+Every key each timbre covers (GM-SOL's ranges) x pp/mf/ff x a short and a long note is rendered
+through the offline engine exactly as `rtsynth render` does, and by the reference renderer (the
+GM-SOL FluidSynth render the model was trained on, at 48 kHz), and measured against it
+(fidelity_measures.py): pitch and the lowest 8 partials, level, dead keys (a key several dB off
+its neighbours), normalised log-mel distance, spectral centroid, clicks, sounding length. Per
+timbre the velocity curve; across timbres the level spread; and morphs (a ramp, 0.1 s steps,
+20 ms steps) for level dips and swells.
+
+    python bench/fidelity.py [--bundle DIR] [--timbres flute oboe] [--stride 1] [--out DIR]
+    (or: rtsynth bench fidelity ...)
+Writes DIR/fidelity.json, DIR/fidelity.md and PNG plots (default DIR: bench/results/fidelity).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
+from fidelity_measures import level_excursion, measure_note, neighbour_deviation
+from host import host_facts
+
+from rtsynth.bundle import read_spec
+from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.events import MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn
+from rtsynth.labels import DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, velocity_unit
+from rtsynth.render import NoteRequest, note_events
+from rtsynth.resources import default_bundle
+
+SR = 48000
+OUT = Path(__file__).resolve().parent / "results" / "fidelity"
+VELOCITY_CURVE = (20, 33, 64, 80, 112, 127)
+MORPH_NOTE, MORPH_START, MORPH_END = 67, 0.5, 1.5
+
+
+@dataclass(frozen=True)
+class Key:
+    timbre: str
+    note: int
+    dynamics: str
+    duration: float
+
+    @property
+    def velocity(self) -> int:
+        return DYNAMICS_VELOCITY[self.dynamics]
+
+
+class Players:
+    """The model through the offline engine, and the reference FluidSynth render, one note each."""
+
+    def __init__(self, bundle: Path):
+        from rtsynth.train.corpus.gm import NoteSynth, load_gm_config
+
+        self.bundle = bundle
+        self.renderer = OfflineRenderer(bundle, EngineConfig(samplerate=SR))
+        self.reference = NoteSynth(replace(load_gm_config(), sample_rate=SR))
+
+    def model(self, key: Key, velocity: int | None = None) -> np.ndarray:
+        request = NoteRequest(key.note, velocity or key.velocity, key.duration, key.timbre)
+        return self.renderer.render(note_events(request))
+
+    def ref(self, key: Key, velocity: int | None = None) -> np.ndarray | None:
+        from rtsynth.train.corpus.gm import PlannedNote
+
+        instrument = INSTRUMENT_BY_NAME[key.timbre]
+        planned = PlannedNote(
+            key.timbre, instrument.gm_program, key.note, key.dynamics, velocity or key.velocity, 0, 0, 0
+        )
+        return self.reference.render_held(planned, int(key.duration * SR))
+
+
+def plan_keys(timbres: list[str], stride: int, dynamics: list[str], durations: list[float]) -> list[Key]:
+    from rtsynth.train.corpus.gm import RANGES
+
+    return [
+        Key(timbre, note, dyn, duration)
+        for timbre in timbres
+        for note in range(RANGES[timbre].lowest, RANGES[timbre].highest + 1, stride)
+        for dyn in dynamics
+        for duration in durations
+    ]
+
+
+def measure_keys(players: Players, keys: list[Key]) -> list[dict]:
+    from tqdm import tqdm
+
+    rows = []
+    for key in tqdm(keys, desc="notes", unit="note"):
+        ref = players.ref(key)
+        if ref is None:  # the SoundFont has no sample there: nothing to compare with
+            continue
+        measures = measure_note(players.model(key), ref, SR, key.note, key.duration)
+        rows.append({**asdict(key), **asdict(measures)})
+    mark_dead_keys(rows)
+    return rows
+
+
+def mark_dead_keys(rows: list[dict]) -> None:
+    """Per timbre, dynamics and duration, each key's level against its neighbours', model and reference."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["timbre"], row["dynamics"], row["duration"]), []).append(row)
+    for group in groups.values():
+        group.sort(key=lambda r: r["note"])
+        model = neighbour_deviation(np.array([r["rms_db"] for r in group]))
+        ref = neighbour_deviation(np.array([r["reference_rms_db"] for r in group]))
+        for row, dev, ref_dev in zip(group, model, ref, strict=True):
+            row["neighbour_db"], row["reference_neighbour_db"] = float(dev), float(ref_dev)
+            row["dead"] = bool(abs(dev) > 3 and abs(ref_dev) <= 3)
+
+
+def velocity_curves(players: Players, timbres: list[str]) -> dict:
+    """Level at each of VELOCITY_CURVE on a key in the middle of each timbre's range."""
+    from rtsynth.train.corpus.gm import RANGES
+
+    out = {}
+    for timbre in timbres:
+        note = (RANGES[timbre].lowest + RANGES[timbre].highest) // 2
+        key = Key(timbre, note, "mf", 1.0)
+        model = [_level(players.model(key, v)) for v in VELOCITY_CURVE]
+        ref = [_level(players.ref(key, v)) for v in VELOCITY_CURVE]
+        out[timbre] = {"note": note, "velocities": list(VELOCITY_CURVE), "model_db": model, "reference_db": ref}
+    return out
+
+
+def _level(y: np.ndarray | None) -> float:
+    from fidelity_measures import rms_db
+
+    return rms_db(y, SR) if y is not None else float("nan")
+
+
+def morphs(bundle: Path, a: str, b: str) -> dict:
+    """A held note morphed a -> b by a ramp, by 0.1 s steps and by 20 ms steps (default morph time)."""
+    out = {}
+    for name, step in (("ramp", None), ("steps_100ms", 0.1), ("steps_20ms", 0.02)):
+        events = [MorphTime(0.0, at=0.0), MorphCorner("a", a, at=0.0), MorphCorner("b", b, at=0.0)]
+        events += [MorphPosition(0.0, at=0.0), NoteOn(MORPH_NOTE, velocity_unit(80), 2.0, at=0.01)]
+        if step is None:
+            events += [MorphTime(1000 * (MORPH_END - MORPH_START), at=MORPH_START), MorphPosition(1.0, at=MORPH_START)]
+        else:
+            events.append(MorphTime(EngineConfig().morph_time_ms, at=MORPH_START))
+            for i, t in enumerate(np.arange(MORPH_START, MORPH_END, step)):
+                events.append(MorphPosition(min(1.0, (i + 1) * step / (MORPH_END - MORPH_START)), at=float(t)))
+        events.append(NoteOff(MORPH_NOTE, at=2.01))
+        y = OfflineRenderer(bundle, EngineConfig(samplerate=SR)).render(events)
+        dip, swell = level_excursion(y, SR, MORPH_START, MORPH_END + 0.05)
+        out[name] = {"dip_db": dip, "swell_db": swell}
+    return {"from": a, "to": b, "note": MORPH_NOTE, **out}
+
+
+def summarize(rows: list[dict], curves: dict, morph: dict) -> dict:
+    f0 = np.array([r["f0_error_cents"] for r in rows])
+    partials = np.array([r["partial_cents"] for r in rows], dtype=float)
+    level = np.array([r["rms_db"] - r["reference_rms_db"] for r in rows])
+    per_dynamics = {
+        d: float(np.mean([abs(r["rms_db"] - r["reference_rms_db"]) <= 2 for r in rows if r["dynamics"] == d]))
+        for d in sorted({r["dynamics"] for r in rows})
+    }
+    timbres = sorted({r["timbre"] for r in rows})
+    mf = {t: np.median([r["rms_db"] for r in rows if r["timbre"] == t and r["dynamics"] == "mf"]) for t in timbres}
+    mf_ref = {
+        t: np.median([r["reference_rms_db"] for r in rows if r["timbre"] == t and r["dynamics"] == "mf"])
+        for t in timbres
+    }
+    spans = {t: c["model_db"][-1] - c["model_db"][0] for t, c in curves.items()}
+    ref_spans = {t: c["reference_db"][-1] - c["reference_db"][0] for t, c in curves.items()}
+    return {
+        "notes": len(rows),
+        "f0_within_5_cents": float(np.mean(np.abs(f0) <= 5)),
+        "f0_median_abs_cents": float(np.nanmedian(np.abs(f0))),
+        "partials_within_10_cents": float(np.mean(np.all(np.abs(np.nan_to_num(partials, nan=0.0)) <= 10, axis=1))),
+        "octave_errors": int(sum(r["octave_error"] for r in rows)),
+        "unpitched_where_reference_pitched": int(sum(r["reference_pitched"] and not r["pitched"] for r in rows)),
+        "dead_keys": [f"{r['timbre']} {r['note']} {r['dynamics']} {r['duration']:g}s" for r in rows if r["dead"]],
+        "level_median_db": float(np.median(level)),
+        "level_within_2_db": per_dynamics,
+        "velocity_span_db": {t: {"model": spans[t], "reference": ref_spans[t]} for t in spans},
+        "timbre_level_spread_db": {
+            "model": float(np.ptp(list(mf.values()))),
+            "reference": float(np.ptp(list(mf_ref.values()))),
+        },
+        "log_mel_median_db": float(np.nanmedian([r["log_mel_db"] for r in rows])),
+        "log_mel_median_db_by_timbre": {
+            t: float(np.nanmedian([r["log_mel_db"] for r in rows if r["timbre"] == t])) for t in timbres
+        },
+        "centroid_ratio_median": float(np.median([r["centroid_ratio"] for r in rows])),
+        "click_ratio_max": float(max(r["click_ratio"] for r in rows)),
+        "length_error_vs_reference_s": {
+            "median": float(np.median([r["sounding_s"] - r["reference_sounding_s"] for r in rows])),
+            "within_20ms": float(np.mean([abs(r["sounding_s"] - r["reference_sounding_s"]) <= 0.02 for r in rows])),
+        },
+        "morph": morph,
+    }
+
+
+def markdown(summary: dict, meta: dict) -> str:
+    s, length = summary, summary["length_error_vs_reference_s"]
+    lines = [
+        "# Fidelity against the reference renderer",
+        "",
+        f"{s['notes']} notes; bundle `{meta['bundle']}`; {meta['host']['cpu']} ({meta['host']['cores']} cores); "
+        f"{meta['seconds']:.0f} s.",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| keys with abs(f0 error) <= 5 cents | {s['f0_within_5_cents']:.1%} "
+        f"(median {s['f0_median_abs_cents']:.1f} cents) |",
+        f"| notes with all found partials within 10 cents | {s['partials_within_10_cents']:.1%} |",
+        f"| octave errors / unpitched where the reference is pitched | {s['octave_errors']} / "
+        f"{s['unpitched_where_reference_pitched']} |",
+        f"| dead keys (> 3 dB off the neighbours where the reference is not) | {len(s['dead_keys'])} |",
+        f"| level vs reference, median | {s['level_median_db']:+.1f} dB |",
+        "| notes within 2 dB of the reference | "
+        + ", ".join(f"{d} {v:.0%}" for d, v in s["level_within_2_db"].items())
+        + " |",
+        f"| level spread across timbres (mf) | model {s['timbre_level_spread_db']['model']:.1f} dB, "
+        f"reference {s['timbre_level_spread_db']['reference']:.1f} dB |",
+        f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB |",
+        f"| spectral centroid ratio, median | {s['centroid_ratio_median']:.2f} |",
+        f"| click ratio, worst | {s['click_ratio_max']:.1f} |",
+        f"| sounding length vs reference, median / within 20 ms | {length['median'] * 1e3:+.0f} ms / "
+        f"{length['within_20ms']:.0%} |",
+    ]
+    for name in ("ramp", "steps_100ms", "steps_20ms"):
+        m = s["morph"][name]
+        lines.append(f"| morph {name}: largest dip / swell | {m['dip_db']:+.1f} / {m['swell_db']:+.1f} dB |")
+    lines += ["", "| timbre | log-mel median (dB) | velocity 20->127 span model / reference (dB) |", "|---|---|---|"]
+    for t, v in s["log_mel_median_db_by_timbre"].items():
+        span = s["velocity_span_db"].get(t, {"model": float("nan"), "reference": float("nan")})
+        lines.append(f"| {t} | {v:.1f} | {span['model']:.1f} / {span['reference']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], out: Path) -> None:
+    """Per timbre: level (model and reference, mf long notes) and f0 error along the keyboard."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    timbres = sorted({r["timbre"] for r in rows})
+    fig, axes = plt.subplots(len(timbres), 2, figsize=(11, 2.0 * len(timbres)), squeeze=False)
+    longest = max(r["duration"] for r in rows)
+    for (level_ax, pitch_ax), timbre in zip(axes, timbres, strict=True):
+        group = sorted(
+            (r for r in rows if r["timbre"] == timbre and r["dynamics"] == "mf" and r["duration"] == longest),
+            key=lambda r: r["note"],
+        )
+        notes = [r["note"] for r in group]
+        level_ax.plot(notes, [r["reference_rms_db"] for r in group], "k-", label="reference")
+        level_ax.plot(notes, [r["rms_db"] for r in group], "C0.-", label="model")
+        level_ax.plot([r["note"] for r in group if r["dead"]], [r["rms_db"] for r in group if r["dead"]], "rx")
+        level_ax.set_ylabel(f"{timbre}\nlevel dB")
+        pitch_ax.plot(notes, np.clip([r["f0_error_cents"] for r in group], -100, 100), "C1.-")
+        pitch_ax.axhspan(-5, 5, color="0.9")
+        pitch_ax.set_ylabel("f0 error (cents)")
+    axes[0, 0].legend(loc="lower right", fontsize="small")
+    axes[-1, 0].set_xlabel("MIDI note (mf, long notes)")
+    axes[-1, 1].set_xlabel("MIDI note")
+    fig.tight_layout()
+    fig.savefig(out / "keyboard.png", dpi=80)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--bundle", type=Path, default=default_bundle())
+    p.add_argument("--timbres", nargs="+", help="default: every timbre of the bundle with a GM-SOL range")
+    p.add_argument("--stride", type=int, default=1, help="every Nth key (1: every key)")
+    p.add_argument("--dynamics", nargs="+", default=list(DYNAMICS_VELOCITY))
+    p.add_argument("--durations", nargs="+", type=float, default=[0.5, 2.0], help="a short and a long note (s)")
+    p.add_argument("--out", type=Path, default=OUT)
+    args = p.parse_args(argv)
+    began = time.monotonic()
+    from rtsynth.train.corpus.gm import RANGES
+
+    timbres = args.timbres or [t for t in read_spec(args.bundle).vocab.timbre if t in RANGES]
+    players = Players(args.bundle)
+    rows = measure_keys(players, plan_keys(timbres, args.stride, args.dynamics, args.durations))
+    curves = velocity_curves(players, timbres)
+    morph = morphs(args.bundle, timbres[0], timbres[-1])
+    summary = summarize(rows, curves, morph)
+    meta = {"bundle": str(args.bundle), "host": host_facts(), "seconds": time.monotonic() - began, "args": vars(args)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = {"meta": {**meta, "args": {k: str(v) for k, v in vars(args).items()}}, "summary": summary}
+    (args.out / "fidelity.json").write_text(json.dumps({**record, "notes": rows, "velocity_curves": curves}, indent=1))
+    (args.out / "fidelity.md").write_text(markdown(summary, meta))
+    plot(rows, args.out)
+    print(markdown(summary, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

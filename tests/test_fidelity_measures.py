@@ -1,0 +1,67 @@
+"""The fidelity bench's measures on signals whose answers are known, so a wrong measure fails here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from fidelity_measures import (
+    level_excursion,
+    log_mel_distance,
+    measure_note,
+    midi_hz,
+    neighbour_deviation,
+    partial_cents,
+)
+
+SR = 48000
+
+
+def tone(note: float, seconds: float = 1.0, partials: int = 8, stretch_cents: float = 0.0, level: float = 0.3):
+    """A harmonic tone with 5 ms fades; partial k sits k * stretch_cents off k * f0 when stretched."""
+    t = np.arange(int(seconds * SR)) / SR
+    f0 = midi_hz(note)
+    y = sum(np.sin(2 * np.pi * k * f0 * 2 ** (k * stretch_cents / 1200) * t) / k for k in range(1, partials + 1))
+    fade = np.minimum(1.0, np.minimum(t, t[-1] - t) / 0.005)
+    return (level * y * fade).astype(np.float32)
+
+
+def test_a_tone_in_tune_measures_in_tune_and_a_detuned_one_by_its_detune():
+    in_tune = measure_note(tone(60), tone(60), SR, 60, 1.0)
+    assert abs(in_tune.f0_error_cents) < 1 and in_tune.pitched and not in_tune.octave_error
+    assert abs(in_tune.rms_db - in_tune.reference_rms_db) < 0.01 and in_tune.log_mel_db < 0.01
+    detuned = measure_note(tone(60.2), tone(60), SR, 60, 1.0)  # 20 cents sharp
+    assert detuned.f0_error_cents == pytest.approx(20, abs=1.5)
+
+
+def test_inharmonic_partials_are_found_where_they_are():
+    errors = partial_cents(tone(48, stretch_cents=3.0), SR, midi_hz(48))
+    assert errors == pytest.approx([3.0 * k for k in range(1, 9)], abs=1.0)
+
+
+def test_a_component_an_octave_below_is_an_octave_error():
+    low = tone(48, partials=1, level=0.3) + tone(60)
+    assert measure_note(low, tone(60), SR, 60, 1.0).octave_error
+
+
+def test_a_quiet_key_among_its_neighbours_is_found():
+    levels = np.array([-20.0, -20.5, -21.0, -35.0, -21.5, -22.0, -22.5])
+    deviation = neighbour_deviation(levels)
+    assert deviation[3] < -12 and np.all(np.abs(np.delete(deviation, 3)) < 2)
+
+
+def test_the_log_mel_distance_grows_with_a_changed_colour():
+    bright, dark = tone(60, partials=8), tone(60, partials=2)
+    assert log_mel_distance(bright, bright) < 0.01 < log_mel_distance(bright, dark)
+
+
+def test_a_level_dip_inside_a_morph_is_measured():
+    y = tone(60, seconds=2.0)
+    t = np.arange(len(y)) / SR
+    y = y * np.where((t > 0.9) & (t < 1.0), 10 ** (-6 / 20), 1.0).astype(np.float32)
+    dip, swell = level_excursion(y, SR, 0.5, 1.5)
+    assert dip == pytest.approx(-6, abs=0.5) and abs(swell) < 0.5
