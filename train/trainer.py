@@ -131,6 +131,9 @@ class Trainer:
         self.config, self.ctx, self.paths = config, ctx or DistContext(), RunPaths(Path(run_dir))
         if not resume and self.paths.checkpoint("last").exists():
             raise RunError(f"{self.paths.root} already holds a run: pass --resume or choose another --out")
+        if self.ctx.distributed and config.variant == "tanaka-3f" and config.tanaka.reentry:
+            # the second pass runs the bare network outside the data-parallel wrapper's forward
+            raise RunError("re-entry training runs in one process; start it without torchrun")
         cores = max(1, (os.cpu_count() or 1) // self.ctx.local_world_size)
         torch.set_num_threads(config.num_threads or cores)
         seed_everything(config.seed)
