@@ -1,7 +1,7 @@
 """torch decoder -> `decoder.onnx`, the graph the runtime loads with onnxruntime.
 
 Uses torch's current (torch.export-based) ONNX exporter, whose optimiser folds constants;
-the graph takes `z` [batch, 20] float32 with a dynamic batch axis and returns `mel`
+the graph takes `z` [batch, layout size] float32 with a dynamic batch axis and returns `mel`
 [batch, n_mels, n_frames]. The key bundle facts go into the model's `metadata_props`,
 where `rtsynth.model.load_model` checks them against bundle.json.
 """

@@ -27,7 +27,7 @@ class SplitLatents:
         return len(self.indices)
 
     def z(self) -> np.ndarray:
-        """The concatenated z_S [n, 20], as the decoder takes it."""
+        """The concatenated latents [n, layout size], as the decoder takes it."""
         return concat_latents(self.mu)
 
     def subset(self, rows: np.ndarray) -> SplitLatents:
@@ -103,7 +103,7 @@ def encode_split(
 
 @torch.no_grad()
 def decode(model, z: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Mels [n, n_mels, n_frames] in [0, 1] decoded from z_S [n, 20]."""
+    """Mels [n, n_mels, n_frames] in [0, 1] decoded from z [n, layout size]."""
     out = [
         model.decode(torch.from_numpy(np.ascontiguousarray(z[rows], dtype=np.float32))).numpy()
         for rows in batched(len(z), batch_size)
