@@ -37,6 +37,7 @@ class ExportOptions:
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
     max_train_notes: int = 4000  # training notes encoded for class centroids (unimodal variants)
+    map_notes: int = 2000  # training notes drawn as the timbre map's cloud
     # where a class's notes are placed (export.priors): the centroids of the training notes'
     # posterior means ("centroid") decode closer to the asked pitch than a Gaussian-mixture
     # model's prior means ("prior"): 65 % vs 40 % of keys within 50 cents on the 48-71 model
@@ -98,7 +99,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
     from rtsynth.export.onnx_decoder import decoder_metadata, export_decoder
     from rtsynth.export.priors import bundle_priors
 
-    with tqdm(total=5, desc="export", unit="step") as steps:
+    with tqdm(total=6, desc="export", unit="step") as steps:
         steps.set_description("export: class means")
         priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
         spec = build_spec(run, name, priors, options.which)
@@ -117,6 +118,9 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.update()
         steps.set_description("export: parity check")
         spec.model["parity"] = _parity(run, directory / DECODER_FILE, priors.means, options).to_dict()
+        steps.update()
+        steps.set_description("export: encoder and timbre map")
+        spec = _encoder_and_map(run, directory, spec, options)
         steps.update()
         steps.set_description("export: bundle.json")
         write_spec(directory, spec)
@@ -209,6 +213,22 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
         report.worst_set,
     )
     return report
+
+
+def _encoder_and_map(run, directory: Path, spec: BundleSpec, options: ExportOptions) -> BundleSpec:
+    """encoder.onnx (for presets from recordings) and the timbre map fitted on training notes."""
+    from rtsynth.export.onnx_encoder import ENCODER_FILE, export_encoder
+    from rtsynth.timbremap import fit_map
+    from rtsynth.train.eval.latents import encode_split, load_mels
+
+    cache, rng = run.cache, np.random.default_rng(options.seed)
+    notes = cache.indices("train")
+    if len(notes) > options.map_notes:
+        notes = np.sort(rng.choice(notes, size=options.map_notes, replace=False))
+    export_encoder(run.model, directory / ENCODER_FILE, load_mels(cache, notes[:2]), options.tolerance)
+    train = encode_split(run.model, cache, notes, desc="encode train (timbre map)")
+    timbre_map = fit_map(train.mu["timbre"], cache.labels["timbre"][notes])
+    return replace(spec, encoder={"file": ENCODER_FILE}, timbre_map=timbre_map.to_dict())
 
 
 def _tune(directory: Path, spec: BundleSpec, step: int) -> BundleSpec:

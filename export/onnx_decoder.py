@@ -55,7 +55,7 @@ _EXPORTER_LOGGERS = {"torch.onnx": logging.ERROR, "onnxscript": logging.WARNING,
 
 
 @contextmanager
-def _quiet_exporter():
+def quiet_exporter():
     """The exporter logs every optimiser pass, warns about optional operator libraries
     (torchvision) and its own deprecations; none of it concerns a decoder, so keep the
     export log readable."""
@@ -80,7 +80,7 @@ def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str])
     path = Path(path)
     graph = _DecoderGraph(model).eval()
     example = torch.zeros(2, model.layout.size)
-    with torch.no_grad(), _quiet_exporter():
+    with torch.no_grad(), quiet_exporter():
         program = torch.onnx.export(
             graph,
             (example,),

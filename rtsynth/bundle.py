@@ -76,6 +76,10 @@ class BundleSpec:
     # The engine plays each key from the class that decodes nearest it and resamples the rest
     # (LatentSpace.pitch). Empty: no measurement, every class taken at its label.
     tuning_cents: dict[str, list[float | None]] = field(default_factory=dict)
+    # optional (older bundles have neither): the encoder as ONNX ({"file": ...}: mel -> posterior
+    # means z), and the 2-D timbre map fitted at export (rtsynth.timbremap.TimbreMap.to_dict)
+    encoder: dict = field(default_factory=dict)
+    timbre_map: dict = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     # the latents the decoder takes, in order; a descriptor without one keeps its classes (the
     # corpus has them) with 0-dim means, and the engine plays it without a latent
@@ -126,6 +130,8 @@ class BundleSpec:
                 raise BundleShapeError(f"{d} prior means have shape {means.shape}, expected {expected}")
             if not np.isfinite(means).all():
                 raise BundleShapeError(f"{d} prior means contain NaN or inf")
+        if self.encoder and self.encoder.get("file") not in self.files:
+            raise BundleFileError(f"the encoder file {self.encoder.get('file')!r} is not among the bundle's files")
         n_pitches = len(self.descriptors["pitch"].classes)
         for timbre, cents in self.tuning_cents.items():
             if timbre not in self.descriptors["timbre"].classes or len(cents) != n_pitches:

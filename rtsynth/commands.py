@@ -54,10 +54,55 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--voices", type=int, help="polyphony (default 32)")
     serve.set_defaults(func=_serve)
 
+    serve.add_argument(
+        "--web",
+        dest="web_port",
+        nargs="?",
+        type=int,
+        const=8000,
+        metavar="PORT",
+        help="the browser control page's port (default 8000), on --host",
+    )
+    serve.add_argument("--no-web", dest="web_port", action="store_const", const=0, help="no browser control page")
+    _add_preset_parsers(commands)
+
     bench = commands.add_parser("bench", help="run a benchmark from bench/ and save its JSON")
     bench.add_argument("name", help="benchmark name: a script in bench/, e.g. train_step")
     bench.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
     bench.set_defaults(func=_run_bench)
+
+
+def _add_preset_parsers(commands: argparse._SubParsersAction) -> None:
+    preset = commands.add_parser("preset", help="make presets (from a recording of your own)")
+    steps = preset.add_subparsers(dest="preset_command", metavar="STEP", required=True)
+    from_audio = steps.add_parser(
+        "from-audio",
+        help="encode a recording with the bundle's encoder and save its timbre as a preset",
+        description="Any common audio format and sample rate; the note is prepared exactly as training notes "
+        "were (mono, trimmed, resampled, mel) and its timbre latent saved as presets/NAME.json.",
+    )
+    from_audio.add_argument("file", help="the recording (one note or sound)")
+    from_audio.add_argument("--name", required=True, help="preset name (a plain name, no folders)")
+    from_audio.add_argument("--bundle", help="bundle directory (default: the shipped model, bundles/default)")
+    from_audio.add_argument("--presets-dir", default="presets", help="presets folder (default: presets)")
+    from_audio.set_defaults(func=_preset_from_audio)
+
+
+def _preset_from_audio(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rtsynth.bundle import BundleError
+    from rtsynth.from_audio import preset_from_audio
+    from rtsynth.render import RenderError, resolve_bundle
+
+    try:
+        bundle = resolve_bundle(args.bundle)
+        path = preset_from_audio(bundle, Path(args.file), Path(args.presets_dir), args.name)
+    except (BundleError, RenderError, ValueError) as err:  # FromAudioError, UnsafeNameError too
+        log.error("%s", err)
+        return 2
+    print(f"preset {args.name!r} written to {path}; play it with /preset/load {args.name}")
+    return 0
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ class ServeConfig:
     bundle: str = ""  # empty: the shipped default model (bundles/default)
     host: str = "127.0.0.1"  # OSC: localhost unless told otherwise
     osc_port: int = 9000
+    web_port: int = 8000  # the browser control page (on `host`); 0: no page
     midi_in: str = ""  # empty: no MIDI; "virtual"; or part of a port name
     cc_map: str = ""  # a CC -> latent map file for MIDI controllers
     audio_backend: str = "sounddevice"
@@ -54,7 +55,7 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
 
 
 # CLI flag -> where it goes (ServeConfig field or EngineConfig field)
-SERVE_FLAGS = ("bundle", "host", "osc_port", "midi_in", "cc_map", "audio_backend", "output_device")
+SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "audio_backend", "output_device")
 ENGINE_FLAGS = {"samplerate": "samplerate", "blocksize": "blocksize", "providers": "providers", "voices": "voices"}
 
 
@@ -126,12 +127,14 @@ def start_controls(engine, config: ServeConfig) -> list:
     from rtsynth.control.osc import OscServer
 
     controls = [OscServer(engine, config.host, config.osc_port, config.presets_dir, config.bundles_dir)]
+    midi = None
     if config.midi_in:
         import rtmidi
 
         # on a JACK server, MIDI comes through JACK too (ALSA may not even exist there)
         api = rtmidi.API_UNIX_JACK if engine.audio_info.get("hostapi", "").startswith("JACK") else None
-        controls.append(MidiInput(engine, config.midi_in, config.cc_map or None, api=api))
+        midi = MidiInput(engine, config.midi_in, config.cc_map or None, api=api)
+        controls.append(midi)
     started = []
     try:
         for control in controls:
@@ -141,7 +144,24 @@ def start_controls(engine, config: ServeConfig) -> list:
         for control in reversed(started):
             control.stop()
         raise
+    if config.web_port:
+        started += start_page(engine, config, midi)
     return started
+
+
+def start_page(engine, config: ServeConfig, midi) -> list:
+    """The browser page, if its port is free: a busy port must not keep the instrument from playing."""
+    from rtsynth.control.commands import CommandLayer
+    from rtsynth.control.web import WebServer
+
+    commands = CommandLayer(engine, config.presets_dir, config.bundles_dir)
+    page = WebServer(engine, commands, config.host, config.web_port, midi)
+    try:
+        page.start()
+    except OSError as err:
+        log.warning("%s; playing on without the page (--web PORT picks another port)", err)
+        return []
+    return [page]
 
 
 def banner(engine, controls: list) -> str:
@@ -153,6 +173,8 @@ def banner(engine, controls: list) -> str:
     for control in controls:
         if hasattr(control, "port_name"):
             lines.append(f"  MIDI in:    {control.port_name}")
+        elif hasattr(control, "url"):
+            lines.append(f"  page:       {control.url}  (open it in a browser)")
         else:
             lines.append(f"  OSC:        udp://{control.host}:{control.port}  (replies go to the sender)")
     lines.append(

@@ -89,3 +89,15 @@ def small_cache(root: Path, size: int = 64, seed: int = 0) -> Path:
         mel_settings=MelSettings(n_mels=size, note_seconds=(size - 1) * 512 / 22050),
         manifest_extra={"synthetic": True},
     )
+
+
+def encoder_bundle(root: Path, size: int = 64, epochs: int = 15, lr: float = 0.005) -> Path:
+    """A tiny trained run exported as a full bundle with its encoder and timbre map; trained
+    long enough (a few seconds) that its notes sound and its timbres differ. Tuning skipped."""
+    from rtsynth.export.bundle_writer import ExportOptions, export_bundle
+    from rtsynth.train.trainer import Trainer
+
+    cache = make_cache(root / "cache", size=size, repeats=1)
+    run = root / "run"
+    Trainer(tiny_config(cache, max_epochs=epochs, lr=lr), run).fit()
+    return export_bundle(run, root / "bundles" / "tiny", ExportOptions(tuning_step=0, map_notes=200))

@@ -249,6 +249,7 @@ class MidiInput:
         self.port_name: str | None = None
         self.warnings = RateLimitedWarnings(log)
         self._midi_in = None
+        self._learning: CcTarget | None = None
 
     def start(self) -> None:
         import rtmidi  # a compiled extension: imported only when a port is really opened
@@ -297,7 +298,25 @@ class MidiInput:
         except Exception as err:
             self.warnings.warning("MIDI: could not handle %r: %r", event, err)
 
+    def learn(self, descriptor: str, index: int) -> None:
+        """MIDI-learn: the next controller moved (any CC without a fixed meaning) drives this
+        latent dimension over the default range; ConfigError for an unknown dimension."""
+        self._learning = _cc_target({"descriptor": descriptor, "index": index}, "MIDI-learn")
+
+    def bindings(self) -> dict[str, object]:
+        """The CC map now in force ({cc: "descriptor index"}) and what is waiting to be learned."""
+        waiting = self._learning
+        return {
+            "map": {str(cc): f"{t.descriptor} {t.index}" for cc, t in sorted(self.mapper.cc_map.items())},
+            "learning": None if waiting is None else f"{waiting.descriptor} {waiting.index}",
+        }
+
     def handle(self, message: tuple[int, ...], arrival: float) -> None:
+        target = self._learning
+        if target is not None and message[0] >> 4 == 0xB and message[1] not in RESERVED_CCS:
+            self.mapper.cc_map[message[1]] = target
+            self._learning = None
+            log.info("MIDI-learn: CC %d now drives %s %d", message[1], target.descriptor, target.index)
         timbres = self._timbres() if message[0] >> 4 == 0xC else ()
         for event in self.mapper.events(message, timbres):
             try:

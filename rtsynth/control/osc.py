@@ -19,19 +19,10 @@ from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
-from rtsynth.control.addresses import (
-    DISPATCHER,
-    ERROR_REPLY,
-    LATENCY_REPLY,
-    MODEL_INFO_REPLY_PREFIX,
-    STATUS_REPLY,
-    Dispatcher,
-    OscInputError,
-    Request,
-)
+from rtsynth.control.addresses import DISPATCHER, ERROR_REPLY, Dispatcher, OscInputError, Request
+from rtsynth.control.commands import CommandLayer
 from rtsynth.control.ratelimit import RateLimitedWarnings
 from rtsynth.engine.events import Event
-from rtsynth.paths import resolve_name
 
 log = logging.getLogger(__name__)
 
@@ -152,8 +143,7 @@ class OscServer:
     ):
         self.engine = engine
         self.host, self._requested_port = host, port
-        self.presets_dir, self.bundles_dir = Path(presets_dir), Path(bundles_dir)
-        self.dispatcher = dispatcher
+        self.commands = CommandLayer(engine, presets_dir, bundles_dir, dispatcher)
         self.warnings = RateLimitedWarnings(log)
         self.packets = 0
         self.errors = 0
@@ -236,7 +226,7 @@ class OscServer:
     def _dispatch(self, item: Timed, sender: tuple, arrival: float) -> None:
         address = item.message.address
         try:
-            result = self.dispatcher.build(address, item.message.params, item.at)
+            result = self.commands.build(address, item.message.params, item.at)
             if isinstance(result, Request):
                 self._answer(result, sender)
             else:
@@ -247,52 +237,15 @@ class OscServer:
             self._error(sender, address, f"internal error: {err!r}", exc_info=True)
 
     def _submit(self, event: Event, arrival: float) -> None:
-        self.engine.submit(event, arrival)
+        self.commands.submit(event, arrival)
 
     def _answer(self, request: Request, sender: tuple) -> None:
         if request.op == "reply_port":
             self._reply_ports[sender[:2]] = request.port
             self._send(sender, "/reply/port/reply", [request.port])
             return
-        handler = getattr(self, f"_on_{request.op}")
-        for address, args in handler(request.name):
-            self._send(sender, address, args)
-
-    def _on_status(self, _name: None) -> list[tuple[str, list]]:
-        return [(STATUS_REPLY, _osc_values(self.engine.status()))]
-
-    def _on_latency(self, _name: None) -> list[tuple[str, list]]:
-        p50, p99 = self.engine.latency()
-        return [(LATENCY_REPLY, [float(p50), float(p99)])]
-
-    def _on_model_info(self, _name: None) -> list[tuple[str, list]]:
-        return [
-            (MODEL_INFO_REPLY_PREFIX + str(key), _osc_values(value)) for key, value in self.engine.model_info().items()
-        ]
-
-    def _on_preset_save(self, name: str) -> list[tuple[str, list]]:
-        path = resolve_name(self.presets_dir, name, ".json")
-        self.presets_dir.mkdir(parents=True, exist_ok=True)
-        self.engine.save_preset(path)
-        return [("/preset/save/reply", [name])]
-
-    def _on_preset_load(self, name: str) -> list[tuple[str, list]]:
-        path = resolve_name(self.presets_dir, name, ".json")
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no preset {name!r} in {self.presets_dir} (have: {_listing(self.presets_dir, dirs=False)})"
-            )
-        self.engine.load_preset(path)
-        return [("/preset/load/reply", [name])]
-
-    def _on_model_load(self, name: str) -> list[tuple[str, list]]:
-        path = resolve_name(self.bundles_dir, name)
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"no bundle {name!r} in {self.bundles_dir} (have: {_listing(self.bundles_dir, dirs=True)})"
-            )
-        self.engine.load_model(path)
-        return [("/model/load/reply", [name])]
+        for reply in self.commands.answer(request):
+            self._send(sender, reply.address, _osc_values(reply.value))
 
     def _error(self, sender: tuple, address: str, message: str, exc_info: bool = False) -> None:
         self.errors += 1
@@ -307,15 +260,3 @@ class OscServer:
             self._sock.sendto(build_message(address, args), (sender[0], port))
         except Exception as err:  # an unreachable client must not stop the server
             self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)
-
-
-def _listing(folder: Path, dirs: bool, most: int = 10) -> str:
-    """What a client could have asked for instead: bundle folders, or preset names."""
-    if not folder.is_dir():
-        return f"nothing, {folder} does not exist"
-    names = sorted(
-        p.name if dirs else p.stem
-        for p in folder.iterdir()
-        if (p.is_dir() if dirs else p.suffix == ".json") and not p.name.startswith(".")
-    )
-    return ", ".join(names[:most]) + (" ..." if len(names) > most else "") if names else "nothing"

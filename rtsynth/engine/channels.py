@@ -90,6 +90,11 @@ class ChannelState:
     def control(self, space: LatentSpace) -> np.ndarray:
         return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets, space.layout)])
 
+    def timbre_z(self, space: LatentSpace) -> np.ndarray:
+        """The timbre latent this state asks for: its class-mean mix plus its timbre offsets."""
+        z = space.apply_control(np.zeros(space.layout.size), self.control(space))
+        return z[space.slices["timbre"]].astype(np.float64)
+
     def retarget(self, space: LatentSpace, t: float, seconds: float) -> None:
         self.timeline = self.timeline.moved(self.control(space), t, seconds)
 

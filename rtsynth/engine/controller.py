@@ -207,6 +207,24 @@ class Controller:
             self.space = space
             self.channels = [state.rebased(space) for state in self.channels]
 
+    def held_notes(self) -> list[int]:
+        """Keys held down now on any channel (whatever surface pressed them), for /status."""
+        with self._lock:
+            return sorted({note for _, note in self._held})
+
+    def timbre_state(self, channel: int = 0) -> dict:
+        """Where a channel's timbre point is headed: its cluster, morph position and the
+        timbre latent it asks for (class-mean mix plus offsets), for /status."""
+        with self._lock:
+            state, space = self.channels[channel], self.space
+            z = state.timbre_z(space)
+            return {
+                "timbre": space.timbres[state.point.cluster],
+                "morph_x": math.nan if state.point.x is None else state.point.x,
+                "morph_y": math.nan if state.point.y is None else state.point.y,
+                "timbre_z": [round(float(v), 4) for v in z],
+            }
+
     def preset(self) -> dict:
         with self._lock:
             return {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from rtsynth.engine.requests import (
     WorkerReply,
 )
 from rtsynth.labels import velocity_unit
+from rtsynth.presets import write_preset
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,14 @@ class Engine:
             "blocksize": self.config.blocksize,
             "voices": mixer.voices,
             "voices_max": self.config.voices,
+            "held_notes": self.controller.held_notes(),
             "gain": self.controller.gain,
             "blocks": mixer.blocks,
             "xruns": mixer.xruns,
             "underruns": mixer.underruns,
             "late_starts": mixer.late_starts,
             "cpu": round(mixer.load, 4),
+            "peak": round(mixer.peak, 5),
             "cpu_max": round(mixer.load_max, 4),
             "notes": int(counters["notes"]),
             "dropped_notes": int(counters["dropped_late"] + counters["dropped_full"]),
@@ -163,6 +165,7 @@ class Engine:
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self.worker_link.alive,
             "model_error": self.model_error or "",
+            **self.controller.timbre_state(),
         }
 
     def model_info(self) -> dict:
@@ -180,11 +183,7 @@ class Engine:
         }
 
     def save_preset(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.controller.preset(), indent=2))
-        os.replace(tmp, path)
+        write_preset(Path(path), self.controller.preset())
 
     def load_preset(self, path: str | Path) -> None:
         path = Path(path)

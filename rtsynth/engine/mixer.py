@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import heapq
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -152,6 +153,10 @@ class MixerStats:
     load: float = 0.0  # callback time / block time, smoothed
     load_max: float = 0.0
     voices: int = 0
+    peak: float = 0.0  # output peak, held and falling by PEAK_FALL_S per e-fold (a level meter)
+
+
+PEAK_FALL_S = 0.3
 
 
 class Mixer:
@@ -189,6 +194,9 @@ class Mixer:
         gain = self._gain + (self._gain_target - self._gain) * self._k[1 : n + 1] / n
         self._gain = self._gain_target
         out[:] = np.tanh(mix * gain)[:, None]
+        self.stats.peak = max(
+            float(np.max(np.abs(out[:, 0]))), self.stats.peak * math.exp(-n / (PEAK_FALL_S * self.sr))
+        )
         self._account(began, n)
 
     def _account(self, began: float, n: int) -> None:

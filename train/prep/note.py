@@ -54,6 +54,13 @@ class NoteJob:
         )
         return prepared, unit.astype(np.float16)
 
+    def features(self, path: Path) -> tuple[np.ndarray, float]:
+        """One file's [0, 1] mel and its sounding seconds, exactly as prep caches them
+        (for encoding a user's recording into a preset)."""
+        audio, start, end, note = self._cut(path)
+        unit, _ = note_features(note, audio.sample_rate, self.mel, self.options.fade_s)
+        return unit, (end - start) / audio.sample_rate
+
     def model_rate_audio(self, path: Path) -> np.ndarray:
         """The padded 22 050 Hz note whose mel prep caches (for copy-synthesis benchmarks)."""
         audio, _, _, note = self._cut(path)
