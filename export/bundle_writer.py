@@ -23,6 +23,9 @@ from rtsynth.model import load_model
 log = logging.getLogger(__name__)
 
 
+UNSUPERVISED = ("tanaka-3f",)  # variants whose timbres are presets, not the corpus's instruments
+
+
 class BundleExistsError(FileExistsError):
     """The target bundle exists and --force was not given."""
 
@@ -41,6 +44,10 @@ class ExportOptions:
     class_means: str = "centroid"
     tuning_step: int = 3  # tuning table from every key; every n-th re-checked as played (0: neither)
     seed: int = 0
+    # a model that learned without labels (tanaka-3f) gets timbre presets instead of instruments
+    # (export.presets): this many clusters of its timbre space, plus one per marked file
+    presets: int = 8
+    marked: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.tolerance >= 0:
@@ -96,6 +103,8 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.set_description("export: class means")
         priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
         spec = build_spec(run, name, priors, options.which)
+        if run.config.variant in UNSUPERVISED:
+            spec = _with_presets(run, spec, priors, options)
         extras = {
             "name": name,
             "variant": run.config.variant,
@@ -105,7 +114,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         }
         steps.update()
         steps.set_description("export: ONNX decoder")
-        export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras))
+        export_decoder(run.model, directory / DECODER_FILE, decoder_metadata(spec.mel, extras, run.model.layout))
         steps.update()
         steps.set_description("export: parity check")
         spec.model["parity"] = _parity(run, directory / DECODER_FILE, priors.means, options).to_dict()
@@ -133,7 +142,9 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
     corpus = corpus_facts(cache)
     corpus["loudness_filled"] = filled
     descriptors = {
-        d: DescriptorSpec(list(cache.vocab.classes(d)), priors.means[d].astype(float).round(6).tolist(), priors.sigma)
+        d: DescriptorSpec(
+            list(cache.vocab.classes(d)), priors.means[d].astype(float).round(6).tolist(), priors.sigma[d]
+        )
         for d in DESCRIPTORS
     }
     model = {
@@ -156,6 +167,30 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
         model=model,
         metrics=bundle_metrics(run.run_dir, run.epoch),
         vocoder={"kind": _default_vocoder()},
+        layout=run.model.layout,
+    )
+
+
+def _with_presets(run, spec: BundleSpec, priors, options: ExportOptions) -> BundleSpec:
+    """The spec with timbre presets in place of the cache's (placeholder or unused) instruments."""
+    from rtsynth.export.presets import timbre_presets
+
+    presets = timbre_presets(run.model, run.cache, options.presets, options.marked, options.seed)
+    priors.means["timbre"] = presets.means
+    timbre = DescriptorSpec(presets.names, presets.means.astype(float).round(6).tolist(), priors.sigma["timbre"])
+    corpus = {**spec.corpus, "timbres": presets.names, "timbre_pitch_ranges": presets.pitch_ranges}
+    model = {
+        **spec.model,
+        "timbres": f"{len(presets.names)} presets: k-means clusters of z_t and marked files",
+        "preset_examples": presets.examples,
+    }
+    log.info("timbre presets: %s", ", ".join(presets.names))
+    return replace(
+        spec,
+        descriptors={**spec.descriptors, "timbre": timbre},
+        loudness_db=presets.loudness_db,
+        corpus=corpus,
+        model=model,
     )
 
 
@@ -169,7 +204,7 @@ def _parity(run, onnx_path: Path, means: dict[str, np.ndarray], options: ExportO
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     except Exception as err:  # onnxruntime raises its own exception types
         raise ParityError(f"onnxruntime {ort.__version__} cannot load the exported decoder: {err}") from None
-    latents = parity_latents(means, _reference_classes(run.cache), options.seed)
+    latents = parity_latents(means, _reference_classes(run.cache), options.seed, run.model.layout)
     report = check_parity(run.model.decode, lambda z: session.run(None, {"z": z})[0], latents, options.tolerance)
     log.info(
         "parity: max abs error %.2g over %d latents (worst: %s)",

@@ -40,6 +40,20 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "each key from the class that sounds nearest it), then check every N-th key as "
         "it now plays (3; 0 skips both)",
     )
+    export.add_argument(
+        "--presets",
+        type=int,
+        default=8,
+        help="models that learned without labels (tanaka-3f): timbre presets clustered from the timbre space (8)",
+    )
+    export.add_argument(
+        "--mark",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="tanaka-3f: also make a preset of this corpus file (its path as in the cache's notes.csv), "
+        "named by the file; repeatable",
+    )
     export.set_defaults(func=_run)
 
 
@@ -56,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         class_means=args.class_means,
         tuning_step=args.tuning_step,
+        presets=args.presets,
+        marked=tuple(args.mark),
     )
     try:
         out = export_bundle(args.run, args.out, options)

@@ -1,7 +1,7 @@
 """torch decoder -> `decoder.onnx`, the graph the runtime loads with onnxruntime.
 
 Uses torch's current (torch.export-based) ONNX exporter, whose optimiser folds constants;
-the graph takes `z` [batch, 20] float32 with a dynamic batch axis and returns `mel`
+the graph takes `z` [batch, layout size] float32 with a dynamic batch axis and returns `mel`
 [batch, n_mels, n_frames]. The key bundle facts go into the model's `metadata_props`,
 where `rtsynth.model.load_model` checks them against bundle.json.
 """
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from rtsynth.bundle import BUNDLE_VERSION
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
+from rtsynth.labels import STANDARD_LAYOUT, LatentLayout
 from rtsynth.model import METADATA_KEYS
 from rtsynth.settings import MelSettings
 
@@ -38,12 +38,14 @@ class _DecoderGraph(nn.Module):
         return self.model.decode(z)
 
 
-def decoder_metadata(mel: MelSettings, extras: dict[str, object]) -> dict[str, str]:
+def decoder_metadata(
+    mel: MelSettings, extras: dict[str, object], layout: LatentLayout = STANDARD_LAYOUT
+) -> dict[str, str]:
     """METADATA_KEYS (checked at load) plus descriptive `rtsynth.*` extras, all as strings."""
-    layout = ",".join(f"{d}:{LATENT_DIMS[d]}" for d in DESCRIPTORS)
-    facts = dict(zip(METADATA_KEYS, (BUNDLE_VERSION, LATENT_SIZE, mel.n_mels, mel.n_frames)))
+    names = ",".join(f"{d}:{n}" for d, n in layout.dims)
+    facts = dict(zip(METADATA_KEYS, (BUNDLE_VERSION, layout.size, mel.n_mels, mel.n_frames), strict=True))
     facts.update(
-        {"rtsynth.latent_layout": layout, "rtsynth.sample_rate": mel.sample_rate, "rtsynth.hop_length": mel.hop_length}
+        {"rtsynth.latent_layout": names, "rtsynth.sample_rate": mel.sample_rate, "rtsynth.hop_length": mel.hop_length}
     )
     facts.update({f"rtsynth.{key}": value for key, value in extras.items()})
     return {key: str(value) for key, value in facts.items()}
@@ -77,7 +79,7 @@ def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str])
 
     path = Path(path)
     graph = _DecoderGraph(model).eval()
-    example = torch.zeros(2, LATENT_SIZE)
+    example = torch.zeros(2, model.layout.size)
     with torch.no_grad(), quiet_exporter():
         program = torch.onnx.export(
             graph,

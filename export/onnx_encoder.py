@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from rtsynth.export.onnx_decoder import OPSET, quiet_exporter
-from rtsynth.labels import DESCRIPTORS
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ ENCODER_FILE = "encoder.onnx"
 
 
 class _EncoderGraph(nn.Module):
-    """mel [batch, n_mels, n_frames] -> the posterior means of all descriptors, z [batch, 20]."""
+    """mel [batch, n_mels, n_frames] -> the posterior means of the model's latents, z [batch, layout size]."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -28,7 +27,7 @@ class _EncoderGraph(nn.Module):
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         posteriors = self.model.encode(mel)
-        return torch.cat([posteriors[d][0] for d in DESCRIPTORS], dim=1)
+        return torch.cat([posteriors[d][0] for d in self.model.layout.names], dim=1)
 
 
 def export_encoder(model: nn.Module, path: Path, example: np.ndarray, tolerance: float) -> Path:

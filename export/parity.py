@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rtsynth.labels import DESCRIPTORS, LATENT_SIZE, latent_slices
+from rtsynth.labels import STANDARD_LAYOUT, LatentLayout
 
 DEFAULT_TOLERANCE = 1e-4
 RANDOM_BATCHES = (1, 3, 16)
@@ -41,14 +41,16 @@ class ParityReport:
         }
 
 
-def parity_latents(means: dict[str, np.ndarray], reference: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
-    """Named sets of z [n, 20]: random N(0, I) batches, then each descriptor's class means
-    swept with the other descriptors at their `reference` class mean."""
+def parity_latents(
+    means: dict[str, np.ndarray], reference: dict[str, int], seed: int = 0, layout: LatentLayout = STANDARD_LAYOUT
+) -> dict[str, np.ndarray]:
+    """Named sets of z [n, layout size]: random N(0, I) batches, then each latent's class means
+    swept with the other latents at their `reference` class mean."""
     rng = np.random.default_rng(seed)
-    sets = {f"random batch {n}": rng.standard_normal((n, LATENT_SIZE)).astype(np.float32) for n in RANDOM_BATCHES}
-    slices = latent_slices()
-    base = np.concatenate([means[d][reference[d]] for d in DESCRIPTORS]).astype(np.float32)
-    for d in DESCRIPTORS:
+    sets = {f"random batch {n}": rng.standard_normal((n, layout.size)).astype(np.float32) for n in RANDOM_BATCHES}
+    slices = layout.slices()
+    base = np.concatenate([means[d][reference[d]] for d in layout.names]).astype(np.float32)
+    for d in layout.names:
         sweep = np.tile(base, (len(means[d]), 1))
         sweep[:, slices[d]] = means[d]
         sets[f"{d} class means"] = sweep

@@ -13,7 +13,6 @@ from its neighbours: interpolated along the class values for the ordered descrip
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +26,8 @@ ORDERED = ("pitch", "duration")
 
 @dataclass
 class BundlePriors:
-    means: dict[str, np.ndarray]  # descriptor -> [K, d]
-    sigma: float
+    means: dict[str, np.ndarray]  # descriptor -> [K, d] (d = 0 where the model has no such latent)
+    sigma: dict[str, float]
     source: str  # "prior" or "centroid"
     filled: dict[str, list]  # descriptor -> class values whose mean was filled in
 
@@ -40,21 +39,24 @@ def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0, source: str =
     train_idx = cache.indices("train")
     if not len(train_idx):
         raise ValueError(f"{cache.root} has no training notes; cannot place the class means")
+    layout = model.layout
     prior = model.prior_means() if source == "prior" else None
     if prior is not None:
-        means, source = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in DESCRIPTORS}, "prior"
+        means, source = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in layout.names}, "prior"
     else:
         means, source = _centroids(model, cache, train_idx, max_train_notes, seed), "centroid"
-    filled = {}
     for d in DESCRIPTORS:
+        if not layout.has(d):
+            means[d] = np.zeros((len(cache.vocab.classes(d)), 0), np.float32)
+    filled = {}
+    for d in layout.names:
         present = (np.bincount(cache.labels[d][train_idx], minlength=len(means[d])) > 0) & np.isfinite(means[d]).all(1)
         means[d], filled_here = _fill_missing(means[d], present, np.asarray(cache.vocab.classes(d)), d in ORDERED)
         if filled_here:
             filled[d] = [cache.vocab.classes(d)[k] for k in filled_here]
     if filled:
         log.warning("classes without training notes got interpolated means: %s", filled)
-    sigma = math.exp(0.5 * float(model.prior_logvar))
-    return BundlePriors(means, sigma, source, filled)
+    return BundlePriors(means, {d: model.prior_sigma(d) for d in DESCRIPTORS}, source, filled)
 
 
 def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: int) -> dict[str, np.ndarray]:

@@ -1,7 +1,8 @@
 """The model bundle: the contract between `export` (torch side) and the runtime.
 
-A bundle is a directory with `decoder.onnx` (z [batch, 20] -> mel [batch, n_mels, n_frames]
-in [0, 1]), an optional `vocoder.onnx`, and `bundle.json` (this module's `BundleSpec`).
+A bundle is a directory with `decoder.onnx` (z [batch, layout size] -> mel [batch, n_mels,
+n_frames] in [0, 1]; the layout says which latents the model has, T8 P4 V4 D4 for paper
+000's), an optional `vocoder.onnx`, and `bundle.json` (this module's `BundleSpec`).
 The runtime validates everything at load and refuses a bundle that does not match, with an
 error that says what is wrong.
 """
@@ -14,10 +15,11 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, Vocabulary
+from rtsynth.labels import DESCRIPTORS, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,9 @@ class BundleSpec:
     encoder: dict = field(default_factory=dict)
     timbre_map: dict = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    # the latents the decoder takes, in order; a descriptor without one keeps its classes (the
+    # corpus has them) with 0-dim means, and the engine plays it without a latent
+    layout: LatentLayout = STANDARD_LAYOUT
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -90,12 +95,13 @@ class BundleSpec:
         return np.asarray(self.descriptors[descriptor].means, dtype=np.float32)
 
     def latent_layout(self) -> list[dict]:
-        return [{"descriptor": d, "dims": LATENT_DIMS[d]} for d in DESCRIPTORS]
+        return [{"descriptor": d, "dims": n} for d, n in self.layout.dims]
 
     def to_json(self) -> str:
         data = asdict(self)
+        del data["layout"]
         data["mel"] = self.mel.to_dict()
-        data["latent"] = {"size": LATENT_SIZE, "layout": self.latent_layout()}
+        data["latent"] = {"size": self.layout.size, "layout": self.latent_layout()}
         return json.dumps(data, indent=2)
 
     @classmethod
@@ -108,11 +114,7 @@ class BundleSpec:
                 f"bundle format version {data.get('format_version')} is not supported "
                 f"(this rtsynth reads version {BUNDLE_VERSION}); re-export it"
             )
-        latent = data.pop("latent", {})
-        if latent.get("size") != LATENT_SIZE or [part.get("dims") for part in latent.get("layout", [])] != [
-            LATENT_DIMS[d] for d in DESCRIPTORS
-        ]:
-            raise BundleShapeError(f"bundle latent layout {latent} does not match T8 P4 V4 D4")
+        data["layout"] = _read_layout(data.pop("latent", {}))
         try:
             data["mel"] = MelSettings.from_dict(data["mel"])
             data["descriptors"] = {d: DescriptorSpec(**data["descriptors"][d]) for d in DESCRIPTORS}
@@ -123,7 +125,7 @@ class BundleSpec:
     def check_shapes(self) -> None:
         for d in DESCRIPTORS:
             means = self.means(d)
-            expected = (len(self.descriptors[d].classes), LATENT_DIMS[d])
+            expected = (len(self.descriptors[d].classes), self.layout.dim(d))
             if means.shape != expected:
                 raise BundleShapeError(f"{d} prior means have shape {means.shape}, expected {expected}")
             if not np.isfinite(means).all():
@@ -140,6 +142,19 @@ class BundleSpec:
                     f"tuning_cents[{timbre!r}] must be numbers within "
                     f"+-{MAX_TUNING_CENTS:g} cents, or null where not measured"
                 )
+
+
+def _read_layout(latent: dict[str, Any]) -> LatentLayout:
+    """bundle.json's latent layout; it must name timbre and pitch (what the engine plays from)."""
+    try:
+        layout = LatentLayout(tuple((entry["descriptor"], int(entry["dims"])) for entry in latent["layout"]))
+    except (KeyError, TypeError, ValueError) as err:
+        raise BundleShapeError(f"bundle latent layout {latent} is malformed: {err}") from None
+    if latent.get("size") != layout.size or not (layout.has("timbre") and layout.has("pitch")):
+        raise BundleShapeError(
+            f"bundle latent layout {latent} must have timbre and pitch latents and their sum as size"
+        )
+    return layout
 
 
 def sha256_file(path: Path) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 
 from rtsynth.bundle import BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.latent import SLICES, LatentSpace
+from rtsynth.engine.latent import LatentSpace
 from rtsynth.paths import resolve_name
 from rtsynth.presets import timbre_preset, write_preset
 
@@ -65,6 +65,6 @@ def preset_from_audio(bundle: Path, recording: Path, presets_dir: Path, name: st
     target = resolve_name(presets_dir, name, ".json")
     z = encode_recording(bundle, recording)
     space = LatentSpace(read_spec(bundle))
-    path = write_preset(target, timbre_preset(z[SLICES["timbre"]], space, EngineConfig().morph_time_ms))
+    path = write_preset(target, timbre_preset(z[space.slices["timbre"]], space, EngineConfig().morph_time_ms))
     log.info("preset %r from %s written to %s", name, recording.name, path)
     return path

@@ -20,11 +20,63 @@ LATENT_SIZE = sum(LATENT_DIMS.values())
 
 def latent_slices() -> dict[str, slice]:
     """Where each descriptor's latent sits in the concatenated z_S."""
-    out, start = {}, 0
-    for name in DESCRIPTORS:
-        out[name] = slice(start, start + LATENT_DIMS[name])
-        start += LATENT_DIMS[name]
-    return out
+    return STANDARD_LAYOUT.slices()
+
+
+@dataclass(frozen=True)
+class LatentLayout:
+    """Which descriptors a model has a latent for, and its size, in DESCRIPTORS order.
+
+    Paper 000's models have all four (T8 P4 V4 D4); others have fewer (paper 003: timbre
+    and pitch only). A descriptor without a latent has 0 dims: its slice of z is empty, so
+    code that assembles z per descriptor needs no special case, and callers that address a
+    latent by name ask `has` first to say clearly which latents the model lacks.
+    """
+
+    dims: tuple[tuple[str, int], ...]
+
+    def __post_init__(self) -> None:
+        names = [d for d, _ in self.dims]
+        if names != [d for d in DESCRIPTORS if d in names] or any(n < 1 for _, n in self.dims):
+            raise ValueError(
+                f"a latent layout lists known descriptors in {DESCRIPTORS} order, each >= 1 dim: {self.dims}"
+            )
+
+    @staticmethod
+    def of(dims: dict[str, int]) -> LatentLayout:
+        return LatentLayout(tuple((d, int(dims[d])) for d in DESCRIPTORS if dims.get(d)))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(d for d, _ in self.dims)
+
+    @property
+    def size(self) -> int:
+        return sum(n for _, n in self.dims)
+
+    def has(self, descriptor: str) -> bool:
+        return descriptor in self.names
+
+    def dim(self, descriptor: str) -> int:
+        return dict(self.dims).get(descriptor, 0)
+
+    def slices(self) -> dict[str, slice]:
+        """Every descriptor's slice of z; an empty one where the model has no such latent."""
+        out, start = {}, 0
+        for name in DESCRIPTORS:
+            out[name] = slice(start, start + self.dim(name))
+            start += self.dim(name)
+        return out
+
+    def missing(self, descriptor: str) -> str:
+        """The error text for a request to a latent this layout lacks."""
+        return f"this model has no {descriptor} latent (it has {', '.join(self.names)})"
+
+    def describe(self) -> str:
+        return " ".join(f"{d[0].upper()}{n}" for d, n in self.dims)
+
+
+STANDARD_LAYOUT = LatentLayout.of(LATENT_DIMS)
 
 
 @dataclass(frozen=True)

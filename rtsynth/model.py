@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, BundleShapeError, BundleSpec, read_spec
-from rtsynth.labels import LATENT_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +48,11 @@ class Model:
     provider: str
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """z [batch, 20] -> mel [batch, n_mels, n_frames] in [0, 1]."""
+        """z [batch, layout size] -> mel [batch, n_mels, n_frames] in [0, 1]."""
         z = np.ascontiguousarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != LATENT_SIZE:
-            raise ValueError(f"z must have shape [batch, {LATENT_SIZE}], got {z.shape}")
+        size = self.spec.layout.size
+        if z.ndim != 2 or z.shape[1] != size:
+            raise ValueError(f"z must have shape [batch, {size}], got {z.shape}")
         return self.session.run(None, {"z": z})[0]
 
 
@@ -79,9 +79,11 @@ def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) ->
 
 def _check_decoder(session, spec: BundleSpec) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    if [i.name for i in inputs] != ["z"] or inputs[0].shape[1:] != [LATENT_SIZE]:
+    size = spec.layout.size
+    if [i.name for i in inputs] != ["z"] or inputs[0].shape[1:] != [size]:
         raise BundleShapeError(
-            f"decoder input must be z [batch, {LATENT_SIZE}], got {[(i.name, i.shape) for i in inputs]}"
+            f"decoder input must be z [batch, {size}] ({spec.layout.describe()}), "
+            f"got {[(i.name, i.shape) for i in inputs]}"
         )
     expected = [spec.mel.n_mels, spec.mel.n_frames]
     if len(outputs) != 1 or outputs[0].shape[1:] != expected:
@@ -90,7 +92,7 @@ def _check_decoder(session, spec: BundleSpec) -> None:
             f"got {[(o.name, o.shape) for o in outputs]}"
         )
     meta = session.get_modelmeta().custom_metadata_map
-    facts = dict(zip(METADATA_KEYS, (spec.format_version, LATENT_SIZE, spec.mel.n_mels, spec.mel.n_frames)))
+    facts = dict(zip(METADATA_KEYS, (spec.format_version, size, spec.mel.n_mels, spec.mel.n_frames), strict=True))
     wrong = {k: (meta.get(k), str(v)) for k, v in facts.items() if meta.get(k) != str(v)}
     if wrong:
         raise BundleShapeError(f"decoder metadata disagrees with bundle.json (onnx, json): {wrong}")

@@ -290,9 +290,10 @@ def test_compare_builds_one_table_over_runs(evaluated_runs, tmp_path):
     assert lines[3].split("|")[2].strip() == "md-gmvae+c+r"
     metrics = json.loads((evaluated_runs[0] / "metrics.json").read_text())
     assert f"{metrics['table_one']['accuracy']['timbre']:.3f}" in lines[3]
-    assert lines[0].split("|")[-4:-1] == [" epochs ", " s / epoch ", " train min "]
+    assert lines[0].split("|")[-5:-1] == [" epochs ", " s / epoch ", " train min ", " the paper's headline measure "]
+    assert "T k-NN" in lines[0] and "D k-NN" in lines[0]
     epochs = {run.name: len((run / "metrics.csv").read_text().splitlines()) - 1 for run in evaluated_runs}
-    assert sorted(int(line.split("|")[-4]) for line in lines[2:]) == sorted(epochs.values())
+    assert sorted(int(line.split("|")[-5]) for line in lines[2:]) == sorted(epochs.values())
 
 
 def test_eval_and_compare_name_what_is_missing(tmp_path, caplog):

@@ -70,6 +70,27 @@ def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainC
     return config.replace(cache=str(cache), variant=variant, **changes)
 
 
+def small_cache(root: Path, size: int = 64, seed: int = 0) -> Path:
+    """24 notes (every timbre x pitch at mf, two durations): fast enough to perturb in a test."""
+    rng = np.random.default_rng(seed)
+    combos = [(t, p, 1, d) for t in range(3) for p in range(4) for d in (1, 3)]
+    mels = np.stack([synthetic_mel(*c, size, rng) for c in combos])
+    labels = {name: np.array([c[i] for c in combos]) for i, name in enumerate(DESCRIPTORS)}
+    split = np.array([1 if i % 6 == 0 else 2 if i % 6 == 1 else 0 for i in range(len(combos))])
+    return write_cache(
+        root,
+        mels,
+        labels,
+        split,
+        peak_db=-6.0 * np.array([c[0] for c in combos]),
+        duration_s=np.ones(len(combos)),
+        source_ids=[f"note{i}.wav" for i in range(len(combos))],
+        vocab=VOCAB,
+        mel_settings=MelSettings(n_mels=size, note_seconds=(size - 1) * 512 / 22050),
+        manifest_extra={"synthetic": True},
+    )
+
+
 def encoder_bundle(root: Path, size: int = 64, epochs: int = 15, lr: float = 0.005) -> Path:
     """A tiny trained run exported as a full bundle with its encoder and timbre map; trained
     long enough (a few seconds) that its notes sound and its timbres differ. Tuning skipped."""

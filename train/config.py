@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 from rtsynth.config import ConfigError, from_dict, load_config
+from rtsynth.labels import DESCRIPTORS
 from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
 
-Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r"]
-VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
+Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f"]
+VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")  # paper 000's four
+OTHER_PAPER_VARIANTS: tuple[str, ...] = ("luo-gmvae", "tanaka-3f")  # papers 003 and 001 (+ 002)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,103 @@ class AugmentConfig:
     shorten_probability: float = 0.0  # share of each batch cut to a shorter duration class (0: off)
 
 
+# -- settings of the other papers' systems (each its own table, read only by its variant) ----------
+
+
+@dataclass(frozen=True)
+class LuoConfig:
+    """Paper 003 (Luo et al., GMVAE), the `[luo]` table that variant "luo-gmvae" requires.
+
+    The defaults are the paper's (section 3.2): L = 16 dims per latent, constant standard
+    deviations σ_p = e^-2 and σ_t = e^0 for the mixture components, two 512-filter 1-D
+    convolutions of kernel 3 over time (mel bins as channels) and a 512-unit layer per
+    encoder. The paper trains with 0, 25, 50, 75 and 100 % of the instrument labels and shows
+    the timbre space grouping instruments from 25 % on; `label_fraction` 0.25 is that least
+    supervised of its working settings (our choice among the paper's five).
+    """
+
+    latent_dim: int = 16
+    pitch_log_sigma: float = -2.0
+    timbre_log_sigma: float = 0.0
+    encoder_channels: int = 512
+    encoder_hidden: int = 512
+    time_pool: int = 4  # ours: frames averaged before the encoders (the paper keeps 500 ms, 43 frames)
+    label_fraction: float = 0.25  # share of training notes whose instrument label is used, per instrument
+    label_seed: int = 0  # which notes keep their label
+    supervision_weight: float = 10.0  # weight of the cross-entropy of q(y_t|x) on the labelled notes
+
+    def check(self) -> None:
+        if self.latent_dim < 1 or self.encoder_channels < 1 or self.encoder_hidden < 1 or self.time_pool < 1:
+            raise ConfigError("luo.latent_dim, encoder_channels, encoder_hidden and time_pool must be >= 1")
+        if not 0.0 <= self.label_fraction <= 1.0:
+            raise ConfigError(f"luo.label_fraction must be in [0, 1], got {self.label_fraction}")
+        if self.supervision_weight < 0:
+            raise ConfigError(f"luo.supervision_weight must be >= 0, got {self.supervision_weight}")
+
+
+@dataclass(frozen=True)
+class TanakaConfig:
+    """Paper 001 (Tanaka et al., three factors without labels), the `[tanaka]` table that
+    variant "tanaka-3f" requires; `reentry` and the two baselines are paper 002's.
+
+    The defaults are the papers': D_t = 64 global timbre dims, D_v = 64 and D_p = 32 dims per
+    frame, 3-layer BiGRU encoders of 2 x 800 cells, the timbre-variation independent pitch
+    encoder (the better of the two), cyclical KL annealing every 10 epochs, 25 % perturbation
+    dropout for the PD baseline. Ours: frames averaged by `time_pool` before the encoders
+    (frame-wise latents at that rate) and a convolutional decoder (exports to ONNX and runs
+    in real time) instead of the BiGRU one.
+    """
+
+    timbre_dim: int = 64
+    variation_dim: int = 64
+    pitch_dim: int = 32
+    gru_hidden: int = 800
+    gru_layers: int = 3
+    time_pool: int = 4
+    pitch_encoder: Literal["independent", "conditional"] = "independent"
+    kl_cycle: int = 10  # epochs per annealing cycle: β rises to beta.end over its first half (0: the beta ramp)
+    reentry: bool = False  # paper 002: the network applied twice in series, shared weights
+    reentry_weight: float = 1.0  # weight of the second pass's objective beside the first's
+    perturbation_dropout: float = 0.0  # paper 002's PD baseline (0.25): share of notes fed unperturbed
+    input_noise: float = 0.0  # paper 002's RN baseline: std of white noise on the encoders' unit mels (ours)
+
+    def check(self) -> None:
+        sizes = (self.timbre_dim, self.variation_dim, self.pitch_dim, self.gru_hidden, self.gru_layers, self.time_pool)
+        if min(sizes) < 1:
+            raise ConfigError("tanaka dims, gru_hidden, gru_layers and time_pool must be >= 1")
+        if not 0.0 <= self.perturbation_dropout <= 1.0 or self.input_noise < 0 or self.reentry_weight < 0:
+            raise ConfigError("tanaka.perturbation_dropout must be in [0, 1], input_noise and reentry_weight >= 0")
+        if self.kl_cycle < 0:
+            raise ConfigError(f"tanaka.kl_cycle must be >= 0 (0: the beta ramp), got {self.kl_cycle}")
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    """Paper 004's pairwise metric learning, an option of every variant (`[metric]`, off by default).
+
+    Pairs of notes in a batch: their posterior means in latent ξ are pulled together when the
+    notes share ξ's label and pushed at least `margin` apart otherwise. Only same/different
+    is used, never the class itself, as in the paper.
+    """
+
+    weight: float = 0.0  # 0: off
+    margin: float = 1.0  # ours: the paper's "−D12" has no bound; a hinge at this distance gives one
+    latents: tuple[str, ...] = ("timbre", "pitch")  # the paper's two
+
+    def check(self) -> None:
+        if self.weight < 0 or self.margin <= 0:
+            raise ConfigError(f"metric.weight must be >= 0 and metric.margin > 0, got {self.weight}, {self.margin}")
+        unknown = [d for d in self.latents if d not in DESCRIPTORS]
+        if unknown:
+            raise ConfigError(f"metric.latents {unknown} are not descriptors; use some of {list(DESCRIPTORS)}")
+
+
+PAPER_FIELDS = {
+    "luo": "paper 003: latent_dim, pitch_log_sigma, timbre_log_sigma, label_fraction, ...",
+    "tanaka": "paper 001: timbre_dim, variation_dim, pitch_dim, gru_hidden, ...",
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     variant: Variant = "md-gmvae+c+r"
@@ -135,7 +234,12 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    luo: LuoConfig | None = None  # paper 003's settings; required by variant "luo-gmvae"
+    tanaka: TanakaConfig | None = None  # paper 001's (and 002's) settings; required by variant "tanaka-3f"
+    metric: MetricConfig = field(default_factory=MetricConfig)
+
     def __post_init__(self) -> None:
+        self._check_papers()
         if self.batch_size < 1 or self.max_epochs < 1 or self.lr <= 0:
             raise ConfigError("batch_size, max_epochs and lr must be positive")
         if not 0.0 <= self.weight_average < 1.0:
@@ -166,6 +270,24 @@ class TrainConfig:
                 "and differ from it by an even number"
             )
 
+    def _check_papers(self) -> None:
+        """A variant of another paper needs its own table: its settings are the paper's."""
+        tables = {
+            "luo-gmvae": ("luo", self.luo, PAPER_FIELDS["luo"]),
+            "tanaka-3f": ("tanaka", self.tanaka, PAPER_FIELDS["tanaka"]),
+        }
+        if self.variant in tables:
+            name, table, fields = tables[self.variant]
+            if table is None:
+                raise ConfigError(
+                    f'variant "{self.variant}" needs its [{name}] table ({fields}); '
+                    f"write at least `[{name}]` to take the paper's values"
+                )
+            table.check()
+            if self.model.decoder_output != "mel":
+                raise ConfigError(f'variant "{self.variant}" decodes mels: set model.decoder_output = "mel"')
+        self.metric.check()
+
     @property
     def uses_removers(self) -> bool:
         return self.variant == "md-gmvae+c+r"
@@ -195,6 +317,8 @@ def dump_toml(config: TrainConfig) -> str:
     """TOML text that `read_config` reads back into an equal config."""
     top, tables = [], []
     for key, value in config.to_dict().items():
+        if value is None:
+            continue
         if isinstance(value, dict):
             body = "\n".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
             tables.append(f"[{key}]\n{body}\n")

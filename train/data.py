@@ -9,7 +9,7 @@ worker processes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,12 +25,17 @@ _CHUNK = 256  # notes converted at a time
 class Batch:
     mel: torch.Tensor  # [B, M, T] float32 in [0, 1]
     labels: dict[str, torch.Tensor]  # descriptor -> [B] int64
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)  # extra model inputs (paper 001: perturbed mels)
 
     def __len__(self) -> int:
         return len(self.mel)
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.mel.to(device), {d: y.to(device) for d, y in self.labels.items()})
+        return Batch(
+            self.mel.to(device),
+            {d: y.to(device) for d, y in self.labels.items()},
+            {k: x.to(device) for k, x in self.inputs.items()},
+        )
 
 
 class NoteDataset(Dataset):
@@ -58,6 +63,16 @@ class NoteDataset(Dataset):
     def __len__(self) -> int:
         return len(self.mels)
 
+    def with_hidden_timbre(self, fraction: float, seed: int) -> NoteDataset:
+        """The same notes with only `fraction` of each instrument's labels kept (paper 003's
+        semi-supervised setting); the others are UNLABELLED."""
+        from rtsynth.train.models.luo import hide_labels
+
+        labels = self.labels.clone()
+        column = DESCRIPTORS.index("timbre")
+        labels[:, column] = hide_labels(labels[:, column], fraction, seed)
+        return NoteDataset(self.mels, labels)
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.mels[i], self.labels[i]
 
@@ -65,6 +80,37 @@ class NoteDataset(Dataset):
         indices = torch.as_tensor(indices, dtype=torch.long)
         labels = self.labels[indices]
         return Batch(self.mels[indices], {d: labels[:, i] for i, d in enumerate(DESCRIPTORS)})
+
+
+class PerturbedDataset(NoteDataset):
+    """A split with paper 001's perturbed mels: each batch draws one of the bank's variants per
+    note (`shifted`: pitch-shifted, `distorted`: timbre-distorted); with `dropout` (paper 002's
+    PD baseline) a share of the notes gets its clean mel instead."""
+
+    def __init__(self, mels: torch.Tensor, labels: torch.Tensor, rows: np.ndarray, bank, dropout: float = 0.0):
+        super().__init__(mels, labels)
+        self.rows, self.bank, self.dropout = rows, bank, dropout
+
+    @classmethod
+    def from_bank(cls, base: NoteDataset, cache: NoteCache, split: str, bank, dropout: float) -> PerturbedDataset:
+        return cls(base.mels, base.labels, cache.indices(split), bank, dropout)
+
+    def batch(self, indices: torch.Tensor | list[int]) -> Batch:
+        plain = super().batch(indices)
+        indices = torch.as_tensor(indices, dtype=torch.long)
+        rows = self.rows[indices.numpy()]
+        variant = torch.randint(self.bank.settings.variants, (len(rows),)).numpy()
+        order = np.argsort(rows)  # memory maps read fastest in order
+        inputs = {}
+        for name, array in (("shifted", self.bank.envelope), ("distorted", self.bank.fine)):
+            picked = np.empty((len(rows), *array.shape[2:]), np.float32)
+            picked[order] = array[rows[order], variant[order]]
+            inputs[name] = torch.from_numpy(picked)
+        if self.dropout > 0:
+            clean = torch.rand(len(rows)) < self.dropout
+            for x in inputs.values():
+                x[clean] = plain.mel[clean]
+        return Batch(plain.mel, plain.labels, inputs)
 
 
 def per_rank_batch_size(batch_size: int, world_size: int) -> int:

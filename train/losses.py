@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.train.config import LossConfig
+from rtsynth.train.config import LossConfig, MetricConfig
 from rtsynth.train.models import NoteVAE, Removers, VAEOutput
+from rtsynth.train.models.luo import LuoGMVAE
+from rtsynth.train.models.tanaka import ThreeFactorVAE
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Weights:
 
     beta: float
     remover: float
+    supervision: float = 0.0  # paper 003: weight of the cross-entropy of q(y_t|x) on labelled notes
+    reentry: float = 0.0  # paper 002: weight of the second pass's objective
 
 
 def edge_weights(target: torch.Tensor, strength: float) -> torch.Tensor:
@@ -67,6 +71,7 @@ def model_terms(
     labels: dict[str, torch.Tensor],
     removers: Removers | None,
     config: LossConfig,
+    metric: MetricConfig | None = None,
 ) -> dict[str, torch.Tensor]:
     """Every unweighted stage-1 term, each a scalar mean over the batch.
 
@@ -74,6 +79,18 @@ def model_terms(
     called with detached parameters, i.e. frozen, as stage 1 requires.
     """
     terms = reconstruction(out.recon, mel, config)
+    if metric is not None and metric.weight > 0:
+        terms.update(contrastive_terms(out, labels, metric))
+    if isinstance(model, LuoGMVAE):
+        terms.update(model.objective_terms(out, labels))
+        return terms
+    if isinstance(model, ThreeFactorVAE):
+        terms.update(model.objective_terms(out))
+        if model.tanaka.reentry and model.training:
+            second = model.reentry(out)
+            terms.update({f"re_{k}": v for k, v in reconstruction(second.recon, mel, config).items()})
+            terms.update(model.objective_terms(second, prefix="re_"))
+        return terms
     for d, kl in model.kl(out.posteriors, labels).items():
         terms[f"kl_{d}"] = kl.mean()
     for d, logits in out.logits.items():
@@ -140,13 +157,53 @@ def accuracies(
     return {f"{prefix}_{d}": (x.argmax(dim=-1) == labels[d]).float().mean() for d, x in logits.items()}
 
 
-def model_total(terms: dict[str, torch.Tensor], config: LossConfig, weights: Weights) -> torch.Tensor:
-    """Stage-1 objective: the weighted sum of `model_terms`."""
+def pairwise_contrastive(mu: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
+    """Paper 004's pairwise loss on one latent [B, d]: the mean over pairs of distinct notes of
+    |z_i - z_j|² where they share the label, max(0, margin - |z_i - z_j|)² where not.
+
+    Only whether two labels agree is used. Notes whose label is hidden (negative) take no part.
+    """
+    known = labels >= 0
+    mu, labels = mu[known], labels[known]
+    n = len(mu)
+    if n < 2:
+        return mu.sum() * 0.0
+    distance = torch.cdist(mu, mu)
+    same = (labels.unsqueeze(0) == labels.unsqueeze(1)).float()
+    pair = 1.0 - torch.eye(n, device=mu.device)
+    loss = same * distance.pow(2) + (1.0 - same) * F.relu(margin - distance).pow(2)
+    return (loss * pair).sum() / pair.sum()
+
+
+def contrastive_terms(out: VAEOutput, labels: dict[str, torch.Tensor], metric: MetricConfig) -> dict[str, torch.Tensor]:
+    """`pairwise_contrastive` on the posterior means of each latent the config names and the model has."""
+    return {
+        f"metric_{d}": pairwise_contrastive(out.posteriors[d][0], labels[d], metric.margin)
+        for d in metric.latents
+        if d in out.posteriors
+    }
+
+
+def model_total(
+    terms: dict[str, torch.Tensor], config: LossConfig, weights: Weights, metric: MetricConfig | None = None
+) -> torch.Tensor:
+    """Stage-1 objective: the weighted sum of `model_terms` (the terms a variant has)."""
     total = config.recon_weight * (terms["recon_edge_mse"] + config.huber_weight * terms["recon_huber"])
     if "pitch_semitones" in terms:
         total = total + config.pitch_weight * terms["pitch_semitones"]
+    if "sup_timbre" in terms:  # paper 003: the KL of q(y_t|x) and its supervision on the labelled notes
+        total = total + weights.beta * terms["kl_y_timbre"] + weights.supervision * terms["sup_timbre"]
+    if "re_recon_edge_mse" in terms:  # paper 002: the second pass, weighted as the first
+        second = terms["re_recon_edge_mse"] + config.huber_weight * terms["re_recon_huber"]
+        kl = sum(terms[f"re_kl_{d}"] for d in DESCRIPTORS if f"re_kl_{d}" in terms)
+        total = total + weights.reentry * (config.recon_weight * second + weights.beta * kl)
     for d in DESCRIPTORS:
-        total = total + weights.beta * terms[f"kl_{d}"] + config.classifier_weight * terms[f"cls_{d}"]
+        if f"metric_{d}" in terms and metric is not None:
+            total = total + metric.weight * terms[f"metric_{d}"]
+        if f"kl_{d}" in terms:
+            total = total + weights.beta * terms[f"kl_{d}"]
+        if f"cls_{d}" in terms:
+            total = total + config.classifier_weight * terms[f"cls_{d}"]
         if f"adv_{d}" in terms:
             total = total + weights.remover * terms[f"adv_{d}"]
         if f"spread_{d}" in terms:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.train.config import LossConfig, TrainConfig
+from rtsynth.train.config import LossConfig, MetricConfig, TrainConfig
 from rtsynth.train.data import Batch
 from rtsynth.train.distributed import DistContext, all_reduce_sum, wrap
 from rtsynth.train.losses import Weights, model_terms, model_total, remover_input, remover_terms
@@ -50,8 +50,7 @@ def build_networks(
     """
     net = build_model(config, vocab_sizes, *mel_shape, harmonic)
     if train_mels is not None:
-        net.features.fit_input_statistics(train_mels)
-        net.decoder.fit_output_bias(train_mels)
+        net.fit_statistics(train_mels)
     net.to(ctx.device)
     nets = Networks(net, wrap(net, ctx), torch.optim.Adam(net.parameters(), lr=config.lr))
     if config.uses_removers:
@@ -71,12 +70,18 @@ def finite_check(terms: dict[str, torch.Tensor], ctx: DistContext, where: str) -
 
 
 def train_step(
-    nets: Networks, batch: Batch, weights: Weights, loss: LossConfig, ctx: DistContext, where: str = ""
+    nets: Networks,
+    batch: Batch,
+    weights: Weights,
+    loss: LossConfig,
+    ctx: DistContext,
+    where: str = "",
+    metric: MetricConfig | None = None,
 ) -> dict[str, torch.Tensor]:
     """Stage 1, then stage 2; returns every loss term (checked finite before any update)."""
-    out = nets.model(batch.mel)
-    terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss)
-    terms["total"] = model_total(terms, loss, weights)
+    out = nets.model(batch.mel, **batch.inputs)
+    terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss, metric)
+    terms["total"] = model_total(terms, loss, weights, metric)
     if nets.removers is not None:
         logits = nets.remover_model({d: z.detach() for d, z in remover_input(out, loss).items()})
         terms.update(remover_terms(logits, batch.labels))

@@ -26,10 +26,11 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.augment import Augmenter
 from rtsynth.train.averaging import WeightAverage
 from rtsynth.train.config import TrainConfig
-from rtsynth.train.data import Batch, NoteDataset, eval_batches, steps_per_epoch, train_batches
+from rtsynth.train.data import Batch, NoteDataset, PerturbedDataset, eval_batches, steps_per_epoch, train_batches
 from rtsynth.train.distributed import DistContext, all_reduce_sum, gather_objects
 from rtsynth.train.losses import Weights, accuracies, model_terms, model_total, remover_terms
 from rtsynth.train.models.harmonic import HarmonicSetup
+from rtsynth.train.models.tanaka import cyclical_beta
 from rtsynth.train.prep.cache import NoteCache
 from rtsynth.train.runs import (
     RunError,
@@ -130,6 +131,9 @@ class Trainer:
         self.config, self.ctx, self.paths = config, ctx or DistContext(), RunPaths(Path(run_dir))
         if not resume and self.paths.checkpoint("last").exists():
             raise RunError(f"{self.paths.root} already holds a run: pass --resume or choose another --out")
+        if self.ctx.distributed and config.variant == "tanaka-3f" and config.tanaka.reentry:
+            # the second pass runs the bare network outside the data-parallel wrapper's forward
+            raise RunError("re-entry training runs in one process; start it without torchrun")
         cores = max(1, (os.cpu_count() or 1) // self.ctx.local_world_size)
         torch.set_num_threads(config.num_threads or cores)
         seed_everything(config.seed)
@@ -164,6 +168,17 @@ class Trainer:
         self.vocab, self.mel_settings = cache.vocab, cache.mel_settings
         self.mel_shape = tuple(cache.mels.shape[1:])
         self.train_data = NoteDataset.from_cache(cache, "train")
+        if self.config.variant == "tanaka-3f":
+            from rtsynth.train.perturb import PerturbationBank
+
+            bank = PerturbationBank.load(cache.root)
+            self.train_data = PerturbedDataset.from_bank(
+                self.train_data, cache, "train", bank, self.config.tanaka.perturbation_dropout
+            )
+        if self.config.variant == "luo-gmvae" and self.config.luo.label_fraction < 1.0:
+            self.train_data = self.train_data.with_hidden_timbre(
+                self.config.luo.label_fraction, self.config.luo.label_seed
+            )
         self.val_data = NoteDataset.from_cache(cache, "val")
         log.info("data: %d train, %d val notes from %s", len(self.train_data), len(self.val_data), cache.root)
 
@@ -171,10 +186,16 @@ class Trainer:
 
     def weights(self, epoch: int) -> Weights:
         lam = self.config.remover_weight.value(epoch) if self.removers is not None else 0.0
-        return Weights(beta=self.config.beta.value(epoch), remover=lam)
+        cfg = self.config
+        supervision = cfg.luo.supervision_weight if cfg.variant == "luo-gmvae" else 0.0
+        beta, reentry = cfg.beta.value(epoch), 0.0
+        if cfg.variant == "tanaka-3f":
+            beta = cyclical_beta(epoch, cfg.tanaka.kl_cycle, cfg.beta.end) if cfg.tanaka.kl_cycle else beta
+            reentry = cfg.tanaka.reentry_weight if cfg.tanaka.reentry else 0.0
+        return Weights(beta=beta, remover=lam, supervision=supervision, reentry=reentry)
 
     def train_step(self, batch: Batch, weights: Weights, where: str = "") -> dict[str, torch.Tensor]:
-        return train_step(self.nets, batch, weights, self.config.loss, self.ctx, where)
+        return train_step(self.nets, batch, weights, self.config.loss, self.ctx, where, self.config.metric)
 
     def _train_epoch(self, epoch: int, weights: Weights) -> dict[str, float]:
         self.nets.model.train()
@@ -210,9 +231,10 @@ class Trainer:
         for batch in eval_batches(self.val_data, cfg.batch_size, self.ctx.rank, self.ctx.world_size):
             batch = batch.to(self.ctx.device)
             out = self.net(batch.mel)
-            terms = model_terms(self.net, out, batch.mel, batch.labels, self.removers, cfg.loss)
-            terms["total"] = model_total(terms, cfg.loss, weights)
-            terms["monitor"] = model_total(terms, cfg.loss, Weights(beta=cfg.beta.end, remover=0.0))
+            terms = model_terms(self.net, out, batch.mel, batch.labels, self.removers, cfg.loss, cfg.metric)
+            terms["total"] = model_total(terms, cfg.loss, weights, cfg.metric)
+            monitor = Weights(beta=cfg.beta.end, remover=0.0, supervision=weights.supervision)
+            terms["monitor"] = model_total(terms, cfg.loss, monitor, cfg.metric)
             terms["mse"] = torch.nn.functional.mse_loss(out.recon, batch.mel)  # plain, as in Table I
             terms.update(accuracies(out.logits, batch.labels, "acc"))
             if self.removers is not None:

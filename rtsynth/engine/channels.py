@@ -11,8 +11,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from rtsynth.engine.latent import SLICES, LatentSpace, TimbrePoint, offsets_vector
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE
+from rtsynth.engine.latent import LatentSpace, TimbrePoint, offsets_vector
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS
 
 N_CHANNELS = 16
 
@@ -88,17 +88,20 @@ class ChannelState:
         return state
 
     def control(self, space: LatentSpace) -> np.ndarray:
-        return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets)])
+        return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets, space.layout)])
 
     def timbre_z(self, space: LatentSpace) -> np.ndarray:
         """The timbre latent this state asks for: its class-mean mix plus its timbre offsets."""
-        return space.apply_control(np.zeros(LATENT_SIZE), self.control(space))[SLICES["timbre"]].astype(np.float64)
+        z = space.apply_control(np.zeros(space.layout.size), self.control(space))
+        return z[space.slices["timbre"]].astype(np.float64)
 
     def retarget(self, space: LatentSpace, t: float, seconds: float) -> None:
         self.timeline = self.timeline.moved(self.control(space), t, seconds)
 
-    def set_offset(self, descriptor: str, values: tuple[float, ...], index: int | None) -> None:
-        dims = LATENT_DIMS[descriptor]
+    def set_offset(self, space: LatentSpace, descriptor: str, values: tuple[float, ...], index: int | None) -> None:
+        if not space.layout.has(descriptor):
+            raise ValueError(space.layout.missing(descriptor))
+        dims = space.layout.dim(descriptor)
         if not np.isfinite(values).all():
             raise ValueError(f"{descriptor} offsets must be finite numbers, got {values}")
         current = self.offsets.get(descriptor, np.zeros(dims)).copy()
@@ -118,7 +121,8 @@ class ChannelState:
         """This state for another model: indices folded into its timbre count, no ramp."""
         n = space.n_timbres
         point = replace(self.point, cluster=self.point.cluster % n, corners=tuple(c % n for c in self.point.corners))
-        state = ChannelState(point, dict(self.offsets), sustain=self.sustain)
+        offsets = {d: v for d, v in self.offsets.items() if space.layout.dim(d) == len(v)}  # what still fits
+        state = ChannelState(point, offsets, sustain=self.sustain)
         state.timeline = Timeline.still(state.control(space))
         return state
 
@@ -149,7 +153,7 @@ class ChannelState:
             for descriptor, values in data.get("offsets", {}).items():
                 if descriptor not in LATENT_DIMS:
                     raise ValueError(f"unknown descriptor {descriptor!r} in preset offsets")
-                state.set_offset(descriptor, tuple(float(v) for v in values), None)
+                state.set_offset(space, descriptor, tuple(float(v) for v in values), None)
         except (KeyError, TypeError) as err:
             raise ValueError(f"preset channel state is malformed: {err!r}") from None
         state.timeline = Timeline.still(state.control(space))

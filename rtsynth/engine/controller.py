@@ -192,7 +192,7 @@ class Controller:
     def _offset(self, e: LatentOffset, at: float, arrival: float | None) -> None:
         if e.descriptor not in LATENT_DIMS:
             raise ValueError(f"unknown latent descriptor {e.descriptor!r}; use one of {list(LATENT_DIMS)}")
-        self.channels[e.channel].set_offset(e.descriptor, tuple(e.values), e.index)
+        self.channels[e.channel].set_offset(self.space, e.descriptor, tuple(e.values), e.index)
         self._moved(e.channel, at)
 
     def _reset(self, e: LatentReset, at: float, arrival: float | None) -> None:

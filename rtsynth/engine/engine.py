@@ -36,7 +36,7 @@ from rtsynth.engine.requests import (
     WorkerLink,
     WorkerReply,
 )
-from rtsynth.labels import LATENT_DIMS, velocity_unit
+from rtsynth.labels import velocity_unit
 from rtsynth.presets import write_preset
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Engine:
             "pitch_range": [int(space.pitches.min()), int(space.pitches.max())],
             "dynamics": list(space.dynamics),
             "durations": [float(d) for d in space.durations],
-            "latent_dims": dict(LATENT_DIMS),
+            "latent_dims": dict(space.layout.dims),
             "vocoder": self.info.get("vocoder", ""),
             "sample_rate": spec.mel.sample_rate,
             "corpus": spec.corpus.get("name", ""),

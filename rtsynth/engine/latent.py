@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtsynth.bundle import BundleSpec
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, MIDI_MAX, latent_slices
+from rtsynth.labels import DESCRIPTORS, MIDI_MAX, LatentLayout
 
-SLICES = latent_slices()
 MAX_LEVEL_EXTRAPOLATION_DB = 12.0  # velocities beyond the table: at most this far past its ends
 
 
@@ -34,6 +33,8 @@ class LatentSpace:
 
     def __init__(self, spec: BundleSpec):
         vocab = spec.vocab
+        self.layout = spec.layout
+        self.slices = spec.layout.slices()
         self.timbres: tuple[str, ...] = vocab.timbre
         self.pitches = np.asarray(vocab.pitch, dtype=np.int64)
         self.durations = np.asarray(vocab.duration, dtype=np.float64)
@@ -70,8 +71,8 @@ class LatentSpace:
 
     @property
     def control_size(self) -> int:
-        """Length of the control vector: timbre weights, then a 20-dim latent offset."""
-        return self.n_timbres + LATENT_SIZE
+        """Length of the control vector: timbre weights, then a latent offset of the layout's size."""
+        return self.n_timbres + self.layout.size
 
     def timbre_index(self, ref: str | int) -> int:
         """A cluster by name or index; ValueError naming the choices otherwise."""
@@ -149,21 +150,21 @@ class LatentSpace:
     ) -> tuple[np.ndarray, float]:
         """z with zero timbre part, and the transposition left to the resampler."""
         pitch = self.pitch(note, control)
-        z = np.zeros(LATENT_SIZE, dtype=np.float32)
-        z[SLICES["pitch"]] = pitch.z
-        z[SLICES["dynamics"]] = self.dynamics_z(velocity)
-        z[SLICES["duration"]] = self.duration_z(duration)
+        z = np.zeros(self.layout.size, dtype=np.float32)
+        z[self.slices["pitch"]] = pitch.z
+        z[self.slices["dynamics"]] = self.dynamics_z(velocity)  # empty without a dynamics latent
+        z[self.slices["duration"]] = self.duration_z(duration)
         return z, pitch.transpose
 
     def apply_control(self, base: np.ndarray, control: np.ndarray) -> np.ndarray:
-        """base z [..., 20] + control vectors [..., n_timbres + 20] -> z [..., 20]."""
+        """base z [..., size] + control vectors [..., n_timbres + size] -> z [..., size]."""
         weights, offsets = control[..., : self.n_timbres], control[..., self.n_timbres :]
         z = base + offsets
-        z[..., SLICES["timbre"]] += weights @ self.timbre_means
+        z[..., self.slices["timbre"]] += weights @ self.timbre_means
         return z.astype(np.float32)
 
     def control_level(self, level_per_timbre: np.ndarray, control: np.ndarray) -> np.ndarray:
-        """Peak dB for control vectors [..., n_timbres + 20]: the timbre-weighted level."""
+        """Peak dB for control vectors [..., n_timbres + size]: the timbre-weighted level."""
         return control[..., : self.n_timbres] @ level_per_timbre
 
 
@@ -200,8 +201,9 @@ class TimbrePoint:
         return TimbrePoint(0, tuple(i % n_timbres for i in range(4)))
 
 
-def offsets_vector(offsets: dict[str, np.ndarray]) -> np.ndarray:
-    z = np.zeros(LATENT_SIZE)
+def offsets_vector(offsets: dict[str, np.ndarray], layout: LatentLayout) -> np.ndarray:
+    z = np.zeros(layout.size)
+    slices = layout.slices()
     for name in DESCRIPTORS:
-        z[SLICES[name]] = offsets.get(name, np.zeros(LATENT_DIMS[name]))
+        z[slices[name]] = offsets.get(name, np.zeros(layout.dim(name)))
     return z

@@ -14,7 +14,6 @@ import numpy as np
 
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.labels import LATENT_SIZE
 from rtsynth.model import Model
 from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, StreamingVocoder, create_vocoder
 from rtsynth.vocoder.loudness import level_gain
@@ -101,7 +100,7 @@ class ModelRuntime:
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once (the first onnxruntime run and FFT plans are slow) and build
         `streams` vocoders and resamplers up front, so a chord never waits for their setup."""
-        mel = self.decode(np.zeros((2, LATENT_SIZE), dtype=np.float32))[0]
+        mel = self.decode(np.zeros((2, self.space.layout.size), dtype=np.float32))[0]
         for name in {self.vocoder_name, self.start_vocoder}:
             opened = [self.stream(mel, 0.0, 0, name) for _ in range(streams)]
             opened[0].advance(self.first_frames + 8)

@@ -30,6 +30,31 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="run seed (default 0)")
     p.add_argument("--workers", type=int, help="render processes (default 2)")
     p.set_defaults(func=run)
+    kit = data.add_parser(
+        "gm-kit",
+        help="render a SoundFont's GM percussion kit (channel 10) as a folder of unlabelled WAV files",
+        description="One WAV per GM percussion key (35-81 by default), struck once and rendered until silent, "
+        "named by its GM name; no labels.csv, so `rtsynth data prep` reads the folder as unlabelled sounds.",
+    )
+    kit.add_argument("--out", type=Path, required=True, help="output folder")
+    kit.add_argument("--soundfont", help="SoundFont file (default: Debian's FluidR3_GM.sf2)")
+    kit.add_argument("--keys", type=int, nargs=2, metavar=("LO", "HI"), default=(35, 81), help="GM keys (35 81)")
+    kit.set_defaults(func=run_kit)
+
+
+def run_kit(args: argparse.Namespace) -> int:
+    from rtsynth.train.corpus import gm
+    from rtsynth.train.corpus.gm_kit import render_kit
+
+    try:
+        written = render_kit(args.out, args.soundfont or gm.DEFAULT_SOUNDFONT, tuple(args.keys))
+    except gm.GmRenderError as err:
+        log.error("%s", err)
+        return 2
+    if not written:
+        log.error("no percussion key in %d-%d sounded in the SoundFont", *args.keys)
+        return 2
+    return 0
 
 
 def _overrides(args: argparse.Namespace) -> dict:

@@ -30,11 +30,14 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
 
     folder = data.add_parser(
         "folder",
-        help="read a folder of audio files + labels.csv and summarise its labels",
+        help="read a folder of audio files (+ labels.csv) and summarise it",
         description="labels.csv columns: path (relative to --root), instrument, pitch (MIDI number "
-        "or note name like C#4), dynamics; further columns are kept as metadata.",
+        "or note name like C#4), dynamics; further columns are kept as metadata. Without labels.csv "
+        "the folder is an unlabelled corpus: every WAV/FLAC/AIFF file is one sound (any rate, mono or "
+        "stereo, any length), corrupt and silent files are listed with the reason and left out; "
+        "`rtsynth data prep --corpus DIR` makes its cache, variant tanaka-3f trains on it.",
     )
-    folder.add_argument("--root", type=Path, required=True, help="folder holding labels.csv")
+    folder.add_argument("--root", type=Path, required=True, help="folder holding labels.csv or sound files")
     folder.set_defaults(func=_run_folder)
 
 
@@ -51,9 +54,16 @@ def _run_tinysol(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace) -> int:
-    from rtsynth.train.corpus.folder import read_folder
+    from rtsynth.train.corpus.folder import LABELS_NAME, read_folder
+    from rtsynth.train.corpus.tinysol import find_metadata
+    from rtsynth.train.corpus.unlabelled import read_unlabelled
 
-    return _report(read_folder, args.root)
+    if (args.root / LABELS_NAME).is_file():
+        return _report(read_folder, args.root)
+    if find_metadata(args.root) is not None:
+        log.error("%s has no labels.csv but TinySOL's metadata: read it with `rtsynth data tinysol`", args.root)
+        return 2
+    return _report(lambda root: read_unlabelled(root, check_audio=True), args.root)
 
 
 def _report(reader, root: Path) -> int:

@@ -13,6 +13,7 @@ from rtsynth.labels import DYNAMICS, note_name
 from rtsynth.train.corpus.folder import LABELS_NAME, read_folder
 from rtsynth.train.corpus.records import Corpus
 from rtsynth.train.corpus.tinysol import METADATA_NAME, find_metadata, read_tinysol
+from rtsynth.train.corpus.unlabelled import read_unlabelled
 
 SKIPPED_SHOWN = 20  # summary lines for skipped entries; the rest are counted
 
@@ -26,10 +27,13 @@ def read_corpus(root: str | Path) -> Corpus:
         return read_tinysol(root)
     if (root / LABELS_NAME).is_file():
         return read_folder(root)
-    raise FileNotFoundError(
-        f"{root} is not a corpus: looked for {METADATA_NAME} (TinySOL, also under annotation/) "
-        f"and {LABELS_NAME} (GM-SOL or a folder of labelled audio)"
-    )
+    try:
+        return read_unlabelled(root)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{root} is not a corpus: looked for {METADATA_NAME} (TinySOL, also under annotation/), "
+            f"{LABELS_NAME} (GM-SOL or a folder of labelled audio) and WAV/FLAC/AIFF files (unlabelled sounds)"
+        ) from None
 
 
 def summarize(corpus: Corpus) -> str:

@@ -32,14 +32,15 @@ class ClassMeans:
 def class_means(model, train: SplitLatents, vocab_sizes: dict[str, int], use_prior: bool = True) -> ClassMeans:
     """The prior's means where the model has them and `use_prior`, else the training centroids."""
     present = {d: np.bincount(train.labels[:, j], minlength=vocab_sizes[d]) > 0 for j, d in enumerate(DESCRIPTORS)}
+    names = model.layout.names  # the latents the model has
     prior = model.prior_means() if use_prior else None
     if prior is not None:
-        std = float(np.exp(0.5 * float(model.prior_logvar)))
-        means = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in DESCRIPTORS}
-        sigma = {d: np.full_like(means[d], std) for d in DESCRIPTORS}
+        means = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in names}
+        sigma = {d: np.full_like(means[d], model.prior_sigma(d)) for d in names}
         return ClassMeans(means, sigma, present, "prior")
     means, sigma = {}, {}
-    for j, d in enumerate(DESCRIPTORS):
+    for d in names:
+        j = DESCRIPTORS.index(d)
         means[d], sigma[d] = _centroids(train.mu[d], train.labels[:, j], vocab_sizes[d])
     return ClassMeans(means, sigma, present, "centroid")
 

@@ -44,6 +44,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from rtsynth.train.eval.names import SYMBOL
     from rtsynth.train.eval.pipeline import EvalOptions, evaluate_run
     from rtsynth.train.prep.cache import CacheError
     from rtsynth.train.runs import RunError
@@ -67,13 +68,11 @@ def _eval(args: argparse.Namespace) -> int:
         log.error("cannot evaluate %s: %s", args.run_dir, err)
         return 2
     acc = metrics["table_one"]["accuracy"]
+    scores = " ".join(f"{SYMBOL[d]} {'-' if acc[d] is None else format(acc[d], '.3f')}" for d in acc)
     log.info(
-        "%s: T %.3f P %.3f V %.3f D %.3f, recon MSE %.4f -> %s",
+        "%s: %s, recon MSE %.4f -> %s",
         metrics["variant"],
-        acc["timbre"],
-        acc["pitch"],
-        acc["dynamics"],
-        acc["duration"],
+        scores,
         metrics["table_one"]["recon_mse"],
         args.run_dir / "report.md",
     )

@@ -34,9 +34,11 @@ def divergence(z: np.ndarray, labels: np.ndarray) -> float | None:
 
 
 def cluster_stats(mu: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict]:
-    """Each latent against its own label: denseness, divergence and their ratio."""
+    """Each latent the model has against its own label: denseness, divergence and their ratio."""
     out = {}
     for j, name in enumerate(DESCRIPTORS):
+        if name not in mu:
+            continue
         dense = denseness(mu[name], labels[:, j])
         div = divergence(mu[name], labels[:, j])
         ratio = None if div is None or dense == 0 else div / dense

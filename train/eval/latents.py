@@ -27,7 +27,7 @@ class SplitLatents:
         return len(self.indices)
 
     def z(self) -> np.ndarray:
-        """The concatenated z_S [n, 20], as the decoder takes it."""
+        """The concatenated latents [n, layout size], as the decoder takes it."""
         return concat_latents(self.mu)
 
     def subset(self, rows: np.ndarray) -> SplitLatents:
@@ -41,11 +41,17 @@ class SplitLatents:
 
 
 def concat_latents(mu: dict[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([mu[d] for d in DESCRIPTORS], axis=1)
+    """The latents present in `mu`, in DESCRIPTORS order: the decoder's z."""
+    return np.concatenate([mu[d] for d in DESCRIPTORS if d in mu], axis=1)
 
 
 def split_latents(z: np.ndarray) -> dict[str, np.ndarray]:
     return {d: z[:, s] for d, s in latent_slices().items()}
+
+
+def subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
+    """At most `limit` of `indices`, drawn at random, in their order."""
+    return indices if len(indices) <= limit else np.sort(rng.choice(indices, size=limit, replace=False))
 
 
 def load_mels(cache, indices: np.ndarray) -> np.ndarray:
@@ -67,24 +73,28 @@ def encode_split(
 ) -> SplitLatents:
     """Posterior means for `indices`; with_outputs adds classifier predictions and recon MSE."""
     indices = np.asarray(indices, dtype=np.int64)
-    mus: dict[str, list] = {d: [] for d in DESCRIPTORS}
+    names = model.layout.names  # the latents the model has
+    mus: dict[str, list] = {d: [] for d in names}
     predicted, mse = [], []
     for rows in tqdm(list(batched(len(indices), batch_size)), desc=desc, leave=False, unit="batch"):
         mel = torch.from_numpy(load_mels(cache, indices[rows]))
         posterior = model.encode(mel)
-        mu = {d: posterior[d][0] for d in DESCRIPTORS}
-        for d in DESCRIPTORS:
+        mu = {d: posterior[d][0] for d in names}
+        for d in names:
             mus[d].append(mu[d].numpy())
         if with_outputs:
             logits = model.classify(mu)
-            predicted.append(np.stack([logits[d].argmax(dim=1).numpy() for d in DESCRIPTORS], axis=1))
-            recon = model.decode(torch.cat([mu[d] for d in DESCRIPTORS], dim=1))
+            unknown = np.full(len(mel), -1)  # a descriptor the model does not predict
+            predicted.append(
+                np.stack([logits[d].argmax(dim=1).numpy() if d in logits else unknown for d in DESCRIPTORS], axis=1)
+            )
+            recon = model.decode(torch.cat([mu[d] for d in names], dim=1))
             mse.append(((recon - mel) ** 2).flatten(1).mean(dim=1).numpy())
     if not len(indices):
         raise ValueError(f"{desc}: no notes to encode (is this split empty in the cache?)")
     return SplitLatents(
         indices=indices,
-        mu={d: np.concatenate(mus[d]) for d in DESCRIPTORS},
+        mu={d: np.concatenate(mus[d]) for d in names},
         labels=cache.label_matrix(indices),
         predicted=np.concatenate(predicted) if predicted else None,
         recon_mse=np.concatenate(mse) if mse else None,
@@ -93,7 +103,7 @@ def encode_split(
 
 @torch.no_grad()
 def decode(model, z: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Mels [n, n_mels, n_frames] in [0, 1] decoded from z_S [n, 20]."""
+    """Mels [n, n_mels, n_frames] in [0, 1] decoded from z [n, layout size]."""
     out = [
         model.decode(torch.from_numpy(np.ascontiguousarray(z[rows], dtype=np.float32))).numpy()
         for rows in batched(len(z), batch_size)

@@ -32,21 +32,25 @@ def knn_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, t
 
 @dataclass
 class Leakage:
-    matrix: np.ndarray  # [latent, label] k-NN test accuracy, DESCRIPTORS order on both axes
+    matrix: np.ndarray  # [latent, label] k-NN test accuracy; labels in DESCRIPTORS order
     chance: np.ndarray  # [label] majority-class rate on the test split
     k: int
+    latents: tuple[str, ...] = DESCRIPTORS  # the rows: the latents the model has
 
     def excess(self) -> np.ndarray:
         """Accuracy above chance, [latent, label]."""
         return self.matrix - self.chance[None, :]
 
+    def _off_diagonal(self) -> np.ndarray:
+        """A latent against another latent's label (labels without a latent in the model are not
+        what it claims to separate)."""
+        return np.array([[r != c and c in self.latents for c in DESCRIPTORS] for r in self.latents])
+
     def mean_off_diagonal_excess(self) -> float:
-        off = ~np.eye(len(DESCRIPTORS), dtype=bool)
-        return float(self.excess()[off].mean())
+        return float(self.excess()[self._off_diagonal()].mean())
 
     def max_off_diagonal_excess(self) -> float:
-        off = ~np.eye(len(DESCRIPTORS), dtype=bool)
-        return float(self.excess()[off].max())
+        return float(self.excess()[self._off_diagonal()].max())
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +58,7 @@ class Leakage:
             "rows": "latent",
             "columns": "label",
             "order": list(DESCRIPTORS),
+            "latents": list(self.latents),
             "accuracy": self.matrix.round(6).tolist(),
             "chance": self.chance.round(6).tolist(),
             "mean_off_diagonal_excess": self.mean_off_diagonal_excess(),
@@ -69,9 +74,10 @@ def leakage_matrix(
     k: int = 5,
 ) -> Leakage:
     n = len(DESCRIPTORS)
-    matrix = np.zeros((n, n))
-    for i, latent in enumerate(DESCRIPTORS):
+    latents = tuple(d for d in DESCRIPTORS if d in train_mu)
+    matrix = np.zeros((len(latents), n))
+    for i, latent in enumerate(latents):
         for j in range(n):
             matrix[i, j] = knn_accuracy(train_mu[latent], train_labels[:, j], test_mu[latent], test_labels[:, j], k)
     chance = np.array([chance_level(test_labels[:, j]) for j in range(n)])
-    return Leakage(matrix=matrix, chance=chance, k=k)
+    return Leakage(matrix=matrix, chance=chance, k=k, latents=latents)

@@ -62,7 +62,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.classmeans import class_means
     from rtsynth.train.eval.clusters import cluster_stats
     from rtsynth.train.eval.controllability import controllability
-    from rtsynth.train.eval.latents import encode_split
+    from rtsynth.train.eval.latents import encode_split, subsample
     from rtsynth.train.eval.leakage import leakage_matrix
     from rtsynth.train.eval.recon_pitch import reconstruction_pitch
     from rtsynth.train.eval.report import write_report
@@ -70,6 +70,14 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.through_audio import audio_route
     from rtsynth.train.eval.transfer import timbre_transfer
 
+    if run.config.variant == "luo-gmvae":
+        from rtsynth.train.eval.luo import evaluate_luo
+
+        return evaluate_luo(run, options)
+    if run.config.variant == "tanaka-3f":
+        from rtsynth.train.eval.tanaka import evaluate_tanaka
+
+        return evaluate_tanaka(run, options)
     run_dir = Path(run.run_dir)
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)
@@ -77,7 +85,7 @@ def evaluate(run, options: EvalOptions) -> dict:
     stage = _Stages(total=8)
     with stage("encode"):
         test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
-        train_idx = _subsample(cache.indices("train"), options.max_train_notes, rng)
+        train_idx = subsample(cache.indices("train"), options.max_train_notes, rng)
         train = encode_split(model, cache, train_idx, desc="encode train")
     with stage("leakage and clusters"):
         leak = leakage_matrix(train.mu, train.labels, test.mu, test.labels)
@@ -128,14 +136,27 @@ def evaluate(run, options: EvalOptions) -> dict:
         "transfer": transfer.metrics,
         "figures": [str(p.relative_to(run_dir)) for p in figures],
         "seconds": stage.seconds,
+        **_metric_learning(run.config, clusters),
     }
     stage.bar.close()
     log.info("wrote %s and %s", *write_report(run_dir, metrics))
     return metrics
 
 
-def _subsample(indices: np.ndarray, limit: int, rng) -> np.ndarray:
-    return indices if len(indices) <= limit else np.sort(rng.choice(indices, size=limit, replace=False))
+PAPER_004 = {  # the proposed VAE's denseness (lower) and divergence (higher), poster's table
+    "pitch": {"denseness": 2.891, "divergence": 3.551},
+    "timbre": {"denseness": 3.420, "divergence": 2.654},
+}
+
+
+def _metric_learning(config, clusters: dict) -> dict:
+    """With paper 004's pairwise loss on: its headline (timbre divergence over denseness) and its numbers."""
+    if config.metric.weight <= 0:
+        return {}
+    return {
+        "paper_004": {"published": PAPER_004, "latents": list(config.metric.latents)},
+        "headline": {"name": "timbre divergence / denseness (paper 004)", "value": clusters["timbre"]["ratio"]},
+    }
 
 
 def _metric_figures(folder: Path, leak, control: dict, clf, transfer) -> list[Path]:
@@ -177,10 +198,11 @@ def _spectrogram_figures(folder: Path, model, cache, test, n_recon: int, rng) ->
 
 def _tsne(folder: Path, cache, train, options: EvalOptions, rng) -> Path:
     from rtsynth.train.eval import figures
+    from rtsynth.train.eval.latents import subsample
     from rtsynth.train.eval.tsne import tsne_figure
 
     figures.use_agg()
-    points = _subsample(np.arange(len(train)), options.tsne_points, rng)
+    points = subsample(np.arange(len(train)), options.tsne_points, rng)
     return tsne_figure(
         {d: train.mu[d][points] for d in DESCRIPTORS},
         train.labels[points],

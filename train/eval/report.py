@@ -8,7 +8,7 @@ from pathlib import Path
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.eval.names import SYMBOL
 
-VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")
+VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f")
 
 
 def _f(value, digits: int = 3) -> str:
@@ -279,23 +279,41 @@ def compare_table(metrics: list[dict]) -> str:
                 Path(m["run"]).name,
                 m["variant"],
                 *(_f(t["accuracy"][d]) for d in DESCRIPTORS),
+                *(_f(own_knn(leak, d)) for d in DESCRIPTORS),
                 _f(t["recon_mse"], 4),
                 _f(leak["mean_off_diagonal_excess"]),
                 _f(leak["max_off_diagonal_excess"]),
                 str(train.get("epochs", "")),
                 _f(train.get("seconds_per_epoch"), 1),
                 _f(train.get("minutes"), 0),
+                _headline(m),
             ]
         )
     header = [
         "run",
         "variant",
         *(f"{SYMBOL[d]} acc ↑" for d in DESCRIPTORS),
+        *(f"{SYMBOL[d]} k-NN ↑" for d in DESCRIPTORS),
         "recon MSE ↓",
         "leakage above chance, mean ↓",
         "max ↓",
         "epochs",
         "s / epoch",
         "train min",
+        "the paper's headline measure",
     ]
     return "\n".join(_table(header, rows))
+
+
+def own_knn(leakage: dict, descriptor: str) -> float | None:
+    """k-NN accuracy of a latent for its own label; None where the model has no such latent."""
+    latents = leakage.get("latents", leakage["order"])
+    if descriptor not in latents:
+        return None
+    return leakage["accuracy"][latents.index(descriptor)][leakage["order"].index(descriptor)]
+
+
+def _headline(m: dict) -> str:
+    """A system's own paper's headline measure (paper 000's variants: the Table I row itself)."""
+    headline = m.get("headline")
+    return "" if headline is None else f"{headline['name']}: {_f(headline['value'])}"

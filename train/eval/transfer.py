@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from rtsynth.labels import DESCRIPTORS, INSTRUMENT_BY_NAME, latent_slices
+from rtsynth.labels import DESCRIPTORS, INSTRUMENT_BY_NAME
 from rtsynth.train.eval.classmeans import ClassMeans
 from rtsynth.train.eval.latents import SplitLatents, decode
 
@@ -86,8 +86,8 @@ def timbre_transfer(
 def _transfer(model, classifier, notes: SplitLatents, means: ClassMeans, source: int, target: int, alphas):
     """Target posterior [len(alphas), n] and the decoded mels [len(alphas), n, ...]."""
     shift = means.means["timbre"][target] - means.means["timbre"][source]
-    z = np.stack([notes.z() for _ in alphas])  # [A, n, 20]
-    z[:, :, latent_slices()["timbre"]] += np.asarray(alphas, np.float32)[:, None, None] * shift
+    z = np.stack([notes.z() for _ in alphas])  # [A, n, layout size]
+    z[:, :, model.layout.slices()["timbre"]] += np.asarray(alphas, np.float32)[:, None, None] * shift
     mels = decode(model, z.reshape(-1, z.shape[-1]))
     posterior = classifier.probabilities(mels)["timbre"][:, target]
     return posterior.reshape(len(alphas), len(notes)), mels.reshape(len(alphas), len(notes), *mels.shape[1:])

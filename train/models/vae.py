@@ -8,12 +8,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, latent_slices
+from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, LATENT_SIZE, STANDARD_LAYOUT, latent_slices
 from rtsynth.train.config import ModelConfig, TrainConfig
 from rtsynth.train.models.decoder import Decoder
 from rtsynth.train.models.encoder import FeatureExtractor
@@ -35,6 +36,7 @@ class VAEOutput:
 
 class NoteVAE(nn.Module):
     prior_logvar: float = 0.0  # fixed unit variance of every prior component
+    layout = STANDARD_LAYOUT
 
     def __init__(
         self,
@@ -71,6 +73,14 @@ class NoteVAE(nn.Module):
             {d: classifier(cls_in[d], config.classifier_hidden, self.vocab_sizes[d]) for d in DESCRIPTORS}
         )
         self.decoder = Decoder(config, LATENT_SIZE, n_mels, n_frames, harmonic)
+
+    def fit_statistics(self, mels: torch.Tensor) -> None:
+        """Input standardisation and the decoder's output bias from the training split [N, M, T]."""
+        self.features.fit_input_statistics(mels)
+        self.decoder.fit_output_bias(mels)
+
+    def prior_sigma(self, descriptor: str) -> float:
+        return math.exp(0.5 * self.prior_logvar)
 
     def encode(self, mel: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         h = self.features(mel)
@@ -125,6 +135,17 @@ def build_model(
     n_mels: int = 256,
     n_frames: int = 256,
     harmonic: HarmonicSetup | None = None,
-) -> NoteVAE:
-    """`harmonic` (the dataset's mel settings and pitch classes) is needed by decoder_output "harmonic"."""
+) -> nn.Module:
+    """The config's variant; `harmonic` (the dataset's mel settings and pitch classes) is needed
+    by decoder_output "harmonic"."""
+    if config.variant == "luo-gmvae":
+        from rtsynth.train.models.luo import LuoGMVAE
+
+        return LuoGMVAE(vocab_sizes, config.model, config.luo, n_mels, n_frames)
+    if config.variant == "tanaka-3f":
+        from rtsynth.train.models.tanaka import ThreeFactorVAE
+
+        if harmonic is None:
+            raise ValueError('variant "tanaka-3f" needs the dataset\'s mel settings (its liftering works on them)')
+        return ThreeFactorVAE(config.model, config.tanaka, harmonic.mel_settings, n_mels, n_frames)
     return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)

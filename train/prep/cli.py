@@ -40,6 +40,32 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
     probe.add_argument("cache", help="dataset cache folder (from `rtsynth data prep`)")
     probe.add_argument("--json", help="also write the result to this JSON file")
     probe.set_defaults(func=run_probe)
+    perturb = data.add_parser(
+        "perturb",
+        help="paper 001's perturbation bank beside a cache (needed by variant tanaka-3f)",
+        description="For every note: audio vocoded from its mel, then VARIANTS random pitch shifts (-7..7 semitones) "
+        "and random timbre distortions (two of nine pedalboard effects), as mels in CACHE/perturbation/.",
+    )
+    perturb.add_argument("cache", help="dataset cache folder (from `rtsynth data prep`)")
+    perturb.add_argument("--variants", type=int, default=2, help="perturbed versions per note (default 2)")
+    perturb.add_argument("--seed", type=int, default=0)
+    perturb.set_defaults(func=run_perturb)
+
+
+def run_perturb(args: argparse.Namespace) -> int:
+    from rtsynth.train.perturb import PerturbSettings, build_bank
+    from rtsynth.train.prep.cache import CacheError
+
+    try:
+        folder = build_bank(args.cache, PerturbSettings(variants=args.variants, seed=args.seed))
+    except ImportError as err:
+        log.error("the perturbation bank needs pedalboard (pip install 'rtsynth[train]'): %s", err)
+        return 2
+    except (ValueError, OSError, CacheError) as err:
+        log.error("%s", err)
+        return 2
+    log.info("wrote %s", folder)
+    return 0
 
 
 def run_prep(args: argparse.Namespace) -> int:

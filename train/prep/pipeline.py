@@ -59,15 +59,14 @@ def prepare_corpus(
         log.info("cache up to date: %s", out)
         return PrepOutcome(out, False, json.loads((out / "report.json").read_text()))
     log.info("building cache %s from %s (%s changed)", out, corpus.root, ", ".join(stale))
-    out.mkdir(parents=True, exist_ok=True)
-    for marker in ("manifest.json", "report.json"):  # the cache is incomplete until both are rewritten
-        (out / marker).unlink(missing_ok=True)
-
     wanted, filtered = filter_pitch(sorted(corpus.records, key=lambda r: r.source_id), options.pitch_range)
     started = time.perf_counter()
     notes, mels, failed = collect(wanted, NoteJob(mel, trim, options), mel, workers, progress)
     prep_seconds = time.perf_counter() - started
-    check_usable(corpus, notes, failed, filtered, out)
+    check_usable(corpus, notes, failed, filtered, out)  # before touching `out`: a failed prep keeps what is there
+    out.mkdir(parents=True, exist_ok=True)
+    for marker in ("manifest.json", "report.json"):  # the cache is incomplete until both are rewritten
+        (out / marker).unlink(missing_ok=True)
     vocab, labels, split = write_labelled_cache(out, corpus, notes, mels, options, mel, trim, fingerprint)
     del mels
     load_seconds, cache = timed_load(out)
