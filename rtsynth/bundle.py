@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 BUNDLE_FORMAT = "rtsynth-bundle"
 BUNDLE_VERSION = 1
 MAX_TUNING_CENTS = 1200.0  # a class measured more than an octave off is a failed measurement
+LOUDNESS_DB_RANGE = (-150.0, 150.0)  # peak dB of a note's mel power (shipped: 4-32): far outside is broken
+MEL_FIELDS_POSITIVE = ("sample_rate", "note_seconds", "n_fft", "hop_length", "n_mels", "db_range")
 DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
 
@@ -107,6 +109,8 @@ class BundleSpec:
     @classmethod
     def from_json(cls, text: str) -> BundleSpec:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise BundleError(f"bundle.json must be a JSON object, got {type(data).__name__}")
         if data.get("format") != BUNDLE_FORMAT:
             raise BundleVersionError(f"not an rtsynth bundle (format {data.get('format')!r})")
         if data.get("format_version") != BUNDLE_VERSION:
@@ -123,6 +127,9 @@ class BundleSpec:
             raise BundleError(f"bundle.json is incomplete or malformed: {err!r}") from None
 
     def check_shapes(self) -> None:
+        """Every table the engine reads: shapes, types, finite values within their ranges."""
+        self._check_settings()
+        self._check_loudness()
         for d in DESCRIPTORS:
             means = self.means(d)
             expected = (len(self.descriptors[d].classes), self.layout.dim(d))
@@ -130,6 +137,9 @@ class BundleSpec:
                 raise BundleShapeError(f"{d} prior means have shape {means.shape}, expected {expected}")
             if not np.isfinite(means).all():
                 raise BundleShapeError(f"{d} prior means contain NaN or inf")
+            sigma = self.descriptors[d].sigma
+            if not _number(sigma) or not sigma > 0:
+                raise BundleShapeError(f"descriptors.{d}.sigma must be a positive number, got {sigma!r}")
         if self.encoder and self.encoder.get("file") not in self.files:
             raise BundleFileError(f"the encoder file {self.encoder.get('file')!r} is not among the bundle's files")
         n_pitches = len(self.descriptors["pitch"].classes)
@@ -142,6 +152,41 @@ class BundleSpec:
                     f"tuning_cents[{timbre!r}] must be numbers within "
                     f"+-{MAX_TUNING_CENTS:g} cents, or null where not measured"
                 )
+
+    def _check_settings(self) -> None:
+        if not isinstance(self.name, str):
+            raise BundleShapeError(f"name must be a string, got {self.name!r}")
+        for key in MEL_FIELDS_POSITIVE:
+            value = getattr(self.mel, key)
+            if not _number(value) or not value > 0:
+                raise BundleShapeError(f"mel.{key} must be a positive number, got {value!r}")
+        dynamics = self.descriptors["dynamics"].classes
+        for name in dynamics:
+            velocity = self.velocity_to_dynamics.get(name) if isinstance(self.velocity_to_dynamics, dict) else None
+            if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= 127:
+                raise BundleShapeError(
+                    f"velocity_to_dynamics[{name!r}] must be a MIDI velocity 1-127, got {velocity!r}"
+                )
+
+    def _check_loudness(self) -> None:
+        """The level of every timbre at every dynamics: a NaN here would silence every later note."""
+        low, high = LOUDNESS_DB_RANGE
+        if not isinstance(self.loudness_db, dict):
+            raise BundleShapeError(f"loudness_db must be a table timbre -> dynamics -> dB, got {self.loudness_db!r}")
+        for timbre in self.descriptors["timbre"].classes:
+            row = self.loudness_db.get(timbre)
+            for dyn in self.descriptors["dynamics"].classes:
+                value = row.get(dyn) if isinstance(row, dict) else None
+                if not _number(value) or not low <= value <= high:
+                    raise BundleShapeError(
+                        f"loudness_db[{timbre!r}][{dyn!r}] must be a finite dB value within {low:g}..{high:g}, "
+                        f"got {value!r}"
+                    )
+
+
+def _number(value: object) -> bool:
+    """A finite int or float (not a bool, not NaN or inf)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 
 
 def _read_layout(latent: dict[str, Any]) -> LatentLayout:

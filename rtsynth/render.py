@@ -23,6 +23,8 @@ from rtsynth.resources import default_bundle
 log = logging.getLogger(__name__)
 
 OUTPUT_RATES = (44100, 48000)
+MAX_RENDER_SECONDS = 3600.0  # an hour: longer input is refused, not cut short
+SILENCE_DBFS = -120.0  # a render whose peak stays below this played nothing
 
 
 class RenderError(ValueError):
@@ -88,7 +90,8 @@ def midi_events(path: str | Path, timbres: Sequence[str], mapper: MidiMapper | N
     try:
         midi = mido.MidiFile(str(path))
     except (OSError, EOFError, ValueError) as err:
-        raise RenderError(f"cannot read MIDI file {path}: {err}") from None
+        reason = str(err) or ("the file is empty" if Path(path).stat().st_size == 0 else type(err).__name__)
+        raise RenderError(f"cannot read MIDI file {path}: {reason}") from None
     mapper = mapper or MidiMapper()
     events: list[Event] = []
     now = 0.0
@@ -106,10 +109,18 @@ def midi_events(path: str | Path, timbres: Sequence[str], mapper: MidiMapper | N
 
 
 def render(bundle: str | Path, events: list[Event], config: EngineConfig) -> np.ndarray:
-    """Events through the offline engine; ValueError for an event that cannot apply."""
+    """Events through the offline engine; ValueError for an event that cannot apply, and
+    RenderError for input longer than an hour or a render that comes out silent."""
     from rtsynth.engine.backends import OfflineRenderer
 
-    return OfflineRenderer(bundle, config).render(events)
+    last = max((e.at for e in events if e.at is not None), default=0.0)
+    if last > MAX_RENDER_SECONDS:
+        raise RenderError(f"the input lasts {last:.0f} s; rtsynth render renders at most {MAX_RENDER_SECONDS:.0f} s")
+    audio = OfflineRenderer(bundle, config).render(events, max_seconds=MAX_RENDER_SECONDS)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if 20 * np.log10(max(peak, 1e-12)) < SILENCE_DBFS:
+        raise RenderError(f"the render is silent (peak below {SILENCE_DBFS:g} dBFS): nothing written")
+    return audio
 
 
 def write_wav(path: str | Path, audio: np.ndarray, samplerate: int) -> Path:

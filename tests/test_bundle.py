@@ -132,3 +132,80 @@ def test_not_onnx(tmp_path):
     write_spec(bundle, BundleSpec.from_json((bundle / "bundle.json").read_text()))
     with pytest.raises(BundleShapeError, match="cannot be loaded by onnxruntime"):
         load_model(bundle)
+
+
+def _set(path: str, value):
+    """A change to bundle.json: set the value at a dotted path (list indices as numbers)."""
+
+    def apply(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+        return data
+
+    return apply
+
+
+def _drop(path: str):
+    def apply(data):
+        *parents, last = path.split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        del node[last]
+        return data
+
+    return apply
+
+
+NAN, INF = float("nan"), float("inf")
+BROKEN = {  # what is changed -> what the error must name
+    "a list, not an object": (lambda data: [data], "JSON object"),
+    "a number, not an object": (lambda data: 7, "JSON object"),
+    "NaN loudness": (_set("loudness_db.flute.mf", NAN), "loudness_db['flute']['mf']"),
+    "infinite loudness": (_set("loudness_db.violin.pp", INF), "loudness_db['violin']['pp']"),
+    "absurd loudness": (_set("loudness_db.trumpet.ff", 400.0), "loudness_db['trumpet']['ff']"),
+    "text loudness": (_set("loudness_db.flute.pp", "loud"), "loudness_db['flute']['pp']"),
+    "a timbre without loudness": (_drop("loudness_db.violin"), "loudness_db['violin']"),
+    "loudness not a table": (_set("loudness_db", [1, 2]), "loudness_db"),
+    "hop_length 0": (_set("mel.hop_length", 0), "mel.hop_length"),
+    "negative n_fft": (_set("mel.n_fft", -2048), "mel.n_fft"),
+    "sample rate 0": (_set("mel.sample_rate", 0), "mel.sample_rate"),
+    "no mel bands": (_set("mel.n_mels", 0), "mel.n_mels"),
+    "db range 0": (_set("mel.db_range", 0), "mel.db_range"),
+    "NaN note length": (_set("mel.note_seconds", NAN), "mel.note_seconds"),
+    "velocity 0": (_set("velocity_to_dynamics.mf", 0), "velocity_to_dynamics['mf']"),
+    "velocity 200": (_set("velocity_to_dynamics.ff", 200), "velocity_to_dynamics['ff']"),
+    "velocity as text": (_set("velocity_to_dynamics.pp", "soft"), "velocity_to_dynamics['pp']"),
+    "NaN sigma": (_set("descriptors.timbre.sigma", NAN), "descriptors.timbre.sigma"),
+    "zero sigma": (_set("descriptors.pitch.sigma", 0), "descriptors.pitch.sigma"),
+    "NaN prior mean": (_set("descriptors.dynamics.means.0.0", NAN), "dynamics prior means"),
+    "a prior mean too few": (_set("descriptors.duration.means", [[0.0, 0.0, 0.0, 0.0]]), "duration prior means"),
+    "name not text": (_set("name", 42), "name"),
+    "wrong format": (_set("format", "something-else"), "not an rtsynth bundle"),
+    "future version": (_set("format_version", 99), "version 99"),
+    "no mel settings": (_drop("mel"), "incomplete or malformed"),
+    "no descriptors": (_drop("descriptors"), "incomplete or malformed"),
+    "malformed latent layout": (_set("latent.layout", "T8P4"), "latent layout"),
+    "latent size off": (_set("latent.size", 21), "latent layout"),
+    "no decoder listed": (lambda data: {**data, "files": {}}, "lists no decoder.onnx"),
+    "a wrong checksum": (lambda data: {**data, "files": {"decoder.onnx": "0" * 64}}, "decoder.onnx is damaged"),
+    "a file outside the bundle": (lambda data: {**data, "files": {"../x": "0" * 64, **data["files"]}}, "plain name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_every_broken_bundle_is_refused_with_the_problem_named(tmp_path, case):
+    change, named = BROKEN[case]
+    bundle = make_bundle(tmp_path / "b")
+    spec = bundle / "bundle.json"
+    spec.write_text(json.dumps(change(json.loads(spec.read_text()))))
+    with pytest.raises(BundleError) as refused:
+        read_spec(bundle)
+    assert named in str(refused.value), str(refused.value)
+    assert "\n" not in str(refused.value)

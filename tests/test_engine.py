@@ -442,3 +442,37 @@ def test_notes_sent_far_ahead_take_no_voice_until_they_are_near(bundle):
     r.clock.now = 9.9
     r.worker.drain()
     assert [v.spec.note for v in r.worker.voices.values()] == [60]
+
+
+def test_status_names_the_bundle_folder_and_its_checksum(bundle):
+    import hashlib
+
+    from rtsynth.engine.engine import Engine
+
+    engine = Engine(bundle, realtime=False).start()
+    try:
+        status = engine.status()
+    finally:
+        engine.stop()
+    assert status["bundle"] == str(bundle.resolve())
+    assert status["bundle_sha256"] == hashlib.sha256((bundle / "bundle.json").read_bytes()).hexdigest()
+    assert status["model_error"] == ""
+
+
+def test_the_worker_process_cannot_be_shadowed_from_the_working_directory(bundle, tmp_path, monkeypatch):
+    """A ./rtsynth/engine/process.py where serve starts must not run in place of ours."""
+    from rtsynth.engine.engine import Engine
+
+    fake = tmp_path / "rtsynth" / "engine"
+    fake.mkdir(parents=True)
+    marker = tmp_path / "shadowed"
+    for folder in (tmp_path / "rtsynth", fake):
+        (folder / "__init__.py").write_text("")
+    (fake / "process.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise SystemExit(3)\n")
+    monkeypatch.chdir(tmp_path)
+    engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
+    try:
+        assert engine.status()["worker_alive"]
+    finally:
+        engine.stop()
+    assert not marker.exists()

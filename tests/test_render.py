@@ -227,3 +227,44 @@ def test_a_midi_file_renders_exactly_as_the_same_messages_played_live(bundle, tm
     played = OfflineRenderer(bundle, EngineConfig(samplerate=sr, gain=0.5)).render(live.events)
     n = min(len(rendered), len(played))
     assert n > sr and np.max(np.abs(rendered[:n] - played[:n])) < 1e-4  # 24-bit WAV rounding
+
+
+def _render_cli(bundle, midi, out, caplog):
+    with caplog.at_level(logging.WARNING):
+        return main(["render", "--bundle", str(bundle), "--midi", str(midi), "-o", str(out)])
+
+
+def test_a_render_that_comes_out_silent_fails_and_writes_nothing(bundle, tmp_path, caplog):
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(mido.MidiTrack([mido.Message("program_change", program=73, time=0)]))  # no notes
+    midi.save(str(tmp_path / "quiet.mid"))
+    assert _render_cli(bundle, tmp_path / "quiet.mid", tmp_path / "quiet.wav", caplog) == 2
+    assert "the render is silent" in caplog.text and not (tmp_path / "quiet.wav").exists()
+
+
+def test_a_midi_file_longer_than_an_hour_is_refused_not_cut(bundle, tmp_path, caplog):
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)])
+    track += [mido.Message("note_on", note=60, velocity=90), mido.Message("note_off", note=60, time=480 * 2 * 7200)]
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(str(tmp_path / "long.mid"))
+    assert _render_cli(bundle, tmp_path / "long.mid", tmp_path / "long.wav", caplog) == 2
+    assert "lasts 7200 s" in caplog.text
+
+
+def test_a_chord_larger_than_the_polyphony_plays_its_newest_notes(bundle, tmp_path, caplog):
+    track = mido.MidiTrack([mido.Message("note_on", note=40 + i % 40, velocity=90) for i in range(500)])
+    track.append(mido.Message("note_off", note=40, time=480))
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(track)
+    midi.save(str(tmp_path / "chord.mid"))
+    assert _render_cli(bundle, tmp_path / "chord.mid", tmp_path / "chord.wav", caplog) == 0
+    assert "more notes at once than the polyphony" in caplog.text
+    audio, sr = soundfile.read(tmp_path / "chord.wav")
+    assert rms(seg(audio, 0.1, 0.4, sr)) > 1e-3
+
+
+def test_an_empty_midi_file_says_it_is_empty(bundle, tmp_path, caplog):
+    (tmp_path / "empty.mid").write_bytes(b"")
+    assert _render_cli(bundle, tmp_path / "empty.mid", tmp_path / "e.wav", caplog) == 2
+    assert "the file is empty" in caplog.text

@@ -137,6 +137,8 @@ class Engine:
         latency = self.mixer.output_latency
         return {
             "model": self.info.get("name", ""),
+            "bundle": self.info.get("bundle", ""),
+            "bundle_sha256": self.info.get("bundle_sha256", ""),
             "provider": self.info.get("provider", ""),
             "vocoder": self.info.get("vocoder", ""),
             "attack_vocoder": self.info.get("attack_vocoder", ""),

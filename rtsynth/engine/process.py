@@ -17,6 +17,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from rtsynth.bundle import SPEC_FILE, sha256_file
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.requests import (
@@ -44,8 +45,10 @@ class WorkerError(RuntimeError):
 
 
 def runtime_info(runtime: ModelRuntime) -> dict:
+    directory = Path(runtime.model.directory)
     return {
-        "bundle": str(runtime.model.directory),
+        "bundle": str(directory.resolve()),  # the folder it was loaded from: names inside may repeat
+        "bundle_sha256": sha256_file(directory / SPEC_FILE),  # bundle.json, which holds every file's sum
         "name": runtime.name,
         "provider": runtime.model.provider,
         "vocoder": runtime.vocoder_name,
@@ -64,7 +67,7 @@ def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> ModelRuntime:
 class WorkerProcess:
     """Engine side: starts the worker process, sends it requests, relays its messages.
 
-    The worker is a fresh interpreter (`python -m rtsynth.engine.process FD`) talking over a
+    The worker is a fresh interpreter (`python -P -m rtsynth.engine.process FD`) talking over a
     socket pair, not a multiprocessing child: that would re-import the caller's main module,
     which breaks scripts without a `__main__` guard.
     """
@@ -82,7 +85,7 @@ class WorkerProcess:
     def start(self) -> dict:
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "rtsynth.engine.process", str(theirs.fileno())],
+            [sys.executable, "-P", "-m", "rtsynth.engine.process", str(theirs.fileno())],  # -P: no cwd on sys.path
             pass_fds=(theirs.fileno(),),
             env={**os.environ, **ONE_BLAS_THREAD},
         )

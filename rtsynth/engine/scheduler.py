@@ -36,13 +36,14 @@ class NoteScheduler:
     def next_start(self) -> float | None:
         return self._scheduled[0][0] if self._scheduled else None
 
-    def due(self, horizon: float, limit: int) -> list[NoteSpec]:
-        """Up to `limit` notes starting by `horizon`, earliest first (a burst is taken a
-        polyphony's worth at a time)."""
+    def due(self, horizon: float, limit: int) -> tuple[list[NoteSpec], list[NoteSpec]]:
+        """The notes starting by `horizon`, earliest first, and the ones they crowd out: of a
+        burst larger than the polyphony `limit` only the newest `limit` could sound (each new
+        note steals the oldest), so the older ones are given up before they take a slot."""
         while self._requests:
             spec = self._requests.popleft()
             heapq.heappush(self._scheduled, (spec.start, spec.voice, spec))
         due: list[NoteSpec] = []
-        while self._scheduled and self._scheduled[0][0] <= horizon and len(due) < limit:
+        while self._scheduled and self._scheduled[0][0] <= horizon:
             due.append(heapq.heappop(self._scheduled)[2])
-        return due
+        return due[-limit:], due[:-limit]

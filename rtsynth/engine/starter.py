@@ -69,7 +69,9 @@ class NoteStarter:
     def start_due(self, runtime: ModelRuntime, epoch: int, timeline: Callable[[int], Timeline]) -> bool:
         """Start the notes whose start is within the lead; False if none was due."""
         with self.table.lock:
-            due = self.scheduler.due(self.clock() + self.lead, self.config.voices)
+            due, crowded = self.scheduler.due(self.clock() + self.lead, self.config.voices)
+        for spec in crowded:
+            self._dropped(spec, "more notes at once than the polyphony")
         if not due:
             return False
         self.idle.clear()
@@ -122,7 +124,7 @@ class NoteStarter:
         with self.table.lock:
             slot = self.table.allocate(spec)
         if slot is None:
-            self._dropped(spec)
+            self._dropped(spec, "no voice slot free (every one busy fading out)")
             return
         if source.audio is not None:
             stream, attack = CachedStream(runtime, source.audio, source.peak_db), False
@@ -142,11 +144,8 @@ class NoteStarter:
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
 
-    def _dropped(self, spec: NoteSpec) -> None:
+    def _dropped(self, spec: NoteSpec, why: str) -> None:
         self.stats.add("dropped_full")
         if time.monotonic() >= self._quiet_until:
-            dropped = int(self.stats["dropped_full"])
-            log.warning(
-                "no voice slot free (every one busy fading out): note %d dropped; %d so far", spec.note, dropped
-            )
+            log.warning("%s: note %d dropped; %d so far", why, spec.note, int(self.stats["dropped_full"]))
             self._quiet_until = time.monotonic() + WARN_EVERY_S
