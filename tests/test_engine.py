@@ -476,3 +476,32 @@ def test_the_worker_process_cannot_be_shadowed_from_the_working_directory(bundle
     finally:
         engine.stop()
     assert not marker.exists()
+
+
+def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(bundle):
+    import os
+    import signal
+    import time
+
+    from rtsynth.engine.engine import Engine
+
+    engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
+    try:
+        engine.submit(SelectTimbre("oboe"))
+        before = engine.status()
+        os.kill(engine.worker_link._process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while engine.status()["worker_restarts"] < 1 or not engine.status()["worker_alive"]:
+            assert time.monotonic() < deadline, "the worker was not restarted"
+            time.sleep(0.05)
+        status = engine.status()
+        assert status["bundle"] == before["bundle"] and "restarted" in status["model_error"]
+        assert engine.controller.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
+        notes = engine.counters["notes"]
+        engine.submit(NoteOn(60, 0.8))
+        while engine.counters["notes"] == notes:
+            assert time.monotonic() < deadline, "the restarted worker did not start the note"
+            time.sleep(0.05)
+    finally:
+        engine.stop()
+    assert not engine.worker_link.alive

@@ -21,12 +21,12 @@ from rtsynth.bundle import BundleError, BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.controller import Controller
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
+from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, Panic, SelectTimbre
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import Mixer, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.process import WorkerProcess
+from rtsynth.engine.process import WorkerError, WorkerProcess
 from rtsynth.engine.requests import (
     LoadModel,
     ModelRefused,
@@ -75,8 +75,9 @@ class Engine:
         self.audio_info: dict = {}  # set by the backend: device, host API, latency
         self.model_error: str | None = None
         self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
+        self.worker_restarts = 0
         self.worker_link: WorkerLink = (
-            WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message)
+            WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message, self._worker_died)
             if realtime
             else LocalWorker(self.bank, bundle_dir, config, self._on_worker_message, clock, self.mixer.kill)
         )
@@ -166,6 +167,7 @@ class Engine:
             "latency_p99_ms": p99,
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self.worker_link.alive,
+            "worker_restarts": self.worker_restarts,
             "model_error": self.model_error or "",
             **self.controller.timbre_state(),
         }
@@ -212,6 +214,22 @@ class Engine:
             case ModelRefused(reason):
                 self.model_error = reason
                 log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
+
+    def _worker_died(self, code: int | None) -> None:
+        """The live render worker ended by itself: a new one on the playing model, the same
+        channels (timbre, morph, offsets and presets live here), held notes faded out."""
+        self.worker_restarts += 1
+        log.error("the render worker died (exit code %s); restarting it on %s", code, self.info.get("name"))
+        link = WorkerProcess(self.bank, self.info["bundle"], self.config, self._on_worker_message, self._worker_died)
+        try:
+            self.info = link.start()
+        except WorkerError as err:
+            self.model_error = f"the render worker died and could not be restarted: {err}"
+            log.error("%s", self.model_error)
+            return
+        self.worker_link = link
+        self.controller.apply(Panic(), self.clock())
+        self.model_error = f"the render worker died (exit code {code}) and was restarted; held notes were released"
 
     def _swapped(self, info: dict) -> None:
         self.spec, space = check_bundle(info["bundle"])

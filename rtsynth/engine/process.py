@@ -44,6 +44,10 @@ class WorkerError(RuntimeError):
     """The render worker process could not start or died; the message says why."""
 
 
+class WorkerUnavailable(OSError):
+    """A request while the render worker is gone (it is being restarted): this request is lost."""
+
+
 def runtime_info(runtime: ModelRuntime) -> dict:
     directory = Path(runtime.model.directory)
     return {
@@ -73,10 +77,16 @@ class WorkerProcess:
     """
 
     def __init__(
-        self, bank: VoiceBank, bundle_dir: str | Path, config: EngineConfig, on_message: Callable[[WorkerReply], None]
+        self,
+        bank: VoiceBank,
+        bundle_dir: str | Path,
+        config: EngineConfig,
+        on_message: Callable[[WorkerReply], None],
+        on_exit: Callable[[int | None], None] | None = None,
     ):
         self._setup = (bank.name, bank.slots, bank.length_max, str(bundle_dir), config)
-        self._on_message = on_message
+        self._on_message, self._on_exit = on_message, on_exit  # on_exit: it ended without being stopped
+        self._stopping = False
         self._send_lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._process: subprocess.Popen | None = None
@@ -108,22 +118,30 @@ class WorkerProcess:
         return reply.info
 
     def send(self, message: WorkerRequest) -> None:
-        with self._send_lock:
-            self._conn.send(message)
+        if self._conn is None:
+            raise WorkerUnavailable("the render worker is not running")
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except OSError:
+            raise WorkerUnavailable("the render worker is gone (being restarted); this request is lost") from None
 
     def _listen(self) -> None:
         while True:
             try:
                 message = self._conn.recv()
             except (EOFError, OSError):
-                return
+                break
             self._on_message(message)
+        if not self._stopping and self._on_exit is not None and self._process is not None:
+            self._on_exit(self._process.wait(5))
 
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def stop(self) -> None:
+        self._stopping = True
         if self._process is None:
             return
         if self.alive:
