@@ -4,6 +4,7 @@ rendering through the real decoder (onnxruntime) and the real streaming vocoder.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -505,3 +506,37 @@ def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(
     finally:
         engine.stop()
     assert not engine.worker_link.alive
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def test_a_flood_of_model_loads_loads_the_last_one_and_gives_its_memory_back(bundle, tmp_path):
+    import shutil
+    import time
+
+    from rtsynth.engine.engine import Engine
+
+    other = tmp_path / "b"
+    shutil.copytree(bundle, other)
+    engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
+    try:
+        pid = engine.worker_link._process.pid
+        baseline = _rss_mb(pid)
+        for i in range(60):
+            engine.load_model(other if i % 2 == 0 else bundle)
+        engine.load_model(other)  # the last request wins
+        assert engine.status()["model_loading"] == str(other.resolve())
+        deadline = time.monotonic() + 60
+        while engine.status()["model_loading"]:
+            assert time.monotonic() < deadline, "the last load never finished"
+            time.sleep(0.05)
+        assert engine.status()["bundle"] == str(other.resolve()) and engine.status()["model_error"] == ""
+        time.sleep(0.5)
+        assert _rss_mb(pid) < baseline + 50, (baseline, _rss_mb(pid))
+    finally:
+        engine.stop()

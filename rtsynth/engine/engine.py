@@ -76,6 +76,7 @@ class Engine:
         self.model_error: str | None = None
         self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
         self.worker_restarts = 0
+        self.loading = ""  # the bundle a /model/load asked for last, until it plays or is refused
         self.worker_link: WorkerLink = (
             WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message, self._worker_died)
             if realtime
@@ -168,6 +169,7 @@ class Engine:
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self.worker_link.alive,
             "worker_restarts": self.worker_restarts,
+            "model_loading": self.loading,
             "model_error": self.model_error or "",
             **self.controller.timbre_state(),
         }
@@ -205,13 +207,16 @@ class Engine:
         """Check the bundle now (BundleError if bad); load and warm it up in the background,
         then swap between two render steps. Voices already playing finish on the old model."""
         check_bundle(bundle_dir)
-        self.worker_link.send(LoadModel(str(bundle_dir)))
+        self.loading = str(Path(bundle_dir).resolve())
+        self.worker_link.send(LoadModel(self.loading))
 
     def _on_worker_message(self, message: WorkerReply) -> None:
         match message:
             case ModelSwapped(info):
                 self._swapped(info)
-            case ModelRefused(reason):
+            case ModelRefused(reason, bundle_dir):
+                if bundle_dir == self.loading:
+                    self.loading = ""
                 self.model_error = reason
                 log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
 
@@ -235,6 +240,8 @@ class Engine:
         self.spec, space = check_bundle(info["bundle"])
         self.controller.rebase(space)
         self.info, self.model_error = info, None
+        if info["bundle"] == self.loading:
+            self.loading = ""
         log.info("now playing model %s", info["name"])
 
     # --- talking to the render worker -----------------------------------------------------------

@@ -194,6 +194,7 @@ def _serve_requests(
 ) -> None:
     """The note-start thread: takes every request and starts due notes at once, whatever
     long vocoding step the main loop is in; then wakes the main loop for the rest."""
+    loader = ModelLoader(worker, config, send)
     try:
         while not stop.is_set():
             if conn.poll(worker.start_wait()):
@@ -201,7 +202,7 @@ def _serve_requests(
                     request = conn.recv()
                     if isinstance(request, StopWorker):
                         return
-                    _handle(worker, request, config, send)
+                    _handle(worker, request, loader)
             worker.start_step()
             wake.set()
     except (EOFError, OSError):  # the engine went away
@@ -211,20 +212,48 @@ def _serve_requests(
         wake.set()
 
 
-def _handle(worker: RenderWorker, request: WorkerRequest, config: EngineConfig, send) -> None:
+def _handle(worker: RenderWorker, request: WorkerRequest, loader: ModelLoader) -> None:
     if isinstance(request, LoadModel):
-        threading.Thread(target=_load, args=(worker, request.bundle_dir, config, send), daemon=True).start()
+        loader.request(request.bundle_dir)
     else:
         worker.accept(request)
 
 
-def _load(worker: RenderWorker, bundle_dir: str, config: EngineConfig, send) -> None:
-    try:
-        runtime = load_runtime(bundle_dir, config)
-    except Exception as err:  # the old model keeps playing
-        send(ModelRefused(f"{bundle_dir}: {type(err).__name__}: {err}"))
-        return
-    worker.swap(runtime)
+class ModelLoader:
+    """One model load at a time, on a thread of its own; of the requests that arrive during a
+    load only the latest is loaded next, so a flood of /model/load costs one or two loads and
+    the memory of one model, and the last request wins."""
+
+    def __init__(self, worker: RenderWorker, config: EngineConfig, send: Callable[[WorkerReply], None]):
+        self.worker, self.config, self.send = worker, config, send
+        self._lock = threading.Lock()
+        self._next: str | None = None
+        self._busy = False
+
+    def request(self, bundle_dir: str) -> None:
+        with self._lock:
+            self._next = bundle_dir
+            if self._busy:
+                return
+            self._busy = True
+        threading.Thread(target=self._run, name="rtsynth-model-loader", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                bundle_dir, self._next = self._next, None
+                if bundle_dir is None:
+                    self._busy = False
+                    return
+            try:
+                runtime = load_runtime(bundle_dir, self.config)
+            except Exception as err:  # the old model keeps playing
+                self.send(ModelRefused(f"{bundle_dir}: {type(err).__name__}: {err}", bundle_dir))
+                continue
+            with self._lock:
+                superseded = self._next is not None
+            if not superseded:  # a later request is waiting: it wins, this one is dropped
+                self.worker.swap(runtime)
 
 
 if __name__ == "__main__":

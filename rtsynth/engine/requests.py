@@ -86,6 +86,7 @@ class ModelRefused:
     """A LoadModel failed; the previous model keeps playing."""
 
     reason: str
+    bundle_dir: str = ""
 
 
 WorkerReply = WorkerReady | WorkerFailed | ModelSwapped | ModelRefused
