@@ -23,6 +23,7 @@ from rtsynth.train.augment import (
 )
 from rtsynth.train.config import AugmentConfig
 from rtsynth.train.data import Batch
+from rtsynth.train.runs import load_checkpoint
 from rtsynth.train.trainer import Trainer
 
 SETTINGS = MelSettings()
@@ -170,7 +171,7 @@ def test_an_augmented_run_resumes_exactly(tmp_path, augment):
     Trainer(tiny_config(cache, max_epochs=2, augment=augment), tmp_path / "split", resume=True).fit()
 
     def last(run: str) -> dict[str, torch.Tensor]:
-        return torch.load(tmp_path / run / "checkpoints/last.pt", weights_only=True)["trained_model"]
+        return load_checkpoint(tmp_path / run / "checkpoints/last.pt")["trained_model"]
 
     straight, split, plain = last("straight"), last("split"), last("plain")
     assert all(torch.equal(straight[k], split[k]) for k in straight)

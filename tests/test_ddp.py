@@ -114,6 +114,6 @@ def test_torchrun_trains_and_rank0_writes_the_run(cache, tmp_path):
     assert [r["epoch"] for r in rows] == ["1", "2"]
     log = (run / "train.log").read_text()
     assert "2 process(es)" in log and log.count("epoch 2:") == 1  # written once, by rank 0
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "last.pt", "previous.pt"]
     loaded = load_run(run)
     assert loaded.epoch in (1, 2) and loaded.removers is not None

@@ -4,7 +4,9 @@ SIGKILL), divergence naming the term, epoch-mean validation, weights-only checkp
 from __future__ import annotations
 
 import csv
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +22,7 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.resources import configs_dir
 from rtsynth.train.config import Ramp, TrainConfig, dump_toml, read_config
 from rtsynth.train.losses import Weights, model_terms, model_total
-from rtsynth.train.runs import RunError, load_run
+from rtsynth.train.runs import RunError, load_checkpoint, load_run
 from rtsynth.train.trainer import DivergenceError, EarlyStopping, Trainer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -42,7 +44,7 @@ def _rows(run: Path) -> list[dict]:
 
 
 def _weights(path: Path) -> dict[str, torch.Tensor]:
-    payload = torch.load(path, weights_only=True)
+    payload = load_checkpoint(path)
     return {
         **{f"model.{k}": v for k, v in payload["model"].items()},
         **{f"trained.{k}": v for k, v in payload.get("trained_model", {}).items()},
@@ -99,11 +101,11 @@ def test_cli_summary_hidden_sets_the_branch_of_a_new_run_only(cache, tmp_path):
 def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
     Trainer(tiny_config(cache), tmp_path / "run").fit()
     for which in ("best", "last"):
-        payload = torch.load(tmp_path / "run" / "checkpoints" / f"{which}.pt", weights_only=True)
+        payload = load_checkpoint(tmp_path / "run" / "checkpoints" / f"{which}.pt")
         assert payload["epoch"] in (1, 2)
     loaded = load_run(tmp_path / "run", "best")
     assert not loaded.model.training and loaded.removers is not None
-    best = torch.load(tmp_path / "run" / "checkpoints" / "best.pt", weights_only=True)
+    best = load_checkpoint(tmp_path / "run" / "checkpoints" / "best.pt")
     assert loaded.epoch == best["epoch"]
     for name, value in loaded.model.state_dict().items():
         assert torch.equal(value, best["model"][name]), name  # classifiers included
@@ -117,14 +119,14 @@ def test_checkpoints_keep_the_weight_average_for_evaluation_and_the_weights_for_
     assert config.weight_average > 0  # tiny.toml turns it on
     trainer = Trainer(config, tmp_path / "run")
     trainer.fit()
-    payload = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
+    payload = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
     assert payload["average_updates"] == trainer.average.updates > 0
     own = trainer.net.state_dict()
     assert all(torch.equal(own[k], payload["trained_model"][k]) for k in own)
     assert any(not torch.equal(own[k], payload["model"][k]) for k in own)  # "model" is the average
     off = tmp_path / "off"
     Trainer(config.replace(weight_average=0.0), off).fit()
-    assert "trained_model" not in torch.load(off / "checkpoints" / "last.pt", weights_only=True)
+    assert "trained_model" not in load_checkpoint(off / "checkpoints" / "last.pt")
 
 
 def test_a_checkpoint_from_before_the_decoder_heads_still_loads_and_resumes(cache, tmp_path):
@@ -132,7 +134,7 @@ def test_a_checkpoint_from_before_the_decoder_heads_still_loads_and_resumes(cach
     config = tiny_config(cache)
     Trainer(config, tmp_path / "run").fit()
     path = tmp_path / "run" / "checkpoints" / "last.pt"
-    payload = torch.load(path, weights_only=True)
+    payload = load_checkpoint(path)
     new = payload["model"]
     payload["model"] = {k.replace("decoder.head.output.", "decoder.output."): v for k, v in new.items()}
     assert "decoder.output.weight" in payload["model"]
@@ -208,7 +210,7 @@ def test_divergence_names_the_term_and_keeps_last_good_checkpoint(cache, tmp_pat
     run = tmp_path / "run"
     assert rtsynth_main(["train", "--config", str(config), "--out", str(run)]) == 1
     assert "'kl_pitch'" in caplog.text and "epoch 2" in caplog.text
-    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
+    assert load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 1
     assert len(_rows(run)) == 1
     with pytest.raises(DivergenceError, match="kl_pitch"):
         Trainer(tiny_config(cache, max_epochs=3), run, resume=True).fit()
@@ -277,3 +279,42 @@ def test_shipped_configs_load(tmp_path):
     for path in paths:
         config = read_config(path)
         assert read_config(_write(config, tmp_path / path.name)) == config
+
+
+def _flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _drop_keys(path: Path) -> None:
+    payload = load_checkpoint(path)
+    del payload["optimizer"], payload["history"]
+    from rtsynth.train.runs import save_checkpoint
+
+    save_checkpoint(path, payload)
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (_flip_a_byte, "sha256 does not match"),
+        (_drop_keys, "lacks optimizer, history"),
+        (lambda path: path.write_bytes(b""), "is empty (0 bytes)"),
+    ],
+)
+def test_a_damaged_last_checkpoint_is_refused_and_training_resumes_from_the_one_before(
+    cache, tmp_path, caplog, damage, named
+):
+    config = tiny_config(cache)
+    Trainer(config.replace(max_epochs=2), tmp_path / "run").fit()
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert load_checkpoint(checkpoints / "previous.pt")["epoch"] == 1
+    damage(checkpoints / "last.pt")
+    with pytest.raises(RunError, match=re.escape(named)):
+        load_checkpoint(checkpoints / "last.pt")
+    with caplog.at_level(logging.WARNING):
+        trainer = Trainer(config.replace(max_epochs=3), tmp_path / "run", resume=True)
+    assert trainer.epoch == 1 and named in caplog.text and "resuming from previous.pt (epoch 1)" in caplog.text
+    trainer.fit()
+    assert load_checkpoint(checkpoints / "last.pt")["epoch"] == 3

@@ -3,17 +3,20 @@
 RUNDIR/config.toml            the config the run uses (a resumed run reads it back)
 RUNDIR/checkpoints/last.pt    everything needed to continue: weights, optimisers,
                               scheduler, early stopping, RNG states, metric history
+RUNDIR/checkpoints/previous.pt  the last.pt before it: where a resume falls back to
 RUNDIR/checkpoints/best.pt    the same, for the epoch with the best validation loss
 RUNDIR/metrics.csv            one row per epoch, rewritten from the history in last.pt
 RUNDIR/train.log              the log of every (resumed) session
 
 Checkpoints hold only tensors and plain Python values and are read with
-`torch.load(weights_only=True)`.
+`torch.load(weights_only=True)`. Each file starts with a line carrying the sha256 of the rest,
+so a damaged file is refused by name instead of resuming from garbage.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import logging
 import os
@@ -30,7 +33,11 @@ from rtsynth.train.models import NoteVAE, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 from rtsynth.train.prep.cache import NoteCache
 
+log = logging.getLogger(__name__)
+
 CHECKPOINT_FORMAT = 1
+CHECKSUM_HEADER = b"rtsynth-checkpoint sha256="
+REQUIRED_KEYS = ("format", "epoch", "config", "vocab", "model", "optimizer", "scheduler", "early_stopping", "history")
 
 
 class RunError(RuntimeError):
@@ -76,24 +83,73 @@ def atomic_write(path: Path, write) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    atomic_write(path, lambda f: torch.save(payload, f))
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    body = buffer.getvalue()
+    header = CHECKSUM_HEADER + hashlib.sha256(body).hexdigest().encode() + b"\n"
+    atomic_write(path, lambda f: f.write(header + body))
+
+
+def _checked_body(path: Path, data: bytes) -> bytes:
+    """The torch payload of a checkpoint file, after its checksum line is verified."""
+    if not data:
+        raise RunError(f"checkpoint {path} is empty (0 bytes)")
+    if not data.startswith(CHECKSUM_HEADER):  # written before checksums: readable, not verifiable
+        log.warning("checkpoint %s has no checksum (an older run): read as it is", path)
+        return data
+    line, _, body = data.partition(b"\n")
+    if hashlib.sha256(body).hexdigest().encode() != line[len(CHECKSUM_HEADER) :]:
+        raise RunError(f"checkpoint {path} is damaged: its sha256 does not match")
+    return body
 
 
 def load_checkpoint(path: Path) -> dict:
     if not path.is_file():
         raise RunError(f"no checkpoint at {path}")
+    body = _checked_body(path, path.read_bytes())
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(io.BytesIO(body), map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which, not a pickle trace
-        raise RunError(f"cannot read checkpoint {path}: {err}") from None
+        raise RunError(f"cannot read checkpoint {path}: {err or type(err).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path} is not an rtsynth checkpoint of format {CHECKPOINT_FORMAT}")
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise RunError(f"checkpoint {path} lacks {', '.join(missing)}")
     # the mel output layer was `decoder.output` before the decoder had a choice of heads
     payload["model"] = {
         key.replace("decoder.output.", "decoder.head.output.", 1) if key.startswith("decoder.output.") else key: value
         for key, value in payload["model"].items()
     }
     return payload
+
+
+def save_last(paths: RunPaths, payload: dict) -> None:
+    """last.pt, keeping the one before as previous.pt (a fallback if last.pt is ever damaged)."""
+    last = paths.checkpoint("last")
+    if last.exists():
+        os.replace(last, paths.checkpoint("previous"))
+    save_checkpoint(last, payload)
+
+
+def load_resumable(paths: RunPaths) -> dict:
+    """The newest checkpoint that reads back whole: last.pt, else previous.pt, else best.pt,
+    saying which was refused and why."""
+    problems = []
+    for which in ("last", "previous", "best"):
+        path = paths.checkpoint(which)
+        if not path.exists():
+            continue
+        try:
+            payload = load_checkpoint(path)
+        except RunError as err:
+            problems.append(str(err))
+            log.error("%s; trying the checkpoint before it", err)
+            continue
+        if problems:
+            log.warning("resuming from %s (epoch %s) instead", path.name, payload["epoch"])
+        return payload
+    raise RunError("; ".join(problems) or f"no checkpoint in {paths.checkpoints}")
 
 
 def write_config(paths: RunPaths, config: TrainConfig) -> None:

@@ -36,8 +36,9 @@ from rtsynth.train.runs import (
     RunError,
     RunPaths,
     append_log,
-    load_checkpoint,
+    load_resumable,
     save_checkpoint,
+    save_last,
     write_config,
     write_metrics,
 )
@@ -160,7 +161,7 @@ class Trainer:
             torch.manual_seed(config.seed + self.ctx.rank)  # distinct sampling noise per process
         self.epoch, self.history = 0, []
         if resume:
-            self._restore(load_checkpoint(self.paths.checkpoint("last")))
+            self._restore(load_resumable(self.paths))
             if lr is not None:
                 self._set_lr(lr)
 
@@ -347,7 +348,7 @@ class Trainer:
         payload = self._payload(rng)
         if improved:
             save_checkpoint(self.paths.checkpoint("best"), payload)
-        save_checkpoint(self.paths.checkpoint("last"), payload)
+        save_last(self.paths, payload)
         write_metrics(self.paths, self.history)
 
     def _restore(self, payload: dict) -> None:
