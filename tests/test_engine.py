@@ -540,3 +540,22 @@ def test_a_flood_of_model_loads_loads_the_last_one_and_gives_its_memory_back(bun
         assert _rss_mb(pid) < baseline + 50, (baseline, _rss_mb(pid))
     finally:
         engine.stop()
+
+
+def test_notes_scheduled_ahead_are_bounded_and_refused_with_a_reason(bundle):
+    from rtsynth.engine.controller import MAX_NOTES_AHEAD
+
+    r = renderer(bundle)
+    for i in range(MAX_NOTES_AHEAD):
+        r.engine.submit(NoteOn(60, 0.5, at=100.0 + i * 1e-3), arrival=0.0)
+    with pytest.raises(ValueError, match="too many notes scheduled ahead"):
+        r.engine.submit(NoteOn(60, 0.5, at=200.0), arrival=0.0)
+    r.engine.submit(NoteOn(60, 0.5, at=1000.0), arrival=500.0)  # once they are due, room again
+
+
+def test_a_preset_file_far_too_large_is_refused(bundle, tmp_path):
+    r = renderer(bundle)
+    big = tmp_path / "big.json"
+    big.write_text('{"format": "rtsynth-preset", "pad": "' + "x" * 400_000 + '"}')
+    with pytest.raises(ValueError, match="larger than"):
+        r.engine.load_preset(big)

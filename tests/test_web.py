@@ -232,3 +232,22 @@ def test_a_busy_page_port_leaves_the_instrument_playing(engine, caplog):
         with caplog.at_level(logging.WARNING):
             assert start_page(engine, config, None) == []
     assert "playing on without the page" in caplog.text
+
+
+def test_osc_open_to_the_network_is_warned_about(engine, tmp_path, caplog):
+    server = OscServer(engine, "0.0.0.0", 0, tmp_path / "presets", tmp_path / "bundles")
+    with caplog.at_level(logging.WARNING):
+        server.start()
+    server.stop()
+    assert "anyone who can reach this machine" in caplog.text
+
+
+def test_a_name_not_found_does_not_list_the_folder(engine, tmp_path):
+    (tmp_path / "bundles" / "secret-project").mkdir(parents=True)
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "private.json").write_text("{}")
+    layer = CommandLayer(engine, tmp_path / "presets", tmp_path / "bundles")
+    for address in ("/model/load", "/preset/load"):
+        with pytest.raises(FileNotFoundError) as missing:
+            layer.answer(layer.build(address, ["nope"]))
+        assert "secret-project" not in str(missing.value) and "private" not in str(missing.value)

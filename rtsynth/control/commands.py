@@ -8,6 +8,7 @@ surface changes, every other one sees in `/status`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,14 +92,14 @@ class CommandLayer:
     def _preset_load(self, name: str | None) -> list[Reply]:
         path = resolve_name(self.presets_dir, name, ".json")
         if not path.is_file():
-            raise FileNotFoundError(f"no preset {name!r} in {self.presets_dir} (have: {self.listing(dirs=False)})")
+            raise FileNotFoundError(f"no preset {name!r}")  # the folder's contents are not the network's business
         self.engine.load_preset(path)
         return [Reply("/preset/load/reply", [name])]
 
     def _model_load(self, name: str | None) -> list[Reply]:
         path = resolve_name(self.bundles_dir, name)
         if not path.is_dir():
-            raise FileNotFoundError(f"no bundle {name!r} in {self.bundles_dir} (have: {self.listing(dirs=True)})")
+            raise FileNotFoundError(f"no bundle {name!r}")
         self.engine.load_model(path)
         return [Reply("/model/load/reply", [name])]
 
@@ -113,10 +114,10 @@ class CommandLayer:
             if (p.is_dir() if dirs else p.suffix == ".json") and not p.name.startswith(".")
         )
 
-    def listing(self, dirs: bool, most: int = 10) -> str:
-        """What a client could have asked for instead, as one line."""
-        folder = self.bundles_dir if dirs else self.presets_dir
-        if not folder.is_dir():
-            return f"nothing, {folder} does not exist"
-        names = self.names(dirs)
-        return ", ".join(names[:most]) + (" ..." if len(names) > most else "") if names else "nothing"
+
+def is_local(host: str) -> bool:
+    """Whether a listen address reaches this machine only (OSC and the page warn otherwise)."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

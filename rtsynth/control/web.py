@@ -14,7 +14,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import json
 import logging
 import tempfile
@@ -33,7 +32,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
 from rtsynth.control.addresses import ERROR_REPLY, OscInputError, Request
-from rtsynth.control.commands import CommandLayer, Reply
+from rtsynth.control.commands import CommandLayer, Reply, is_local
 from rtsynth.control.pageview import map_view, meters, plain
 from rtsynth.control.ratelimit import RateLimitedWarnings
 
@@ -57,13 +56,6 @@ def page_files() -> dict[str, bytes]:
     }
     files["/"] = files["/index.html"]
     return files
-
-
-def is_local(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ instead of wherever the next callback happens to fall.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 import threading
@@ -42,6 +43,7 @@ from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
 from rtsynth.labels import LATENT_DIMS
 
 CORNERS = "abcd"
+MAX_NOTES_AHEAD = 4096  # notes scheduled for later than now: a sequencer's phrase, not a flood
 
 
 class Controller:
@@ -62,6 +64,8 @@ class Controller:
         self._held: dict[tuple[int, int], int] = {}  # (channel, note) -> voice of the key held down
         self._sustained: list[set[int]] = [set() for _ in range(N_CHANNELS)]
         self._voice_ids = itertools.count()
+        self._ahead: list[float] = []  # start times of notes scheduled for later (a heap)
+        self._now = 0.0  # the arrival time of the event being applied
         self._lock = threading.Lock()
         self._handlers = {
             NoteOn: self._note_on,
@@ -88,6 +92,7 @@ class Controller:
         if not math.isfinite(at):
             raise ValueError(f"event time {event.at} is not a finite clock time")
         with self._lock:
+            self._now = arrival
             handler(event, at, arrival if event.at is None else None)
 
     def timeline(self, channel: int):
@@ -104,6 +109,7 @@ class Controller:
         if e.velocity == 0.0:
             return self._note_off(NoteOff(e.note, channel=e.channel), at, arrival)
         timbre = None if e.timbre is None else self.space.timbre_index(e.timbre)
+        self._count_ahead(at, self._now)
         voice = next(self._voice_ids)
         spec = NoteSpec(voice, e.channel, e.note, e.velocity, e.duration, timbre, at, arrival, self.epoch)
         key = (e.channel, e.note)
@@ -115,6 +121,16 @@ class Controller:
         else:
             self._held[key] = voice
         self._to_worker(StartNote(spec, self.channels[e.channel].timeline))
+
+    def _count_ahead(self, at: float, now: float) -> None:
+        """Refuse a note beyond MAX_NOTES_AHEAD scheduled notes: a flood of timed notes must not
+        grow the engine's queues without bound (and degrade the audio) before it is heard."""
+        while self._ahead and self._ahead[0] <= now:
+            heapq.heappop(self._ahead)
+        if at > now + self.lookahead:
+            if len(self._ahead) >= MAX_NOTES_AHEAD:
+                raise ValueError(f"too many notes scheduled ahead ({MAX_NOTES_AHEAD}); this one is refused")
+            heapq.heappush(self._ahead, at)
 
     def _note_off(self, e: NoteOff, at: float, arrival: float | None) -> None:
         _check_note(e.note)

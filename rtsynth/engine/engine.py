@@ -42,6 +42,7 @@ from rtsynth.presets import write_preset
 log = logging.getLogger(__name__)
 
 BUFFER_SECONDS = 8.0  # voice buffers hold notes up to this long (the paper's are 5.94 s)
+MAX_PRESET_BYTES = 256 * 1024  # a preset is a few kB; anything far larger is not one
 _TIMBRE_EVENTS = (SelectTimbre, MorphCorner, MorphPosition, LatentOffset, LatentReset)
 
 
@@ -194,6 +195,8 @@ class Engine:
     def load_preset(self, path: str | Path) -> None:
         path = Path(path)
         try:
+            if path.stat().st_size > MAX_PRESET_BYTES:
+                raise ValueError(f"preset {path.name} is larger than {MAX_PRESET_BYTES // 1024} kB: not a preset")
             data = json.loads(path.read_text())
         except FileNotFoundError:
             raise ValueError(f"preset not found: {path.name}") from None
