@@ -391,6 +391,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run of the benchmark itself")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "engine.json")
     args = parser.parse_args()
+    sys.setswitchinterval(EngineConfig().switch_interval_ms * 1e-3)  # as `rtsynth serve` sets it
     if args.quick:
         args.notes, args.search, args.hold, args.flood_seconds = 20, 3.0, 5.0, 1.0
     bundle = args.bundle

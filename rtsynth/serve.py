@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,6 +93,8 @@ def run(config: ServeConfig, bundle: Path) -> int:
         return render_demo(config, bundle)
     engine = Engine(bundle, config.engine)
     backend, controls = None, []
+    # the interpreter is ours here: control threads and the audio callback take turns sooner
+    sys.setswitchinterval(config.engine.switch_interval_ms * 1e-3)
     stop_on_signals()
     try:
         engine.start()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,8 +88,6 @@ class Engine:
     def start(self) -> Engine:
         """Start the render worker (live: its process, which loads and warms up the model)."""
         if not self.info:
-            if self.realtime:
-                sys.setswitchinterval(self.config.switch_interval_ms * 1e-3)  # control threads vs the callback
             try:
                 self.info = self.worker_link.start()
             except Exception:
