@@ -3,7 +3,7 @@
 The control layer parses and validates input and builds these; the engine only ever sees
 well-formed events. `at` is the engine-clock time (time.monotonic seconds) the event should
 take effect; None means "as soon as possible", which the engine turns into arrival time
-plus its fixed one-block look-ahead. Queries are answered with `Reply` objects.
+plus its fixed one-block look-ahead.
 """
 
 from __future__ import annotations
@@ -92,9 +92,3 @@ class Panic(Event):
 @dataclass(frozen=True)
 class Gain(Event):
     value: float  # linear, 0-2
-
-
-@dataclass(frozen=True)
-class Reply:
-    address: str
-    args: tuple = ()
