@@ -114,9 +114,10 @@ def test_asap_notes_report_their_latency_and_the_status_answers(live):
     live.record(live.at(0.0), live.at(0.5))
     p50, p99 = live.engine.latency()
     status = live.engine.status()
-    assert 0 < p50 <= p99 < 10_000
     assert status["notes"] >= 12 and status["blocks"] > 0 and status["worker_alive"]
     assert status["output_latency_ms"] > 0 and status["latency_p50_ms"] == p50
+    # a note cannot sound before the DAC delay; one a second late would be a stuck worker
+    assert status["output_latency_ms"] <= p50 <= p99 < status["output_latency_ms"] + 1000
 
 
 def test_osc_notes_play_through_the_serve_wiring(live):
