@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, SPEC_FILE, BundleSpec, DescriptorSpec, write_spec
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.model import load_model
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 UNSUPERVISED = ("tanaka-3f",)  # variants whose timbres are presets, not the corpus's instruments
 
 
-class BundleExistsError(FileExistsError):
+class BundleExistsError(RtsynthError, FileExistsError):
     """The target bundle exists and --force was not given."""
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import STANDARD_LAYOUT, LatentLayout
 
 DEFAULT_TOLERANCE = 1e-4
@@ -20,7 +21,7 @@ RANDOM_BATCHES = (1, 3, 16)
 MAX_BATCH = 16
 
 
-class ParityError(RuntimeError):
+class ParityError(RtsynthError, RuntimeError):
     """The exported decoder disagrees with torch; the message lists where and by how much."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
 
@@ -33,7 +34,7 @@ DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
 
 
-class BundleError(ValueError):
+class BundleError(RtsynthError, ValueError):
     """A bundle that cannot be used; the message names the problem."""
 
 

@@ -13,6 +13,8 @@ import importlib
 import logging
 import sys
 
+from rtsynth.errors import RtsynthError
+
 log = logging.getLogger("rtsynth")
 
 # modules that provide `add_parsers(subparsers)`, in --help order
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose, args.quiet)
     try:
         return int(args.func(args) or 0)
+    except RtsynthError as err:  # the user's to fix: one line, no traceback
+        log.error("%s", err)
+        return 2
     except ModuleNotFoundError as err:
         root = (err.name or "").split(".")[0]
         if root in TRAIN_EXTRA:

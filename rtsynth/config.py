@@ -13,10 +13,12 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rtsynth.errors import RtsynthError
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(RtsynthError, ValueError):
     pass
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from rtsynth.bundle import BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
+from rtsynth.errors import RtsynthError
 from rtsynth.paths import resolve_name
 from rtsynth.presets import timbre_preset, write_preset
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 MIN_SOUNDING_S = 0.1  # shorter than this is a click, not a note to take a timbre from
 
 
-class FromAudioError(ValueError):
+class FromAudioError(RtsynthError, ValueError):
     """A recording or bundle that cannot make a preset; the message says which and why."""
 
 

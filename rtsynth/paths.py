@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rtsynth.errors import RtsynthError
+
 MAX_NAME_LENGTH = 128
 _FORBIDDEN = set('/\\:*?"<>|')
 
 
-class UnsafeNameError(ValueError):
+class UnsafeNameError(RtsynthError, ValueError):
     """A name that is not a plain file name inside its folder."""
 
 

@@ -17,6 +17,7 @@ from rtsynth.bundle import read_spec
 from rtsynth.control.midi import MidiMapper, UnmappedProgram
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn, SelectTimbre
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import velocity_unit
 from rtsynth.resources import default_bundle
 
@@ -27,7 +28,7 @@ MAX_RENDER_SECONDS = 3600.0  # an hour: longer input is refused, not cut short
 SILENCE_DBFS = -120.0  # a render whose peak stays below this played nothing
 
 
-class RenderError(ValueError):
+class RenderError(RtsynthError, ValueError):
     """A render request that cannot be done; the message says what to change."""
 
 

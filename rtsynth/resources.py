@@ -9,8 +9,10 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from rtsynth.errors import RtsynthError
 
-class ResourceError(FileNotFoundError):
+
+class ResourceError(RtsynthError, FileNotFoundError):
     """A packaged file that is not there; the message names it."""
 
 

@@ -27,6 +27,7 @@ from typing import Literal
 
 import torch
 
+from rtsynth.errors import RtsynthError
 from rtsynth.settings import MelSettings
 from rtsynth.train.config import TrainConfig, config_from_dict, dump_toml, read_config
 from rtsynth.train.models import NoteVAE, Removers, build_model
@@ -40,7 +41,7 @@ CHECKSUM_HEADER = b"rtsynth-checkpoint sha256="
 REQUIRED_KEYS = ("format", "epoch", "config", "vocab", "model", "optimizer", "scheduler", "early_stopping", "history")
 
 
-class RunError(RuntimeError):
+class RunError(RtsynthError, RuntimeError):
     pass
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.config import LossConfig, MetricConfig, TrainConfig
 from rtsynth.train.data import Batch
@@ -21,7 +22,7 @@ from rtsynth.train.models import NoteVAE, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(RtsynthError, RuntimeError):
     """A loss term became NaN or infinite; the message names it."""
 
 

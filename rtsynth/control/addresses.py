@@ -39,6 +39,7 @@ from rtsynth.engine.events import (
     SelectTimbre,
     Sustain,
 )
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, velocity_unit
 
 ERROR_REPLY = "/error"
@@ -47,7 +48,7 @@ LATENCY_REPLY = "/latency/reply"
 MODEL_INFO_REPLY_PREFIX = "/model/info/"
 
 
-class OscInputError(ValueError):
+class OscInputError(RtsynthError, ValueError):
     """Input the server refuses with an /error reply; the message is sent to the client."""
 
 

@@ -40,6 +40,7 @@ from rtsynth.engine.events import (
     SelectTimbre,
     Sustain,
 )
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, MIDI_MAX, timbre_for_program, velocity_unit
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ RESERVED_CCS = {CC_SUSTAIN, *range(120, 128)}  # fixed meanings a CC map may not
 _DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 
 
-class MidiPortError(RuntimeError):
+class MidiPortError(RtsynthError, RuntimeError):
     """The requested MIDI port does not exist (the message lists the ones that do)."""
 
 

@@ -24,13 +24,14 @@ from rtsynth.engine.events import Event
 from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import FREE
 from rtsynth.engine.worker import RenderWorker
+from rtsynth.errors import RtsynthError
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("sounddevice", "pyo")
 
 
-class AudioBackendError(RuntimeError):
+class AudioBackendError(RtsynthError, RuntimeError):
     """The audio output cannot be opened; the message says which device and why."""
 
 

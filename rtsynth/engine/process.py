@@ -32,6 +32,7 @@ from rtsynth.engine.requests import (
 )
 from rtsynth.engine.synth import ModelRuntime
 from rtsynth.engine.worker import RenderWorker
+from rtsynth.errors import RtsynthError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ START_TIMEOUT_S = 300.0  # loading onnxruntime and warming up a model on a busy 
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-class WorkerError(RuntimeError):
+class WorkerError(RtsynthError, RuntimeError):
     """The render worker process could not start or died; the message says why."""
 
 

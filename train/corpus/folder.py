@@ -11,6 +11,7 @@ import csv
 import logging
 from pathlib import Path
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import parse_note_name
 from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
 
@@ -22,7 +23,7 @@ GM_COLUMN = "gm_program"  # only the GM-SOL renderer writes it: marks a rendered
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg"})
 
 
-class RowError(ValueError):
+class RowError(RtsynthError, ValueError):
     """A metadata row that cannot become a note; the message is the skip reason."""
 
 

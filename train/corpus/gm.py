@@ -34,6 +34,7 @@ import soundfile as sf
 from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
 from rtsynth.dsp.pitch import midi_hz
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import (
     DYNAMICS,
     DYNAMICS_VELOCITY,
@@ -95,7 +96,7 @@ RANGES: dict[str, PlayableRange] = {
 }
 
 
-class GmRenderError(RuntimeError):
+class GmRenderError(RtsynthError, RuntimeError):
     """A setup problem the user can fix (missing FluidSynth or SoundFont, bad option)."""
 
 

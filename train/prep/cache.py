@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, Vocabulary
 from rtsynth.settings import MelSettings
 
@@ -26,7 +27,7 @@ CACHE_FORMAT = 1
 SPLITS = ("train", "val", "test")
 
 
-class CacheError(RuntimeError):
+class CacheError(RtsynthError, RuntimeError):
     pass
 
 

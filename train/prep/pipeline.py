@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rtsynth.errors import RtsynthError
 from rtsynth.labels import Vocabulary
 from rtsynth.settings import PAPER_MEL, PAPER_TRIM, MelSettings, TrimSettings
 from rtsynth.train.corpus.read import read_corpus
@@ -27,7 +28,7 @@ from rtsynth.train.prep.vocab import build_vocabulary, label_indices
 log = logging.getLogger(__name__)
 
 
-class PrepError(RuntimeError):
+class PrepError(RtsynthError, RuntimeError):
     """Nothing usable came out of the corpus (the report says why for every note)."""
 
 
