@@ -11,6 +11,7 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.process import load_runtime, runtime_info
 from rtsynth.engine.requests import LoadModel, ModelSwapped, StopWorker, WorkerReply, WorkerRequest
+from rtsynth.engine.synth import ModelRuntime
 from rtsynth.engine.worker import RenderWorker
 
 
@@ -36,9 +37,11 @@ class LocalWorker:
 
     def start(self) -> dict[str, Any]:
         runtime = load_runtime(self._bundle_dir, self._config)
-        swapped = lambda rt: self._on_message(ModelSwapped(runtime_info(rt)))  # noqa: E731
-        self._worker = RenderWorker(self._bank, runtime, self._config, swapped, self._clock, self._kill_now)
+        self._worker = RenderWorker(self._bank, runtime, self._config, self._swapped, self._clock, self._kill_now)
         return runtime_info(runtime)
+
+    def _swapped(self, runtime: ModelRuntime) -> None:
+        self._on_message(ModelSwapped(runtime_info(runtime)))
 
     def send(self, request: WorkerRequest) -> None:
         """Offline a model loads at once: a bad one raises here, to the caller."""
