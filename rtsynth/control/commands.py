@@ -9,6 +9,7 @@ surface changes, every other one sees in `/status`.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from rtsynth.control.addresses import (
 )
 from rtsynth.engine.events import Event
 from rtsynth.paths import resolve_name
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from rtsynth.engine.engine import Engine
@@ -121,3 +124,14 @@ def is_local(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def warn_if_open(host: str, surface: str) -> None:
+    """One warning, the same for every surface, when it listens beyond this machine."""
+    if not is_local(host):
+        log.warning(
+            "%s listens on %s: anyone who can reach this machine can play and change it (no password); "
+            "use the default 127.0.0.1 unless that is what you want",
+            surface,
+            host,
+        )

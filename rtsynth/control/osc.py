@@ -20,7 +20,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
 from rtsynth.control.addresses import DISPATCHER, ERROR_REPLY, Dispatcher, OscInputError, Request
-from rtsynth.control.commands import CommandLayer, is_local
+from rtsynth.control.commands import CommandLayer, warn_if_open
 from rtsynth.control.ratelimit import RateLimitedWarnings
 from rtsynth.engine.events import Event
 
@@ -162,12 +162,7 @@ class OscServer:
         return self._sock.getsockname()[:2] if self._sock else (self.host, self._requested_port)
 
     def start(self) -> None:
-        if not is_local(self.host):
-            log.warning(
-                "OSC listens on %s: anyone who can reach this machine can play and change it (--host 127.0.0.1: "
-                "this machine only)",
-                self.host,
-            )
+        warn_if_open(self.host, "OSC")
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         with contextlib.suppress(OSError):  # room for bursts (the kernel may cap it lower)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)

@@ -32,7 +32,7 @@ from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
 from rtsynth.control.addresses import ERROR_REPLY, OscInputError, Request
-from rtsynth.control.commands import CommandLayer, Reply, is_local
+from rtsynth.control.commands import CommandLayer, Reply, warn_if_open
 from rtsynth.control.pageview import map_view, meters, plain
 from rtsynth.control.ratelimit import RateLimitedWarnings
 
@@ -102,12 +102,7 @@ class WebServer:
         return f"http://{host}:{self.port}/"
 
     def start(self) -> None:
-        if not is_local(self.host):
-            log.warning(
-                "the control page listens on %s: anyone who can reach this machine can play and change it "
-                "(no password); use the default 127.0.0.1 unless that is what you want",
-                self.host,
-            )
+        warn_if_open(self.host, "the control page")
         self._thread = threading.Thread(target=self._run, name="web-server", daemon=True)
         self._thread.start()
         self._ready.wait()
