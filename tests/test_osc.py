@@ -300,6 +300,19 @@ def test_timetags_convert_to_the_engine_clock():
     assert [t.at for t in parse_packet(nested, clock, wall)] == pytest.approx([clock + 0.5, clock + 0.75])
 
 
+def test_an_inner_bundle_timed_before_its_outer_bundle_follows_the_outer_time():
+    wall, clock = 1_700_000_000.0, 5000.0
+    nested = bundle_of(
+        wall + 0.5,
+        bundle_of(wall + 0.25, message("/panic")),
+        bundle_of(wall - 3.0, message("/panic")),
+        message("/panic"),
+    )
+    assert [t.at for t in parse_packet(nested, clock, wall)] == pytest.approx([clock + 0.5] * 3)
+    later_inside_now = bundle_of(osc_types.IMMEDIATELY, bundle_of(wall + 0.25, message("/panic")))
+    assert parse_packet(later_inside_now, clock, wall)[0].at == pytest.approx(clock + 0.25)
+
+
 def test_immediate_and_late_timetags_mean_as_soon_as_possible():
     wall, clock = 1_700_000_000.0, 5000.0
     assert parse_packet(bundle_of(osc_types.IMMEDIATELY, message("/panic")), clock, wall)[0].at is None

@@ -77,7 +77,8 @@ def _walk_bundle(dgram: bytes, clock: float, wall: float, outer: float | None, d
         timetag, index = osc_types.get_date(dgram, len(BUNDLE_PREFIX))
     except Exception as err:
         raise PacketError(f"malformed bundle timetag: {err}") from None
-    at = outer if timetag == osc_types.IMMEDIATELY else _engine_time(timetag, clock, wall)
+    own = None if timetag == osc_types.IMMEDIATELY else _engine_time(timetag, clock, wall)
+    at = _not_before(own, outer)
     out: list[Timed] = []
     while index < len(dgram):
         if len(dgram) - index < 4:
@@ -93,6 +94,13 @@ def _walk_bundle(dgram: bytes, clock: float, wall: float, outer: float | None, d
         else:
             out.append(Timed(parse_message(element), at))
     return out
+
+
+def _not_before(at: float | None, outer: float | None) -> float | None:
+    """An inner bundle never plays before its outer one (OSC 1.1): an earlier timetag takes the outer's."""
+    if outer is None:
+        return at
+    return outer if at is None else max(at, outer)
 
 
 def _engine_time(timetag_unix: float, clock: float, wall: float) -> float | None:
