@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -24,6 +25,7 @@ from pythonosc.udp_client import SimpleUDPClient
 from rtsynth.control.addresses import DISPATCHER
 from rtsynth.control.osc import MAX_AHEAD_S, OscServer, parse_packet
 from rtsynth.control.ratelimit import RateLimitedWarnings
+from rtsynth.control.replies import ReplyLimits
 from rtsynth.engine.events import (
     Gain,
     LatentOffset,
@@ -193,6 +195,82 @@ def test_reply_port_redirects_this_clients_replies(client, server):
             assert receive(other, "/status/reply").params
     finally:
         listener.close()
+
+
+def this_machines_network_address() -> str:
+    """An address of this machine that is not loopback (a routing lookup; nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))
+        except OSError:
+            pytest.skip("this machine has no network address besides loopback")
+        return probe.getsockname()[0]
+
+
+@pytest.fixture
+def open_server(engine, tmp_path):
+    """A server on every interface with a small remote reply budget (two /status replies a second)."""
+    limits = ReplyLimits(remote_bytes_per_s=2000.0)
+    with OscServer(engine, "0.0.0.0", 0, tmp_path / "presets", tmp_path / "bundles", limits=limits) as srv:
+        yield srv
+
+
+def remote_client(server: OscServer) -> socket.socket:
+    """A client whose datagrams come from this machine's network address, as a remote host's would."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    address = this_machines_network_address()
+    sock.bind((address, 0))
+    sock.connect((address, server.port))
+    sock.settimeout(WAIT_S)
+    return sock
+
+
+def test_reply_port_is_refused_for_a_client_that_is_not_on_this_machine(open_server):
+    """From elsewhere a source address can be forged: a redirect would aim replies at any port of it."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("0.0.0.0", 0))
+    listener.settimeout(1.0)
+    with remote_client(open_server) as sender, listener:
+        sender.send(message("/reply/port", listener.getsockname()[1]))
+        refusal = OscMessage(sender.recv(65536))
+        assert refusal.address == "/error" and "this machine" in refusal.params[1]
+        sender.send(message("/latency"))
+        assert OscMessage(sender.recv(65536)).address == "/latency/reply"  # still to its own port
+        with pytest.raises(TimeoutError):
+            listener.recv(65536)
+
+
+@pytest.mark.parametrize("port", [53, "own"])
+def test_reply_port_refuses_privileged_ports_and_the_servers_own(client, server, port):
+    client.send_message("/reply/port", [server.port if port == "own" else port])
+    assert receive(client, "/error").params[0] == "/reply/port"
+    assert assert_alive(client)
+
+
+def test_replies_to_a_remote_host_stay_within_its_byte_budget(open_server):
+    """A flood of small /status requests cannot make the server send a flood of large replies."""
+    with remote_client(open_server) as sender:
+        sender.settimeout(0.5)
+        started = time.monotonic()
+        for _ in range(200):
+            sender.send(message("/status"))
+        received = 0
+        with contextlib.suppress(TimeoutError):
+            while True:
+                received += len(sender.recv(65536))
+        elapsed = time.monotonic() - started
+    assert received <= open_server.limits.remote_bytes_per_s * (1 + elapsed)
+    assert open_server.replies_dropped > 0
+
+
+def test_a_reply_larger_than_the_cap_is_an_error_naming_its_size(engine, tmp_path):
+    with (
+        OscServer(engine, port=0, presets_dir=tmp_path / "p", limits=ReplyLimits(max_bytes=64)) as small,
+        SimpleUDPClient("127.0.0.1", small.port) as client,
+    ):
+        client.send_message("/status", [])
+        address, reason = receive(client, "/error").params
+    assert address == "/status/reply" and "more than the 64" in reason
 
 
 def test_latency_replies_with_two_floats(client):

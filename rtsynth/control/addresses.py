@@ -393,9 +393,11 @@ ADDRESSES: tuple[Address, ...] = (
     ),
     Address(
         "/reply/port",
-        (Arg("port", INT, 1, 65535),),
-        "Send this client's replies to this port on its host instead of its source port "
-        "(Max's udpsend cannot receive, so a Max patch listens with udpreceive on a fixed port).",
+        (Arg("port", INT, 1024, 65535),),
+        "Send this client's replies to this port instead of its source port "
+        "(Max's udpsend cannot receive, so a Max patch listens with udpreceive on a fixed port). "
+        "Only for a client on this machine (from elsewhere a source address can be forged), "
+        "to an unprivileged port other than the server's.",
         lambda a, at: Request("reply_port", port=a["port"]),
         reply="/reply/port/reply i port",
     ),

@@ -20,8 +20,9 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
 from rtsynth.control.addresses import DISPATCHER, ERROR_REPLY, Dispatcher, OscInputError, Request
-from rtsynth.control.commands import CommandLayer, warn_if_open
+from rtsynth.control.commands import CommandLayer, is_local, warn_if_open
 from rtsynth.control.ratelimit import RateLimitedWarnings
+from rtsynth.control.replies import DEFAULT_REPLY_LIMITS, ByteBudget, ReplyLimits
 from rtsynth.engine.events import Event
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,11 @@ def build_message(address: str, args: list) -> bytes:
 
 
 class OscServer:
-    """UDP OSC server for one engine; replies go to the sender's address and port."""
+    """UDP OSC server for one engine; replies go to the sender's address and port.
+
+    Replies are bounded (ReplyLimits): a size cap for each, a byte budget per remote host, and
+    `/reply/port` only for a client on this machine, to an unprivileged port that is not ours.
+    """
 
     def __init__(
         self,
@@ -148,8 +153,12 @@ class OscServer:
         presets_dir: str | Path = "presets",
         bundles_dir: str | Path = "bundles",
         dispatcher: Dispatcher = DISPATCHER,
+        limits: ReplyLimits = DEFAULT_REPLY_LIMITS,
     ):
         self.engine = engine
+        self.limits = limits
+        self._remote_budget = ByteBudget(limits.remote_bytes_per_s)
+        self.replies_dropped = 0
         self.host, self._requested_port = host, port
         self.commands = CommandLayer(engine, presets_dir, bundles_dir, dispatcher)
         self.warnings = RateLimitedWarnings(log)
@@ -250,11 +259,23 @@ class OscServer:
 
     def _answer(self, request: Request, sender: tuple) -> None:
         if request.op == "reply_port":
-            self._reply_ports[sender[:2]] = request.port
-            self._send(sender, "/reply/port/reply", [request.port])
+            self._redirect_replies(sender, request.port)
             return
         for reply in self.commands.answer(request):
             self._send(sender, reply.address, _osc_values(reply.value))
+
+    def _redirect_replies(self, sender: tuple, port: int) -> None:
+        """Replies to another port of the sender's host: for this machine's clients only, since a
+        forged source address from elsewhere would aim our replies at any service of that host."""
+        if not is_local(sender[0]):
+            raise ValueError("/reply/port is for clients on this machine; replies go to the sending port")
+        if port == self.port:
+            raise ValueError(f"port {port} is this server's own")
+        self._reply_ports.pop(sender[:2], None)
+        self._reply_ports[sender[:2]] = port
+        if len(self._reply_ports) > self.limits.redirects:
+            del self._reply_ports[next(iter(self._reply_ports))]
+        self._send(sender, "/reply/port/reply", [port])
 
     def _error(self, sender: tuple, address: str, message: str, exc_info: bool = False) -> None:
         self.errors += 1
@@ -265,7 +286,16 @@ class OscServer:
 
     def _send(self, sender: tuple, address: str, args: list) -> None:
         port = self._reply_ports.get(sender[:2], sender[1])
+        data = build_message(address, args)
+        if len(data) > self.limits.max_bytes:
+            too_big = f"the reply is {len(data)} bytes, more than the {self.limits.max_bytes} a reply may carry"
+            self.warnings.warning("OSC reply %s to %s: %s", address, sender, too_big)
+            data = build_message(ERROR_REPLY, [address, too_big])
+        if not is_local(sender[0]) and not self._remote_budget.spend(sender[0], len(data)):
+            self.replies_dropped += 1
+            self.warnings.warning("OSC replies to %s over their budget: %s dropped", sender[0], address)
+            return
         try:
-            self._sock.sendto(build_message(address, args), (sender[0], port))
+            self._sock.sendto(data, (sender[0], port))
         except Exception as err:  # an unreachable client must not stop the server
             self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)
