@@ -46,6 +46,7 @@ PAPER_MODEL = {  # 15.7 M parameters, 3.48 GMAC per note (printed by the bench)
     "decoder_depth": 2,
     "hidden": 256,
     "summary_hidden": 0,
+    "decoder_output": "mel",
 }
 GM_SOL_SIZES = {"timbre": 14, "pitch": 24, "dynamics": 3, "duration": 24}
 

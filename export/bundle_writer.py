@@ -37,12 +37,8 @@ class ExportOptions:
     which: str = "best"  # checkpoint
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
-    max_train_notes: int = 4000  # training notes encoded for class centroids (unimodal variants)
+    max_train_notes: int = 4000  # training notes encoded for the class centroids
     map_notes: int = 2000  # training notes drawn as the timbre map's cloud
-    # where a class's notes are placed (export.priors): the centroids of the training notes'
-    # posterior means ("centroid") decode closer to the asked pitch than a Gaussian-mixture
-    # model's prior means ("prior"): 65 % vs 40 % of keys within 50 cents on the 48-71 model
-    class_means: str = "centroid"
     tuning_step: int = 3  # tuning table from every key; every n-th re-checked as played (0: neither)
     seed: int = 0
     # a model that learned without labels (tanaka-3f) gets timbre presets instead of instruments
@@ -53,8 +49,6 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if not self.tolerance >= 0:
             raise ValueError(f"parity tolerance must be a non-negative number, got {self.tolerance}")
-        if self.class_means not in ("prior", "centroid"):
-            raise ValueError(f"class means must be 'prior' or 'centroid', got {self.class_means!r}")
         if self.which not in ("best", "last"):
             raise ValueError(f"checkpoint must be 'best' or 'last', got {self.which!r}")
 
@@ -102,7 +96,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
 
     with tqdm(total=6, desc="export", unit="step") as steps:
         steps.set_description("export: class means")
-        priors = bundle_priors(run, options.max_train_notes, options.seed, options.class_means)
+        priors = bundle_priors(run, options.max_train_notes, options.seed)
         spec = build_spec(run, name, priors, options.which)
         if run.config.variant in UNSUPERVISED:
             spec = _with_presets(run, spec, priors, options)
@@ -153,7 +147,7 @@ def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
         "run": run.run_dir.name,
         "checkpoint": which,
         "epoch": run.epoch,
-        "means": priors.source,
+        "means": "centroid",  # classes sit at the training centroids (export.priors)
         "filled_means": priors.filled,
         "config": config.to_dict(),
         "exporter": _exporter_facts(),

@@ -25,14 +25,6 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--tolerance", type=float, default=1e-4, help="max abs error allowed between the ONNX and torch decoders (1e-4)"
     )
     export.add_argument(
-        "--class-means",
-        choices=("prior", "centroid"),
-        default="centroid",
-        help="where each class sits: the centroids of the training notes' posterior means "
-        "(centroid, the default: they decode closer to the asked pitch) or a "
-        "Gaussian-mixture model's learned prior means (prior)",
-    )
-    export.add_argument(
         "--tuning-step",
         type=int,
         default=3,
@@ -68,7 +60,6 @@ def _run(args: argparse.Namespace) -> int:
         which=args.checkpoint,
         force=args.force,
         tolerance=args.tolerance,
-        class_means=args.class_means,
         tuning_step=args.tuning_step,
         presets=args.presets,
         marked=tuple(args.mark),

@@ -1,10 +1,9 @@
 """Each descriptor's class means and sigma for bundle.json: where the synth puts a note.
 
-By default the class centroids of the training posterior means (train.eval.classmeans):
-they decode closer to what was asked for than a Gaussian-mixture model's learned prior means
-(measured on the 48-71 MD-GMVAE+C+R: 65 % vs 40 % of keys within 50 cents), which stay
-available (`source="prior"`). Unimodal variants have only centroids. Sigma is the prior's
-(1.0 for unit variance) either way. A class without training notes has no trustworthy mean (a GM
+The class centroids of the training posterior means (train.eval.classmeans): they decode
+closer to what was asked for than a Gaussian-mixture model's learned prior means (measured on
+the 48-71 MD-GMVAE+C+R: 65 % vs 40 % of keys within 50 cents), and every variant has them.
+Sigma is the prior's (1.0 for unit variance). A class without training notes has no trustworthy mean (a GM
 component that never received a gradient still sits at its initialisation); it gets one
 from its neighbours: interpolated along the class values for the ordered descriptors
 (pitch, duration), the mean of the other classes for timbre and dynamics.
@@ -28,23 +27,17 @@ ORDERED = ("pitch", "duration")
 class BundlePriors:
     means: dict[str, np.ndarray]  # descriptor -> [K, d] (d = 0 where the model has no such latent)
     sigma: dict[str, float]
-    source: str  # "prior" or "centroid"
     filled: dict[str, list]  # descriptor -> class values whose mean was filled in
 
 
-def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0, source: str = "centroid") -> BundlePriors:
-    """`source` "prior" takes a Gaussian-mixture model's learned means (centroids for a
-    unimodal model, which has none); "centroid" always takes the training centroids."""
+def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0) -> BundlePriors:
+    """The class centroids of up to `max_train_notes` training notes (a seeded draw)."""
     model, cache = run.model, run.cache
     train_idx = cache.indices("train")
     if not len(train_idx):
         raise ValueError(f"{cache.root} has no training notes; cannot place the class means")
     layout = model.layout
-    prior = model.prior_means() if source == "prior" else None
-    if prior is not None:
-        means, source = {d: prior[d].detach().cpu().numpy().astype(np.float32) for d in layout.names}, "prior"
-    else:
-        means, source = _centroids(model, cache, train_idx, max_train_notes, seed), "centroid"
+    means = _centroids(model, cache, train_idx, max_train_notes, seed)
     for d in DESCRIPTORS:
         if not layout.has(d):
             means[d] = np.zeros((len(cache.vocab.classes(d)), 0), np.float32)
@@ -56,7 +49,7 @@ def bundle_priors(run, max_train_notes: int = 4000, seed: int = 0, source: str =
             filled[d] = [cache.vocab.classes(d)[k] for k in filled_here]
     if filled:
         log.warning("classes without training notes got interpolated means: %s", filled)
-    return BundlePriors(means, {d: model.prior_sigma(d) for d in DESCRIPTORS}, source, filled)
+    return BundlePriors(means, {d: model.prior_sigma(d) for d in DESCRIPTORS}, filled)
 
 
 def _centroids(model, cache, train_idx: np.ndarray, max_train_notes: int, seed: int) -> dict[str, np.ndarray]:

@@ -161,6 +161,7 @@ epochs = 1
 delay = 0
 epochs = 1
 [model]
+decoder_output = "mel"
 encoder_channels = [4, 8]
 decoder_channels = [8, 4]
 hidden = 32

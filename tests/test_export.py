@@ -35,7 +35,13 @@ VOCAB = Vocabulary(
 LEVEL = {"flute": -8.0, "cello": -14.0}
 DYNAMICS_DB = {"pp": -22.0, "mf": -10.0, "ff": 0.0}
 TINY = ModelConfig(
-    encoder_channels=(4, 8), decoder_channels=(8, 4), hidden=16, head_hidden=0, classifier_hidden=8, remover_hidden=(8,)
+    encoder_channels=(4, 8),
+    decoder_channels=(8, 4),
+    hidden=16,
+    head_hidden=0,
+    classifier_hidden=8,
+    remover_hidden=(8,),
+    decoder_output="mel",
 )
 
 
@@ -111,7 +117,7 @@ def run_dir(tmp_path_factory, cache_root) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, run_dir) -> Path:
-    return export_bundle(run_dir, tmp_path_factory.mktemp("bundles") / "tiny", ExportOptions(class_means="prior"))
+    return export_bundle(run_dir, tmp_path_factory.mktemp("bundles") / "tiny", ExportOptions())
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -129,7 +135,7 @@ def test_a_harmonic_decoder_exports_and_decodes_like_torch(cache_root, tmp_path)
     """Its checkpoint carries the mel settings the partials need; the ONNX graph renders them."""
     harmonic = dataclasses.replace(TINY, decoder_output="harmonic", partials=8, pitch_hidden=8)
     run = train_run(tmp_path / "tiny-harmonic", cache_root, "md-gmvae+c+r", harmonic)
-    _assert_decodes_like_torch(export_bundle(run, tmp_path / "harmonic", ExportOptions(class_means="prior")), run)
+    _assert_decodes_like_torch(export_bundle(run, tmp_path / "harmonic", ExportOptions()), run)
 
 
 def _assert_decodes_like_torch(bundle: Path, run_dir: Path) -> None:
@@ -152,11 +158,12 @@ def test_bundle_spec_carries_the_run_and_corpus_facts(bundle, run_dir, cache_roo
     cache = NoteCache.load(cache_root)
     assert spec.name == "tiny" and spec.mel == PAPER_MEL
     assert spec.vocab == VOCAB
-    prior = run.model.prior_means()
+    centroids = bundle_priors(run).means
     for d in DESCRIPTORS:
         assert spec.descriptors[d].sigma == 1.0
-        if d != "duration":  # every other class has training notes: the learned means, as exported
-            np.testing.assert_allclose(spec.means(d), prior[d].detach().numpy(), atol=1e-6)
+        if d != "duration":  # every other class has training notes: their centroids, as exported
+            np.testing.assert_allclose(spec.means(d), centroids[d], atol=1e-5)
+    assert spec.model["means"] == "centroid"
     # the longest duration class has no training note: its mean comes from its neighbour, not the init
     assert spec.model["filled_means"] == {"duration": [2.0]}
     np.testing.assert_allclose(spec.means("duration")[3], spec.means("duration")[2])
@@ -260,18 +267,10 @@ def test_cli_export_end_to_end(run_dir, bundle, tmp_path):
 # ---------------------------------------------------------------- facts without an export
 
 
-def test_a_gaussian_mixture_run_gives_its_prior_or_its_centroids(run_dir):
-    run = load_run(run_dir)
-    prior, centroid = bundle_priors(run, source="prior"), bundle_priors(run)
-    assert (prior.source, centroid.source) == ("prior", "centroid")
-    np.testing.assert_allclose(prior.means["timbre"], run.model.prior_means()["timbre"].detach().numpy(), atol=1e-6)
-    assert not np.allclose(prior.means["timbre"], centroid.means["timbre"])
-
-
-def test_unimodal_variant_uses_training_centroids(cache_root, tmp_path):
+def test_classes_sit_at_the_training_centroids(cache_root, tmp_path):
     run = load_run(train_run(tmp_path / "tiny-md", cache_root, "md-vae+c"))
     priors = bundle_priors(run)
-    assert priors.source == "centroid" and set(priors.sigma.values()) == {1.0}
+    assert set(priors.sigma.values()) == {1.0}
     train = run.cache.indices("train")
     with torch.no_grad():
         mu = run.model.encode(torch.from_numpy(np.asarray(run.cache.mels[train], np.float32)))

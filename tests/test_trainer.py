@@ -17,10 +17,12 @@ import pytest
 import torch
 from train_factory import make_cache, tiny_config
 
+from rtsynth.bundle import read_spec
 from rtsynth.cli import main as rtsynth_main
+from rtsynth.config import ConfigError
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.resources import configs_dir
-from rtsynth.train.config import Ramp, TrainConfig, dump_toml, read_config
+from rtsynth.resources import configs_dir, default_bundle
+from rtsynth.train.config import Ramp, TrainConfig, config_from_dict, dump_toml, read_config
 from rtsynth.train.losses import Weights, model_terms, model_total
 from rtsynth.train.runs import RunError, load_checkpoint, load_run
 from rtsynth.train.trainer import DivergenceError, EarlyStopping, Trainer
@@ -86,16 +88,6 @@ def test_cli_seed_overrides_the_config(cache, tmp_path):
     assert read_config(runs[7] / "config.toml") == tiny_config(cache, max_epochs=1, seed=7)
     first, other = (_weights(run / "checkpoints" / "last.pt") for run in runs.values())
     assert any(not torch.equal(first[k], other[k]) for k in first)
-
-
-def test_cli_summary_hidden_sets_the_branch_of_a_new_run_only(cache, tmp_path):
-    config = _write(tiny_config(cache, max_epochs=1), tmp_path / "tiny.toml")
-    run = tmp_path / "run"
-    assert rtsynth_main(["train", "--config", str(config), "--out", str(run), "--summary-hidden", "8"]) == 0
-    assert read_config(run / "config.toml").model.summary_hidden == 8
-    assert any(k.startswith("model.features.summary.") for k in _weights(run / "checkpoints" / "last.pt"))
-    with pytest.raises(SystemExit, match="cannot change the network"):
-        rtsynth_main(["train", "--out", str(run), "--resume", "--max-epochs", "2", "--summary-hidden", "0"])
 
 
 def test_checkpoints_load_weights_only_with_their_classifiers(cache, tmp_path):
@@ -284,6 +276,32 @@ def test_shipped_configs_load(tmp_path):
     for path in paths:
         config = read_config(path)
         assert read_config(_write(config, tmp_path / path.name)) == config
+
+
+def test_the_defaults_are_the_shipped_recipe():
+    assert read_config("md-gmvae-c-r-full") == TrainConfig()
+
+
+def test_the_shipped_bundle_config_loads_without_its_retired_fields():
+    """The default bundle was trained before some experiment-only fields were retired; its
+    stored config still loads, since it holds the values that stayed."""
+    stored = read_spec(default_bundle()).model["config"]
+    assert "dropout" in stored["model"]
+    config = config_from_dict(stored)
+    assert config.model.decoder_output == "harmonic" and config.variant == "md-gmvae+c+r"
+
+
+def test_retired_fields_are_refused_unless_a_stored_run_holds_the_value_that_stayed(tmp_path):
+    stored = TrainConfig().to_dict()
+    stored["model"] = {**stored["model"], "dropout": 0.0}
+    assert config_from_dict(stored) == TrainConfig()
+    stored["model"]["dropout"] = 0.3
+    with pytest.raises(ConfigError, match=r"model\.dropout was retired"):
+        config_from_dict(stored)
+    path = tmp_path / "mine.toml"
+    path.write_text("[model]\ndropout = 0.0\n")
+    with pytest.raises(ConfigError, match=re.escape("unknown keys ['dropout']")):
+        read_config(path)
 
 
 def _flip_a_byte(path: Path) -> None:

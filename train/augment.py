@@ -46,6 +46,9 @@ def pitch_shift(mel: torch.Tensor, table: tuple[torch.Tensor, torch.Tensor]) -> 
     return mel[:, lower] * (1 - weight) + mel[:, lower + 1] * weight
 
 
+SHIFT_PROBABILITY = 0.5  # share of each batch that `[augment] pitch_shift` transposes
+
+
 class PitchShifter:
     """Shifts a random share of each batch by ±1..`max_semitones` semitones."""
 
@@ -138,7 +141,7 @@ class Augmenter:
         """None where every augmentation is off."""
         steps: list[PitchShifter | NoteShortener] = []
         if config.pitch_shift > 0:
-            steps.append(PitchShifter(settings, vocab.pitch, config.pitch_shift, config.pitch_shift_probability))
+            steps.append(PitchShifter(settings, vocab.pitch, config.pitch_shift, SHIFT_PROBABILITY))
         if config.shorten_probability > 0:
             steps.append(NoteShortener(settings, vocab.duration, config.shorten_probability))
         return cls(steps) if steps else None

@@ -1,14 +1,13 @@
 """`rtsynth train`: train a NoteVAE variant from a config.
 
 Data-parallel: launch the same command with torchrun, e.g.
-    torchrun --nproc_per_node 2 -m rtsynth train --config configs/train/md-gmvae-c-r.toml --out runs/x
+    torchrun --nproc_per_node 2 -m rtsynth train --config md-gmvae-c-r --out runs/x
 (gloo on CPU; NCCL with --device cuda). Only rank 0 writes the run directory.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 from pathlib import Path
 
@@ -17,7 +16,9 @@ log = logging.getLogger(__name__)
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
     p = commands.add_parser("train", help="train a VAE variant on a dataset cache (DDP via torchrun)")
-    p.add_argument("--config", help="TOML config (configs/train/*.toml); optional with --resume")
+    p.add_argument(
+        "--config", help="a packaged config's name (rtsynth/configs/train) or a TOML file; optional with --resume"
+    )
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.csv, train.log)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--cache", help="dataset cache directory (overrides the config)")
@@ -31,22 +32,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
     p.add_argument("--seed", type=int, help="overrides the config (repeat a run over seeds to see its spread)")
-    p.add_argument(
-        "--summary-hidden",
-        type=int,
-        metavar="N",
-        help="width of the encoder's sounding-frame summary branch, 0: none (overrides the config)",
-    )
     p.set_defaults(func=run_train)
 
 
 def _resolve_config(args: argparse.Namespace):
-    from rtsynth.train.config import read_config
+    from rtsynth.train.config import read_config, read_run_config
     from rtsynth.train.runs import RunPaths
 
     run_config = RunPaths(Path(args.out)).config
     if args.resume and run_config.is_file():
-        config = read_config(run_config)
+        config = read_run_config(run_config)
         if args.config and read_config(args.config) != config:
             log.warning("--resume uses the run's own %s, not %s", run_config, args.config)
     elif args.config:
@@ -60,15 +55,7 @@ def _resolve_config(args: argparse.Namespace):
         "num_threads": args.threads,
         "seed": args.seed,
     }
-    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
-    if args.summary_hidden is None or args.summary_hidden == config.model.summary_hidden:
-        return config
-    if args.resume:
-        raise SystemExit(
-            f"--summary-hidden cannot change the network of the run in {args.out} (it has "
-            f"{config.model.summary_hidden}); start a new run"
-        )
-    return config.replace(model=dataclasses.replace(config.model, summary_hidden=args.summary_hidden))
+    return config.replace(**{k: v for k, v in overrides.items() if v is not None})
 
 
 def run_train(args: argparse.Namespace) -> int:

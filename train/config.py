@@ -1,8 +1,9 @@
-"""Training configuration: one TOML file per named setup in configs/train/.
+"""Training configuration: one TOML file per named setup in rtsynth/configs/train/.
 
-Every field has the default of the shipped MD-GMVAE setup, so a config file only states
-what it changes. The run directory keeps a copy (`dump_toml`) so a run can be resumed or
-evaluated without the file it started from.
+Every field has the default of the shipped model's recipe (md-gmvae-c-r-full: MD-GMVAE+C+R over
+every pitch of GM-SOL, harmonic decoder output), so a config file only states what it changes.
+The run directory keeps a copy (`dump_toml`) so a run can be resumed or evaluated without the
+file it started from.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rtsynth.config import ConfigError, from_dict, load_config
+from rtsynth.config import ConfigError, from_dict, load_config, read_toml
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
@@ -55,13 +56,14 @@ class ModelConfig:
     Conv2d with kernel = stride = `encoder_stem` (mel, frame), then one stride-2 3x3
     Conv2d per further entry of `encoder_channels`; `encoder_depth - 1` stride-1 3x3
     convolutions per stage; with `summary_hidden` > 0, an MLP of that width adds the mean
-    of each mel bin over the note's sounding frames to h. Decoder D
+    of each mel bin over the note's sounding frames to h (the best-timbre recipe,
+    md-gmvae-c-r-shelf-shorten). Decoder D
     (train/models/decoder.py): 1-D transposed convolutions along time, channels
     `decoder_channels`, each stage doubling the frame rate, an output layer of kernel
     `decoder_kernel` and stride `decoder_stride` onto the mel bins; `decoder_depth - 1`
-    stride-1 convolutions per stage. `decoder_output` "harmonic" writes `partials` partials
-    at a pitch read from z_P by an MLP of width `pitch_hidden`, plus a noise floor
-    (train/models/harmonic.py).
+    stride-1 convolutions per stage. `decoder_output` "harmonic" (shipped) writes `partials`
+    partials at a pitch read from z_P by an MLP of width `pitch_hidden`, plus a noise floor
+    (train/models/harmonic.py); "mel" writes the mel bins directly, as the paper does.
     """
 
     time_pool: int = 4
@@ -72,13 +74,11 @@ class ModelConfig:
     decoder_kernel: int = 4
     decoder_stride: int = 4
     decoder_depth: int = 1
-    decoder_output: Literal["mel", "harmonic"] = "mel"
+    decoder_output: Literal["mel", "harmonic"] = "harmonic"
     partials: int = 64
     pitch_hidden: int = 128
     hidden: int = 256  # size of the shared feature vector h (and of the decoder's first layer)
     summary_hidden: int = 0  # width of the encoder's sounding-frame summary branch (0: none)
-    summary_level: float = sounding_level()  # frames whose loudest bin reaches this are the note's
-    dropout: float = 0.0  # on h while training
     head_hidden: int = 128  # hidden layer of each variational head (0: a single linear layer)
     classifier_hidden: int = 64  # C: Linear(d, 64) - LeakyReLU - Linear(64, K), as in the paper
     remover_hidden: tuple[int, ...] = (64, 64)  # R: 3-layer MLP, as in the reference code
@@ -109,8 +109,7 @@ class LossConfig:
 class AugmentConfig:
     """Training-split augmentation (train/augment.py); off by default, as in the paper."""
 
-    pitch_shift: int = 0  # shift notes by up to this many semitones, relabelling their pitch (0: off)
-    pitch_shift_probability: float = 0.5  # share of each batch that is shifted
+    pitch_shift: int = 0  # shift half of each batch by up to this many semitones, relabelling their pitch (0: off)
     shorten_probability: float = 0.0  # share of each batch cut to a shorter duration class (0: off)
 
 
@@ -214,7 +213,7 @@ PAPER_FIELDS = {
 @dataclass(frozen=True)
 class TrainConfig:
     variant: Variant = "md-gmvae+c+r"
-    cache: str = "cache/gm-sol-48-71"
+    cache: str = "cache/gm-sol-full"
     seed: int = 0
     batch_size: int = 64  # global: split evenly across data-parallel processes
     lr: float = 1e-3
@@ -247,11 +246,8 @@ class TrainConfig:
         if self.loss.spread_weight < 0:
             raise ConfigError(f"loss.spread_weight must be >= 0 (0: off), got {self.loss.spread_weight}")
         a = self.augment
-        if a.pitch_shift < 0 or not 0.0 <= a.pitch_shift_probability <= 1.0:
-            raise ConfigError(
-                f"augment.pitch_shift must be >= 0 (0: off) and pitch_shift_probability in [0, 1], got "
-                f"{a.pitch_shift} and {a.pitch_shift_probability}"
-            )
+        if a.pitch_shift < 0:
+            raise ConfigError(f"augment.pitch_shift must be >= 0 (0: off), got {a.pitch_shift}")
         if not 0.0 <= a.shorten_probability <= 1.0:
             raise ConfigError(f"augment.shorten_probability must be in [0, 1] (0: off), got {a.shorten_probability}")
         m = self.model
@@ -259,8 +255,8 @@ class TrainConfig:
             raise ConfigError("model depths, time_pool and encoder_stem must be >= 1")
         if m.partials < 1 or m.pitch_hidden < 1:
             raise ConfigError("model.partials and model.pitch_hidden must be >= 1")
-        if m.summary_hidden < 0 or not 0.0 < m.summary_level < 1.0:
-            raise ConfigError("model.summary_hidden must be >= 0 (0: no summary branch) and summary_level in (0, 1)")
+        if m.summary_hidden < 0:
+            raise ConfigError("model.summary_hidden must be >= 0 (0: no summary branch)")
         if not m.encoder_channels or not m.decoder_channels:
             raise ConfigError("model.encoder_channels and model.decoder_channels must not be empty")
         k, s = m.decoder_kernel, m.decoder_stride
@@ -309,8 +305,36 @@ def read_config(path: str | Path) -> TrainConfig:
     return load_config(TrainConfig, config_file(path, "train"))
 
 
+def read_run_config(path: str | Path) -> TrainConfig:
+    """The config a run wrote into its folder (`config.toml`), including runs made before a
+    field was retired."""
+    try:
+        return config_from_dict(read_toml(Path(path)))
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+# Fields retired once their experiments were decided (docs/results.md keeps the results and the
+# commits that measured them). A config stored by an earlier run, checkpoint or bundle still loads
+# when it holds the value that stayed; any other value is refused by name.
+RETIRED: dict[tuple[str, str], object] = {
+    ("model", "summary_level"): sounding_level(),
+    ("model", "dropout"): 0.0,
+    ("augment", "pitch_shift_probability"): 0.5,
+}
+
+
 def config_from_dict(data: dict) -> TrainConfig:
-    return from_dict(TrainConfig, data)
+    """A config stored by a run, checkpoint or bundle (every field written out)."""
+    tables = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for (table, key), kept in RETIRED.items():
+        section = tables.get(table)
+        if isinstance(section, dict) and key in section and section.pop(key) != kept:
+            raise ConfigError(f"{table}.{key} was retired; runs with a value other than {kept!r} load no more")
+    model = tables.get("model")
+    if isinstance(model, dict):
+        model.setdefault("decoder_output", "mel")  # stored before the harmonic output existed
+    return from_dict(TrainConfig, tables)
 
 
 def dump_toml(config: TrainConfig) -> str:

@@ -29,7 +29,7 @@ import torch
 
 from rtsynth.errors import RtsynthError
 from rtsynth.settings import MelSettings
-from rtsynth.train.config import TrainConfig, config_from_dict, dump_toml, read_config
+from rtsynth.train.config import TrainConfig, config_from_dict, dump_toml, read_run_config
 from rtsynth.train.models import NoteVAE, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 from rtsynth.train.prep.cache import NoteCache
@@ -210,7 +210,7 @@ def load_run(
         raise RunError(f"{paths.root} is not a run directory (no config.toml)")
     payload = load_checkpoint(paths.checkpoint(which))
     config, model, removers = restore_model(payload)
-    note_cache = NoteCache.load(cache or read_config(paths.config).cache)
+    note_cache = NoteCache.load(cache or read_run_config(paths.config).cache)
     if note_cache.vocab.to_dict() != payload["vocab"]:
         raise RunError(f"the dataset cache {note_cache.root} has another vocabulary than run {paths.root}")
     return LoadedRun(paths.root, config, model, note_cache, int(payload["epoch"]), removers)

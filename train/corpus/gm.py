@@ -58,6 +58,8 @@ TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
 LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s", "seed")
 TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
 MAX_SHELF_DB = 48.0  # beyond this the shelf would push the rest of the note toward the mel's 80 dB floor
+LOWPASS_ORDER = 4  # of the soft notes' low-pass (why: `dynamics_colour`)
+SHELF_HZ = 1000.0  # corner of the loud notes' high shelf
 AIM_TOLERANCE_S = 0.012  # about one trim hop (512 samples at 44.1 kHz): the search stops within this
 AIM_MISS_S = 0.035  # the span moves in steps of up to 3 hops as the held time grows: further off is a miss
 AIM_TRIES = 6
@@ -123,17 +125,13 @@ class GmRenderConfig:
     aim_classes: tuple[int, ...] = (1, PAPER_TRIM.max_duration_classes)  # lowest, highest
     aim_jitter_s: float = 0.05
     max_seconds: float = 8.0  # file length cap (held time + release tail)
-    # Dynamics colour: a low-pass of this order for pp, mf, ff at this many times f0 and/or at
-    # a fixed frequency in Hz, the lower where both are set (0 = none). See `dynamics_colour`
-    # for why GM-SOL needs it.
+    # Dynamics colour: a low-pass for pp, mf, ff at this many times f0 (0 = none). See
+    # `dynamics_colour` for why GM-SOL needs it.
     lowpass_harmonics: tuple[float, ...] = (2.0, 5.0, 0.0)
-    lowpass_hz: tuple[float, ...] = (0.0, 0.0, 0.0)
-    lowpass_order: int = 4
-    # ... and/or a high shelf at `shelf_hz` with this gain in dB for pp, mf, ff (+ brightens,
+    # ... and/or a high shelf above SHELF_HZ with this gain in dB for pp, mf, ff (+ brightens,
     # - darkens; 0 = none). Why a boost for loud notes instead of a cut for soft ones: see
     # `dynamics_shelf`.
     shelf_db: tuple[float, ...] = (0.0, 0.0, 0.0)
-    shelf_hz: float = 1000.0
 
     def validated(self) -> GmRenderConfig:
         """This config with instrument abbreviations resolved; GmRenderError names a bad value."""
@@ -154,21 +152,17 @@ class GmRenderConfig:
                 f"need 0 <= aim_jitter_s < {step / 2} and the longest aimed class + 1 s "
                 f"of release within max_seconds ({self.max_seconds})"
             )
-        if not 1 <= self.lowpass_order <= 8:
-            problems.append(f"lowpass_order must be 1..8, got {self.lowpass_order}")
         if not 0 < self.gain <= 10:
             problems.append(f"gain must be in (0, 10], got {self.gain}")
-        for name in ("lowpass_harmonics", "lowpass_hz"):
-            values = getattr(self, name)
-            if len(values) != len(DYNAMICS) or min(values) < 0:
-                problems.append(f"{name} needs {len(DYNAMICS)} values >= 0 (pp, mf, ff), got {list(values)}")
+        if len(self.lowpass_harmonics) != len(DYNAMICS) or min(self.lowpass_harmonics) < 0:
+            problems.append(
+                f"lowpass_harmonics needs {len(DYNAMICS)} values >= 0 (pp, mf, ff), got {list(self.lowpass_harmonics)}"
+            )
         if len(self.shelf_db) != len(DYNAMICS) or max(map(abs, self.shelf_db), default=0) > MAX_SHELF_DB:
             problems.append(
                 f"shelf_db needs {len(DYNAMICS)} gains within +-{MAX_SHELF_DB:g} dB (pp, mf, ff), "
                 f"got {list(self.shelf_db)}"
             )
-        if not 20 <= self.shelf_hz <= 0.4 * self.sample_rate:
-            problems.append(f"shelf_hz must be in 20..{0.4 * self.sample_rate:g} Hz, got {self.shelf_hz}")
         if problems:
             raise GmRenderError("; ".join(problems))
         return dataclasses.replace(self, instruments=resolve_instruments(self.instruments))
@@ -377,9 +371,9 @@ class NoteSynth:
             if audio is None:
                 return None
             k = DYNAMICS.index(note.dynamics)
-            cutoff = colour_cutoff(note.pitch, self.cfg.lowpass_harmonics[k], self.cfg.lowpass_hz[k])
-            audio = dynamics_colour(audio, self.sample_rate, cutoff, self.cfg.lowpass_order)
-            return dynamics_shelf(audio, self.sample_rate, self.cfg.shelf_hz, self.cfg.shelf_db[k])
+            cutoff = self.cfg.lowpass_harmonics[k] * midi_hz(note.pitch)
+            audio = dynamics_colour(audio, self.sample_rate, cutoff, LOWPASS_ORDER)
+            return dynamics_shelf(audio, self.sample_rate, SHELF_HZ, self.cfg.shelf_db[k])
         finally:
             # the holder owns the SoundFont; removing it resets the channels' programs,
             # which warns once per channel that no preset is left: expected, so muted
@@ -408,12 +402,6 @@ class NoteSynth:
         self.holder.delete()
 
 
-def colour_cutoff(pitch: int, harmonics: float, hz: float) -> float:
-    """The lower of `harmonics` x f0 and `hz`, ignoring either where it is 0; 0 where both are."""
-    cutoffs = [c for c in (harmonics * midi_hz(pitch), hz) if c > 0]
-    return min(cutoffs, default=0.0)
-
-
 def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: int) -> np.ndarray:
     """Darken soft notes with a low-pass of `order` at `cutoff` Hz (0: unchanged).
 
@@ -427,8 +415,8 @@ def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: i
     independent CNN named the dynamics of only 74 % of held-out notes. 4th order at 2 and
     5 x f0 leaves pp nearly the fundamental and mf the first few harmonics, as soft brass
     and reeds sound, but it leaves soft notes too little to tell the instrument by
-    (`rtsynth data probe`: 87 % of pp instruments, 99 % of ff). Fixed cutoffs (`lowpass_hz`,
-    configs/gm-sol-fixed-lowpass.toml) keep more harmonics of the low notes: 95 % of pp.
+    (`rtsynth data probe`: 87 % of pp instruments, 99 % of ff). Brightening loud notes instead
+    (`dynamics_shelf`, the gm-sol-shelf config) keeps them.
     """
     from scipy.signal import butter, sosfilt
 
@@ -617,10 +605,9 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
         "sample_rate": cfg.sample_rate,
         "max_seconds": cfg.max_seconds,
         "lowpass_harmonics": list(cfg.lowpass_harmonics),
-        "lowpass_order": cfg.lowpass_order,
+        "lowpass_order": LOWPASS_ORDER,
         # only when set: renders made before the option keep their keys (and are kept)
-        **({"lowpass_hz": list(cfg.lowpass_hz)} if any(cfg.lowpass_hz) else {}),
-        **({"shelf_db": list(cfg.shelf_db), "shelf_hz": cfg.shelf_hz} if any(cfg.shelf_db) else {}),
+        **({"shelf_db": list(cfg.shelf_db), "shelf_hz": SHELF_HZ} if any(cfg.shelf_db) else {}),
         "aim_tolerance_s": AIM_TOLERANCE_S,
     }
     out = Path(out)

@@ -16,6 +16,7 @@ import itertools
 import torch
 from torch import nn
 
+from rtsynth.settings import sounding_level
 from rtsynth.train.config import ModelConfig
 from rtsynth.train.models.init import xavier_linear
 
@@ -61,9 +62,7 @@ class FeatureExtractor(nn.Module):
             layers += [nn.Conv2d(a, b, 3, 2, 1), nn.LeakyReLU(), *_refine(b, config.encoder_depth)]
         self.convs = nn.Sequential(*layers)
         rows, frames = encoder_grid(config, n_mels, n_frames)
-        self.project = nn.Sequential(
-            nn.Flatten(), nn.Linear(ch[-1] * rows * frames, config.hidden), nn.LeakyReLU(), nn.Dropout(config.dropout)
-        )
+        self.project = nn.Sequential(nn.Flatten(), nn.Linear(ch[-1] * rows * frames, config.hidden), nn.LeakyReLU())
         self.summary = SoundingSummary(config, n_mels) if config.summary_hidden else None
         xavier_linear(self)
 
@@ -86,12 +85,13 @@ class SoundingSummary(nn.Module):
     1 s note and a 6 s one as different pictures and has to learn from a thousand notes that
     they share an instrument; the mean over the frames within the trim level does not change
     with the duration. Each bin's spread over time, tried beside it, carried more of the
-    dynamics colour into z_T (README, Table I).
+    dynamics colour into z_T (docs/results.md). Sounding frames are those whose loudest bin
+    reaches prep's trim level.
     """
 
     def __init__(self, config: ModelConfig, n_mels: int):
         super().__init__()
-        self.level = config.summary_level
+        self.level = sounding_level()
         self.mlp = nn.Sequential(
             nn.Linear(n_mels, config.summary_hidden),
             nn.LeakyReLU(),
