@@ -40,6 +40,7 @@ from rtsynth.engine.backends import SoundDeviceBackend  # noqa: E402
 from rtsynth.engine.config import EngineConfig  # noqa: E402
 from rtsynth.engine.engine import Engine  # noqa: E402
 from rtsynth.engine.events import NoteOff, NoteOn  # noqa: E402
+from rtsynth.labels import velocity_unit  # noqa: E402
 from rtsynth.resources import default_bundle  # noqa: E402
 
 HOLD_S = 0.1  # each latency-test note is held this long
@@ -154,7 +155,7 @@ class FreshNotes:
             velocity = self.rng.randint(self.low + 1, self.high - 1) if whole else self.rng.uniform(self.low, self.high)
             if (note, velocity) not in self.used:
                 self.used.add((note, velocity))
-                return note, velocity / 127
+                return note, velocity_unit(velocity)
 
 
 def latency_run(rig: Rig, transport: str, notes: list[tuple[int, float]], gap: float) -> dict:
@@ -195,7 +196,7 @@ def latency_section(rig: Rig, transports: list[str], count: int, gap: float, fre
     for transport in transports:
         notes = [fresh.next(whole=transport == "midi") for _ in range(count)]
         results[f"{transport}_never_rendered"] = latency_run(rig, transport, notes, gap)
-    cached_set = [(p, v / 127) for v in CACHED_VELOCITIES for p in fresh.pitches]
+    cached_set = [(p, velocity_unit(v)) for v in CACHED_VELOCITIES for p in fresh.pitches]
     target = rig.engine.counters["prerendered"] + len(cached_set)
     rig.engine.prerender(velocities=CACHED_VELOCITIES)
     deadline = time.monotonic() + 900

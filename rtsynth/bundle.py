@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from rtsynth.errors import RtsynthError
-from rtsynth.labels import DESCRIPTORS, STANDARD_LAYOUT, LatentLayout, Vocabulary
+from rtsynth.labels import DESCRIPTORS, MIDI_MAX, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class BundleSpec:
         dynamics = self.descriptors["dynamics"].classes
         for name in dynamics:
             velocity = self.velocity_to_dynamics.get(name) if isinstance(self.velocity_to_dynamics, dict) else None
-            if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= 127:
+            if isinstance(velocity, bool) or not isinstance(velocity, int) or not 1 <= velocity <= MIDI_MAX:
                 raise BundleShapeError(
                     f"velocity_to_dynamics[{name!r}] must be a MIDI velocity 1-127, got {velocity!r}"
                 )

@@ -18,7 +18,7 @@ from rtsynth.control.midi import MidiMapper, UnmappedProgram
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn, SelectTimbre
 from rtsynth.errors import RtsynthError
-from rtsynth.labels import velocity_unit
+from rtsynth.labels import MIDI_MAX, velocity_unit
 from rtsynth.resources import default_bundle
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ class NoteRequest:
 
 def note_events(request: NoteRequest) -> list[Event]:
     """Events that play one note, held `duration` seconds, at the requested timbre point."""
-    if not 0 <= request.note <= 127:
+    if not 0 <= request.note <= MIDI_MAX:
         raise RenderError(f"--note must be a MIDI note 0-127, got {request.note}")
-    if not 1 <= request.velocity <= 127:
+    if not 1 <= request.velocity <= MIDI_MAX:
         raise RenderError(f"--velocity must be 1-127, got {request.velocity}")
     if not request.duration > 0:
         raise RenderError(f"--duration must be positive seconds, got {request.duration}")

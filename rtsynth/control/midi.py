@@ -148,7 +148,7 @@ def _cc_number(key: object, where: str) -> int:
         number = int(key)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {key!r} is not a CC number") from None
-    if not 0 <= number <= 127:
+    if not 0 <= number <= MIDI_MAX:
         raise ConfigError(f"{where}: CC {number} is outside 0-127")
     if number in RESERVED_CCS:
         raise ConfigError(f"{where}: CC {number} is reserved (sustain, channel mode messages)")

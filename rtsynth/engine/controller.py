@@ -40,7 +40,7 @@ from rtsynth.engine.events import (
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NoteSpec
 from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
-from rtsynth.labels import LATENT_DIMS
+from rtsynth.labels import LATENT_DIMS, MIDI_MAX
 
 CORNERS = "abcd"
 MAX_NOTES_AHEAD = 4096  # notes scheduled for later than now: a sequencer's phrase, not a flood
@@ -274,5 +274,5 @@ class Controller:
 
 
 def _check_note(note: int) -> None:
-    if isinstance(note, bool) or not isinstance(note, int) or not 0 <= note <= 127:
+    if isinstance(note, bool) or not isinstance(note, int) or not 0 <= note <= MIDI_MAX:
         raise ValueError(f"MIDI note must be an integer 0-127, got {note!r}")
