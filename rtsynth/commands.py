@@ -38,7 +38,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the live synth: OSC and MIDI in, audio out",
-        description="Flags override the config file (configs/serve.toml format).",
+        description="Flags override the config file (the format of rtsynth/configs/serve.toml).",
     )
     serve.add_argument("--config", help="TOML with a [serve] and an [engine] table")
     serve.add_argument("--bundle", help="bundle directory (default: the shipped model, bundles/default)")

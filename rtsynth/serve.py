@@ -1,6 +1,6 @@
 """`rtsynth serve`: the live instrument. Engine + audio backend + OSC server + MIDI input.
 
-Settings come from a TOML file (configs/serve.toml: a [serve] table and an [engine] table)
+Settings come from a TOML file (rtsynth/configs/serve.toml: a [serve] table and an [engine] table)
 with command-line flags on top. Without a sound card it still does something useful: it
 renders a short demo through the same engine to a WAV file and says where.
 """

@@ -65,7 +65,7 @@ def make_cache(root: Path, size: int = 64, repeats: int = 2, seed: int = 0, spli
 
 
 def tiny_config(cache: Path, variant: str = "md-gmvae+c+r", **changes) -> TrainConfig:
-    """configs/train/tiny.toml on `cache`."""
+    """The packaged tiny config on `cache`."""
     config = read_config(configs_dir() / "train" / "tiny.toml")
     return config.replace(cache=str(cache), variant=variant, **changes)
 

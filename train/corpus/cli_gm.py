@@ -21,7 +21,7 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
         "OUT/labels.csv and OUT/summary.json; notes already rendered identically are kept.",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--config", type=Path, help="setup TOML (default: configs/gm-sol.toml)")
+    p.add_argument("--config", type=Path, help="setup TOML or packaged name, e.g. gm-sol-shelf (default: gm-sol)")
     p.add_argument("--soundfont", help="SoundFont file (default: Debian's FluidR3_GM.sf2)")
     p.add_argument("--instruments", help="comma-separated names or TinySOL abbreviations, e.g. violin,Fl")
     p.add_argument("--pitch-range", type=int, nargs=2, metavar=("LO", "HI"), help="MIDI pitches to keep")

@@ -104,7 +104,7 @@ class GmRenderError(RtsynthError, RuntimeError):
 
 @dataclass(frozen=True)
 class GmRenderConfig:
-    """The GM-SOL setup; configs/gm-sol.toml holds the named default, CLI flags override it."""
+    """The GM-SOL setup; the packaged gm-sol config holds the named default, CLI flags override it."""
 
     soundfont: str = DEFAULT_SOUNDFONT
     instruments: tuple[str, ...] = ()  # names or TinySOL abbreviations; empty: all 14
