@@ -25,7 +25,7 @@ class ConfigError(RtsynthError, ValueError):
     pass
 
 
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+def from_dict(cls: type[T], data: object, where: str = "") -> T:
     """Build dataclass `cls` from a plain dict, recursing into nested dataclasses."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
