@@ -15,7 +15,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -58,7 +58,7 @@ class BundleShapeError(BundleError):
 class DescriptorSpec:
     """One descriptor's classes and its latent prior: a mean per class and a shared sigma."""
 
-    classes: list
+    classes: list[Any]  # as read from bundle.json: str, int or float by descriptor, checked by Vocabulary
     means: list[list[float]]  # [n_classes, dims]
     sigma: float = 1.0
 
@@ -70,10 +70,10 @@ class BundleSpec:
     descriptors: dict[str, DescriptorSpec]
     velocity_to_dynamics: dict[str, int]  # dynamics class -> the MIDI velocity it stands for
     loudness_db: dict[str, dict[str, float]]  # timbre -> dynamics -> mean peak dB of the mel
-    corpus: dict = field(default_factory=dict)
-    model: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
-    vocoder: dict = field(default_factory=dict)  # {"kind": ...} and, if neural, {"file": ...}
+    corpus: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    vocoder: dict[str, Any] = field(default_factory=dict)  # {"kind": ...} and, if neural, {"file": ...}
     # timbre -> cents each pitch class plays off when decoded from the class means, measured by
     # the export (rtsynth.tuning); None: not measured (outside the timbre's range, or silent).
     # The engine plays each key from the class that decodes nearest it and resamples the rest
@@ -81,8 +81,8 @@ class BundleSpec:
     tuning_cents: dict[str, list[float | None]] = field(default_factory=dict)
     # optional (older bundles have neither): the encoder as ONNX ({"file": ...}: mel -> posterior
     # means z), and the 2-D timbre map fitted at export (rtsynth.timbremap.TimbreMap.to_dict)
-    encoder: dict = field(default_factory=dict)
-    timbre_map: dict = field(default_factory=dict)
+    encoder: dict[str, Any] = field(default_factory=dict)
+    timbre_map: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     # the latents the decoder takes, in order; a descriptor without one keeps its classes (the
     # corpus has them) with 0-dim means, and the engine plays it without a latent
@@ -97,7 +97,7 @@ class BundleSpec:
     def means(self, descriptor: str) -> np.ndarray:
         return np.asarray(self.descriptors[descriptor].means, dtype=np.float32)
 
-    def latent_layout(self) -> list[dict]:
+    def latent_layout(self) -> list[dict[str, str | int]]:
         return [{"descriptor": d, "dims": n} for d, n in self.layout.dims]
 
     def to_json(self) -> str:
@@ -185,7 +185,7 @@ class BundleSpec:
                     )
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     """A finite int or float (not a bool, not NaN or inf)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
 

@@ -8,7 +8,7 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def add_parsers(commands: argparse._SubParsersAction) -> None:
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     render = commands.add_parser(
         "render",
         help="render a note or a MIDI file to WAV with a bundle",
@@ -72,7 +72,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     bench.set_defaults(func=_run_bench)
 
 
-def _add_preset_parsers(commands: argparse._SubParsersAction) -> None:
+def _add_preset_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     preset = commands.add_parser("preset", help="make presets (from a recording of your own)")
     steps = preset.add_subparsers(dest="preset_command", metavar="STEP", required=True)
     from_audio = steps.add_parser(

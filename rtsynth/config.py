@@ -11,18 +11,21 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rtsynth.errors import RtsynthError
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class ConfigError(RtsynthError, ValueError):
     pass
 
 
-def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+def from_dict(cls: type[T], data: object, where: str = "") -> T:
     """Build dataclass `cls` from a plain dict, recursing into nested dataclasses."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where or cls.__name__}: expected a table, got {type(data).__name__}")
@@ -37,7 +40,7 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value, where + ".")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)

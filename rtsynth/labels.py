@@ -8,8 +8,9 @@ defaults for the 14 TinySOL / GM-SOL instruments.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 DESCRIPTORS: tuple[str, ...] = ("timbre", "pitch", "dynamics", "duration")
 """Order of the descriptors everywhere: latents, labels, classifiers (T, P, V, D)."""
@@ -183,23 +184,24 @@ class Vocabulary:
     dynamics: tuple[str, ...]
     duration: tuple[float, ...]
 
-    def classes(self, descriptor: str) -> tuple:
-        return getattr(self, descriptor)
+    def classes(self, descriptor: str) -> tuple[str | int | float, ...]:
+        classes: tuple[str | int | float, ...] = getattr(self, descriptor)
+        return classes
 
     def sizes(self) -> dict[str, int]:
         return {d: len(self.classes(d)) for d in DESCRIPTORS}
 
-    def index(self, descriptor: str, value) -> int:
+    def index(self, descriptor: str, value: str | int | float) -> int:
         try:
             return self.classes(descriptor).index(value)
         except ValueError:
             raise KeyError(f"{descriptor} {value!r} is not in the vocabulary") from None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, list[str | int | float]]:
         return {d: list(self.classes(d)) for d in DESCRIPTORS}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Vocabulary:
+    def from_dict(cls, data: Mapping[str, Sequence[Any]]) -> Vocabulary:
         missing = [d for d in DESCRIPTORS if d not in data]
         if missing:
             raise ValueError(f"vocabulary lacks descriptors {missing}")

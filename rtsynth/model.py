@@ -9,10 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, BundleShapeError, BundleSpec, read_spec
+
+if TYPE_CHECKING:
+    from onnxruntime import InferenceSession
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ def select_providers(device: str) -> list[str]:
 class Model:
     directory: Path
     spec: BundleSpec
-    session: object  # onnxruntime.InferenceSession
+    session: InferenceSession
     provider: str
 
     def decode(self, z: np.ndarray) -> np.ndarray:
@@ -53,7 +57,8 @@ class Model:
         size = self.spec.layout.size
         if z.ndim != 2 or z.shape[1] != size:
             raise ValueError(f"z must have shape [batch, {size}], got {z.shape}")
-        return self.session.run(None, {"z": z})[0]
+        mel: np.ndarray = self.session.run(None, {"z": z})[0]
+        return mel
 
 
 def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) -> Model:
@@ -77,7 +82,7 @@ def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) ->
     return Model(bundle_dir, spec, session, provider)
 
 
-def _check_decoder(session, spec: BundleSpec) -> None:
+def _check_decoder(session: InferenceSession, spec: BundleSpec) -> None:
     inputs, outputs = session.get_inputs(), session.get_outputs()
     size = spec.layout.size
     if [i.name for i in inputs] != ["z"] or inputs[0].shape[1:] != [size]:

@@ -6,6 +6,7 @@ virtual clock, so a render is what `rtsynth serve` would play, sample for sample
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -133,7 +134,7 @@ def write_wav(path: str | Path, audio: np.ndarray, samplerate: int) -> Path:
     return path
 
 
-def render_command(args) -> int:
+def render_command(args: argparse.Namespace) -> int:
     try:
         if args.samplerate not in OUTPUT_RATES:
             raise RenderError(f"--samplerate must be one of {OUTPUT_RATES}, got {args.samplerate}")

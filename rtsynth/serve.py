@@ -7,6 +7,7 @@ renders a short demo through the same engine to a WAV file and says where.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import signal
@@ -14,10 +15,15 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from rtsynth.config import ConfigError, from_dict, read_toml
 from rtsynth.engine.config import EngineConfig
 from rtsynth.resources import config_file
+
+if TYPE_CHECKING:
+    from rtsynth.control.midi import MidiInput
+    from rtsynth.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +66,14 @@ SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "a
 ENGINE_FLAGS = {"samplerate": "samplerate", "blocksize": "blocksize", "providers": "providers", "voices": "voices"}
 
 
-def apply_flags(config: ServeConfig, args) -> ServeConfig:
+def apply_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
     """Flags given on the command line override the file; flags left out (None) do not."""
     serve = {k: getattr(args, k) for k in SERVE_FLAGS if getattr(args, k, None) is not None}
     engine = {v: getattr(args, k) for k, v in ENGINE_FLAGS.items() if getattr(args, k, None) is not None}
     return replace(config, **serve, engine=replace(config.engine, **engine))
 
 
-def serve_command(args) -> int:
+def serve_command(args: argparse.Namespace) -> int:
     from rtsynth.bundle import BundleError
     from rtsynth.render import RenderError, resolve_bundle
 
@@ -125,11 +131,18 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def start_controls(engine, config: ServeConfig) -> list:
+class Control(Protocol):
+    """A way in to the engine (OSC, MIDI, the page) that runs beside it until stopped."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def start_controls(engine: Engine, config: ServeConfig) -> list[Control]:
     from rtsynth.control.midi import MidiInput
     from rtsynth.control.osc import OscServer
 
-    controls = [OscServer(engine, config.host, config.osc_port, config.presets_dir, config.bundles_dir)]
+    controls: list[Control] = [OscServer(engine, config.host, config.osc_port, config.presets_dir, config.bundles_dir)]
     midi = None
     if config.midi_in:
         import rtmidi
@@ -138,7 +151,7 @@ def start_controls(engine, config: ServeConfig) -> list:
         api = rtmidi.API_UNIX_JACK if engine.audio_info.get("hostapi", "").startswith("JACK") else None
         midi = MidiInput(engine, config.midi_in, config.cc_map or None, api=api)
         controls.append(midi)
-    started = []
+    started: list[Control] = []
     try:
         for control in controls:
             control.start()
@@ -152,7 +165,7 @@ def start_controls(engine, config: ServeConfig) -> list:
     return started
 
 
-def start_page(engine, config: ServeConfig, midi) -> list:
+def start_page(engine: Engine, config: ServeConfig, midi: MidiInput | None) -> list[Control]:
     """The browser page, if its port is free: a busy port must not keep the instrument from playing."""
     from rtsynth.control.commands import CommandLayer
     from rtsynth.control.web import WebServer
@@ -167,18 +180,22 @@ def start_page(engine, config: ServeConfig, midi) -> list:
     return [page]
 
 
-def banner(engine, controls: list) -> str:
+def banner(engine: Engine, controls: list[Control]) -> str:
+    from rtsynth.control.midi import MidiInput
+    from rtsynth.control.osc import OscServer
+    from rtsynth.control.web import WebServer
+
     audio, status = engine.audio_info, engine.status()
     lines = [
         f"rtsynth serve: playing model {status['model']!r} on {status['provider']}",
         f"  vocoder:    {status['vocoder']} (a note's first frames: {status['attack_vocoder']})",
     ]
     for control in controls:
-        if hasattr(control, "port_name"):
+        if isinstance(control, MidiInput):
             lines.append(f"  MIDI in:    {control.port_name}")
-        elif hasattr(control, "url"):
+        elif isinstance(control, WebServer):
             lines.append(f"  page:       {control.url}  (open it in a browser)")
-        else:
+        elif isinstance(control, OscServer):
             lines.append(f"  OSC:        udp://{control.host}:{control.port}  (replies go to the sender)")
     lines.append(
         f"  audio:      {audio.get('device')} via {audio.get('hostapi')} ({audio.get('backend')}), "
@@ -189,7 +206,7 @@ def banner(engine, controls: list) -> str:
     return "\n".join(lines)
 
 
-def watch(engine) -> None:
+def watch(engine: Engine) -> None:
     """Run until interrupted, reporting the measured latency and any trouble as it changes."""
     shown = None
     while True:
@@ -210,11 +227,11 @@ def watch(engine) -> None:
 
 def render_demo(config: ServeConfig, bundle: Path) -> int:
     """No audio output here: play a short phrase through the same engine into a WAV instead."""
-    from rtsynth.engine.events import MorphCorner, MorphPosition, NoteOff, NoteOn
+    from rtsynth.engine.events import Event, MorphCorner, MorphPosition, NoteOff, NoteOn
     from rtsynth.render import render, write_wav
 
     print("rtsynth serve: no audio output device found (no sound card, no JACK/PulseAudio server).", flush=True)
-    events = [MorphCorner("a", 0, at=0.0), MorphCorner("b", 1, at=0.0)]
+    events: list[Event] = [MorphCorner("a", 0, at=0.0), MorphCorner("b", 1, at=0.0)]
     for i, note in enumerate((60, 64, 67, 72, 67, 64, 60)):
         events += [
             MorphPosition(i / 6, at=i * 0.4),

@@ -8,6 +8,7 @@ exact 256 x 256 spectrogram.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,11 @@ class MelSettings:
     def f_max(self) -> float:
         return self.fmax if self.fmax is not None else self.sample_rate / 2
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> MelSettings:
+    def from_dict(cls, data: dict[str, Any]) -> MelSettings:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"unknown mel settings: {sorted(unknown)}")

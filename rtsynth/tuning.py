@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,11 +41,11 @@ class TunedNote:
 class TuningReport:
     notes: tuple[TunedNote, ...]
 
-    def in_tune(self, notes=None) -> float:
+    def in_tune(self, notes: Sequence[TunedNote] | None = None) -> float:
         notes = self.notes if notes is None else notes
         return sum(abs(n.cents) <= IN_TUNE_CENTS for n in notes) / max(1, len(notes))
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """bundle.json's `metrics.tuning`: share of measured notes within 50 cents, overall and per timbre."""
         off = np.array([abs(n.cents) if math.isfinite(n.cents) else np.inf for n in self.notes])
         timbres = dict.fromkeys(n.timbre for n in self.notes)
@@ -57,7 +59,7 @@ class TuningReport:
         }
 
 
-def correction_table(report: TuningReport, pitch_classes) -> dict[str, list[float | None]]:
+def correction_table(report: TuningReport, pitch_classes: Sequence[int | float | str]) -> dict[str, list[float | None]]:
     """Per timbre, the cents each pitch class plays off, for bundle.json's `tuning_cents`.
 
     Classes that were not measured (outside a timbre's range, silent) get None, and so does

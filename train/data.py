@@ -127,7 +127,9 @@ def train_batches(
     The order depends only on (seed, epoch), so a resumed run sees exactly the batches an
     uninterrupted one would. `batch_size` is global; each process takes its share of it.
     """
-    sampler = DistributedSampler(data, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    sampler: DistributedSampler[int] = DistributedSampler(
+        data, num_replicas=world_size, rank=rank, shuffle=True, seed=seed
+    )
     sampler.set_epoch(epoch)
     order = list(sampler)
     step = per_rank_batch_size(batch_size, world_size)

@@ -30,7 +30,7 @@ import torch
 from rtsynth.errors import RtsynthError
 from rtsynth.settings import MelSettings
 from rtsynth.train.config import TrainConfig, config_from_dict, dump_toml, read_run_config
-from rtsynth.train.models import NoteVAE, Removers, build_model
+from rtsynth.train.models import NoteModel, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 from rtsynth.train.prep.cache import NoteCache
 
@@ -178,20 +178,20 @@ def append_log(paths: RunPaths, level: int, message: str) -> None:
 class LoadedRun:
     run_dir: Path
     config: TrainConfig
-    model: NoteVAE  # eval mode, CPU
+    model: NoteModel  # eval mode, CPU
     cache: NoteCache
     epoch: int  # epochs completed when the checkpoint was written
     removers: Removers | None = None  # present for "md-gmvae+c+r"
 
 
-def restore_model(payload: dict) -> tuple[TrainConfig, NoteVAE, Removers | None]:
+def restore_model(payload: dict) -> tuple[TrainConfig, NoteModel, Removers | None]:
     """The config, model (with its own classifiers) and removers of a checkpoint payload."""
     config = config_from_dict(payload["config"])
-    shape = payload["mel_shape"]
+    n_mels, n_frames = payload["mel_shape"]
     harmonic = None
     if "mel_settings" in payload:  # checkpoints before the harmonic decoder lack it
         harmonic = HarmonicSetup(MelSettings.from_dict(payload["mel_settings"]), tuple(payload["vocab"]["pitch"]))
-    model = build_model(config, payload["vocab_sizes"], *shape, harmonic)
+    model = build_model(config, payload["vocab_sizes"], n_mels, n_frames, harmonic)
     model.load_state_dict(payload["model"])
     removers = None
     if payload.get("removers") is not None:

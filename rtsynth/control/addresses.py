@@ -17,7 +17,7 @@ import difflib
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 from rtsynth.engine.events import (
     MAX_BEND_SEMITONES,
@@ -120,20 +120,20 @@ def _as_timbre(value: object, what: str) -> str | int:
     return index
 
 
+Scalar = str | int | float  # what a Kind converts an OSC argument into
+Parsed = dict[str, Any]  # argument name -> value, as its Arg parsed it (a Scalar, a tuple of them, or None)
+
+
 def _velocity_unit(value: float, raw: object) -> float:
     """The velocity rule: ints and values above 1 are MIDI scale (0-127), floats <= 1 are 0-1."""
     return velocity_unit(value) if isinstance(raw, int) or value > 1.0 else value
 
 
-def _same(value: object, raw: object) -> object:
-    return value
-
-
 @dataclass(frozen=True)
 class Kind:
     tags: str  # OSC type tags accepted, as shown in the reference
-    convert: Callable[[object, str], object]
-    finish: Callable[[object, object], object] = _same  # after the range check
+    convert: Callable[[object, str], Scalar]
+    finish: Callable[[float, object], float] | None = None  # numbers: after the range check
 
 
 INT = Kind("i", _as_int)
@@ -154,12 +154,14 @@ class Arg:
     unit: str = ""
     doc: str = ""
 
-    def parse(self, raw: object, where: str) -> object:
+    def parse(self, raw: object, where: str) -> Scalar:
         value = self.kind.convert(raw, where)
+        if isinstance(value, str):
+            return value
         too_low = self.lo is not None and value < self.lo
         if too_low or (self.hi is not None and value > self.hi):
             raise BadArguments(f"{where}: {value:g} is outside {self.range_text()}")
-        return self.kind.finish(value, raw)
+        return value if self.kind.finish is None else self.kind.finish(value, raw)
 
     def range_text(self) -> str:
         if self.lo is None and self.hi is None:
@@ -176,7 +178,7 @@ class Address:
     path: str  # ends in "/<i>" when `indices` > 0
     args: tuple[Arg, ...]
     doc: str
-    build: Callable[[dict, float | None], Event | Request]
+    build: Callable[[Parsed, float | None], Event | Request]
     reply: str = ""
     indices: int = 0  # number of valid <i> values (0 = a plain address)
 
@@ -184,12 +186,12 @@ class Address:
         parts = [f"{a.kind.tags} {a.name}" + (f" x{a.repeat}" if a.repeat > 1 else "") for a in self.args]
         return " ".join(f"[{p}]" if a.optional else p for p, a in zip(parts, self.args)) or "no arguments"
 
-    def parse_args(self, params: Sequence[object]) -> dict[str, object]:
+    def parse_args(self, params: Sequence[object]) -> Parsed:
         required = sum(a.repeat for a in self.args if not a.optional)
         most = sum(a.repeat for a in self.args)
         if not required <= len(params) <= most:
             raise BadArguments(f"{self.path} expects {self.signature()}, got {len(params)} argument(s)")
-        values: dict[str, object] = {}
+        values: Parsed = {}
         position = 0
         for arg in self.args:
             if position >= len(params):
@@ -241,10 +243,17 @@ VEL = Arg("velocity", VELOCITY, 0, 127, doc="see the velocity rule")
 DURATION = Arg("duration", FLOAT, 0.001, MAX_DURATION_S, unit="s", doc="selects the duration latent")
 TIMBRE_ARG = Arg("timbre", TIMBRE, optional=True, doc="cluster name or index; default: the current timbre point")
 CLUSTER = Arg("timbre", TIMBRE, doc="cluster name or index")
-UNIT = dict(lo=0.0, hi=1.0)
 
 
-def _note_on(a: dict, at: float | None) -> Event:
+class _Range(TypedDict):
+    lo: float
+    hi: float
+
+
+UNIT: _Range = {"lo": 0.0, "hi": 1.0}
+
+
+def _note_on(a: Parsed, at: float | None) -> Event:
     if a["velocity"] == 0:  # MIDI convention, and what Max's kslider sends on release
         return NoteOff(a["note"], at=at)
     return NoteOn(a["note"], a["velocity"], a["duration"] or None, a["timbre"], at=at)
@@ -260,7 +269,7 @@ def _latent_addresses() -> list[Address]:
                 f"/latent/{name}",
                 (offset,),
                 f"Offsets added to all {dims} dimensions of the {name} latent.",
-                lambda a, at, name=name: LatentOffset(name, a["offset"], at=at),
+                _offsets_of(name),
             )
         )
         one = Arg("offset", FLOAT, -MAX_LATENT_OFFSET, MAX_LATENT_OFFSET)
@@ -269,11 +278,19 @@ def _latent_addresses() -> list[Address]:
                 f"/latent/{name}/<i>",
                 (one,),
                 f"Offset of one dimension i (0 to {dims - 1}) of the {name} latent.",
-                lambda a, at, name=name: LatentOffset(name, (a["offset"],), a["index"], at=at),
+                _offset_of(name),
                 indices=dims,
             )
         )
     return out
+
+
+def _offsets_of(name: str) -> Callable[[Parsed, float | None], Event]:
+    return lambda a, at: LatentOffset(name, a["offset"], at=at)
+
+
+def _offset_of(name: str) -> Callable[[Parsed, float | None], Event]:
+    return lambda a, at: LatentOffset(name, (a["offset"],), a["index"], at=at)
 
 
 def _morph_corner(corner: str) -> Address:
@@ -291,7 +308,7 @@ def _morph_corner(corner: str) -> Address:
     )
 
 
-def _name_request(op: RequestOp) -> Callable[[dict, float | None], Request]:
+def _name_request(op: RequestOp) -> Callable[[Parsed, float | None], Request]:
     return lambda a, at: Request(op, a["name"])
 
 

@@ -26,6 +26,7 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtsynth.config import ConfigError, from_dict
 from rtsynth.control.ratelimit import RateLimitedWarnings
@@ -42,6 +43,11 @@ from rtsynth.engine.events import (
 )
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, MIDI_MAX, timbre_for_program, velocity_unit
+
+if TYPE_CHECKING:
+    import rtmidi
+
+    from rtsynth.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +131,7 @@ class CcTarget:
         return low + (high - low) * value / MIDI_MAX
 
 
-def load_cc_map(source: Mapping | str | Path | None) -> dict[int, CcTarget]:
+def load_cc_map(source: Mapping[str | int, object] | str | Path | None) -> dict[int, CcTarget]:
     """A CC map from a TOML file (its [cc] table) or a dict {cc number: {descriptor, index, range}}."""
     if source is None:
         return {}
@@ -143,7 +149,7 @@ def load_cc_map(source: Mapping | str | Path | None) -> dict[int, CcTarget]:
     return {_cc_number(key, where): _cc_target(table, f"{where}: cc.{key}") for key, table in source.items()}
 
 
-def _cc_number(key: object, where: str) -> int:
+def _cc_number(key: str | int, where: str) -> int:
     try:
         number = int(key)
     except (TypeError, ValueError):
@@ -233,9 +239,9 @@ class MidiInput:
 
     def __init__(
         self,
-        engine,
+        engine: Engine,
         port: str | None = None,
-        cc_map: Mapping | str | Path | None = None,
+        cc_map: Mapping[str | int, object] | str | Path | None = None,
         *,
         bend_range: float = 2.0,
         api: int | None = None,
@@ -249,7 +255,7 @@ class MidiInput:
         self.client_name = client_name
         self.port_name: str | None = None
         self.warnings = RateLimitedWarnings(log)
-        self._midi_in = None
+        self._midi_in: rtmidi.MidiIn | None = None
         self._learning: CcTarget | None = None
 
     def start(self) -> None:
@@ -287,10 +293,10 @@ class MidiInput:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _on_message(self, event: tuple, _data: object = None) -> None:
+    def _on_message(self, event: tuple[list[int], float], _data: object = None) -> None:
         """rtmidi's callback thread: nothing may escape from here."""
         arrival = self.engine.clock()
         try:

@@ -12,8 +12,10 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -25,7 +27,12 @@ from rtsynth.control.ratelimit import RateLimitedWarnings
 from rtsynth.control.replies import DEFAULT_REPLY_LIMITS, ByteBudget, ReplyLimits
 from rtsynth.engine.events import Event
 
+if TYPE_CHECKING:
+    from rtsynth.engine.engine import Engine
+
 log = logging.getLogger(__name__)
+
+Sender = tuple[str, int]  # a UDP peer: host, port
 
 BUNDLE_PREFIX = b"#bundle\x00"
 KNOWN_TYPE_TAGS = set("ihfdsbrmtTFN[]")  # what python-osc parses; others it would only log
@@ -131,7 +138,7 @@ def _osc_values(value: object) -> list[int | float | str]:
     return [_osc_value(value)]
 
 
-def build_message(address: str, args: list) -> bytes:
+def build_message(address: str, args: Sequence[int | float | str]) -> bytes:
     builder = OscMessageBuilder(address)
     for arg in args:
         builder.add_arg(arg)
@@ -147,7 +154,7 @@ class OscServer:
 
     def __init__(
         self,
-        engine,
+        engine: Engine,
         host: str = "127.0.0.1",
         port: int = 9000,
         presets_dir: str | Path = "presets",
@@ -211,13 +218,15 @@ class OscServer:
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def _loop(self) -> None:
+        sock = self._sock
+        assert sock is not None  # start() binds it before starting this thread
         while not self._stop.is_set():
             try:
-                data, sender = self._sock.recvfrom(65536)
+                data, sender = sock.recvfrom(65536)
             except TimeoutError:
                 continue
             except OSError as err:  # e.g. an ICMP error from an earlier reply; keep serving
@@ -230,7 +239,7 @@ class OscServer:
             except Exception as err:  # the last line of defence: the music goes on
                 self._error(sender, "", f"internal error: {err!r}", exc_info=True)
 
-    def handle(self, data: bytes, sender: tuple, clock: float, wall: float) -> None:
+    def handle(self, data: bytes, sender: Sender, clock: float, wall: float) -> None:
         """Parse one datagram and act on each of its messages; bad ones get /error replies."""
         self.packets += 1
         try:
@@ -241,7 +250,7 @@ class OscServer:
         for item in timed:
             self._dispatch(item, sender, clock)
 
-    def _dispatch(self, item: Timed, sender: tuple, arrival: float) -> None:
+    def _dispatch(self, item: Timed, sender: Sender, arrival: float) -> None:
         address = item.message.address
         try:
             result = self.commands.build(address, item.message.params, item.at)
@@ -257,14 +266,14 @@ class OscServer:
     def _submit(self, event: Event, arrival: float) -> None:
         self.commands.submit(event, arrival)
 
-    def _answer(self, request: Request, sender: tuple) -> None:
-        if request.op == "reply_port":
+    def _answer(self, request: Request, sender: Sender) -> None:
+        if request.op == "reply_port" and request.port is not None:
             self._redirect_replies(sender, request.port)
             return
         for reply in self.commands.answer(request):
             self._send(sender, reply.address, _osc_values(reply.value))
 
-    def _redirect_replies(self, sender: tuple, port: int) -> None:
+    def _redirect_replies(self, sender: Sender, port: int) -> None:
         """Replies to another port of the sender's host: for this machine's clients only, since a
         forged source address from elsewhere would aim our replies at any service of that host."""
         if not is_local(sender[0]):
@@ -277,14 +286,14 @@ class OscServer:
             del self._reply_ports[next(iter(self._reply_ports))]
         self._send(sender, "/reply/port/reply", [port])
 
-    def _error(self, sender: tuple, address: str, message: str, exc_info: bool = False) -> None:
+    def _error(self, sender: Sender, address: str, message: str, exc_info: bool = False) -> None:
         self.errors += 1
         self.warnings.warning(
             "OSC from %s:%s: %s%s", sender[0], sender[1], f"{address}: " if address else "", message, exc_info=exc_info
         )
         self._send(sender, ERROR_REPLY, [address, message])
 
-    def _send(self, sender: tuple, address: str, args: list) -> None:
+    def _send(self, sender: Sender, address: str, args: Sequence[int | float | str]) -> None:
         port = self._reply_ports.get(sender[:2], sender[1])
         data = build_message(address, args)
         if len(data) > self.limits.max_bytes:
@@ -296,6 +305,8 @@ class OscServer:
             self.warnings.warning("OSC replies to %s over their budget: %s dropped", sender[0], address)
             return
         try:
+            if self._sock is None:
+                raise OSError("the server is not listening")
             self._sock.sendto(data, (sender[0], port))
         except Exception as err:  # an unreachable client must not stop the server
             self.warnings.warning("OSC reply %s to %s failed: %s", address, sender, err)

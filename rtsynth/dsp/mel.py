@@ -71,7 +71,8 @@ def stft_power(audio: np.ndarray, settings: MelSettings) -> np.ndarray:
 
 def mel_power(audio: np.ndarray, settings: MelSettings) -> np.ndarray:
     """Mel power spectrogram [n_mels, n_frames]."""
-    return mel_filterbank(settings) @ stft_power(audio, settings)
+    power: np.ndarray = mel_filterbank(settings) @ stft_power(audio, settings)
+    return power
 
 
 def power_to_unit(mel: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:
@@ -85,4 +86,5 @@ def power_to_unit(mel: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:
 def unit_to_power(unit: np.ndarray, peak_db: float, db_range: float) -> np.ndarray:
     """Inverse of `power_to_unit`: silence (0) maps to the floor db_range below the peak."""
     db = (np.asarray(unit, dtype=np.float32) - 1.0) * db_range + peak_db
-    return np.power(10.0, db / 10.0, dtype=np.float32)
+    power: np.ndarray = np.power(10.0, db / 10.0, dtype=np.float32)
+    return power

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import FREE
 from rtsynth.engine.worker import RenderWorker
 from rtsynth.errors import RtsynthError
+
+if TYPE_CHECKING:
+    import pyo
+    import sounddevice as sd
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +76,7 @@ class SoundDeviceBackend:
     def __init__(self, engine: Engine, device: str | int | None = None, channels: int = 2):
         self.engine, self.device, self.channels = engine, device, channels
         self.error: BaseException | None = None
-        self._stream = None
+        self._stream: sd.OutputStream | None = None
         self._fallback_delay = 0.0
         self._clock = ClockMap()
 
@@ -104,7 +110,7 @@ class SoundDeviceBackend:
         self._stream.start()
         return self
 
-    def _callback(self, outdata, frames, time_info, status) -> None:
+    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: sd.CallbackFlags) -> None:
         engine = self.engine
         if status.output_underflow:
             engine.mixer.stats.xruns += 1
@@ -126,7 +132,7 @@ class SoundDeviceBackend:
     def __enter__(self) -> SoundDeviceBackend:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -145,7 +151,12 @@ class JackMonitor:
 
     def __init__(self, lib: ctypes.CDLL, client: int, on_xrun: Callable[[], None]):
         self._lib, self._client = lib, client
-        self._on_xrun = _XRUN_CALLBACK(lambda _arg: on_xrun() or 0)  # ctypes needs it kept alive
+
+        def xrun(_arg: int | None) -> int:
+            on_xrun()
+            return 0
+
+        self._on_xrun = _XRUN_CALLBACK(xrun)  # ctypes needs it kept alive
         lib.jack_set_xrun_callback(client, self._on_xrun, None)
         lib.jack_activate(client)
 
@@ -199,7 +210,7 @@ class JackMonitor:
         names = self._lib.jack_port_get_all_connections(self._client, port) if port else None
         if not names:
             return []
-        found = []
+        found: list[bytes] = []
         while names[len(found)] is not None:
             found.append(names[len(found)])
         self._lib.jack_free(ctypes.cast(names, ctypes.c_void_p))
@@ -230,9 +241,11 @@ class PyoBackend:
     ):
         self.engine, self.device, self.channels, self.client_name = engine, device, channels, client_name
         self.error: BaseException | None = None
-        self._server = None
+        self._server: pyo.Server | None = None
         self._monitor: JackMonitor | None = None
-        self._players: tuple = ()  # pyo's table and its reader: alive while the server plays them
+        self._players: (
+            tuple[pyo.DataTable, pyo.PyoObject] | tuple[()]
+        ) = ()  # pyo's table and its reader: alive while the server plays them
         self._block: np.ndarray | None = None  # the table's memory, [frames, 1]
         self._clock = ClockMap()
         self._frames, self._delay, self._playing = 0, 0.0, False
@@ -250,7 +263,7 @@ class PyoBackend:
             raise
         return self
 
-    def _open(self, pyo) -> None:
+    def _open(self, pyo: ModuleType) -> None:
         if self.device in (None, "jack"):
             self._monitor = JackMonitor.connect(f"{self.client_name}-monitor", self._count_xrun)
             if self._monitor is None and self.device == "jack":
@@ -275,7 +288,7 @@ class PyoBackend:
         self._playing = True
         server.start()
 
-    def _boot(self, pyo, output: int | None):
+    def _boot(self, pyo: ModuleType, output: int | None) -> pyo.Server:
         """A booted pyo server (on JACK, or on PortAudio `output`) at the engine's rate and block
         size, or AudioBackendError saying why not."""
         config, host = self.engine.config, "PortAudio" if output is not None else "JACK"
@@ -303,7 +316,7 @@ class PyoBackend:
             )
         return server
 
-    def _portaudio_output(self, pyo) -> tuple[int, str]:
+    def _portaudio_output(self, pyo: ModuleType) -> tuple[int, str]:
         """The PortAudio output to open, index and name (pyo crashes booting without one)."""
         names, indexes = pyo.pa_get_output_devices()
         if not indexes:
@@ -322,9 +335,10 @@ class PyoBackend:
     def _callback(self) -> None:
         """pyo calls this before computing each buffer, holding the interpreter lock: mix one block."""
         block = self._block
+        if block is None:  # not open yet, or closed
+            return
         if not self._playing:  # stopping: silence, nothing else
-            if block is not None:
-                block.fill(0)
+            block.fill(0)
             return
         engine = self.engine
         try:
@@ -359,11 +373,11 @@ class PyoBackend:
     def __enter__(self) -> PyoBackend:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def open_backend(name: str, engine: Engine, device: str | None):
+def open_backend(name: str, engine: Engine, device: str | None) -> SoundDeviceBackend | PyoBackend:
     if name == "sounddevice":
         return SoundDeviceBackend(engine, device)
     if name == "pyo":
@@ -374,7 +388,7 @@ def open_backend(name: str, engine: Engine, device: str | None):
 class OfflineClock:
     """The engine clock while rendering offline: the time of the block being rendered."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 0.0
 
     def __call__(self) -> float:
@@ -406,16 +420,17 @@ class OfflineRenderer:
             raise ValueError("offline events need finite, non-negative `at` times (seconds)")
         engine, clock = self.engine, self.clock
         origin = clock.now
-        events = sorted((replace(e, at=e.at + origin) for e in events), key=lambda e: e.at)
+        events = sorted((replace(e, at=_time(e) + origin) for e in events), key=_time)
         sr, n = engine.config.samplerate, engine.config.blocksize
-        last = events[-1].at - origin if events else 0.0
+        last = _time(events[-1]) - origin if events else 0.0
         limit = min(max_seconds, last + BUFFER_SECONDS + engine.config.release_ms * 1e-3 + tail)
-        blocks, block, index, silent_since = [], np.zeros((n, 1), dtype=np.float32), 0, None
+        blocks: list[np.ndarray] = []
+        block, index, silent_since = np.zeros((n, 1), dtype=np.float32), 0, None
         for k in range(math.ceil(limit * sr / n)):
             t = origin + k * n / sr
             clock.now = t
-            while index < len(events) and events[index].at < t + 2 * n / sr:
-                engine.submit(events[index], arrival=events[index].at)
+            while index < len(events) and _time(events[index]) < t + 2 * n / sr:
+                engine.submit(events[index], arrival=_time(events[index]))
                 index += 1
             self.worker.drain()
             engine.process(block, t, 0.0)
@@ -426,3 +441,9 @@ class OfflineRenderer:
                 break
         clock.now = origin + len(blocks) * n / sr
         return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+def _time(event: Event) -> float:
+    """An offline event's time (OfflineRenderer.render checked that each has one)."""
+    assert event.at is not None
+    return event.at

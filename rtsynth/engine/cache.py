@@ -17,7 +17,10 @@ import numpy as np
 QUANTUM = 1.0 / 256  # latent units: far below what the decoder resolves
 
 
-def cache_key(z: np.ndarray, vocoder: str) -> tuple:
+CacheKey = tuple[str, tuple[int, ...]]  # the vocoder's name and the quantised latent
+
+
+def cache_key(z: np.ndarray, vocoder: str) -> CacheKey:
     return (vocoder, tuple(np.round(np.asarray(z, dtype=np.float64) / QUANTUM).astype(np.int64).tolist()))
 
 
@@ -34,7 +37,7 @@ class CacheEntry:
 class RenderCache:
     def __init__(self, max_mb: float):
         self.max_bytes = int(max_mb * 2**20)
-        self._entries: OrderedDict[tuple, CacheEntry] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, CacheEntry] = OrderedDict()
         self.bytes = 0
         self.hits = self.misses = 0
         self._lock = threading.Lock()
@@ -42,7 +45,7 @@ class RenderCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: tuple) -> CacheEntry | None:
+    def get(self, key: CacheKey) -> CacheEntry | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -52,13 +55,13 @@ class RenderCache:
             self._entries.move_to_end(key)
             return entry
 
-    def put_mel(self, key: tuple, mel: np.ndarray) -> None:
+    def put_mel(self, key: CacheKey, mel: np.ndarray) -> None:
         mel = np.asarray(mel, dtype=np.float32)
         with self._lock:
             if key not in self._entries:
                 self._store(key, CacheEntry(mel))
 
-    def put_audio(self, key: tuple, audio: np.ndarray) -> None:
+    def put_audio(self, key: CacheKey, audio: np.ndarray) -> None:
         audio = audio.astype(np.float32)
         with self._lock:
             entry = self._entries.get(key)
@@ -68,7 +71,7 @@ class RenderCache:
             entry.audio = audio
             self._store(key, entry)
 
-    def has_audio(self, key: tuple) -> bool:
+    def has_audio(self, key: CacheKey) -> bool:
         with self._lock:
             entry = self._entries.get(key)
             return entry is not None and entry.audio is not None
@@ -78,7 +81,7 @@ class RenderCache:
             self._entries.clear()
             self.bytes = 0
 
-    def _store(self, key: tuple, entry: CacheEntry) -> None:
+    def _store(self, key: CacheKey, entry: CacheEntry) -> None:
         if entry.nbytes > self.max_bytes:
             self._entries.pop(key, None)
             return

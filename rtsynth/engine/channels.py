@@ -8,6 +8,7 @@ values, so the render worker can be handed a channel's current one without a loc
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,8 @@ class Timeline:
 
     @property
     def final(self) -> np.ndarray:
-        return self.values[-1]
+        final: np.ndarray = self.values[-1]
+        return final
 
     def at(self, t: np.ndarray | float) -> np.ndarray:
         """Control vector(s) at time(s) t: [dim] for a scalar, [len(t), dim] for an array."""
@@ -49,7 +51,8 @@ class Timeline:
         span = self.times[hi] - self.times[lo]
         weight = np.divide(times - self.times[lo], span, out=np.zeros_like(times), where=span > 0)
         out = self.values[lo] + np.clip(weight, 0.0, 1.0)[:, None] * (self.values[hi] - self.values[lo])
-        return out[0] if np.ndim(t) == 0 else out
+        control: np.ndarray = out[0] if np.ndim(t) == 0 else out
+        return control
 
     def moved(self, target: np.ndarray, t: float, seconds: float) -> Timeline:
         """This timeline, then from time t a linear move to `target` over `seconds`."""
@@ -77,18 +80,24 @@ class Timeline:
 @dataclass
 class ChannelState:
     point: TimbrePoint
+    timeline: Timeline
     offsets: dict[str, np.ndarray] = field(default_factory=dict)
-    timeline: Timeline | None = None
     sustain: bool = False
 
     @staticmethod
     def fresh(space: LatentSpace) -> ChannelState:
-        state = ChannelState(TimbrePoint.default(space.n_timbres))
-        state.timeline = Timeline.still(state.control(space))
-        return state
+        return ChannelState.at_rest(TimbrePoint.default(space.n_timbres), space)
+
+    @staticmethod
+    def at_rest(
+        point: TimbrePoint, space: LatentSpace, offsets: dict[str, np.ndarray] | None = None, sustain: bool = False
+    ) -> ChannelState:
+        """A state holding still at this point and these offsets."""
+        offsets = {} if offsets is None else offsets
+        return ChannelState(point, Timeline.still(_control(point, offsets, space)), offsets, sustain)
 
     def control(self, space: LatentSpace) -> np.ndarray:
-        return np.concatenate([self.point.weights(space.n_timbres), offsets_vector(self.offsets, space.layout)])
+        return _control(self.point, self.offsets, space)
 
     def timbre_z(self, space: LatentSpace) -> np.ndarray:
         """The timbre latent this state asks for: its class-mean mix plus its timbre offsets."""
@@ -122,11 +131,9 @@ class ChannelState:
         n = space.n_timbres
         point = replace(self.point, cluster=self.point.cluster % n, corners=tuple(c % n for c in self.point.corners))
         offsets = {d: v for d, v in self.offsets.items() if space.layout.dim(d) == len(v)}  # what still fits
-        state = ChannelState(point, offsets, sustain=self.sustain)
-        state.timeline = Timeline.still(state.control(space))
-        return state
+        return ChannelState.at_rest(point, space, offsets, self.sustain)
 
-    def to_json(self, space: LatentSpace) -> dict:
+    def to_json(self, space: LatentSpace) -> dict[str, Any]:
         p, names = self.point, space.timbres
         return {
             "cluster": names[p.cluster],
@@ -137,7 +144,7 @@ class ChannelState:
         }
 
     @staticmethod
-    def from_json(data: dict, space: LatentSpace) -> ChannelState:
+    def from_json(data: dict[str, Any], space: LatentSpace) -> ChannelState:
         try:
             corners = tuple(space.timbre_index(_timbre_ref(c)) for c in data["corners"])
             if len(corners) != 4:
@@ -149,7 +156,7 @@ class ChannelState:
                 None if x is None else float(x),
                 None if y is None else float(y),
             )
-            state = ChannelState(point)
+            state = ChannelState.at_rest(point, space)
             for descriptor, values in data.get("offsets", {}).items():
                 if descriptor not in LATENT_DIMS:
                     raise ValueError(f"unknown descriptor {descriptor!r} in preset offsets")
@@ -158,6 +165,10 @@ class ChannelState:
             raise ValueError(f"preset channel state is malformed: {err!r}") from None
         state.timeline = Timeline.still(state.control(space))
         return state
+
+
+def _control(point: TimbrePoint, offsets: dict[str, np.ndarray], space: LatentSpace) -> np.ndarray:
+    return np.concatenate([point.weights(space.n_timbres), offsets_vector(offsets, space.layout)])
 
 
 def _timbre_ref(value: object) -> str | int:

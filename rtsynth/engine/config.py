@@ -34,7 +34,7 @@ class EngineConfig:
     switch_interval_ms: float = 0.5  # Python GIL hand-over interval (the default 5 ms starves the callback)
     worker_nice: int = 0  # > 0: the render worker yields the CPU to the audio thread (and to everything else)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         checks = {
             "samplerate": self.samplerate >= 8000,
             "blocksize": 16 <= self.blocksize <= 8192,

@@ -15,8 +15,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
-from rtsynth.engine.channels import N_CHANNELS, ChannelState
+from rtsynth.engine.channels import N_CHANNELS, ChannelState, Timeline
 from rtsynth.engine.commands import BendChannel, MixerCommand, ReleaseVoice, SetGain, SilenceAll
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
@@ -67,7 +68,8 @@ class Controller:
         self._ahead: list[float] = []  # start times of notes scheduled for later (a heap)
         self._now = 0.0  # the arrival time of the event being applied
         self._lock = threading.Lock()
-        self._handlers = {
+        # each handler takes its own event class: the key's
+        self._handlers: dict[type[Event], Callable[[Any, float, float | None], None]] = {
             NoteOn: self._note_on,
             NoteOff: self._note_off,
             Sustain: self._sustain,
@@ -95,7 +97,7 @@ class Controller:
             self._now = arrival
             handler(event, at, arrival if event.at is None else None)
 
-    def timeline(self, channel: int):
+    def timeline(self, channel: int) -> Timeline:
         return self.channels[channel].timeline
 
     # --- notes ------------------------------------------------------------------------------
@@ -228,7 +230,7 @@ class Controller:
         with self._lock:
             return sorted({note for _, note in self._held})
 
-    def timbre_state(self, channel: int = 0) -> dict:
+    def timbre_state(self, channel: int = 0) -> dict[str, Any]:
         """Where a channel's timbre point is headed: its cluster, morph position and the
         timbre latent it asks for (class-mean mix plus offsets), for /status."""
         with self._lock:
@@ -241,7 +243,7 @@ class Controller:
                 "timbre_z": [round(float(v), 4) for v in z],
             }
 
-    def preset(self) -> dict:
+    def preset(self) -> dict[str, Any]:
         with self._lock:
             return {
                 "format": "rtsynth-preset",
@@ -251,7 +253,7 @@ class Controller:
                 "channels": {str(i): s.to_json(self.space) for i, s in enumerate(self.channels)},
             }
 
-    def load_preset(self, data: dict, at: float) -> None:
+    def load_preset(self, data: dict[str, Any], at: float) -> None:
         if not isinstance(data, dict) or data.get("format") != "rtsynth-preset":
             raise ValueError("not an rtsynth preset (format should be 'rtsynth-preset')")
         if data.get("version") != 1:

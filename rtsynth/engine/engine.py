@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -72,9 +73,9 @@ class Engine:
         self.mixer = Mixer(self.bank, config)
         self.counters = Counters(self.bank)
         self.controller = Controller(space, config, self.mixer.commands, self._to_worker)
-        self.audio_info: dict = {}  # set by the backend: device, host API, latency
+        self.audio_info: dict[str, Any] = {}  # set by the backend: device, host API, latency
         self.model_error: str | None = None
-        self.info: dict = {}  # the playing model: bundle, name, provider, vocoder
+        self.info: dict[str, Any] = {}  # the playing model: bundle, name, provider, vocoder
         self.worker_restarts = 0
         self.loading = ""  # the bundle a /model/load asked for last, until it plays or is refused
         self.worker_link: WorkerLink = (
@@ -104,7 +105,7 @@ class Engine:
     def __enter__(self) -> Engine:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- the contract with the control layer ---------------------------------------------------
@@ -131,7 +132,7 @@ class Engine:
         p50, p99 = np.percentile(values * 1e3, [50, 99])
         return float(p50), float(p99)
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         mixer, counters = self.mixer.stats, self.counters
         p50, p99 = self.latency()
         latency = self.mixer.output_latency
@@ -172,7 +173,7 @@ class Engine:
             **self.controller.timbre_state(),
         }
 
-    def model_info(self) -> dict:
+    def model_info(self) -> dict[str, Any]:
         space, spec = self.controller.space, self.spec
         return {
             "name": spec.name,
@@ -236,7 +237,7 @@ class Engine:
         self.controller.apply(Panic(), self.clock())
         self.model_error = f"the render worker died (exit code {code}) and was restarted; held notes were released"
 
-    def _swapped(self, info: dict) -> None:
+    def _swapped(self, info: dict[str, Any]) -> None:
         self.spec, space = check_bundle(info["bundle"])
         self.controller.rebase(space)
         self.info, self.model_error = info, None

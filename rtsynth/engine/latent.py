@@ -95,6 +95,7 @@ class LatentSpace:
         nearest trained pitch; a model whose classes decode a few semitones off still plays
         every key from a class that sounds close to it.
         """
+        usable: np.ndarray | bool
         if control is None:
             decoded, usable = self.pitches.astype(np.float64), True
         else:
@@ -125,7 +126,8 @@ class LatentSpace:
 
     def dynamics_z(self, velocity: float) -> np.ndarray:
         lo, hi, t = self.velocity_weights(velocity)
-        return (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
+        z: np.ndarray = (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
+        return z
 
     def level_db(self, velocity: float) -> np.ndarray:
         """Peak dB per timbre at this velocity [n_timbres]; extrapolated a little past the table."""
@@ -133,7 +135,7 @@ class LatentSpace:
         if len(v) == 1:
             return table[:, 0].copy()
         lo, hi, t = self.velocity_weights(velocity)
-        level = (1 - t) * table[:, lo] + t * table[:, hi]
+        level: np.ndarray = (1 - t) * table[:, lo] + t * table[:, hi]
         if velocity < v[0] or velocity > v[-1]:
             a, b = (0, 1) if velocity < v[0] else (-2, -1)
             slope = (table[:, b] - table[:, a]) / (v[b] - v[a])
@@ -143,7 +145,8 @@ class LatentSpace:
 
     def duration_z(self, seconds: float | None) -> np.ndarray:
         index = len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
-        return self.duration_means[index]
+        z: np.ndarray = self.duration_means[index]
+        return z
 
     def note_base(
         self, note: int, velocity: float, duration: float | None, control: np.ndarray | None = None
@@ -161,11 +164,13 @@ class LatentSpace:
         weights, offsets = control[..., : self.n_timbres], control[..., self.n_timbres :]
         z = base + offsets
         z[..., self.slices["timbre"]] += weights @ self.timbre_means
-        return z.astype(np.float32)
+        out: np.ndarray = z.astype(np.float32)
+        return out
 
     def control_level(self, level_per_timbre: np.ndarray, control: np.ndarray) -> np.ndarray:
         """Peak dB for control vectors [..., n_timbres + size]: the timbre-weighted level."""
-        return control[..., : self.n_timbres] @ level_per_timbre
+        level: np.ndarray = control[..., : self.n_timbres] @ level_per_timbre
+        return level
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ class TimbrePoint:
     """
 
     cluster: int = 0
-    corners: tuple[int, int, int, int] = (0, 1, 2, 3)
+    corners: tuple[int, ...] = (0, 1, 2, 3)  # four: a, b, c, d
     x: float | None = None
     y: float | None = None
 

@@ -77,7 +77,7 @@ class VoiceBank:
         self.memory.close()
 
 
-def bank_layout(slots: int, length: int) -> dict:
+def bank_layout(slots: int, length: int) -> dict[str, tuple[tuple[int, ...], str]]:
     return {
         "audio": ((slots, length), "float32"),
         "ready": ((slots,), "int64"),  # samples written, worker
@@ -315,7 +315,8 @@ class Mixer:
         voice *= env * tail * valid
         bank.env[act] = env[:, -1]
         self._finish(act, pos[:, -1], valid[:, -1], length[:, 0])
-        return voice.sum(axis=0)
+        mix: np.ndarray = voice.sum(axis=0)
+        return mix
 
     def _finish(self, act: np.ndarray, last: np.ndarray, valid: np.ndarray, length: np.ndarray) -> None:
         bank = self.bank
@@ -334,4 +335,5 @@ class Mixer:
         values, flags = self.latency[order], self.latency_cached[order]
         if cached is not None:
             values = values[flags == cached]
-        return values[np.isfinite(values)].copy()
+        finite: np.ndarray = values[np.isfinite(values)].copy()
+        return finite

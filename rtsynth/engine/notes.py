@@ -92,7 +92,7 @@ def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.n
     """Decoder keys for [t0, t1]: the ends, both ends of every move (a jump gets a key one frame
     before it, so it stays a jump), and points along each move, up to MAX_KEYS in all."""
     times, values = timeline.times, timeline.values
-    keys, along = {t0, t1}, []
+    keys, along = {t0, t1}, list[float]()
     for i in range(len(times) - 1):
         a, b = times[i], times[i + 1]
         if b < t0 or a > t1 or np.array_equal(values[i], values[i + 1]):
@@ -103,14 +103,15 @@ def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.n
         lo, hi = max(a, t0), min(b, t1)
         keys.update((lo, hi))
         along.extend(np.linspace(lo, hi, int(np.ceil((hi - lo) / KEY_SPACING_S)) + 1)[1:-1])
-    keys = np.array(sorted(keys))
-    if len(keys) > MAX_KEYS:
-        return keys[np.round(np.linspace(0, len(keys) - 1, MAX_KEYS)).astype(int)]
-    room = MAX_KEYS - len(keys)
+    ordered = np.array(sorted(keys))
+    if len(ordered) > MAX_KEYS:
+        thinned: np.ndarray = ordered[np.round(np.linspace(0, len(ordered) - 1, MAX_KEYS)).astype(int)]
+        return thinned
+    room = MAX_KEYS - len(ordered)
     if along and room:
-        along = np.asarray(along)
-        keys = np.union1d(keys, along[np.round(np.linspace(0, len(along) - 1, min(room, len(along)))).astype(int)])
-    return keys
+        picked = np.round(np.linspace(0, len(along) - 1, min(room, len(along)))).astype(int)
+        ordered = np.union1d(ordered, np.asarray(along)[picked])
+    return ordered
 
 
 def assemble(plan: NotePlan, mels: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtsynth.engine.cache import RenderCache, cache_key
+from rtsynth.engine.cache import CacheKey, RenderCache, cache_key
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
@@ -19,7 +19,7 @@ from rtsynth.engine.synth import ModelRuntime, NoteStream
 
 @dataclass
 class _Job:
-    key: tuple
+    key: CacheKey
     stream: NoteStream
     pieces: list[np.ndarray] = field(default_factory=list)
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from rtsynth.bundle import SPEC_FILE, sha256_file
 from rtsynth.engine.config import EngineConfig
@@ -24,6 +25,7 @@ from rtsynth.engine.requests import (
     LoadModel,
     ModelRefused,
     ModelSwapped,
+    NoteRequest,
     StopWorker,
     WorkerFailed,
     WorkerReady,
@@ -49,7 +51,7 @@ class WorkerUnavailable(OSError):
     """A request while the render worker is gone (it is being restarted): this request is lost."""
 
 
-def runtime_info(runtime: ModelRuntime) -> dict:
+def runtime_info(runtime: ModelRuntime) -> dict[str, str]:
     directory = Path(runtime.model.directory)
     return {
         "bundle": str(directory.resolve()),  # the folder it was loaded from: names inside may repeat
@@ -90,10 +92,10 @@ class WorkerProcess:
         self._stopping = False
         self._send_lock = threading.Lock()
         self._listener: threading.Thread | None = None
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
 
-    def start(self) -> dict:
+    def start(self) -> dict[str, Any]:
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
             [sys.executable, "-P", "-m", "rtsynth.engine.process", str(theirs.fileno())],  # -P: no cwd on sys.path
@@ -114,7 +116,9 @@ class WorkerProcess:
             self._process.wait(5)
             reason = reply.reason if isinstance(reply, WorkerFailed) else repr(reply)
             raise WorkerError(f"the render worker could not start: {reason}")
-        self._listener = threading.Thread(target=self._listen, name="rtsynth-worker-listener", daemon=True)
+        self._listener = threading.Thread(
+            target=self._listen, args=(self._conn,), name="rtsynth-worker-listener", daemon=True
+        )
         self._listener.start()
         return reply.info
 
@@ -127,10 +131,10 @@ class WorkerProcess:
         except OSError:
             raise WorkerUnavailable("the render worker is gone (being restarted); this request is lost") from None
 
-    def _listen(self) -> None:
+    def _listen(self, conn: Connection) -> None:
         while True:
             try:
-                message = self._conn.recv()
+                message = conn.recv()
             except (EOFError, OSError):
                 break
             self._on_message(message)
@@ -152,7 +156,8 @@ class WorkerProcess:
             except (BrokenPipeError, OSError, subprocess.TimeoutExpired):
                 self._process.kill()
                 self._process.wait(5)
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
         if self._listener is not None:
             self._listener.join(5)
         self._process = None
@@ -191,7 +196,12 @@ def worker_main(conn: Connection) -> None:
 
 
 def _serve_requests(
-    conn: Connection, worker: RenderWorker, config: EngineConfig, send, stop: threading.Event, wake: threading.Event
+    conn: Connection,
+    worker: RenderWorker,
+    config: EngineConfig,
+    send: Callable[[WorkerReply], None],
+    stop: threading.Event,
+    wake: threading.Event,
 ) -> None:
     """The note-start thread: takes every request and starts due notes at once, whatever
     long vocoding step the main loop is in; then wakes the main loop for the rest."""
@@ -213,7 +223,7 @@ def _serve_requests(
         wake.set()
 
 
-def _handle(worker: RenderWorker, request: WorkerRequest, loader: ModelLoader) -> None:
+def _handle(worker: RenderWorker, request: NoteRequest | LoadModel, loader: ModelLoader) -> None:
     if isinstance(request, LoadModel):
         loader.request(request.bundle_dir)
     else:

@@ -26,12 +26,13 @@ class SharedArrays:
             offsets[key] = size
             nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
             size += -(-nbytes // ALIGN) * ALIGN
-        self._shm = None
+        self._shm: shared_memory.SharedMemory | None = None
+        buffer: memoryview | bytearray | None  # None only for a closed block
         if name is not None:
             self._shm = shared_memory.SharedMemory(name=name)
             # the creator owns the block; without this the attaching process's resource
             # tracker would unlink it when that process exits (CPython < 3.13)
-            resource_tracker.unregister(self._shm._name, "shared_memory")
+            resource_tracker.unregister(self._shm._name, "shared_memory")  # type: ignore[attr-defined]  # the registered name; typeshed omits it
             buffer = self._shm.buf
         elif shared:
             self._shm = shared_memory.SharedMemory(create=True, size=max(size, ALIGN))

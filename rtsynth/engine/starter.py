@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtsynth.engine.cache import RenderCache, cache_key
+from rtsynth.engine.cache import CacheKey, RenderCache, cache_key
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
 from rtsynth.engine.config import EngineConfig
@@ -22,7 +22,7 @@ from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, plan_note
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import write
-from rtsynth.engine.synth import CachedStream, ModelRuntime
+from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
 from rtsynth.engine.voices import Voice, VoiceTable, send_to_mixer
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Source:
     audio: np.ndarray | None
     mel: np.ndarray | None
     peak_db: float
-    key: tuple | None  # cache key of a static note
+    key: CacheKey | None  # cache key of a static note
 
 
 class NoteStarter:
@@ -126,6 +126,7 @@ class NoteStarter:
         if slot is None:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
             return
+        stream: NoteStream | CachedStream
         if source.audio is not None:
             stream, attack = CachedStream(runtime, source.audio, source.peak_db), False
         else:

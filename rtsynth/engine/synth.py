@@ -9,6 +9,7 @@ round(f x hop x out_rate / model_rate). Re-rendering and the fast attack path re
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 
@@ -21,13 +22,13 @@ from rtsynth.vocoder.loudness import level_gain
 log = logging.getLogger(__name__)
 
 
-def choose_vocoder(requested: str, bundle_choice: dict) -> str:
+def choose_vocoder(requested: str, bundle_choice: dict[str, Any]) -> str:
     """The engine's vocoder: the setting, else the bundle's `vocoder.kind`, else the default."""
     if requested:
         if requested not in CANDIDATES:
             raise ValueError(f"unknown vocoder {requested!r}; choose from {sorted(CANDIDATES)}")
         return requested
-    kind = bundle_choice.get("kind", "")
+    kind: str = bundle_choice.get("kind", "")
     if kind in CANDIDATES:
         return kind
     if kind:
@@ -85,7 +86,8 @@ class ModelRuntime:
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> mels [k, n_mels, n_frames], one batched decoder run."""
-        return np.clip(self.model.decode(z), 0.0, 1.0)
+        mels: np.ndarray = np.clip(self.model.decode(z), 0.0, 1.0)
+        return mels
 
     def stream(self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None) -> NoteStream:
         return NoteStream(self, mel, peak_db, start_frame, vocoder or self.vocoder_name)
@@ -161,7 +163,7 @@ class NoteStream:
     def close(self) -> None:
         if not self.done:
             self.runtime.give_back(self.vocoder_name, self._vocoder, self._resampler)
-            self._vocoder = self._resampler = None
+            del self._vocoder, self._resampler  # back in the pool: this stream must not touch them again
             self.done = True
 
 
@@ -179,7 +181,7 @@ class CachedStream:
     def gain(self) -> float:
         return level_gain(self.peak_db)
 
-    def advance(self, frames: int) -> np.ndarray:
+    def advance(self, frames: float) -> np.ndarray:
         n = max(1, round(frames * self.runtime.samples_per_frame))
         out = self._audio[self.written : self.written + n] * np.float32(self.gain)
         self.written += len(out)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rtsynth.engine.cache import CacheKey
 from rtsynth.engine.commands import KillSlot, MixerCommand, StealVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import FADING, FREE, PLAYING, RELEASING, RESERVED, VoiceBank
@@ -31,7 +32,7 @@ class Voice:
     slot: int
     stream: NoteStream | CachedStream
     runtime: ModelRuntime
-    key: tuple | None  # cache key while the note is a plain, static render
+    key: CacheKey | None  # cache key while the note is a plain, static render
     attack: bool  # still on the fast attack vocoder
     stolen: bool = False
     busy: bool = False  # the main loop is rendering it (outside the lock)
@@ -111,7 +112,8 @@ class VoiceTable:
         """Seconds of rendered audio ahead of the voice's playhead."""
         bank = self.bank
         played = max(bank.pos[voice.slot], 0.0)
-        return (voice.stream.written - played) / max(bank.ratio[voice.slot], 1e-3) / self.config.samplerate
+        lead: float = (voice.stream.written - played) / max(bank.ratio[voice.slot], 1e-3) / self.config.samplerate
+        return lead
 
     def most_behind(self) -> tuple[Voice | None, float]:
         best, lead = None, float("inf")

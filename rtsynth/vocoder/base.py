@@ -77,4 +77,5 @@ class StreamingVocoder(ABC):
         if not np.isfinite(mel).all():
             raise ValueError("mel frames contain NaN or infinite values")
         # decoders overshoot [0, 1] by rounding; the scale has no meaning outside it
-        return np.clip(mel, 0.0, 1.0)
+        clipped: np.ndarray = np.clip(mel, 0.0, 1.0)
+        return clipped

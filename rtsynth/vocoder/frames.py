@@ -26,11 +26,13 @@ class HopGrid:
 
     def analyse(self, frames: np.ndarray) -> np.ndarray:
         """Windowed time frames [W, n_fft] (already windowed) -> spectra [W, n_bins]."""
-        return scipy.fft.rfft(frames, axis=-1, workers=1)
+        spectra: np.ndarray = scipy.fft.rfft(frames, axis=-1, workers=1)
+        return spectra
 
     def synthesise(self, spectra: np.ndarray) -> np.ndarray:
         """Spectra [W, n_bins] -> synthesis-windowed time frames [W, n_fft]."""
-        return scipy.fft.irfft(spectra, n=self.n_fft, axis=-1, workers=1).astype(np.float32) * self.window
+        frames: np.ndarray = scipy.fft.irfft(spectra, n=self.n_fft, axis=-1, workers=1).astype(np.float32)
+        return frames * self.window
 
     def overlap_add(self, frames: np.ndarray) -> np.ndarray:
         """Frames [W, n_fft] -> blocks [W + R - 1, hop]; frame m starts at block m."""

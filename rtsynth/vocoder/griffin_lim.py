@@ -103,7 +103,8 @@ class StreamingGriffinLim:
         self._projected, self._time = self._projected[n:], self._time[n:]
         # output starts at the signal's sample 0: the centred STFT padded n_fft / 2 before it
         skip = max(0, g.ratio // 2 - first_block)
-        return blocks[skip:].reshape(-1)
+        signal: np.ndarray = blocks[skip:].reshape(-1)
+        return signal
 
     def _append(self, mags: np.ndarray, unit_phasors: np.ndarray) -> None:
         spectra = (mags * unit_phasors).astype(np.complex64)

@@ -38,4 +38,4 @@ def level_gain(peak_db: float) -> float:
     """Amplitude gain that puts relative-power audio at the level of a `peak_db` note."""
     if not math.isfinite(peak_db):
         raise ValueError(f"peak_db must be a finite number of dB, got {peak_db}")
-    return 10.0 ** (peak_db / 20.0)
+    return float(10.0 ** (peak_db / 20.0))

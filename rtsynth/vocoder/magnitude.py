@@ -39,4 +39,5 @@ class MelInverter:
         for _ in range(self.iterations):
             fitted = np.maximum(self._fb @ power, 1e-30)
             power *= self._back @ (mel_power / fitted)
-        return np.sqrt(power).T
+        magnitude: np.ndarray = np.sqrt(power).T
+        return magnitude

@@ -40,10 +40,10 @@ class StreamingPGHI:
         self.reset()
 
     def reset(self) -> None:
-        self._log_mags = None  # [2 or more, n_bins]: the previous frame, then those waiting
-        self._mags = None
-        self._prev_phase = None
-        self._prev_advance = None
+        self._log_mags: np.ndarray | None = None  # [2 or more, n_bins]: the previous frame, then those waiting
+        self._mags: np.ndarray | None = None
+        self._prev_phase: np.ndarray | None = None
+        self._prev_advance: np.ndarray | None = None
 
     def push(self, mags: np.ndarray, final: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Add magnitude frames [k, n_bins]; return (magnitudes, phases) of frames now ready."""
@@ -86,7 +86,8 @@ class StreamingPGHI:
             phase = _wrap(at_peak + offset[m])
             out[m] = phase
         self._prev_phase, self._prev_advance = phase, advance[-1]
-        return out + self._bin_offset
+        phases: np.ndarray = out + self._bin_offset
+        return phases
 
     def _peaks(self, logs: np.ndarray) -> np.ndarray:
         """For each bin, the local maximum its steepest ascent ends on.

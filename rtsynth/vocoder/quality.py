@@ -18,7 +18,7 @@ STFT_SIZES = (512, 1024, 2048)
 
 
 def multi_resolution_stft_distance(
-    reference: np.ndarray, estimate: np.ndarray, settings: MelSettings, sizes=STFT_SIZES
+    reference: np.ndarray, estimate: np.ndarray, settings: MelSettings, sizes: tuple[int, ...] = STFT_SIZES
 ) -> dict[str, float]:
     """Spectral convergence and mean |log-magnitude difference| (nepers), averaged over sizes."""
     reference, estimate = _same_length(reference, estimate)
@@ -28,7 +28,7 @@ def multi_resolution_stft_distance(
         ref = np.sqrt(stft_power(reference, geometry))
         est = np.sqrt(stft_power(estimate, geometry))
         floor = ref.max() * 10.0 ** (-settings.db_range / 20.0) + 1e-12
-        convergence.append(np.linalg.norm(ref - est) / max(np.linalg.norm(ref), 1e-12))
+        convergence.append(np.linalg.norm(ref - est) / max(float(np.linalg.norm(ref)), 1e-12))
         log_l1.append(np.abs(np.log(np.maximum(ref, floor)) - np.log(np.maximum(est, floor))).mean())
     return {"spectral_convergence": float(np.mean(convergence)), "log_stft_l1": float(np.mean(log_l1))}
 

@@ -75,7 +75,7 @@ class StreamingResampler:
             signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
         # contiguous: numpy's matmul takes the slow non-BLAS path on a strided view
         windows = np.ascontiguousarray(sliding_window_view(signal[begin:needed], window)[::down])
-        out = (windows @ self._cycle).reshape(-1)
+        out: np.ndarray = (windows @ self._cycle).reshape(-1)
         start = self._next_out - first_cycle * up
         out = out[start : start + last + 1 - self._next_out]
         self._next_out = last + 1

@@ -31,7 +31,7 @@ class SpectralConfig:
     block_frames: int = 8  # frames per refinement block (fewer, larger numpy calls)
     nnls_iterations: int = 10  # mel -> magnitude fit
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.phase_init not in PHASE_INITS:
             raise ValueError(f"phase_init must be one of {PHASE_INITS}, got {self.phase_init!r}")
 

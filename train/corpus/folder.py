@@ -118,7 +118,8 @@ def read_folder(root: str | Path) -> Corpus:
             f"no {LABELS_NAME} in {root}: a folder corpus needs one with columns {', '.join(REQUIRED_COLUMNS)}"
         )
     header, rows = read_table(table, REQUIRED_COLUMNS)
-    records, skipped, seen = [], [], {}
+    records, skipped = [], []
+    seen: dict[Path, int] = {}  # file -> the line that listed it
     for line, row in rows:
         source_id = row.get("path", "")
         try:

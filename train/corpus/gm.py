@@ -291,7 +291,7 @@ def _bind_c_api(fluidsynth) -> ctypes.CDLL:
     """The few libfluidsynth calls pyfluidsynth does not wrap."""
     lib = ctypes.CDLL(fluidsynth.lib)
     ptr, num = ctypes.c_void_p, ctypes.c_int
-    lib.fluid_synth_write_float.argtypes = [ptr, num] + [ptr, num, num] * 2
+    lib.fluid_synth_write_float.argtypes = [ptr, num, ptr, num, num, ptr, num, num]
     lib.fluid_synth_get_sfont_by_id.argtypes, lib.fluid_synth_get_sfont_by_id.restype = [ptr, num], ptr
     lib.fluid_synth_add_sfont.argtypes = lib.fluid_synth_remove_sfont.argtypes = [ptr, ptr]
     lib.fluid_set_log_function.argtypes, lib.fluid_set_log_function.restype = [num, ptr, ptr], ptr
@@ -524,7 +524,7 @@ def render_one(synth: NoteSynth, note: PlannedNote, index: int, out: Path, rende
         )
     aimed = synth.render(note)
     peak = 0.0 if aimed is None else float(np.abs(aimed.audio).max(initial=0.0))
-    if peak == 0.0:
+    if aimed is None or peak == 0.0:
         return NoteResult(index, "silent", 0.0, 0.0)
     measured = {"held_s": aimed.held_s, "sounding_s": aimed.sounding_s}
     comment = json.dumps({"key": key, "measured": measured}, sort_keys=True, separators=(",", ":"))

@@ -108,8 +108,8 @@ def evaluate_tanaka(run, options) -> dict:
     mels = load_mels(cache, train_idx), load_mels(cache, test_idx)
     knn = {"small": knn_table(model, train, test, *mels, options.seed)}
     if model.tanaka.reentry:
-        large = [encode_large(model, cache, idx) for idx in (train_idx, test_idx)]
-        knn["large"] = knn_table(model, *large, *mels, options.seed)
+        train_large, test_large = (encode_large(model, cache, idx) for idx in (train_idx, test_idx))
+        knn["large"] = knn_table(model, train_large, test_large, *mels, options.seed)
     own = knn["small"]
     metrics = {
         "run": str(run_dir),

@@ -49,6 +49,7 @@ class MelHead(nn.Module):
     def fit_output_bias(self, mels: torch.Tensor, eps: float = 1e-3) -> None:
         """Output bias = logit of the mean value of each mel bin in `mels` [N, M, T]."""
         mean = mels.mean(dim=(0, 2)).clamp(eps, 1 - eps)
+        assert self.output.bias is not None  # built with bias
         self.output.bias.copy_(torch.log(mean / (1 - mean)))
 
     def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -92,6 +93,8 @@ class Decoder(nn.Module):
 
     def class_pitch(self, pitch_labels: torch.Tensor) -> torch.Tensor:
         """MIDI numbers of pitch class indices (harmonic head only)."""
+        if not isinstance(self.head, HarmonicHead):
+            raise TypeError("class pitches need the harmonic head")
         return self.head.pitch.classes[pitch_labels]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

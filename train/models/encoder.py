@@ -47,6 +47,9 @@ class FeatureExtractor(nn.Module):
     large offset that dominates the first layer's gradient and slows learning severalfold.
     """
 
+    input_mean: torch.Tensor  # buffers
+    input_std: torch.Tensor
+
     def __init__(self, config: ModelConfig, n_mels: int, n_frames: int):
         super().__init__()
         self.register_buffer("input_mean", torch.zeros(n_mels, 1))

@@ -59,6 +59,10 @@ class PartialRenderer(nn.Module):
     The result is scaled so that a partial at 1 kHz peaks at 1 in its loudest mel bin.
     """
 
+    filterbank_t: torch.Tensor  # buffers
+    harmonics: torch.Tensor
+    offsets: torch.Tensor
+
     def __init__(self, settings: MelSettings, partials: int):
         super().__init__()
         self.n_fft, self.bin_hz = settings.n_fft, settings.sample_rate / settings.n_fft
@@ -82,6 +86,8 @@ class PartialRenderer(nn.Module):
 class PitchReader(nn.Module):
     """z_S -> the pitch to sound (MIDI, continuous), from z_P alone so timbre cannot detune it."""
 
+    classes: torch.Tensor  # buffer
+
     def __init__(self, hidden: int, pitch_midi: tuple[int, ...]):
         super().__init__()
         self.slice = latent_slices()["pitch"]
@@ -99,6 +105,7 @@ class PitchReader(nn.Module):
             if isinstance(layer, nn.Linear):
                 x = nn.functional.linear(x, layer.weight.double(), layer.bias.double())
             else:
+                assert isinstance(layer, nn.LeakyReLU)  # mlp() builds Linear and LeakyReLU layers only
                 x = torch.maximum(x, layer.negative_slope * x)  # LeakyReLU, in an op every runtime has for doubles
         return self.centre + self.half_span * x[:, 0]
 
@@ -138,6 +145,7 @@ class HarmonicHead(nn.Module):
     def fit_output_bias(self, mels: torch.Tensor, eps: float = 1e-3, partial_db: float = -20.0) -> None:
         """Noise floor at the training split's mean spectrum; partials start `partial_db` down."""
         mean = mels.mean(dim=(0, 2)).clamp(eps, 1 - eps)
+        assert self.noise.bias is not None and self.partials.bias is not None  # built with bias
         self.noise.bias.copy_((mean - 1) / self.unit_per_neper)
         self.partials.bias.fill_(partial_db / 10 * np.log(10))
 

@@ -12,6 +12,7 @@ labelled notes, the cross-entropy of q(y_t|x) (eq. 2 and section 3.3).
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +63,9 @@ def mixture_logits(z: torch.Tensor, means: torch.Tensor, logvar: float) -> torch
 
 
 class LuoGMVAE(nn.Module):
+    input_mean: torch.Tensor  # buffers
+    input_std: torch.Tensor
+
     def __init__(self, vocab_sizes: dict[str, int], config: ModelConfig, luo: LuoConfig, n_mels: int, n_frames: int):
         super().__init__()
         self.variant = "luo-gmvae"
@@ -92,10 +96,13 @@ class LuoGMVAE(nn.Module):
 
     def classify(self, z: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """log q(y|x) of each latent, read from its mixture (no classifier network)."""
-        return {d: F.log_softmax(mixture_logits(z[d], self.priors[d].means, self.logvars[d]), -1) for d in LATENTS}
+        return {d: F.log_softmax(mixture_logits(z[d], self._prior(d).means, self.logvars[d]), -1) for d in LATENTS}
 
     def prior_means(self) -> dict[str, torch.Tensor]:
-        return {d: self.priors[d].means for d in LATENTS}
+        return {d: self._prior(d).means for d in LATENTS}
+
+    def _prior(self, descriptor: str) -> GaussianMixturePrior:
+        return cast(GaussianMixturePrior, self.priors[descriptor])
 
     def prior_sigma(self, descriptor: str) -> float:
         """σ of a latent's mixture components (1 for a descriptor without a latent: unused)."""
@@ -111,14 +118,14 @@ class LuoGMVAE(nn.Module):
         """The KL terms of eq. 2 and the semi-supervised cross-entropy, each a batch mean."""
         mu_p, lv_p = out.posteriors["pitch"]
         mu_t, lv_t = out.posteriors["timbre"]
-        prior_t = self.priors["timbre"]
+        prior_t = self._prior("timbre")
         log_q = out.logits["timbre"]  # [B, K]
         q = log_q.exp()
         kl_each = gaussian_kl(mu_t.unsqueeze(1), lv_t.unsqueeze(1), prior_t.means.unsqueeze(0), prior_t.logvar)
         known = labels["timbre"] != UNLABELLED
         picked = log_q.gather(1, labels["timbre"].clamp_min(0).unsqueeze(1)).squeeze(1)
         return {
-            "kl_pitch": self.priors["pitch"].kl(mu_p, lv_p, labels["pitch"]).mean(),
+            "kl_pitch": self._prior("pitch").kl(mu_p, lv_p, labels["pitch"]).mean(),
             "kl_timbre": (q * kl_each).sum(1).mean(),
             "kl_y_timbre": (q * (log_q + math.log(q.shape[1]))).sum(1).mean(),
             "sup_timbre": -(picked * known).sum() / known.sum().clamp_min(1),

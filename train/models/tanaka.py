@@ -42,6 +42,9 @@ class Lifter(nn.Module):
     unit mel. Differentiable, so re-entry can lifter its own reconstruction.
     """
 
+    bank: torch.Tensor  # buffers
+    spread: torch.Tensor
+
     def __init__(self, settings: MelSettings):
         super().__init__()
         bank = np.asarray(mel_filterbank(settings), np.float32)  # [M, F]
@@ -123,11 +126,14 @@ class FrameDecoder(nn.Module):
     @torch.no_grad()
     def fit_output_bias(self, mels: torch.Tensor, eps: float = 1e-3) -> None:
         mean = mels.mean(dim=(0, 2)).clamp(eps, 1 - eps)
+        assert self.to_mels.bias is not None  # built with bias
         self.to_mels.bias.copy_(torch.log(mean / (1 - mean)).repeat_interleave(self.pool))
 
 
 class ThreeFactorVAE(nn.Module):
     prior_logvar = 0.0  # N(0, I) priors
+    input_mean: torch.Tensor  # buffers
+    input_std: torch.Tensor
 
     def __init__(self, config: ModelConfig, tanaka: TanakaConfig, settings: MelSettings, n_mels: int, n_frames: int):
         super().__init__()
@@ -171,10 +177,13 @@ class ThreeFactorVAE(nn.Module):
         x = F.avg_pool1d((unit - self.input_mean) / self.input_std, self.tanaka.time_pool)
         return x.transpose(1, 2)
 
-    def _posteriors(self, envelope: torch.Tensor, fine: torch.Tensor, sample: bool) -> tuple[dict, dict]:
+    def _posteriors(
+        self, envelope: torch.Tensor, fine: torch.Tensor, sample: bool
+    ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], dict[str, torch.Tensor]]:
         """Posteriors [B, D] / [B, T', D] and their draws (ancestral: z_v sees the drawn z_t)."""
         env, fin = self._frames(envelope), self._frames(fine)
-        post, z = {}, {}
+        post: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        z: dict[str, torch.Tensor] = {}
         post["timbre"] = self.timbre(env)
         z["timbre"] = _draw(*post["timbre"], sample)
         tiled = z["timbre"].unsqueeze(1).expand(-1, self.frames, -1)
@@ -191,7 +200,8 @@ class ThreeFactorVAE(nn.Module):
 
     def encode(self, mel: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """Clean notes (inference, paper 002's small encoder): flattened per-note posteriors."""
-        post, _ = self._posteriors(*self.lifter(mel), sample=False)
+        envelope, fine = self.lifter(mel)
+        post, _ = self._posteriors(envelope, fine, sample=False)
         return {d: (mu.flatten(1), lv.flatten(1)) for d, (mu, lv) in post.items()}
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

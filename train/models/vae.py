@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 import torch
 from torch import nn
@@ -22,7 +23,13 @@ from rtsynth.train.models.harmonic import HarmonicSetup
 from rtsynth.train.models.heads import VariationalHead, classifier
 from rtsynth.train.models.priors import GaussianMixturePrior, gaussian_kl
 
+if TYPE_CHECKING:
+    from rtsynth.train.models.luo import LuoGMVAE
+    from rtsynth.train.models.tanaka import ThreeFactorVAE
+
 JOINT = "joint"  # name of the single head of "vae+c"
+
+NoteModel: TypeAlias = "NoteVAE | LuoGMVAE | ThreeFactorVAE"  # what build_model makes, by variant
 
 
 @dataclass
@@ -99,7 +106,11 @@ class NoteVAE(nn.Module):
         return {d: self.classifiers[d](joint) for d in DESCRIPTORS}
 
     def prior_means(self) -> dict[str, torch.Tensor] | None:
-        return None if self.priors is None else {d: self.priors[d].means for d in DESCRIPTORS}
+        return None if self.priors is None else {d: self._prior(d).means for d in DESCRIPTORS}
+
+    def _prior(self, descriptor: str) -> GaussianMixturePrior:
+        assert self.priors is not None
+        return cast(GaussianMixturePrior, self.priors[descriptor])
 
     def kl(
         self, posteriors: dict[str, tuple[torch.Tensor, torch.Tensor]], labels: dict[str, torch.Tensor]
@@ -107,7 +118,7 @@ class NoteVAE(nn.Module):
         """Per-note KL of each descriptor's posterior to its prior [B]."""
         if self.priors is None:
             return {d: gaussian_kl(mu, lv, 0.0, self.prior_logvar) for d, (mu, lv) in posteriors.items()}
-        return {d: self.priors[d].kl(mu, lv, labels[d]) for d, (mu, lv) in posteriors.items()}
+        return {d: self._prior(d).kl(mu, lv, labels[d]) for d, (mu, lv) in posteriors.items()}
 
     def forward(self, mel: torch.Tensor, sample: bool | None = None) -> VAEOutput:
         """Encode, draw z (posterior mean when not sampling), decode and classify.
@@ -135,17 +146,19 @@ def build_model(
     n_mels: int = 256,
     n_frames: int = 256,
     harmonic: HarmonicSetup | None = None,
-) -> nn.Module:
+) -> NoteModel:
     """The config's variant; `harmonic` (the dataset's mel settings and pitch classes) is needed
     by decoder_output "harmonic"."""
     if config.variant == "luo-gmvae":
         from rtsynth.train.models.luo import LuoGMVAE
 
+        assert config.luo is not None  # TrainConfig requires the [luo] table for this variant
         return LuoGMVAE(vocab_sizes, config.model, config.luo, n_mels, n_frames)
     if config.variant == "tanaka-3f":
         from rtsynth.train.models.tanaka import ThreeFactorVAE
 
         if harmonic is None:
             raise ValueError('variant "tanaka-3f" needs the dataset\'s mel settings (its liftering works on them)')
+        assert config.tanaka is not None  # TrainConfig requires the [tanaka] table for this variant
         return ThreeFactorVAE(config.model, config.tanaka, harmonic.mel_settings, n_mels, n_frames)
     return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)

@@ -104,7 +104,7 @@ def write_cache(
         peak_db=np.asarray(peak_db, dtype=np.float32),
         duration_s=np.asarray(duration_s, dtype=np.float32),
     )
-    _atomic(root / "labels.npz", lambda f: np.savez(f, **arrays))
+    _atomic(root / "labels.npz", lambda f: np.savez(f, allow_pickle=False, **arrays))
     _atomic(root / "notes.csv", lambda f: _write_notes_csv(f, arrays, source_ids, vocab), text=True)
     manifest = {
         "format": CACHE_FORMAT,
@@ -136,7 +136,7 @@ def _write_notes_csv(f, arrays: dict, source_ids: list[str], vocab: Vocabulary) 
 
 def _atomic(path: Path, write, text: bool = False) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w" if text else "wb", **({"newline": ""} if text else {})) as f:
+    with open(tmp, "w" if text else "wb", newline="" if text else None) as f:
         write(f)
         f.flush()
         os.fsync(f.fileno())

@@ -24,10 +24,10 @@ def stratified_split(groups: Sequence[str], fractions: tuple[float, float, float
     Each group is shuffled by its own generator, seeded by (seed, group name): a group's
     split does not change when other groups are added or removed.
     """
-    groups = np.asarray(groups, dtype=object)
-    split = np.zeros(len(groups), dtype=np.int8)
-    for name in sorted(set(groups)):
-        members = np.flatnonzero(groups == name)
+    names = np.asarray(groups, dtype=object)
+    split = np.zeros(len(names), dtype=np.int8)
+    for name in sorted(set(names)):
+        members = np.flatnonzero(names == name)
         rng = np.random.default_rng([seed, zlib.crc32(str(name).encode())])
         members = rng.permutation(members)
         n_val, n_test = held_out_counts(len(members), fractions)

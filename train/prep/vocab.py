@@ -34,7 +34,7 @@ def build_vocabulary(
 
 def label_indices(notes: Sequence[PreparedNote], vocab: Vocabulary, trim: TrimSettings) -> dict[str, np.ndarray]:
     """descriptor -> [N] class index, in DESCRIPTORS order."""
-    values = {
+    values: dict[str, list[str] | list[int]] = {
         "timbre": [n.record.instrument for n in notes],
         "pitch": [n.record.pitch for n in notes],
         "dynamics": [n.record.dynamics for n in notes],
