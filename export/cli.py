@@ -48,6 +48,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(func=_run)
 
+    synthesis = commands.add_parser(
+        "export-synthesis",
+        help="give a harmonic decoder's bundle direct harmonic-noise synthesis (ONNX surgery)",
+        description="Copy a bundle whose decoder has the harmonic output, adding its pitch, partial powers "
+        "and noise powers as decoder outputs and declaring synthesis = harmonic-noise, so the engine "
+        "synthesizes at the output rate (no vocoder, no resampler). The mel output is checked unchanged.",
+    )
+    synthesis.add_argument("bundle", help="the bundle to read, e.g. rtsynth/bundles/default")
+    synthesis.add_argument("--out", required=True, help="bundle directory to write")
+    synthesis.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
+    synthesis.set_defaults(func=_run_synthesis)
+
 
 def _run(args: argparse.Namespace) -> int:
     from rtsynth.export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
@@ -70,4 +82,16 @@ def _run(args: argparse.Namespace) -> int:
         log.error("export failed: %s", err)
         return 1
     log.info("done: rtsynth serve --bundle %s", out)
+    return 0
+
+
+def _run_synthesis(args: argparse.Namespace) -> int:
+    from rtsynth.export.synthesis_outputs import export_synthesis
+
+    try:
+        out = export_synthesis(args.bundle, args.out, args.force)
+    except (OSError, ValueError) as err:  # BundleError, SurgeryError, FileExistsError
+        log.error("export-synthesis failed: %s", err)
+        return 1
+    log.info("done: rtsynth render --bundle %s --note 60", out)
     return 0

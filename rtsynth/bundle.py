@@ -22,6 +22,7 @@ import numpy as np
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
+from rtsynth.synthesis import SynthesisError, parse_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ class BundleSpec:
     # the latents the decoder takes, in order; a descriptor without one keeps its classes (the
     # corpus has them) with 0-dim means, and the engine plays it without a latent
     layout: LatentLayout = STANDARD_LAYOUT
+    synthesis: dict[str, Any] = field(default_factory=dict)  # how the decoder becomes sound (rtsynth.synthesis)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -143,6 +145,10 @@ class BundleSpec:
                 raise BundleShapeError(f"descriptors.{d}.sigma must be a positive number, got {sigma!r}")
         if self.encoder and self.encoder.get("file") not in self.files:
             raise BundleFileError(f"the encoder file {self.encoder.get('file')!r} is not among the bundle's files")
+        try:
+            parse_synthesis(self.synthesis)
+        except SynthesisError as err:
+            raise BundleShapeError(str(err)) from None
         n_pitches = len(self.descriptors["pitch"].classes)
         for timbre, cents in self.tuning_cents.items():
             if timbre not in self.descriptors["timbre"].classes or len(cents) != n_pitches:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from rtsynth.dsp import fidelity as F
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_offset, synthesize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from fidelity_measures import cents, partial_cents
+
+
+def fundamental_cents(window: np.ndarray, rate: int, hz: float) -> float:
+    """The fundamental's frequency in a short window, in cents from `hz` (finely zero-padded FFT)."""
+    spectrum = np.abs(np.fft.rfft(window * np.hanning(len(window)), 1 << 18))
+    freqs = np.fft.rfftfreq(1 << 18, 1 / rate)
+    near = np.abs(cents(np.maximum(freqs, 1.0), hz)) < 300
+    return float(cents(freqs[near][np.argmax(spectrum[near])], hz))
+
 
 BANDS = tuple(float(f) for f in np.geomspace(80.0, 20000.0, 12))
 
@@ -23,9 +37,8 @@ def frames(f0: float | np.ndarray, n_frames: int = 60, partials: int = 24, noise
 def test_partials_sit_at_k_f0_at_either_rate(rate, key):
     hz = 440 * 2 ** ((key - 69) / 12)
     audio = synthesize(frames(hz), rate, BANDS, rate)
-    reading = F.read_pitch(audio[rate // 5 :], rate, hz)
-    assert reading.f0_cents == pytest.approx(0.0, abs=0.5)
-    assert all(abs(c) < 1.0 for c in reading.partial_cents if c is not None)
+    found = partial_cents(audio[rate // 5 :], rate, hz)
+    assert np.isfinite(found[0]) and np.nanmax(np.abs(found)) < 1.0
 
 
 def test_nothing_above_nyquist():
@@ -51,7 +64,7 @@ def test_vibrato_is_an_f0_change():
     t = np.arange(100) * 0.02
     f = frames(440 * 2 ** (50 * np.sin(2 * np.pi * 5 * t) / 1200), n_frames=100)
     audio = synthesize(f, 48000, BANDS, 96000)
-    a, b = (F.read_pitch(audio[i : i + 1200], 48000, 440).f0_cents for i in (int(0.05 * 48000), int(0.15 * 48000)))
+    a, b = (fundamental_cents(audio[i : i + 1200], 48000, 440) for i in (int(0.05 * 48000), int(0.15 * 48000)))
     assert a == pytest.approx(50, abs=15) and b == pytest.approx(-50, abs=15)  # the crest and trough of 5 Hz
 
 

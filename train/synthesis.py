@@ -31,6 +31,8 @@ class HarmonicNoiseSynth(torch.nn.Module):
     from `offsets[b]`; pass the offsets the runtime used to compare sample for sample.
     """
 
+    loops: torch.Tensor  # buffer
+
     def __init__(self, sample_rate: int, frame_seconds: float, band_centres_hz: tuple[float, ...]):
         super().__init__()
         self.sample_rate, self.frame_seconds = sample_rate, frame_seconds
