@@ -12,8 +12,6 @@ engine synthesizes at the output rate instead of vocoding. No checkpoint or torc
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +20,7 @@ import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, read_spec, write_spec
 from rtsynth.dsp.mel import mel_band_edges
+from rtsynth.export.staging import check_target, copy_files, staged_bundle
 from rtsynth.synthesis import HarmonicNoiseSpec
 
 if TYPE_CHECKING:
@@ -126,28 +125,19 @@ def export_synthesis(source: str | Path, out: str | Path, force: bool = False) -
 
     source, out = Path(source), Path(out)
     spec = read_spec(source)
-    if out.exists() and not force:
-        raise FileExistsError(f"{out} exists; pass --force to replace it")
+    check_target(out, force)
     model = onnx.load(str(source / DECODER_FILE))
     tensors = find_harmonic_tensors(model.graph)
     partials = _partials_count(model, tensors)
     synthesis = HarmonicNoiseSpec(partials, tensors.partial_scale, noise_bands(spec.mel), spec.mel.sample_rate / 2)
     add_synthesis_outputs(model, tensors, synthesis, spec.mel.n_mels, spec.mel.n_frames)
     onnx.checker.check_model(model)
-    tmp = Path(tempfile.mkdtemp(prefix=".synthesis-", dir=out.parent))
-    try:
-        onnx.save(model, str(tmp / DECODER_FILE))
-        _check_mel_unchanged(source / DECODER_FILE, tmp / DECODER_FILE)
+    with staged_bundle(out, force) as staging:
+        copy_files(source, staging, skip=(DECODER_FILE,))
+        onnx.save(model, str(staging / DECODER_FILE))
+        _check_mel_unchanged(source / DECODER_FILE, staging / DECODER_FILE)
         model_facts = {**spec.model, "synthesis_from": "ONNX surgery (rtsynth export-synthesis)"}
-        write_spec(tmp, replace(spec, synthesis=synthesis.to_dict(), model=model_facts))
-        read_spec(tmp)
-        tmp.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_spec(staging, replace(spec, synthesis=synthesis.to_dict(), model=model_facts))
     log.info(
         "wrote %s: %d partials, %d noise bands, pitch/partials/noise as decoder outputs",
         out,

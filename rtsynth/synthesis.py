@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
-from rtsynth.dsp.mel import mel_band_edges, mel_filterbank
+from rtsynth.dsp.mel import mel_band_edges, mel_filterbank, unit_to_power
 from rtsynth.settings import MelSettings
+from rtsynth.vocoder.loudness import SILENCE_FLOOR
 
 MEL_VOCODER = "mel-vocoder"
 HARMONIC_NOISE = "harmonic-noise"
@@ -124,6 +125,8 @@ class FrameReader:
         filter_sum = mel_filterbank(mel).sum(axis=1).astype(np.float64)
         self.noise_gain_sq = (NOISE_DENSITY_RATE / mel.sample_rate) / (HANN_POWER_SUM * mel.n_fft * filter_sum)
         self.bands = np.asarray(spec.noise_bands_hz)
+        # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
+        self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
 
     def band_centres(self, out_rate: int) -> tuple[float, ...]:
         """The synthesizer's bands: the bundle's, closed by a silent band above the last one
@@ -133,13 +136,14 @@ class FrameReader:
 
     def amplitudes(self, partial_power: np.ndarray) -> np.ndarray:
         """[K, T] power -> [K, T] amplitude at 0 dB."""
-        out: np.ndarray = np.sqrt(np.maximum(partial_power, 0.0) * self.spec.partial_scale)
+        power = np.where(partial_power > self.floor, partial_power, 0.0)
+        out: np.ndarray = np.sqrt(power * self.spec.partial_scale)
         return out
 
     def noise_gains(self, noise_power: np.ndarray, n_bands: int) -> np.ndarray:
         """[n_mels, T] mel power -> [T, n_bands] gains (density read at each band's centre;
         bands past the bundle's, from `band_centres`, silent)."""
-        density = np.maximum(noise_power, 0.0) * self.noise_gain_sq[:, None]
+        density = np.where(noise_power > self.floor, noise_power, 0.0) * self.noise_gain_sq[:, None]
         at_bands = np.stack([np.interp(self.bands, self.mel_centres, column) for column in density.T])
         out: np.ndarray = np.sqrt(at_bands)
         return out if n_bands == out.shape[1] else np.pad(out, ((0, 0), (0, n_bands - out.shape[1])))

@@ -4,9 +4,8 @@ model given direct synthesis by ONNX surgery."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,8 @@ from harmonic_bundle import SYNTHESIS, make_harmonic_bundle
 
 from rtsynth.bundle import BundleShapeError, read_spec, write_spec
 from rtsynth.cli import main
+from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
+from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.direct import DirectRuntime
@@ -23,9 +24,6 @@ from rtsynth.engine.synth import create_runtime
 from rtsynth.labels import latent_slices
 from rtsynth.model import load_model
 from rtsynth.resources import default_bundle
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from fidelity_measures import centroid_hz, f0_error_cents, midi_hz, partial_cents, sounding_span
 
 
 def pitch_error(audio: np.ndarray, sr: int, note: int, after_s: float = 0.1, until_s: float = 0.6) -> np.ndarray:
@@ -118,3 +116,75 @@ def test_shipped_model_gets_direct_synthesis_by_surgery(tmp_path):
     assert main(["render", "--bundle", str(out), "--timbre", "flute", "--note", "72", "-o", str(wav)]) == 0
     audio, sr = soundfile.read(wav)
     assert abs(f0_error_cents(pitch_error(audio, sr, 72))) < 1.0
+
+
+@pytest.fixture(scope="module")
+def shipped_direct(tmp_path_factory):
+    pytest.importorskip("onnx")
+    from rtsynth.export.synthesis_outputs import export_synthesis
+
+    return export_synthesis(default_bundle(), tmp_path_factory.mktemp("shipped") / "direct")
+
+
+@pytest.mark.parametrize(("timbre", "note"), [("tuba", 36), ("flute", 72), ("violin", 60)])
+def test_direct_synthesis_reproduces_the_decoders_own_mel(shipped_direct, timbre, note):
+    """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
+    the decoder's mel within a fraction of a dB where the note has energy."""
+    from rtsynth.dsp.mel import mel_power, unit_to_power
+
+    model = load_model(shipped_direct)
+    runtime = create_runtime(model, EngineConfig(samplerate=model.spec.mel.sample_rate))
+    z, _ = runtime.space.note_base(note, 0.6, 1.0)
+    z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]
+    audio = runtime.stream(runtime.decode(z[None])[0], 0.0, 0, note=note).advance_to(runtime.note_samples, 16)
+    held = slice(5, 30)  # frames of the held part
+    played = 10 * np.log10(mel_power(audio, model.spec.mel)[:, held].mean(axis=1) + 1e-12)
+    decoded = unit_to_power(model.decode(z[None])[0], 0.0, model.spec.mel.db_range)
+    wanted = 10 * np.log10(decoded[:, held].mean(axis=1) + 1e-12)
+    loud = wanted > wanted.max() - 50
+    assert abs(np.median(played[loud] - wanted[loud])) < 1.0
+    assert np.percentile(np.abs(played[loud] - wanted[loud]), 75) < 4.0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"flute": {"pp": [0.0] * 3}}, r"key_level_db\['flute'\]\['pp'\] must be a list of 25"),
+        ({"flute": {"pp": [math.nan] * 25}}, r"key_level_db\['flute'\]\['pp'\] holds nan"),
+        ({"flute": {"pp": [99.0] * 25}}, r"key_level_db\['flute'\]\['pp'\] holds 99"),
+    ],
+)
+def test_a_broken_key_level_table_is_refused_naming_the_entry(tmp_path, table, message):
+    bundle = make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS)
+    spec = read_spec(bundle)
+    good = {t: {d: [0.0] * 25 for d in ("pp", "mf", "ff")} for t in spec.descriptors["timbre"].classes}
+    good["flute"].update(table["flute"])
+    write_spec(bundle, dataclasses.replace(spec, key_level_db=good))
+    with pytest.raises(BundleShapeError, match=message):
+        read_spec(bundle)
+
+
+def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
+    """`rtsynth calibrate` on one timbre: afterwards every key it measured plays at the
+    reference renderer's level, the velocity curve follows, and the other timbres are untouched."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.export.calibration import CalibrationOptions, measure_levels
+
+    out = tmp_path / "calibrated"
+    argv = ["calibrate", str(bundle), "--out", str(out), "--timbres", "oboe", "--seconds", "0.5"]
+    assert main(argv) == 0
+    spec = read_spec(out)
+    assert set(spec.key_level_db) == set(spec.descriptors["timbre"].classes)
+    assert any(
+        abs(v) > 1.0 for v in spec.key_level_db["oboe"]["mf"]
+    )  # the synthetic model is not at the reference's level
+    assert all(v == 0.0 for v in spec.key_level_db["flute"]["mf"])
+    after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("oboe",)))
+    errors = np.array([m.reference_db - m.model_db for m in after])
+    assert len(after) > 40 and np.max(np.abs(errors)) < 1.0
+    renderer = OfflineRenderer(out, EngineConfig(samplerate=48000))
+    from rtsynth.render import NoteRequest, note_events
+
+    soft, loud = (rms_db(renderer.render(note_events(NoteRequest(60, v, 0.5, "oboe"))), 48000) for v in (33, 112))
+    ref = {m.dynamics: m.reference_db for m in after if m.pitch_index == 12}
+    assert loud - soft == pytest.approx(ref["ff"] - ref["pp"], abs=1.0)

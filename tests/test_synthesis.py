@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from rtsynth.dsp.fidelity import cents, partial_cents
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_offset, synthesize
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from fidelity_measures import cents, partial_cents
 
 
 def fundamental_cents(window: np.ndarray, rate: int, hz: float) -> float:

@@ -50,6 +50,7 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / MIDI_MAX
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
+        self.key_level = self._key_level_table(spec)  # [n_timbres, n_dynamics, n_pitches] dB
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -63,6 +64,15 @@ class LatentSpace:
             if row is None or any(d not in row for d in self.dynamics):
                 raise ValueError(f"bundle loudness table lacks {timbre!r} x {list(self.dynamics)}")
             table[i] = [row[d] for d in self.dynamics]
+        return table
+
+    def _key_level_table(self, spec: BundleSpec) -> np.ndarray:
+        table = np.zeros((len(self.timbres), len(self.dynamics), len(self.pitches)))
+        for i, timbre in enumerate(self.timbres):
+            row = spec.key_level_db.get(timbre, {})
+            for j, dyn in enumerate(self.dynamics):
+                if dyn in row:
+                    table[i, j] = row[dyn]
         return table
 
     @property
@@ -129,9 +139,12 @@ class LatentSpace:
         z: np.ndarray = (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
         return z
 
-    def level_db(self, velocity: float) -> np.ndarray:
-        """Peak dB per timbre at this velocity [n_timbres]; extrapolated a little past the table."""
+    def level_db(self, velocity: float, note: int | None = None) -> np.ndarray:
+        """Peak dB per timbre at this velocity [n_timbres] (and key, where the bundle is calibrated
+        per key: the pitch class nearest it); extrapolated a little past the table."""
         v, table = self.dynamics_velocity, self.loudness
+        if note is not None:
+            table = table + self.key_level[:, :, int(np.argmin(np.abs(self.pitches - note)))]
         if len(v) == 1:
             return table[:, 0].copy()
         lo, hi, t = self.velocity_weights(velocity)

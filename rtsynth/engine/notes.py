@@ -84,7 +84,7 @@ def plan_note(
     else:
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
-    level = space.control_level(space.level_db(spec.velocity), control)
+    level = space.control_level(space.level_db(spec.velocity, spec.note), control)
     return NotePlan(z, level, position, transpose)
 
 
