@@ -125,6 +125,8 @@ class FrameReader:
         filter_sum = mel_filterbank(mel).sum(axis=1).astype(np.float64)
         self.noise_gain_sq = (NOISE_DENSITY_RATE / mel.sample_rate) / (HANN_POWER_SUM * mel.n_fft * filter_sum)
         self.bands = np.asarray(spec.noise_bands_hz)
+        # each band's density read from the mel bins around its centre: a [bands, mels] interpolation
+        self.band_from_mel = np.stack([np.interp(self.bands, self.mel_centres, row) for row in np.eye(mel.n_mels)]).T
         # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
         self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
 
@@ -144,6 +146,5 @@ class FrameReader:
         """[n_mels, T] mel power -> [T, n_bands] gains (density read at each band's centre;
         bands past the bundle's, from `band_centres`, silent)."""
         density = np.where(noise_power > self.floor, noise_power, 0.0) * self.noise_gain_sq[:, None]
-        at_bands = np.stack([np.interp(self.bands, self.mel_centres, column) for column in density.T])
-        out: np.ndarray = np.sqrt(at_bands)
+        out: np.ndarray = np.sqrt(np.maximum(self.band_from_mel @ density, 0.0)).T
         return out if n_bands == out.shape[1] else np.pad(out, ((0, 0), (0, n_bands - out.shape[1])))

@@ -19,6 +19,7 @@ density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any outp
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -101,32 +102,52 @@ def phase_at(frames: SynthFrames, n: int, sample_rate: int) -> float:
     return float(np.sum(f0_per_sample(frames, 0, n, sample_rate)) * 2 * np.pi / sample_rate % (2 * np.pi))
 
 
+def _segments(left: np.ndarray) -> list[slice]:
+    """Runs of samples between the same two frames (a span crosses a few frame boundaries)."""
+    cuts = np.flatnonzero(np.diff(left)) + 1
+    edges = [0, *cuts.tolist(), len(left)]
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _blend_rows(basis: np.ndarray, table: np.ndarray, left: np.ndarray, right: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Σ_j basis[n, j] · lerp(table[left], table[right], t)[n, j], one matrix product per frame
+    run instead of an interpolated [n, j] table."""
+    out = np.empty(len(left))
+    for run in _segments(left):
+        lo, hi = table[left[run.start]], table[right[run.start]]
+        part = basis[run]
+        out[run] = (1 - t[run]) * (part @ lo) + t[run] * (part @ hi)
+    return out
+
+
 def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase0: float) -> tuple[np.ndarray, float]:
     """Samples n0..n1-1 of the partials, starting at fundamental phase `phase0`; returns the
     audio and the phase at n1."""
+    if n1 <= n0:
+        return np.zeros(0), phase0
     left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
     f0 = _lerp(np.asarray(frames.f0_hz, dtype=np.float64), left, right, t)
     step = 2 * np.pi * f0 / sample_rate
-    phase = phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])])
-    end_phase = float((phase[-1] + step[-1]) % (2 * np.pi)) if len(step) else phase0
+    phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
+    end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
     amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)
-    spanned = np.unique(np.concatenate([left, right]))
     k = np.arange(1, amplitudes.shape[1] + 1, dtype=np.float64)
-    live = (amplitudes[spanned].max(axis=0) > 0) & (k * f0.min(initial=np.inf) < sample_rate / 2)  # skip silent ones
+    used = amplitudes[left[0] : right[-1] + 1]
+    live = (used.max(axis=0) > 0) & (k * f0.min() < sample_rate / 2)  # silent and past-Nyquist ones skipped
     k = k[live]
-    amplitude = _lerp(amplitudes[:, live], left, right, t)
-    amplitude *= np.clip((0.5 - k[None, :] * f0[:, None] / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
-    audio: np.ndarray = np.einsum("nk,nk->n", amplitude, np.sin(np.mod(phase[:, None] * k[None, :], 2 * np.pi)))
-    return audio, end_phase
+    basis = np.sin(phase[:, None] * k[None, :])
+    if len(k) and k[-1] * f0.max() > (0.5 - NYQUIST_FADE) * sample_rate:  # a partial near Nyquist fades out
+        basis *= np.clip((0.5 - k[None, :] * f0[:, None] / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
+    return _blend_rows(basis, amplitudes[:, live], left, right, t), end_phase
 
 
 def noise_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, loops: np.ndarray, offset: int) -> np.ndarray:
     """Samples n0..n1-1 of the shaped noise, reading the band loops from `offset`."""
+    if n1 <= n0:
+        return np.zeros(0)
     left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
-    gains = _lerp(np.asarray(frames.noise, dtype=np.float64), left, right, t)
-    index = (np.arange(n0, n1) + offset) % loops.shape[1]
-    noise: np.ndarray = np.einsum("nb,bn->n", gains, loops[:, index])
-    return noise
+    bands = np.take(loops, np.arange(n0 + offset, n1 + offset), axis=1, mode="wrap")  # [B, n]
+    return _blend_rows(bands.T, np.asarray(frames.noise, dtype=np.float64), left, right, t)
 
 
 class HarmonicStream:
