@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rtsynth.bundle import DECODER_FILE, read_spec, write_spec
+from rtsynth.bundle import DECODER_FILE, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.mel import mel_band_edges
 from rtsynth.export.staging import check_target, copy_files, staged_bundle
-from rtsynth.synthesis import HarmonicNoiseSpec
+from rtsynth.synthesis import HARMONIC_NOISE, HarmonicNoiseSpec
 
 if TYPE_CHECKING:
     import onnx
@@ -125,6 +125,9 @@ def export_synthesis(source: str | Path, out: str | Path, force: bool = False) -
 
     source, out = Path(source), Path(out)
     spec = read_spec(source)
+    if spec.synthesis:
+        kind = spec.synthesis.get("kind")
+        raise SurgeryError(f"{source} already plays by {kind!r} synthesis; give it the bundle its export wrote")
     check_target(out, force)
     model = onnx.load(str(source / DECODER_FILE))
     tensors = find_harmonic_tensors(model.graph)
@@ -137,7 +140,9 @@ def export_synthesis(source: str | Path, out: str | Path, force: bool = False) -
         onnx.save(model, str(staging / DECODER_FILE))
         _check_mel_unchanged(source / DECODER_FILE, staging / DECODER_FILE)
         model_facts = {**spec.model, "synthesis_from": "ONNX surgery (rtsynth export-synthesis)"}
-        write_spec(staging, replace(spec, synthesis=synthesis.to_dict(), model=model_facts))
+        direct = replace(spec, synthesis=synthesis.to_dict(), model=model_facts)
+        write_spec(staging, direct)
+        write_spec(staging, replace(direct, metrics=_retuned(staging, direct)))
     log.info(
         "wrote %s: %d partials, %d noise bands, pitch/partials/noise as decoder outputs",
         out,
@@ -159,6 +164,18 @@ def _partials_count(model, tensors: HarmonicTensors) -> int:
     if node is None or node.input[1] not in weights:
         raise SurgeryError("not a harmonic decoder: the partial powers do not come from a ConvTranspose")
     return int(numpy_helper.to_array(weights[node.input[1]]).shape[1])
+
+
+def _retuned(bundle: Path, spec: BundleSpec) -> dict[str, Any]:
+    """The metrics with the tuning measured as the bundle now plays (every 3rd key of each
+    timbre's range); the mel path's measurement no longer says how it sounds."""
+    from rtsynth.tuning import measure_tuning
+
+    metrics = {k: v for k, v in spec.metrics.items() if k != "tuning"}
+    ranges = {t: (int(r[0]), int(r[1])) for t, r in spec.corpus.get("timbre_pitch_ranges", {}).items()}
+    if ranges:
+        metrics["tuning"] = {**measure_tuning(bundle, ranges, step=3).summary(), "synthesis": HARMONIC_NOISE}
+    return metrics
 
 
 def _check_mel_unchanged(before: Path, after: Path) -> None:

@@ -93,14 +93,15 @@ def test_the_engine_plays_it_direct_with_no_vocoder_and_keeps_timbres_apart(bund
     assert abs(math.log(a / b)) > 0.05  # the timbre latent shapes the partials
 
 
-def test_shipped_model_gets_direct_synthesis_by_surgery(tmp_path):
-    pytest.importorskip("onnx")
-    from rtsynth.export.synthesis_outputs import export_synthesis
+def test_the_shipped_model_plays_by_direct_synthesis(tmp_path):
+    """Its decoder outputs the synthesis parameters it declares; nothing sounds above the 11 kHz
+    its 22.05 kHz mels could teach; a rendered key sits at its f0; a second surgery is refused."""
+    from rtsynth.export.synthesis_outputs import SurgeryError, export_synthesis
 
-    out = export_synthesis(default_bundle(), tmp_path / "direct")
-    spec = read_spec(out)
+    spec = read_spec(default_bundle())
     assert spec.synthesis["kind"] == "harmonic-noise" and spec.synthesis["partials"] == 64
-    model = load_model(out)
+    assert spec.metrics["tuning"]["synthesis"] == "harmonic-noise"  # measured as it now plays
+    model = load_model(default_bundle())
     pitch, partials, noise = model.decode_outputs(
         np.zeros((1, 20), np.float32), ("pitch_midi", "partial_power", "noise_power")
     )
@@ -113,26 +114,20 @@ def test_shipped_model_gets_direct_synthesis_by_surgery(tmp_path):
     freqs = np.fft.rfftfreq(len(audio), 1 / 48000)
     assert spectrum[freqs > 11025 * 1.06].max() < 1e-4 * spectrum.max()  # nothing where it never trained
     wav = tmp_path / "flute.wav"
-    assert main(["render", "--bundle", str(out), "--timbre", "flute", "--note", "72", "-o", str(wav)]) == 0
+    assert main(["render", "--timbre", "flute", "--note", "72", "-o", str(wav)]) == 0
     audio, sr = soundfile.read(wav)
     assert abs(f0_error_cents(pitch_error(audio, sr, 72))) < 1.0
-
-
-@pytest.fixture(scope="module")
-def shipped_direct(tmp_path_factory):
-    pytest.importorskip("onnx")
-    from rtsynth.export.synthesis_outputs import export_synthesis
-
-    return export_synthesis(default_bundle(), tmp_path_factory.mktemp("shipped") / "direct")
+    with pytest.raises(SurgeryError, match="already plays by 'harmonic-noise' synthesis"):
+        export_synthesis(default_bundle(), tmp_path / "again")
 
 
 @pytest.mark.parametrize(("timbre", "note"), [("tuba", 36), ("flute", 72), ("violin", 60)])
-def test_direct_synthesis_reproduces_the_decoders_own_mel(shipped_direct, timbre, note):
+def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
     the decoder's mel within a fraction of a dB where the note has energy."""
     from rtsynth.dsp.mel import mel_power, unit_to_power
 
-    model = load_model(shipped_direct)
+    model = load_model(default_bundle())
     runtime = create_runtime(model, EngineConfig(samplerate=model.spec.mel.sample_rate))
     z, _ = runtime.space.note_base(note, 0.6, 1.0)
     z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]

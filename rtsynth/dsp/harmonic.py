@@ -28,6 +28,7 @@ import numpy as np
 NOISE_LOOP = 1 << 17  # samples per noise loop (2.7 s at 48 kHz)
 NOISE_SEED = 20_260_101
 NOISE_DENSITY_RATE = 48000  # the rate at which a noise gain g means RMS g (see the module note)
+STEADY_BLOCK = 256  # samples per block of a steady note's partials (tables of this many rows per f0)
 NYQUIST_FADE = 0.02  # a partial fades out over this fraction of the rate below Nyquist
 
 
@@ -126,7 +127,11 @@ def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase
     if n1 <= n0:
         return np.zeros(0), phase0
     left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
-    f0 = _lerp(np.asarray(frames.f0_hz, dtype=np.float64), left, right, t)
+    f0s = np.asarray(frames.f0_hz, dtype=np.float64)
+    spanned = f0s[left[0] : right[-1] + 1]
+    if np.all(spanned == spanned[0]):
+        return _steady_partials(frames, float(spanned[0]), (left, right, t), sample_rate, phase0)
+    f0 = _lerp(f0s, left, right, t)
     step = 2 * np.pi * f0 / sample_rate
     phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
     end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
@@ -139,6 +144,42 @@ def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase
     if len(k) and k[-1] * f0.max() > (0.5 - NYQUIST_FADE) * sample_rate:  # a partial near Nyquist fades out
         basis *= np.clip((0.5 - k[None, :] * f0[:, None] / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
     return _blend_rows(basis, amplitudes[:, live], left, right, t), end_phase
+
+
+def _steady_partials(
+    frames: SynthFrames, f0: float, blend: Blend, sample_rate: int, phase0: float
+) -> tuple[np.ndarray, float]:
+    """harmonic_span where f0 holds still (a note's usual case). A block of STEADY_BLOCK samples
+    starting at phase φ is Σ_k a_k·(sin(kφ)·cos(knω) + cos(kφ)·sin(knω)): one table of
+    [cos(knω) | sin(knω)] per f0, and per block and frame run two matrix-vector products
+    instead of a sine per sample and partial."""
+    left, right, t = blend
+    step = 2 * np.pi * f0 / sample_rate
+    k = np.arange(1, frames.amplitudes.shape[1] + 1, dtype=np.float64)
+    k = k[k * f0 < sample_rate / 2]
+    fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
+    amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)[:, : len(k)] * fade
+    table = _rotations(step, len(k))
+    out = np.empty(len(left))
+    for start in range(0, len(left), STEADY_BLOCK):
+        at = (phase0 + start * step) * k
+        turn = np.concatenate([np.sin(at), np.cos(at)])
+        for run in _segments(left[start : start + STEADY_BLOCK]):
+            rows = table[run]
+            here = slice(start + run.start, start + run.stop)
+            lo = rows @ (np.tile(amplitudes[left[here.start]], 2) * turn)
+            hi = rows @ (np.tile(amplitudes[right[here.start]], 2) * turn)
+            out[here] = lo + t[here] * (hi - lo)
+    return out, float((phase0 + len(left) * step) % (2 * np.pi))
+
+
+@lru_cache(maxsize=256)
+def _rotations(step: float, partials: int) -> np.ndarray:
+    """[cos(k·n·step) | sin(k·n·step)] for n < STEADY_BLOCK, k = 1..partials: [STEADY_BLOCK, 2·partials]."""
+    angle = np.outer(np.arange(STEADY_BLOCK, dtype=np.float64), np.arange(1, partials + 1)) * step
+    table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
+    table.flags.writeable = False
+    return table
 
 
 def noise_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, loops: np.ndarray, offset: int) -> np.ndarray:
