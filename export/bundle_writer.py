@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from rtsynth.bundle import DECODER_FILE, SPEC_FILE, BundleSpec, DescriptorSpec, 
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.model import load_model
+
+if TYPE_CHECKING:
+    from rtsynth.train.runs import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +38,7 @@ class BundleExistsError(RtsynthError, FileExistsError):
 @dataclass(frozen=True)
 class ExportOptions:
     name: str | None = None  # bundle name; default: the output directory's name
-    which: str = "best"  # checkpoint
+    which: Checkpoint = "best"
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
     max_train_notes: int = 4000  # training notes encoded for the class centroids
@@ -127,7 +131,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.update()
 
 
-def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
+def build_spec(run, name: str, priors, which: Checkpoint = "best") -> BundleSpec:
     from rtsynth.export.facts import corpus_facts, velocity_mapping
     from rtsynth.export.metrics import bundle_metrics
     from rtsynth.train.prep.loudness import loudness_table
