@@ -90,8 +90,9 @@ def test_velocity_interpolates_dynamics_means_and_levels(space):
     mf, ff = (space.dynamics_velocity[i] for i in (1, 2))
     assert np.allclose(space.dynamics_z(mf), space.dynamics_means[1])
     assert np.allclose(space.dynamics_z((mf + ff) / 2), (space.dynamics_means[1] + space.dynamics_means[2]) / 2)
-    levels = [space.level_db(v)[0] for v in np.linspace(0.01, 1.0, 30)]
-    assert np.all(np.diff(levels) > 0), "louder velocity must always mean a louder note"
+    levels = np.array([space.level_db(v)[0] for v in np.linspace(0.01, 1.0, 100)])
+    assert np.all(np.diff(levels) >= 0), "a louder velocity must never mean a softer note"
+    assert np.all(np.diff(levels[10:]) > 0), "from velocity 13 up, every step is louder"
 
 
 def test_duration_picks_nearest_class_and_midi_notes_get_the_longest(space):
@@ -559,3 +560,15 @@ def test_a_preset_file_far_too_large_is_refused(bundle, tmp_path):
     big.write_text('{"format": "rtsynth-preset", "pad": "' + "x" * 400_000 + '"}')
     with pytest.raises(ValueError, match="larger than"):
         r.engine.load_preset(big)
+
+
+def test_level_follows_general_midis_velocity_curve_between_and_beyond_the_dynamics(space):
+    """A table placed on GM's curve (40·log10(v/127) dB) gives that curve at every velocity."""
+    gm = 40 * np.log10(space.dynamics_velocity)
+    original = space.loudness
+    space.loudness = np.tile(gm, (space.n_timbres, 1))
+    try:
+        for velocity in (20, 50, 100, 127):
+            assert space.level_db(velocity / 127)[0] == pytest.approx(40 * np.log10(velocity / 127), abs=1e-6)
+    finally:
+        space.loudness = original

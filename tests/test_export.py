@@ -16,11 +16,12 @@ import torch
 
 from rtsynth.bundle import BUNDLE_VERSION, read_spec
 from rtsynth.cli import main
-from rtsynth.export.bundle_writer import BundleExistsError, ExportOptions, export_bundle
+from rtsynth.export.bundle_writer import ExportOptions, export_bundle
 from rtsynth.export.facts import velocity_mapping
 from rtsynth.export.metrics import bundle_metrics
 from rtsynth.export.parity import ParityError, check_parity, parity_latents
 from rtsynth.export.priors import bundle_priors
+from rtsynth.export.staging import BundleExistsError
 from rtsynth.labels import DESCRIPTORS, LATENT_SIZE, Vocabulary
 from rtsynth.model import METADATA_KEYS, load_model
 from rtsynth.settings import PAPER_MEL

@@ -15,7 +15,7 @@ from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
-from rtsynth.engine.synth import ModelRuntime, NoteStream
+from rtsynth.engine.synth import AudioStream, NoteStream, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable
 
 SPLICE_SAFETY_S = 0.008  # plus two blocks: how far ahead of the playhead new audio may be spliced in
@@ -32,7 +32,7 @@ class Splicer:
         ramp = np.linspace(0.0, np.pi / 2, self._xfade, dtype=np.float32)
         self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
 
-    def rerender(self, channels: set[int], runtime: ModelRuntime, timeline: Callable[[int], Timeline]) -> None:
+    def rerender(self, channels: set[int], runtime: Runtime, timeline: Callable[[int], Timeline]) -> None:
         """Re-render the coming frames of the channels' sounding notes (one batched decode)."""
         with self.table.lock:
             voices = list(self.table.voices.values())
@@ -47,11 +47,11 @@ class Splicer:
             for (voice, _, frame), (mel, peak) in zip(jobs, sources, strict=True):
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
-                    self.splice(voice, runtime.stream(mel, peak, frame))
+                    self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
                     self.stats.add("rerenders")
 
     def _plan(
-        self, voice: Voice, runtime: ModelRuntime, timeline: Callable[[int], Timeline]
+        self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
@@ -80,7 +80,7 @@ class Splicer:
         self.splice(voice, voice.runtime.stream(old.mel, old.peak_db, 0))
         self.stats.add("handovers")
 
-    def splice(self, voice: Voice, new: NoteStream) -> None:
+    def splice(self, voice: Voice, new: AudioStream) -> None:
         """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it."""
         bank, slot, old = self.bank, voice.slot, voice.stream
         warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)

@@ -19,7 +19,7 @@ from rtsynth.engine.commands import KillSlot, MixerCommand, StealVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import FADING, FREE, PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
+from rtsynth.engine.synth import AudioStream, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ HARD_KILL_WAIT_S = 0.1
 class Voice:
     spec: NoteSpec
     slot: int
-    stream: NoteStream | CachedStream
-    runtime: ModelRuntime
+    stream: AudioStream
+    runtime: Runtime
     key: CacheKey | None  # cache key while the note is a plain, static render
     attack: bool  # still on the fast attack vocoder
     stolen: bool = False

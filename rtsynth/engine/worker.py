@@ -35,7 +35,7 @@ from rtsynth.engine.requests import ClearNotes, NoteRequest, Prerender, Rerender
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import Splicer, write
 from rtsynth.engine.starter import NoteStarter
-from rtsynth.engine.synth import ModelRuntime, NoteStream
+from rtsynth.engine.synth import CachedStream, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,9 @@ class RenderWorker:
     def __init__(
         self,
         bank: VoiceBank,
-        runtime: ModelRuntime,
+        runtime: Runtime,
         config: EngineConfig,
-        on_swap: Callable[[ModelRuntime], None],
+        on_swap: Callable[[Runtime], None],
         clock: Callable[[], float] = time.monotonic,
         kill_now: Callable[[int], None] | None = None,
     ):
@@ -67,7 +67,7 @@ class RenderWorker:
         self._epoch = 0
         self._dirty: set[int] = set()  # channels whose sounding notes need re-rendering
         self._next_rerender = 0.0  # re-renders are spaced: a stream of morph moves must not starve the voices
-        self._swap: ModelRuntime | None = None
+        self._swap: Runtime | None = None
 
     @property
     def voices(self) -> dict[int, Voice]:
@@ -91,7 +91,7 @@ class RenderWorker:
             case Prerender(specs, timeline):
                 self.prerenderer.replace(list(specs), timeline)
 
-    def swap(self, runtime: ModelRuntime) -> None:
+    def swap(self, runtime: Runtime) -> None:
         self._swap = runtime
 
     def timeline(self, channel: int) -> Timeline:
@@ -199,7 +199,7 @@ class RenderWorker:
             write(self.bank, slot, audio, at)
             self.bank.ready[slot] = stream.written
             whole = None
-            if stream.done and voice.key is not None and not voice.attack and isinstance(stream, NoteStream):
+            if stream.done and voice.key is not None and not voice.attack and not isinstance(stream, CachedStream):
                 whole = self.bank.audio[slot, : voice.runtime.note_samples] / np.float32(stream.gain)
         if whole is not None and voice.key is not None:
             self.cache.put_audio(voice.key, whole)
