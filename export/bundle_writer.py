@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from rtsynth.bundle import DECODER_FILE, BundleSpec, DescriptorSpec, write_spec
 from rtsynth.export.staging import check_target, staged_bundle
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.model import load_model
+
+if TYPE_CHECKING:
+    from rtsynth.train.runs import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,7 @@ UNSUPERVISED = ("tanaka-3f",)  # variants whose timbres are presets, not the cor
 @dataclass(frozen=True)
 class ExportOptions:
     name: str | None = None  # bundle name; default: the output directory's name
-    which: str = "best"  # checkpoint
+    which: Checkpoint = "best"
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
     max_train_notes: int = 4000  # training notes encoded for the class centroids
@@ -99,7 +103,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.update()
 
 
-def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
+def build_spec(run, name: str, priors, which: Checkpoint = "best") -> BundleSpec:
     from rtsynth.export.facts import corpus_facts, velocity_mapping
     from rtsynth.export.metrics import bundle_metrics
     from rtsynth.train.prep.loudness import loudness_table
