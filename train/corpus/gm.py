@@ -48,6 +48,8 @@ from rtsynth.labels import (
 )
 from rtsynth.resources import config_file
 from rtsynth.settings import PAPER_TRIM
+from rtsynth.train.corpus.gm_coverage import InstrumentCover, coverage_json, key_spans, log_coverage, soundfont_coverage
+from rtsynth.train.corpus.sf2 import SoundFontReadError
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +283,9 @@ def check_soundfont(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise GmRenderError(
-            f"SoundFont not found: {path}. Install the Debian package `fluid-soundfont-gm` "
-            "(sudo apt-get install fluid-soundfont-gm) or pass --soundfont PATH"
+            f"SoundFont not found: {path}. Install a General MIDI SoundFont from Debian "
+            "(sudo apt-get install fluid-soundfont-gm timgm6mb-soundfont csound-soundfont: "
+            "FluidR3_GM.sf2, TimGM6mb.sf2, sf_GMbank.sf2 in /usr/share/sounds/sf2) or pass --soundfont PATH"
         )
     return path
 
@@ -592,6 +595,19 @@ def labels_csv(written: list[tuple[PlannedNote, NoteResult]]) -> str:
     return buf.getvalue()
 
 
+def planned_coverage(soundfont: Path, plan: list[PlannedNote]) -> dict[str, InstrumentCover]:
+    """What the SoundFont gives each planned instrument's planned keys (logged per instrument)."""
+    keys: dict[str, set[int]] = {}
+    for note in plan:
+        keys.setdefault(note.instrument, set()).add(note.pitch)
+    try:
+        coverage = soundfont_coverage(soundfont, keys)
+    except SoundFontReadError as err:
+        raise GmRenderError(str(err)) from None
+    log_coverage(coverage)
+    return coverage
+
+
 def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -> dict:
     """Render the plan of `cfg` into `out`; returns the summary (also written to summary.json)."""
     started = time.perf_counter()
@@ -610,14 +626,20 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
         **({"shelf_db": list(cfg.shelf_db), "shelf_hz": SHELF_HZ} if any(cfg.shelf_db) else {}),
         "aim_tolerance_s": AIM_TOLERANCE_S,
     }
+    coverage = planned_coverage(soundfont, plan)
+    playable = [n for n in plan if coverage[n.instrument].preset is not None]
+    if not playable:
+        raise GmRenderError(f"{soundfont} has no General MIDI preset for any of {list(cfg.instruments)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     remove_partial_files(out)
     log.info("GM-SOL: %d notes planned, %d worker(s), SoundFont %s", len(plan), cfg.workers, soundfont)
-    results = _render_all(plan, cfg, out, render_info, progress)
-    written = [(plan[r.index], r) for r in results if r.status != "silent"]
+    results = _render_all(playable, cfg, out, render_info, progress)
+    written = [(playable[r.index], r) for r in results if r.status != "silent"]
     write_text_atomic(out / "labels.csv", labels_csv(written))
-    summary = summarize(cfg, plan, results, render_info, time.perf_counter() - started)
+    summary = summarize(cfg, playable, results, render_info, time.perf_counter() - started)
+    summary |= {"notes_planned": len(plan), "notes_without_preset": len(plan) - len(playable)}
+    summary["coverage"] = coverage_json(coverage)
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     log_summary(summary)
     return summary
@@ -671,12 +693,7 @@ def _silent_keys(paths: list[str]) -> str:
     for path in paths:
         instrument, pitch = Path(path).stem.split("-")[:2]
         keys.setdefault(instrument, set()).add(int(pitch))
-    spans = []
-    for instrument, pitches in keys.items():
-        lo, hi = min(pitches), max(pitches)
-        contiguous = len(pitches) == hi - lo + 1
-        spans.append(f"{instrument} " + (f"{lo}" if lo == hi else f"{lo}-{hi}" if contiguous else str(sorted(pitches))))
-    return ", ".join(spans)
+    return ", ".join(f"{instrument} {key_spans(pitches)}" for instrument, pitches in keys.items())
 
 
 def log_summary(summary: dict) -> None:
