@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rtsynth.train.corpus.combine import CorpusSource
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,13 @@ class Corpus:
     root: Path
     records: list[NoteRecord]
     skipped: list[Skipped]
+    sources: list[CorpusSource] = field(default_factory=list)  # the corpora a combined one was read from
+
+    def describe(self) -> dict:
+        """kind, root and (combined) sources, for the cache manifest and the prep report."""
+        sources = {"sources": [asdict(s) for s in self.sources]} if self.sources else {}
+        return {"kind": self.kind, "root": str(self.root), **sources}
+
+    def metadata_roots(self) -> list[Path]:
+        """The folders whose label tables describe the notes."""
+        return [Path(s.root) for s in self.sources] or [self.root]

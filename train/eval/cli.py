@@ -35,6 +35,15 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--classifier-epochs", type=int, default=15, help="max epochs of the independent classifier")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument(
+        "--on",
+        type=Path,
+        metavar="CACHE",
+        help="instead: score the run on every note of another cache with the same vocabulary (e.g. GM-SOL "
+        "from a SoundFont left out of training): per-descriptor accuracy and timbre confusion -> "
+        "RUNDIR/holdout-<CACHE>.md and .json",
+    )
+    ev.add_argument("--out", type=Path, metavar="STEM", help="with --on: write STEM.md and STEM.json instead")
     ev.set_defaults(func=_eval)
 
     cmp = commands.add_parser("compare", help="one Table-I-style markdown table over evaluated runs")
@@ -52,6 +61,8 @@ def _eval(args: argparse.Namespace) -> int:
     if not (args.run_dir / "checkpoints").is_dir():
         log.error("%s is not a run directory (no checkpoints/); train one with `rtsynth train`", args.run_dir)
         return 2
+    if args.on is not None:
+        return _eval_holdout(args)
     options = EvalOptions(
         which=args.checkpoint,
         max_train_notes=args.max_train_notes,
@@ -76,6 +87,28 @@ def _eval(args: argparse.Namespace) -> int:
         metrics["table_one"]["recon_mse"],
         args.run_dir / "report.md",
     )
+    return 0
+
+
+def _eval_holdout(args: argparse.Namespace) -> int:
+    from rtsynth.train.eval.holdout import HoldoutOptions, evaluate_holdout, write_holdout
+    from rtsynth.train.eval.names import SYMBOL
+    from rtsynth.train.prep.cache import CacheError
+    from rtsynth.train.runs import RunError
+
+    options = HoldoutOptions(which=args.checkpoint, max_train_notes=args.max_train_notes, seed=args.seed)
+    try:
+        report = evaluate_holdout(args.run_dir, args.on, options)
+    except (RunError, CacheError, ValueError, OSError) as err:
+        log.error("cannot evaluate %s on %s: %s", args.run_dir, args.on, err)
+        return 2
+    _, md_path = write_holdout(report, args.out or args.run_dir / f"holdout-{args.on.resolve().name}")
+    held = report["held_out_scores"]
+    scores = " ".join(
+        f"{SYMBOL[d]} {'-' if held['classifier'][d] is None else format(held['classifier'][d], '.3f')}"
+        for d in held["classifier"]
+    )
+    log.info("held out (%d notes, classifiers): %s -> %s", held["notes"], scores, md_path)
     return 0
 
 

@@ -16,7 +16,13 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
         "22 050 Hz, pad/crop to 5.94 s, 256x256 mel in [0, 1] with each note's peak dB, 80/10/10 "
         "splits stratified by instrument. Rebuilds only when inputs, settings or options change.",
     )
-    prep.add_argument("--corpus", required=True, help="corpus folder (GM-SOL, TinySOL or labels.csv folder)")
+    prep.add_argument(
+        "--corpus",
+        required=True,
+        action="append",
+        help="corpus folder (GM-SOL, TinySOL or labels.csv folder); repeat it to make one cache from several "
+        "(each note's source id starts with its corpus folder's name)",
+    )
     prep.add_argument("--out", required=True, help="cache folder to write (e.g. cache/gm-sol)")
     prep.add_argument(
         "--pitch-range",

@@ -45,7 +45,8 @@ def input_fingerprint(corpus: Corpus, mel: MelSettings, trim: TrimSettings, opti
     files = sorted([r.source_id, *_stat(r.path), r.instrument, r.pitch, r.dynamics] for r in corpus.records)
     metadata = [
         [p.relative_to(corpus.root).as_posix(), *_stat(p), hashlib.sha256(p.read_bytes()).hexdigest()]
-        for p in metadata_files(corpus.root)
+        for root in corpus.metadata_roots()
+        for p in metadata_files(root)
     ]
     return {
         "files": _digest([corpus.kind, files, sorted([s.source_id, s.reason] for s in corpus.skipped)]),

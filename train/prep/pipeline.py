@@ -15,6 +15,7 @@ import numpy as np
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import Vocabulary
 from rtsynth.settings import PAPER_MEL, PAPER_TRIM, MelSettings, TrimSettings
+from rtsynth.train.corpus.combine import combine_corpora
 from rtsynth.train.corpus.read import read_corpus
 from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
 from rtsynth.train.prep.cache import CACHE_FORMAT, SPLITS, NoteCache, write_cache
@@ -40,7 +41,7 @@ class PrepOutcome:
 
 
 def prepare_corpus(
-    corpus_dir: str | Path,
+    corpus_dir: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     options: PrepOptions = PrepOptions(),
     *,
@@ -51,9 +52,11 @@ def prepare_corpus(
     progress: bool = True,
     figures: bool = True,
 ) -> PrepOutcome:
-    """Build the cache at `out_dir` unless it was built from the same inputs and settings."""
+    """Build the cache at `out_dir` unless it was built from the same inputs and settings; several
+    corpus folders make one cache (train/corpus/combine.py)."""
     out = Path(out_dir)
-    corpus = read_corpus(Path(corpus_dir))
+    dirs = [corpus_dir] if isinstance(corpus_dir, str | Path) else list(corpus_dir)
+    corpus = combine_corpora([read_corpus(Path(d)) for d in dirs])
     fingerprint = input_fingerprint(corpus, mel, trim, options)
     stale = ["--force"] if force else stale_parts(out, fingerprint)
     if not stale:
@@ -141,7 +144,7 @@ def write_labelled_cache(
         manifest_extra={
             "fingerprint": fingerprint,
             "prep_version": PREP_VERSION,
-            "corpus": {"kind": corpus.kind, "root": str(corpus.root)},
+            "corpus": corpus.describe(),
             "trim_settings": asdict(trim),
             "options": options.to_dict(),
             "splits": {s: int(np.sum(split == k)) for k, s in enumerate(SPLITS)},

@@ -75,7 +75,7 @@ def build_report(
         for i, name in enumerate(vocab.timbre)
     }
     return {
-        "corpus": {"kind": corpus.kind, "root": str(corpus.root)},
+        "corpus": corpus.describe(),
         "counts": {
             "kept": len(notes),
             "skipped": len(skipped),

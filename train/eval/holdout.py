@@ -1,0 +1,162 @@
+"""`rtsynth eval RUNDIR --on CACHE`: a trained run scored on every note of another cache.
+
+The leave-one-SoundFont-out report: a run trained on GM-SOL from some SoundFonts is scored on
+a cache prepared from one it never heard, with the same vocabulary. Each descriptor's accuracy
+is read two ways, by the model's own classifiers on the posterior means and by a k-NN (k = 5)
+fitted on the run's training notes in that descriptor's latent, next to the same measures on
+the run's own test split, so the report shows how much of each label survives a new SoundFont.
+The timbre confusion says which instruments the new SoundFont makes the model mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.labels import DESCRIPTORS
+from rtsynth.train.corpus.combine import soundfont_of
+from rtsynth.train.eval.latents import SplitLatents, encode_split, subsample
+from rtsynth.train.eval.leakage import knn_accuracy
+from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.runs import Checkpoint, LoadedRun, RunError, load_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HoldoutOptions:
+    which: Checkpoint = "best"
+    max_train_notes: int = 4000  # training notes encoded for the k-NN
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per descriptor: the model's classifiers and the k-NN in its own latent (None: the model lacks it)."""
+
+    classifier: dict[str, float | None]
+    knn: dict[str, float | None]
+    notes: int
+
+
+def check_same_data(run: LoadedRun, held: NoteCache) -> None:
+    """RunError naming what differs when `held` cannot be scored by `run` (other labels or mel)."""
+    if held.mel_settings != run.cache.mel_settings:
+        raise RunError(f"the held-out cache {held.root} has other mel settings than run {run.run_dir}")
+    mine, theirs = run.cache.vocab, held.vocab
+    differ = [d for d in DESCRIPTORS if mine.classes(d) != theirs.classes(d)]
+    if differ:
+        d = differ[0]
+        raise RunError(
+            f"the held-out cache {held.root} has another vocabulary than run {run.run_dir}: {d} "
+            f"{list(theirs.classes(d))} vs {list(mine.classes(d))}; prepare it with the same --pitch-range "
+            "and the same instruments and dynamics"
+        )
+
+
+def scores(test: SplitLatents, train: SplitLatents) -> Scores:
+    predicted = test.own_predictions()
+    classifier: dict[str, float | None] = {}
+    knn: dict[str, float | None] = {}
+    for j, d in enumerate(DESCRIPTORS):
+        known = predicted[:, j] >= 0
+        classifier[d] = float((predicted[:, j] == test.labels[:, j]).mean()) if known.all() else None
+        knn[d] = knn_accuracy(train.mu[d], train.labels[:, j], test.mu[d], test.labels[:, j]) if d in test.mu else None
+    return Scores(classifier, knn, len(test))
+
+
+def confusion(test: SplitLatents, n_classes: int) -> np.ndarray | None:
+    """[true timbre, predicted timbre] note counts of the model's timbre classifier (None: it has none)."""
+    j = DESCRIPTORS.index("timbre")
+    if (test.own_predictions()[:, j] < 0).any():
+        return None
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (test.labels[:, j], test.own_predictions()[:, j]), 1)
+    return matrix
+
+
+def sources(cache: NoteCache) -> list[str]:
+    """What a cache was prepared from: the SoundFont of each GM-SOL corpus, else the corpus folder."""
+    corpus = cache.manifest.get("corpus")
+    if not isinstance(corpus, dict):
+        return [str(cache.root)]
+    listed = corpus.get("sources") or [{"root": corpus["root"], "soundfont": soundfont_of(Path(corpus["root"]))}]
+    return [s["soundfont"] or s["root"] for s in listed]
+
+
+def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: HoldoutOptions) -> dict:
+    """Score the run on every note of the held-out cache; the report dict (also written by `write_holdout`)."""
+    run = load_run(Path(run_dir), options.which)
+    held = NoteCache.load(held_dir)
+    check_same_data(run, held)
+    model, rng = run.model.eval(), np.random.default_rng(options.seed)
+    train_idx = subsample(run.cache.indices("train"), options.max_train_notes, rng)
+    train = encode_split(model, run.cache, train_idx, desc="encode train")
+    own_test = encode_split(model, run.cache, run.cache.indices("test"), with_outputs=True, desc="encode test")
+    held_all = encode_split(model, held, np.arange(len(held)), with_outputs=True, desc="encode held-out")
+    timbres = held.vocab.timbre
+    matrix = confusion(held_all, len(timbres))
+    return {
+        "run": str(run.run_dir),
+        "variant": run.config.variant,
+        "checkpoint": options.which,
+        "epoch": run.epoch,
+        "trained_on": sources(run.cache),
+        "held_out": {"cache": str(held.root), "sources": sources(held)},
+        "held_out_scores": asdict(scores(held_all, train)),
+        "own_test_scores": asdict(scores(own_test, train)),
+        "train_notes_for_knn": len(train),
+        "timbre_classes": list(timbres),
+        "timbre_confusion": None if matrix is None else matrix.tolist(),
+        "timbre_recall": None
+        if matrix is None
+        else {t: _ratio(matrix[i, i], matrix[i].sum()) for i, t in enumerate(timbres)},
+    }
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return float(part / whole) if whole else None
+
+
+def _cell(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def holdout_markdown(report: dict) -> str:
+    held, own = report["held_out_scores"], report["own_test_scores"]
+    lines = [
+        f"# Held-out evaluation of {report['run']} ({report['variant']}, {report['checkpoint']} checkpoint, "
+        f"epoch {report['epoch']})",
+        "",
+        f"Trained on: {', '.join(report['trained_on'])}. Held out: {', '.join(report['held_out']['sources'])} "
+        f"({held['notes']} notes, cache {report['held_out']['cache']}).",
+        "",
+        "| descriptor | classifier, held out | k-NN (k=5), held out | classifier, own test | k-NN, own test |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {d} | {_cell(held['classifier'][d])} | {_cell(held['knn'][d])} | "
+        f"{_cell(own['classifier'][d])} | {_cell(own['knn'][d])} |"
+        for d in DESCRIPTORS
+    ]
+    timbres = report["timbre_classes"]
+    if report["timbre_confusion"] is None:
+        return "\n".join([*lines, "", "The model has no timbre classifier: no confusion matrix."]) + "\n"
+    lines += ["", "## Timbre confusion on the held-out notes (rows: true, columns: predicted)", ""]
+    lines += ["| true \\ predicted | " + " | ".join(timbres) + " | recall |", "|---" * (len(timbres) + 2) + "|"]
+    for name, row in zip(timbres, report["timbre_confusion"]):
+        lines.append(f"| {name} | " + " | ".join(str(c) for c in row) + f" | {_cell(report['timbre_recall'][name])} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_holdout(report: dict, out_stem: Path) -> tuple[Path, Path]:
+    """OUT_STEM.json and OUT_STEM.md."""
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = Path(f"{out_stem}.json"), Path(f"{out_stem}.md")
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    md_path.write_text(holdout_markdown(report))
+    return json_path, md_path
