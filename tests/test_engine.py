@@ -501,7 +501,7 @@ def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(
             time.sleep(0.05)
         status = engine.status()
         assert status["bundle"] == before["bundle"] and "restarted" in status["model_error"]
-        assert engine.controller.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
+        assert engine.controller.timbres.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
         notes = engine.counters["notes"]
         engine.submit(NoteOn(60, 0.8))
         while engine.counters["notes"] == notes:
