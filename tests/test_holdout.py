@@ -53,6 +53,8 @@ def test_one_cache_from_two_soundfonts_keeps_each_notes_source(tmp_path):
     with open(cache.root / "notes.csv", newline="") as f:
         ids = sorted(row["source"] for row in csv.DictReader(f))
     assert ids[0] == "TimGM6mb/wav/cello/cello-060-C4-mf-0.wav" and ids[-1].startswith("sf_GMbank/wav/flute/")
+    root = Path(cache.manifest["corpus"]["root"])
+    assert root == tmp_path.resolve() and all((root / i).is_file() for i in ids)
     again = prepare_corpus(corpora, tmp_path / "cache", options, workers=1, progress=False, figures=False)
     assert not again.rebuilt  # the fingerprint covers both corpora's files and tables
     (corpora[1] / "labels.csv").write_text((corpora[1] / "labels.csv").read_text().replace(",cello,", ",viola,"))
@@ -60,17 +62,17 @@ def test_one_cache_from_two_soundfonts_keeps_each_notes_source(tmp_path):
     assert changed.rebuilt and NoteCache.load(changed.cache_dir).vocab.timbre == ("viola", "cello", "flute")
 
 
-def test_two_corpora_of_one_name_get_one_error_line(tmp_path, caplog):
-    for parent in ("a", "b"):
-        (tmp_path / parent / "gm").mkdir(parents=True)
-        (tmp_path / parent / "gm" / "labels.csv").write_text("path,instrument,pitch,dynamics\n")
+def test_nested_corpora_get_one_error_line(tmp_path, caplog):
+    for folder in ("gm", "gm/inner"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "labels.csv").write_text("path,instrument,pitch,dynamics\n")
     with caplog.at_level(logging.ERROR):
-        corpora = ["--corpus", str(tmp_path / "a/gm"), "--corpus", str(tmp_path / "b/gm")]
+        corpora = ["--corpus", str(tmp_path / "gm"), "--corpus", str(tmp_path / "gm/inner")]
         rc = main(["data", "prep", *corpora, "--out", str(tmp_path / "cache")])
     assert rc == 2
-    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
-        "corpora must have different folder names (each note's source id starts with it): ['gm']"
-    ]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("corpus folders must differ and not contain one another")
+    assert not (tmp_path / "cache").exists()
 
 
 @pytest.fixture(scope="module")

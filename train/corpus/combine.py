@@ -3,7 +3,7 @@
 Why: a model trained on GM-SOL rendered from several SoundFonts and scored on a SoundFont it
 never heard (leave-one-SoundFont-out) needs one cache over the training SoundFonts, with one
 vocabulary and one split, and a record of where each note came from. A note's source id gets
-its corpus folder's name in front (two SoundFonts render files of the same names).
+its corpus folder in front (two SoundFonts render files of the same names).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ GM_SUMMARY = "summary.json"  # written by `rtsynth data gm`; names the SoundFont
 
 @dataclass(frozen=True)
 class CorpusSource:
-    name: str  # the corpus folder's name, the prefix of its notes' source ids
+    name: str  # the corpus folder relative to the combined root: the prefix of its notes' source ids
     root: str
     kind: str
     soundfont: str | None  # the SoundFont a GM-SOL corpus was rendered from
@@ -40,13 +40,15 @@ def soundfont_of(root: Path) -> str | None:
 
 
 def combine_corpora(corpora: Sequence[Corpus]) -> Corpus:
-    """One corpus: a single one unchanged, several under their common folder with prefixed ids."""
+    """One corpus: a single one unchanged, several under their common folder, each note's source id
+    then relative to it (the corpus folder in front), as a single corpus's ids are to its root."""
     if len(corpora) == 1:
         return corpora[0]
-    names = [c.root.resolve().name for c in corpora]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise ValueError(f"corpora must have different folder names (each note's source id starts with it): {repeated}")
+    roots = [c.root.resolve() for c in corpora]
+    common = Path(os.path.commonpath(roots))
+    names = [root.relative_to(common).as_posix() for root in roots]
+    if len(set(roots)) < len(roots) or any(a != b and a.is_relative_to(b) for a in roots for b in roots):
+        raise ValueError(f"corpus folders must differ and not contain one another: {[str(r) for r in roots]}")
     records, skipped = [], []
     for name, corpus in zip(names, corpora):
         records += [
@@ -55,8 +57,7 @@ def combine_corpora(corpora: Sequence[Corpus]) -> Corpus:
         ]
         skipped += [Skipped(f"{name}/{s.source_id}", s.reason) for s in corpus.skipped]
     sources = [
-        CorpusSource(name, str(c.root.resolve()), c.kind, soundfont_of(c.root), len(c.records))
-        for name, c in zip(names, corpora)
+        CorpusSource(name, str(root), c.kind, soundfont_of(root), len(c.records))
+        for name, root, c in zip(names, roots, corpora)
     ]
-    root = Path(os.path.commonpath([c.root.resolve() for c in corpora]))
-    return Corpus("combined", root, records, skipped, sources)
+    return Corpus("combined", common, records, skipped, sources)

@@ -21,7 +21,7 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
         required=True,
         action="append",
         help="corpus folder (GM-SOL, TinySOL or labels.csv folder); repeat it to make one cache from several "
-        "(each note's source id starts with its corpus folder's name)",
+        "(each note's source id then starts with its corpus folder, relative to their common folder)",
     )
     prep.add_argument("--out", required=True, help="cache folder to write (e.g. cache/gm-sol)")
     prep.add_argument(
