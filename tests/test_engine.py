@@ -479,7 +479,16 @@ def test_the_worker_process_cannot_be_shadowed_from_the_working_directory(bundle
     assert not marker.exists()
 
 
-def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(bundle):
+def _wait_for(engine, key: str, seconds: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not engine.status()[key]:
+        assert time.monotonic() < deadline, f"no {key} within {seconds:.0f} s"
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_is_replaced_by_its_standby_on_the_same_model_and_the_next_note_plays(bundle):
     import os
     import signal
     import time
@@ -489,14 +498,17 @@ def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(
     engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
     try:
         engine.submit(SelectTimbre("oboe"))
+        _wait_for(engine, "worker_standby")
         before = engine.status()
-        os.kill(engine.worker_link._process.pid, signal.SIGKILL)
+        os.kill(before["worker_pid"], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while engine.status()["worker_restarts"] < 1 or not engine.status()["worker_alive"]:
             assert time.monotonic() < deadline, "the worker was not restarted"
             time.sleep(0.05)
         status = engine.status()
-        assert status["bundle"] == before["bundle"] and "restarted" in status["model_error"]
+        assert status["bundle"] == before["bundle"] and "a warm standby took over" in status["model_error"]
+        assert status["worker_pid"] != before["worker_pid"]
+        _wait_for(engine, "worker_standby")  # a new standby, for the next crash
         assert engine.controller.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
         notes = engine.counters["notes"]
         engine.submit(NoteOn(60, 0.8))
@@ -525,7 +537,7 @@ def test_a_flood_of_model_loads_loads_the_last_one_and_gives_its_memory_back(bun
     shutil.copytree(bundle, other)
     engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
     try:
-        pid = engine.worker_link._process.pid
+        pid = engine.status()["worker_pid"]
         baseline = _rss_mb(pid)
         for i in range(60):
             engine.load_model(other if i % 2 == 0 else bundle)

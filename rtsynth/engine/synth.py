@@ -194,3 +194,27 @@ class CachedStream:
 
     def close(self) -> None:
         self.done = True
+
+
+class Rendered:
+    """What a dead worker left of a note: the bank row holds its audio up to `written`. The
+    old side of a resume's splice; silence beyond, for the gap if the playhead got there first."""
+
+    def __init__(self, runtime: ModelRuntime, written: int):
+        self.runtime, self.start, self.written = runtime, 0, written
+        self.frame = runtime.frame_of(written)
+        self.done = written >= runtime.note_samples
+        self.vocoder_name = "rendered"
+
+    def advance(self, frames: float) -> np.ndarray:
+        return self.advance_to(self.written + round(frames * self.runtime.samples_per_frame), 0)
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        n = max(0, min(sample, self.runtime.note_samples) - self.written)
+        self.written += n
+        self.frame = self.runtime.frame_of(self.written)
+        self.done = self.written >= self.runtime.note_samples
+        return np.zeros(n, dtype=np.float32)
+
+    def close(self) -> None:
+        self.done = True
