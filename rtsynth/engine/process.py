@@ -11,6 +11,7 @@ and take its place at once (see supervisor.py).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -45,6 +46,7 @@ from rtsynth.errors import RtsynthError
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 300.0  # loading onnxruntime and warming up a model on a busy machine
+STANDBY_LOAD_NICE = 10  # a standby follows a swap at low priority: the live worker is playing meanwhile
 # the worker's matrix products are small: BLAS threads would only take the audio thread's core
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -222,6 +224,7 @@ def worker_main(conn: Connection) -> None:
 def _stand_by(conn: Connection, worker: RenderWorker, loader: ModelLoader, trimmer: MemoryTrimmer) -> bool:
     """Until activated, keep to the playing model (a swap is taken at once: no voice holds the
     old one). True when activated, False when told to stop."""
+    loader.nice = STANDBY_LOAD_NICE
     while True:
         if conn.poll(0.05):
             request = conn.recv()
@@ -230,6 +233,7 @@ def _stand_by(conn: Connection, worker: RenderWorker, loader: ModelLoader, trimm
             if isinstance(request, LoadModel):
                 loader.request(request.bundle_dir)
             elif isinstance(request, Activate):
+                loader.nice = 0
                 loader.wait()  # a model still loading is the one the engine plays: finish it first
                 worker.apply_swap()
                 worker.take_over(request)
@@ -281,6 +285,7 @@ class ModelLoader:
         self._busy = False
         self._idle = threading.Event()
         self._idle.set()
+        self.nice = 0  # > 0: loads run on a thread of lower priority (Linux: niceness is per thread)
 
     def request(self, bundle_dir: str) -> None:
         with self._lock:
@@ -296,6 +301,9 @@ class ModelLoader:
         self._idle.wait(START_TIMEOUT_S)
 
     def _run(self) -> None:
+        if self.nice:
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             with self._lock:
                 bundle_dir, self._next = self._next, None

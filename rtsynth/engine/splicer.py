@@ -42,11 +42,9 @@ class Splicer:
 
     def resume(self, notes: Sequence[ResumeNote], runtime: ModelRuntime) -> int:
         """Carry on the notes a dead worker left in their slots: each becomes a voice here whose
-        audio so far is what its row holds, and a fresh render is crossfaded in ahead of the
-        playhead (over silence, if the playhead already passed what was rendered). The render
-        starts from the note's first frame: the same mel through the same vocoder gives the same
-        samples, so the crossfade joins the old audio in phase instead of beating against it.
-        The number of notes carried on."""
+        audio so far is what its row holds, and a fresh render of the rest is crossfaded in where
+        that audio ends (over silence, if the playhead got there first), so the note keeps its
+        lead while the new worker catches up. The number of notes carried on."""
         bank, voices = self.bank, []
         with self.table.lock:
             for note in notes:
@@ -57,14 +55,11 @@ class Splicer:
                     self.table.voices[slot] = voice
                     voices.append(voice)
         timelines = {note.spec.channel: note.timeline for note in notes}
-        return self._render(voices, runtime, timelines.__getitem__, whole=True)
+        return self._render(voices, runtime, timelines.__getitem__)
 
-    def _render(
-        self, voices: list[Voice], runtime: ModelRuntime, timeline: Callable[[int], Timeline], whole: bool = False
-    ) -> int:
-        """Re-render these voices (their coming frames, or `whole` notes; one batched decode) and
-        splice the new audio in."""
-        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline, whole))]
+    def _render(self, voices: list[Voice], runtime: ModelRuntime, timeline: Callable[[int], Timeline]) -> int:
+        """Re-render the coming frames of these voices (one batched decode) and splice them in."""
+        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline))]
         if not jobs:
             return 0
         sources = decode_plans(runtime, [plan for _, plan, _ in jobs], self.stats)
@@ -77,14 +72,16 @@ class Splicer:
         return len(live_ids)
 
     def _plan(
-        self, voice: Voice, runtime: ModelRuntime, timeline: Callable[[int], Timeline], whole: bool
+        self, voice: Voice, runtime: ModelRuntime, timeline: Callable[[int], Timeline]
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
-        first = runtime.frame_of(playhead(self.bank, voice.slot) + self._safety * 2)
+        start = playhead(self.bank, voice.slot) + self._safety * 2
+        if isinstance(voice.stream, Rendered):  # resumed: new audio from where the old ends
+            start = max(start, voice.stream.written - self._xfade)
+        first = runtime.frame_of(start)
         if first >= runtime.mel.n_frames - 2:
             return None
-        first = 0 if whole else first
         spec = voice.spec
         plan = plan_note(
             spec, timeline(spec.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames, first_frame=first

@@ -32,6 +32,8 @@ from rtsynth.engine.requests import (
 
 log = logging.getLogger(__name__)
 
+RESPAWN_AFTER_S = 2.0  # after a takeover: the new worker catches up on its notes before a standby loads beside it
+
 
 @dataclass(frozen=True)
 class Restart:
@@ -166,7 +168,7 @@ class Supervisor:
             restart = self._take_over(code)
         self._on_restart(restart)
         if not restart.error:
-            self._start_standby()
+            self._start_standby(RESPAWN_AFTER_S)
 
     def _take_over(self, code: int | None) -> Restart:
         """The standby (or, if none is warm, a worker started now) replaces the dead live worker
@@ -190,11 +192,14 @@ class Supervisor:
         seconds = time.monotonic() - began
         return Restart(code, seconds, standby, len(activate.resume), len(activate.replay), info)
 
-    def _start_standby(self) -> None:
-        self._starter = threading.Thread(target=self._warm_standby, name="rtsynth-standby-starter", daemon=True)
+    def _start_standby(self, after_s: float = 0.0) -> None:
+        self._starter = threading.Thread(
+            target=self._warm_standby, args=(after_s,), name="rtsynth-standby-starter", daemon=True
+        )
         self._starter.start()
 
-    def _warm_standby(self) -> None:
+    def _warm_standby(self, after_s: float) -> None:
+        time.sleep(after_s)
         with self._lock:
             if self._stopping:
                 return
