@@ -520,6 +520,40 @@ def test_a_killed_worker_is_replaced_by_its_standby_on_the_same_model_and_the_ne
     assert not engine.worker_link.alive
 
 
+def test_a_standby_follows_model_swaps_and_takes_over_on_the_swapped_model(bundle, tmp_path):
+    import os
+    import shutil
+    import signal
+    import time
+
+    from rtsynth.engine.engine import Engine
+
+    other = tmp_path / "b"
+    shutil.copytree(bundle, other)
+    engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
+    try:
+        _wait_for(engine, "worker_standby")
+        engine.load_model(other)
+        deadline = time.monotonic() + 60
+        while engine.status()["model_loading"]:
+            assert time.monotonic() < deadline, "the swap never finished"
+            time.sleep(0.05)
+        before = engine.status()
+        os.kill(before["worker_pid"], signal.SIGKILL)  # the standby may still be loading the new model
+        while engine.status()["worker_restarts"] < 1:
+            assert time.monotonic() < deadline, "the worker was not replaced"
+            time.sleep(0.05)
+        status = engine.status()
+        assert "a warm standby took over" in status["model_error"] and status["bundle"] == str(other.resolve())
+        notes = engine.counters["notes"]
+        engine.submit(NoteOn(60, 0.8))
+        while engine.counters["notes"] == notes:
+            assert time.monotonic() < deadline, "the new worker did not start the note"
+            time.sleep(0.05)
+    finally:
+        engine.stop()
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -63,7 +63,8 @@ class Supervisor:
     ):
         self._bank, self._config = bank, config
         self._on_message, self._on_restart, self._census, self._clock = on_message, on_restart, census, clock
-        self._bundle = str(Path(bundle_dir).resolve())  # what the live worker plays
+        self._bundle = str(Path(bundle_dir).resolve())  # what the live worker plays ...
+        self._info: dict[str, Any] = {}  # ... and its description (process.runtime_info)
         self._loading: str | None = None  # a LoadModel the live worker has not answered yet
         self._ledger = NoteLedger()
         self._lock = threading.RLock()  # requests, promotion and the standby's arrival
@@ -81,7 +82,7 @@ class Supervisor:
         info = active.start()
         active.send(Activate())
         with self._lock:
-            self._active = active
+            self._active, self._info = active, info
         self._start_standby()
         return info
 
@@ -139,11 +140,15 @@ class Supervisor:
                 elif isinstance(message, ModelRefused):
                     log.warning("the standby render worker could not load %s", message.bundle_dir)
                 return
+            # a worker that took over catches up with the playing model: nothing new to the engine
+            repeat = isinstance(message, ModelSwapped) and self._bundle == message.info["bundle"] != self._loading
             if isinstance(message, ModelSwapped | ModelRefused) and message_bundle(message) == self._loading:
                 self._loading = None
             if isinstance(message, ModelSwapped):
-                self._bundle = message.info["bundle"]
+                self._bundle, self._info = message.info["bundle"], message.info
                 self._follow(self._standby)
+            if repeat:
+                return
         self._on_message(message)
 
     def _follow(self, standby: WorkerProcess | None) -> None:
@@ -174,12 +179,12 @@ class Supervisor:
         """The standby (or, if none is warm, a worker started now) replaces the dead live worker
         and carries on its notes (with the lock held: requests wait, then go to the new one)."""
         began = time.monotonic()
-        worker, standby, info = self._standby, self._standby is not None, self._standby_info
+        worker, standby, info = self._standby, self._standby is not None, self._info  # it plays that once active
         self._active = self._standby = None
         if worker is None:
             worker = self._new_worker(self._bundle)
             try:
-                info = worker.start()
+                info = self._info = worker.start()
             except WorkerError as err:
                 return Restart(code, time.monotonic() - began, False, 0, 0, {}, str(err))
         late = self._clock() - self._config.late_drop_ms * 1e-3
