@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
-from fidelity_measures import level_excursion, measure_note, neighbour_deviation
 from host import host_facts
 
 from rtsynth.bundle import read_spec
+from rtsynth.dsp.fidelity import level_excursion, measure_note, neighbour_deviation
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn
@@ -133,7 +133,7 @@ def velocity_curves(players: Players, timbres: list[str]) -> dict:
 
 
 def _level(y: np.ndarray | None) -> float:
-    from fidelity_measures import rms_db
+    from rtsynth.dsp.fidelity import rms_db
 
     return rms_db(y, SR) if y is not None else float("nan")
 

@@ -121,21 +121,17 @@ def load_notes(cache_dir: Path, corpus: Path | None, count: int) -> tuple[list[N
 
 
 def preprocessed_audio(path: Path, manifest: dict, mel: MelSettings) -> np.ndarray:
-    """The padded 22 050 Hz note prep turned into the cached mel (train.prep's own steps);
+    """The padded 22 050 Hz note prep turned into the cached mel (prep's own steps, rtsynth.dsp.note);
     check_matches_cache guards against the corpus changing after prep."""
+    from rtsynth.dsp.audio import AudioProblem
+    from rtsynth.dsp.note import NotePipeline
     from rtsynth.settings import TrimSettings
-    from rtsynth.train.prep.audio import AudioProblem
-    from rtsynth.train.prep.note import NoteJob
-    from rtsynth.train.prep.options import PrepOptions
 
     options = manifest["options"]
-    job = NoteJob(
-        mel,
-        TrimSettings(**manifest["trim_settings"]),
-        PrepOptions(silence_floor_dbfs=options["silence_floor_dbfs"], fade_s=options["fade_s"]),
-    )
+    trim = TrimSettings(**manifest["trim_settings"])
+    pipeline = NotePipeline(mel, trim, options["silence_floor_dbfs"], options["fade_s"])
     try:
-        return job.model_rate_audio(path)
+        return pipeline.model_rate_audio(path)
     except AudioProblem as problem:
         raise SystemExit(f"{path}: {problem} (is --corpus the corpus this cache was built from?)") from None
 

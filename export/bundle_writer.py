@@ -8,18 +8,19 @@ failed export never leaves a half bundle and never damages the bundle it would r
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rtsynth.bundle import DECODER_FILE, SPEC_FILE, BundleSpec, DescriptorSpec, write_spec
-from rtsynth.errors import RtsynthError
+from rtsynth.bundle import DECODER_FILE, BundleSpec, DescriptorSpec, write_spec
+from rtsynth.export.staging import check_target, staged_bundle
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.model import load_model
+
+if TYPE_CHECKING:
+    from rtsynth.train.runs import Checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,10 @@ log = logging.getLogger(__name__)
 UNSUPERVISED = ("tanaka-3f",)  # variants whose timbres are presets, not the corpus's instruments
 
 
-class BundleExistsError(RtsynthError, FileExistsError):
-    """The target bundle exists and --force was not given."""
-
-
 @dataclass(frozen=True)
 class ExportOptions:
     name: str | None = None  # bundle name; default: the output directory's name
-    which: str = "best"  # checkpoint
+    which: Checkpoint = "best"
     force: bool = False  # replace an existing bundle
     tolerance: float = 1e-4  # max abs error ONNX vs torch
     max_train_notes: int = 4000  # training notes encoded for the class centroids
@@ -58,34 +55,13 @@ def export_bundle(run_dir: str | Path, out: str | Path, options: ExportOptions =
     from rtsynth.train.runs import load_run
 
     out = Path(out)
-    _check_target(out, options.force)
+    check_target(out, options.force)
     run = load_run(run_dir, options.which)
     name = options.name or out.resolve().name
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.export-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp's 0700 would make a shipped bundle unreadable to others
-    try:
+    with staged_bundle(out, options.force) as staging:
         _build(run, staging, name, options)
-        _move_into_place(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     log.info("bundle %r written to %s", name, out)
     return out
-
-
-def _check_target(out: Path, force: bool) -> None:
-    """Only an empty directory or, with force, an existing bundle may be replaced: --force
-    must never wipe a directory that merely happens to be named."""
-    if out.exists() and not out.is_dir():
-        raise BundleExistsError(f"{out} exists and is not a directory; choose another --out")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    if not (out / SPEC_FILE).is_file():
-        raise BundleExistsError(
-            f"{out} is a non-empty directory that is not a bundle (no {SPEC_FILE}); choose another --out"
-        )
-    if not force:
-        raise BundleExistsError(f"{out} already exists; pass --force to replace it")
 
 
 def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
@@ -127,7 +103,7 @@ def _build(run, directory: Path, name: str, options: ExportOptions) -> None:
         steps.update()
 
 
-def build_spec(run, name: str, priors, which: str = "best") -> BundleSpec:
+def build_spec(run, name: str, priors, which: Checkpoint = "best") -> BundleSpec:
     from rtsynth.export.facts import corpus_facts, velocity_mapping
     from rtsynth.export.metrics import bundle_metrics
     from rtsynth.train.prep.loudness import loudness_table
@@ -272,21 +248,3 @@ def _default_vocoder() -> str:
     from rtsynth.vocoder import DEFAULT_VOCODER
 
     return DEFAULT_VOCODER
-
-
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Rename the finished bundle to `out`; an old bundle there is moved aside first and
-    restored if the rename fails."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
-    try:
-        os.replace(staging, out)
-    except OSError:
-        if old is not None:
-            os.replace(old / out.name, out)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)

@@ -20,6 +20,7 @@ from rtsynth.bundle import BUNDLE_VERSION
 from rtsynth.labels import STANDARD_LAYOUT, LatentLayout
 from rtsynth.model import METADATA_KEYS
 from rtsynth.settings import MelSettings
+from rtsynth.train.models import NoteModel
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ OPSET = 18
 class _DecoderGraph(nn.Module):
     """The part of the VAE the runtime needs: z -> mel."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: NoteModel):
         super().__init__()
         self.model = model
 
@@ -43,7 +44,9 @@ def decoder_metadata(
 ) -> dict[str, str]:
     """METADATA_KEYS (checked at load) plus descriptive `rtsynth.*` extras, all as strings."""
     names = ",".join(f"{d}:{n}" for d, n in layout.dims)
-    facts = dict(zip(METADATA_KEYS, (BUNDLE_VERSION, layout.size, mel.n_mels, mel.n_frames), strict=True))
+    facts: dict[str, object] = dict(
+        zip(METADATA_KEYS, (BUNDLE_VERSION, layout.size, mel.n_mels, mel.n_frames), strict=True)
+    )
     facts.update(
         {"rtsynth.latent_layout": names, "rtsynth.sample_rate": mel.sample_rate, "rtsynth.hop_length": mel.hop_length}
     )
@@ -73,7 +76,7 @@ def quiet_exporter():
             logger.setLevel(level)
 
 
-def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str]) -> Path:
+def export_decoder(model: NoteModel, path: str | Path, metadata: dict[str, str]) -> Path:
     """Write `model.decode` as ONNX with a dynamic batch axis and `metadata` as metadata_props."""
     import onnx
 
@@ -92,6 +95,7 @@ def export_decoder(model: nn.Module, path: str | Path, metadata: dict[str, str])
             optimize=True,
             verbose=False,
         )
+    assert program is not None  # the dynamo exporter always returns its program
     proto = program.model_proto
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)

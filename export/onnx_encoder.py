@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from rtsynth.export.onnx_decoder import OPSET, quiet_exporter
+from rtsynth.train.models import NoteModel
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ ENCODER_FILE = "encoder.onnx"
 class _EncoderGraph(nn.Module):
     """mel [batch, n_mels, n_frames] -> the posterior means of the model's latents, z [batch, layout size]."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: NoteModel):
         super().__init__()
         self.model = model
 
@@ -30,7 +31,7 @@ class _EncoderGraph(nn.Module):
         return torch.cat([posteriors[d][0] for d in self.model.layout.names], dim=1)
 
 
-def export_encoder(model: nn.Module, path: Path, example: np.ndarray, tolerance: float) -> Path:
+def export_encoder(model: NoteModel, path: Path, example: np.ndarray, tolerance: float) -> Path:
     """Write the encoder to `path` and check onnxruntime against torch on `example` mels."""
     import onnx
     import onnxruntime as ort
@@ -50,6 +51,7 @@ def export_encoder(model: nn.Module, path: Path, example: np.ndarray, tolerance:
             verbose=False,
         )
         expected = graph(mels).numpy()
+    assert program is not None  # the dynamo exporter always returns its program
     onnx.checker.check_model(program.model_proto)
     onnx.save(program.model_proto, str(path))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

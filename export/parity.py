@@ -69,7 +69,7 @@ def check_parity(
     if not tolerance >= 0:
         raise ValueError(f"parity tolerance must be a non-negative number, got {tolerance}")
     errors = {name: _max_error(torch_decode, onnx_decode, z) for name, z in latents.items()}
-    worst = max(errors, key=errors.get)
+    worst = max(errors, key=errors.__getitem__)
     report = ParityReport(errors[worst], worst, sum(len(z) for z in latents.values()), tolerance, errors)
     failed = {name: f"{e:.3g}" for name, e in errors.items() if not e <= tolerance}
     if failed:

@@ -22,6 +22,7 @@ import numpy as np
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
+from rtsynth.synthesis import SynthesisError, parse_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ BUNDLE_FORMAT = "rtsynth-bundle"
 BUNDLE_VERSION = 1
 MAX_TUNING_CENTS = 1200.0  # a class measured more than an octave off is a failed measurement
 LOUDNESS_DB_RANGE = (-150.0, 150.0)  # peak dB of a note's mel power (shipped: 4-32): far outside is broken
+KEY_LEVEL_LIMIT_DB = 60.0  # a per-key correction larger than this is a broken calibration, not an instrument
 MEL_FIELDS_POSITIVE = ("sample_rate", "note_seconds", "n_fft", "hop_length", "n_mels", "db_range")
 DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
@@ -87,6 +89,11 @@ class BundleSpec:
     # the latents the decoder takes, in order; a descriptor without one keeps its classes (the
     # corpus has them) with 0-dim means, and the engine plays it without a latent
     layout: LatentLayout = STANDARD_LAYOUT
+    synthesis: dict[str, Any] = field(default_factory=dict)  # how the decoder becomes sound (rtsynth.synthesis)
+    # timbre -> dynamics -> dB added at each pitch class (class order), measured against the
+    # reference renderer by `rtsynth calibrate`: the loudness table is one level per timbre and
+    # dynamics, a real instrument's level also follows the key. Empty: not calibrated.
+    key_level_db: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -131,6 +138,7 @@ class BundleSpec:
         """Every table the engine reads: shapes, types, finite values within their ranges."""
         self._check_settings()
         self._check_loudness()
+        self._check_key_levels()
         for d in DESCRIPTORS:
             means = self.means(d)
             expected = (len(self.descriptors[d].classes), self.layout.dim(d))
@@ -143,6 +151,10 @@ class BundleSpec:
                 raise BundleShapeError(f"descriptors.{d}.sigma must be a positive number, got {sigma!r}")
         if self.encoder and self.encoder.get("file") not in self.files:
             raise BundleFileError(f"the encoder file {self.encoder.get('file')!r} is not among the bundle's files")
+        try:
+            parse_synthesis(self.synthesis)
+        except SynthesisError as err:
+            raise BundleShapeError(str(err)) from None
         n_pitches = len(self.descriptors["pitch"].classes)
         for timbre, cents in self.tuning_cents.items():
             if timbre not in self.descriptors["timbre"].classes or len(cents) != n_pitches:
@@ -169,6 +181,19 @@ class BundleSpec:
                     f"velocity_to_dynamics[{name!r}] must be a MIDI velocity 1-127, got {velocity!r}"
                 )
 
+    def _check_key_levels(self) -> None:
+        """Per-key levels, when calibrated: every timbre and dynamics, one finite value per pitch class."""
+        if not self.key_level_db:
+            return
+        if not isinstance(self.key_level_db, dict):
+            raise BundleShapeError("key_level_db must be a table timbre -> dynamics -> dB per pitch class")
+        n_pitches = len(self.descriptors["pitch"].classes)
+        for timbre in self.descriptors["timbre"].classes:
+            row = self.key_level_db.get(timbre)
+            for dyn in self.descriptors["dynamics"].classes:
+                values = row.get(dyn) if isinstance(row, dict) else None
+                _check_key_levels_row(f"key_level_db[{timbre!r}][{dyn!r}]", values, n_pitches)
+
     def _check_loudness(self) -> None:
         """The level of every timbre at every dynamics: a NaN here would silence every later note."""
         low, high = LOUDNESS_DB_RANGE
@@ -183,6 +208,15 @@ class BundleSpec:
                         f"loudness_db[{timbre!r}][{dyn!r}] must be a finite dB value within {low:g}..{high:g}, "
                         f"got {value!r}"
                     )
+
+
+def _check_key_levels_row(where: str, values: object, n_pitches: int) -> None:
+    limit = KEY_LEVEL_LIMIT_DB
+    if not isinstance(values, list) or len(values) != n_pitches:
+        raise BundleShapeError(f"{where} must be a list of {n_pitches} dB values (one per pitch class), got {values!r}")
+    wrong = [v for v in values if not _number(v) or abs(v) > limit]
+    if wrong:
+        raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within ±{limit:g}")
 
 
 def _number(value: object) -> TypeGuard[int | float]:

@@ -1,6 +1,6 @@
 """A preset from a recording: the bundle's ONNX encoder places a user's sound in timbre space.
 
-The recording goes through prep's own note pipeline (mono, trim, resample, pad/crop, mel), so
+The recording goes through prep's own note pipeline (mono, trim, resample, pad/crop, mel: rtsynth.dsp.note), so
 it reaches the encoder exactly as training notes did; its timbre latent (the posterior mean)
 becomes a preset the engine plays across the keyboard like any other.
 """
@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.bundle import BundleSpec, read_spec
+from rtsynth.dsp.audio import AudioProblem
+from rtsynth.dsp.note import NotePipeline
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.errors import RtsynthError
 from rtsynth.paths import resolve_name
 from rtsynth.presets import timbre_preset, write_preset
+from rtsynth.settings import PAPER_TRIM
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +33,14 @@ class FromAudioError(RtsynthError, ValueError):
 
 def recording_mel(path: Path, spec: BundleSpec) -> np.ndarray:
     """[n_mels, n_frames] in [0, 1], as prep makes it; FromAudioError for unusable files."""
-    from rtsynth.settings import PAPER_TRIM
-    from rtsynth.train.prep.audio import AudioProblem
-    from rtsynth.train.prep.note import NoteJob
-    from rtsynth.train.prep.options import PrepOptions
-
+    pipeline = NotePipeline(spec.mel, PAPER_TRIM)
     try:
-        mel: np.ndarray
-        mel, seconds = NoteJob(spec.mel, PAPER_TRIM, PrepOptions()).features(path)
+        cut = pipeline.cut(path)
     except AudioProblem as problem:
         raise FromAudioError(f"{path.name}: {problem}") from None
-    if seconds < MIN_SOUNDING_S:
-        raise FromAudioError(f"{path.name}: too short: it sounds for {seconds:.3f} s (at least {MIN_SOUNDING_S} s)")
+    if cut.seconds < MIN_SOUNDING_S:
+        raise FromAudioError(f"{path.name}: too short: it sounds for {cut.seconds:.3f} s (at least {MIN_SOUNDING_S} s)")
+    mel, _ = pipeline.features(cut)
     return mel
 
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, BundleShapeError, BundleSpec, read_spec
+from rtsynth.synthesis import parse_synthesis
 
 if TYPE_CHECKING:
-    from onnxruntime import InferenceSession
+    from onnxruntime import InferenceSession, NodeArg
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,14 @@ class Model:
         size = self.spec.layout.size
         if z.ndim != 2 or z.shape[1] != size:
             raise ValueError(f"z must have shape [batch, {size}], got {z.shape}")
-        mel: np.ndarray = self.session.run(None, {"z": z})[0]
+        mel: np.ndarray = self.session.run(["mel"], {"z": z})[0]
         return mel
+
+    def decode_outputs(self, z: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
+        """z [batch, layout size] -> the named decoder outputs (a harmonic-noise bundle's parameters)."""
+        z = np.ascontiguousarray(z, dtype=np.float32)
+        outputs: list[np.ndarray] = self.session.run(list(names), {"z": z})
+        return outputs
 
 
 def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) -> Model:
@@ -92,13 +99,32 @@ def _check_decoder(session: InferenceSession, spec: BundleSpec) -> None:
             f"got {[(i.name, i.shape) for i in inputs]}"
         )
     expected = [spec.mel.n_mels, spec.mel.n_frames]
-    if len(outputs) != 1 or outputs[0].shape[1:] != expected:
+    if outputs[0].name != "mel" or outputs[0].shape[1:] != expected:
         raise BundleShapeError(
             f"decoder output must be mel [batch, {expected[0]}, {expected[1]}], "
             f"got {[(o.name, o.shape) for o in outputs]}"
         )
+    _check_synthesis_outputs(outputs, spec)
     meta = session.get_modelmeta().custom_metadata_map
     facts = dict(zip(METADATA_KEYS, (spec.format_version, size, spec.mel.n_mels, spec.mel.n_frames), strict=True))
     wrong = {k: (meta.get(k), str(v)) for k, v in facts.items() if meta.get(k) != str(v)}
     if wrong:
         raise BundleShapeError(f"decoder metadata disagrees with bundle.json (onnx, json): {wrong}")
+
+
+def _check_synthesis_outputs(outputs: list[NodeArg], spec: BundleSpec) -> None:
+    """A harmonic-noise bundle's decoder must output its synthesis parameters, shaped as declared."""
+    synthesis = parse_synthesis(spec.synthesis)
+    if synthesis is None:
+        return
+    shapes = {o.name: o.shape[1:] for o in outputs[1:]}
+    expected = {
+        synthesis.pitch_output: [],
+        synthesis.partials_output: [synthesis.partials, spec.mel.n_frames],
+        synthesis.noise_output: [spec.mel.n_mels, spec.mel.n_frames],
+    }
+    for name, shape in expected.items():
+        if name not in shapes:
+            raise BundleShapeError(f"synthesis output {name!r} is missing from the decoder (it has {sorted(shapes)})")
+        if shapes[name] != shape:
+            raise BundleShapeError(f"synthesis output {name!r} must be [batch, *{shape}], got {shapes[name]}")

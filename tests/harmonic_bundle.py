@@ -25,6 +25,14 @@ PITCHES = list(range(48, 73))  # C3-C5
 DURATIONS = [0.25 * (k + 1) for k in range(24)]
 HARMONICS = 12
 LEVELS_DB = {"pp": 8.0, "mf": 16.0, "ff": 22.0}
+# bundle.json `synthesis` for a direct-synthesis variant: harmonic amplitude sqrt(power x 1e-4)
+SYNTHESIS = {
+    "kind": "harmonic-noise",
+    "partials": HARMONICS,
+    "partial_scale": 1e-4,
+    "noise_bands_hz": [100.0, 400.0, 1600.0, 6400.0, 11000.0],
+    "max_partial_hz": 11025.0,
+}
 SLICES = latent_slices()
 
 
@@ -46,7 +54,10 @@ def _selector(index: int) -> np.ndarray:
     return s
 
 
-def harmonic_decoder(path: Path, mel: MelSettings, seed: int = 0) -> None:
+def harmonic_decoder(path: Path, mel: MelSettings, seed: int = 0, synthesis: bool = False) -> None:
+    """The decoder; with `synthesis`, also its parameters as the outputs a harmonic-noise
+    bundle declares: pitch_midi [B], partial_power [B, H, T] (amplitude² of each harmonic,
+    gated like the mel) and noise_power [B, M, T] (a faint floor, gated)."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -112,11 +123,28 @@ def harmonic_decoder(path: Path, mel: MelSettings, seed: int = 0) -> None:
         node("Add", ["unit3", "env3"], ["raw"]),
         node("Clip", ["raw", "zero", "one"], ["mel"]),
     ]
+    outputs = [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["batch", mel.n_mels, mel.n_frames])]
+    if synthesis:
+        inits += [_const("twelve", 12.0), _const("sixty", 60.0), _const("floor", np.full((1, mel.n_mels, 1), 1e-6))]
+        nodes += [
+            node("Mul", ["p", "twelve"], ["semis"]),
+            node("Add", ["semis", "sixty"], ["midi2"]),
+            node("Squeeze", ["midi2", "ax1"], ["pitch_midi"]),
+            node("Add", ["env3", "one"], ["gate"]),  # [B, 1, N]: 1 while held, 0 after the release
+            node("Mul", ["amp3", "amp3"], ["power3"]),
+            node("Mul", ["power3", "gate"], ["partial_power"]),
+            node("Mul", ["floor", "gate"], ["noise_power"]),
+        ]
+        outputs += [
+            helper.make_tensor_value_info("pitch_midi", TensorProto.FLOAT, ["batch"]),
+            helper.make_tensor_value_info("partial_power", TensorProto.FLOAT, ["batch", HARMONICS, mel.n_frames]),
+            helper.make_tensor_value_info("noise_power", TensorProto.FLOAT, ["batch", mel.n_mels, mel.n_frames]),
+        ]
     graph = helper.make_graph(
         nodes,
         "harmonic_decoder",
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", LATENT_SIZE])],
-        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, ["batch", mel.n_mels, mel.n_frames])],
+        outputs,
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
@@ -136,10 +164,11 @@ def _means(descriptor: str, rng: np.random.Generator) -> np.ndarray:
     return np.pad((np.array(DURATIONS) / 6.0)[:, None], ((0, 0), (0, dims - 1)))
 
 
-def make_harmonic_bundle(directory: Path, seed: int = 0, name: str = "harmonic") -> Path:
+def make_harmonic_bundle(directory: Path, seed: int = 0, name: str = "harmonic", synthesis: dict | None = None) -> Path:
+    """The bundle; `synthesis` (bundle.json's field, e.g. SYNTHESIS) also adds the decoder outputs."""
     mel = MelSettings()
     directory.mkdir(parents=True, exist_ok=True)
-    harmonic_decoder(directory / "decoder.onnx", mel, seed)
+    harmonic_decoder(directory / "decoder.onnx", mel, seed, synthesis=synthesis is not None)
     rng = np.random.default_rng(seed)
     classes = {"timbre": TIMBRES, "pitch": PITCHES, "dynamics": ["pp", "mf", "ff"], "duration": DURATIONS}
     descriptors = {d: DescriptorSpec(classes[d], _means(d, rng).tolist()) for d in DESCRIPTORS}
@@ -152,6 +181,7 @@ def make_harmonic_bundle(directory: Path, seed: int = 0, name: str = "harmonic")
         loudness,
         corpus={"name": "synthetic"},
         vocoder={"kind": "pghi"},
+        synthesis=synthesis or {},
     )
     write_spec(directory, spec)
     return directory

@@ -164,6 +164,27 @@ def _drop(path: str):
 
 
 NAN, INF = float("nan"), float("inf")
+SYNTHESIS = {"kind": "harmonic-noise", "partials": 12, "partial_scale": 1e-4, "noise_bands_hz": [100.0, 1000.0]}
+
+
+def _synthesis(**change):
+    """bundle.json with direct synthesis declared, one field changed (None: left out)."""
+    fields = {k: v for k, v in {**SYNTHESIS, **change}.items() if v is not None}
+    return lambda data: {**data, "synthesis": fields}
+
+
+def _key_levels(values):
+    """bundle.json calibrated per key, flute's mf row replaced by `values`."""
+
+    def apply(data):
+        n = len(data["descriptors"]["pitch"]["classes"])
+        table = {t: {d: [0.0] * n for d in data["velocity_to_dynamics"]} for t in data["loudness_db"]}
+        table["flute"]["mf"] = values(n)
+        return {**data, "key_level_db": table}
+
+    return apply
+
+
 BROKEN = {  # what is changed -> what the error must name
     "a list, not an object": (lambda data: [data], "JSON object"),
     "a number, not an object": (lambda data: 7, "JSON object"),
@@ -196,6 +217,14 @@ BROKEN = {  # what is changed -> what the error must name
     "no decoder listed": (lambda data: {**data, "files": {}}, "lists no decoder.onnx"),
     "a wrong checksum": (lambda data: {**data, "files": {"decoder.onnx": "0" * 64}}, "decoder.onnx is damaged"),
     "a file outside the bundle": (lambda data: {**data, "files": {"../x": "0" * 64, **data["files"]}}, "plain name"),
+    "unknown synthesis": (_synthesis(kind="wavetable"), "synthesis.kind"),
+    "synthesis without its scale": (_synthesis(partial_scale=None), "synthesis.partial_scale"),
+    "NaN partial scale": (_synthesis(partial_scale=NAN), "synthesis.partial_scale"),
+    "noise bands out of order": (_synthesis(noise_bands_hz=[1000.0, 100.0]), "synthesis.noise_bands_hz"),
+    "no partials": (_synthesis(partials=0), "synthesis.partials"),
+    "NaN key level": (_key_levels(lambda n: [NAN] * n), "key_level_db['flute']['mf']"),
+    "key levels one short": (_key_levels(lambda n: [0.0] * (n - 1)), "key_level_db['flute']['mf']"),
+    "absurd key level": (_key_levels(lambda n: [90.0] * n), "key_level_db['flute']['mf']"),
 }
 
 

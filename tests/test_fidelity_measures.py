@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-from fidelity_measures import (
+from rtsynth.dsp.fidelity import (
     level_excursion,
     log_mel_distance,
     measure_note,
-    midi_hz,
     neighbour_deviation,
     partial_cents,
 )
+from rtsynth.dsp.pitch import midi_hz
 
 SR = 48000
 

@@ -1,12 +1,15 @@
 """The shared settings, vocabularies, config loader, mel features and CLI wiring."""
 
+import ast
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import rtsynth
 from rtsynth.config import ConfigError, from_dict, load_config
 from rtsynth.dsp.mel import mel_filterbank, mel_power, power_to_unit, unit_to_power
 from rtsynth.labels import (
@@ -151,3 +154,29 @@ def test_runtime_never_imports_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Every module an import statement in `path` names, at any depth (imports inside functions too)."""
+    modules = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            modules.add(".".join(part for part in (base, node.module) if part))
+    return modules
+
+
+def test_runtime_source_imports_nothing_from_torch_train_or_export():
+    """The runtime installs without torch and without the training code: no import of either,
+    not even a lazy one inside a function (the CLI reaches train and export commands by name)."""
+    root = Path(rtsynth.__file__).parent
+    forbidden = ("torch", "rtsynth.train", "rtsynth.export")
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        package = ".".join(("rtsynth", *path.parent.relative_to(root).parts))
+        for module in _imported_modules(path, package):
+            if any(module == name or module.startswith(name + ".") for name in forbidden):
+                found.append(f"{path.relative_to(root.parent)}: {module}")
+    assert not found, found

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from rtsynth.dsp.audio import AudioProblem, read_mono, sounding_span
 from rtsynth.dsp.mel import mel_power, unit_to_power
+from rtsynth.dsp.note import cut_note, fit_length, note_features, resample
 from rtsynth.labels import duration_class
 from rtsynth.settings import PAPER_MEL, PAPER_TRIM
-from rtsynth.train.prep.audio import AudioProblem, read_mono, sounding_span
-from rtsynth.train.prep.features import cut_note, fit_length, note_features, resample
 
 SR = 44100
 

@@ -163,22 +163,32 @@ def test_resume_at_a_new_learning_rate(cache, tmp_path):
     assert "learning rate set to 0.00025 after epoch 1" in (run / "train.log").read_text()
 
 
+def _wait_for_first_epoch(proc: subprocess.Popen, run: Path, output: Path) -> None:
+    """Until the run's first epoch is on disk: metrics.csv is written, atomically, after its checkpoints."""
+    deadline = time.monotonic() + 600
+    while not (run / "metrics.csv").exists():
+        assert proc.poll() is None, f"training ended before its first epoch:\n{output.read_text()}"
+        assert time.monotonic() < deadline, "no epoch finished within 10 minutes"
+        time.sleep(0.02)
+
+
 def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     # a run far longer than the test waits for, killed once its first epoch is on disk: however
-    # slow or fast the machine, the kill lands mid-run (no race with the run's end)
+    # slow or fast the machine, the kill lands mid-run, after a checkpoint (no race with either)
     config = tiny_config(make_cache(tmp_path / "cache", repeats=1), max_epochs=10_000, patience=10_000)
     path = _write(config, tmp_path / "tiny.toml")
-    run = tmp_path / "killed"
+    run, output = tmp_path / "killed", tmp_path / "killed.out"
     cmd = [sys.executable, "-m", "rtsynth", "-q", "train", "--config", str(path), "--out", str(run)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    with output.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_first_epoch(proc, run, output)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     done = len(_rows(run))
-    assert done >= 1 and proc.returncode == -signal.SIGKILL, "the run was not killed mid-way"
+    assert done >= 1 and proc.returncode == -signal.SIGKILL
     target = done + 2
     resumed = subprocess.run(
         [*cmd, "--resume", "--max-epochs", str(target)], cwd=REPO, env=env, capture_output=True, text=True

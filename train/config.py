@@ -284,6 +284,18 @@ class TrainConfig:
                 raise ConfigError(f'variant "{self.variant}" decodes mels: set model.decoder_output = "mel"')
         self.metric.check()
 
+    def luo_table(self) -> LuoConfig:
+        """The [luo] table, which variant "luo-gmvae" always has (checked when the config is made)."""
+        if self.luo is None:
+            raise ConfigError(f'variant "{self.variant}" has no [luo] table')
+        return self.luo
+
+    def tanaka_table(self) -> TanakaConfig:
+        """The [tanaka] table, which variant "tanaka-3f" always has (checked when the config is made)."""
+        if self.tanaka is None:
+            raise ConfigError(f'variant "{self.variant}" has no [tanaka] table')
+        return self.tanaka
+
     @property
     def uses_removers(self) -> bool:
         return self.variant == "md-gmvae+c+r"

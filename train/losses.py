@@ -9,7 +9,10 @@ Stage 2 (removers only): cross-entropy of R_ξ on detached latents.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -18,7 +21,7 @@ from torch.func import functional_call
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.config import LossConfig, MetricConfig
-from rtsynth.train.models import NoteVAE, Removers, VAEOutput
+from rtsynth.train.models import NoteModel, Removers, VAEOutput
 from rtsynth.train.models.luo import LuoGMVAE
 from rtsynth.train.models.tanaka import ThreeFactorVAE
 
@@ -58,6 +61,11 @@ def reconstruction(recon: torch.Tensor, target: torch.Tensor, config: LossConfig
     return {"recon_edge_mse": weighted_mse, "recon_huber": huber}
 
 
+def tensor_sum(values: Iterable[torch.Tensor]) -> torch.Tensor:
+    """The sum of one or more tensors, typed as a tensor (the builtin sum may return its start, 0)."""
+    return functools.reduce(operator.add, values)
+
+
 def uniform_kl(logits: torch.Tensor) -> torch.Tensor:
     """Mean over the batch of KL(U || softmax(logits)), U uniform over the K classes."""
     k = logits.shape[-1]
@@ -65,7 +73,7 @@ def uniform_kl(logits: torch.Tensor) -> torch.Tensor:
 
 
 def model_terms(
-    model: NoteVAE,
+    model: NoteModel,
     out: VAEOutput,
     mel: torch.Tensor,
     labels: dict[str, torch.Tensor],
@@ -133,7 +141,7 @@ def label_spreads(
     Under DDP each process measures its own share of the batch: smaller groups, the same aim.
     """
     return {
-        d: sum(label_spread(mu, labels[d], labels[o], vocab_sizes[o]) for o in DESCRIPTORS if o != d)
+        d: tensor_sum(label_spread(mu, labels[d], labels[o], vocab_sizes[o]) for o in DESCRIPTORS if o != d)
         for d, (mu, _) in out.posteriors.items()
     }
 

@@ -34,6 +34,9 @@ from rtsynth.train.models import NoteModel, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 from rtsynth.train.prep.cache import NoteCache
 
+Checkpoint = Literal["best", "last"]
+"""The checkpoints of a run that evaluation and export read."""
+
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
@@ -201,9 +204,7 @@ def restore_model(payload: dict) -> tuple[TrainConfig, NoteModel, Removers | Non
     return config, model.eval(), removers
 
 
-def load_run(
-    run_dir: str | Path, which: Literal["best", "last"] = "best", cache: str | Path | None = None
-) -> LoadedRun:
+def load_run(run_dir: str | Path, which: Checkpoint = "best", cache: str | Path | None = None) -> LoadedRun:
     """A trained run, ready for evaluation. `cache` overrides the cache path in the config."""
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file():

@@ -17,8 +17,8 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.config import LossConfig, MetricConfig, TrainConfig
 from rtsynth.train.data import Batch
 from rtsynth.train.distributed import DistContext, all_reduce_sum, wrap
-from rtsynth.train.losses import Weights, model_terms, model_total, remover_input, remover_terms
-from rtsynth.train.models import NoteVAE, Removers, build_model
+from rtsynth.train.losses import Weights, model_terms, model_total, remover_input, remover_terms, tensor_sum
+from rtsynth.train.models import NoteModel, Removers, build_model
 from rtsynth.train.models.harmonic import HarmonicSetup
 
 
@@ -27,13 +27,24 @@ class DivergenceError(RtsynthError, RuntimeError):
 
 
 @dataclass
+class RemoverNets:
+    """Stage 2's networks, which only variant "+r" has."""
+
+    removers: Removers  # the bare module
+    model: nn.Module  # `removers`, or their DDP wrapper
+    optimizer: torch.optim.Optimizer
+
+
+@dataclass
 class Networks:
-    net: NoteVAE  # the bare model (classifiers and priors included)
+    net: NoteModel  # the bare model (classifiers and priors included)
     model: nn.Module  # `net`, or its DDP wrapper
     optimizer: torch.optim.Optimizer
-    removers: Removers | None = None
-    remover_model: nn.Module | None = None  # `removers`, or their DDP wrapper
-    remover_optimizer: torch.optim.Optimizer | None = None
+    stage2: RemoverNets | None = None
+
+    @property
+    def removers(self) -> Removers | None:
+        return None if self.stage2 is None else self.stage2.removers
 
 
 def build_networks(
@@ -56,8 +67,8 @@ def build_networks(
     nets = Networks(net, wrap(net, ctx), torch.optim.Adam(net.parameters(), lr=config.lr))
     if config.uses_removers:
         removers = Removers(vocab_sizes, config.model.remover_hidden).to(ctx.device)
-        nets.removers, nets.remover_model = removers, wrap(removers, ctx)
-        nets.remover_optimizer = torch.optim.Adam(removers.parameters(), lr=config.lr)
+        optimizer = torch.optim.Adam(removers.parameters(), lr=config.lr)
+        nets.stage2 = RemoverNets(removers, wrap(removers, ctx), optimizer)
     return nets
 
 
@@ -83,15 +94,16 @@ def train_step(
     out = nets.model(batch.mel, **batch.inputs)
     terms = model_terms(nets.net, out, batch.mel, batch.labels, nets.removers, loss, metric)
     terms["total"] = model_total(terms, loss, weights, metric)
-    if nets.removers is not None:
-        logits = nets.remover_model({d: z.detach() for d, z in remover_input(out, loss).items()})
+    stage2 = nets.stage2
+    if stage2 is not None:
+        logits = stage2.model({d: z.detach() for d, z in remover_input(out, loss).items()})
         terms.update(remover_terms(logits, batch.labels))
     finite_check(terms, ctx, where)
     nets.optimizer.zero_grad(set_to_none=True)
     terms["total"].backward()
     nets.optimizer.step()
-    if nets.removers is not None:
-        nets.remover_optimizer.zero_grad(set_to_none=True)
-        sum(terms[f"rem_{d}"] for d in DESCRIPTORS).backward()
-        nets.remover_optimizer.step()
+    if stage2 is not None:
+        stage2.optimizer.zero_grad(set_to_none=True)
+        tensor_sum(terms[f"rem_{d}"] for d in DESCRIPTORS).backward()
+        stage2.optimizer.step()
     return terms

@@ -85,6 +85,8 @@ class Meter:
         self.count += n
 
     def means(self, ctx: DistContext) -> dict[str, float]:
+        if self.sums is None:
+            raise RuntimeError("no batch was measured: the split has no notes for this process")
         totals = all_reduce_sum(torch.cat([self.sums, torch.tensor([float(self.count)])]), ctx)
         return dict(zip(self.names, (totals[:-1] / totals[-1]).tolist()))
 
@@ -97,7 +99,9 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict:
     """Torch, numpy and Python generator states as tensors and plain values."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = np.random.get_state()
+    assert isinstance(state, tuple)  # the legacy form, the default: (name, keys, pos, has_gauss, gauss)
+    _, keys, pos, has_gauss, gauss = state
     version, words, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
@@ -132,7 +136,7 @@ class Trainer:
         self.config, self.ctx, self.paths = config, ctx or DistContext(), RunPaths(Path(run_dir))
         if not resume and self.paths.checkpoint("last").exists():
             raise RunError(f"{self.paths.root} already holds a run: pass --resume or choose another --out")
-        if self.ctx.distributed and config.variant == "tanaka-3f" and config.tanaka.reentry:
+        if self.ctx.distributed and config.variant == "tanaka-3f" and config.tanaka_table().reentry:
             # the second pass runs the bare network outside the data-parallel wrapper's forward
             raise RunError("re-entry training runs in one process; start it without torchrun")
         cores = max(1, (os.cpu_count() or 1) // self.ctx.local_world_size)
@@ -159,7 +163,8 @@ class Trainer:
         self.stopping = EarlyStopping(config.patience)
         if self.ctx.distributed:
             torch.manual_seed(config.seed + self.ctx.rank)  # distinct sampling noise per process
-        self.epoch, self.history = 0, []
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
         if resume:
             self._restore(load_resumable(self.paths))
             if lr is not None:
@@ -174,12 +179,10 @@ class Trainer:
 
             bank = PerturbationBank.load(cache.root)
             self.train_data = PerturbedDataset.from_bank(
-                self.train_data, cache, "train", bank, self.config.tanaka.perturbation_dropout
+                self.train_data, cache, "train", bank, self.config.tanaka_table().perturbation_dropout
             )
-        if self.config.variant == "luo-gmvae" and self.config.luo.label_fraction < 1.0:
-            self.train_data = self.train_data.with_hidden_timbre(
-                self.config.luo.label_fraction, self.config.luo.label_seed
-            )
+        if self.config.variant == "luo-gmvae" and (luo := self.config.luo_table()).label_fraction < 1.0:
+            self.train_data = self.train_data.with_hidden_timbre(luo.label_fraction, luo.label_seed)
         self.val_data = NoteDataset.from_cache(cache, "val")
         log.info("data: %d train, %d val notes from %s", len(self.train_data), len(self.val_data), cache.root)
 
@@ -188,11 +191,12 @@ class Trainer:
     def weights(self, epoch: int) -> Weights:
         lam = self.config.remover_weight.value(epoch) if self.removers is not None else 0.0
         cfg = self.config
-        supervision = cfg.luo.supervision_weight if cfg.variant == "luo-gmvae" else 0.0
+        supervision = cfg.luo_table().supervision_weight if cfg.variant == "luo-gmvae" else 0.0
         beta, reentry = cfg.beta.value(epoch), 0.0
         if cfg.variant == "tanaka-3f":
-            beta = cyclical_beta(epoch, cfg.tanaka.kl_cycle, cfg.beta.end) if cfg.tanaka.kl_cycle else beta
-            reentry = cfg.tanaka.reentry_weight if cfg.tanaka.reentry else 0.0
+            tanaka = cfg.tanaka_table()
+            beta = cyclical_beta(epoch, tanaka.kl_cycle, cfg.beta.end) if tanaka.kl_cycle else beta
+            reentry = tanaka.reentry_weight if tanaka.reentry else 0.0
         return Weights(beta=beta, remover=lam, supervision=supervision, reentry=reentry)
 
     def train_step(self, batch: Batch, weights: Weights, where: str = "") -> dict[str, torch.Tensor]:
@@ -334,7 +338,7 @@ class Trainer:
             ),
             "removers": None if self.removers is None else self.removers.state_dict(),
             "optimizer": self.nets.optimizer.state_dict(),
-            "remover_optimizer": None if self.removers is None else self.nets.remover_optimizer.state_dict(),
+            "remover_optimizer": None if self.nets.stage2 is None else self.nets.stage2.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "early_stopping": asdict(self.stopping),
             "rng": rng,
@@ -359,9 +363,9 @@ class Trainer:
             self.average.load(payload["model"], int(payload["average_updates"]))
         self.nets.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
-        if self.removers is not None:
-            self.removers.load_state_dict(payload["removers"])
-            self.nets.remover_optimizer.load_state_dict(payload["remover_optimizer"])
+        if self.nets.stage2 is not None:
+            self.nets.stage2.removers.load_state_dict(payload["removers"])
+            self.nets.stage2.optimizer.load_state_dict(payload["remover_optimizer"])
         self.stopping = EarlyStopping(**payload["early_stopping"])
         self.stopping.patience = self.config.patience
         self.epoch, self.history = int(payload["epoch"]), list(payload["history"])

@@ -82,19 +82,16 @@ class ChannelState:
     point: TimbrePoint
     timeline: Timeline
     offsets: dict[str, np.ndarray] = field(default_factory=dict)
-    sustain: bool = False
 
     @staticmethod
     def fresh(space: LatentSpace) -> ChannelState:
         return ChannelState.at_rest(TimbrePoint.default(space.n_timbres), space)
 
     @staticmethod
-    def at_rest(
-        point: TimbrePoint, space: LatentSpace, offsets: dict[str, np.ndarray] | None = None, sustain: bool = False
-    ) -> ChannelState:
+    def at_rest(point: TimbrePoint, space: LatentSpace, offsets: dict[str, np.ndarray] | None = None) -> ChannelState:
         """A state holding still at this point and these offsets."""
         offsets = {} if offsets is None else offsets
-        return ChannelState(point, Timeline.still(_control(point, offsets, space)), offsets, sustain)
+        return ChannelState(point, Timeline.still(_control(point, offsets, space)), offsets)
 
     def control(self, space: LatentSpace) -> np.ndarray:
         return _control(self.point, self.offsets, space)
@@ -131,7 +128,7 @@ class ChannelState:
         n = space.n_timbres
         point = replace(self.point, cluster=self.point.cluster % n, corners=tuple(c % n for c in self.point.corners))
         offsets = {d: v for d, v in self.offsets.items() if space.layout.dim(d) == len(v)}  # what still fits
-        return ChannelState.at_rest(point, space, offsets, self.sustain)
+        return ChannelState.at_rest(point, space, offsets)
 
     def to_json(self, space: LatentSpace) -> dict[str, Any]:
         p, names = self.point, space.timbres

@@ -14,40 +14,37 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
-from rtsynth.engine.channels import N_CHANNELS, ChannelState, Timeline
+from rtsynth.engine.channels import N_CHANNELS, Timeline
 from rtsynth.engine.commands import BendChannel, MixerCommand, ReleaseVoice, SetGain, SilenceAll
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
     MAX_BEND_SEMITONES,
     MAX_GAIN,
-    MAX_MORPH_TIME_MS,
     Event,
     Gain,
-    LatentOffset,
-    LatentReset,
-    MorphCorner,
-    MorphPosition,
-    MorphTime,
+    Handler,
     NoteOff,
     NoteOn,
     Panic,
     PitchBend,
-    SelectTimbre,
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.requests import ClearNotes, NoteRequest, Rerender, StartNote
-from rtsynth.labels import LATENT_DIMS, MIDI_MAX
+from rtsynth.engine.requests import ClearNotes, NoteRequest, StartNote
+from rtsynth.engine.timbres import ChannelTimbres
+from rtsynth.labels import MIDI_MAX
 
-CORNERS = "abcd"
 MAX_NOTES_AHEAD = 4096  # notes scheduled for later than now: a sequencer's phrase, not a flood
 
 
 class Controller:
+    """Applies events in arrival order under one lock: the notes (keys, pedal, bend, gain,
+    panic) itself, timbre events through `timbres`. The timbre methods below take the same lock,
+    as /status, model swaps and presets call them from other threads."""
+
     def __init__(
         self,
         space: LatentSpace,
@@ -55,34 +52,34 @@ class Controller:
         commands: deque[MixerCommand],
         to_worker: Callable[[NoteRequest], None],
     ):
-        self.space, self.config = space, config
+        self.config = config
         self._commands, self._to_worker = commands, to_worker
         self.lookahead = config.blocksize / config.samplerate
-        self.morph_seconds = config.morph_time_ms * 1e-3
         self.gain = config.gain
         self.epoch = 0
-        self.channels = [ChannelState.fresh(space) for _ in range(N_CHANNELS)]
+        self.timbres = ChannelTimbres(space, config, to_worker)
         self._held: dict[tuple[int, int], int] = {}  # (channel, note) -> voice of the key held down
+        self._pedal = [False] * N_CHANNELS  # the sustain pedal of each channel is down
         self._sustained: list[set[int]] = [set() for _ in range(N_CHANNELS)]
         self._voice_ids = itertools.count()
         self._ahead: list[float] = []  # start times of notes scheduled for later (a heap)
         self._now = 0.0  # the arrival time of the event being applied
         self._lock = threading.Lock()
         # each handler takes its own event class: the key's
-        self._handlers: dict[type[Event], Callable[[Any, float, float | None], None]] = {
+        self._handlers: dict[type[Event], Handler] = {
             NoteOn: self._note_on,
             NoteOff: self._note_off,
             Sustain: self._sustain,
             PitchBend: self._bend,
-            SelectTimbre: self._select,
-            MorphCorner: self._corner,
-            MorphPosition: self._position,
-            MorphTime: self._morph_time,
-            LatentOffset: self._offset,
-            LatentReset: self._reset,
             Panic: self._panic,
             Gain: self._gain,
+            **self.timbres.handlers(),
         }
+
+    @property
+    def space(self) -> LatentSpace:
+        """The playing model's latent space (the timbre state keeps it, as rebase changes it)."""
+        return self.timbres.space
 
     def apply(self, event: Event, arrival: float) -> None:
         handler = self._handlers.get(type(event))
@@ -97,9 +94,6 @@ class Controller:
             self._now = arrival
             handler(event, at, arrival if event.at is None else None)
 
-    def timeline(self, channel: int) -> Timeline:
-        return self.channels[channel].timeline
-
     # --- notes ------------------------------------------------------------------------------
 
     def _note_on(self, e: NoteOn, at: float, arrival: float | None) -> None:
@@ -110,7 +104,8 @@ class Controller:
             raise ValueError(f"duration must be a positive number of seconds, got {e.duration}")
         if e.velocity == 0.0:
             return self._note_off(NoteOff(e.note, channel=e.channel), at, arrival)
-        timbre = None if e.timbre is None else self.space.timbre_index(e.timbre)
+        space = self.space
+        timbre = None if e.timbre is None else space.timbre_index(e.timbre)
         self._count_ahead(at, self._now)
         voice = next(self._voice_ids)
         spec = NoteSpec(voice, e.channel, e.note, e.velocity, e.duration, timbre, at, arrival, self.epoch)
@@ -119,10 +114,10 @@ class Controller:
         if previous is not None:  # the same key struck again: let the old note go
             self._release(previous, at)
         if e.one_shot:
-            self._release(voice, at + (e.duration if e.duration is not None else self.space.durations[-1]))
+            self._release(voice, at + (e.duration if e.duration is not None else space.durations[-1]))
         else:
             self._held[key] = voice
-        self._to_worker(StartNote(spec, self.channels[e.channel].timeline))
+        self._to_worker(StartNote(spec, self.timbres.timeline(e.channel)))
 
     def _count_ahead(self, at: float, now: float) -> None:
         """Refuse a note beyond MAX_NOTES_AHEAD scheduled notes: a flood of timed notes must not
@@ -139,13 +134,13 @@ class Controller:
         voice = self._held.pop((e.channel, e.note), None)
         if voice is None:
             return
-        if self.channels[e.channel].sustain:
+        if self._pedal[e.channel]:
             self._sustained[e.channel].add(voice)
         else:
             self._release(voice, at)
 
     def _sustain(self, e: Sustain, at: float, arrival: float | None) -> None:
-        self.channels[e.channel].sustain = e.on
+        self._pedal[e.channel] = e.on
         if not e.on:
             for voice in sorted(self._sustained[e.channel]):
                 self._release(voice, at)
@@ -173,106 +168,31 @@ class Controller:
         self.gain = float(e.value)
         self._commands.append(SetGain(at, self.gain))
 
-    # --- the latent state -------------------------------------------------------------------
+    # --- the timbre state, for the other threads ----------------------------------------------
 
-    def _moved(self, channel: int, at: float) -> None:
-        self.channels[channel].retarget(self.space, at, self.morph_seconds)
-        self._to_worker(Rerender(channel, self.channels[channel].timeline))
-
-    def _select(self, e: SelectTimbre, at: float, arrival: float | None) -> None:
-        state = self.channels[e.channel]
-        state.point = replace(state.point, cluster=self.space.timbre_index(e.timbre), x=None, y=None)
-        self._moved(e.channel, at)
-
-    def _corner(self, e: MorphCorner, at: float, arrival: float | None) -> None:
-        if e.corner not in CORNERS:
-            raise ValueError(f"morph corner must be one of a, b, c, d; got {e.corner!r}")
-        state = self.channels[e.channel]
-        corners = list(state.point.corners)
-        corners[CORNERS.index(e.corner)] = self.space.timbre_index(e.timbre)
-        state.point = replace(state.point, corners=tuple(corners))
-        if state.point.x is not None:
-            self._moved(e.channel, at)
-
-    def _position(self, e: MorphPosition, at: float, arrival: float | None) -> None:
-        for value in (e.x, e.y):
-            if value is not None and not (math.isfinite(value) and 0.0 <= value <= 1.0):
-                raise ValueError(f"morph position must be 0-1, got {value}")
-        state = self.channels[e.channel]
-        state.point = replace(state.point, x=float(e.x), y=None if e.y is None else float(e.y))
-        self._moved(e.channel, at)
-
-    def _morph_time(self, e: MorphTime, at: float, arrival: float | None) -> None:
-        if not (math.isfinite(e.ms) and 0.0 <= e.ms <= MAX_MORPH_TIME_MS):
-            raise ValueError(f"morph time must be 0-{MAX_MORPH_TIME_MS:g} ms, got {e.ms}")
-        self.morph_seconds = e.ms * 1e-3
-
-    def _offset(self, e: LatentOffset, at: float, arrival: float | None) -> None:
-        if e.descriptor not in LATENT_DIMS:
-            raise ValueError(f"unknown latent descriptor {e.descriptor!r}; use one of {list(LATENT_DIMS)}")
-        self.channels[e.channel].set_offset(self.space, e.descriptor, tuple(e.values), e.index)
-        self._moved(e.channel, at)
-
-    def _reset(self, e: LatentReset, at: float, arrival: float | None) -> None:
-        self.channels[e.channel].offsets.clear()
-        self._moved(e.channel, at)
-
-    # --- whole-state operations -------------------------------------------------------------
+    def timeline(self, channel: int) -> Timeline:
+        return self.timbres.timeline(channel)
 
     def rebase(self, space: LatentSpace) -> None:
-        """A new model: keep each channel's state, folded into the new timbre count."""
         with self._lock:
-            self.space = space
-            self.channels = [state.rebased(space) for state in self.channels]
+            self.timbres.rebase(space)
+
+    def timbre_state(self, channel: int = 0) -> dict[str, Any]:
+        with self._lock:
+            return self.timbres.timbre_state(channel)
+
+    def preset(self) -> dict[str, Any]:
+        with self._lock:
+            return self.timbres.preset()
+
+    def load_preset(self, data: dict[str, Any], at: float) -> None:
+        with self._lock:
+            self.timbres.load_preset(data, at)
 
     def held_notes(self) -> list[int]:
         """Keys held down now on any channel (whatever surface pressed them), for /status."""
         with self._lock:
             return sorted({note for _, note in self._held})
-
-    def timbre_state(self, channel: int = 0) -> dict[str, Any]:
-        """Where a channel's timbre point is headed: its cluster, morph position and the
-        timbre latent it asks for (class-mean mix plus offsets), for /status."""
-        with self._lock:
-            state, space = self.channels[channel], self.space
-            z = state.timbre_z(space)
-            return {
-                "timbre": space.timbres[state.point.cluster],
-                "morph_x": math.nan if state.point.x is None else state.point.x,
-                "morph_y": math.nan if state.point.y is None else state.point.y,
-                "timbre_z": [round(float(v), 4) for v in z],
-            }
-
-    def preset(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "format": "rtsynth-preset",
-                "version": 1,
-                "morph_time_ms": self.morph_seconds * 1e3,
-                "timbres": list(self.space.timbres),
-                "channels": {str(i): s.to_json(self.space) for i, s in enumerate(self.channels)},
-            }
-
-    def load_preset(self, data: dict[str, Any], at: float) -> None:
-        if not isinstance(data, dict) or data.get("format") != "rtsynth-preset":
-            raise ValueError("not an rtsynth preset (format should be 'rtsynth-preset')")
-        if data.get("version") != 1:
-            raise ValueError(f"preset version {data.get('version')!r} is not supported (this engine reads 1)")
-        channels = data.get("channels", {})
-        if not isinstance(channels, dict):
-            raise ValueError("preset 'channels' must be a table of channel number -> state")
-        states = {}
-        for key, value in channels.items():
-            if not (key.isdigit() and int(key) < N_CHANNELS):
-                raise ValueError(f"preset channel {key!r} is not 0-{N_CHANNELS - 1}")
-            states[int(key)] = ChannelState.from_json(value, self.space)
-        morph = float(data.get("morph_time_ms", self.morph_seconds * 1e3))
-        self._morph_time(MorphTime(morph), at, None)
-        with self._lock:
-            for channel, state in states.items():
-                current = self.channels[channel]
-                current.point, current.offsets = state.point, state.offsets
-                self._moved(channel, at)
 
 
 def _check_note(note: int) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.notes import NotePlan, assemble
-from rtsynth.engine.synth import ModelRuntime
+from rtsynth.engine.notes import NotePlan
+from rtsynth.engine.synth import Runtime
 
 
-def decode_plans(runtime: ModelRuntime, plans: list[NotePlan], stats: Counters) -> list[tuple[np.ndarray, float]]:
-    """Each plan's assembled mel and peak level, decoding every distinct latent once."""
+def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> list[tuple[np.ndarray, float]]:
+    """Each plan's parameters (a mel, or synthesis frames) and peak level; each distinct latent decoded once."""
     if not plans:
         return []
     z = np.concatenate([p.z for p in plans])
@@ -22,6 +22,6 @@ def decode_plans(runtime: ModelRuntime, plans: list[NotePlan], stats: Counters) 
     stats.add("decodes", decodes)
     out, start = [], 0
     for plan in plans:
-        out.append(assemble(plan, mels[start : start + len(plan.z)], runtime.mel.db_range))
+        out.append(runtime.assemble(plan, mels[start : start + len(plan.z)]))
         start += len(plan.z)
     return out

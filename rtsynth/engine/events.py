@@ -8,7 +8,9 @@ plus its fixed one-block look-ahead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 TimbreRef = str | int  # a timbre cluster by name or index
 
@@ -24,6 +26,11 @@ MAX_LATENT_OFFSET = 10.0  # latent priors are unit-scale; +-10 sigma is far off 
 class Event:
     at: float | None = field(default=None, kw_only=True)
     channel: int = field(default=0, kw_only=True)  # MIDI channel 0-15; OSC uses 0
+
+
+# how the engine applies one event class: (the event, its engine time, its arrival or None when
+# it came with its own time); a handler table maps each class to the one that takes it
+Handler = Callable[[Any, float, float | None], None]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import numpy as np
 from rtsynth.bundle import BundleSpec
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, LatentLayout
 
-MAX_LEVEL_EXTRAPOLATION_DB = 12.0  # velocities beyond the table: at most this far past its ends
+MAX_LEVEL_EXTRAPOLATION_DB = 24.0  # velocities beyond the table: at most this far past its ends
+MIN_VELOCITY = 1 / 127  # the softest velocity a level is computed for (log velocity below it is unbounded)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / MIDI_MAX
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
+        self.key_level = self._key_level_table(spec)  # [n_timbres, n_dynamics, n_pitches] dB
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -63,6 +65,15 @@ class LatentSpace:
             if row is None or any(d not in row for d in self.dynamics):
                 raise ValueError(f"bundle loudness table lacks {timbre!r} x {list(self.dynamics)}")
             table[i] = [row[d] for d in self.dynamics]
+        return table
+
+    def _key_level_table(self, spec: BundleSpec) -> np.ndarray:
+        table = np.zeros((len(self.timbres), len(self.dynamics), len(self.pitches)))
+        for i, timbre in enumerate(self.timbres):
+            row = spec.key_level_db.get(timbre, {})
+            for j, dyn in enumerate(self.dynamics):
+                if dyn in row:
+                    table[i, j] = row[dyn]
         return table
 
     @property
@@ -129,18 +140,27 @@ class LatentSpace:
         z: np.ndarray = (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
         return z
 
-    def level_db(self, velocity: float) -> np.ndarray:
-        """Peak dB per timbre at this velocity [n_timbres]; extrapolated a little past the table."""
-        v, table = self.dynamics_velocity, self.loudness
-        if len(v) == 1:
+    def level_db(self, velocity: float, note: int | None = None) -> np.ndarray:
+        """Peak dB per timbre at this velocity [n_timbres] (and key, where the bundle is calibrated
+        per key: the pitch class nearest it); extrapolated a little past the table.
+
+        Between and beyond the table's velocities the level is linear in log velocity: General
+        MIDI's curve (level 40·log10(v/127) dB), which the reference renderer follows, is a line
+        there, so three dynamics place every velocity from 1 to 127.
+        """
+        table = self.loudness
+        if note is not None:
+            table = table + self.key_level[:, :, int(np.argmin(np.abs(self.pitches - note)))]
+        if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
-        lo, hi, t = self.velocity_weights(velocity)
-        level: np.ndarray = (1 - t) * table[:, lo] + t * table[:, hi]
-        if velocity < v[0] or velocity > v[-1]:
-            a, b = (0, 1) if velocity < v[0] else (-2, -1)
-            slope = (table[:, b] - table[:, a]) / (v[b] - v[a])
-            past = slope * (velocity - v[0 if velocity < v[0] else -1])
-            level = level + np.clip(past, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
+        v = np.log(self.dynamics_velocity)
+        x = float(np.log(max(velocity, MIN_VELOCITY)))
+        hi = int(np.clip(np.searchsorted(v, x), 1, len(v) - 1))
+        t = (x - v[hi - 1]) / (v[hi] - v[hi - 1])
+        level: np.ndarray = (1 - t) * table[:, hi - 1] + t * table[:, hi]
+        if x < v[0] or x > v[-1]:  # the end segment's line, at most MAX_LEVEL_EXTRAPOLATION_DB past the end
+            end = table[:, 0] if x < v[0] else table[:, -1]
+            level = end + np.clip(level - end, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
         return level
 
     def duration_z(self, seconds: float | None) -> np.ndarray:

@@ -11,7 +11,7 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.process import load_runtime, runtime_info
 from rtsynth.engine.requests import Activate, LoadModel, ModelSwapped, StopWorker, WorkerReply, WorkerRequest
-from rtsynth.engine.synth import ModelRuntime
+from rtsynth.engine.synth import Runtime
 from rtsynth.engine.worker import RenderWorker
 
 
@@ -40,7 +40,7 @@ class LocalWorker:
         self._worker = RenderWorker(self._bank, runtime, self._config, self._swapped, self._clock, self._kill_now)
         return runtime_info(runtime)
 
-    def _swapped(self, runtime: ModelRuntime) -> None:
+    def _swapped(self, runtime: Runtime) -> None:
         self._on_message(ModelSwapped(runtime_info(runtime)))
 
     def send(self, request: WorkerRequest) -> None:

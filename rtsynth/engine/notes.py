@@ -84,7 +84,7 @@ def plan_note(
     else:
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
-    level = space.control_level(space.level_db(spec.velocity), control)
+    level = space.control_level(space.level_db(spec.velocity, spec.note), control)
     return NotePlan(z, level, position, transpose)
 
 
@@ -114,15 +114,21 @@ def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.n
     return ordered
 
 
+def blend_keys(plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Key arrays [k, rows, n_frames] (mels, synthesis parameters) -> each frame's blend of
+    the two keys around it [rows, n_frames], and the level (dB) of each frame."""
+    lo = np.minimum(np.floor(plan.position).astype(np.int64), len(keys) - 2)
+    t = (plan.position - lo).astype(np.float32)
+    frames = np.arange(keys.shape[2])
+    blended = keys[lo, :, frames].T * (1 - t) + keys[lo + 1, :, frames].T * t
+    return blended, plan.level[lo] * (1 - t) + plan.level[lo + 1] * t
+
+
 def assemble(plan: NotePlan, mels: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:
     """Key mels [k, n_mels, n_frames] -> the note's mel [n_mels, n_frames] and its peak dB."""
     if plan.static:
         return mels[0], float(plan.level[0])
-    lo = np.minimum(np.floor(plan.position).astype(np.int64), len(mels) - 2)
-    t = (plan.position - lo).astype(np.float32)
-    frames = np.arange(mels.shape[2])
-    mel = mels[lo, :, frames].T * (1 - t) + mels[lo + 1, :, frames].T * t
-    level = plan.level[lo] * (1 - t) + plan.level[lo + 1] * t
+    mel, level = blend_keys(plan, mels)
     peak = float(level.max())
     mel = np.clip(mel - ((peak - level) / db_range)[None, :].astype(np.float32), 0.0, 1.0)
     return mel.astype(np.float32), peak

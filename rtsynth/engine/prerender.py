@@ -9,18 +9,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rtsynth.engine.cache import CacheKey, RenderCache, cache_key
+from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.notes import NoteSpec, plan_note
-from rtsynth.engine.synth import ModelRuntime, NoteStream
+from rtsynth.engine.synth import AudioStream, Runtime
 
 
 @dataclass
 class _Job:
     key: CacheKey
-    stream: NoteStream
+    stream: AudioStream
     pieces: list[np.ndarray] = field(default_factory=list)
 
 
@@ -51,7 +51,7 @@ class PreRenderer:
     def pending(self) -> int:
         return len(self._queue) + (self._job is not None)
 
-    def step(self, runtime: ModelRuntime) -> bool:
+    def step(self, runtime: Runtime) -> bool:
         """Start the next note or render the next chunk of the current one; False when idle."""
         with self._lock:
             restarted, self._restart = self._restart, False
@@ -69,18 +69,18 @@ class PreRenderer:
             self._job = None
         return True
 
-    def _begin(self, runtime: ModelRuntime, spec: NoteSpec, timeline: Timeline) -> bool:
+    def _begin(self, runtime: Runtime, spec: NoteSpec, timeline: Timeline) -> bool:
         plan = plan_note(
             spec, Timeline.still(timeline.final), runtime.space, runtime.frame_seconds, runtime.mel.n_frames
         )
-        key = cache_key(plan.z[0], runtime.vocoder_name)
+        key = runtime.note_key(plan, spec.note)
         if self.cache.has_audio(key):
             self.stats.add("prerendered")
             return True
         entry = self.cache.get(key)
         mel = entry.mel if entry is not None else decode_plans(runtime, [plan], self.stats)[0][0]
         self.cache.put_mel(key, mel)
-        self._job = _Job(key, runtime.stream(mel, 0.0, 0))
+        self._job = _Job(key, runtime.stream(mel, 0.0, 0, note=spec.note))
         return True
 
     def _drop_job(self) -> None:

@@ -39,7 +39,7 @@ from rtsynth.engine.requests import (
     WorkerReply,
     WorkerRequest,
 )
-from rtsynth.engine.synth import ModelRuntime
+from rtsynth.engine.synth import Runtime, create_runtime
 from rtsynth.engine.worker import RenderWorker
 from rtsynth.errors import RtsynthError
 
@@ -59,7 +59,7 @@ class WorkerUnavailable(OSError):
     """A request while the render worker is gone (it is being restarted): this request is lost."""
 
 
-def runtime_info(runtime: ModelRuntime) -> dict[str, str]:
+def runtime_info(runtime: Runtime) -> dict[str, str]:
     directory = Path(runtime.model.directory)
     return {
         "bundle": str(directory.resolve()),  # the folder it was loaded from: names inside may repeat
@@ -71,10 +71,10 @@ def runtime_info(runtime: ModelRuntime) -> dict[str, str]:
     }
 
 
-def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> ModelRuntime:
+def load_runtime(bundle_dir: str | Path, config: EngineConfig) -> Runtime:
     from rtsynth.model import load_model
 
-    runtime = ModelRuntime(load_model(bundle_dir, config.providers, config.threads), config)
+    runtime = create_runtime(load_model(bundle_dir, config.providers, config.threads), config)
     runtime.warm_up(streams=config.slots + 2)  # every voice, plus re-renders in flight
     return runtime
 
@@ -195,7 +195,7 @@ def worker_main(conn: Connection) -> None:
         return
     trimmer = MemoryTrimmer()
 
-    def swapped(runtime: ModelRuntime) -> None:
+    def swapped(runtime: Runtime) -> None:
         trimmer.swapped()
         send(ModelSwapped(runtime_info(runtime)))
 

@@ -17,7 +17,7 @@ from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
 from rtsynth.engine.requests import ResumeNote
-from rtsynth.engine.synth import ModelRuntime, NoteStream, Rendered
+from rtsynth.engine.synth import AudioStream, NoteStream, Rendered, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable, playhead
 
 SPLICE_SAFETY_S = 0.008  # plus two blocks: how far ahead of the playhead new audio may be spliced in
@@ -34,13 +34,13 @@ class Splicer:
         ramp = np.linspace(0.0, np.pi / 2, self._xfade, dtype=np.float32)
         self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
 
-    def rerender(self, channels: set[int], runtime: ModelRuntime, timeline: Callable[[int], Timeline]) -> None:
+    def rerender(self, channels: set[int], runtime: Runtime, timeline: Callable[[int], Timeline]) -> None:
         """Re-render the coming frames of the channels' sounding notes (one batched decode)."""
         with self.table.lock:
             voices = [v for v in self.table.voices.values() if v.spec.channel in channels]
         self.stats.add("rerenders", self._render(voices, runtime, timeline))
 
-    def resume(self, notes: Sequence[ResumeNote], runtime: ModelRuntime) -> int:
+    def resume(self, notes: Sequence[ResumeNote], runtime: Runtime) -> int:
         """Carry on the notes a dead worker left in their slots: each becomes a voice here whose
         audio so far is what its row holds, and a fresh render of the rest is crossfaded in where
         that audio ends (over silence, if the playhead got there first), so the note keeps its
@@ -57,7 +57,7 @@ class Splicer:
         timelines = {note.spec.channel: note.timeline for note in notes}
         return self._render(voices, runtime, timelines.__getitem__)
 
-    def _render(self, voices: list[Voice], runtime: ModelRuntime, timeline: Callable[[int], Timeline]) -> int:
+    def _render(self, voices: list[Voice], runtime: Runtime, timeline: Callable[[int], Timeline]) -> int:
         """Re-render the coming frames of these voices (one batched decode) and splice them in."""
         jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline))]
         if not jobs:
@@ -68,11 +68,11 @@ class Splicer:
             for (voice, _, frame), (mel, peak) in zip(jobs, sources, strict=True):
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
-                    self.splice(voice, runtime.stream(mel, peak, frame))
+                    self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
         return len(live_ids)
 
     def _plan(
-        self, voice: Voice, runtime: ModelRuntime, timeline: Callable[[int], Timeline]
+        self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
@@ -104,9 +104,9 @@ class Splicer:
         self.splice(voice, voice.runtime.stream(old.mel, old.peak_db, 0))
         self.stats.add("handovers")
 
-    def splice(self, voice: Voice, new: NoteStream) -> None:
+    def splice(self, voice: Voice, new: AudioStream) -> None:
         """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it; a
-        resumed note's at the end of what was rendered, keeping its lead (`new` is the same audio)."""
+        resumed note's at the end of what was rendered, so it keeps its lead."""
         bank, slot, old = self.bank, voice.slot, voice.stream
         warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)
         if isinstance(old, Rendered):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtsynth.engine.cache import CacheKey, RenderCache, cache_key
+from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
 from rtsynth.engine.config import EngineConfig
@@ -22,7 +22,7 @@ from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, plan_note
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import write
-from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream
+from rtsynth.engine.synth import AudioStream, CachedStream, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable, send_to_mixer
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class NoteStarter:
             start = self.scheduler.next_start()
         return 0.1 if start is None else min(0.1, max(0.0, start - self.lead - self.clock()))
 
-    def start_due(self, runtime: ModelRuntime, epoch: int, timeline: Callable[[int], Timeline]) -> bool:
+    def start_due(self, runtime: Runtime, epoch: int, timeline: Callable[[int], Timeline]) -> bool:
         """Start the notes whose start is within the lead; False if none was due."""
         with self.table.lock:
             due, crowded = self.scheduler.due(self.clock() + self.lead, self.config.voices)
@@ -81,9 +81,7 @@ class NoteStarter:
             self.idle.set()
         return True
 
-    def _start(
-        self, specs: list[NoteSpec], runtime: ModelRuntime, epoch: int, timeline: Callable[[int], Timeline]
-    ) -> None:
+    def _start(self, specs: list[NoteSpec], runtime: Runtime, epoch: int, timeline: Callable[[int], Timeline]) -> None:
         began = time.perf_counter()
         now, late = self.clock(), self.config.late_drop_ms * 1e-3
         fresh = [s for s in specs if s.epoch == epoch]
@@ -96,16 +94,16 @@ class NoteStarter:
         plans = [
             plan_note(s, timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames) for s in fresh
         ]
-        sources = self._sources(plans, runtime)
+        sources = self._sources(plans, fresh, runtime)
         for spec, plan, source in zip(fresh, plans, sources, strict=True):
             self._launch(spec, plan, source, runtime, began)
         for source in sources:  # after the first chunks went out: copying a mel takes ms
             if source.mel is not None and source.key is not None:
                 self.cache.put_mel(source.key, source.mel)
 
-    def _sources(self, plans: list[NotePlan], runtime: ModelRuntime) -> list[Source]:
+    def _sources(self, plans: list[NotePlan], specs: list[NoteSpec], runtime: Runtime) -> list[Source]:
         """For each plan: cached full audio, or its mel (from the cache or one batched decode)."""
-        keys = [cache_key(p.z[0], runtime.vocoder_name) if p.static else None for p in plans]
+        keys = [runtime.note_key(p, s.note) if p.static else None for p, s in zip(plans, specs, strict=True)]
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
         decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
@@ -120,22 +118,22 @@ class NoteStarter:
                 sources.append(Source(None, mel, peak, key))
         return sources
 
-    def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: ModelRuntime, began: float) -> None:
+    def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: Runtime, began: float) -> None:
         with self.table.lock:
             slot = self.table.allocate(spec)
         if slot is None:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
             return
-        stream: NoteStream | CachedStream
+        stream: AudioStream
         if source.audio is not None:
             stream, attack = CachedStream(runtime, source.audio, source.peak_db), False
         else:
             assert source.mel is not None
-            stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder)
+            stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder, spec.note)
             attack = runtime.attack_vocoder_name is not None
         bank = self.bank
         bank.voice[slot], bank.channel[slot] = spec.voice, spec.channel
-        bank.transpose[slot], bank.length[slot] = plan.transpose, runtime.note_samples
+        bank.transpose[slot], bank.length[slot] = runtime.mixer_transpose(plan.transpose), runtime.note_samples
         bank.ready[slot] = 0
         write(bank, slot, stream.advance(runtime.first_frames), stream.start)
         bank.ready[slot] = stream.written

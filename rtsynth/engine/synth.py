@@ -9,15 +9,22 @@ round(f x hop x out_rate / model_rate). Re-rendering and the fast attack path re
 from __future__ import annotations
 
 import logging
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from rtsynth.engine.cache import CacheKey, cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
+from rtsynth.engine.notes import NotePlan, assemble
 from rtsynth.model import Model
+from rtsynth.synthesis import parse_synthesis
 from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, StreamingVocoder, create_vocoder
 from rtsynth.vocoder.loudness import level_gain
+
+if TYPE_CHECKING:
+    from rtsynth.engine.direct import DirectRuntime
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +43,98 @@ def choose_vocoder(requested: str, bundle_choice: dict[str, Any]) -> str:
     return DEFAULT_VOCODER
 
 
-class ModelRuntime:
-    def __init__(self, model: Model, config: EngineConfig):
-        self.model, self.spec = model, model.spec
-        self.space = LatentSpace(model.spec)
+class Runtime(ABC):
+    """What every way of playing a model shares: the latent space and the note's timeline
+    (frames of the decoder's hop, mapped to output samples)."""
+
+    def __init__(self, model: Model, config: EngineConfig, space: LatentSpace):
+        self.model, self.spec, self.space = model, model.spec, space
         self.mel = model.spec.mel
         self.out_rate = config.samplerate
-        self.vocoder_name = choose_vocoder(config.vocoder, model.spec.vocoder)
-        attack = config.attack_vocoder
-        self.attack_vocoder_name = choose_vocoder(attack, {}) if attack not in ("", "none", self.vocoder_name) else None
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
         self.note_samples = round(self.mel.n_frames * self.samples_per_frame)
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
-        self._vocoders: dict[str, list[StreamingVocoder]] = {}
-        self._resamplers: list[StreamingResampler] = []
-        start = self.take_vocoder(self.start_vocoder)
-        self.first_frames = max(config.first_frames, start.latency_frames)
-        self.give_back(self.start_vocoder, start, None)
 
     @property
     def name(self) -> str:
         return self.spec.name
 
+    def frame_of(self, sample: float) -> int:
+        """The decoder frame that output sample `sample` of a note belongs to."""
+        return int(sample / self.samples_per_frame)
+
+    def sample_of(self, frame: int) -> int:
+        return round(frame * self.samples_per_frame)
+
+    # what the note starter, splicer and pre-renderer ask of each kind of runtime
+    vocoder_name: str  # reported, and part of cache keys
+    attack_vocoder_name: str | None  # a fast path new notes start with, or None
+    first_frames: int  # frames of a new note rendered before it is handed to the mixer
+
     @property
     def start_vocoder(self) -> str:
-        """The vocoder a new note starts with (a fast attack path, crossfaded away, or the main one)."""
+        """The path a new note starts with (a fast attack path, crossfaded away, or the main one)."""
         return self.attack_vocoder_name or self.vocoder_name
+
+    @abstractmethod
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Latents [k, size] -> per-key frame parameters [k, rows, n_frames], one batched run."""
+
+    @abstractmethod
+    def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
+        """Key parameters -> the note's [rows, n_frames] and its peak level (dB)."""
+
+    @abstractmethod
+    def note_key(self, plan: NotePlan, note: int) -> CacheKey:
+        """Cache key of a static note's audio."""
+
+    @abstractmethod
+    def mixer_transpose(self, transpose: float) -> float:
+        """Semitones the mixer resamples a note by, given the plan's transposition."""
+
+    @abstractmethod
+    def stream(
+        self, params: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+    ) -> AudioStream:
+        """A note's audio from `start_frame` on."""
+
+    @abstractmethod
+    def warm_up(self, streams: int = 1) -> None:
+        """Run every path once before the first note (first onnxruntime runs are slow)."""
+
+
+class AudioStream(Protocol):
+    """A note's output-rate audio, handed out a few frames at a time."""
+
+    start: int  # output sample of the stream's first sample
+    written: int  # output sample after the last one returned
+    done: bool
+    peak_db: float
+
+    @property
+    def gain(self) -> float: ...
+
+    def advance(self, frames: int) -> np.ndarray: ...
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+class ModelRuntime(Runtime):
+    """Mel decoders: the mel is vocoded and resampled to the output rate; the mixer transposes
+    (resamples) each key from the pitch class that plays it."""
+
+    def __init__(self, model: Model, config: EngineConfig):
+        super().__init__(model, config, LatentSpace(model.spec))
+        self.vocoder_name = choose_vocoder(config.vocoder, model.spec.vocoder)
+        attack = config.attack_vocoder
+        self.attack_vocoder_name = choose_vocoder(attack, {}) if attack not in ("", "none", self.vocoder_name) else None
+        self._vocoders: dict[str, list[StreamingVocoder]] = {}
+        self._resamplers: list[StreamingResampler] = []
+        start = self.take_vocoder(self.start_vocoder)
+        self.first_frames = max(config.first_frames, start.latency_frames)
+        self.give_back(self.start_vocoder, start, None)
 
     # the pools are shared by the worker's two threads: list.pop and append are atomic
     def take_vocoder(self, name: str) -> StreamingVocoder:
@@ -89,15 +162,21 @@ class ModelRuntime:
         mels: np.ndarray = np.clip(self.model.decode(z), 0.0, 1.0)
         return mels
 
-    def stream(self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None) -> NoteStream:
+    def assemble(self, plan: NotePlan, mels: np.ndarray) -> tuple[np.ndarray, float]:
+        return assemble(plan, mels, self.mel.db_range)
+
+    def note_key(self, plan: NotePlan, note: int) -> CacheKey:
+        """Cache key of a static note: its latent (the mixer transposes what it plays to the key)."""
+        return cache_key(plan.z[0], self.vocoder_name)
+
+    def mixer_transpose(self, transpose: float) -> float:
+        return transpose
+
+    def stream(
+        self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+    ) -> NoteStream:
+        """A note's audio from `start_frame` on (`note` is the mixer's to transpose to)."""
         return NoteStream(self, mel, peak_db, start_frame, vocoder or self.vocoder_name)
-
-    def frame_of(self, sample: float) -> int:
-        """The mel frame that output sample `sample` of a note belongs to."""
-        return int(sample / self.samples_per_frame)
-
-    def sample_of(self, frame: int) -> int:
-        return round(frame * self.samples_per_frame)
 
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once (the first onnxruntime run and FFT plans are slow) and build
@@ -170,7 +249,7 @@ class NoteStream:
 class CachedStream:
     """A finished note from the cache, handed out in pieces like a NoteStream."""
 
-    def __init__(self, runtime: ModelRuntime, audio: np.ndarray, peak_db: float):
+    def __init__(self, runtime: Runtime, audio: np.ndarray, peak_db: float):
         self.runtime, self._audio, self.peak_db = runtime, audio, peak_db
         self.start = self.written = 0
         self.frame = 0
@@ -200,11 +279,16 @@ class Rendered:
     """What a dead worker left of a note: the bank row holds its audio up to `written`. The
     old side of a resume's splice; silence beyond, for the gap if the playhead got there first."""
 
-    def __init__(self, runtime: ModelRuntime, written: int):
+    def __init__(self, runtime: Runtime, written: int):
         self.runtime, self.start, self.written = runtime, 0, written
         self.frame = runtime.frame_of(written)
         self.done = written >= runtime.note_samples
+        self.peak_db = 0.0
         self.vocoder_name = "rendered"
+
+    @property
+    def gain(self) -> float:
+        return 1.0  # the row holds the audio as played
 
     def advance(self, frames: float) -> np.ndarray:
         return self.advance_to(self.written + round(frames * self.runtime.samples_per_frame), 0)
@@ -218,3 +302,11 @@ class Rendered:
 
     def close(self) -> None:
         self.done = True
+
+
+def create_runtime(model: Model, config: EngineConfig) -> ModelRuntime | DirectRuntime:
+    """The runtime a bundle asks for: direct synthesis for `harmonic-noise`, else mel + vocoder."""
+    from rtsynth.engine.direct import DirectRuntime
+
+    synthesis = parse_synthesis(model.spec.synthesis)
+    return DirectRuntime(model, config, synthesis) if synthesis is not None else ModelRuntime(model, config)

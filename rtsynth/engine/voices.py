@@ -19,7 +19,7 @@ from rtsynth.engine.commands import KillSlot, MixerCommand, StealVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import FADING, FREE, PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.synth import CachedStream, ModelRuntime, NoteStream, Rendered
+from rtsynth.engine.synth import AudioStream, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ def playhead(bank: VoiceBank, slot: int) -> float:
 class Voice:
     spec: NoteSpec
     slot: int
-    stream: NoteStream | CachedStream | Rendered
-    runtime: ModelRuntime
+    stream: AudioStream
+    runtime: Runtime
     key: CacheKey | None  # cache key while the note is a plain, static render
     attack: bool  # still on the fast attack vocoder
     stolen: bool = False

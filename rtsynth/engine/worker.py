@@ -36,7 +36,7 @@ from rtsynth.engine.requests import Activate, ClearNotes, NoteRequest, Prerender
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import Splicer, write
 from rtsynth.engine.starter import NoteStarter
-from rtsynth.engine.synth import ModelRuntime, NoteStream
+from rtsynth.engine.synth import CachedStream, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,9 @@ class RenderWorker:
     def __init__(
         self,
         bank: VoiceBank,
-        runtime: ModelRuntime,
+        runtime: Runtime,
         config: EngineConfig,
-        on_swap: Callable[[ModelRuntime], None],
+        on_swap: Callable[[Runtime], None],
         clock: Callable[[], float] = time.monotonic,
         kill_now: Callable[[int], None] | None = None,
     ):
@@ -68,7 +68,7 @@ class RenderWorker:
         self._epoch = 0
         self._dirty: set[int] = set()  # channels whose sounding notes need re-rendering
         self._next_rerender = 0.0  # re-renders are spaced: a stream of morph moves must not starve the voices
-        self._swap: ModelRuntime | None = None
+        self._swap: Runtime | None = None
         self._resume: list[ResumeNote] = []
 
     @property
@@ -104,7 +104,7 @@ class RenderWorker:
         for start in activate.replay:
             self.accept(start)
 
-    def swap(self, runtime: ModelRuntime) -> None:
+    def swap(self, runtime: Runtime) -> None:
         self._swap = runtime
 
     def apply_swap(self) -> None:
@@ -222,7 +222,7 @@ class RenderWorker:
             write(self.bank, slot, audio, at)
             self.bank.ready[slot] = stream.written
             whole = None
-            if stream.done and voice.key is not None and not voice.attack and isinstance(stream, NoteStream):
+            if stream.done and voice.key is not None and not voice.attack and not isinstance(stream, CachedStream):
                 whole = self.bank.audio[slot, : voice.runtime.note_samples] / np.float32(stream.gain)
         if whole is not None and voice.key is not None:
             self.cache.put_audio(voice.key, whole)

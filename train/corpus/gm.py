@@ -33,6 +33,7 @@ import soundfile as sf
 
 from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
+from rtsynth.dsp.audio import sounding_span
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import (
@@ -47,7 +48,6 @@ from rtsynth.labels import (
 )
 from rtsynth.resources import config_file
 from rtsynth.settings import PAPER_TRIM
-from rtsynth.train.prep.audio import sounding_span
 
 log = logging.getLogger(__name__)
 

@@ -57,11 +57,10 @@ def read_unlabelled(root: str | Path, check_audio: bool = False) -> Corpus:
 
 def _audio_problem(path: Path) -> str | None:
     """Why prep would skip this file (unreadable, empty, silent), or None."""
-    from rtsynth.train.prep.audio import AudioProblem, read_mono
-    from rtsynth.train.prep.options import PrepOptions
+    from rtsynth.dsp.audio import AudioProblem, read_mono
 
     try:
-        read_mono(path, PrepOptions().silence_floor_dbfs)
+        read_mono(path)
     except AudioProblem as problem:
         return str(problem)
     return None

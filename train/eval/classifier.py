@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.eval.latents import batched, load_mels
+from rtsynth.train.losses import tensor_sum
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,8 @@ def train_classifier(cache, config: ClassifierConfig) -> tuple[MelClassifier, di
             stale += 1
             if stale >= config.patience:
                 break
+    if best_state is None:
+        raise ValueError(f"the independent classifier never scored a validation accuracy in {epochs} epoch(s)")
     model.load_state_dict(best_state)
     model.eval()
     accuracy = {split: _accuracy(model, cache, cache.indices(split)) or None for split in ("train", "val", "test")}
@@ -198,7 +201,7 @@ def _train_epoch(model, optimiser, cache, order: np.ndarray, batch_size: int) ->
             continue
         logits = model(torch.from_numpy(load_mels(cache, idx)))
         labels = cache.label_matrix(idx)
-        loss = sum(
+        loss = tensor_sum(
             nn.functional.cross_entropy(logits[d], torch.from_numpy(labels[:, j])) for j, d in enumerate(DESCRIPTORS)
         )
         optimiser.zero_grad()

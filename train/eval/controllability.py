@@ -108,7 +108,7 @@ def _single(judge: Judge, refs: SplitLatents, means: ClassMeans, j: int, spreads
     asked = refs.labels.copy()
     asked[:, j] = [_other_class(candidates, own, rng) for own in refs.labels[:, j]]
     eps = rng.standard_normal((len(refs), means.means[name].shape[1])).astype(np.float32)
-    out = {domain: {} for domain in judge.domains}
+    out: dict[str, dict[str, dict[str, float]]] = {domain: {} for domain in judge.domains}
     for w in spreads:
         z = refs.z()
         z[:, latent_slices()[name]] = means.means[name][asked[:, j]] + w * means.sigma[name][asked[:, j]] * eps
@@ -118,7 +118,7 @@ def _single(judge: Judge, refs: SplitLatents, means: ClassMeans, j: int, spreads
     return out
 
 
-def _single_scores(named: np.ndarray, asked: np.ndarray, j: int) -> dict:
+def _single_scores(named: np.ndarray, asked: np.ndarray, j: int) -> dict[str, float]:
     right = named == asked
     others = [k for k in range(len(DESCRIPTORS)) if k != j]
     return {"asked": float(right[:, j].mean()), "kept": float(right[:, others].mean()), "silent": silent_count(named)}
@@ -135,7 +135,8 @@ def _joint(judge: Judge, refs: SplitLatents, means: ClassMeans, spreads, rng, st
     seen = np.all([means.present[d][refs.labels[:, j]] for j, d in enumerate(DESCRIPTORS)], axis=0)
     asked = refs.labels[seen]
     eps = {d: rng.standard_normal((len(asked), means.means[d].shape[1])).astype(np.float32) for d in DESCRIPTORS}
-    out = {domain: {"n": len(asked), "accuracy": {}, "silent": {}} for domain in judge.domains}
+    scores: dict[str, dict[str, dict[str, float] | None]] = {domain: {} for domain in judge.domains}
+    silent: dict[str, dict[str, int]] = {domain: {} for domain in judge.domains}
     for w in spreads:
         z = np.concatenate(
             [means.means[d][asked[:, j]] + w * means.sigma[d][asked[:, j]] * eps[d] for j, d in enumerate(DESCRIPTORS)],
@@ -143,10 +144,10 @@ def _joint(judge: Judge, refs: SplitLatents, means: ClassMeans, spreads, rng, st
         )
         named = judge(z, asked) if len(asked) else dict.fromkeys(judge.domains)
         for domain, predicted in named.items():
-            out[domain]["accuracy"][str(w)] = None if predicted is None else accuracy(predicted, asked)
-            out[domain]["silent"][str(w)] = 0 if predicted is None else silent_count(predicted)
+            scores[domain][str(w)] = None if predicted is None else accuracy(predicted, asked)
+            silent[domain][str(w)] = 0 if predicted is None else silent_count(predicted)
         steps.update()
-    return out
+    return {domain: {"n": len(asked), "accuracy": scores[domain], "silent": silent[domain]} for domain in judge.domains}
 
 
 def accuracy(named: np.ndarray, asked: np.ndarray) -> dict[str, float]:

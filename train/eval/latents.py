@@ -30,6 +30,18 @@ class SplitLatents:
         """The concatenated latents [n, layout size], as the decoder takes it."""
         return concat_latents(self.mu)
 
+    def own_predictions(self) -> np.ndarray:
+        """`predicted`, which a split encoded with with_outputs=True has."""
+        if self.predicted is None:
+            raise ValueError("the model's own predictions need a split encoded with with_outputs=True")
+        return self.predicted
+
+    def recon_errors(self) -> np.ndarray:
+        """`recon_mse`, which a split encoded with with_outputs=True has."""
+        if self.recon_mse is None:
+            raise ValueError("reconstruction errors need a split encoded with with_outputs=True")
+        return self.recon_mse
+
     def subset(self, rows: np.ndarray) -> SplitLatents:
         return SplitLatents(
             indices=self.indices[rows],

@@ -100,8 +100,9 @@ def evaluate_luo(run, options) -> dict:
         independent.ClassifierConfig(epochs=options.classifier_epochs),
     )
     means = class_means(model, train, cache.vocab.sizes())
+    predicted = test.own_predictions()
     accuracy = {
-        d: float((test.predicted[:, j] == test.labels[:, j]).mean()) if d in LATENTS else None
+        d: float((predicted[:, j] == test.labels[:, j]).mean()) if d in LATENTS else None
         for j, d in enumerate(DESCRIPTORS)
     }
     leak = leakage_matrix(train.mu, train.labels, test.mu, test.labels)
@@ -117,7 +118,7 @@ def evaluate_luo(run, options) -> dict:
         "cache": str(cache.root),
         "counts": {"test": len(test), "train_used": len(train), "train_total": len(cache.indices("train"))},
         "label_fraction": run.config.luo.label_fraction,
-        "table_one": {"accuracy": accuracy, "recon_mse": float(np.mean(test.recon_mse)), "n_test": len(test)},
+        "table_one": {"accuracy": accuracy, "recon_mse": float(np.mean(test.recon_errors())), "n_test": len(test)},
         "leakage": leak.to_dict(),
         "clusters": cluster_stats(test.mu, test.labels),
         "independent_classifier": {

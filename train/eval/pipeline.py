@@ -7,17 +7,21 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
+
+if TYPE_CHECKING:
+    from rtsynth.train.runs import Checkpoint
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class EvalOptions:
-    which: str = "best"  # checkpoint
+    which: Checkpoint = "best"
     max_train_notes: int = 4000  # training notes encoded for k-NN and class centroids
     tsne_points: int = 600
     control_refs: int = 48
@@ -35,7 +39,8 @@ class _Stages:
     def __init__(self, total: int):
         from tqdm import tqdm
 
-        self.bar, self.seconds = tqdm(total=total, desc="eval", unit="step"), {}
+        self.bar = tqdm(total=total, desc="eval", unit="step")
+        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def __call__(self, name: str):

@@ -125,7 +125,7 @@ def evaluate_tanaka(run, options) -> dict:
                 "dynamics": own["variation"]["dynamics"],
                 "duration": None,
             },
-            "recon_mse": float(np.mean(test.recon_mse)),
+            "recon_mse": float(np.mean(test.recon_errors())),
             "n_test": len(test),
             "measured_by": "k-NN (k=5): z_t global, z_p and z_v frame-wise",
         },

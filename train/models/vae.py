@@ -152,13 +152,11 @@ def build_model(
     if config.variant == "luo-gmvae":
         from rtsynth.train.models.luo import LuoGMVAE
 
-        assert config.luo is not None  # TrainConfig requires the [luo] table for this variant
-        return LuoGMVAE(vocab_sizes, config.model, config.luo, n_mels, n_frames)
+        return LuoGMVAE(vocab_sizes, config.model, config.luo_table(), n_mels, n_frames)
     if config.variant == "tanaka-3f":
         from rtsynth.train.models.tanaka import ThreeFactorVAE
 
         if harmonic is None:
             raise ValueError('variant "tanaka-3f" needs the dataset\'s mel settings (its liftering works on them)')
-        assert config.tanaka is not None  # TrainConfig requires the [tanaka] table for this variant
-        return ThreeFactorVAE(config.model, config.tanaka, harmonic.mel_settings, n_mels, n_frames)
+        return ThreeFactorVAE(config.model, config.tanaka_table(), harmonic.mel_settings, n_mels, n_frames)
     return NoteVAE(config.variant, vocab_sizes, config.model, n_mels, n_frames, harmonic)

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from rtsynth.dsp.audio import SILENCE_FLOOR_DBFS
+from rtsynth.dsp.note import FADE_S
+
 
 @dataclass(frozen=True)
 class PrepOptions:
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI range; None keeps every pitch
     seed: int = 0  # split seed
     split_fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train, val, test
-    # A file whose peak is below this level is silence (or digital noise), not a note: the
-    # -40 dB trim is relative to the peak, so it would otherwise "find" a note in the noise.
-    silence_floor_dbfs: float = -90.0
-    # Where a note is cut (after its trimmed span, and at 5.94 s) it fades out over this
-    # time, so the cut does not click.
-    fade_s: float = 0.05
+    silence_floor_dbfs: float = SILENCE_FLOOR_DBFS  # a quieter file is silence, not a note
+    fade_s: float = FADE_S  # the fade after a note's cut
 
     def __post_init__(self) -> None:
         if self.pitch_range is not None:

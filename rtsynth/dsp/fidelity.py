@@ -1,7 +1,8 @@
-"""What the fidelity bench measures on one note, model against reference (numpy only).
+"""How a note is judged against the reference renderer (numpy only): the fidelity bench's
+measures, and the level measure `rtsynth calibrate` matches.
 
-Every function takes mono float audio at `sr`; levels are dB, pitch errors cents. Kept apart
-from the runner so the tests can check each measure on signals whose answer is known.
+Every function takes mono float audio at `sr`; levels are dB, pitch errors cents. The tests
+check each measure on signals whose answer is known.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtsynth.dsp.mel import mel_power
+from rtsynth.dsp.pitch import midi_hz
 from rtsynth.settings import MelSettings
 
 PARTIALS = 8
@@ -20,25 +22,25 @@ PARTIAL_SEARCH_CENTS = 60.0  # a partial is looked for this close to k * f0
 PARTIAL_FLOOR_DB = 45.0  # partials further below the strongest one are not measured
 
 
-def midi_hz(note: float) -> float:
-    return 440.0 * 2.0 ** ((note - 69) / 12)
-
-
 def cents(f: float | np.ndarray, ref: float | np.ndarray) -> np.ndarray:
-    return 1200.0 * np.log2(np.asarray(f) / np.asarray(ref))
+    out: np.ndarray = 1200.0 * np.log2(np.asarray(f) / np.asarray(ref))
+    return out
 
 
 def envelope_db(y: np.ndarray, sr: int, window_s: float = 0.01) -> np.ndarray:
     """Level in dB of consecutive `window_s` windows."""
     n = max(1, int(window_s * sr))
     frames = y[: len(y) // n * n].reshape(-1, n)
-    return 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
+    out: np.ndarray = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-20)
+    return out
 
 
 def sounding_span(y: np.ndarray, sr: int) -> tuple[float, float]:
     """(start, end) seconds of the part within TOP_DB of the loudest 10 ms; (0, 0) if silent."""
     level = envelope_db(y, sr)
-    loud = np.flatnonzero(level > level.max() - TOP_DB) if len(level) and level.max() > -150 else []
+    if not len(level) or level.max() <= -150:
+        return 0.0, 0.0
+    loud = np.flatnonzero(level > level.max() - TOP_DB)
     if not len(loud):
         return 0.0, 0.0
     return loud[0] * 0.01, (loud[-1] + 1) * 0.01
@@ -114,7 +116,8 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     """128-band log-mel (48 kHz, 5 ms hop) in dB below the note's own peak, floored."""
     power = mel_power(y.astype(np.float32), MEL)
     db = 10 * np.log10(power + 1e-20)
-    return np.maximum(db - db.max(), FLOOR_DB)
+    out: np.ndarray = np.maximum(db - db.max(), FLOOR_DB)
+    return out
 
 
 def log_mel_distance(model: np.ndarray, ref: np.ndarray) -> float:

@@ -1,13 +1,21 @@
-"""Trimmed note audio -> the model's fixed-size [0, 1] mel spectrogram and its peak level."""
+"""One note file -> the model's fixed-size [0, 1] mel spectrogram and its peak level: the steps
+prep caches training notes with, and the runtime places a user's recording with."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import gcd
+from pathlib import Path
 
 import numpy as np
 
+from rtsynth.dsp.audio import SILENCE_FLOOR_DBFS, AudioProblem, NoteAudio, read_mono, sounding_span
 from rtsynth.dsp.mel import mel_power, power_to_unit
-from rtsynth.settings import MelSettings
+from rtsynth.settings import MelSettings, TrimSettings
+
+FADE_S = 0.05
+"""Where a note is cut (after its trimmed span, and at 5.94 s) it fades out over this time, so
+the cut does not click."""
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -17,7 +25,8 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     if from_rate == to_rate:
         return audio.astype(np.float32, copy=False)
     common = gcd(from_rate, to_rate)
-    return resample_poly(audio, to_rate // common, from_rate // common).astype(np.float32)
+    resampled: np.ndarray = resample_poly(audio, to_rate // common, from_rate // common).astype(np.float32)
+    return resampled
 
 
 def fade_out(audio: np.ndarray, fade_samples: int) -> np.ndarray:
@@ -60,3 +69,43 @@ def note_features(audio: np.ndarray, sample_rate: int, mel: MelSettings, fade_s:
     """Onset-aligned note audio -> ([n_mels, n_frames] in [0, 1], peak dB of the power mel)."""
     fixed = model_rate_note(audio, sample_rate, mel, fade_s)
     return power_to_unit(mel_power(fixed, mel), mel.db_range)
+
+
+@dataclass(frozen=True)
+class CutNote:
+    audio: NoteAudio  # the whole file, mono
+    start: int  # sounding span [start, end) in the file's samples
+    end: int
+    note: np.ndarray  # that span with a faded cut after it
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start) / self.audio.sample_rate
+
+
+@dataclass(frozen=True)
+class NotePipeline:
+    """A note file through prep's steps: silence floor, trim, faded cut, model rate, mel."""
+
+    mel: MelSettings
+    trim: TrimSettings
+    silence_floor_dbfs: float = SILENCE_FLOOR_DBFS
+    fade_s: float = FADE_S
+
+    def cut(self, path: Path) -> CutNote:
+        """The file's sounding span; AudioProblem for an unusable file."""
+        audio = read_mono(path, self.silence_floor_dbfs)
+        start, end = sounding_span(audio.samples, self.trim)
+        if end <= start:
+            raise AudioProblem("no frame within the trim threshold of the peak")
+        fade = max(1, round(self.fade_s * audio.sample_rate))
+        return CutNote(audio, start, end, cut_note(audio.samples, start, end, fade))
+
+    def features(self, cut: CutNote) -> tuple[np.ndarray, float]:
+        """The cut note's [0, 1] mel and peak dB, exactly as prep caches them."""
+        return note_features(cut.note, cut.audio.sample_rate, self.mel, self.fade_s)
+
+    def model_rate_audio(self, path: Path) -> np.ndarray:
+        """The padded note at the model's rate whose mel prep caches (for copy-synthesis benchmarks)."""
+        cut = self.cut(path)
+        return model_rate_note(cut.note, cut.audio.sample_rate, self.mel, self.fade_s)

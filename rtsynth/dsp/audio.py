@@ -11,9 +11,14 @@ import soundfile as sf
 
 from rtsynth.settings import TrimSettings
 
+SILENCE_FLOOR_DBFS = -90.0
+"""A file whose peak is below this level is silence (or digital noise), not a note: the -40 dB
+trim is relative to the peak, so it would otherwise "find" a note in the noise."""
+
 
 class AudioProblem(Exception):
-    """A note file that cannot become a training example; the message is the report's reason."""
+    """A note file that cannot become a note (for training or as a recording to place); the
+    message is the reason."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class NoteAudio:
     subtype: str  # soundfile's sample format, e.g. PCM_16
 
 
-def read_mono(path: Path, silence_floor_dbfs: float) -> NoteAudio:
+def read_mono(path: Path, silence_floor_dbfs: float = SILENCE_FLOOR_DBFS) -> NoteAudio:
     """Any rate, channel count and sample format -> mono float32 (channel mean).
 
     Raises AudioProblem for missing, empty, unreadable, non-finite or silent files.
@@ -55,7 +60,8 @@ def frame_rms(audio: np.ndarray, frame_length: int, hop_length: int) -> np.ndarr
     padded = np.pad(audio, frame_length // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length]
     frames = frames[: 1 + len(audio) // hop_length]
-    return np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    rms: np.ndarray = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    return rms
 
 
 def sounding_span(audio: np.ndarray, trim: TrimSettings) -> tuple[int, int]:

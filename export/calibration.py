@@ -1,0 +1,145 @@
+"""Per-key level calibration: play every key a timbre covers at each dynamics through the offline
+engine (what `rtsynth render` does) and through the reference renderer (FluidSynth, the GM-SOL
+settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
+class in the bundle's `key_level_db`.
+
+Why: the decoder writes each note relative to its own peak and the loudness table gives one
+level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
+notes are soft, a tuba's high ones loud). The velocity curve follows the reference at the
+dynamics' velocities, the spread across timbres follows it too. Measured levels are the sounding
+part's RMS (rtsynth.dsp.fidelity.rms_db), the same measure the fidelity bench judges.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, BundleSpec, read_spec, write_spec
+from rtsynth.dsp.fidelity import rms_db
+from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.config import EngineConfig
+from rtsynth.errors import RtsynthError
+from rtsynth.export.staging import check_target, copy_files, staged_bundle
+from rtsynth.labels import INSTRUMENT_BY_NAME
+from rtsynth.render import NoteRequest, note_events
+
+log = logging.getLogger(__name__)
+
+SILENT_DB = -120.0  # a model note this quiet is broken, not soft: left for the bench to report, not amplified
+
+
+class CalibrationError(RtsynthError):
+    """The bundle cannot be calibrated (no timbre the reference renderer knows)."""
+
+
+@dataclass(frozen=True)
+class CalibrationOptions:
+    samplerate: int = 48000
+    seconds: float = 1.0  # each note's held length, model and reference alike
+    force: bool = False
+    timbres: tuple[str, ...] = ()  # only these (the rest keep their table); empty: every one
+
+
+@dataclass(frozen=True)
+class KeyLevel:
+    """One measured key: the model's and the reference's level (dB RMS of the sounding part)."""
+
+    timbre: str
+    dynamics: str
+    pitch_index: int
+    model_db: float
+    reference_db: float
+
+
+def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions = CalibrationOptions()) -> Path:
+    """Write a copy of the bundle at `source` to `out` with `key_level_db` measured (added to
+    any calibration it already had, so calibrating twice refines rather than starts over)."""
+    source, out = Path(source), Path(out)
+    spec = read_spec(source)
+    check_target(out, options.force)
+    levels = measure_levels(source, spec, options)
+    table = key_level_table(spec, levels)
+    with staged_bundle(out, options.force) as staging:
+        copy_files(source, staging)
+        facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} keys at {options.samplerate} Hz"}
+        write_spec(staging, replace(spec, key_level_db=table, model=facts))
+    errors = np.array([m.reference_db - m.model_db for m in levels])
+    log.info(
+        "calibrated %d keys: level error before %.1f dB median, %.1f dB at the 95th percentile",
+        len(levels),
+        np.median(np.abs(errors)),
+        np.percentile(np.abs(errors), 95),
+    )
+    return out
+
+
+def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
+    """Every key of every timbre the reference renderer knows, at each dynamics' velocity."""
+    from tqdm import tqdm
+
+    from rtsynth.train.corpus.gm import RANGES, NoteSynth, PlannedNote, load_gm_config
+
+    wanted = options.timbres or tuple(spec.descriptors["timbre"].classes)
+    unknown = [t for t in wanted if t not in spec.descriptors["timbre"].classes]
+    if unknown:
+        raise CalibrationError(f"{bundle} has no timbre {unknown[0]!r}")
+    timbres = [t for t in wanted if t in INSTRUMENT_BY_NAME and t in RANGES]
+    if not timbres:
+        raise CalibrationError(f"{bundle}: none of its timbres is a GM-SOL instrument the reference renderer plays")
+    skipped = [t for t in wanted if t not in timbres]
+    if skipped:
+        log.warning("not calibrated (no reference instrument): %s", ", ".join(map(str, skipped)))
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=options.samplerate))
+    reference = NoteSynth(replace(load_gm_config(), sample_rate=options.samplerate))
+    pitches = [int(p) for p in spec.descriptors["pitch"].classes]
+    jobs = [
+        (timbre, dyn, i)
+        for timbre in timbres
+        for dyn, velocity in spec.velocity_to_dynamics.items()
+        for i, p in enumerate(pitches)
+        if RANGES[timbre].lowest <= p <= RANGES[timbre].highest
+    ]
+    held = round(options.seconds * options.samplerate)
+    out = []
+    for timbre, dyn, i in tqdm(jobs, desc="calibrate", unit="key"):
+        velocity = spec.velocity_to_dynamics[dyn]
+        planned = PlannedNote(timbre, INSTRUMENT_BY_NAME[timbre].gm_program, pitches[i], dyn, velocity, 0, 0, 0)
+        ref = reference.render_held(planned, held)
+        if ref is None:
+            continue  # the SoundFont has no sample there
+        model = renderer.render(note_events(NoteRequest(pitches[i], velocity, options.seconds, timbre)))
+        out.append(KeyLevel(timbre, dyn, i, rms_db(model, options.samplerate), rms_db(ref, options.samplerate)))
+    return out
+
+
+def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[str, list[float]]]:
+    """The bundle's table plus the measured differences; a key not measured (outside the
+    timbre's range, or silent in the reference) takes its nearest measured neighbour's value."""
+    n = len(spec.descriptors["pitch"].classes)
+    table: dict[str, dict[str, list[float]]] = {}
+    for timbre in spec.descriptors["timbre"].classes:
+        table[timbre] = {}
+        for dyn in spec.descriptors["dynamics"].classes:
+            old = np.asarray(spec.key_level_db.get(timbre, {}).get(dyn, [0.0] * n), dtype=np.float64)
+            found = {
+                m.pitch_index: m.reference_db - m.model_db
+                for m in levels
+                if (m.timbre, m.dynamics) == (timbre, dyn) and m.model_db > SILENT_DB
+            }
+            if not found:  # not measured: keeps what it had
+                table[timbre][dyn] = [float(v) for v in old]
+                continue
+            table[timbre][dyn] = [
+                float(v) for v in np.clip(old + _fill(found, n), -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)
+            ]
+    return table
+
+
+def _fill(found: dict[int, float], n: int) -> np.ndarray:
+    """Values at the measured indices, interpolated between them and held beyond them."""
+    index = np.array(sorted(found))
+    return np.interp(np.arange(n), index, [found[i] for i in index])

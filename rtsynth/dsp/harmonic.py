@@ -1,0 +1,220 @@
+"""Harmonic-plus-noise synthesis at the output rate (DDSP's synthesizer, numpy).
+
+A note is given as frames (one every `frame_seconds`): f0 in Hz, the linear amplitude of
+each partial k·f0 (k = 1..K) and a gain per noise band. Between frames every parameter is
+interpolated linearly per sample. The partials share one integrated phase Φ (partial k
+runs at k·Φ, so it sits at exactly k·f0 whatever f0 does); a partial fades out as it nears
+Nyquist, so no partial aliases. The noise is white noise split into bands once per rate
+(triangular bands over the band centres, summing back to white), each band scaled by its
+gain: the gains draw a piecewise-linear spectrum. The bands are stored as long loops and
+a voice reads them from its own offset, so rendering any span of samples costs the same,
+chunks join exactly, and a stream can start mid-note (its phase integrated from the start).
+
+Pitch bend, vibrato and tuning are changes of f0; nothing is resampled. The torch twin
+(rtsynth.train.synthesis) implements the same formulas for training against audio.
+
+Noise gain convention: a gain g in every band gives white noise whose power spectral
+density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any output rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+NOISE_LOOP = 1 << 17  # samples per noise loop (2.7 s at 48 kHz)
+NOISE_SEED = 20_260_101
+NOISE_DENSITY_RATE = 48000  # the rate at which a noise gain g means RMS g (see the module note)
+STEADY_BLOCK = 256  # samples per block of a steady note's partials (tables of this many rows per f0)
+NYQUIST_FADE = 0.02  # a partial fades out over this fraction of the rate below Nyquist
+
+
+@dataclass(frozen=True)
+class SynthFrames:
+    """A note's synthesis parameters, one row per frame."""
+
+    f0_hz: np.ndarray  # [T]
+    amplitudes: np.ndarray  # [T, K] linear amplitude of partial k+1
+    noise: np.ndarray  # [T, B] gain of each noise band
+    frame_seconds: float
+
+    def __post_init__(self) -> None:
+        t = len(self.f0_hz)
+        if self.amplitudes.ndim != 2 or self.noise.ndim != 2 or {len(self.amplitudes), len(self.noise)} != {t}:
+            raise ValueError(
+                f"synthesis frames disagree: f0 {self.f0_hz.shape}, amplitudes {self.amplitudes.shape}, "
+                f"noise {self.noise.shape}"
+            )
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.f0_hz)
+
+
+@lru_cache(maxsize=8)
+def noise_bands(sample_rate: int, centres_hz: tuple[float, ...]) -> np.ndarray:
+    """[B, NOISE_LOOP] float32 loops: seeded white noise split by triangles over the band
+    centres (flat below the first and above the last centre), so the bands sum to the noise."""
+    rng = np.random.default_rng(NOISE_SEED)
+    spectrum = np.fft.rfft(rng.standard_normal(NOISE_LOOP))
+    freqs = np.fft.rfftfreq(NOISE_LOOP, 1.0 / sample_rate)
+    centres = np.asarray(centres_hz, dtype=np.float64)
+    weights = np.stack([np.interp(freqs, centres, np.eye(len(centres))[b]) for b in range(len(centres))])
+    scale = np.sqrt(sample_rate / NOISE_DENSITY_RATE)  # same density at any rate
+    loops: np.ndarray = (np.fft.irfft(spectrum[None, :] * weights, NOISE_LOOP) * scale).astype(np.float32)
+    loops.flags.writeable = False
+    return loops
+
+
+def noise_offset(seed: int) -> int:
+    """Where a voice seeded `seed` starts reading the noise loops (voices differ, repeats agree)."""
+    return int(np.random.default_rng(seed).integers(NOISE_LOOP))
+
+
+Blend = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def frame_position(n0: int, n1: int, sample_rate: int, frame_seconds: float, n_frames: int) -> Blend:
+    """For samples n0..n1-1: the frame to their left (clamped) and the blend towards the next."""
+    position = np.arange(n0, n1, dtype=np.float64) / (sample_rate * frame_seconds)
+    left = np.minimum(np.floor(position).astype(np.int64), n_frames - 1)
+    right = np.minimum(left + 1, n_frames - 1)
+    return left, right, (position - left).clip(0.0, 1.0)
+
+
+def _lerp(values: np.ndarray, left: np.ndarray, right: np.ndarray, t: np.ndarray) -> np.ndarray:
+    weight = t if values.ndim == 1 else t[:, None]
+    out: np.ndarray = values[left] * (1 - weight) + values[right] * weight
+    return out
+
+
+def f0_per_sample(frames: SynthFrames, n0: int, n1: int, sample_rate: int) -> np.ndarray:
+    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    return _lerp(np.asarray(frames.f0_hz, dtype=np.float64), left, right, t)
+
+
+def phase_at(frames: SynthFrames, n: int, sample_rate: int) -> float:
+    """The fundamental's phase (radians, wrapped) at sample n, integrated from sample 0."""
+    if n <= 0:
+        return 0.0
+    return float(np.sum(f0_per_sample(frames, 0, n, sample_rate)) * 2 * np.pi / sample_rate % (2 * np.pi))
+
+
+def _segments(left: np.ndarray) -> list[slice]:
+    """Runs of samples between the same two frames (a span crosses a few frame boundaries)."""
+    cuts = np.flatnonzero(np.diff(left)) + 1
+    edges = [0, *cuts.tolist(), len(left)]
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _blend_rows(basis: np.ndarray, table: np.ndarray, left: np.ndarray, right: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Σ_j basis[n, j] · lerp(table[left], table[right], t)[n, j], one matrix product per frame
+    run instead of an interpolated [n, j] table."""
+    out = np.empty(len(left))
+    for run in _segments(left):
+        lo, hi = table[left[run.start]], table[right[run.start]]
+        part = basis[run]
+        out[run] = (1 - t[run]) * (part @ lo) + t[run] * (part @ hi)
+    return out
+
+
+def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase0: float) -> tuple[np.ndarray, float]:
+    """Samples n0..n1-1 of the partials, starting at fundamental phase `phase0`; returns the
+    audio and the phase at n1."""
+    if n1 <= n0:
+        return np.zeros(0), phase0
+    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    f0s = np.asarray(frames.f0_hz, dtype=np.float64)
+    spanned = f0s[left[0] : right[-1] + 1]
+    if np.all(spanned == spanned[0]):
+        return _steady_partials(frames, float(spanned[0]), (left, right, t), sample_rate, phase0)
+    f0 = _lerp(f0s, left, right, t)
+    step = 2 * np.pi * f0 / sample_rate
+    phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
+    end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
+    amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)
+    k = np.arange(1, amplitudes.shape[1] + 1, dtype=np.float64)
+    used = amplitudes[left[0] : right[-1] + 1]
+    live = (used.max(axis=0) > 0) & (k * f0.min() < sample_rate / 2)  # silent and past-Nyquist ones skipped
+    k = k[live]
+    basis = np.sin(phase[:, None] * k[None, :])
+    if len(k) and k[-1] * f0.max() > (0.5 - NYQUIST_FADE) * sample_rate:  # a partial near Nyquist fades out
+        basis *= np.clip((0.5 - k[None, :] * f0[:, None] / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
+    return _blend_rows(basis, amplitudes[:, live], left, right, t), end_phase
+
+
+def _steady_partials(
+    frames: SynthFrames, f0: float, blend: Blend, sample_rate: int, phase0: float
+) -> tuple[np.ndarray, float]:
+    """harmonic_span where f0 holds still (a note's usual case). A block of STEADY_BLOCK samples
+    starting at phase φ is Σ_k a_k·(sin(kφ)·cos(knω) + cos(kφ)·sin(knω)): one table of
+    [cos(knω) | sin(knω)] per f0, and per block and frame run two matrix-vector products
+    instead of a sine per sample and partial."""
+    left, right, t = blend
+    step = 2 * np.pi * f0 / sample_rate
+    k = np.arange(1, frames.amplitudes.shape[1] + 1, dtype=np.float64)
+    k = k[k * f0 < sample_rate / 2]
+    fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
+    amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)[:, : len(k)] * fade
+    table = _rotations(step, len(k))
+    out = np.empty(len(left))
+    for start in range(0, len(left), STEADY_BLOCK):
+        at = (phase0 + start * step) * k
+        turn = np.concatenate([np.sin(at), np.cos(at)])
+        for run in _segments(left[start : start + STEADY_BLOCK]):
+            rows = table[run]
+            here = slice(start + run.start, start + run.stop)
+            lo = rows @ (np.tile(amplitudes[left[here.start]], 2) * turn)
+            hi = rows @ (np.tile(amplitudes[right[here.start]], 2) * turn)
+            out[here] = lo + t[here] * (hi - lo)
+    return out, float((phase0 + len(left) * step) % (2 * np.pi))
+
+
+@lru_cache(maxsize=256)
+def _rotations(step: float, partials: int) -> np.ndarray:
+    """[cos(k·n·step) | sin(k·n·step)] for n < STEADY_BLOCK, k = 1..partials: [STEADY_BLOCK, 2·partials]."""
+    angle = np.outer(np.arange(STEADY_BLOCK, dtype=np.float64), np.arange(1, partials + 1)) * step
+    table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1)
+    table.flags.writeable = False
+    return table
+
+
+def noise_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, loops: np.ndarray, offset: int) -> np.ndarray:
+    """Samples n0..n1-1 of the shaped noise, reading the band loops from `offset`."""
+    if n1 <= n0:
+        return np.zeros(0)
+    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    bands = np.take(loops, np.arange(n0 + offset, n1 + offset), axis=1, mode="wrap")  # [B, n]
+    return _blend_rows(bands.T, np.asarray(frames.noise, dtype=np.float64), left, right, t)
+
+
+class HarmonicStream:
+    """One note rendered in consecutive spans, phase carried from span to span."""
+
+    def __init__(
+        self, frames: SynthFrames, sample_rate: int, band_centres_hz: tuple[float, ...], start: int = 0, seed: int = 0
+    ):
+        self.frames, self.sample_rate = frames, sample_rate
+        self.loops = noise_bands(sample_rate, band_centres_hz)
+        self.offset = noise_offset(seed)
+        self.position = start
+        self.phase = phase_at(frames, start, sample_rate)
+
+    def render(self, n: int) -> np.ndarray:
+        """The next n samples (float32)."""
+        n0, n1 = self.position, self.position + n
+        harmonic, self.phase = harmonic_span(self.frames, n0, n1, self.sample_rate, self.phase)
+        noise = noise_span(self.frames, n0, n1, self.sample_rate, self.loops, self.offset)
+        self.position = n1
+        out: np.ndarray = (harmonic + noise).astype(np.float32)
+        return out
+
+
+def synthesize(
+    frames: SynthFrames, sample_rate: int, band_centres_hz: tuple[float, ...], n_samples: int, seed: int = 0
+) -> np.ndarray:
+    """A whole note in one call (what the stream gives span by span)."""
+    return HarmonicStream(frames, sample_rate, band_centres_hz, 0, seed).render(n_samples)

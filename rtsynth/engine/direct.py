@@ -1,0 +1,135 @@
+"""Direct synthesis: a harmonic-noise bundle's parameters -> output-rate audio, no vocoder.
+
+The decoder gives, per latent, each partial's power and a noise power per mel band for
+every frame (rtsynth.synthesis). A note's f0 is its key (equal temperament, A4 = 440 Hz):
+pitch is a number here, so there is no tuning table and no resampling (the decoder's own
+pitch reading, off by up to half a semitone in the shipped model, is not used). The pitch
+latent still selects the class nearest the key, so the partial amplitudes are the ones
+trained for that register; partials above max_partial_hz stay silent.
+
+Arrays handed around per key are [K + B, n_frames]: K partial amplitudes, then B noise band
+gains, at 0 dB (the note's level is the stream's gain, as for mels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from rtsynth.bundle import BundleShapeError
+from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames
+from rtsynth.dsp.pitch import midi_hz
+from rtsynth.engine.cache import cache_key
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.latent import LatentSpace
+from rtsynth.engine.notes import NotePlan, blend_keys
+from rtsynth.engine.synth import Runtime
+from rtsynth.model import Model
+from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
+from rtsynth.vocoder.loudness import level_gain
+
+log = logging.getLogger(__name__)
+
+
+class DirectRuntime(Runtime):
+    vocoder_name = HARMONIC_NOISE  # what the engine reports and the cache keys carry
+    attack_vocoder_name = None
+    start_vocoder = HARMONIC_NOISE
+    first_frames = 1
+
+    def __init__(self, model: Model, config: EngineConfig, synthesis: HarmonicNoiseSpec):
+        # no tuning table: every key plays at its own f0 from the class nearest it
+        super().__init__(model, config, LatentSpace(dataclasses.replace(model.spec, tuning_cents={})))
+        self.synthesis = synthesis
+        self.reader = FrameReader(synthesis, self.mel)
+        self.bands = self.reader.band_centres(self.out_rate)
+        self.partials = synthesis.partials
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
+        _, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs)
+        out = np.empty((len(z), self.partials + len(self.bands), self.mel.n_frames), np.float32)
+        for i in range(len(z)):
+            out[i, : self.partials] = self.reader.amplitudes(partials[i])
+            out[i, self.partials :] = self.reader.noise_gains(noise[i], len(self.bands)).T
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
+        """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it)."""
+        if plan.static:
+            return keys[0], float(plan.level[0])
+        params, level = blend_keys(plan, keys)
+        peak = float(level.max())
+        return (params * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
+
+    def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
+        """The same latent at another key is another sound here (its f0)."""
+        return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}")
+
+    def mixer_transpose(self, transpose: float) -> float:
+        return 0.0  # the pitch is in f0; the mixer only bends
+
+    def stream(
+        self, params: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+    ) -> DirectStream:
+        return DirectStream(self, params, peak_db, start_frame, note)
+
+    def warm_up(self, streams: int = 1) -> None:
+        """Run the decoder once (the first onnxruntime run is slow) and refuse a decoder whose
+        synthesis outputs are not finite, naming the output."""
+        z = np.zeros((2, self.space.layout.size), dtype=np.float32)
+        for name, value in zip(
+            self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
+        ):
+            if not np.isfinite(value).all():
+                raise BundleShapeError(f"synthesis output {name!r} of {self.name} is not finite at the latent origin")
+        stream = self.stream(self.decode(z)[0], 0.0, 0)
+        stream.advance(4)
+        stream.close()
+
+
+class DirectStream:
+    """One note synthesized from `start_frame` on, a few frames of output at a time."""
+
+    vocoder_name = HARMONIC_NOISE
+
+    def __init__(self, runtime: DirectRuntime, params: np.ndarray, peak_db: float, start_frame: int, note: int):
+        self.runtime, self.mel, self.peak_db = runtime, params, peak_db
+        k = runtime.partials
+        f0 = midi_hz(note)
+        amplitudes = params[:k].T
+        if runtime.synthesis.max_partial_hz is not None:
+            amplitudes = amplitudes * (np.arange(1, k + 1) * f0 <= runtime.synthesis.max_partial_hz)
+        frames = SynthFrames(np.full(params.shape[1], f0), amplitudes, params[k:].T, runtime.frame_seconds)
+        self.frame = start_frame
+        self.start = self.written = runtime.sample_of(start_frame)
+        self._synth = HarmonicStream(frames, runtime.out_rate, runtime.bands, self.start, seed=note)
+        self._gain = np.float32(level_gain(peak_db))
+        self.done = False
+
+    @property
+    def gain(self) -> float:
+        return float(self._gain)
+
+    def advance(self, frames: int) -> np.ndarray:
+        """Synthesize up to `frames` more frames; return their output samples."""
+        if self.done:
+            return np.zeros(0, dtype=np.float32)
+        n_frames = self.mel.shape[1]
+        self.frame = min(self.frame + frames, n_frames)
+        end = self.runtime.note_samples if self.frame >= n_frames else self.runtime.sample_of(self.frame)
+        out = self._synth.render(max(0, end - self.written)) * self._gain
+        self.written = end
+        self.done = self.frame >= n_frames
+        return out
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        pieces = []
+        while self.written < sample and not self.done:
+            pieces.append(self.advance(step))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    def close(self) -> None:
+        self.done = True

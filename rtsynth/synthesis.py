@@ -1,0 +1,150 @@
+"""How a bundle's decoder becomes sound: `synthesis` in bundle.json.
+
+Absent (or kind "mel-vocoder"): the decoder's mel is vocoded and resampled (rtsynth.vocoder).
+Kind "harmonic-noise": the decoder also outputs, per latent, the pitch it reads (MIDI), the
+power of each partial k·f0 per frame and a noise power per mel band per frame (what the
+harmonic decoder computes before it writes them into its mel), and the runtime synthesizes
+the note from them at the output rate (rtsynth.dsp.harmonic): no vocoder, no resampler.
+
+Units, as the harmonic decoder defines them: powers are relative to the note's peak (the
+mel's 0 dB); a partial of power p has amplitude sqrt(p × partial_scale) at 0 dB, and a noise
+power n in mel band m is the mel power white noise of that density gives through the
+bundle's mel settings. The note's level (the loudness table) is one gain on top, as for mels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
+from rtsynth.dsp.mel import mel_band_edges, mel_filterbank, unit_to_power
+from rtsynth.settings import MelSettings
+from rtsynth.vocoder.loudness import SILENCE_FLOOR
+
+MEL_VOCODER = "mel-vocoder"
+HARMONIC_NOISE = "harmonic-noise"
+HANN_POWER_SUM = 3.0 / 8.0  # sum of a periodic Hann window's squares, per sample
+
+
+class SynthesisError(ValueError):
+    """bundle.json's `synthesis` cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class HarmonicNoiseSpec:
+    """The decoder outputs a harmonic-noise bundle adds, and how to read them."""
+
+    partials: int  # K: partial_power is [batch, K, n_frames]
+    partial_scale: float  # amplitude² of a partial per unit of partial_power
+    noise_bands_hz: tuple[float, ...]  # centres of the synthesizer's noise bands, increasing
+    # partials above this were never trained (a decoder trained on 22.05 kHz mels: 11025 Hz)
+    # and stay silent; None: every partial below the output's Nyquist plays
+    max_partial_hz: float | None = None
+    pitch_output: str = "pitch_midi"  # [batch] MIDI the decoder reads from z_P
+    partials_output: str = "partial_power"
+    noise_output: str = "noise_power"  # [batch, n_mels, n_frames]
+
+    @property
+    def outputs(self) -> tuple[str, str, str]:
+        return self.pitch_output, self.partials_output, self.noise_output
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": HARMONIC_NOISE,
+            "partials": self.partials,
+            "partial_scale": self.partial_scale,
+            "noise_bands_hz": list(self.noise_bands_hz),
+            "max_partial_hz": self.max_partial_hz,
+            "outputs": {"pitch": self.pitch_output, "partials": self.partials_output, "noise": self.noise_output},
+        }
+
+
+def parse_synthesis(data: dict[str, Any]) -> HarmonicNoiseSpec | None:
+    """bundle.json's `synthesis` -> the harmonic-noise spec, or None for the mel path."""
+    kind = data.get("kind", MEL_VOCODER) if data else MEL_VOCODER
+    if kind == MEL_VOCODER:
+        return None
+    if kind != HARMONIC_NOISE:
+        raise SynthesisError(f"synthesis.kind {kind!r} is unknown; use {MEL_VOCODER!r} or {HARMONIC_NOISE!r}")
+    partials = _field(data, "partials")
+    if not isinstance(partials, int) or isinstance(partials, bool) or partials < 1:
+        raise SynthesisError(f"synthesis.partials must be a positive integer, got {partials!r}")
+    scale = _field(data, "partial_scale")
+    if not _finite(scale) or scale <= 0:
+        raise SynthesisError(f"synthesis.partial_scale must be a finite positive number, got {scale!r}")
+    bands = _field(data, "noise_bands_hz")
+    if not isinstance(bands, list) or len(bands) < 2 or not all(_finite(b) and b > 0 for b in bands):
+        raise SynthesisError("synthesis.noise_bands_hz must be a list of at least 2 finite positive frequencies")
+    if any(b >= a for b, a in itertools.pairwise(bands)):
+        raise SynthesisError("synthesis.noise_bands_hz must be increasing")
+    top = data.get("max_partial_hz")
+    if top is not None and (not _finite(top) or top <= 0):
+        raise SynthesisError(f"synthesis.max_partial_hz must be a finite positive frequency or null, got {top!r}")
+    outputs = data.get("outputs", {})
+    names = {key: outputs.get(key, default) for key, default in _OUTPUT_DEFAULTS.items()}
+    if not all(isinstance(n, str) and n for n in names.values()) or len(set(names.values())) != 3:
+        raise SynthesisError(f"synthesis.outputs must name three different decoder outputs, got {outputs!r}")
+    return HarmonicNoiseSpec(
+        partials,
+        float(scale),
+        tuple(float(b) for b in bands),
+        None if top is None else float(top),
+        names["pitch"],
+        names["partials"],
+        names["noise"],
+    )
+
+
+_OUTPUT_DEFAULTS = {"pitch": "pitch_midi", "partials": "partial_power", "noise": "noise_power"}
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    if name not in data:
+        raise SynthesisError(f"synthesis.{name} is missing (a {HARMONIC_NOISE} bundle needs it)")
+    return data[name]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class FrameReader:
+    """Decoder outputs of one latent -> the synthesizer's amplitudes and noise gains at 0 dB."""
+
+    def __init__(self, spec: HarmonicNoiseSpec, mel: MelSettings):
+        self.spec = spec
+        edges = mel_band_edges(mel)
+        self.mel_centres = edges[1:-1]
+        # white noise of variance s² at the model's rate gives mel power s² × 3/8 × n_fft × Σ filter;
+        # the synthesizer's gain g means density g² / (NOISE_DENSITY_RATE / 2)
+        filter_sum = mel_filterbank(mel).sum(axis=1).astype(np.float64)
+        self.noise_gain_sq = (NOISE_DENSITY_RATE / mel.sample_rate) / (HANN_POWER_SUM * mel.n_fft * filter_sum)
+        self.bands = np.asarray(spec.noise_bands_hz)
+        # each band's density read from the mel bins around its centre: a [bands, mels] interpolation
+        self.band_from_mel = np.stack([np.interp(self.bands, self.mel_centres, row) for row in np.eye(mel.n_mels)]).T
+        # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
+        self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
+
+    def band_centres(self, out_rate: int) -> tuple[float, ...]:
+        """The synthesizer's bands: the bundle's, closed by a silent band above the last one
+        (the noise would otherwise stay flat up to Nyquist, where the decoder never trained)."""
+        top = min(out_rate / 2, self.bands[-1] * 1.05)
+        return (*self.spec.noise_bands_hz, top) if top > self.bands[-1] else self.spec.noise_bands_hz
+
+    def amplitudes(self, partial_power: np.ndarray) -> np.ndarray:
+        """[K, T] power -> [K, T] amplitude at 0 dB."""
+        power = np.where(partial_power > self.floor, partial_power, 0.0)
+        out: np.ndarray = np.sqrt(power * self.spec.partial_scale)
+        return out
+
+    def noise_gains(self, noise_power: np.ndarray, n_bands: int) -> np.ndarray:
+        """[n_mels, T] mel power -> [T, n_bands] gains (density read at each band's centre;
+        bands past the bundle's, from `band_centres`, silent)."""
+        density = np.where(noise_power > self.floor, noise_power, 0.0) * self.noise_gain_sq[:, None]
+        out: np.ndarray = np.sqrt(np.maximum(self.band_from_mel @ density, 0.0)).T
+        return out if n_bands == out.shape[1] else np.pad(out, ((0, 0), (0, n_bands - out.shape[1])))

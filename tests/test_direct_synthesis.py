@@ -1,0 +1,185 @@
+"""Direct synthesis end to end: harmonic-noise bundles validated at load, rendered by `rtsynth
+render` at 48 and 44.1 kHz with every key in tune, played by the engine, and the shipped
+model given direct synthesis by ONNX surgery."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import soundfile
+from harmonic_bundle import SYNTHESIS, make_harmonic_bundle
+
+from rtsynth.bundle import BundleShapeError, read_spec, write_spec
+from rtsynth.cli import main
+from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
+from rtsynth.dsp.pitch import midi_hz
+from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.direct import DirectRuntime
+from rtsynth.engine.events import NoteOff, NoteOn, SelectTimbre
+from rtsynth.engine.synth import create_runtime
+from rtsynth.labels import latent_slices
+from rtsynth.model import load_model
+from rtsynth.resources import default_bundle
+
+
+def pitch_error(audio: np.ndarray, sr: int, note: int, after_s: float = 0.1, until_s: float = 0.6) -> np.ndarray:
+    """Cents of the lowest 8 partials from k·f0 of the key, read while the note is held."""
+    start, _ = sounding_span(audio, sr)
+    return partial_cents(audio[int((start + after_s) * sr) : int((start + until_s) * sr)], sr, midi_hz(note))
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return make_harmonic_bundle(tmp_path_factory.mktemp("direct") / "bundle", synthesis=SYNTHESIS)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"partial_scale": None}, "synthesis.partial_scale"),
+        ({"partial_scale": math.nan}, "synthesis.partial_scale"),
+        ({"noise_bands_hz": [100.0, math.inf]}, "synthesis.noise_bands_hz"),
+        ({"partials": 0}, "synthesis.partials"),
+        ({"max_partial_hz": -1.0}, "synthesis.max_partial_hz"),
+        ({"kind": "wavetable"}, "synthesis.kind"),
+    ],
+)
+def test_bad_synthesis_parameters_are_refused_naming_the_field(tmp_path, change, field):
+    synthesis = {k: v for k, v in {**SYNTHESIS, **change}.items() if v is not None}
+    bad = make_harmonic_bundle(tmp_path / "bad", synthesis=synthesis)
+    with pytest.raises(BundleShapeError, match=field.replace(".", r"\.")):
+        read_spec(bad)
+
+
+def test_a_decoder_without_the_declared_outputs_is_refused(tmp_path):
+    plain = make_harmonic_bundle(tmp_path / "plain")
+    spec = read_spec(plain)
+    write_spec(plain, type(spec)(**{**spec.__dict__, "synthesis": dict(SYNTHESIS)}))
+    with pytest.raises(BundleShapeError, match="synthesis output 'pitch_midi' is missing"):
+        load_model(plain)
+
+
+@pytest.mark.parametrize("rate", [48000, 44100])
+@pytest.mark.parametrize("note", [50, 64, 71])
+def test_render_plays_each_key_at_its_f0(bundle, tmp_path, rate, note):
+    out = tmp_path / "note.wav"
+    argv = ["render", "--bundle", str(bundle), "--timbre", "oboe", "--note", str(note), "--duration", "1.0"]
+    assert main([*argv, "--samplerate", str(rate), "-o", str(out)]) == 0
+    audio, sr = soundfile.read(out)
+    assert sr == rate
+    partials = pitch_error(audio, sr, note, until_s=0.8)
+    assert abs(f0_error_cents(partials)) < 1.0  # the key itself: no tuning table, no resampler
+    assert np.isfinite(partials[0]) and np.nanmax(np.abs(partials)) < 2.0
+    start, end = sounding_span(audio, sr)
+    assert end - start == pytest.approx(1.0, abs=0.2)  # held 1 s plus the release
+
+
+def test_the_engine_plays_it_direct_with_no_vocoder_and_keeps_timbres_apart(bundle):
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=48000))
+    assert isinstance(renderer.worker.runtime, DirectRuntime)
+    assert renderer.engine.status()["vocoder"] == "harmonic-noise"
+    takes = {}
+    for timbre in ("flute", "trumpet"):
+        events = [SelectTimbre(timbre, at=0.0), NoteOn(60, 0.8, 0.8, at=0.01), NoteOff(60, at=0.81)]
+        takes[timbre] = renderer.render(events)
+    for audio in takes.values():
+        assert np.isfinite(audio).all() and np.abs(audio).max() < 1.0
+        assert abs(f0_error_cents(pitch_error(audio, 48000, 60))) < 1.0
+    a, b = (centroid_hz(t[: 48000 // 2], 48000) for t in takes.values())
+    assert abs(math.log(a / b)) > 0.05  # the timbre latent shapes the partials
+
+
+def test_the_shipped_model_plays_by_direct_synthesis(tmp_path):
+    """Its decoder outputs the synthesis parameters it declares; nothing sounds above the 11 kHz
+    its 22.05 kHz mels could teach; a rendered key sits at its f0; a second surgery is refused."""
+    from rtsynth.export.synthesis_outputs import SurgeryError, export_synthesis
+
+    spec = read_spec(default_bundle())
+    assert spec.synthesis["kind"] == "harmonic-noise" and spec.synthesis["partials"] == 64
+    assert spec.metrics["tuning"]["synthesis"] == "harmonic-noise"  # measured as it now plays
+    model = load_model(default_bundle())
+    pitch, partials, noise = model.decode_outputs(
+        np.zeros((1, 20), np.float32), ("pitch_midi", "partial_power", "noise_power")
+    )
+    assert pitch.shape == (1,) and partials.shape == (1, 64, 256) and noise.shape == (1, 256, 256)
+    runtime = create_runtime(model, EngineConfig(samplerate=48000))
+    z, _ = runtime.space.note_base(72, 0.6, 1.0)
+    z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index("flute")]
+    audio = runtime.stream(runtime.decode(z[None])[0], 0.0, 0, note=72).advance_to(48000, 16)[4800:48000]
+    spectrum = np.abs(np.fft.rfft(audio * np.hanning(len(audio))))
+    freqs = np.fft.rfftfreq(len(audio), 1 / 48000)
+    assert spectrum[freqs > 11025 * 1.06].max() < 1e-4 * spectrum.max()  # nothing where it never trained
+    wav = tmp_path / "flute.wav"
+    assert main(["render", "--timbre", "flute", "--note", "72", "-o", str(wav)]) == 0
+    audio, sr = soundfile.read(wav)
+    assert abs(f0_error_cents(pitch_error(audio, sr, 72))) < 1.0
+    with pytest.raises(SurgeryError, match="already plays by 'harmonic-noise' synthesis"):
+        export_synthesis(default_bundle(), tmp_path / "again")
+
+
+@pytest.mark.parametrize(("timbre", "note"), [("tuba", 36), ("flute", 72), ("violin", 60)])
+def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
+    """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
+    the decoder's mel within a fraction of a dB where the note has energy."""
+    from rtsynth.dsp.mel import mel_power, unit_to_power
+
+    model = load_model(default_bundle())
+    runtime = create_runtime(model, EngineConfig(samplerate=model.spec.mel.sample_rate))
+    z, _ = runtime.space.note_base(note, 0.6, 1.0)
+    z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]
+    audio = runtime.stream(runtime.decode(z[None])[0], 0.0, 0, note=note).advance_to(runtime.note_samples, 16)
+    held = slice(5, 30)  # frames of the held part
+    played = 10 * np.log10(mel_power(audio, model.spec.mel)[:, held].mean(axis=1) + 1e-12)
+    decoded = unit_to_power(model.decode(z[None])[0], 0.0, model.spec.mel.db_range)
+    wanted = 10 * np.log10(decoded[:, held].mean(axis=1) + 1e-12)
+    loud = wanted > wanted.max() - 50
+    assert abs(np.median(played[loud] - wanted[loud])) < 1.0
+    assert np.percentile(np.abs(played[loud] - wanted[loud]), 75) < 4.0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"flute": {"pp": [0.0] * 3}}, r"key_level_db\['flute'\]\['pp'\] must be a list of 25"),
+        ({"flute": {"pp": [math.nan] * 25}}, r"key_level_db\['flute'\]\['pp'\] holds nan"),
+        ({"flute": {"pp": [99.0] * 25}}, r"key_level_db\['flute'\]\['pp'\] holds 99"),
+    ],
+)
+def test_a_broken_key_level_table_is_refused_naming_the_entry(tmp_path, table, message):
+    bundle = make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS)
+    spec = read_spec(bundle)
+    good = {t: {d: [0.0] * 25 for d in ("pp", "mf", "ff")} for t in spec.descriptors["timbre"].classes}
+    good["flute"].update(table["flute"])
+    write_spec(bundle, dataclasses.replace(spec, key_level_db=good))
+    with pytest.raises(BundleShapeError, match=message):
+        read_spec(bundle)
+
+
+def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
+    """`rtsynth calibrate` on one timbre: afterwards every key it measured plays at the
+    reference renderer's level, the velocity curve follows, and the other timbres are untouched."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.export.calibration import CalibrationOptions, measure_levels
+
+    out = tmp_path / "calibrated"
+    argv = ["calibrate", str(bundle), "--out", str(out), "--timbres", "oboe", "--seconds", "0.5"]
+    assert main(argv) == 0
+    spec = read_spec(out)
+    assert set(spec.key_level_db) == set(spec.descriptors["timbre"].classes)
+    assert any(
+        abs(v) > 1.0 for v in spec.key_level_db["oboe"]["mf"]
+    )  # the synthetic model is not at the reference's level
+    assert all(v == 0.0 for v in spec.key_level_db["flute"]["mf"])
+    after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("oboe",)))
+    errors = np.array([m.reference_db - m.model_db for m in after])
+    assert len(after) > 40 and np.max(np.abs(errors)) < 1.0
+    renderer = OfflineRenderer(out, EngineConfig(samplerate=48000))
+    from rtsynth.render import NoteRequest, note_events
+
+    soft, loud = (rms_db(renderer.render(note_events(NoteRequest(60, v, 0.5, "oboe"))), 48000) for v in (33, 112))
+    ref = {m.dynamics: m.reference_db for m in after if m.pitch_index == 12}
+    assert loud - soft == pytest.approx(ref["ff"] - ref["pp"], abs=1.0)
