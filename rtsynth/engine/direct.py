@@ -19,7 +19,7 @@ import logging
 import numpy as np
 
 from rtsynth.bundle import BundleShapeError
-from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames
+from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
@@ -77,8 +77,8 @@ class DirectRuntime(Runtime):
         return DirectStream(self, params, peak_db, start_frame, note)
 
     def warm_up(self, streams: int = 1) -> None:
-        """Run the decoder once (the first onnxruntime run is slow) and refuse a decoder whose
-        synthesis outputs are not finite, naming the output."""
+        """Run the decoder once (the first onnxruntime run is slow), refuse a decoder whose
+        synthesis outputs are not finite, naming the output, and make every key's tables."""
         z = np.zeros((2, self.space.layout.size), dtype=np.float32)
         for name, value in zip(
             self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
@@ -88,6 +88,8 @@ class DirectRuntime(Runtime):
         stream = self.stream(self.decode(z)[0], 0.0, 0)
         stream.advance(4)
         stream.close()
+        keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
+        prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
 
 
 class DirectStream:
