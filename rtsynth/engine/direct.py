@@ -38,6 +38,7 @@ class DirectRuntime(Runtime):
     attack_vocoder_name = None
     start_vocoder = HARMONIC_NOISE
     first_frames = 1
+    phase_coherent = True  # phases integrated from the note's start, noise read from its own offset
 
     def __init__(self, model: Model, config: EngineConfig, synthesis: HarmonicNoiseSpec):
         # no tuning table: every key plays at its own f0 from the class nearest it
@@ -60,9 +61,9 @@ class DirectRuntime(Runtime):
         """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it)."""
         if plan.static:
             return keys[0], float(plan.level[0])
-        params, level = blend_keys(plan, keys)
+        power, level = blend_keys(plan, keys.astype(np.float64) ** 2)  # powers: a blend has no dip
         peak = float(level.max())
-        return (params * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
+        return (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""

@@ -70,6 +70,9 @@ class Runtime(ABC):
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
+    # a stream opened mid-note continues the old one's phases (a splice crossfades by amplitude);
+    # else the two are unrelated (by power)
+    phase_coherent: bool = False
 
     @property
     def start_vocoder(self) -> str:
