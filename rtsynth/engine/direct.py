@@ -25,7 +25,7 @@ from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NotePlan, blend_keys
-from rtsynth.engine.synth import Runtime
+from rtsynth.engine.synth import FrameStream, Runtime
 from rtsynth.model import Model
 from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
 from rtsynth.vocoder.loudness import level_gain
@@ -93,7 +93,7 @@ class DirectRuntime(Runtime):
         prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
 
 
-class DirectStream:
+class DirectStream(FrameStream):
     """One note synthesized from `start_frame` on, a few frames of output at a time."""
 
     vocoder_name = HARMONIC_NOISE
@@ -127,12 +127,6 @@ class DirectStream:
         self.written = end
         self.done = self.frame >= n_frames
         return out
-
-    def advance_to(self, sample: int, step: int) -> np.ndarray:
-        pieces = []
-        while self.written < sample and not self.done:
-            pieces.append(self.advance(step))
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     def close(self) -> None:
         self.done = True
