@@ -156,11 +156,10 @@ def _steady_partials(
     under the noise floor, at a quarter of the cost."""
     left, right, t = blend
     step = 2 * np.pi * f0 / sample_rate
-    k = np.arange(1, frames.amplitudes.shape[1] + 1, dtype=np.float64)
-    k = k[k * f0 < sample_rate / 2]
+    k = _below_nyquist(f0, frames.amplitudes.shape[1], sample_rate)
     fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
     amplitudes = (np.asarray(frames.amplitudes)[:, : len(k)] * fade).astype(np.float32)
-    table = _rotations(step, len(k))
+    table = _rotations(step, len(k))  # its first note at this f0 makes it
     out = np.empty(len(left))
     for start in range(0, len(left), STEADY_BLOCK):
         at = (phase0 + start * step) * k
@@ -172,6 +171,19 @@ def _steady_partials(
             hi = rows @ (np.tile(amplitudes[right[here.start]], 2) * turn)
             out[here] = lo + t[here] * (hi - lo)
     return out, float((phase0 + len(left) * step) % (2 * np.pi))
+
+
+def _below_nyquist(f0: float, partials: int, sample_rate: int) -> np.ndarray:
+    k = np.arange(1, partials + 1, dtype=np.float64)
+    out: np.ndarray = k[k * f0 < sample_rate / 2]
+    return out
+
+
+def prepare_steady(f0s: list[float], partials: int, sample_rate: int) -> None:
+    """Make the rotation tables of these f0s now (a model's keys, before it plays) rather than
+    at each key's first note-on."""
+    for f0 in f0s:
+        _rotations(2 * np.pi * f0 / sample_rate, len(_below_nyquist(f0, partials, sample_rate)))
 
 
 @lru_cache(maxsize=128)  # a keyboard of f0s: at most 64 MB of tables

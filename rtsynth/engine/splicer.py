@@ -32,7 +32,9 @@ class Splicer:
         self._safety = int((SPLICE_SAFETY_S + 2 * config.blocksize / sr) * sr)
         self._xfade = max(16, int(config.crossfade_ms * 1e-3 * sr))
         ramp = np.linspace(0.0, np.pi / 2, self._xfade, dtype=np.float32)
-        self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
+        self._equal_power = np.sin(ramp), np.cos(ramp)  # unrelated phases: their powers add
+        line = np.linspace(0.0, 1.0, self._xfade, dtype=np.float32)
+        self._equal_gain = line, 1.0 - line  # the same phases: their amplitudes add
 
     def rerender(self, channels: set[int], runtime: Runtime, timeline: Callable[[int], Timeline]) -> None:
         """Re-render the coming frames of the channels' sounding notes (one batched decode)."""
@@ -134,9 +136,8 @@ class Splicer:
                 write(bank, slot, older, at)
             x = self._xfade
             tail = fresh[cut - new.start :]
-            bank.audio[slot, cut : cut + x] = (
-                bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
-            )
+            fade_in, fade_out = self._equal_gain if voice.runtime.phase_coherent else self._equal_power
+            bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * fade_out + tail[:x] * fade_in
             write(bank, slot, tail[x:], cut + x)
             bank.ready[slot] = new.written
             old.close()

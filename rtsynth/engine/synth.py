@@ -70,6 +70,9 @@ class Runtime(ABC):
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
+    # a stream opened mid-note continues the old one's phases (a splice crossfades by amplitude);
+    # else the two are unrelated (by power)
+    phase_coherent: bool = False
 
     @property
     def start_vocoder(self) -> str:
@@ -189,7 +192,25 @@ class ModelRuntime(Runtime):
                 stream.close()
 
 
-class NoteStream:
+class FrameStream(ABC):
+    """A stream rendered a few decoder frames at a time."""
+
+    written: int
+    done: bool
+
+    @abstractmethod
+    def advance(self, frames: int) -> np.ndarray:
+        """Render up to `frames` more frames; return the output samples that became final."""
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        """Render until output sample `sample` is final (or the note ends); return it all."""
+        pieces = []
+        while self.written < sample and not self.done:
+            pieces.append(self.advance(step))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+
+class NoteStream(FrameStream):
     """Vocodes one note's mel from `start_frame` on into output-rate audio, piece by piece."""
 
     def __init__(self, runtime: ModelRuntime, mel: np.ndarray, peak_db: float, start_frame: int, vocoder: str):
@@ -231,13 +252,6 @@ class NoteStream:
             self.close()
         self.written += len(out)
         return out
-
-    def advance_to(self, sample: int, step: int) -> np.ndarray:
-        """Vocode until output sample `sample` is final (or the note ends); return it all."""
-        pieces = []
-        while self.written < sample and not self.done:
-            pieces.append(self.advance(step))
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     def close(self) -> None:
         if not self.done:
