@@ -2,10 +2,11 @@
 
 For --seconds (default 600): a note every 0.25 s, a four-note chord every 2 s, a morph sweep
 and a timbre change every 5 s, a model swap every 30 s (two a minute, between two copies of the
-bundle), and one kill -9 of the render worker half-way. Every second it reads `/status` and the
-memory of the server and its worker. Reports notes lost (sent and neither started nor refused
-with a reason), our xruns (late or missing audio of our own), memory over time, latency
-percentiles, worker restarts; JSON to bench/results/soak.json and a plot beside it.
+bundle), and one kill -9 of the live render worker half-way. Every second it reads `/status` and
+the memory of the server, its live worker and the standby worker. Reports notes lost (sent and
+neither started nor refused with a reason), our xruns (late or missing audio of our own), memory
+over time, latency percentiles, worker restarts and how long the takeover took; JSON to
+bench/results/soak.json and a plot beside it.
 
     python bench/soak.py [--seconds 600] [--bundle DIR]
 """
@@ -45,6 +46,7 @@ class Performer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.settimeout(0.0)
         self.sent_notes = self.errors = 0
+        self.notices: list[str] = []  # /error replies about no message of ours (a worker crash)
         self.replies: list[OscMessage] = []
 
     def send(self, address: str, *args: object) -> None:
@@ -61,7 +63,11 @@ class Performer:
             except (BlockingIOError, TimeoutError):
                 return
             message = OscMessage(data)
-            self.errors += message.address == "/error"
+            if message.address == "/error":
+                about, reason = message.params[0], message.params[1]
+                self.errors += about == "/note"
+                if not about:
+                    self.notices.append(reason)
             self.replies.append(message)
 
     def status(self, timeout: float = 2.0) -> dict | None:
@@ -88,21 +94,23 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def worker_pid(server: int) -> int | None:
+def worker_pids(server: int) -> list[int]:
+    """The server's render worker processes: the live one and its standby."""
+    pids = []
     for entry in Path("/proc").iterdir():
         try:
             ours = entry.name.isdigit() and "rtsynth.engine.process" in (entry / "cmdline").read_text()
             if ours and int((entry / "stat").read_text().split()[3]) == server:
-                return int(entry.name)
+                pids.append(int(entry.name))
         except OSError:
             continue
-    return None
+    return pids
 
 
 def perform(performer: Performer, server: subprocess.Popen, seconds: float, timbres: list[str]) -> list[dict]:
     """The script; one sample of status and memory per second."""
     rng, samples, start, killed = random.Random(0), [], time.monotonic(), False
-    step, t = 0, 0.0
+    step, t, live = 0, 0.0, None
     while t < seconds:
         t = time.monotonic() - start
         note = rng.randint(48, 84)
@@ -118,18 +126,21 @@ def perform(performer: Performer, server: subprocess.Popen, seconds: float, timb
             performer.send("/timbre", rng.choice(timbres))
         if step % 120 == 60:
             performer.send("/model/load", "b" if step % 240 == 60 else "a")
-        if not killed and t > seconds / 2 and (pid := worker_pid(server.pid)) is not None:
-            os.kill(pid, signal.SIGKILL)
+        if not killed and t > seconds / 2 and live:
+            os.kill(live, signal.SIGKILL)
             killed = True
         if step % 4 == 0:
             status = performer.status() or {}
-            pid = worker_pid(server.pid)
+            live = status.get("worker_pid") or None
+            standby = [pid for pid in worker_pids(server.pid) if pid != live]
             samples.append(
                 {
                     "t": round(t, 2),
                     "server_mb": rss_mb(server.pid),
-                    "worker_mb": rss_mb(pid) if pid else float("nan"),
+                    "worker_mb": rss_mb(live) if live else float("nan"),
+                    "standby_mb": rss_mb(standby[0]) if standby else float("nan"),
                     **{k: status.get(k) for k in ("notes", "dropped_notes", "underruns", "late_starts", "xruns")},
+                    "cache_notes": status.get("cache_notes"),
                     "restarts": status.get("worker_restarts"),
                 }
             )
@@ -197,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 def summarize(samples: list[dict], final: dict, performer: Performer, latency: list, args) -> dict:
     memory = [s for s in samples if s["server_mb"] == s["server_mb"]]
     first, last = memory[len(memory) // 10], memory[-1]  # after the warm-up tenth
+    settled = memory[len(memory) // 10 :]
     notes = int(final.get("notes", 0)) + int(final.get("dropped_notes", 0))
     return {
         "meta": {"host": host_facts(), "seconds": args.seconds, "bundle": str(args.bundle)},
@@ -209,12 +221,21 @@ def summarize(samples: list[dict], final: dict, performer: Performer, latency: l
             "late_starts": final.get("late_starts"),
             "jack_xruns": final.get("xruns"),
             "worker_restarts": final.get("worker_restarts"),
+            "worker_takeover_ms": final.get("worker_restart_ms"),
+            "resumed_notes": final.get("resumed_notes"),
+            "restart_notices": performer.notices,
             "server_mb_start_end": [first["server_mb"], last["server_mb"]],
             "worker_mb_start_end": [first["worker_mb"], last["worker_mb"]],
+            **{f"{key}_min_max": span(settled, key) for key in ("server_mb", "worker_mb", "standby_mb")},
             "latency_p50_p99_ms": latency,
         },
         "samples": samples,
     }
+
+
+def span(samples: list[dict], key: str) -> list[float]:
+    values = [s[key] for s in samples if s[key] == s[key]]
+    return [round(min(values), 1), round(max(values), 1)] if values else []
 
 
 def plot(samples: list[dict], path: Path) -> None:
@@ -227,6 +248,7 @@ def plot(samples: list[dict], path: Path) -> None:
     fig, (memory, counts) = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
     memory.plot(t, [s["server_mb"] for s in samples], label="server")
     memory.plot(t, [s["worker_mb"] for s in samples], label="render worker")
+    memory.plot(t, [s["standby_mb"] for s in samples], label="standby worker")
     memory.set_ylabel("RSS (MB)")
     memory.legend(loc="upper left")
     for key in ("underruns", "late_starts", "dropped_notes"):

@@ -48,28 +48,24 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     )
     export.set_defaults(func=_run)
 
-    synthesis = commands.add_parser(
+    synthesis = _bundle_rewrite(
+        commands,
         "export-synthesis",
-        help="give a harmonic decoder's bundle direct harmonic-noise synthesis (ONNX surgery)",
-        description="Copy a bundle whose decoder has the harmonic output, adding its pitch, partial powers "
+        "give a harmonic decoder's bundle direct harmonic-noise synthesis (ONNX surgery)",
+        "Copy a bundle whose decoder has the harmonic output, adding its pitch, partial powers "
         "and noise powers as decoder outputs and declaring synthesis = harmonic-noise, so the engine "
         "synthesizes at the output rate (no vocoder, no resampler). The mel output is checked unchanged.",
     )
-    synthesis.add_argument("bundle", help="the bundle to read, e.g. rtsynth/bundles/default")
-    synthesis.add_argument("--out", required=True, help="bundle directory to write")
-    synthesis.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     synthesis.set_defaults(func=_run_synthesis)
 
-    calibrate = commands.add_parser(
+    calibrate = _bundle_rewrite(
+        commands,
         "calibrate",
-        help="measure each key's level against the reference renderer and store it in the bundle",
-        description="Play every key each timbre covers at each dynamics through the offline engine and through "
+        "measure each key's level against the reference renderer and store it in the bundle",
+        "Play every key each timbre covers at each dynamics through the offline engine and through "
         "the reference renderer (FluidSynth, GM-SOL settings) and write a copy of the bundle whose per-key level "
         "table makes the two match. Needs the [train] extra (FluidSynth and the SoundFont).",
     )
-    calibrate.add_argument("bundle", help="the bundle to read, e.g. rtsynth/bundles/default")
-    calibrate.add_argument("--out", required=True, help="bundle directory to write (may be the same, with --force)")
-    calibrate.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")
     calibrate.add_argument("--seconds", type=float, default=1.0, help="held length of each note")
     calibrate.add_argument("--timbres", nargs="+", default=[], help="only these timbres (default: every one)")
@@ -120,3 +116,14 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     out = calibrate(args.bundle, args.out, options)
     log.info("done: rtsynth render --bundle %s --note 60", out)
     return 0
+
+
+def _bundle_rewrite(
+    commands: argparse._SubParsersAction, name: str, help: str, description: str
+) -> argparse.ArgumentParser:
+    """A command that reads a bundle and writes a changed copy (to the same place with --force)."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=description)
+    parser.add_argument("bundle", help="the bundle to read, e.g. rtsynth/bundles/default")
+    parser.add_argument("--out", required=True, help="bundle directory to write (may be the same, with --force)")
+    parser.add_argument("--force", action="store_true", help="replace an existing bundle at --out")
+    return parser

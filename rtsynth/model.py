@@ -77,6 +77,7 @@ def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) ->
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False  # an arena outlives its session's use: memory would climb with swaps
     try:
         session = ort.InferenceSession(
             str(bundle_dir / DECODER_FILE), sess_options=options, providers=select_providers(device)

@@ -221,8 +221,8 @@ def watch(engine: Engine) -> None:
                 flush=True,
             )
             shown = report
-        if not status["worker_alive"]:
-            raise RuntimeError("the render worker process died; see its log above")
+        if engine.worker_lost:
+            raise RuntimeError(f"the render worker process died and could not be replaced: {status['model_error']}")
 
 
 def render_demo(config: ServeConfig, bundle: Path) -> int:

@@ -183,3 +183,17 @@ def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
     soft, loud = (rms_db(renderer.render(note_events(NoteRequest(60, v, 0.5, "oboe"))), 48000) for v in (33, 112))
     ref = {m.dynamics: m.reference_db for m in after if m.pitch_index == 12}
     assert loud - soft == pytest.approx(ref["ff"] - ref["pp"], abs=1.0)
+
+
+def test_a_rerender_continues_the_note_without_a_seam(bundle):
+    """A re-render mid-note (here: the timbre moved to where it already was) opens a stream that
+    continues the old one's phases, so the splice crossfades by amplitude and the audio runs on
+    as if nothing happened; a power crossfade would swell by up to 3 dB there."""
+    events = [SelectTimbre("oboe", at=0.0), NoteOn(64, 0.8, 1.5, at=0.01)]
+    plain = OfflineRenderer(bundle, EngineConfig(samplerate=48000))
+    moved = OfflineRenderer(bundle, EngineConfig(samplerate=48000))
+    a = plain.render(events)
+    b = moved.render([*events, SelectTimbre("oboe", at=0.5)])
+    assert moved.engine.counters["rerenders"] >= 1
+    n = min(len(a), len(b))
+    assert np.max(np.abs(a[:n] - b[:n])) < 1e-3 * np.max(np.abs(a))

@@ -483,7 +483,16 @@ def test_the_worker_process_cannot_be_shadowed_from_the_working_directory(bundle
     assert not marker.exists()
 
 
-def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(bundle):
+def _wait_for(engine, key: str, seconds: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not engine.status()[key]:
+        assert time.monotonic() < deadline, f"no {key} within {seconds:.0f} s"
+        time.sleep(0.05)
+
+
+def test_a_killed_worker_is_replaced_by_its_standby_on_the_same_model_and_the_next_note_plays(bundle):
     import os
     import signal
     import time
@@ -493,14 +502,17 @@ def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(
     engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
     try:
         engine.submit(SelectTimbre("oboe"))
+        _wait_for(engine, "worker_standby")
         before = engine.status()
-        os.kill(engine.worker_link._process.pid, signal.SIGKILL)
+        os.kill(before["worker_pid"], signal.SIGKILL)
         deadline = time.monotonic() + 30
         while engine.status()["worker_restarts"] < 1 or not engine.status()["worker_alive"]:
             assert time.monotonic() < deadline, "the worker was not restarted"
             time.sleep(0.05)
         status = engine.status()
-        assert status["bundle"] == before["bundle"] and "restarted" in status["model_error"]
+        assert status["bundle"] == before["bundle"] and "a warm standby took over" in status["model_error"]
+        assert status["worker_pid"] != before["worker_pid"]
+        _wait_for(engine, "worker_standby")  # a new standby, for the next crash
         assert engine.controller.timbres.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
         notes = engine.counters["notes"]
         engine.submit(NoteOn(60, 0.8))
@@ -510,6 +522,40 @@ def test_a_killed_worker_is_restarted_on_the_same_model_and_the_next_note_plays(
     finally:
         engine.stop()
     assert not engine.worker_link.alive
+
+
+def test_a_standby_follows_model_swaps_and_takes_over_on_the_swapped_model(bundle, tmp_path):
+    import os
+    import shutil
+    import signal
+    import time
+
+    from rtsynth.engine.engine import Engine
+
+    other = tmp_path / "b"
+    shutil.copytree(bundle, other)
+    engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
+    try:
+        _wait_for(engine, "worker_standby")
+        engine.load_model(other)
+        deadline = time.monotonic() + 60
+        while engine.status()["model_loading"]:
+            assert time.monotonic() < deadline, "the swap never finished"
+            time.sleep(0.05)
+        before = engine.status()
+        os.kill(before["worker_pid"], signal.SIGKILL)  # the standby may still be loading the new model
+        while engine.status()["worker_restarts"] < 1:
+            assert time.monotonic() < deadline, "the worker was not replaced"
+            time.sleep(0.05)
+        status = engine.status()
+        assert "a warm standby took over" in status["model_error"] and status["bundle"] == str(other.resolve())
+        notes = engine.counters["notes"]
+        engine.submit(NoteOn(60, 0.8))
+        while engine.counters["notes"] == notes:
+            assert time.monotonic() < deadline, "the new worker did not start the note"
+            time.sleep(0.05)
+    finally:
+        engine.stop()
 
 
 def _rss_mb(pid: int) -> float:
@@ -529,7 +575,7 @@ def test_a_flood_of_model_loads_loads_the_last_one_and_gives_its_memory_back(bun
     shutil.copytree(bundle, other)
     engine = Engine(bundle, EngineConfig(samplerate=SR, blocksize=256)).start()
     try:
-        pid = engine.worker_link._process.pid
+        pid = engine.status()["worker_pid"]
         baseline = _rss_mb(pid)
         for i in range(60):
             engine.load_model(other if i % 2 == 0 else bundle)

@@ -135,5 +135,5 @@ def test_a_steady_note_matches_the_sine_per_sample_and_partial(f0, rate):
     amp = f.amplitudes[left] * (1 - t[:, None]) + f.amplitudes[right] * t[:, None]
     amp *= np.clip((0.5 - k * f0 / rate) / 0.02, 0.0, 1.0) * (k * f0 < rate / 2)
     phase = phase0 + np.arange(n1 - n0) * 2 * np.pi * f0 / rate
-    assert np.max(np.abs(got - (amp * np.sin(phase[:, None] * k)).sum(axis=1))) < 1e-9
+    assert np.max(np.abs(got - (amp * np.sin(phase[:, None] * k)).sum(axis=1))) < 1e-5  # float32 tables
     assert end_phase == pytest.approx((phase0 + (n1 - n0) * 2 * np.pi * f0 / rate) % (2 * np.pi))

@@ -175,6 +175,7 @@ class OscServer:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._reply_ports: dict[tuple[str, int], int] = {}  # sender -> port it asked replies on
+        self._heard: dict[Sender, float] = {}  # the latest senders -> when last heard from
 
     @property
     def port(self) -> int:
@@ -200,9 +201,12 @@ class OscServer:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="osc-server", daemon=True)
         self._thread.start()
+        self.engine.on_trouble.append(self.tell_clients)
         log.info("OSC listening on %s:%d", self.host, self.port)
 
     def stop(self) -> None:
+        if self.tell_clients in self.engine.on_trouble:
+            self.engine.on_trouble.remove(self.tell_clients)
         self._stop.set()
         if self._sock is not None:  # wake the loop now rather than at its next poll
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as waker, contextlib.suppress(OSError):
@@ -242,6 +246,10 @@ class OscServer:
     def handle(self, data: bytes, sender: Sender, clock: float, wall: float) -> None:
         """Parse one datagram and act on each of its messages; bad ones get /error replies."""
         self.packets += 1
+        self._heard.pop(sender, None)
+        self._heard[sender] = time.monotonic()
+        if len(self._heard) > self.limits.told:
+            del self._heard[next(iter(self._heard))]
         try:
             timed = parse_packet(data, clock, wall)
         except OscInputError as err:
@@ -272,6 +280,14 @@ class OscServer:
             return
         for reply in self.commands.answer(request):
             self._send(sender, reply.address, _osc_values(reply.value))
+
+    def tell_clients(self, trouble: str) -> None:
+        """An /error to the clients heard from lately, for trouble no message of theirs caused
+        (the render worker died and was replaced): the address is empty, the reason says what."""
+        now = time.monotonic()
+        for sender, heard in list(self._heard.items()):
+            if now - heard < self.limits.told_within_s:
+                self._send(sender, ERROR_REPLY, ["", trouble])
 
     def _redirect_replies(self, sender: Sender, port: int) -> None:
         """Replies to another port of the sender's host: for this machine's clients only, since a

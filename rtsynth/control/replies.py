@@ -18,6 +18,8 @@ class ReplyLimits:
     max_bytes: int = 8192  # one reply datagram; a larger one becomes an /error saying so
     remote_bytes_per_s: float = 32_768.0  # per remote host, with a one-second burst
     redirects: int = 64  # clients remembered with a /reply/port redirect (the oldest is forgotten)
+    told: int = 16  # the latest clients told of trouble nobody asked about (a worker crash) ...
+    told_within_s: float = 60.0  # ... of those heard from this recently
 
 
 DEFAULT_REPLY_LIMITS = ReplyLimits()

@@ -19,13 +19,13 @@ import logging
 import numpy as np
 
 from rtsynth.bundle import BundleShapeError
-from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames
+from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NotePlan, blend_keys
-from rtsynth.engine.synth import Runtime
+from rtsynth.engine.synth import FrameStream, Runtime
 from rtsynth.model import Model
 from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
 from rtsynth.vocoder.loudness import level_gain
@@ -38,6 +38,7 @@ class DirectRuntime(Runtime):
     attack_vocoder_name = None
     start_vocoder = HARMONIC_NOISE
     first_frames = 1
+    phase_coherent = True  # phases integrated from the note's start, noise read from its own offset
 
     def __init__(self, model: Model, config: EngineConfig, synthesis: HarmonicNoiseSpec):
         # no tuning table: every key plays at its own f0 from the class nearest it
@@ -60,9 +61,9 @@ class DirectRuntime(Runtime):
         """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it)."""
         if plan.static:
             return keys[0], float(plan.level[0])
-        params, level = blend_keys(plan, keys)
+        power, level = blend_keys(plan, keys.astype(np.float64) ** 2)  # powers: a blend has no dip
         peak = float(level.max())
-        return (params * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
+        return (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
@@ -77,8 +78,8 @@ class DirectRuntime(Runtime):
         return DirectStream(self, params, peak_db, start_frame, note)
 
     def warm_up(self, streams: int = 1) -> None:
-        """Run the decoder once (the first onnxruntime run is slow) and refuse a decoder whose
-        synthesis outputs are not finite, naming the output."""
+        """Run the decoder once (the first onnxruntime run is slow), refuse a decoder whose
+        synthesis outputs are not finite, naming the output, and make every key's tables."""
         z = np.zeros((2, self.space.layout.size), dtype=np.float32)
         for name, value in zip(
             self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
@@ -88,9 +89,11 @@ class DirectRuntime(Runtime):
         stream = self.stream(self.decode(z)[0], 0.0, 0)
         stream.advance(4)
         stream.close()
+        keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
+        prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
 
 
-class DirectStream:
+class DirectStream(FrameStream):
     """One note synthesized from `start_frame` on, a few frames of output at a time."""
 
     vocoder_name = HARMONIC_NOISE
@@ -124,12 +127,6 @@ class DirectStream:
         self.written = end
         self.done = self.frame >= n_frames
         return out
-
-    def advance_to(self, sample: int, step: int) -> np.ndarray:
-        pieces = []
-        while self.written < sample and not self.done:
-            pieces.append(self.advance(step))
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     def close(self) -> None:
         self.done = True

@@ -21,12 +21,11 @@ from rtsynth.bundle import BundleError, BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.controller import Controller
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, Panic, SelectTimbre
+from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import Mixer, VoiceBank
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.process import WorkerError, WorkerProcess
 from rtsynth.engine.requests import (
     LoadModel,
     ModelRefused,
@@ -36,6 +35,7 @@ from rtsynth.engine.requests import (
     WorkerLink,
     WorkerReply,
 )
+from rtsynth.engine.supervisor import Restart, Supervisor
 from rtsynth.labels import velocity_unit
 from rtsynth.presets import write_preset
 
@@ -77,9 +77,13 @@ class Engine:
         self.model_error: str | None = None
         self.info: dict[str, Any] = {}  # the playing model: bundle, name, provider, vocoder
         self.worker_restarts = 0
+        self.last_restart: Restart | None = None
+        self.on_trouble: list[Callable[[str], None]] = []  # told when the show went wrong by itself
         self.loading = ""  # the bundle a /model/load asked for last, until it plays or is refused
         self.worker_link: WorkerLink = (
-            WorkerProcess(self.bank, bundle_dir, config, self._on_worker_message, self._worker_died)
+            Supervisor(
+                self.bank, bundle_dir, config, self._on_worker_message, self._restarted, self.mixer.census, clock
+            )
             if realtime
             else LocalWorker(self.bank, bundle_dir, config, self._on_worker_message, clock, self.mixer.kill)
         )
@@ -167,7 +171,11 @@ class Engine:
             "latency_p99_ms": p99,
             "output_latency_ms": math.nan if latency is None else latency * 1e3,
             "worker_alive": self.worker_link.alive,
+            "worker_pid": (self.worker_link.pid or 0) if isinstance(self.worker_link, Supervisor) else 0,
+            "worker_standby": isinstance(self.worker_link, Supervisor) and self.worker_link.standby_ready,
             "worker_restarts": self.worker_restarts,
+            "worker_restart_ms": math.nan if self.last_restart is None else round(self.last_restart.seconds * 1e3, 2),
+            "resumed_notes": int(counters["resumed"]),
             "model_loading": self.loading,
             "model_error": self.model_error or "",
             **self.controller.timbre_state(),
@@ -221,21 +229,31 @@ class Engine:
                 self.model_error = reason
                 log.error("model not loaded, still playing %s: %s", self.info.get("name"), reason)
 
-    def _worker_died(self, code: int | None) -> None:
-        """The live render worker ended by itself: a new one on the playing model, the same
-        channels (timbre, morph, offsets and presets live here), held notes faded out."""
+    @property
+    def worker_lost(self) -> bool:
+        """The render worker died and nothing could replace it: the engine is silent."""
+        return self.last_restart is not None and bool(self.last_restart.error) and not self.worker_link.alive
+
+    def _restarted(self, restart: Restart) -> None:
+        """The live render worker died and another took its place on the playing model; the
+        channels (timbre, morph, offsets, presets) live here, its notes were carried over."""
         self.worker_restarts += 1
-        log.error("the render worker died (exit code %s); restarting it on %s", code, self.info.get("name"))
-        link = WorkerProcess(self.bank, self.info["bundle"], self.config, self._on_worker_message, self._worker_died)
-        try:
-            self.info = link.start()
-        except WorkerError as err:
-            self.model_error = f"the render worker died and could not be restarted: {err}"
-            log.error("%s", self.model_error)
-            return
-        self.worker_link = link
-        self.controller.apply(Panic(), self.clock())
-        self.model_error = f"the render worker died (exit code {code}) and was restarted; held notes were released"
+        self.last_restart = restart
+        if restart.error:
+            self.model_error = (
+                f"the render worker died (exit code {restart.exit_code}) and none could replace it: {restart.error}"
+            )
+        else:
+            self.info = restart.info or self.info
+            how = "a warm standby" if restart.standby else "a new worker (no standby was ready)"
+            self.model_error = (
+                f"the render worker died (exit code {restart.exit_code}); {how} took over in "
+                f"{restart.seconds * 1e3:.0f} ms, carrying on {restart.resumed} sounding and "
+                f"{restart.replayed} waiting notes"
+            )
+        log.error("%s", self.model_error)
+        for listener in self.on_trouble:
+            listener(self.model_error)
 
     def _swapped(self, info: dict[str, Any]) -> None:
         self.spec, space = check_bundle(info["bundle"])

@@ -10,7 +10,7 @@ from typing import Any
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.process import load_runtime, runtime_info
-from rtsynth.engine.requests import LoadModel, ModelSwapped, StopWorker, WorkerReply, WorkerRequest
+from rtsynth.engine.requests import Activate, LoadModel, ModelSwapped, StopWorker, WorkerReply, WorkerRequest
 from rtsynth.engine.synth import Runtime
 from rtsynth.engine.worker import RenderWorker
 
@@ -48,6 +48,8 @@ class LocalWorker:
         if isinstance(request, LoadModel):
             self.worker.swap(load_runtime(request.bundle_dir, self._config))
             self.worker.drain()
+        elif isinstance(request, Activate):
+            self.worker.take_over(request)
         elif not isinstance(request, StopWorker):
             self.worker.accept(request)
 

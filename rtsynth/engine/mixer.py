@@ -45,7 +45,20 @@ LATENCY_LOG = 8192
 MAX_BLOCK = 8192
 EARLY_RELEASES = 1024  # releases kept for voices that have not started yet
 
+STARTED_LOG = 8192  # voice ids of the latest note starts, for a census
+CENSUS_WAIT_S = 0.2  # longer than any block: no answer means the audio is not running
+
 Pending = tuple[float, int, MixerCommand]  # heap entry: (time, seq, command)
+
+
+@dataclass(frozen=True)
+class Census:
+    """The mixer's view of the notes a render worker handed it, taken when that worker died:
+    `slots` voice -> slot of those started or waiting to start, `started` the voice ids of the
+    latest starts (a note in neither was never handed over)."""
+
+    slots: dict[int, int]
+    started: frozenset[int]
 
 
 class VoiceBank:
@@ -114,6 +127,7 @@ COUNTERS = (
     "cache_notes",
     "prerendered",
     "render_count",
+    "resumed",
 )
 
 
@@ -178,6 +192,10 @@ class Mixer:
         self.latency = np.full(LATENCY_LOG, np.nan)  # event-to-first-sample seconds
         self.latency_cached = np.zeros(LATENCY_LOG, dtype=bool)
         self.latency_count = 0
+        self._started = np.full(STARTED_LOG, -1, dtype=np.int64)
+        self._started_count = 0
+        self._census: Census | None = None
+        self._census_wanted = False
 
     # --- the callback entry --------------------------------------------------------------
 
@@ -190,6 +208,8 @@ class Mixer:
         block_dac = now + dac_delay
         t0 = block_dac - self.output_latency
         self._run_commands(t0, t0 + n / self.sr, block_dac)
+        if self._census_wanted:
+            self._census, self._census_wanted = self._take_census(), False
         mix = self._mix(n)
         gain = self._gain + (self._gain_target - self._gain) * self._k[1 : n + 1] / n
         self._gain = self._gain_target
@@ -239,6 +259,8 @@ class Mixer:
         bank.env[slot], bank.rate[slot] = -offset * self._attack_rate, self._attack_rate  # 0 at the first sample
         bank.state[slot] = PLAYING
         self._slot_of[voice] = slot
+        self._started[self._started_count % STARTED_LOG] = voice
+        self._started_count += 1
         if offset == 0 and at < t0:
             self.stats.late_starts += 1
         if arrival is not None:
@@ -324,6 +346,36 @@ class Mixer:
         self.stats.underruns += int(np.count_nonzero((last >= 0) & ~valid & (last < length - 1)))
         for slot in act[ended]:
             self._free(slot)
+
+    # --- after a worker died -------------------------------------------------------------------
+
+    def census(self) -> Census:
+        """Which of a dead worker's notes the mixer has (from any thread; the worker must be gone,
+        so its ring holds all it sent). Taken in the audio callback after it drained the ring, or
+        here if no callback comes (the audio is not running)."""
+        self._census, self._census_wanted = None, True
+        deadline = time.monotonic() + CENSUS_WAIT_S
+        while self._census_wanted and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        census = self._census
+        if census is None:
+            self._census_wanted = False
+            self.bank.ring.drain(self._heap)
+            census = self._take_census()
+        return census
+
+    def _take_census(self) -> Census:
+        """Slots the dead worker reserved but never handed over are freed here: nothing would."""
+        slots = dict(self._slot_of)
+        for _, _, command in self._heap:
+            if isinstance(command, StartVoice):
+                slots[command.voice] = command.slot
+        handed = set(slots.values())
+        for slot in np.flatnonzero(self.bank.state == RESERVED):
+            if int(slot) not in handed:
+                self._free(int(slot))
+        started = self._started[: min(self._started_count, STARTED_LOG)]
+        return Census(slots, frozenset(started.tolist()))
 
     # --- read side (other threads) ----------------------------------------------------------
 

@@ -3,10 +3,15 @@
 Requests go down a pipe as small pickled messages; the worker answers through the shared
 voice bank (audio, and the command ring the mixer reads) and, for the few things the engine
 must know (ready, model swapped or refused), back up the pipe to a listener thread.
+
+A worker starts as a standby: imports done, model loaded and warmed up, following model swaps,
+but rendering nothing until it is told to (`Activate`), so one can wait beside the live worker
+and take its place at once (see supervisor.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -20,8 +25,10 @@ from typing import Any
 
 from rtsynth.bundle import SPEC_FILE, sha256_file
 from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.memory import MemoryTrimmer
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.requests import (
+    Activate,
     LoadModel,
     ModelRefused,
     ModelSwapped,
@@ -39,6 +46,7 @@ from rtsynth.errors import RtsynthError
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 300.0  # loading onnxruntime and warming up a model on a busy machine
+STANDBY_LOAD_NICE = 10  # a standby follows a swap at low priority: the live worker is playing meanwhile
 # the worker's matrix products are small: BLAS threads would only take the audio thread's core
 ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -84,8 +92,8 @@ class WorkerProcess:
         bank: VoiceBank,
         bundle_dir: str | Path,
         config: EngineConfig,
-        on_message: Callable[[WorkerReply], None],
-        on_exit: Callable[[int | None], None] | None = None,
+        on_message: Callable[[WorkerProcess, WorkerReply], None],
+        on_exit: Callable[[WorkerProcess, int | None], None] | None = None,
     ):
         self._setup = (bank.name, bank.slots, bank.length_max, str(bundle_dir), config)
         self._on_message, self._on_exit = on_message, on_exit  # on_exit: it ended without being stopped
@@ -96,6 +104,7 @@ class WorkerProcess:
         self._conn: Connection | None = None
 
     def start(self) -> dict[str, Any]:
+        """Start it and wait until its model is warm; it then stands by until sent `Activate`."""
         ours, theirs = socket.socketpair()
         self._process = subprocess.Popen(
             [sys.executable, "-P", "-m", "rtsynth.engine.process", str(theirs.fileno())],  # -P: no cwd on sys.path
@@ -137,13 +146,17 @@ class WorkerProcess:
                 message = conn.recv()
             except (EOFError, OSError):
                 break
-            self._on_message(message)
+            self._on_message(self, message)
         if not self._stopping and self._on_exit is not None and self._process is not None:
-            self._on_exit(self._process.wait(5))
+            self._on_exit(self, self._process.wait(5))
 
     @property
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     def stop(self) -> None:
         self._stopping = True
@@ -180,32 +193,60 @@ def worker_main(conn: Connection) -> None:
     except Exception as err:  # reported to the engine, which raises it
         send(WorkerFailed(f"{type(err).__name__}: {err}"))
         return
-    worker = RenderWorker(bank, runtime, config, on_swap=lambda rt: send(ModelSwapped(runtime_info(rt))))
+    trimmer = MemoryTrimmer()
+
+    def swapped(runtime: Runtime) -> None:
+        trimmer.swapped()
+        send(ModelSwapped(runtime_info(runtime)))
+
+    worker = RenderWorker(bank, runtime, config, on_swap=swapped)
+    loader = ModelLoader(worker, config, send)
+    send(WorkerReady(runtime_info(runtime)))
+    try:
+        if not _stand_by(conn, worker, loader, trimmer):
+            return
+    except (EOFError, OSError):  # the engine went away
+        return
     sys.setswitchinterval(config.switch_interval_ms * 1e-3)  # the note-start thread gets its turn soon
     stop, wake = threading.Event(), threading.Event()
     starter = threading.Thread(
-        target=_serve_requests, args=(conn, worker, config, send, stop, wake), name="rtsynth-note-starter", daemon=True
+        target=_serve_requests, args=(conn, worker, loader, stop, wake), name="rtsynth-note-starter", daemon=True
     )
-    send(WorkerReady(runtime_info(runtime)))
     starter.start()
     while not stop.is_set():
         if not worker.step(starts=False):
+            trimmer.idle()
             wake.wait(worker.idle_wait())
             wake.clear()
     starter.join(5)
 
 
+def _stand_by(conn: Connection, worker: RenderWorker, loader: ModelLoader, trimmer: MemoryTrimmer) -> bool:
+    """Until activated, keep to the playing model (a swap is taken at once: no voice holds the
+    old one). True when activated, False when told to stop."""
+    loader.nice = STANDBY_LOAD_NICE
+    while True:
+        if conn.poll(0.05):
+            request = conn.recv()
+            if isinstance(request, StopWorker):
+                return False
+            if isinstance(request, LoadModel):
+                loader.request(request.bundle_dir)
+            elif isinstance(request, Activate):
+                loader.nice = 0
+                loader.wait()  # a model still loading is the one the engine plays: finish it first
+                worker.apply_swap()
+                worker.take_over(request)
+                return True
+        worker.apply_swap()
+        trimmer.idle()
+
+
 def _serve_requests(
-    conn: Connection,
-    worker: RenderWorker,
-    config: EngineConfig,
-    send: Callable[[WorkerReply], None],
-    stop: threading.Event,
-    wake: threading.Event,
+    conn: Connection, worker: RenderWorker, loader: ModelLoader, stop: threading.Event, wake: threading.Event
 ) -> None:
     """The note-start thread: takes every request and starts due notes at once, whatever
     long vocoding step the main loop is in; then wakes the main loop for the rest."""
-    loader = ModelLoader(worker, config, send)
     try:
         while not stop.is_set():
             if conn.poll(worker.start_wait()):
@@ -223,9 +264,11 @@ def _serve_requests(
         wake.set()
 
 
-def _handle(worker: RenderWorker, request: NoteRequest | LoadModel, loader: ModelLoader) -> None:
+def _handle(worker: RenderWorker, request: NoteRequest | LoadModel | Activate, loader: ModelLoader) -> None:
     if isinstance(request, LoadModel):
         loader.request(request.bundle_dir)
+    elif isinstance(request, Activate):
+        worker.take_over(request)
     else:
         worker.accept(request)
 
@@ -240,6 +283,9 @@ class ModelLoader:
         self._lock = threading.Lock()
         self._next: str | None = None
         self._busy = False
+        self._idle = threading.Event()
+        self._idle.set()
+        self.nice = 0  # > 0: loads run on a thread of lower priority (Linux: niceness is per thread)
 
     def request(self, bundle_dir: str) -> None:
         with self._lock:
@@ -247,14 +293,23 @@ class ModelLoader:
             if self._busy:
                 return
             self._busy = True
+            self._idle.clear()
         threading.Thread(target=self._run, name="rtsynth-model-loader", daemon=True).start()
 
+    def wait(self) -> None:
+        """Until no load is in progress."""
+        self._idle.wait(START_TIMEOUT_S)
+
     def _run(self) -> None:
+        if self.nice:
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             with self._lock:
                 bundle_dir, self._next = self._next, None
                 if bundle_dir is None:
                     self._busy = False
+                    self._idle.set()
                     return
             try:
                 runtime = load_runtime(bundle_dir, self.config)

@@ -56,8 +56,29 @@ class StopWorker:
     """Finish: the worker process exits."""
 
 
+@dataclass(frozen=True)
+class ResumeNote:
+    """A note the previous worker had started: it plays on in its bank `slot`, and the new worker
+    renders the rest of it, crossfaded in ahead of the playhead."""
+
+    slot: int
+    spec: NoteSpec
+    timeline: Timeline
+
+
+@dataclass(frozen=True)
+class Activate:
+    """A standby worker (model loaded, waiting) starts rendering. After a worker died it also
+    takes over that worker's notes: the engine's panic count, the notes started in bank slots
+    (`resume`) and those not started yet (`replay`)."""
+
+    epoch: int = 0
+    resume: tuple[ResumeNote, ...] = ()
+    replay: tuple[StartNote, ...] = ()
+
+
 NoteRequest = StartNote | Rerender | ClearNotes | Prerender
-WorkerRequest = NoteRequest | LoadModel | StopWorker
+WorkerRequest = NoteRequest | LoadModel | Activate | StopWorker
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """New audio for notes already sounding, spliced in ahead of the playhead with a crossfade:
-re-renders after a timbre or offset move, and hand-overs from the fast attack vocoder to the
+re-renders after a timbre or offset move, hand-overs from the fast attack vocoder to the
 main one (with more than `full_quality_voices` voices busy a note keeps the attack vocoder:
-the main one costs about twice as much per voice, and polyphony comes first)."""
+the main one costs about twice as much per voice, and polyphony comes first), and notes a
+dead worker left half rendered, carried on by the worker that took its place."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -15,8 +16,9 @@ from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
-from rtsynth.engine.synth import AudioStream, NoteStream, Runtime
-from rtsynth.engine.voices import Voice, VoiceTable
+from rtsynth.engine.requests import ResumeNote
+from rtsynth.engine.synth import AudioStream, NoteStream, Rendered, Runtime
+from rtsynth.engine.voices import Voice, VoiceTable, playhead
 
 SPLICE_SAFETY_S = 0.008  # plus two blocks: how far ahead of the playhead new audio may be spliced in
 WARM_FRAMES = 4  # frames a re-render stream runs before its audio is used
@@ -30,17 +32,38 @@ class Splicer:
         self._safety = int((SPLICE_SAFETY_S + 2 * config.blocksize / sr) * sr)
         self._xfade = max(16, int(config.crossfade_ms * 1e-3 * sr))
         ramp = np.linspace(0.0, np.pi / 2, self._xfade, dtype=np.float32)
-        self._fade_in, self._fade_out = np.sin(ramp), np.cos(ramp)
+        self._equal_power = np.sin(ramp), np.cos(ramp)  # unrelated phases: their powers add
+        line = np.linspace(0.0, 1.0, self._xfade, dtype=np.float32)
+        self._equal_gain = line, 1.0 - line  # the same phases: their amplitudes add
 
     def rerender(self, channels: set[int], runtime: Runtime, timeline: Callable[[int], Timeline]) -> None:
         """Re-render the coming frames of the channels' sounding notes (one batched decode)."""
         with self.table.lock:
-            voices = list(self.table.voices.values())
-        jobs = [
-            job for voice in voices if voice.spec.channel in channels if (job := self._plan(voice, runtime, timeline))
-        ]
+            voices = [v for v in self.table.voices.values() if v.spec.channel in channels]
+        self.stats.add("rerenders", self._render(voices, runtime, timeline))
+
+    def resume(self, notes: Sequence[ResumeNote], runtime: Runtime) -> int:
+        """Carry on the notes a dead worker left in their slots: each becomes a voice here whose
+        audio so far is what its row holds, and a fresh render of the rest is crossfaded in where
+        that audio ends (over silence, if the playhead got there first), so the note keeps its
+        lead while the new worker catches up. The number of notes carried on."""
+        bank, voices = self.bank, []
+        with self.table.lock:
+            for note in notes:
+                slot = note.slot
+                ours = bank.voice[slot] == note.spec.voice and bank.state[slot] in LIVE
+                if ours and slot not in self.table.voices and bank.ready[slot] < runtime.note_samples:
+                    voice = Voice(note.spec, slot, Rendered(runtime, int(bank.ready[slot])), runtime, None, False)
+                    self.table.voices[slot] = voice
+                    voices.append(voice)
+        timelines = {note.spec.channel: note.timeline for note in notes}
+        return self._render(voices, runtime, timelines.__getitem__)
+
+    def _render(self, voices: list[Voice], runtime: Runtime, timeline: Callable[[int], Timeline]) -> int:
+        """Re-render the coming frames of these voices (one batched decode) and splice them in."""
+        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline))]
         if not jobs:
-            return
+            return 0
         sources = decode_plans(runtime, [plan for _, plan, _ in jobs], self.stats)
         with self.table.working_on([voice for voice, _, _ in jobs]) as live:
             live_ids = {id(v) for v in live}
@@ -48,14 +71,17 @@ class Splicer:
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
                     self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
-                    self.stats.add("rerenders")
+        return len(live_ids)
 
     def _plan(
         self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
-        first = runtime.frame_of(max(self.bank.pos[voice.slot], 0.0) + self._safety * 2)
+        start = playhead(self.bank, voice.slot) + self._safety * 2
+        if isinstance(voice.stream, Rendered):  # resumed: new audio from where the old ends
+            start = max(start, voice.stream.written - self._xfade)
+        first = runtime.frame_of(start)
         if first >= runtime.mel.n_frames - 2:
             return None
         spec = voice.spec
@@ -81,20 +107,23 @@ class Splicer:
         self.stats.add("handovers")
 
     def splice(self, voice: Voice, new: AudioStream) -> None:
-        """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it."""
+        """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it; a
+        resumed note's at the end of what was rendered, so it keeps its lead."""
         bank, slot, old = self.bank, voice.slot, voice.stream
         warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)
+        if isinstance(old, Rendered):
+            warm_end = max(warm_end, old.written - self._xfade)
         pieces, step = [], self.config.chunk_frames
         while True:
             ratio = max(bank.ratio[slot], 1.0)
-            cut = int(max(max(bank.pos[slot], 0.0) + self._safety * ratio, warm_end))
+            cut = int(max(playhead(bank, slot) + self._safety * ratio, warm_end))
             if new.written >= cut + self._xfade or new.done:
                 break
             pieces.append(new.advance(step))
         fresh = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
         end = min(new.written, voice.runtime.note_samples)
         cut = min(cut, end - self._xfade)
-        if cut <= new.start or cut < max(bank.pos[slot], 0.0):
+        if cut <= new.start or cut < playhead(bank, slot):
             new.close()
             return
         at = old.written
@@ -107,9 +136,8 @@ class Splicer:
                 write(bank, slot, older, at)
             x = self._xfade
             tail = fresh[cut - new.start :]
-            bank.audio[slot, cut : cut + x] = (
-                bank.audio[slot, cut : cut + x] * self._fade_out + tail[:x] * self._fade_in
-            )
+            fade_in, fade_out = self._equal_gain if voice.runtime.phase_coherent else self._equal_power
+            bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * fade_out + tail[:x] * fade_in
             write(bank, slot, tail[x:], cut + x)
             bank.ready[slot] = new.written
             old.close()

@@ -70,6 +70,9 @@ class Runtime(ABC):
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
+    # a stream opened mid-note continues the old one's phases (a splice crossfades by amplitude);
+    # else the two are unrelated (by power)
+    phase_coherent: bool = False
 
     @property
     def start_vocoder(self) -> str:
@@ -189,7 +192,25 @@ class ModelRuntime(Runtime):
                 stream.close()
 
 
-class NoteStream:
+class FrameStream(ABC):
+    """A stream rendered a few decoder frames at a time."""
+
+    written: int
+    done: bool
+
+    @abstractmethod
+    def advance(self, frames: int) -> np.ndarray:
+        """Render up to `frames` more frames; return the output samples that became final."""
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        """Render until output sample `sample` is final (or the note ends); return it all."""
+        pieces = []
+        while self.written < sample and not self.done:
+            pieces.append(self.advance(step))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+
+class NoteStream(FrameStream):
     """Vocodes one note's mel from `start_frame` on into output-rate audio, piece by piece."""
 
     def __init__(self, runtime: ModelRuntime, mel: np.ndarray, peak_db: float, start_frame: int, vocoder: str):
@@ -232,13 +253,6 @@ class NoteStream:
         self.written += len(out)
         return out
 
-    def advance_to(self, sample: int, step: int) -> np.ndarray:
-        """Vocode until output sample `sample` is final (or the note ends); return it all."""
-        pieces = []
-        while self.written < sample and not self.done:
-            pieces.append(self.advance(step))
-        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-
     def close(self) -> None:
         if not self.done:
             self.runtime.give_back(self.vocoder_name, self._vocoder, self._resampler)
@@ -270,6 +284,35 @@ class CachedStream:
 
     def advance_to(self, sample: int, step: int) -> np.ndarray:
         return self.advance(max(0, sample - self.written) / self.runtime.samples_per_frame + 1)
+
+    def close(self) -> None:
+        self.done = True
+
+
+class Rendered:
+    """What a dead worker left of a note: the bank row holds its audio up to `written`. The
+    old side of a resume's splice; silence beyond, for the gap if the playhead got there first."""
+
+    def __init__(self, runtime: Runtime, written: int):
+        self.runtime, self.start, self.written = runtime, 0, written
+        self.frame = runtime.frame_of(written)
+        self.done = written >= runtime.note_samples
+        self.peak_db = 0.0
+        self.vocoder_name = "rendered"
+
+    @property
+    def gain(self) -> float:
+        return 1.0  # the row holds the audio as played
+
+    def advance(self, frames: float) -> np.ndarray:
+        return self.advance_to(self.written + round(frames * self.runtime.samples_per_frame), 0)
+
+    def advance_to(self, sample: int, step: int) -> np.ndarray:
+        n = max(0, min(sample, self.runtime.note_samples) - self.written)
+        self.written += n
+        self.frame = self.runtime.frame_of(self.written)
+        self.done = self.written >= self.runtime.note_samples
+        return np.zeros(n, dtype=np.float32)
 
     def close(self) -> None:
         self.done = True

@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 HARD_KILL_WAIT_S = 0.1
 
 
+def playhead(bank: VoiceBank, slot: int) -> float:
+    """Where the mixer reads a slot's row; 0 before it starts (a reserved slot's position is the
+    previous note's)."""
+    return 0.0 if bank.state[slot] == RESERVED else max(float(bank.pos[slot]), 0.0)
+
+
 @dataclass
 class Voice:
     spec: NoteSpec
@@ -111,7 +117,7 @@ class VoiceTable:
     def lead_of(self, voice: Voice) -> float:
         """Seconds of rendered audio ahead of the voice's playhead."""
         bank = self.bank
-        played = max(bank.pos[voice.slot], 0.0)
+        played = playhead(bank, voice.slot)
         lead: float = (voice.stream.written - played) / max(bank.ratio[voice.slot], 1e-3) / self.config.samplerate
         return lead
 

@@ -1,7 +1,8 @@
 """The render worker: decodes and vocodes off the audio thread, ahead of the playhead.
 
 Work in priority order, one small step at a time so a new note never waits long:
-1. a pending model swap (between steps: voices already playing keep their audio);
+1. a pending model swap (between steps: voices already playing keep their audio), and notes a
+   dead worker left half rendered, once this worker took its place (`take_over`);
 2. new notes: plan, batch-decode (or take from the cache), vocode only the first frames,
    write them to a free slot and tell the mixer when to start;
 3. voices about to run out of rendered audio;
@@ -31,7 +32,7 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.prerender import PreRenderer
-from rtsynth.engine.requests import ClearNotes, NoteRequest, Prerender, Rerender, StartNote
+from rtsynth.engine.requests import Activate, ClearNotes, NoteRequest, Prerender, Rerender, ResumeNote, StartNote
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import Splicer, write
 from rtsynth.engine.starter import NoteStarter
@@ -68,6 +69,7 @@ class RenderWorker:
         self._dirty: set[int] = set()  # channels whose sounding notes need re-rendering
         self._next_rerender = 0.0  # re-renders are spaced: a stream of morph moves must not starve the voices
         self._swap: Runtime | None = None
+        self._resume: list[ResumeNote] = []
 
     @property
     def voices(self) -> dict[int, Voice]:
@@ -91,8 +93,24 @@ class RenderWorker:
             case Prerender(specs, timeline):
                 self.prerenderer.replace(list(specs), timeline)
 
+    def take_over(self, activate: Activate) -> None:
+        """Carry on a dead worker's notes: those it had started play on in their slots (rendered
+        on from where their audio ends), the others start here at their own times."""
+        with self.table.lock:
+            self._epoch = activate.epoch
+            self._resume.extend(activate.resume)
+        for note in activate.resume:
+            self._timelines[note.spec.channel] = note.timeline
+        for start in activate.replay:
+            self.accept(start)
+
     def swap(self, runtime: Runtime) -> None:
         self._swap = runtime
+
+    def apply_swap(self) -> None:
+        """A standby (no render loop yet) takes a loaded model at once, dropping the old one."""
+        if self._swap is not None:
+            self._do_swap()
 
     def timeline(self, channel: int) -> Timeline:
         return self._timelines[channel]
@@ -108,7 +126,7 @@ class RenderWorker:
 
     def idle_wait(self) -> float:
         """How long the caller may sleep when a step found nothing to do."""
-        if self.voices or self._dirty:
+        if self.voices or self._dirty or self._resume:
             return 0.005
         start = self.scheduler.next_start()
         if start is not None:
@@ -154,6 +172,11 @@ class RenderWorker:
         """The work in priority order (see the module docstring), one small piece of it."""
         if self._swap is not None:
             self._do_swap()
+            return True
+        if self._resume:
+            with self.table.lock:
+                notes, self._resume = self._resume, []
+            self.stats.add("resumed", self.splicer.resume(notes, self.runtime))
             return True
         if starts and self._start_due():
             return True
