@@ -271,6 +271,13 @@ def plot(rows: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def _shown(bundle: Path) -> str:
+    """The bundle as the results name it: relative to the repository when it lies inside."""
+    repo = Path(__file__).resolve().parents[1]
+    path = bundle.resolve()
+    return str(path.relative_to(repo)) if path.is_relative_to(repo) else str(bundle)
+
+
 def write_results(out: Path, record: dict, rows: list[dict], curves: dict) -> None:
     """fidelity.json: the summary, the velocity curves and every note, one line each, to 0.01."""
 
@@ -306,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     curves = velocity_curves(players, timbres)
     morph = morphs(args.bundle, timbres[0], timbres[-1])
     summary = summarize(rows, curves, morph)
-    meta = {"bundle": str(args.bundle), "host": host_facts(), "seconds": time.monotonic() - began, "args": vars(args)}
+    seconds = time.monotonic() - began
+    meta = {"bundle": _shown(args.bundle), "host": host_facts(), "seconds": seconds, "args": vars(args)}
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"meta": {**meta, "args": {k: str(v) for k, v in vars(args).items()}}, "summary": summary}
     write_results(args.out, record, rows, curves)
