@@ -25,3 +25,16 @@ def host_facts() -> dict:
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def rss_mb(pid: int | None) -> float:
+    """Resident memory of a process in MB (NaN if there is none or it is gone)."""
+    if pid is None:
+        return float("nan")
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")

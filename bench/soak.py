@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # jack_support: shared with the tests
-from host import host_facts
+from host import host_facts, rss_mb
 from jack_support import free_udp_port, jack_server, serve_banner, stop_serve
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
@@ -84,16 +84,6 @@ class Performer:
         return None
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
 def worker_pids(server: int) -> list[int]:
     """The server's render worker processes: the live one and its standby."""
     pids = []
@@ -137,8 +127,8 @@ def perform(performer: Performer, server: subprocess.Popen, seconds: float, timb
                 {
                     "t": round(t, 2),
                     "server_mb": rss_mb(server.pid),
-                    "worker_mb": rss_mb(live) if live else float("nan"),
-                    "standby_mb": rss_mb(standby[0]) if standby else float("nan"),
+                    "worker_mb": rss_mb(live or None),
+                    "standby_mb": rss_mb(standby[0] if standby else None),
                     **{k: status.get(k) for k in ("notes", "dropped_notes", "underruns", "late_starts", "xruns")},
                     "cache_notes": status.get("cache_notes"),
                     "restarts": status.get("worker_restarts"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # jack_support: shared with the tests
-from host import host_facts
+from host import host_facts, rss_mb
 from jack_support import jack_server
 
 from rtsynth.engine.backends import SoundDeviceBackend
@@ -29,18 +29,6 @@ from rtsynth.engine.events import NoteOn
 from rtsynth.resources import default_bundle
 
 OUT = Path(__file__).resolve().parent / "results" / "swap_memory.json"
-
-
-def rss_mb(pid: int | None) -> float:
-    if pid is None:
-        return float("nan")
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def wait_until(condition, seconds: float = 120.0) -> None:
