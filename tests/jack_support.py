@@ -97,6 +97,7 @@ class Capture:
         self.client = jack.Client(name, no_start_server=True)
         self.port = self.client.inports.register("in")
         self.audio = np.zeros(int(seconds * SR), dtype=np.float32)
+        self.received = np.zeros(len(self.audio), dtype=bool)  # False where our own xruns left zeros
         self.first_frame: int | None = None
         self.end = 0  # capture index after the latest block
         self.block_index = np.zeros(1 << 17, dtype=np.int64)  # each block's capture index ...
@@ -115,6 +116,7 @@ class Capture:
         index = frame - self.first_frame
         if index + frames <= len(self.audio) and self.blocks < len(self.block_index):
             self.audio[index : index + frames] = self.port.get_array()
+            self.received[index : index + frames] = True
             self.end = index + frames
             self.block_index[self.blocks], self.block_clock[self.blocks] = index, now
             self.blocks += 1
@@ -150,7 +152,14 @@ class Capture:
 
     def window(self, start: float, stop: float) -> np.ndarray:
         """Captured audio between two engine-clock instants."""
-        return self.audio[max(0, self.index_of(start)) : max(0, self.index_of(stop))].copy()
+        return self.audio[self._span(start, stop)].copy()
+
+    def received_in(self, start: float, stop: float) -> np.ndarray:
+        """Which samples of `window(start, stop)` a callback of ours delivered."""
+        return self.received[self._span(start, stop)].copy()
+
+    def _span(self, start: float, stop: float) -> slice:
+        return slice(max(0, self.index_of(start)), max(0, self.index_of(stop)))
 
     def record(self, start: float, stop: float) -> np.ndarray:
         """Wait until the capture holds `stop` (and a little after), then return the window."""

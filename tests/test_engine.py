@@ -4,6 +4,7 @@ rendering through the real decoder (onnxruntime) and the real streaming vocoder.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from harmonic_bundle import PITCHES, TIMBRES, make_harmonic_bundle
 
 from rtsynth.bundle import BundleError, read_spec
 from rtsynth.engine.backends import OfflineRenderer
-from rtsynth.engine.cache import RenderCache
+from rtsynth.engine.cache import PAGE, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import ReleaseVoice, SilenceAll, StartVoice, StealVoice
 from rtsynth.engine.config import EngineConfig
@@ -217,6 +218,44 @@ def test_render_cache_evicts_least_recently_used_by_size():
     cache.get(("k", 0))  # most recently used now
     cache.put_mel(("k", 3), mels[3])
     assert cache.get(("k", 1)) is None and cache.get(("k", 0)) is not None and len(cache) == 3
+
+
+def test_render_cache_hands_out_copies_that_outlive_eviction():
+    cache = RenderCache(max_mb=2 * 8 * PAGE * 4 / 2**20)  # room for two notes of 8 pages
+    note = np.arange(8 * PAGE - 7, dtype=np.float32)
+    cache.put_mel(("k", 0), note[:5].reshape(1, 5))
+    cache.put_audio(("k", 0), note[: 7 * PAGE])
+    first = cache.get(("k", 0))
+    assert first is not None and first.audio is not None
+    for i in range(1, 4):  # evicts note 0 and writes other notes over its pages
+        cache.put_mel(("k", i), np.full((1, 5), -i, np.float32))
+        cache.put_audio(("k", i), np.full(7 * PAGE, -i, np.float32))
+    assert cache.get(("k", 0)) is None
+    np.testing.assert_array_equal(first.audio, note[: 7 * PAGE])
+    np.testing.assert_array_equal(first.mel, note[:5].reshape(1, 5))
+    cache.clear()
+    assert len(cache) == 0 and cache.bytes == 0
+
+
+def resident_mb() -> float:
+    match = re.search(r"VmRSS:\s+(\d+)", Path("/proc/self/status").read_text())
+    assert match is not None
+    return int(match.group(1)) / 1024
+
+
+def test_a_resident_render_cache_holds_its_memory_through_fills_and_clears():
+    """A live worker's memory must not swing with the cache: it takes all of it at once."""
+    before = resident_mb()
+    cache = RenderCache(max_mb=64, resident=True)
+    taken = resident_mb() - before
+    audio = np.ones(48000 * 6, np.float32)
+    for fill in range(3):
+        for i in range(80):  # more notes than fit: evictions too
+            cache.put_mel(("k", fill * 100 + i), audio[:512].reshape(2, 256))
+            cache.put_audio(("k", fill * 100 + i), audio)
+        cache.clear()
+    assert taken > 60
+    assert resident_mb() - before < taken + 8
 
 
 # --- end to end, offline ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ class EngineConfig:
     chunk_frames: int = 16  # mel frames per background vocoding step (note starts run beside these steps)
     rerender_interval_ms: float = 40.0  # at most one re-render of moving notes this often
     lead_ms: float = 400.0  # how far ahead of the playhead the worker keeps each voice rendered
-    cache_mb: float = 256.0  # LRU cache of rendered notes (mels and full audio)
+    cache_mb: float = 128.0  # LRU cache of rendered notes (mels and full audio), held from the start
     prerender: bool = False  # pre-render the keyboard range for channel 0's timbre into the cache
     prerender_velocities: tuple[int, ...] = (80,)  # MIDI velocities the pre-render covers
     late_drop_ms: float = 250.0  # a note whose first audio cannot start within this is dropped

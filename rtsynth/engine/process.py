@@ -196,10 +196,9 @@ def worker_main(conn: Connection) -> None:
     trimmer = MemoryTrimmer()
 
     def swapped(runtime: Runtime) -> None:
-        trimmer.swapped()
         send(ModelSwapped(runtime_info(runtime)))
 
-    worker = RenderWorker(bank, runtime, config, on_swap=swapped)
+    worker = RenderWorker(bank, runtime, config, on_swap=swapped, resident_cache=True)
     loader = ModelLoader(worker, config, send)
     send(WorkerReady(runtime_info(runtime)))
     try:

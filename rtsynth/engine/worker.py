@@ -55,9 +55,12 @@ class RenderWorker:
         on_swap: Callable[[Runtime], None],
         clock: Callable[[], float] = time.monotonic,
         kill_now: Callable[[int], None] | None = None,
+        resident_cache: bool = False,
     ):
+        """`resident_cache`: the whole cache is in memory from the start (a live server's worker:
+        flat memory through the show); otherwise pages are taken as they fill (an offline render)."""
         self.bank, self.runtime, self.config, self.on_swap, self.clock = bank, runtime, config, on_swap, clock
-        self.cache = RenderCache(config.cache_mb)
+        self.cache = RenderCache(config.cache_mb, resident_cache)
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
         self.scheduler = NoteScheduler()
