@@ -19,7 +19,12 @@ log = logging.getLogger("rtsynth")
 
 # modules that provide `add_parsers(subparsers)`, in --help order
 COMMAND_MODULES = {
-    "data": ("rtsynth.train.corpus.cli_gm", "rtsynth.train.corpus.cli_sources", "rtsynth.train.prep.cli"),
+    "data": (
+        "rtsynth.train.corpus.cli_gm",
+        "rtsynth.train.corpus.cli_sources",
+        "rtsynth.train.corpus.played",
+        "rtsynth.train.prep.cli",
+    ),
     None: ("rtsynth.train.cli", "rtsynth.train.eval.cli", "rtsynth.export.cli", "rtsynth.commands"),
 }
 

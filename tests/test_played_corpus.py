@@ -1,0 +1,88 @@
+"""`rtsynth data play`: a labelled corpus rendered by the shipped bundle, note for note, ready for
+prep and `rtsynth eval RUN --on CACHE` (Table I through audio)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+
+import numpy as np
+import soundfile
+from audio_checks import estimate_f0, seg
+from corpus_fixtures import write_wav
+
+from rtsynth.cli import main
+from rtsynth.dsp.pitch import cents, midi_hz
+from rtsynth.resources import default_bundle
+from rtsynth.train.corpus.folder import read_folder
+
+HEADER = ["path", "instrument", "pitch", "dynamics", "velocity", "held_s"]
+ROWS = [
+    ["flute/flute-72.wav", "flute", "72", "mf", "", "0.6"],  # the bundle's velocity for mf
+    ["violin/violin-55.wav", "violin", "G3", "ff", "112", "1.2"],
+    ["bells.wav", "bells", "60", "pp", "", ""],  # no such timbre in the bundle: left out
+]
+
+
+def write_corpus(root) -> None:
+    for path, _, _, dynamics, _, _ in ROWS:
+        write_wav(root / path, 60, 0.3, dynamics)
+    with open(root / "labels.csv", "w", newline="") as handle:
+        csv.writer(handle).writerows([HEADER, *ROWS])
+
+
+def test_play_renders_each_note_the_bundle_has_at_its_pitch_and_length(tmp_path, caplog):
+    corpus, out = tmp_path / "corpus", tmp_path / "played"
+    write_corpus(corpus)
+    with caplog.at_level(logging.WARNING):
+        assert (
+            main(["data", "play", "--corpus", str(corpus), "--bundle", str(default_bundle()), "--out", str(out)]) == 0
+        )
+    assert "bundle has no timbre ['bells']" in caplog.text
+    played = read_folder(out)
+    assert {(r.source_id, r.instrument, r.pitch, r.dynamics) for r in played.records} == {
+        ("flute/flute-72.wav", "flute", 72, "mf"),
+        ("violin/violin-55.wav", "violin", 55, "ff"),
+    }
+    with open(out / "labels.csv", newline="") as handle:
+        assert next(csv.reader(handle)) == HEADER
+    for record, held in zip(sorted(played.records, key=lambda r: r.pitch), (1.2, 0.6), strict=True):
+        audio, rate = soundfile.read(str(record.path), dtype="float32")
+        assert rate == 48000 and len(audio) / rate >= held
+        body = seg(audio, 0.1, held - 0.05)
+        assert np.sqrt(np.mean(body**2)) > 1e-3, f"{record.source_id} is silent"
+        f0 = estimate_f0(body, midi_hz(record.pitch))
+        assert abs(cents(f0, midi_hz(record.pitch))) < 50, f"{record.source_id}: {f0:.1f} Hz"
+
+
+def test_play_refuses_to_write_over_a_corpus_and_names_the_problem(tmp_path, caplog):
+    corpus, out = tmp_path / "corpus", tmp_path / "played"
+    write_corpus(corpus)
+    out.mkdir()
+    (out / "labels.csv").write_text("path,instrument,pitch,dynamics\n")
+    with caplog.at_level(logging.ERROR):
+        assert (
+            main(["data", "play", "--corpus", str(corpus), "--bundle", str(default_bundle()), "--out", str(out)]) == 2
+        )
+    assert "already holds a corpus" in caplog.text
+    assert (out / "labels.csv").read_text() == "path,instrument,pitch,dynamics\n"
+    only_bells = tmp_path / "bells"
+    write_wav(only_bells / "bells.wav", 60, 0.3, "pp")
+    (only_bells / "labels.csv").write_text("path,instrument,pitch,dynamics\nbells.wav,bells,60,pp\n")
+    with caplog.at_level(logging.ERROR):
+        assert (
+            main(
+                [
+                    "data",
+                    "play",
+                    "--corpus",
+                    str(only_bells),
+                    "--bundle",
+                    str(default_bundle()),
+                    "--out",
+                    str(tmp_path / "o"),
+                ]
+            )
+            == 2
+        )
+    assert "no note of" in caplog.text and not (tmp_path / "o").exists()

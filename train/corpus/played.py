@@ -1,0 +1,127 @@
+"""`rtsynth data play`: a labelled corpus played by a bundle.
+
+Every note of a corpus's labels.csv is rendered by the synth as `rtsynth render` plays it (the
+offline engine, the bundle's own synthesis and levels) at the row's instrument, pitch, velocity
+(the bundle's velocity for its dynamics where the row has none) and held time, and written under
+the same path beside a copy of the labels. Prepared like any corpus and scored by
+`rtsynth eval RUN --on CACHE`, it gives Table I through audio: the run's own encoder and
+classifiers on what its synth plays. Duration is measured from the audio, as for any corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rtsynth.bundle import BundleError, read_spec
+from rtsynth.errors import RtsynthError
+from rtsynth.train.corpus.folder import LABELS_NAME, read_folder, read_table
+from rtsynth.train.corpus.records import NoteRecord
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 48000
+
+
+class PlayError(RtsynthError, ValueError):
+    """A corpus or bundle that cannot be played; the message names the problem."""
+
+
+@dataclass(frozen=True)
+class PlayedNote:
+    record: NoteRecord
+    velocity: int
+    held_s: float
+
+
+def add_parsers(data: argparse._SubParsersAction) -> None:
+    p = data.add_parser(
+        "play",
+        help="render every note of a labelled corpus with a bundle (what the synth plays, as a corpus)",
+        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None,
+    )
+    p.add_argument("--corpus", type=Path, required=True, help="folder with labels.csv (e.g. from `rtsynth data gm`)")
+    p.add_argument("--bundle", type=Path, required=True, help="the bundle that plays it")
+    p.add_argument("--out", type=Path, required=True, help="new folder for the played corpus")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        played = play_corpus(args.corpus, args.bundle, args.out)
+    except (PlayError, BundleError, OSError) as err:
+        log.error("%s", err)
+        return 2
+    log.info("played %d notes into %s", played, args.out)
+    return 0
+
+
+def play_corpus(corpus: Path, bundle: Path, out: Path) -> int:
+    """Render the corpus's notes with `bundle` into `out`; returns how many were played."""
+    import soundfile
+    from tqdm import tqdm
+
+    from rtsynth.engine.backends import OfflineRenderer
+    from rtsynth.engine.config import EngineConfig
+    from rtsynth.render import NoteRequest, note_events
+
+    if (out / LABELS_NAME).exists():
+        raise PlayError(f"{out} already holds a corpus; choose a new --out")
+    notes = plan_notes(corpus, bundle)
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=SAMPLE_RATE))
+    for note in tqdm(notes, desc="play", unit="note"):
+        r = note.record
+        audio = renderer.render(note_events(NoteRequest(r.pitch, note.velocity, note.held_s, r.instrument)))
+        path = out / r.source_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(path), np.asarray(audio, dtype=np.float32), SAMPLE_RATE, subtype="FLOAT")
+    write_labels(corpus / LABELS_NAME, out / LABELS_NAME, {n.record.source_id for n in notes})
+    return len(notes)
+
+
+def plan_notes(corpus: Path, bundle: Path) -> list[PlayedNote]:
+    """The corpus's notes the bundle can play; PlayError when there is none."""
+    spec = read_spec(bundle)
+    timbres = set(spec.descriptors["timbre"].classes)
+    velocities: dict[str, int] = spec.velocity_to_dynamics
+    records = read_folder(corpus).records
+    notes = [PlayedNote(r, _velocity(r, velocities), _held(r)) for r in records if r.instrument in timbres]
+    if len(notes) < len(records):
+        missing = sorted({r.instrument for r in records} - timbres)
+        log.warning("%d notes of %s left out: the bundle has no timbre %s", len(records) - len(notes), corpus, missing)
+    if not notes:
+        raise PlayError(f"no note of {corpus} has a timbre of the bundle {bundle}")
+    return notes
+
+
+def write_labels(source: Path, target: Path, played: set[str]) -> None:
+    """The source's labels.csv, its rows of the played notes only."""
+    header, rows = read_table(source, ("path",))
+    with open(target, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(row for _, row in rows if Path(row["path"]).as_posix() in played)
+
+
+def _velocity(record: NoteRecord, velocities: dict[str, int]) -> int:
+    given = record.extra.get("velocity", "")
+    if given:
+        return int(given)
+    if record.dynamics not in velocities:
+        raise PlayError(f"{record.source_id}: dynamics {record.dynamics!r} has no velocity in the bundle")
+    return velocities[record.dynamics]
+
+
+def _held(record: NoteRecord) -> float:
+    """The row's held time, else the recording's length."""
+    given = record.extra.get("held_s", "")
+    if given:
+        return float(given)
+    import soundfile
+
+    return float(soundfile.info(str(record.path)).duration)
