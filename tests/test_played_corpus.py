@@ -86,3 +86,20 @@ def test_play_refuses_to_write_over_a_corpus_and_names_the_problem(tmp_path, cap
             == 2
         )
     assert "no note of" in caplog.text and not (tmp_path / "o").exists()
+
+
+def test_play_can_keep_to_a_caches_test_split(tmp_path, caplog):
+    corpus, cache, out = tmp_path / "corpus", tmp_path / "cache", tmp_path / "played"
+    write_corpus(corpus)
+    cache.mkdir()
+    (cache / "notes.csv").write_text(
+        "index,source,timbre,pitch,dynamics,duration,duration_s,peak_db,split\n"
+        "0,flute/flute-72.wav,flute,72,mf,0.5,0.55,20.0,train\n"
+        "1,violin/violin-55.wav,violin,55,ff,1.25,1.21,25.0,test\n"
+    )
+    args = ["data", "play", "--corpus", str(corpus), "--bundle", str(default_bundle()), "--out", str(out)]
+    assert main([*args, "--test-of", str(cache)]) == 0
+    assert [r.source_id for r in read_folder(out).records] == ["violin/violin-55.wav"]
+    with caplog.at_level(logging.ERROR):
+        assert main([*args[:-1], str(tmp_path / "o"), "--test-of", str(tmp_path / "nothing")]) == 2
+    assert "is not a prepared cache" in caplog.text

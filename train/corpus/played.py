@@ -48,12 +48,20 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
     p.add_argument("--corpus", type=Path, required=True, help="folder with labels.csv (e.g. from `rtsynth data gm`)")
     p.add_argument("--bundle", type=Path, required=True, help="the bundle that plays it")
     p.add_argument("--out", type=Path, required=True, help="new folder for the played corpus")
+    p.add_argument(
+        "--test-of",
+        type=Path,
+        metavar="CACHE",
+        help="play only the notes of this cache's test split (a run's own test split; prep the result "
+        "with the run's --pitch-range so that the vocabularies agree)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        played = play_corpus(args.corpus, args.bundle, args.out)
+        only = test_sources(args.test_of) if args.test_of else None
+        played = play_corpus(args.corpus, args.bundle, args.out, only)
     except (PlayError, BundleError, OSError) as err:
         log.error("%s", err)
         return 2
@@ -61,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def play_corpus(corpus: Path, bundle: Path, out: Path) -> int:
-    """Render the corpus's notes with `bundle` into `out`; returns how many were played."""
+def play_corpus(corpus: Path, bundle: Path, out: Path, only: set[str] | None = None) -> int:
+    """Render the corpus's notes (those whose source id is in `only`, if given) with `bundle`
+    into `out`; returns how many were played."""
     import soundfile
     from tqdm import tqdm
 
@@ -72,7 +81,9 @@ def play_corpus(corpus: Path, bundle: Path, out: Path) -> int:
 
     if (out / LABELS_NAME).exists():
         raise PlayError(f"{out} already holds a corpus; choose a new --out")
-    notes = plan_notes(corpus, bundle)
+    notes = [n for n in plan_notes(corpus, bundle) if only is None or n.record.source_id in only]
+    if not notes:
+        raise PlayError(f"none of the notes of {corpus} is in the given test split")
     renderer = OfflineRenderer(bundle, EngineConfig(samplerate=SAMPLE_RATE))
     for note in tqdm(notes, desc="play", unit="note"):
         r = note.record
@@ -97,6 +108,15 @@ def plan_notes(corpus: Path, bundle: Path) -> list[PlayedNote]:
     if not notes:
         raise PlayError(f"no note of {corpus} has a timbre of the bundle {bundle}")
     return notes
+
+
+def test_sources(cache: Path) -> set[str]:
+    """Source ids of a prepared cache's test split (its notes.csv)."""
+    table = cache / "notes.csv"
+    if not table.is_file():
+        raise PlayError(f"{cache} is not a prepared cache (no notes.csv)")
+    _, rows = read_table(table, ("source", "split"))
+    return {row["source"] for _, row in rows if row["split"] == "test"}
 
 
 def write_labels(source: Path, target: Path, played: set[str]) -> None:
