@@ -23,12 +23,15 @@ import numpy as np
 
 from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
 from rtsynth.dsp.mel import mel_band_edges, mel_filterbank, unit_to_power
+from rtsynth.dsp.pitch import midi_hz
 from rtsynth.settings import MelSettings
 from rtsynth.vocoder.loudness import SILENCE_FLOOR
 
 MEL_VOCODER = "mel-vocoder"
 HARMONIC_NOISE = "harmonic-noise"
 HANN_POWER_SUM = 3.0 / 8.0  # sum of a periodic Hann window's squares, per sample
+REACH = 6  # FFT bins either side of a partial that the harmonic decoder's response covers
+HOMES_KEPT = 1024  # pitches whose noise shares are kept (a class latent's pitch reading repeats)
 
 
 class SynthesisError(ValueError):
@@ -113,11 +116,70 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def band_means(bands: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """[bands, bins] weights: each band a triangle over the bins from its lower to its upper
+    neighbour's centre (its own centre's two nearest bins where they are closer), rows summing to 1."""
+    edges = np.concatenate([[2 * bands[0] - bands[1]], bands, [2 * bands[-1] - bands[-2]]])
+    rise = (centres[None, :] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
+    fall = (edges[2:, None] - centres[None, :]) / (edges[2:] - edges[1:-1])[:, None]
+    weights = np.clip(np.minimum(rise, fall), 0.0, None)
+    weights += np.stack([np.interp(bands, centres, row) for row in np.eye(len(centres))]).T  # narrow bands
+    out: np.ndarray = weights / weights.sum(axis=1, keepdims=True)
+    return out
+
+
+class PartialBins:
+    """Where the harmonic decoder put each partial in its mel (its own sinusoid response, in
+    numpy), and so which bins' noise the partials can claim."""
+
+    def __init__(self, mel: MelSettings, partials: int):
+        self.filterbank = mel_filterbank(mel).astype(np.float64)  # [n_mels, n_fft // 2 + 1]
+        self.n_fft, self.bin_hz = mel.n_fft, mel.sample_rate / mel.n_fft
+        self.harmonics = np.arange(1, partials + 1, dtype=np.float64)
+        self.scale = 1.0 / float(self._response(np.array([1000.0])).max())
+        self._known: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # a class's pitch comes back note after note
+
+    def response(self, pitch_midi: float) -> np.ndarray:
+        """[K, n_mels] mel power of each partial of this pitch per unit of partial power."""
+        return self._response(midi_hz(pitch_midi) * self.harmonics) * self.scale
+
+    def shares(self, pitch_midi: float) -> tuple[np.ndarray, np.ndarray]:
+        """[K, n_mels] the share of each bin's noise each partial takes, and [K] each partial's
+        mel power over all bins (a sinusoid between two bin centres reaches both). A bin at a
+        partial's peak gives it all its noise; one it reaches at a quarter of its peak, a quarter;
+        one no partial reaches keeps its noise."""
+        key = float(pitch_midi)
+        if key not in self._known:
+            if len(self._known) >= HOMES_KEPT:
+                self._known.clear()
+            response = self.response(key)
+            peak = response.max(axis=1, keepdims=True)
+            reached = np.divide(response, peak, out=np.zeros_like(response), where=peak > 0)
+            covered = np.minimum(reached.sum(axis=0), 1.0)
+            reach = response.sum(axis=0)
+            share = np.divide(response * covered, reach, out=np.zeros_like(response), where=reach > 0)
+            self._known[key] = share, response.sum(axis=1)
+        return self._known[key]
+
+    def _response(self, freqs: np.ndarray) -> np.ndarray:
+        """[K, n_mels] mel power of unit sinusoids at `freqs` through a periodic Hann window."""
+        position = freqs / self.bin_hz
+        bins = np.floor(position)[:, None].astype(np.int64) + np.arange(1 - REACH, REACH + 1)
+        inside = (bins >= 0) & (bins < self.filterbank.shape[1])
+        offset = bins - position[:, None]
+        lobe = 0.5 * np.sinc(offset) + 0.25 * np.sinc(offset - 1) + 0.25 * np.sinc(offset + 1)
+        weight = (0.5 * self.n_fft * lobe) ** 2 * inside
+        columns = self.filterbank[:, np.clip(bins, 0, self.filterbank.shape[1] - 1)]  # [n_mels, K, 2 REACH]
+        out: np.ndarray = np.einsum("kj,mkj->km", weight, columns)
+        return out
+
+
 class FrameReader:
     """Decoder outputs of one latent -> the synthesizer's amplitudes and noise gains at 0 dB."""
 
     def __init__(self, spec: HarmonicNoiseSpec, mel: MelSettings):
         self.spec = spec
+        self.bins = PartialBins(mel, spec.partials)
         edges = mel_band_edges(mel)
         self.mel_centres = edges[1:-1]
         # white noise of variance s² at the model's rate gives mel power s² × 3/8 × n_fft × Σ filter;
@@ -125,8 +187,9 @@ class FrameReader:
         filter_sum = mel_filterbank(mel).sum(axis=1).astype(np.float64)
         self.noise_gain_sq = (NOISE_DENSITY_RATE / mel.sample_rate) / (HANN_POWER_SUM * mel.n_fft * filter_sum)
         self.bands = np.asarray(spec.noise_bands_hz)
-        # each band's density read from the mel bins around its centre: a [bands, mels] interpolation
-        self.band_from_mel = np.stack([np.interp(self.bands, self.mel_centres, row) for row in np.eye(mel.n_mels)]).T
+        # each band's density: the mean over the mel bins it spans (a triangle from the band below
+        # to the one above), so a band keeps the noise energy of its bins: [bands, mels]
+        self.band_from_mel = band_means(self.bands, self.mel_centres)
         # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
         self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
 
@@ -135,6 +198,24 @@ class FrameReader:
         (the noise would otherwise stay flat up to Nyquist, where the decoder never trained)."""
         top = min(out_rate / 2, self.bands[-1] * 1.05)
         return (*self.spec.noise_bands_hz, top) if top > self.bands[-1] else self.spec.noise_bands_hz
+
+    def tonal(self, pitch_midi: float, partial_power: np.ndarray, noise_power: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Noise in the mel bins the partials reach goes to those partials (`PartialBins.shares`).
+
+        The decoder learned from mel power alone, which cannot tell a partial from noise inside
+        one bin, and it explains a register's upper partials as noise more often than not;
+        synthesized as noise they sound hiss where the instrument has partials. Noise in bins
+        between the partials stays noise: breath, bow, a drum. [K, T] and [n_mels, T] powers;
+        the mel power of the two together is kept."""
+        share, total = self.bins.shares(pitch_midi)
+        if self.spec.max_partial_hz is not None:
+            share = share * (midi_hz(pitch_midi) * self.bins.harmonics <= self.spec.max_partial_hz)[:, None]
+        noise = np.where(noise_power > self.floor, noise_power, 0.0)
+        moved = share @ noise  # [K, T] mel power each partial takes
+        partials = partial_power.astype(np.float64)
+        live = total > 0
+        partials[live] += moved[live] / total[live, None]
+        return partials, noise * (1.0 - share.sum(axis=0))[:, None]
 
     def amplitudes(self, partial_power: np.ndarray) -> np.ndarray:
         """[K, T] power -> [K, T] amplitude at 0 dB."""

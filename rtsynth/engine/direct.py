@@ -50,11 +50,12 @@ class DirectRuntime(Runtime):
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
-        _, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs)
+        pitch, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs)
         out = np.empty((len(z), self.partials + len(self.bands), self.mel.n_frames), np.float32)
         for i in range(len(z)):
-            out[i, : self.partials] = self.reader.amplitudes(partials[i])
-            out[i, self.partials :] = self.reader.noise_gains(noise[i], len(self.bands)).T
+            tonal, rest = self.reader.tonal(float(pitch[i]), partials[i], noise[i])
+            out[i, : self.partials] = self.reader.amplitudes(tonal)
+            out[i, self.partials :] = self.reader.noise_gains(rest, len(self.bands)).T
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
     def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
