@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
 from rtsynth.dsp.mel import mel_band_edges, mel_filterbank, unit_to_power
@@ -128,37 +129,54 @@ def band_means(bands: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class NoiseShares:
+    """A bin at a partial's peak gives it all its noise; one it reaches at a quarter of its peak,
+    a quarter; one no partial reaches keeps its noise. Shared between partials in proportion to
+    their response there."""
+
+    share: sparse.csr_matrix  # [K, n_mels] float32: each partial's share of each bin's noise
+    kept: np.ndarray  # [n_mels] float32: the share of each bin's noise that stays noise
+    total: np.ndarray  # [K] a partial's mel power over all bins (between two centres it reaches both)
+
+    @classmethod
+    def of(cls, response: np.ndarray) -> NoiseShares:
+        peak = response.max(axis=1, keepdims=True)
+        reached = np.divide(response, peak, out=np.zeros_like(response), where=peak > 0)
+        covered = np.minimum(reached.sum(axis=0), 1.0)
+        reach = response.sum(axis=0)
+        share = np.divide(response * covered, reach, out=np.zeros_like(response), where=reach > 0)
+        share[share < 1e-6] = 0.0  # a partial's far sidelobes: nothing worth a multiply
+        kept = (1.0 - share.sum(axis=0)).clip(0.0, 1.0)
+        return cls(sparse.csr_matrix(share.astype(np.float32)), kept.astype(np.float32), response.sum(axis=1))
+
+
 class PartialBins:
     """Where the harmonic decoder put each partial in its mel (its own sinusoid response, in
     numpy), and so which bins' noise the partials can claim."""
 
-    def __init__(self, mel: MelSettings, partials: int):
+    def __init__(self, mel: MelSettings, partials: int, max_partial_hz: float | None = None):
         self.filterbank = mel_filterbank(mel).astype(np.float64)  # [n_mels, n_fft // 2 + 1]
+        self.max_partial_hz = max_partial_hz  # partials above it play silent: they take no noise
         self.n_fft, self.bin_hz = mel.n_fft, mel.sample_rate / mel.n_fft
         self.harmonics = np.arange(1, partials + 1, dtype=np.float64)
         self.scale = 1.0 / float(self._response(np.array([1000.0])).max())
-        self._known: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # a class's pitch comes back note after note
+        self._known: dict[float, NoiseShares] = {}  # a class's pitch comes back note after note
 
     def response(self, pitch_midi: float) -> np.ndarray:
         """[K, n_mels] mel power of each partial of this pitch per unit of partial power."""
         return self._response(midi_hz(pitch_midi) * self.harmonics) * self.scale
 
-    def shares(self, pitch_midi: float) -> tuple[np.ndarray, np.ndarray]:
-        """[K, n_mels] the share of each bin's noise each partial takes, and [K] each partial's
-        mel power over all bins (a sinusoid between two bin centres reaches both). A bin at a
-        partial's peak gives it all its noise; one it reaches at a quarter of its peak, a quarter;
-        one no partial reaches keeps its noise."""
+    def shares(self, pitch_midi: float) -> NoiseShares:
+        """Which share of each bin's noise each partial takes (see `NoiseShares`)."""
         key = float(pitch_midi)
         if key not in self._known:
             if len(self._known) >= HOMES_KEPT:
                 self._known.clear()
             response = self.response(key)
-            peak = response.max(axis=1, keepdims=True)
-            reached = np.divide(response, peak, out=np.zeros_like(response), where=peak > 0)
-            covered = np.minimum(reached.sum(axis=0), 1.0)
-            reach = response.sum(axis=0)
-            share = np.divide(response * covered, reach, out=np.zeros_like(response), where=reach > 0)
-            self._known[key] = share, response.sum(axis=1)
+            if self.max_partial_hz is not None:
+                response[midi_hz(key) * self.harmonics > self.max_partial_hz] = 0.0
+            self._known[key] = NoiseShares.of(response)
         return self._known[key]
 
     def _response(self, freqs: np.ndarray) -> np.ndarray:
@@ -179,7 +197,7 @@ class FrameReader:
 
     def __init__(self, spec: HarmonicNoiseSpec, mel: MelSettings):
         self.spec = spec
-        self.bins = PartialBins(mel, spec.partials)
+        self.bins = PartialBins(mel, spec.partials, spec.max_partial_hz)
         edges = mel_band_edges(mel)
         self.mel_centres = edges[1:-1]
         # white noise of variance s² at the model's rate gives mel power s² × 3/8 × n_fft × Σ filter;
@@ -207,15 +225,13 @@ class FrameReader:
         synthesized as noise they sound hiss where the instrument has partials. Noise in bins
         between the partials stays noise: breath, bow, a drum. [K, T] and [n_mels, T] powers;
         the mel power of the two together is kept."""
-        share, total = self.bins.shares(pitch_midi)
-        if self.spec.max_partial_hz is not None:
-            share = share * (midi_hz(pitch_midi) * self.bins.harmonics <= self.spec.max_partial_hz)[:, None]
-        noise = np.where(noise_power > self.floor, noise_power, 0.0)
-        moved = share @ noise  # [K, T] mel power each partial takes
+        shares = self.bins.shares(pitch_midi)
+        noise = np.where(noise_power > self.floor, noise_power, 0.0).astype(np.float32)
+        moved = shares.share @ noise  # [K, T] mel power each partial takes
         partials = partial_power.astype(np.float64)
-        live = total > 0
-        partials[live] += moved[live] / total[live, None]
-        return partials, noise * (1.0 - share.sum(axis=0))[:, None]
+        live = shares.total > 0
+        partials[live] += moved[live] / shares.total[live, None]
+        return partials, noise * shares.kept[:, None]
 
     def amplitudes(self, partial_power: np.ndarray) -> np.ndarray:
         """[K, T] power -> [K, T] amplitude at 0 dB."""
