@@ -32,7 +32,7 @@ MEL_VOCODER = "mel-vocoder"
 HARMONIC_NOISE = "harmonic-noise"
 HANN_POWER_SUM = 3.0 / 8.0  # sum of a periodic Hann window's squares, per sample
 REACH = 6  # FFT bins either side of a partial that the harmonic decoder's response covers
-HOMES_KEPT = 1024  # pitches whose noise shares are kept (a class latent's pitch reading repeats)
+SHARES_KEPT = 1024  # pitches whose noise shares are kept (a class latent's pitch reading repeats)
 
 
 class SynthesisError(ValueError):
@@ -170,14 +170,16 @@ class PartialBins:
     def shares(self, pitch_midi: float) -> NoiseShares:
         """Which share of each bin's noise each partial takes (see `NoiseShares`)."""
         key = float(pitch_midi)
-        if key not in self._known:
-            if len(self._known) >= HOMES_KEPT:
-                self._known.clear()
+        shares = self._known.get(key)  # read once: the note-start and render threads both decode
+        if shares is None:
             response = self.response(key)
             if self.max_partial_hz is not None:
                 response[midi_hz(key) * self.harmonics > self.max_partial_hz] = 0.0
-            self._known[key] = NoiseShares.of(response)
-        return self._known[key]
+            shares = NoiseShares.of(response)
+            if len(self._known) >= SHARES_KEPT:
+                self._known.clear()
+            self._known[key] = shares
+        return shares
 
     def _response(self, freqs: np.ndarray) -> np.ndarray:
         """[K, n_mels] mel power of unit sinusoids at `freqs` through a periodic Hann window."""
@@ -217,7 +219,9 @@ class FrameReader:
         top = min(out_rate / 2, self.bands[-1] * 1.05)
         return (*self.spec.noise_bands_hz, top) if top > self.bands[-1] else self.spec.noise_bands_hz
 
-    def tonal(self, pitch_midi: float, partial_power: np.ndarray, noise_power: np.ndarray) -> tuple[np.ndarray, ...]:
+    def tonal(
+        self, pitch_midi: float, partial_power: np.ndarray, noise_power: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Noise in the mel bins the partials reach goes to those partials (`PartialBins.shares`).
 
         The decoder learned from mel power alone, which cannot tell a partial from noise inside
