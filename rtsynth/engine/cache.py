@@ -35,10 +35,6 @@ class Stored:
     pages: np.ndarray  # int page numbers, in order
     shape: tuple[int, ...]
 
-    @property
-    def nbytes(self) -> int:
-        return len(self.pages) * PAGE * 4
-
 
 class Slab:
     """A fixed block of float32 pages handed out and taken back. `resident`: every page is
@@ -92,10 +88,6 @@ class CacheEntry:
 class _Slot:
     mel: Stored
     audio: Stored | None = None
-
-    @property
-    def nbytes(self) -> int:
-        return self.mel.nbytes + (0 if self.audio is None else self.audio.nbytes)
 
 
 class RenderCache:

@@ -43,7 +43,9 @@ def add_parsers(data: argparse._SubParsersAction) -> None:
     p = data.add_parser(
         "play",
         help="render every note of a labelled corpus with a bundle (what the synth plays, as a corpus)",
-        description=__doc__.split("\n\n")[1].replace("\n", " ") if __doc__ else None,
+        description="Render every note of a corpus's labels.csv as `rtsynth render` plays it, under the "
+        "same paths beside a copy of the labels. Prepare the result with `rtsynth data prep` and score a "
+        "run on it with `rtsynth eval RUN --on CACHE`: Table I through what the synth plays.",
     )
     p.add_argument("--corpus", type=Path, required=True, help="folder with labels.csv (e.g. from `rtsynth data gm`)")
     p.add_argument("--bundle", type=Path, required=True, help="the bundle that plays it")
