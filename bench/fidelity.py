@@ -78,13 +78,20 @@ class Players:
         return self.reference.render_held(planned, int(key.duration * SR))
 
 
-def plan_keys(timbres: list[str], stride: int, dynamics: list[str], durations: list[float]) -> list[Key]:
+def notes_of(timbre: str, pitch_range: tuple[int, int]) -> range:
+    """The keys GM-SOL gives the timbre, within the range the model was trained on."""
     from rtsynth.train.corpus.gm import RANGES
 
+    return range(max(RANGES[timbre].lowest, pitch_range[0]), min(RANGES[timbre].highest, pitch_range[1]) + 1)
+
+
+def plan_keys(
+    timbres: list[str], notes: dict[str, range], stride: int, dynamics: list[str], durations: list[float]
+) -> list[Key]:
     return [
         Key(timbre, note, dyn, duration)
         for timbre in timbres
-        for note in range(RANGES[timbre].lowest, RANGES[timbre].highest + 1, stride)
+        for note in notes[timbre][::stride]
         for dyn in dynamics
         for duration in durations
     ]
@@ -118,13 +125,11 @@ def mark_dead_keys(rows: list[dict]) -> None:
             row["dead"] = bool(abs(dev) > 3 and abs(ref_dev) <= 3)
 
 
-def velocity_curves(players: Players, timbres: list[str]) -> dict:
+def velocity_curves(players: Players, notes: dict[str, range]) -> dict:
     """Level at each of VELOCITY_CURVE on a key in the middle of each timbre's range."""
-    from rtsynth.train.corpus.gm import RANGES
-
     out = {}
-    for timbre in timbres:
-        note = (RANGES[timbre].lowest + RANGES[timbre].highest) // 2
+    for timbre, keys in notes.items():
+        note = keys[len(keys) // 2]
         key = Key(timbre, note, "mf", 1.0)
         model = [_level(players.model(key, v)) for v in VELOCITY_CURVE]
         ref = [_level(players.ref(key, v)) for v in VELOCITY_CURVE]
@@ -302,15 +307,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stride", type=int, default=1, help="every Nth key (1: every key)")
     p.add_argument("--dynamics", nargs="+", default=list(DYNAMICS_VELOCITY))
     p.add_argument("--durations", nargs="+", type=float, default=[0.5, 2.0], help="a short and a long note (s)")
+    p.add_argument(
+        "--pitch-range",
+        nargs=2,
+        type=int,
+        default=(0, 127),
+        metavar=("LO", "HI"),
+        help="only these keys (MIDI), e.g. the range a model was trained on",
+    )
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     began = time.monotonic()
     from rtsynth.train.corpus.gm import RANGES
 
     timbres = args.timbres or [t for t in read_spec(args.bundle).vocab.timbre if t in RANGES]
+    notes = {t: notes_of(t, args.pitch_range) for t in timbres}
+    timbres = [t for t in timbres if notes[t]]
     players = Players(args.bundle)
-    rows = measure_keys(players, plan_keys(timbres, args.stride, args.dynamics, args.durations))
-    curves = velocity_curves(players, timbres)
+    rows = measure_keys(players, plan_keys(timbres, notes, args.stride, args.dynamics, args.durations))
+    curves = velocity_curves(players, {t: notes[t] for t in timbres})
     morph = morphs(args.bundle, timbres[0], timbres[-1])
     summary = summarize(rows, curves, morph)
     seconds = time.monotonic() - began

@@ -4,7 +4,8 @@ Its z_t is no instrument, so a bundle's timbres are presets: the training notes'
 by k-means into `n` presets named cluster-1..n, plus one preset per file the user marks (by its
 source path in the corpus), named by the file's stem and placed at that note's z_t. A preset's
 loudness per dynamics class is the mean peak dB of its member notes (all notes' mean where it has
-none), and its pitch range that of its members.
+none), raised by what its decoded mel falls short of a note's own peak (`decoded_shortfall_db`),
+and its pitch range that of its members.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 EXAMPLES = 5
+LEVEL_NOTE = 60  # middle C: where a preset's decoded level is measured
 
 
 @dataclass
@@ -104,3 +106,25 @@ def _ranges(cache, names: list[str], members: list[np.ndarray]) -> dict[str, lis
     return {
         name: [int(pitches[rows].min()), int(pitches[rows].max())] for name, rows in zip(names, members, strict=True)
     }
+
+
+def decoded_shortfall_db(model, means: dict[str, np.ndarray], pitches: list[int], db_range: float) -> np.ndarray:
+    """[presets, dynamics] dB by which each preset, decoded as the synth decodes it at LEVEL_NOTE, peaks
+    under 1.0. Every training mel reaches 1.0 at its note's peak, so the shortfall is the decoder's
+    (an unlabelled model's other latents are class means over very different sounds, whose decoded
+    mel is faint), and the loudness table puts it back: a preset sounds at its members' level."""
+    from rtsynth.labels import LatentLayout
+    from rtsynth.train.eval.latents import decode
+
+    layout: LatentLayout = model.layout
+    timbres, dynamics = means["timbre"], means["dynamics"]
+    rows = len(timbres) * max(len(dynamics), 1)
+    z = np.zeros((rows, layout.size), np.float32)
+    slices = layout.slices()
+    z[:, slices["timbre"]] = np.repeat(timbres, max(len(dynamics), 1), axis=0)
+    z[:, slices["pitch"]] = means["pitch"][int(np.argmin(np.abs(np.asarray(pitches) - LEVEL_NOTE)))]
+    z[:, slices["dynamics"]] = np.tile(dynamics, (len(timbres), 1))
+    if layout.has("duration"):
+        z[:, slices["duration"]] = means["duration"][-1]
+    peaks = decode(model, z).max(axis=(1, 2)).reshape(len(timbres), -1)
+    return (1.0 - np.clip(peaks, 1e-3, 1.0)) * db_range

@@ -127,6 +127,11 @@ def _run_bench(args: argparse.Namespace) -> int:
         known = sorted(p.stem for p in script.parent.glob("*.py"))
         log.error("no benchmark %r in %s; known: %s", args.name, script.parent, known)
         return 2
-    sys.argv = [str(script), *args.bench_args]
-    runpy.run_path(str(script), run_name="__main__")
+    argv, sys.argv = sys.argv, [str(script), *args.bench_args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as done:  # the script's own exit status, not the end of the caller
+        return 0 if done.code is None else done.code if isinstance(done.code, int) else 1
+    finally:
+        sys.argv = argv
     return 0

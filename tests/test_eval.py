@@ -283,6 +283,10 @@ def test_compare_builds_one_table_over_runs(evaluated_runs, tmp_path):
     from rtsynth.cli import main
 
     out = tmp_path / "table.md"
+    # the bench's summary beside a run is quoted (here the shipped bundle's: the tiny runs have no GM-SOL timbres)
+    bench = ["--timbres", "flute", "--pitch-range", "72", "72", "--dynamics", "mf", "--durations", "0.5"]
+    assert main(["bench", "fidelity", *bench, "--out", str(evaluated_runs[1] / "fidelity")]) == 0
+    fidelity = json.loads((evaluated_runs[1] / "fidelity" / "fidelity.json").read_text())["summary"]
     assert main(["compare", *map(str, evaluated_runs), "--out", str(out)]) == 0
     lines = out.read_text().strip().splitlines()
     assert len(lines) == 2 + len(evaluated_runs)  # header, rule, one row per run
@@ -291,10 +295,22 @@ def test_compare_builds_one_table_over_runs(evaluated_runs, tmp_path):
     assert lines[3].split("|")[2].strip() == "md-gmvae+c+r"
     metrics = json.loads((evaluated_runs[0] / "metrics.json").read_text())
     assert f"{metrics['table_one']['accuracy']['timbre']:.3f}" in lines[3]
-    assert lines[0].split("|")[-5:-1] == [" epochs ", " s / epoch ", " train min ", " the paper's headline measure "]
-    assert "T k-NN" in lines[0] and "D k-NN" in lines[0]
+    header = [cell.strip() for cell in lines[0].split("|")[1:-1]]
+    assert header[-2:] == ["the paper's headline measure", "published"]
+    assert "T k-NN ↑" in header and "D k-NN ↑" in header
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines[2:]]
     epochs = {run.name: len((run / "metrics.csv").read_text().splitlines()) - 1 for run in evaluated_runs}
-    assert sorted(int(line.split("|")[-5]) for line in lines[2:]) == sorted(epochs.values())
+    assert {row[0]: int(row[header.index("epochs")]) for row in rows} == epochs
+    heard = metrics["controllability"]["through_audio"]["joint"]["accuracy"]["0.0"]
+    by_run = {row[0]: row for row in rows}
+    assert by_run[evaluated_runs[0].name][header.index("asked T/P/V/D through audio ↑")] == " / ".join(
+        f"{heard[d]:.2f}" for d in ("timbre", "pitch", "dynamics", "duration")
+    )
+    assert metrics["headline"]["published"] == 1.0  # paper 000's MD-GMVAE+C+R row
+    assert by_run[evaluated_runs[0].name][-1] == "1.000"
+    quoted = f"{100 * fidelity['f0_within_5_cents']:.0f} %, {fidelity['log_mel_median_db']:.1f} dB"
+    assert by_run[evaluated_runs[1].name][header.index("fidelity: keys in tune, log-mel")] == quoted
+    assert by_run[evaluated_runs[0].name][header.index("fidelity: keys in tune, log-mel")] == "–"
 
 
 def test_eval_and_compare_name_what_is_missing(tmp_path, caplog):

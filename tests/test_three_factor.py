@@ -197,13 +197,17 @@ def test_export_makes_presets_and_render_plays_them_across_the_keyboard(folder_r
     assert spec.layout.names == ("timbre", "pitch", "dynamics") and not spec.layout.has("duration")
     examples = spec.model["preset_examples"]
     assert examples["hit0"] == ["kit/hit0.wav"] and all(len(examples[f"cluster-{i}"]) >= 1 for i in (1, 2, 3))
-    levels = []
-    for timbre, note in (("hit0", 36), ("cluster-1", 60), ("cluster-2", 84)):
+    peaks = {}
+    for timbre, note in (("hit0", 60), ("cluster-1", 36), ("cluster-2", 84)):
         out = tmp_path / f"{timbre}.wav"
         assert main(["render", "--bundle", str(bundle), "--timbre", timbre, "--note", str(note), "-o", str(out)]) == 0
         audio, _ = soundfile.read(out)
-        levels.append(float(np.sqrt(np.mean(audio**2))))
-    assert min(levels) > 1e-4
+        peaks[timbre] = 20 * np.log10(np.abs(audio).max())
+    source, _ = soundfile.read(folder_run.parent / "sounds" / "kit" / "hit0.wav")
+    # a marked file's preset sounds near that file's level, however faint the tiny decoder's mel (the
+    # mel path's own level mapping leaves it 10-20 dB under, as on every uncalibrated bundle)
+    assert abs(peaks["hit0"] - 20 * np.log10(np.abs(source).max())) < 20
+    assert min(peaks.values()) > -40
 
 
 def test_the_gm_kit_renders_unpitched_sounds_for_an_unlabelled_corpus(tmp_path, caplog):

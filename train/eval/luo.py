@@ -132,7 +132,11 @@ def evaluate_luo(run, options) -> dict:
             "synthesis_f_scores": mixture_synthesis(model, clf, test, means, options.control_refs, options.seed),
         },
         "transfer": transfer.metrics,
-        "headline": {"name": "z_t instrument F-score (paper 003 Table 1)", "value": probe["z_timbre->timbre"]},
+        "headline": {
+            "name": "z_t instrument F-score (paper 003 Table 1)",
+            "value": probe["z_timbre->timbre"],
+            "published": PUBLISHED_25["z_timbre->timbre"],
+        },
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (run_dir / "report.md").write_text(report(metrics))

@@ -242,11 +242,14 @@ def write_report(run_dir: Path, metrics: dict) -> tuple[Path, Path]:
 
 
 def load_metrics(run_dir: Path) -> dict:
-    """The run's evaluation (metrics.json) plus how its training went (metrics.csv)."""
+    """The run's evaluation (metrics.json), how its training went (metrics.csv) and, where
+    `bench/fidelity.py --out RUN/fidelity` was run on its bundle, that summary."""
     path = Path(run_dir) / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir} has no metrics.json; run `rtsynth eval {run_dir}` first")
-    return {**json.loads(path.read_text()), "training": training_facts(Path(run_dir))}
+    fidelity = Path(run_dir) / "fidelity" / "fidelity.json"
+    summary = json.loads(fidelity.read_text())["summary"] if fidelity.is_file() else None
+    return {**json.loads(path.read_text()), "training": training_facts(Path(run_dir)), "fidelity": summary}
 
 
 def training_facts(run_dir: Path) -> dict:
@@ -283,10 +286,12 @@ def compare_table(metrics: list[dict]) -> str:
                 _f(t["recon_mse"], 4),
                 _f(leak["mean_off_diagonal_excess"]),
                 _f(leak["max_off_diagonal_excess"]),
+                _control_through_audio(m),
+                _fidelity(m.get("fidelity")),
                 str(train.get("epochs", "")),
                 _f(train.get("seconds_per_epoch"), 1),
                 _f(train.get("minutes"), 0),
-                _headline(m),
+                *_headline(m),
             ]
         )
     header = [
@@ -297,10 +302,13 @@ def compare_table(metrics: list[dict]) -> str:
         "recon MSE ↓",
         "leakage above chance, mean ↓",
         "max ↓",
+        "asked T/P/V/D through audio ↑",
+        "fidelity: keys in tune, log-mel",
         "epochs",
         "s / epoch",
         "train min",
         "the paper's headline measure",
+        "published",
     ]
     return "\n".join(_table(header, rows))
 
@@ -313,7 +321,25 @@ def own_knn(leakage: dict, descriptor: str) -> float | None:
     return leakage["accuracy"][latents.index(descriptor)][leakage["order"].index(descriptor)]
 
 
-def _headline(m: dict) -> str:
-    """A system's own paper's headline measure (paper 000's variants: the Table I row itself)."""
+def _headline(m: dict) -> tuple[str, str]:
+    """The run's own paper's headline measure, and the paper's number for it."""
     headline = m.get("headline")
-    return "" if headline is None else f"{headline['name']}: {_f(headline['value'])}"
+    if headline is None:
+        return "", ""
+    return f"{headline['name']}: {_f(headline['value'])}", _f(headline.get("published"))
+
+
+def _control_through_audio(m: dict) -> str:
+    """All four latents set from class means (w = 0), rendered to audio and named again:
+    how often each asked descriptor is heard; a dash where the eval has no audio route."""
+    control = m.get("controllability") or {}
+    if not control.get("through_audio"):
+        return "–"
+    asked = control["through_audio"]["joint"]["accuracy"][str(control["spreads"][0])] or {}
+    return " / ".join(_f(asked.get(d), 2) for d in DESCRIPTORS)
+
+
+def _fidelity(summary: dict | None) -> str:
+    if summary is None:
+        return "–"
+    return f"{100 * summary['f0_within_5_cents']:.0f} %, {summary['log_mel_median_db']:.1f} dB"

@@ -1,0 +1,23 @@
+"""`rtsynth bench fidelity` end to end: the shipped bundle through the offline engine against
+FluidSynth, on the keys asked for (the measures themselves: test_fidelity_measures.py)."""
+
+import json
+
+import pytest
+
+from rtsynth.cli import main
+
+
+@pytest.mark.slow
+def test_the_bench_measures_the_keys_asked_for(tmp_path):
+    out = tmp_path / "fidelity"
+    args = ["--timbres", "flute", "oboe", "--pitch-range", "70", "72", "--dynamics", "mf"]
+    assert main(["bench", "fidelity", *args, "--durations", "0.5", "--out", str(out)]) == 0
+    record = json.loads((out / "fidelity.json").read_text())
+    assert sorted((n["timbre"], n["note"]) for n in record["notes"]) == [
+        (t, k) for t in ("flute", "oboe") for k in (70, 71, 72)
+    ]
+    summary = record["summary"]
+    assert summary["notes"] == 6 and 0.0 <= summary["f0_within_5_cents"] <= 1.0
+    assert {c["note"] for c in record["velocity_curves"].values()} == {71}
+    assert (out / "fidelity.md").is_file() and (out / "keyboard.png").is_file()
