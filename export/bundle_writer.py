@@ -145,19 +145,11 @@ def build_spec(run, name: str, priors, which: Checkpoint = "best") -> BundleSpec
 
 def _with_presets(run, spec: BundleSpec, priors, options: ExportOptions) -> BundleSpec:
     """The spec with timbre presets in place of the cache's (placeholder or unused) instruments."""
-    from rtsynth.export.presets import decoded_shortfall_db, timbre_presets
+    from rtsynth.export.presets import sounding_loudness, timbre_presets
 
     presets = timbre_presets(run.model, run.cache, options.presets, options.marked, options.seed)
     priors.means["timbre"] = presets.means
-    dynamics = list(run.cache.vocab.dynamics)
-    shortfall = decoded_shortfall_db(run.model, priors.means, list(run.cache.vocab.pitch), PAPER_MEL.db_range)
-    loudness = {
-        name: {
-            d: round(level + float(shortfall[i, dynamics.index(d)]), 2)
-            for d, level in presets.loudness_db[name].items()
-        }
-        for i, name in enumerate(presets.names)
-    }
+    loudness = sounding_loudness(run.model, presets, priors.means, run.cache.vocab, PAPER_MEL.db_range)
     timbre = DescriptorSpec(presets.names, presets.means.astype(float).round(6).tolist(), priors.sigma["timbre"])
     corpus = {**spec.corpus, "timbres": presets.names, "timbre_pitch_ranges": presets.pitch_ranges}
     model = {

@@ -108,6 +108,21 @@ def _ranges(cache, names: list[str], members: list[np.ndarray]) -> dict[str, lis
     }
 
 
+def sounding_loudness(
+    model, presets: Presets, means: dict[str, np.ndarray], vocab, db_range: float
+) -> dict[str, dict[str, float]]:
+    """The presets' loudness table raised by what each decoded preset falls short of a note's peak."""
+    shortfall = decoded_shortfall_db(model, means, list(vocab.pitch), db_range)
+    dynamics = list(vocab.dynamics)
+    return {
+        name: {
+            d: round(level + float(shortfall[i, dynamics.index(d)]), 2)
+            for d, level in presets.loudness_db[name].items()
+        }
+        for i, name in enumerate(presets.names)
+    }
+
+
 def decoded_shortfall_db(model, means: dict[str, np.ndarray], pitches: list[int], db_range: float) -> np.ndarray:
     """[presets, dynamics] dB by which each preset, decoded as the synth decodes it at LEVEL_NOTE, peaks
     under 1.0. Every training mel reaches 1.0 at its note's peak, so the shortfall is the decoder's
