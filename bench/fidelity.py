@@ -320,12 +320,12 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     from rtsynth.train.corpus.gm import RANGES
 
-    timbres = args.timbres or [t for t in read_spec(args.bundle).vocab.timbre if t in RANGES]
-    notes = {t: notes_of(t, args.pitch_range) for t in timbres}
-    timbres = [t for t in timbres if notes[t]]
+    asked = args.timbres or [t for t in read_spec(args.bundle).vocab.timbre if t in RANGES]
+    notes = {t: keys for t in asked if (keys := notes_of(t, args.pitch_range))}
+    timbres = list(notes)
     players = Players(args.bundle)
     rows = measure_keys(players, plan_keys(timbres, notes, args.stride, args.dynamics, args.durations))
-    curves = velocity_curves(players, {t: notes[t] for t in timbres})
+    curves = velocity_curves(players, notes)
     morph = morphs(args.bundle, timbres[0], timbres[-1])
     summary = summarize(rows, curves, morph)
     seconds = time.monotonic() - began

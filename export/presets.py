@@ -4,7 +4,7 @@ Its z_t is no instrument, so a bundle's timbres are presets: the training notes'
 by k-means into `n` presets named cluster-1..n, plus one preset per file the user marks (by its
 source path in the corpus), named by the file's stem and placed at that note's z_t. A preset's
 loudness per dynamics class is the mean peak dB of its member notes (all notes' mean where it has
-none), raised by what its decoded mel falls short of a note's own peak (`decoded_shortfall_db`),
+none), raised by what its decoded mel falls short of a note's own peak (`sounding_loudness`),
 and its pitch range that of its members.
 """
 
@@ -112,7 +112,7 @@ def sounding_loudness(
     model, presets: Presets, means: dict[str, np.ndarray], vocab, db_range: float
 ) -> dict[str, dict[str, float]]:
     """The presets' loudness table raised by what each decoded preset falls short of a note's peak."""
-    shortfall = decoded_shortfall_db(model, means, list(vocab.pitch), db_range)
+    shortfall = _decoded_shortfall_db(model, means, list(vocab.pitch), db_range)
     dynamics = list(vocab.dynamics)
     return {
         name: {
@@ -123,20 +123,17 @@ def sounding_loudness(
     }
 
 
-def decoded_shortfall_db(model, means: dict[str, np.ndarray], pitches: list[int], db_range: float) -> np.ndarray:
+def _decoded_shortfall_db(model, means: dict[str, np.ndarray], pitches: list[int], db_range: float) -> np.ndarray:
     """[presets, dynamics] dB by which each preset, decoded as the synth decodes it at LEVEL_NOTE, peaks
     under 1.0. Every training mel reaches 1.0 at its note's peak, so the shortfall is the decoder's
     (an unlabelled model's other latents are class means over very different sounds, whose decoded
     mel is faint), and the loudness table puts it back: a preset sounds at its members' level."""
-    from rtsynth.labels import LatentLayout
     from rtsynth.train.eval.latents import decode
 
-    layout: LatentLayout = model.layout
     timbres, dynamics = means["timbre"], means["dynamics"]
-    rows = len(timbres) * max(len(dynamics), 1)
-    z = np.zeros((rows, layout.size), np.float32)
-    slices = layout.slices()
-    z[:, slices["timbre"]] = np.repeat(timbres, max(len(dynamics), 1), axis=0)
+    layout, slices = model.layout, model.layout.slices()
+    z = np.zeros((len(timbres) * len(dynamics), layout.size), np.float32)
+    z[:, slices["timbre"]] = np.repeat(timbres, len(dynamics), axis=0)
     z[:, slices["pitch"]] = means["pitch"][int(np.argmin(np.abs(np.asarray(pitches) - LEVEL_NOTE)))]
     z[:, slices["dynamics"]] = np.tile(dynamics, (len(timbres), 1))
     if layout.has("duration"):
