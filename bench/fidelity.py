@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, howe
 from host import host_facts
 
 from rtsynth.bundle import read_spec
-from rtsynth.dsp.fidelity import level_excursion, measure_note, neighbour_deviation
+from rtsynth.dsp.fidelity import blend_excursion, level_excursion, measure_note, neighbour_deviation
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.events import MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn
+from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn
 from rtsynth.labels import DYNAMICS_VELOCITY, INSTRUMENT_BY_NAME, velocity_unit
 from rtsynth.render import NoteRequest, note_events
 from rtsynth.resources import default_bundle
@@ -144,21 +145,37 @@ def _level(y: np.ndarray | None) -> float:
 
 
 def morphs(bundle: Path, a: str, b: str) -> dict:
-    """A held note morphed a -> b by a ramp, by 0.1 s steps and by 20 ms steps (default morph time)."""
+    """A held note morphed a -> b by a ramp, by 0.1 s steps and by 20 ms steps (default morph
+    time): its level against the straight line between the ends, and against the same note held
+    at a and at b, blended by the morph position (what the morph adds to the notes' envelopes)."""
+    glide = EngineConfig().morph_time_ms / 1000
+
+    def play(*events: Event) -> np.ndarray:
+        setup = [MorphTime(0.0, at=0.0), MorphCorner("a", a, at=0.0), MorphCorner("b", b, at=0.0)]
+        note = [NoteOn(MORPH_NOTE, velocity_unit(80), 2.0, at=0.01), NoteOff(MORPH_NOTE, at=2.01)]
+        return OfflineRenderer(bundle, EngineConfig(samplerate=SR)).render([*setup, *events, *note])
+
+    held = play(MorphPosition(0.0, at=0.0)), play(MorphPosition(1.0, at=0.0))
+    span = MORPH_END - MORPH_START
     out = {}
     for name, step in (("ramp", None), ("steps_100ms", 0.1), ("steps_20ms", 0.02)):
-        events = [MorphTime(0.0, at=0.0), MorphCorner("a", a, at=0.0), MorphCorner("b", b, at=0.0)]
-        events += [MorphPosition(0.0, at=0.0), NoteOn(MORPH_NOTE, velocity_unit(80), 2.0, at=0.01)]
+        events: list[Event] = [MorphPosition(0.0, at=0.0)]
         if step is None:
-            events += [MorphTime(1000 * (MORPH_END - MORPH_START), at=MORPH_START), MorphPosition(1.0, at=MORPH_START)]
+            events += [MorphTime(1000 * span, at=MORPH_START), MorphPosition(1.0, at=MORPH_START)]
+            knots = [(MORPH_START, 0.0), (MORPH_END, 1.0)]
         else:
-            events.append(MorphTime(EngineConfig().morph_time_ms, at=MORPH_START))
+            events.append(MorphTime(1000 * glide, at=MORPH_START))
+            knots = [(MORPH_START, 0.0)]
             for i, t in enumerate(np.arange(MORPH_START, MORPH_END, step)):
-                events.append(MorphPosition(min(1.0, (i + 1) * step / (MORPH_END - MORPH_START)), at=float(t)))
-        events.append(NoteOff(MORPH_NOTE, at=2.01))
-        y = OfflineRenderer(bundle, EngineConfig(samplerate=SR)).render(events)
+                target = min(1.0, (i + 1) * step / span)
+                events.append(MorphPosition(target, at=float(t)))
+                knots += [(float(t), knots[-1][1]), (float(t) + glide, target)]
+        y = play(*events)
         dip, swell = level_excursion(y, SR, MORPH_START, MORPH_END + 0.05)
-        out[name] = {"dip_db": dip, "swell_db": swell}
+        times, values = zip(*knots, strict=True)
+        position = partial(np.interp, xp=np.array(times), fp=np.array(values))
+        own_dip, own_swell = blend_excursion(y, *held, SR, MORPH_START, MORPH_END + 0.05, position)
+        out[name] = {"dip_db": dip, "swell_db": swell, "dip_vs_held_db": own_dip, "swell_vs_held_db": own_swell}
     return {"from": a, "to": b, "note": MORPH_NOTE, **out}
 
 
@@ -237,7 +254,10 @@ def markdown(summary: dict, meta: dict) -> str:
     ]
     for name in ("ramp", "steps_100ms", "steps_20ms"):
         m = s["morph"][name]
-        lines.append(f"| morph {name}: largest dip / swell | {m['dip_db']:+.1f} / {m['swell_db']:+.1f} dB |")
+        lines.append(
+            f"| morph {name}: largest dip / swell (against the held notes' blend) | {m['dip_db']:+.1f} / "
+            f"{m['swell_db']:+.1f} dB ({m['dip_vs_held_db']:+.1f} / {m['swell_vs_held_db']:+.1f}) |"
+        )
     lines += ["", "| timbre | log-mel median (dB) | velocity 20->127 span model / reference (dB) |", "|---|---|---|"]
     for t, v in s["log_mel_median_db_by_timbre"].items():
         span = s["velocity_span_db"].get(t, {"model": float("nan"), "reference": float("nan")})

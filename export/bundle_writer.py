@@ -129,6 +129,8 @@ def build_spec(run, name: str, priors, which: Checkpoint = "best") -> BundleSpec
         "config": config.to_dict(),
         "exporter": _exporter_facts(),
     }
+    if run.audio_tuned is not None:
+        model["audio_tuned"] = {k: run.audio_tuned[k] for k in ("sample_rate", "from_run", "notes", "reference")}
     return BundleSpec(
         name=name,
         mel=cache.mel_settings,

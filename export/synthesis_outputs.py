@@ -132,7 +132,10 @@ def export_synthesis(source: str | Path, out: str | Path, force: bool = False) -
     model = onnx.load(str(source / DECODER_FILE))
     tensors = find_harmonic_tensors(model.graph)
     partials = _partials_count(model, tensors)
-    synthesis = HarmonicNoiseSpec(partials, tensors.partial_scale, noise_bands(spec.mel), spec.mel.sample_rate / 2)
+    trained_rate = spec.model.get("audio_tuned", {}).get(
+        "sample_rate", spec.mel.sample_rate
+    )  # partials heard in training
+    synthesis = HarmonicNoiseSpec(partials, tensors.partial_scale, noise_bands(spec.mel), trained_rate / 2)
     add_synthesis_outputs(model, tensors, synthesis, spec.mel.n_mels, spec.mel.n_frames)
     onnx.checker.check_model(model)
     with staged_bundle(out, force) as staging:

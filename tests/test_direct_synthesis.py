@@ -19,7 +19,7 @@ from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.direct import DirectRuntime
-from rtsynth.engine.events import NoteOff, NoteOn, SelectTimbre
+from rtsynth.engine.events import MorphCorner, MorphPosition, NoteOff, NoteOn, SelectTimbre
 from rtsynth.engine.synth import create_runtime
 from rtsynth.labels import latent_slices
 from rtsynth.model import load_model
@@ -201,3 +201,23 @@ def test_a_rerender_continues_the_note_without_a_seam(bundle):
     assert moved.engine.counters["rerenders"] >= 1
     n = min(len(a), len(b))
     assert np.max(np.abs(a[:n] - b[:n])) < 1e-3 * np.max(np.abs(a))
+
+
+@pytest.mark.parametrize("vocoder_path", [False, True])
+def test_a_timbre_mix_sounds_between_its_timbres_levels(bundle, tmp_path, vocoder_path):
+    """Half one timbre, half the other: the decoder alone plays such a latent at a level of its
+    own (here a geometric mean of two spectra, quieter than either); the engine sets it to the
+    weighted dB mean of the two timbres' levels, so a morph neither dips nor swells."""
+    from rtsynth.dsp.fidelity import rms_db
+
+    played = bundle
+    if vocoder_path:  # the mel path reads the level from the mel the same way
+        played = make_harmonic_bundle(tmp_path / "mel")
+
+    def level(x: float) -> float:
+        events = [MorphCorner("a", "flute", at=0.0), MorphCorner("b", "trumpet", at=0.0), MorphPosition(x, at=0.0)]
+        events += [NoteOn(62, 0.8, 0.8, at=0.01), NoteOff(62, at=0.81)]
+        return rms_db(OfflineRenderer(played, EngineConfig(samplerate=48000)).render(events), 48000)
+
+    ends = level(0.0), level(1.0)
+    assert abs(level(0.5) - sum(ends) / 2) < 0.3, (ends, level(0.5))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rtsynth.dsp.fidelity import (
+    blend_excursion,
     level_excursion,
     log_mel_distance,
     measure_note,
@@ -61,3 +62,21 @@ def test_a_level_dip_inside_a_morph_is_measured():
     y = y * np.where((t > 0.9) & (t < 1.0), 10 ** (-6 / 20), 1.0).astype(np.float32)
     dip, swell = level_excursion(y, SR, 0.5, 1.5)
     assert dip == pytest.approx(-6, abs=0.5) and abs(swell) < 0.5
+
+
+def test_a_morph_is_measured_against_its_held_notes_blend_not_their_envelopes():
+    """Two held notes that swell on their own; a morph that follows their blend adds nothing,
+    one that dips 4 dB in the middle is found."""
+    a, b = tone(60, seconds=2.0, level=0.1), tone(60, seconds=2.0, level=0.3)
+    t = np.arange(len(a)) / SR
+    bump = (1 + 0.5 * np.exp(-(((t - 1.0) / 0.1) ** 2))).astype(np.float32)  # +3.5 dB at 1 s in both
+    a, b = a * bump, b * bump
+    x = np.clip(t - 0.5, 0.0, 1.0)  # a ramp from a to b over 0.5-1.5 s
+    follows = 10 ** ((1 - x) * np.log10(0.1) + x * np.log10(0.3)) / 0.3 * b
+    position = lambda times: np.clip(times - 0.5, 0.0, 1.0)  # noqa: E731
+    dip, swell = blend_excursion(follows.astype(np.float32), a, b, SR, 0.5, 1.5, position)
+    assert abs(dip) < 0.3 and abs(swell) < 0.3
+    assert level_excursion(follows.astype(np.float32), SR, 0.5, 1.5)[1] > 2.0  # a straight line sees the bump
+    dipped = follows * np.where((t > 0.95) & (t < 1.05), 10 ** (-4 / 20), 1.0)
+    dip, _ = blend_excursion(dipped.astype(np.float32), a, b, SR, 0.5, 1.5, position)
+    assert dip == pytest.approx(-4, abs=0.5)

@@ -175,3 +175,48 @@ def test_noise_the_partials_reach_goes_to_them_and_the_mel_power_is_kept(pitch):
     assert unreached.any() and (rest[unreached] == 1e-2).all()  # bins no partial reaches: noise
     quiet = reader.tonal(pitch, partials, np.full((256, 3), reader.floor / 2))
     np.testing.assert_array_equal(quiet[0], partials)  # noise under the silence floor is silence, not a partial
+
+
+@pytest.mark.parametrize("top", [11025.0, None])
+def test_the_torch_frame_reader_reads_decoder_outputs_as_the_engine_does(top):
+    """What tune-audio trains through is what the engine plays: amplitudes and noise gains of
+    random decoder outputs (some under the silence floor) agree with rtsynth.synthesis."""
+    import torch
+
+    from rtsynth.synthesis import FrameReader, HarmonicNoiseSpec
+    from rtsynth.train.models.harmonic import PartialRenderer
+    from rtsynth.train.synthesis import DecodedFrames
+
+    rng = np.random.default_rng(3)
+    reader = FrameReader(HarmonicNoiseSpec(48, 2e-4, (150.0, 900.0, 3000.0, 9000.0), top), _mel())
+    twin = DecodedFrames(reader, PartialRenderer(_mel(), 48), 48000)
+    pitch = np.array([40.0, 69.3, 96.0])
+    partials = np.exp(rng.uniform(-30, 0, (3, 48, 6)))
+    noise = np.exp(rng.uniform(-25, -2, (3, 256, 6)))
+    f0, amps, gains = twin(*(torch.from_numpy(a) for a in (pitch, partials, noise)))
+    for i, p in enumerate(pitch):
+        tonal, rest = reader.tonal(p, partials[i], noise[i])
+        expected_amps = reader.amplitudes(tonal)
+        expected_gains = reader.noise_gains(rest, len(reader.band_centres(48000)))
+        np.testing.assert_allclose(
+            amps[i].detach().numpy().T, expected_amps, rtol=1e-4, atol=1e-6 * expected_amps.max()
+        )
+        np.testing.assert_allclose(
+            gains[i].detach().numpy(), expected_gains, rtol=1e-4, atol=1e-6 * expected_gains.max()
+        )
+        assert torch.allclose(f0[i], torch.tensor(440.0 * 2 ** ((p - 69) / 12), dtype=torch.float64))
+
+
+def test_log_mel_loss_is_the_distance_it_names():
+    """A note against itself scores 0; against a 6 dB brighter copy, about the dB it differs by / 10."""
+    import torch
+
+    from rtsynth.train.synthesis import log_mel_loss
+
+    rate = 48000
+    t = np.arange(rate // 2) / rate
+    dull = sum(np.sin(2 * np.pi * 220 * k * t) / k**2 for k in range(1, 30))
+    bright = sum(np.sin(2 * np.pi * 220 * k * t) / k**2 * (2.0 if k > 10 else 1.0) for k in range(1, 30))
+    a, b = (torch.from_numpy(np.stack([x]).astype(np.float32)) for x in (dull, bright))
+    assert float(log_mel_loss(a, a, rate)) == 0.0
+    assert 0.05 < float(log_mel_loss(b, a, rate)) < 0.6

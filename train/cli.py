@@ -33,6 +33,24 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads per process (overrides the config)")
     p.add_argument("--seed", type=int, help="overrides the config (repeat a run over seeds to see its spread)")
     p.set_defaults(func=run_train)
+    t = commands.add_parser(
+        "tune-audio",
+        help="train a harmonic decoder's synthesis against its notes rendered at 48 kHz",
+        description="Tunes the decoder of RUN (not its encoder: the latents stay) so that the engine's "
+        "harmonic-plus-noise synthesis of each training note matches the same note in REFERENCE, the corpus "
+        "rendered at 48 kHz (rtsynth data gm --config gm-sol-48k). Writes a run directory to --out, "
+        "after every epoch.",
+    )
+    t.add_argument("--reference", required=True, help="the run's corpus rendered at the output rate")
+    t.add_argument("--out", required=True, help="run directory for the tuned decoder (must not exist)")
+    t.add_argument("run", help="a trained run with the harmonic decoder")
+    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--lr", type=float, default=3e-4)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--max-notes", type=int, help="a seeded subset of the training split")
+    t.add_argument("--loss", choices=("mel", "mrstft"), default="mel", help="multi-scale log-mel or DDSP's MRSTFT")
+    t.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
+    t.set_defaults(func=run_tune_audio)
 
 
 def _resolve_config(args: argparse.Namespace):
@@ -85,4 +103,25 @@ def run_train(args: argparse.Namespace) -> int:
         return 2
     finally:
         shutdown(ctx)
+    return 0
+
+
+def run_tune_audio(args: argparse.Namespace) -> int:
+    import os
+
+    import torch
+
+    from rtsynth.train.audio import AudioTuneError, AudioTuneOptions, tune_audio
+    from rtsynth.train.prep.cache import CacheError
+    from rtsynth.train.runs import RunError
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    options = AudioTuneOptions(
+        Path(args.reference), args.epochs, args.batch_size, lr=args.lr, max_notes=args.max_notes, loss=args.loss
+    )
+    try:
+        tune_audio(args.run, args.out, options)
+    except (AudioTuneError, CacheError, RunError) as err:
+        log.error("%s", err)
+        return 2
     return 0

@@ -185,6 +185,7 @@ class LoadedRun:
     cache: NoteCache
     epoch: int  # epochs completed when the checkpoint was written
     removers: Removers | None = None  # present for "md-gmvae+c+r"
+    audio_tuned: dict | None = None  # `rtsynth tune-audio`'s facts: the rate its synthesis trained at
 
 
 def restore_model(payload: dict) -> tuple[TrainConfig, NoteModel, Removers | None]:
@@ -214,4 +215,5 @@ def load_run(run_dir: str | Path, which: Checkpoint = "best", cache: str | Path 
     note_cache = NoteCache.load(cache or read_run_config(paths.config).cache)
     if note_cache.vocab.to_dict() != payload["vocab"]:
         raise RunError(f"the dataset cache {note_cache.root} has another vocabulary than run {paths.root}")
-    return LoadedRun(paths.root, config, model, note_cache, int(payload["epoch"]), removers)
+    epoch = int(payload["epoch"])
+    return LoadedRun(paths.root, config, model, note_cache, epoch, removers, payload.get("audio_tuned"))

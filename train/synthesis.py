@@ -9,6 +9,10 @@ import numpy as np
 import torch
 
 from rtsynth.dsp.harmonic import NOISE_LOOP, NYQUIST_FADE, noise_bands
+from rtsynth.dsp.mel import mel_filterbank
+from rtsynth.settings import MelSettings
+from rtsynth.synthesis import FrameReader
+from rtsynth.train.models.harmonic import PartialRenderer, midi_to_hz
 
 
 def _frame_blend(n_samples: int, sample_rate: int, frame_seconds: float, n_frames: int, device: torch.device):
@@ -63,14 +67,110 @@ class HarmonicNoiseSynth(torch.nn.Module):
 
 
 def multi_resolution_stft_loss(
-    pred: torch.Tensor, target: torch.Tensor, ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    ffts: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64),
+    floor_db: float | None = None,
 ) -> torch.Tensor:
     """DDSP's loss: over several FFT sizes (hop a quarter of each), L1 of the magnitudes plus
-    L1 of their logs, summed; pred and target [B, N] audio."""
+    L1 of their logs, summed; pred and target [B, N] audio. `floor_db`: the logs are taken
+    over a floor this far below each target's loudest bin, so silence before and after a note
+    (and a render's digital zeros) weighs no more than a bin 80 dB down, not 1e-7."""
     loss = pred.new_zeros(())
     for n_fft in ffts:
         window = torch.hann_window(n_fft, device=pred.device)
         mags = [torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True).abs() for x in (pred, target)]
+        eps: torch.Tensor | float = 1e-7
+        if floor_db is not None:
+            eps = mags[1].amax(dim=(1, 2), keepdim=True).clamp_min(1e-7) * 10 ** (-floor_db / 20)
         loss = loss + (mags[0] - mags[1]).abs().mean()
-        loss = loss + (torch.log(mags[0] + 1e-7) - torch.log(mags[1] + 1e-7)).abs().mean()
+        loss = loss + (torch.log(mags[0] + eps) - torch.log(mags[1] + eps)).abs().mean()
     return loss
+
+
+def noise_shares(response: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Twin of rtsynth.synthesis.NoiseShares.of, batched: response [B, n_mels, K] ->
+    (share [B, K, n_mels], kept [B, n_mels], total [B, K])."""
+    r = response.transpose(1, 2).double()
+    zeros = torch.zeros_like(r)
+    peak = r.amax(dim=2, keepdim=True)
+    reached = torch.where(peak > 0, r / peak.clamp_min(1e-300), zeros)
+    covered = reached.sum(dim=1, keepdim=True).clamp(max=1.0)
+    reach = r.sum(dim=1, keepdim=True)
+    share = torch.where(reach > 0, r * covered / reach.clamp_min(1e-300), zeros)
+    share = torch.where(share < 1e-6, zeros, share)
+    return share, (1.0 - share.sum(dim=1)).clamp(0.0, 1.0), r.sum(dim=2)
+
+
+class DecodedFrames(torch.nn.Module):
+    """Twin of rtsynth.synthesis.FrameReader: a harmonic decoder's pitch [B], partial powers
+    [B, K, T] and noise powers [B, n_mels, T] -> (f0 [B, T], amplitudes [B, T, K], noise gains
+    [B, T, bands]) at 0 dB, as the engine reads them (noise the partials reach goes to them)."""
+
+    noise_gain_sq: torch.Tensor  # buffers
+    band_from_mel: torch.Tensor
+
+    def __init__(self, reader: FrameReader, response: PartialRenderer, out_rate: int):
+        super().__init__()
+        self.response = response  # the decoder's own partial response (PartialBins is its numpy twin)
+        self.partial_scale, self.floor = reader.spec.partial_scale, reader.floor
+        self.max_partial_hz = reader.spec.max_partial_hz
+        self.register_buffer("noise_gain_sq", torch.from_numpy(reader.noise_gain_sq))
+        self.register_buffer("band_from_mel", torch.from_numpy(reader.band_from_mel))
+        self.band_centres = reader.band_centres(out_rate)
+
+    def forward(
+        self, pitch_midi: torch.Tensor, partial_power: torch.Tensor, noise_power: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f0 = midi_to_hz(pitch_midi.double())
+        response = self.response(f0).double()
+        if self.max_partial_hz is not None:
+            live = f0[:, None] * self.response.harmonics.double() <= self.max_partial_hz
+            response = response * live[:, None, :]
+        share, kept, total = noise_shares(response)
+        noise = self._above_floor(noise_power.double())
+        moved = torch.bmm(share, noise)  # [B, K, T] mel power each partial takes
+        total = total[..., None]
+        partials = partial_power.double() + torch.where(
+            total > 0, moved / total.clamp_min(1e-300), torch.zeros_like(moved)
+        )
+        amplitudes = _through_floor(torch.sqrt(partials * self.partial_scale), partials > self.floor)
+        rest = noise * kept[..., None]
+        density = (rest + (self._above_floor(rest) - rest).detach()) * self.noise_gain_sq[:, None]  # see _through_floor
+        gains = torch.sqrt((self.band_from_mel @ density).clamp_min(1e-30)).transpose(1, 2)  # [B, T, bands]
+        gains = torch.nn.functional.pad(gains, (0, len(self.band_centres) - gains.shape[2]))
+        return f0[:, None].expand(-1, partial_power.shape[2]), amplitudes.transpose(1, 2), gains
+
+    def _above_floor(self, power: torch.Tensor) -> torch.Tensor:
+        """The decoder's faint floor is silence, as in the engine."""
+        return torch.where(power > self.floor, power, torch.zeros_like(power))
+
+
+def _through_floor(amplitude: torch.Tensor, sounding: torch.Tensor) -> torch.Tensor:
+    """Silent below the floor, as the engine plays it, but with the gradient of the unfloored
+    amplitude: a partial the decoder left under the floor can still be raised by training."""
+    return amplitude + (amplitude * sounding - amplitude).detach()
+
+
+def log_mel_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    sample_rate: int,
+    ffts: tuple[int, ...] = (2048, 1024, 512),
+    floor_db: float = 80.0,
+) -> torch.Tensor:
+    """Mean |dB| / 10 between 128-band mels of pred and target [B, N] at several FFT sizes (hop an
+    eighth of each: 5 ms at 2048 and 48 kHz), over a floor `floor_db` below each target's peak:
+    the distance the fidelity bench measures, made a loss."""
+    loss = pred.new_zeros(())
+    for n_fft in ffts:
+        settings = MelSettings(sample_rate=sample_rate, n_fft=n_fft, hop_length=n_fft // 8, n_mels=128)
+        bank = torch.tensor(mel_filterbank(settings), dtype=torch.float32, device=pred.device)
+        window = torch.hann_window(n_fft, device=pred.device)
+        powers = [
+            bank @ torch.stft(x, n_fft, n_fft // 8, window=window, return_complex=True).abs().square()
+            for x in (pred, target)
+        ]
+        eps = powers[1].amax(dim=(1, 2), keepdim=True).clamp_min(1e-20) * 10 ** (-floor_db / 10)
+        loss = loss + (torch.log10(powers[0] + eps) - torch.log10(powers[1] + eps)).abs().mean()
+    return loss / len(ffts)

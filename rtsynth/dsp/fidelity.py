@@ -7,6 +7,7 @@ check each measure on signals whose answer is known.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,4 +205,26 @@ def level_excursion(y: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float
     inside = (times >= t0) & (times <= t1)
     line = before + (after - before) * (times[inside] - t0) / (t1 - t0)
     excursion = level[inside] - line
+    return float(excursion.min()), float(excursion.max())
+
+
+def blend_excursion(
+    y: np.ndarray,
+    held_a: np.ndarray,
+    held_b: np.ndarray,
+    sr: int,
+    t0: float,
+    t1: float,
+    position: Callable[[np.ndarray], np.ndarray],
+) -> tuple[float, float]:
+    """Largest dip and swell (dB, 20 ms windows) over [t0, t1] of a morph `y` against the same
+    note held at each end, their levels blended by the morph's position (a function of time,
+    0 at a, 1 at b): what the morph itself adds, not the notes' own envelopes."""
+    levels = [envelope_db(x, sr, 0.02) for x in (y, held_a, held_b)]
+    n = min(len(level) for level in levels)
+    times = (np.arange(n) + 0.5) * 0.02
+    inside = (times >= t0) & (times <= t1)
+    x = np.clip(position(times[inside]), 0.0, 1.0)
+    blend = (1 - x) * levels[1][:n][inside] + x * levels[2][:n][inside]
+    excursion = levels[0][:n][inside] - blend
     return float(excursion.min()), float(excursion.max())

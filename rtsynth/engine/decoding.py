@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.notes import NotePlan
+from rtsynth.engine.notes import NotePlan, TimbreBlend
 from rtsynth.engine.synth import Runtime
+
+SOUNDING_DB = 60.0  # frames this far under a key's loudest keep their own level
+MAX_CHANGE_DB = 12.0  # the most a frame's level is moved
 
 
 def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> list[tuple[np.ndarray, float]]:
@@ -22,6 +25,30 @@ def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> li
     stats.add("decodes", decodes)
     out, start = [], 0
     for plan in plans:
-        out.append(runtime.assemble(plan, mels[start : start + len(plan.z)]))
+        keys = mels[start : start + len(plan.z)]
+        if plan.blend is not None:
+            keys = level_of_blends(runtime, keys, plan.blend, stats)
+        out.append(runtime.assemble(plan, keys))
         start += len(plan.z)
     return out
+
+
+def level_of_blends(runtime: Runtime, keys: np.ndarray, blend: TimbreBlend, stats: Counters) -> np.ndarray:
+    """Keys between timbres with each frame's level set to the weighted dB mean of the same
+    frame of their timbres' own keys (`TimbreBlend`); those are remembered per latent."""
+    size = blend.corners.shape[-1]
+    corners = [z.tobytes() for z in blend.corners.reshape(-1, size)]
+    known = runtime.corner_levels  # one read: the other thread may replace it
+    found = {z: known[z] for z in corners if z in known}
+    missing = sorted(set(corners) - found.keys())
+    if missing:
+        latents = np.stack([np.frombuffer(z, dtype=np.float32) for z in missing])
+        for z, params in zip(missing, runtime.decode(latents), strict=True):
+            found[z] = runtime.remember_corner(z, runtime.frame_levels_db(params))
+        stats.add("decodes", len(missing))
+    levels = np.stack([found[z] for z in corners]).reshape(*blend.weights.shape, -1)  # [k, c, n_frames]
+    target = (blend.weights[..., None] * levels).sum(axis=1)
+    own = np.stack([runtime.frame_levels_db(key) for key in keys])
+    sounding = own > own.max(axis=1, keepdims=True) - SOUNDING_DB  # a frame's fade-out is left alone
+    change = np.where(sounding, np.clip(target - own, -MAX_CHANGE_DB, MAX_CHANGE_DB), 0.0)
+    return np.stack([runtime.rescaled(key, db) for key, db in zip(keys, change, strict=True)])

@@ -19,7 +19,7 @@ import logging
 import numpy as np
 
 from rtsynth.bundle import BundleShapeError
-from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, prepare_steady
+from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
@@ -47,6 +47,7 @@ class DirectRuntime(Runtime):
         self.reader = FrameReader(synthesis, self.mel)
         self.bands = self.reader.band_centres(self.out_rate)
         self.partials = synthesis.partials
+        self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
@@ -57,6 +58,17 @@ class DirectRuntime(Runtime):
             out[i, : self.partials] = self.reader.amplitudes(tonal)
             out[i, self.partials :] = self.reader.noise_gains(rest, len(self.bands)).T
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def frame_levels_db(self, params: np.ndarray) -> np.ndarray:
+        """Each frame's power: each partial's a²/2 plus each noise band's gain² × its share."""
+        squares = params.astype(np.float64) ** 2
+        power = 0.5 * squares[: self.partials].sum(axis=0) + self.band_power @ squares[self.partials :]
+        out: np.ndarray = 10.0 * np.log10(np.maximum(power, 1e-30))
+        return out
+
+    def rescaled(self, params: np.ndarray, db: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (params * (10.0 ** (db / 20.0))[None, :]).astype(np.float32)
+        return out
 
     def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
         """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it)."""

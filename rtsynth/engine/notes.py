@@ -36,6 +36,17 @@ class NoteSpec:
     epoch: int  # the engine's panic count when it was asked for
 
 
+@dataclass(frozen=True)
+class TimbreBlend:
+    """The keys of a note between timbres, each also at its timbres' own means (same pitch,
+    dynamics, duration and offsets): each frame of a key is set to the weighted dB mean of the
+    same frame of theirs, so a morph moves the level from one timbre's to the other's without
+    the swells and dips the decoder has between them (`rtsynth.engine.decoding.level_of_blends`)."""
+
+    corners: np.ndarray  # [k, c, 20] latents
+    weights: np.ndarray  # [k, c] each key's weight of each corner (rows sum to 1)
+
+
 @dataclass
 class NotePlan:
     """The decoder keys one (re)render of a note needs, and how frames blend between them."""
@@ -44,6 +55,7 @@ class NotePlan:
     level: np.ndarray  # [k] peak dB of each key
     position: np.ndarray  # [n_frames] fractional key index per frame
     transpose: float
+    blend: TimbreBlend | None = None  # where a key lies between timbres
 
     @property
     def static(self) -> bool:
@@ -85,7 +97,21 @@ def plan_note(
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note), control)
-    return NotePlan(z, level, position, transpose)
+    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control))
+
+
+def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:
+    """None when every key is one timbre (its own level stands)."""
+    weights = np.clip(control[:, : space.n_timbres], 0.0, None)
+    if np.all(weights.max(axis=1) >= 1.0 - 1e-6):
+        return None
+    used = np.flatnonzero(weights.max(axis=0) > 0)
+    own = np.repeat(control[:, None, :], len(used), axis=1)  # [k, c, control_size]
+    own[:, :, : space.n_timbres] = 0.0
+    own[:, np.arange(len(used)), used] = 1.0
+    corners = space.apply_control(np.broadcast_to(base, own.shape[:2] + base.shape[-1:]).copy(), own)
+    share = weights[:, used]
+    return TimbreBlend(corners, share / np.maximum(share.sum(axis=1, keepdims=True), 1e-12))
 
 
 def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.ndarray:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CORNERS_KEPT = 4096  # timbre-corner levels remembered per model (a morph's corners recur note after note)
+
 
 def choose_vocoder(requested: str, bundle_choice: dict[str, Any]) -> str:
     """The engine's vocoder: the setting, else the bundle's `vocoder.kind`, else the default."""
@@ -54,6 +56,13 @@ class Runtime(ABC):
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
         self.note_samples = round(self.mel.n_frames * self.samples_per_frame)
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
+        self.corner_levels: dict[bytes, np.ndarray] = {}  # decoded level of a timbre's own latent (notes.TimbreBlend)
+
+    def remember_corner(self, z: bytes, level: np.ndarray) -> np.ndarray:
+        if len(self.corner_levels) >= CORNERS_KEPT:
+            self.corner_levels = {}  # replaced, not cleared: the other thread may be reading it
+        self.corner_levels[z] = level
+        return level
 
     @property
     def name(self) -> str:
@@ -82,6 +91,14 @@ class Runtime(ABC):
     @abstractmethod
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, size] -> per-key frame parameters [k, rows, n_frames], one batched run."""
+
+    @abstractmethod
+    def frame_levels_db(self, params: np.ndarray) -> np.ndarray:
+        """One key's parameters -> each frame's power [n_frames] (dB, on the decoder's own scale)."""
+
+    @abstractmethod
+    def rescaled(self, params: np.ndarray, db: np.ndarray) -> np.ndarray:
+        """One key's parameters with each frame's level moved by `db` [n_frames]."""
 
     @abstractmethod
     def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
@@ -164,6 +181,16 @@ class ModelRuntime(Runtime):
         """Latents [k, 20] -> mels [k, n_mels, n_frames], one batched decoder run."""
         mels: np.ndarray = np.clip(self.model.decode(z), 0.0, 1.0)
         return mels
+
+    def frame_levels_db(self, mel: np.ndarray) -> np.ndarray:
+        """Each frame's mel bins' power summed (dB below the peak mel bin)."""
+        power = 10.0 ** ((mel.astype(np.float64) - 1.0) * (self.mel.db_range / 10.0))
+        out: np.ndarray = 10.0 * np.log10(np.maximum(power.sum(axis=0), 1e-30))
+        return out
+
+    def rescaled(self, mel: np.ndarray, db: np.ndarray) -> np.ndarray:
+        out: np.ndarray = np.clip(mel + (db / self.mel.db_range)[None, :].astype(np.float32), 0.0, 1.0)
+        return out
 
     def assemble(self, plan: NotePlan, mels: np.ndarray) -> tuple[np.ndarray, float]:
         return assemble(plan, mels, self.mel.db_range)

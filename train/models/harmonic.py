@@ -149,11 +149,16 @@ class HarmonicHead(nn.Module):
         self.noise.bias.copy_((mean - 1) / self.unit_per_neper)
         self.partials.bias.fill_(partial_db / 10 * np.log(10))
 
-    def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        response = self.render(midi_to_hz(self.pitch(z).detach()))  # the label loss alone trains the pitch
+    def synthesis_parameters(self, h: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(pitch [B] MIDI, partial powers [B, K, T], noise powers [B, n_mels, T]): what the engine
+        synthesizes from; the label loss alone trains the pitch."""
+        pitch = self.pitch(z).detach()
         partials = torch.exp(self.partials(h).clamp(*LOG_POWER_RANGE))
-        noise = torch.exp(self.noise(h).clamp(*LOG_POWER_RANGE))
-        power = torch.bmm(response, partials) + noise
+        return pitch, partials, torch.exp(self.noise(h).clamp(*LOG_POWER_RANGE))
+
+    def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        pitch, partials, noise = self.synthesis_parameters(h, z)
+        power = torch.bmm(self.render(midi_to_hz(pitch)), partials) + noise
         unit = torch.log(power) * self.unit_per_neper + 1.0  # dB over the mel settings' range, one pass
         clamped = unit.clamp(0.0, 1.0)
         return clamped + 0.01 * (unit - clamped) if self.training else clamped

@@ -1,0 +1,241 @@
+"""`rtsynth tune-audio`: a harmonic decoder's synthesis trained against the notes' own audio.
+
+The harmonic decoder learned from 22.05 kHz mels: a mel bin cannot tell a partial from noise,
+nothing above 11 kHz was ever seen, and the engine hears the decoder only through the
+harmonic-plus-noise synthesizer. Here the decoder (trunk and partial/noise outputs; not the
+encoder, priors, classifiers or pitch reader, so the latent spaces and Table I stay as they
+were) is tuned so that what the engine synthesizes from its outputs matches the note rendered
+at the output rate (48 kHz), by DDSP's multi-resolution STFT loss on random windows of each
+note. Each note's level is matched before the loss (one gain per note): the level per key is
+`rtsynth calibrate`'s job, the balance of partials, noise and time is this one's.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm import tqdm
+
+from rtsynth.dsp.note import NotePipeline, cut_note, fit_length
+from rtsynth.errors import RtsynthError
+from rtsynth.export.synthesis_outputs import noise_bands
+from rtsynth.settings import MelSettings, TrimSettings
+from rtsynth.synthesis import FrameReader, HarmonicNoiseSpec
+from rtsynth.train.models.decoder import Decoder
+from rtsynth.train.models.harmonic import HarmonicHead
+from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.runs import RunPaths, load_checkpoint, load_run, save_checkpoint
+from rtsynth.train.synthesis import DecodedFrames, HarmonicNoiseSynth, log_mel_loss, multi_resolution_stft_loss
+
+log = logging.getLogger(__name__)
+
+VALIDATION_NOTES = 128
+
+
+class AudioTuneError(RtsynthError, ValueError):
+    """The run or the reference corpus cannot be tuned against; the message says which file."""
+
+
+@dataclass(frozen=True)
+class AudioTuneOptions:
+    reference: Path  # the run's corpus rendered at the output rate, with the same relative paths
+    epochs: int = 4
+    batch_size: int = 16
+    window_frames: int = 24  # decoder frames per training window (24 × 23 ms: 0.56 s)
+    lr: float = 3e-4
+    seed: int = 0
+    max_notes: int | None = None  # a seeded subset of the training split (tiny runs)
+    loss: str = "mel"  # "mel": 128-band log-mel at 48 kHz, 5 ms hop (the bench's distance); "mrstft": DDSP's
+
+
+def _sources(cache: NoteCache) -> list[str]:
+    with open(cache.root / "notes.csv", newline="") as f:
+        return [row["source"] for row in csv.DictReader(f)]
+
+
+def reference_audio(cache: NoteCache, reference: Path, indices: np.ndarray) -> tuple[np.ndarray, int]:
+    """[n, samples] float16: each note of the cache cut from its reference render exactly where
+    prep cut its corpus file (the span found there, in seconds), padded to the note length."""
+    corpus = Path(cache.manifest["corpus"]["root"])
+    trim = cache.manifest["trim_settings"]
+    options = cache.manifest["options"]
+    pipeline = NotePipeline(cache.mel_settings, TrimSettings(**trim), options["silence_floor_dbfs"], options["fade_s"])
+    sources = _sources(cache)
+    rate = 0
+    notes = []
+    for i in tqdm(indices, desc="reference notes", unit="note"):
+        path = reference / sources[i]
+        try:
+            audio, file_rate = sf.read(path, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, OSError) as err:
+            raise AudioTuneError(f"{path}: not a readable reference render ({err})") from None
+        rate = rate or file_rate
+        if file_rate != rate:
+            raise AudioTuneError(f"{path}: {file_rate} Hz where the other references are {rate} Hz")
+        span = pipeline.cut(corpus / sources[i])
+        to_rate = rate / span.audio.sample_rate
+        start, end = round(span.start * to_rate), round(span.end * to_rate)
+        fade = max(1, round(options["fade_s"] * rate))
+        note = cut_note(audio.mean(axis=1), start, end, fade)
+        notes.append(fit_length(note, round(cache.mel_settings.note_seconds * rate), fade).astype(np.float16))
+    return np.stack(notes), rate
+
+
+def harmonic_decoder(decoder: torch.nn.Module) -> tuple[Decoder, HarmonicHead]:
+    head = getattr(decoder, "head", None)
+    if not isinstance(decoder, Decoder) or not isinstance(head, HarmonicHead):
+        raise AudioTuneError("tune-audio needs a decoder with the harmonic output (decoder_output = 'harmonic')")
+    return decoder, head
+
+
+class AudioLoss(torch.nn.Module):
+    """Latents -> the engine's synthesis of a window of each note -> the loss against the reference."""
+
+    def __init__(self, decoder: torch.nn.Module, mel: MelSettings, rate: int, window_frames: int, loss: str = "mel"):
+        super().__init__()
+        self.decoder, self.head = harmonic_decoder(decoder)
+        self.rate, self.window, self.loss = rate, window_frames, loss
+        spec = HarmonicNoiseSpec(self.head.partials.out_channels, self.head.render.scale, noise_bands(mel), rate / 2)
+        self.reader = DecodedFrames(FrameReader(spec, mel), self.head.render, rate)
+        self.synth = HarmonicNoiseSynth(rate, mel.hop_length / mel.sample_rate, self.reader.band_centres)
+        self.frame_samples = rate * mel.hop_length / mel.sample_rate
+
+    def parameters_of(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h = self.decoder.deconvs(self.decoder.expand(z).view(-1, *self.decoder.shape))
+        return self.head.synthesis_parameters(h, z)
+
+    def forward(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+        pitch, partials, noise = self.parameters_of(z)
+        frames = torch.arange(self.window + 1)[None, :] + starts[:, None]  # [B, W + 1]
+        rows = torch.arange(len(z))[:, None]
+        f0, amplitudes, gains = self.reader(
+            pitch, partials[rows, :, frames].transpose(1, 2), noise[rows, :, frames].transpose(1, 2)
+        )
+        n = int(self.window * self.frame_samples)
+        offsets = torch.randint(0, 1 << 17, (len(z),))
+        pred = self.synth(f0, amplitudes, gains, n, offsets)
+        first = (starts.double() * self.frame_samples).round().long()
+        truth = torch.stack([target[b, first[b] : first[b] + n] for b in range(len(z))]).float()
+        gain = (truth.square().mean(dim=1) / pred.square().mean(dim=1).clamp_min(1e-12)).sqrt().detach()
+        if self.loss == "mel":
+            return log_mel_loss(pred * gain[:, None], truth, self.rate)
+        return multi_resolution_stft_loss(pred * gain[:, None], truth, floor_db=80.0)
+
+
+def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) -> dict:
+    """Tune the run's decoder against the reference audio; `out` becomes a run directory that
+    `rtsynth eval` and `rtsynth export` read like any other."""
+    if Path(out).exists():
+        raise AudioTuneError(f"{out} exists already; tune-audio writes a new run directory")
+    torch.manual_seed(options.seed)
+    rng = np.random.default_rng(options.seed)
+    run = load_run(run_dir)
+    harmonic_decoder(run.model.decoder)  # before the references are read
+    mel = run.cache.mel_settings
+    train = run.cache.indices("train")
+    if options.max_notes is not None and options.max_notes < len(train):
+        train = np.sort(rng.choice(train, options.max_notes, replace=False))
+    targets, rate = reference_audio(run.cache, options.reference, train)
+    loss_fn = AudioLoss(run.model.decoder, mel, rate, options.window_frames, options.loss)
+    tuned = [p for name, p in run.model.decoder.named_parameters() if not name.startswith("head.pitch.")]
+    for p in run.model.parameters():
+        p.requires_grad_(False)
+    for p in tuned:
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adam(tuned, lr=options.lr)
+    mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
+    sounding = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int)
+    last_start = np.clip(sounding - options.window_frames, 0, mel.n_frames - options.window_frames - 1)
+    check = _Validation.of(run, options, loss_fn)
+    history: list[dict] = [{"epoch": 0, "val_loss": check.loss(run.model)}]
+    log.info("before tuning: validation loss %.4f", history[0]["val_loss"])
+    facts: dict = {}
+    began = time.monotonic()
+    for epoch in range(options.epochs):
+        run.model.train()
+        order = rng.permutation(len(train))
+        losses = []
+        bar = tqdm(range(0, len(order), options.batch_size), desc=f"tune-audio epoch {epoch + 1}", unit="batch")
+        for at in bar:
+            rows = order[at : at + options.batch_size]
+            with torch.no_grad():
+                z = torch.cat([mu for mu, _ in run.model.encode(mels[rows]).values()], dim=1)
+            starts = torch.from_numpy((rng.random(len(rows)) * (last_start[rows] + 1)).astype(np.int64))
+            starts[torch.from_numpy(rng.random(len(rows)) < 0.3)] = 0  # the attack, often
+            loss = loss_fn(z, torch.from_numpy(targets[rows]), starts)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_loss": check.loss(run.model)}
+        history.append({**row, "minutes": (time.monotonic() - began) / 60})
+        facts = _write_run(
+            Path(run_dir), Path(out), run, options, rate, len(train), history
+        )  # each epoch: a stopped run keeps what it learned
+    return facts
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """The loss on validation notes at fixed windows (the attack, and the middle of the note),
+    so epochs compare with each other and with the untuned decoder."""
+
+    loss_fn: AudioLoss
+    mels: torch.Tensor
+    targets: torch.Tensor
+    starts: torch.Tensor
+
+    @classmethod
+    def of(cls, run, options: AudioTuneOptions, loss_fn: AudioLoss) -> _Validation:
+        notes = run.cache.indices("val")[:VALIDATION_NOTES]
+        targets, _ = reference_audio(run.cache, options.reference, notes)
+        mel = run.cache.mel_settings
+        middle = np.ceil(run.cache.duration_s[notes] * mel.sample_rate / mel.hop_length / 2).astype(int)
+        middle = np.clip(middle - options.window_frames // 2, 0, mel.n_frames - options.window_frames - 1)
+        mels = torch.from_numpy(np.asarray(run.cache.mels[notes], dtype=np.float32))
+        starts = torch.from_numpy(np.concatenate([np.zeros(len(notes), dtype=np.int64), middle]))
+        return cls(loss_fn, torch.cat([mels, mels]), torch.from_numpy(np.concatenate([targets, targets])), starts)
+
+    def loss(self, model) -> float:
+        model.eval()
+        torch.manual_seed(0)  # the same noise loops each time
+        losses, sizes = [], []
+        with torch.no_grad():
+            for at in range(0, len(self.mels), 32):
+                part = slice(at, at + 32)
+                z = torch.cat([mu for mu, _ in model.encode(self.mels[part]).values()], dim=1)
+                losses.append(float(self.loss_fn(z, self.targets[part], self.starts[part])))
+                sizes.append(len(z))
+        return float(np.average(losses, weights=sizes))
+
+
+def _write_run(source: Path, out: Path, run, options: AudioTuneOptions, rate: int, notes: int, history: list) -> dict:
+    src, dst = RunPaths(source), RunPaths(out)
+    dst.checkpoints.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src.config, dst.config)
+    payload = load_checkpoint(src.checkpoint("best"))
+    facts = {
+        "sample_rate": rate,
+        "reference": str(options.reference),
+        "from_run": str(source),
+        "notes": notes,
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        "history": history,
+    }
+    payload = {**payload, "model": run.model.state_dict(), "audio_tuned": facts}
+    payload.pop("trained_model", None)
+    save_checkpoint(dst.checkpoint("best"), payload)
+    (out / "audio-tune.json").write_text(json.dumps(facts, indent=1))
+    last = history[-1]
+    log.info("epoch %d: loss %.4f, validation %.4f; wrote %s", last["epoch"], last["loss"], last["val_loss"], out)
+    return facts
