@@ -53,8 +53,8 @@ def harmonic_run(tmp_path_factory) -> tuple[Path, Path]:
     return root / "run", reference
 
 
-def _windows_loss(run_dir: Path, reference: Path) -> float:
-    """The mel loss of every training note's first window, the same windows for any run."""
+def _windows_loss(run_dir: Path, reference: Path, offset_db: float) -> float:
+    """The mel loss of every training note's first window at its loudness, the same for any run."""
     from rtsynth.train.audio import AudioLoss, reference_audio
     from rtsynth.train.runs import load_run
 
@@ -62,11 +62,12 @@ def _windows_loss(run_dir: Path, reference: Path) -> float:
     train = run.cache.indices("train")
     targets, rate = reference_audio(run.cache, reference, train)
     loss = AudioLoss(run.model.decoder, run.cache.mel_settings, rate, 24)
+    gains = torch.from_numpy(10 ** ((run.cache.peak_db[train] + offset_db) / 20).astype(np.float32))
     torch.manual_seed(0)
     with torch.no_grad():
         mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
         z = torch.cat([mu for mu, _ in run.model.encode(mels).values()], dim=1)
-        return float(loss(z, torch.from_numpy(targets), torch.zeros(len(train), dtype=torch.long)))
+        return float(loss(z, torch.from_numpy(targets), torch.zeros(len(train), dtype=torch.long), gains))
 
 
 def test_tuning_brings_the_synthesis_closer_to_the_audio_and_the_bundle_plays_it(harmonic_run, tmp_path):
@@ -76,7 +77,8 @@ def test_tuning_brings_the_synthesis_closer_to_the_audio_and_the_bundle_plays_it
     assert main([*argv, "--epochs", "12", "--batch-size", "4", "--lr", "3e-3"]) == 0
     facts = json.loads((tuned / "audio-tune.json").read_text())
     assert facts["sample_rate"] == 48000 and [row["epoch"] for row in facts["history"]] == list(range(13))
-    before, after = _windows_loss(run, reference), _windows_loss(tuned, reference)
+    offset = facts["level_offset_db"]
+    before, after = _windows_loss(run, reference, offset), _windows_loss(tuned, reference, offset)
     assert after < 0.9 * before, (before, after)
 
     bundle, direct = tmp_path / "bundle", tmp_path / "direct"

@@ -5,14 +5,16 @@ nothing above 11 kHz was ever seen, and the engine hears the decoder only throug
 harmonic-plus-noise synthesizer. Here the decoder (trunk and partial/noise outputs; not the
 encoder, priors, classifiers or pitch reader, so the latent spaces and Table I stay as they
 were) is tuned so that what the engine synthesizes from its outputs matches the note rendered
-at the output rate (48 kHz), by DDSP's multi-resolution STFT loss on random windows of each
-note. Each note's level is matched before the loss (one gain per note): the level per key is
-`rtsynth calibrate`'s job, the balance of partials, noise and time is this one's.
+at the output rate (48 kHz), by a multi-scale log-mel loss (or DDSP's multi-resolution STFT)
+on random windows of each note, each at the level the engine gives it (its loudness), the reference's offset from the
+untuned decoder kept (`_Validation`): levels between notes and frames are learned here, the
+absolute level per key is `rtsynth calibrate`'s job.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import shutil
@@ -25,6 +27,7 @@ import soundfile as sf
 import torch
 from tqdm import tqdm
 
+from rtsynth.dsp.harmonic import NOISE_LOOP
 from rtsynth.dsp.note import NotePipeline, cut_note, fit_length
 from rtsynth.errors import RtsynthError
 from rtsynth.export.synthesis_outputs import noise_bands
@@ -113,7 +116,8 @@ class AudioLoss(torch.nn.Module):
         h = self.decoder.deconvs(self.decoder.expand(z).view(-1, *self.decoder.shape))
         return self.head.synthesis_parameters(h, z)
 
-    def forward(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor) -> torch.Tensor:
+    def windows(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the engine synthesizes at 0 dB, the reference) for `window` frames from `starts`."""
         pitch, partials, noise = self.parameters_of(z)
         frames = torch.arange(self.window + 1)[None, :] + starts[:, None]  # [B, W + 1]
         rows = torch.arange(len(z))[:, None]
@@ -121,11 +125,13 @@ class AudioLoss(torch.nn.Module):
             pitch, partials[rows, :, frames].transpose(1, 2), noise[rows, :, frames].transpose(1, 2)
         )
         n = int(self.window * self.frame_samples)
-        offsets = torch.randint(0, 1 << 17, (len(z),))
-        pred = self.synth(f0, amplitudes, gains, n, offsets)
+        pred = self.synth(f0, amplitudes, gains, n, torch.randint(0, NOISE_LOOP, (len(z),)))
         first = (starts.double() * self.frame_samples).round().long()
-        truth = torch.stack([target[b, first[b] : first[b] + n] for b in range(len(z))]).float()
-        gain = (truth.square().mean(dim=1) / pred.square().mean(dim=1).clamp_min(1e-12)).sqrt().detach()
+        return pred, torch.stack([target[b, first[b] : first[b] + n] for b in range(len(z))]).float()
+
+    def forward(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+        """`gain` [B]: each note's amplitude gain, as the engine plays it (its loudness)."""
+        pred, truth = self.windows(z, target, starts)
         if self.loss == "mel":
             return log_mel_loss(pred * gain[:, None], truth, self.rate)
         return multi_resolution_stft_loss(pred * gain[:, None], truth, floor_db=80.0)
@@ -156,8 +162,13 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
     sounding = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int)
     last_start = np.clip(sounding - options.window_frames, 0, mel.n_frames - options.window_frames - 1)
     check = _Validation.of(run, options, loss_fn)
+    gains = torch.from_numpy(10 ** ((run.cache.peak_db[train] + check.offset_db) / 20).astype(np.float32))
     history: list[dict] = [{"epoch": 0, "val_loss": check.loss(run.model)}]
-    log.info("before tuning: validation loss %.4f", history[0]["val_loss"])
+    log.info(
+        "before tuning: validation loss %.4f; the reference %.1f dB over the decoder",
+        history[0]["val_loss"],
+        check.offset_db,
+    )
     facts: dict = {}
     began = time.monotonic()
     for epoch in range(options.epochs):
@@ -171,7 +182,7 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
                 z = torch.cat([mu for mu, _ in run.model.encode(mels[rows]).values()], dim=1)
             starts = torch.from_numpy((rng.random(len(rows)) * (last_start[rows] + 1)).astype(np.int64))
             starts[torch.from_numpy(rng.random(len(rows)) < 0.3)] = 0  # the attack, often
-            loss = loss_fn(z, torch.from_numpy(targets[rows]), starts)
+            loss = loss_fn(z, torch.from_numpy(targets[rows]), starts, gains[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -179,21 +190,25 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_loss": check.loss(run.model)}
         history.append({**row, "minutes": (time.monotonic() - began) / 60})
-        facts = _write_run(
-            Path(run_dir), Path(out), run, options, rate, len(train), history
-        )  # each epoch: a stopped run keeps what it learned
+        # each epoch: a stopped run keeps what it learned
+        facts = _write_run(Path(run_dir), Path(out), run, options, rate, check.offset_db, len(train), history)
     return facts
 
 
 @dataclass(frozen=True)
 class _Validation:
     """The loss on validation notes at fixed windows (the attack, and the middle of the note),
-    so epochs compare with each other and with the untuned decoder."""
+    so epochs compare with each other and with the untuned decoder; and how much louder the
+    reference is than the untuned decoder at each note's own loudness (the median over these
+    windows), which every note's gain keeps: training then learns levels between notes and
+    frames, not a drift of the whole decoder (a key's absolute level is calibration's)."""
 
     loss_fn: AudioLoss
     mels: torch.Tensor
     targets: torch.Tensor
     starts: torch.Tensor
+    peak_db: np.ndarray
+    offset_db: float
 
     @classmethod
     def of(cls, run, options: AudioTuneOptions, loss_fn: AudioLoss) -> _Validation:
@@ -204,28 +219,51 @@ class _Validation:
         middle = np.clip(middle - options.window_frames // 2, 0, mel.n_frames - options.window_frames - 1)
         mels = torch.from_numpy(np.asarray(run.cache.mels[notes], dtype=np.float32))
         starts = torch.from_numpy(np.concatenate([np.zeros(len(notes), dtype=np.int64), middle]))
-        return cls(loss_fn, torch.cat([mels, mels]), torch.from_numpy(np.concatenate([targets, targets])), starts)
+        peak = np.tile(run.cache.peak_db[notes].astype(np.float64), 2)
+        check = cls(loss_fn, torch.cat([mels, mels]), torch.from_numpy(np.tile(targets, (2, 1))), starts, peak, 0.0)
+        return dataclasses.replace(check, offset_db=check.level_offset_db(run.model))
+
+    def _chunks(self):
+        for at in range(0, len(self.mels), 32):
+            yield slice(at, at + 32)
+
+    def _latents(self, model, part: slice) -> torch.Tensor:
+        return torch.cat([mu for mu, _ in model.encode(self.mels[part]).values()], dim=1)
+
+    def level_offset_db(self, model) -> float:
+        model.eval()
+        torch.manual_seed(0)
+        offsets = []
+        with torch.no_grad():
+            for part in self._chunks():
+                pred, truth = self.loss_fn.windows(self._latents(model, part), self.targets[part], self.starts[part])
+                ratio = truth.square().mean(dim=1) / pred.square().mean(dim=1).clamp_min(1e-20)
+                offsets.append(10 * np.log10(ratio.clamp_min(1e-20).numpy()) - self.peak_db[part])
+        return float(np.median(np.concatenate(offsets)))
 
     def loss(self, model) -> float:
         model.eval()
         torch.manual_seed(0)  # the same noise loops each time
         losses, sizes = [], []
+        gains = torch.from_numpy(10 ** ((self.peak_db + self.offset_db) / 20).astype(np.float32))
         with torch.no_grad():
-            for at in range(0, len(self.mels), 32):
-                part = slice(at, at + 32)
-                z = torch.cat([mu for mu, _ in model.encode(self.mels[part]).values()], dim=1)
-                losses.append(float(self.loss_fn(z, self.targets[part], self.starts[part])))
+            for part in self._chunks():
+                z = self._latents(model, part)
+                losses.append(float(self.loss_fn(z, self.targets[part], self.starts[part], gains[part])))
                 sizes.append(len(z))
         return float(np.average(losses, weights=sizes))
 
 
-def _write_run(source: Path, out: Path, run, options: AudioTuneOptions, rate: int, notes: int, history: list) -> dict:
+def _write_run(
+    source: Path, out: Path, run, options: AudioTuneOptions, rate: int, offset_db: float, notes: int, history: list
+) -> dict:
     src, dst = RunPaths(source), RunPaths(out)
     dst.checkpoints.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src.config, dst.config)
     payload = load_checkpoint(src.checkpoint("best"))
     facts = {
         "sample_rate": rate,
+        "level_offset_db": offset_db,
         "reference": str(options.reference),
         "from_run": str(source),
         "notes": notes,
