@@ -124,9 +124,10 @@ def test_the_shipped_model_plays_by_direct_synthesis(tmp_path):
 @pytest.mark.parametrize(("timbre", "note"), [("tuba", 43), ("flute", 72), ("violin", 60)])
 def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
-    the decoder's mel within a fraction of a dB where the note has energy. It plays at the key,
-    so the check needs a note whose pitch the decoder reads at the key (tuba 36 it reads 44
-    cents flat: its partials, and the noise given to them, land a bin higher)."""
+    the decoder's mel within a fraction of a dB where the note has most of its energy (30 dB
+    from its loudest bin; further down, a decoder tuned against audio no longer keeps its mel
+    what it plays). It plays at the key, so the check needs a note whose pitch the decoder reads
+    at the key (a partial read a bin off lands its noise a bin off)."""
     from rtsynth.dsp.mel import mel_power, unit_to_power
 
     model = load_model(default_bundle())
@@ -140,7 +141,7 @@ def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     played = 10 * np.log10(mel_power(audio, model.spec.mel)[:, held].mean(axis=1) + 1e-12)
     decoded = unit_to_power(model.decode(z[None])[0], 0.0, model.spec.mel.db_range)
     wanted = 10 * np.log10(decoded[:, held].mean(axis=1) + 1e-12)
-    loud = wanted > wanted.max() - 50
+    loud = wanted > wanted.max() - 30
     assert abs(np.median(played[loud] - wanted[loud])) < 1.0
     assert np.percentile(np.abs(played[loud] - wanted[loud]), 75) < 4.0
 

@@ -87,9 +87,11 @@ def test_bad_recordings_get_one_clear_line_and_no_preset(bundle, tmp_path, caplo
 
 
 def test_a_bundle_without_an_encoder_says_so(tmp_path, caplog):
+    from harmonic_bundle import make_harmonic_bundle
+
     sf.write(tmp_path / "a.wav", tone(1.0, 44100), 44100)
     with caplog.at_level(logging.ERROR):
-        assert from_audio(default_bundle(), tmp_path / "a.wav", tmp_path / "presets") == 2
+        assert from_audio(make_harmonic_bundle(tmp_path / "plain"), tmp_path / "a.wav", tmp_path / "presets") == 2
     assert "has no encoder" in caplog.text
 
 
@@ -114,3 +116,9 @@ def test_presets_appear_on_the_map_where_their_timbre_is(bundle, tmp_path):
     mean, axes = np.asarray(view["projection"]["mean"]), np.asarray(view["projection"]["axes"])
     assert np.allclose(preset["xy"], axes @ (z - mean), atol=1e-3)
     assert json.loads(json.dumps(view)) == view  # what the page is sent is plain JSON
+
+
+def test_the_shipped_model_makes_a_preset_from_a_recording(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(1.0, 44100), 44100)
+    assert from_audio(default_bundle(), tmp_path / "a.wav", tmp_path / "presets", name="mine") == 0
+    assert (tmp_path / "presets" / "mine.json").is_file()

@@ -288,17 +288,17 @@ def test_shipped_configs_load(tmp_path):
         assert read_config(_write(config, tmp_path / path.name)) == config
 
 
-def test_the_defaults_are_the_shipped_recipe():
+def test_the_defaults_are_the_full_range_harmonic_recipe():
     assert read_config("md-gmvae-c-r-full") == TrainConfig()
 
 
-def test_the_shipped_bundle_config_loads_without_its_retired_fields():
-    """The default bundle was trained before some experiment-only fields were retired; its
-    stored config still loads, since it holds the values that stayed."""
-    stored = read_spec(default_bundle()).model["config"]
-    assert "dropout" in stored["model"]
-    config = config_from_dict(stored)
-    assert config.model.decoder_output == "harmonic" and config.variant == "md-gmvae+c+r"
+def test_the_shipped_bundle_was_trained_from_its_named_config():
+    """The default bundle states its recipe: md-gmvae-c-r-full-shorten, its sound tuned at 48 kHz."""
+    model = read_spec(default_bundle()).model
+    named = read_config("md-gmvae-c-r-full-shorten")
+    stored = config_from_dict(model["config"])  # trained with --threads 2 --max-epochs 150
+    assert stored.replace(num_threads=named.num_threads, max_epochs=named.max_epochs) == named
+    assert model["audio_tuned"]["sample_rate"] == 48000
 
 
 def test_retired_fields_are_refused_unless_a_stored_run_holds_the_value_that_stayed(tmp_path):

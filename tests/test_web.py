@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -146,12 +147,19 @@ def test_midi_learn_binds_the_next_controller_moved(engine):
         midi.learn("pitch", 9)
 
 
-def test_the_shipped_bundle_gets_a_map_of_its_class_means_without_a_cloud():
+def test_the_shipped_bundle_carries_a_map_of_its_training_notes():
     spec = read_spec(default_bundle())
     tmap = bundle_map(spec)
-    assert tmap.fitted_on == "class means" and len(tmap.notes) == 0
+    assert tmap.fitted_on == "training notes" and len(tmap.notes) > 100
     xy = tmap.project(spec.means("timbre"))
     assert xy.shape == (len(spec.descriptors["timbre"].classes), 2) and xy.std(axis=0).min() > 0.1
+
+
+def test_a_bundle_without_a_stored_map_gets_one_of_its_class_means_without_a_cloud(tmp_path):
+    spec = dataclasses.replace(read_spec(default_bundle()), timbre_map={})
+    tmap = bundle_map(spec)
+    assert tmap.fitted_on == "class means" and len(tmap.notes) == 0
+    assert tmap.project(spec.means("timbre")).std(axis=0).min() > 0.1
 
 
 def test_a_stored_map_round_trips_and_projects_like_the_fit():
