@@ -44,7 +44,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     t.add_argument("--reference", required=True, help="the run's corpus rendered at the output rate")
     t.add_argument("--out", required=True, help="run directory for the tuned decoder (must not exist)")
     t.add_argument("run", help="a trained run with the harmonic decoder")
-    t.add_argument("--epochs", type=int, default=4)
+    t.add_argument("--epochs", type=int, default=2, help="passes over the training notes (2)")
     t.add_argument("--lr", type=float, default=3e-4)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--max-notes", type=int, help="a seeded subset of the training split")
