@@ -103,9 +103,9 @@ def plan_note(
 def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:
     """None when every key is one timbre (its own level stands)."""
     weights = np.clip(control[:, : space.n_timbres], 0.0, None)
-    if np.all(weights.max(axis=1) >= 1.0 - 1e-6):
-        return None
     used = np.flatnonzero(weights.max(axis=0) > 0)
+    if np.all(weights.max(axis=1) >= 1.0 - 1e-6) or not len(used):
+        return None
     own = np.repeat(control[:, None, :], len(used), axis=1)  # [k, c, control_size]
     own[:, :, : space.n_timbres] = 0.0
     own[:, np.arange(len(used)), used] = 1.0
