@@ -1,6 +1,8 @@
-"""Torch twin of rtsynth.dsp.harmonic: the same harmonic-plus-noise formulas, batched and
-differentiable, so synthesis parameters can be trained against audio (with
-`multi_resolution_stft_loss`). Parity with the numpy runtime is tested sample for sample.
+"""Torch twins of the runtime's synthesis, batched and differentiable: the harmonic-plus-noise
+synthesizer (rtsynth.dsp.harmonic) and the reading of a harmonic decoder's outputs into its
+parameters (rtsynth.synthesis.FrameReader), so the decoder trains against audio
+(rtsynth.train.audio) with a log-mel or a multi-resolution STFT loss. Parity with the numpy
+runtime is tested, sample for sample and parameter for parameter.
 """
 
 from __future__ import annotations
