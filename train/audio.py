@@ -21,6 +21,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -58,7 +59,7 @@ class AudioTuneOptions:
     lr: float = 3e-4
     seed: int = 0
     max_notes: int | None = None  # a seeded subset of the training split (tiny runs)
-    loss: str = "mel"  # "mel": 128-band log-mel, 5 ms hop (the bench's distance); "mrstft": DDSP's STFT loss
+    loss: Literal["mel", "mrstft"] = "mel"  # 128-band log-mel, 5 ms hop (the bench's distance), or DDSP's
 
 
 def _sources(cache: NoteCache) -> list[str]:
@@ -107,7 +108,14 @@ def harmonic_decoder(decoder: torch.nn.Module) -> tuple[Decoder, HarmonicHead]:
 class AudioLoss(torch.nn.Module):
     """Latents -> the engine's synthesis of a window of each note -> the loss against the reference."""
 
-    def __init__(self, decoder: torch.nn.Module, mel: MelSettings, rate: int, window_frames: int, loss: str = "mel"):
+    def __init__(
+        self,
+        decoder: torch.nn.Module,
+        mel: MelSettings,
+        rate: int,
+        window_frames: int,
+        loss: Literal["mel", "mrstft"] = "mel",
+    ):
         super().__init__()
         self.decoder, self.head = harmonic_decoder(decoder)
         self.rate, self.window, self.loss = rate, window_frames, loss
@@ -173,7 +181,8 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
         history[0]["val_loss"],
         check.offset_db,
     )
-    facts: dict = {}
+    facts = {"sample_rate": rate, "level_offset_db": check.offset_db, "notes": len(train)}
+    writer = _RunWriter.start(Path(run_dir), Path(out), options, facts)
     began = time.monotonic()
     for epoch in range(options.epochs):
         run.model.train()
@@ -194,9 +203,8 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_loss": check.loss(run.model)}
         history.append({**row, "minutes": (time.monotonic() - began) / 60})
-        # each epoch: a stopped run keeps what it learned
-        facts = _write_run(Path(run_dir), Path(out), run, options, rate, check.offset_db, len(train), history)
-    return facts
+        writer.write(run.model, history)  # each epoch: a stopped run keeps what it learned
+    return writer.facts(history)
 
 
 @dataclass(frozen=True)
@@ -208,10 +216,11 @@ class _Validation:
     frames, not a drift of the whole decoder (a key's absolute level is calibration's)."""
 
     loss_fn: AudioLoss
-    mels: torch.Tensor
+    mels: torch.Tensor  # [n] notes, each once
     targets: torch.Tensor
-    starts: torch.Tensor
-    peak_db: np.ndarray
+    rows: np.ndarray  # [2n] the note of each window
+    starts: torch.Tensor  # [2n] its first frame
+    peak_db: np.ndarray  # [n]
     offset_db: float
 
     @classmethod
@@ -222,27 +231,30 @@ class _Validation:
         middle = np.ceil(run.cache.duration_s[notes] * mel.sample_rate / mel.hop_length / 2).astype(int)
         middle = np.clip(middle - options.window_frames // 2, 0, mel.n_frames - options.window_frames - 1)
         mels = torch.from_numpy(np.asarray(run.cache.mels[notes], dtype=np.float32))
+        rows = np.tile(np.arange(len(notes)), 2)
         starts = torch.from_numpy(np.concatenate([np.zeros(len(notes), dtype=np.int64), middle]))
-        peak = np.tile(run.cache.peak_db[notes].astype(np.float64), 2)
-        check = cls(loss_fn, torch.cat([mels, mels]), torch.from_numpy(np.tile(targets, (2, 1))), starts, peak, 0.0)
+        peak = run.cache.peak_db[notes].astype(np.float64)
+        check = cls(loss_fn, mels, torch.from_numpy(targets), rows, starts, peak, 0.0)
         return dataclasses.replace(check, offset_db=check.level_offset_db(run.model))
 
-    def _chunks(self):
-        for at in range(0, len(self.mels), 32):
-            yield slice(at, at + 32)
-
-    def _latents(self, model, part: slice) -> torch.Tensor:
-        return torch.cat([mu for mu, _ in model.encode(self.mels[part]).values()], dim=1)
+    def _windows(self, model):
+        """(latents, references, first frames, note rows) of up to 32 windows at a time; each
+        note encoded once."""
+        with torch.no_grad():
+            z = torch.cat([mu for mu, _ in model.encode(self.mels).values()], dim=1)
+        for at in range(0, len(self.rows), 32):
+            rows = self.rows[at : at + 32]
+            yield z[rows], self.targets[rows], self.starts[at : at + 32], rows
 
     def level_offset_db(self, model) -> float:
         model.eval()
         torch.manual_seed(0)
         offsets = []
         with torch.no_grad():
-            for part in self._chunks():
-                pred, truth = self.loss_fn.windows(self._latents(model, part), self.targets[part], self.starts[part])
+            for z, targets, starts, rows in self._windows(model):
+                pred, truth = self.loss_fn.windows(z, targets, starts)
                 ratio = truth.square().mean(dim=1) / pred.square().mean(dim=1).clamp_min(1e-20)
-                offsets.append(10 * np.log10(ratio.clamp_min(1e-20).numpy()) - self.peak_db[part])
+                offsets.append(10 * np.log10(ratio.clamp_min(1e-20).numpy()) - self.peak_db[rows])
         return float(np.median(np.concatenate(offsets)))
 
     def loss(self, model) -> float:
@@ -251,33 +263,41 @@ class _Validation:
         losses, sizes = [], []
         gains = torch.from_numpy(10 ** ((self.peak_db + self.offset_db) / 20).astype(np.float32))
         with torch.no_grad():
-            for part in self._chunks():
-                z = self._latents(model, part)
-                losses.append(float(self.loss_fn(z, self.targets[part], self.starts[part], gains[part])))
+            for z, targets, starts, rows in self._windows(model):
+                losses.append(float(self.loss_fn(z, targets, starts, gains[rows])))
                 sizes.append(len(z))
         return float(np.average(losses, weights=sizes))
 
 
-def _write_run(
-    source: Path, out: Path, run, options: AudioTuneOptions, rate: int, offset_db: float, notes: int, history: list
-) -> dict:
-    src, dst = RunPaths(source), RunPaths(out)
-    dst.checkpoints.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src.config, dst.config)
-    payload = load_checkpoint(src.checkpoint("best"))
-    facts = {
-        "sample_rate": rate,
-        "level_offset_db": offset_db,
-        "reference": str(options.reference),
-        "from_run": str(source),
-        "notes": notes,
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
-        "history": history,
-    }
-    payload = {**payload, "model": run.model.state_dict(), "audio_tuned": facts}
-    payload.pop("trained_model", None)
-    save_checkpoint(dst.checkpoint("best"), payload)
-    (out / "audio-tune.json").write_text(json.dumps(facts, indent=1))
-    last = history[-1]
-    log.info("epoch %d: loss %.4f, validation %.4f; wrote %s", last["epoch"], last["loss"], last["val_loss"], out)
-    return facts
+@dataclass(frozen=True)
+class _RunWriter:
+    """The tuned run directory: the source run's config and checkpoint with the tuned weights
+    and `audio_tuned` facts (the sample rate export-synthesis reads)."""
+
+    source: Path
+    out: Path
+    payload: dict  # the source's best checkpoint, read once
+    about: dict
+
+    @classmethod
+    def start(cls, source: Path, out: Path, options: AudioTuneOptions, facts: dict) -> _RunWriter:
+        payload = load_checkpoint(RunPaths(source).checkpoint("best"))
+        payload.pop("trained_model", None)
+        options_facts = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()}
+        about = {**facts, "reference": str(options.reference), "from_run": str(source), "options": options_facts}
+        return cls(source, out, payload, about)
+
+    def facts(self, history: list) -> dict:
+        return {**self.about, "history": history}
+
+    def write(self, model: torch.nn.Module, history: list) -> None:
+        """The directory appears with the first epoch's weights, so a failed start leaves none."""
+        paths, facts = RunPaths(self.out), self.facts(history)
+        paths.checkpoints.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(RunPaths(self.source).config, paths.config)
+        save_checkpoint(paths.checkpoint("best"), {**self.payload, "model": model.state_dict(), "audio_tuned": facts})
+        (self.out / "audio-tune.json").write_text(json.dumps(facts, indent=1))
+        last = history[-1]
+        log.info(
+            "epoch %d: loss %.4f, validation %.4f; wrote %s", last["epoch"], last["loss"], last["val_loss"], self.out
+        )
