@@ -39,7 +39,7 @@ class CalibrationError(RtsynthError):
 @dataclass(frozen=True)
 class CalibrationOptions:
     samplerate: int = 48000
-    seconds: float = 1.0  # each note's held length, model and reference alike
+    seconds: float = 1.0  # each note's sounding length, model and reference alike
     force: bool = False
     timbres: tuple[str, ...] = ()  # only these (the rest keep their table); empty: every one
 
@@ -81,7 +81,7 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     """Every key of every timbre the reference renderer knows, at each dynamics' velocity."""
     from tqdm import tqdm
 
-    from rtsynth.train.corpus.gm import RANGES, NoteSynth, PlannedNote, load_gm_config
+    from rtsynth.train.corpus.gm import RANGES, NoteSynth, load_gm_config, reference_note
 
     wanted = options.timbres or tuple(spec.descriptors["timbre"].classes)
     unknown = [t for t in wanted if t not in spec.descriptors["timbre"].classes]
@@ -103,12 +103,10 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
         for i, p in enumerate(pitches)
         if RANGES[timbre].lowest <= p <= RANGES[timbre].highest
     ]
-    held = round(options.seconds * options.samplerate)
     out = []
     for timbre, dyn, i in tqdm(jobs, desc="calibrate", unit="key"):
         velocity = spec.velocity_to_dynamics[dyn]
-        planned = PlannedNote(timbre, INSTRUMENT_BY_NAME[timbre].gm_program, pitches[i], dyn, velocity, 0, 0, 0)
-        ref = reference.render_held(planned, held)
+        ref = reference.sounding(reference_note(timbre, pitches[i], dyn, velocity, options.seconds))
         if ref is None:
             continue  # the SoundFont has no sample there
         model = renderer.render(note_events(NoteRequest(pitches[i], velocity, options.seconds, timbre)))

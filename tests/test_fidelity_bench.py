@@ -20,4 +20,7 @@ def test_the_bench_measures_the_keys_asked_for(tmp_path):
     summary = record["summary"]
     assert summary["notes"] == 6 and 0.0 <= summary["f0_within_5_cents"] <= 1.0
     assert {c["note"] for c in record["velocity_curves"].values()} == {71}
+    sweep = summary["length_sweep_s"]["per_timbre"]
+    assert set(sweep) == {"flute", "oboe"} and all(len(t["error_s"]) == 18 for t in sweep.values())
+    assert summary["length_sweep_s"]["worst"] < 0.05  # the engine fits each note to the length asked
     assert (out / "fidelity.md").is_file() and (out / "keyboard.png").is_file()

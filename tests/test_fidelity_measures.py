@@ -12,8 +12,10 @@ from rtsynth.dsp.fidelity import (
     measure_note,
     neighbour_deviation,
     partial_cents,
+    sounding_length_s,
 )
 from rtsynth.dsp.pitch import midi_hz
+from rtsynth.settings import PAPER_TRIM
 
 SR = 48000
 
@@ -33,6 +35,15 @@ def test_a_tone_in_tune_measures_in_tune_and_a_detuned_one_by_its_detune():
     assert abs(in_tune.rms_db - in_tune.reference_rms_db) < 0.01 and in_tune.log_mel_db < 0.01
     detuned = measure_note(tone(60.2), tone(60), SR, 60, 1.0)  # 20 cents sharp
     assert detuned.f0_error_cents == pytest.approx(20, abs=1.5)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 0.75, 2.0])
+def test_sounding_length_is_the_tone_between_its_silences(seconds):
+    gap = np.zeros(int(0.25 * SR), np.float32)
+    length = sounding_length_s(np.concatenate([gap, tone(60, seconds), gap]), SR)
+    # prep's rule: centred 2048-sample frames reach the tone about half a frame early and late
+    assert length == pytest.approx(seconds + PAPER_TRIM.frame_length / SR, abs=0.015)
+    assert sounding_length_s(np.zeros(SR, np.float32), SR) == 0.0
 
 
 def test_inharmonic_partials_are_found_where_they_are():

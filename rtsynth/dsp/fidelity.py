@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtsynth.dsp.audio import sounding_span as trimmed_span
 from rtsynth.dsp.mel import mel_power
 from rtsynth.dsp.pitch import midi_hz
-from rtsynth.settings import MelSettings
+from rtsynth.settings import PAPER_TRIM, MelSettings
 
 PARTIALS = 8
 TOP_DB = 40.0  # sounding = within this of the note's loudest 10 ms
@@ -45,6 +46,15 @@ def sounding_span(y: np.ndarray, sr: int) -> tuple[float, float]:
     if not len(loud):
         return 0.0, 0.0
     return loud[0] * 0.01, (loud[-1] + 1) * 0.01
+
+
+def sounding_length_s(y: np.ndarray, sr: int) -> float:
+    """Sounding length by prep's trim rule: what a corpus note's duration label, and so the
+    duration a note is asked for, measures; 0 for silence."""
+    if not np.any(y):
+        return 0.0
+    start, end = trimmed_span(y, PAPER_TRIM)
+    return (end - start) / sr
 
 
 def rms_db(y: np.ndarray, sr: int) -> float:
@@ -176,8 +186,6 @@ def measure_note(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s:
     steady, ref_steady = steady_part(model, sr, held_s), steady_part(ref, sr, held_s)
     partials, ref_partials = partial_cents(steady, sr, f0), partial_cents(ref_steady, sr, f0)
     octave = subharmonic_db(steady, sr, f0) > -6 and subharmonic_db(ref_steady, sr, f0) <= -6
-    start, end = sounding_span(model, sr)
-    ref_start, ref_end = sounding_span(ref, sr)
     return NoteMeasures(
         f0_error_cents=f0_error_cents(partials),
         partial_cents=[round(float(c), 2) for c in partials],
@@ -190,8 +198,8 @@ def measure_note(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s:
         log_mel_db=log_mel_distance(model, ref),
         centroid_ratio=centroid_hz(steady, sr) / centroid_hz(ref_steady, sr),
         click_ratio=click_score(model) / max(click_score(ref), 1e-9),
-        sounding_s=end - start,
-        reference_sounding_s=ref_end - ref_start,
+        sounding_s=sounding_length_s(model, sr),
+        reference_sounding_s=sounding_length_s(ref, sr),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.notes import NotePlan, TimbreBlend
+from rtsynth.engine.notes import NotePlan, TimbreBlend, played_frames
 from rtsynth.engine.synth import Runtime
 
 SOUNDING_DB = 60.0  # frames this far under a key's loudest keep their own level
@@ -28,6 +28,8 @@ def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> li
         keys = mels[start : start + len(plan.z)]
         if plan.blend is not None:
             keys = level_of_blends(runtime, keys, plan.blend, stats)
+        if plan.length is not None:
+            keys = played_frames(keys, plan.length.ending_where(runtime.frame_levels_db(keys[0])))
         out.append(runtime.assemble(plan, keys))
         start += len(plan.z)
     return out

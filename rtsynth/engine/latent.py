@@ -163,9 +163,12 @@ class LatentSpace:
             level = end + np.clip(level - end, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
         return level
 
+    def duration_index(self, seconds: float | None) -> int:
+        """The duration class a note of `seconds` plays (none given: the longest)."""
+        return len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
+
     def duration_z(self, seconds: float | None) -> np.ndarray:
-        index = len(self.durations) - 1 if seconds is None else int(np.argmin(np.abs(self.durations - seconds)))
-        z: np.ndarray = self.duration_means[index]
+        z: np.ndarray = self.duration_means[self.duration_index(seconds)]
         return z
 
     def note_base(

@@ -10,6 +10,7 @@ the loudest are shifted down the dB scale), so one vocoder gain serves the whole
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,9 @@ from rtsynth.engine.latent import LatentSpace
 
 KEY_SPACING_S = 0.05  # along a move, a decoder key at least this often ...
 MAX_KEYS = 10  # ... up to this many keys per note
+ATTACK_S = 0.1  # a note's first frames play as decoded; only what follows is fitted to its length
+SOUNDING_TOP_DB = 40.0  # a note sounds while within this of its loudest frame (prep's trim rule) ...
+TRIM_REACH_FRAMES = 1.0  # ... and, read by that rule's centred windows, ends about this far past the crossing
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,62 @@ class TimbreBlend:
     weights: np.ndarray  # [k, c] each key's weight of each corner (rows sum to 1)
 
 
+@dataclass(frozen=True)
+class LengthFit:
+    """Which decoded frame each played frame reads, so that a note sounds the length asked for.
+
+    The decoder knows one sounding length per duration class (the labels' 0.25 s steps), meets
+    it only roughly, and a transposed mel plays its frames faster; after the attack, the frames
+    are stretched or squeezed in time so that where the decoded note stops sounding lands on
+    the asked end."""
+
+    attack: float  # frames played as decoded
+    source_end: float  # where the decoded note ends, in its frames (its class's length until measured)
+    target_end: float  # where the asked note ends, in played frames
+
+    def ending_where(self, levels_db: np.ndarray) -> LengthFit:
+        """The same fit from where the decoded note (its frame levels) does end."""
+        floor = levels_db.max() - SOUNDING_TOP_DB
+        loud = np.flatnonzero(levels_db > floor)
+        last = int(loud[-1]) if len(loud) else -1
+        if last < self.attack or last + 1 >= len(levels_db):
+            return self
+        below = (levels_db[last] - floor) / (levels_db[last] - levels_db[last + 1])  # where it crosses, in a frame
+        return dataclasses.replace(self, source_end=last + float(below) + TRIM_REACH_FRAMES)
+
+    def source_frames(self, n_frames: int) -> np.ndarray:
+        played = np.arange(n_frames, dtype=np.float64)
+        slope = (self.source_end - self.attack) / (self.target_end - self.attack)
+        out: np.ndarray = np.where(played < self.attack, played, self.attack + (played - self.attack) * slope)
+        return out
+
+    @property
+    def tag(self) -> str:
+        """Part of a cache key: the same latent fitted to another length is another sound."""
+        return f"@{self.target_end:.2f}"
+
+
+def length_fit(space: LatentSpace, duration: float | None, frame_seconds: float, frame_s: float) -> LengthFit | None:
+    """None when no length is asked (the note plays until its note-off)."""
+    if duration is None or duration <= 0 or not len(space.durations):
+        return None
+    source_end = space.durations[space.duration_index(duration)] / frame_seconds
+    target_end = duration / frame_s
+    return LengthFit(min(ATTACK_S / frame_seconds, 0.5 * min(source_end, target_end)), source_end, target_end)
+
+
+def played_frames(arrays: np.ndarray, fit: LengthFit | None) -> np.ndarray:
+    """Arrays [..., n_frames] (mels, synthesis parameters, frame levels) as the note plays them."""
+    if fit is None:
+        return arrays
+    n = arrays.shape[-1]
+    source = np.clip(fit.source_frames(n), 0.0, n - 1)
+    lo = np.minimum(np.floor(source).astype(np.int64), n - 2)
+    t = (source - lo).astype(np.float32)
+    out: np.ndarray = (arrays[..., lo] * (1 - t) + arrays[..., lo + 1] * t).astype(arrays.dtype)
+    return out
+
+
 @dataclass
 class NotePlan:
     """The decoder keys one (re)render of a note needs, and how frames blend between them."""
@@ -56,10 +116,15 @@ class NotePlan:
     position: np.ndarray  # [n_frames] fractional key index per frame
     transpose: float
     blend: TimbreBlend | None = None  # where a key lies between timbres
+    length: LengthFit | None = None
 
     @property
     def static(self) -> bool:
         return len(self.z) == 1
+
+    @property
+    def length_tag(self) -> str:
+        return "" if self.length is None else self.length.tag
 
 
 def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: np.ndarray) -> np.ndarray:
@@ -97,7 +162,8 @@ def plan_note(
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note), control)
-    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control))
+    fit = length_fit(space, spec.duration, frame_seconds, frame_s)
+    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit)
 
 
 def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:

@@ -197,7 +197,7 @@ class ModelRuntime(Runtime):
 
     def note_key(self, plan: NotePlan, note: int) -> CacheKey:
         """Cache key of a static note: its latent (the mixer transposes what it plays to the key)."""
-        return cache_key(plan.z[0], self.vocoder_name)
+        return cache_key(plan.z[0], self.vocoder_name + plan.length_tag)
 
     def mixer_transpose(self, transpose: float) -> float:
         return transpose

@@ -208,6 +208,12 @@ class PlannedNote:
         return {c: getattr(self, c) for c in LABEL_COLUMNS if c != "held_s"}
 
 
+def reference_note(instrument: str, pitch: int, dynamics: str, velocity: int, seconds: float) -> PlannedNote:
+    """The note the reference renderer plays for a request of `seconds`: its sounding length,
+    release included, as for every corpus note and as the engine reads a duration."""
+    return PlannedNote(instrument, INSTRUMENT_BY_NAME[instrument].gm_program, pitch, dynamics, velocity, 0, seconds, 0)
+
+
 def note_seed(run_seed: int, instrument: str, pitch: int, dynamics: str, take: int) -> int:
     """A seed that depends only on the run seed and the note's identity."""
     key = (list(INSTRUMENT_BY_NAME).index(instrument), pitch, list(DYNAMICS_VELOCITY).index(dynamics), take)
@@ -363,6 +369,11 @@ class NoteSynth:
                 break
             held_s = take.held_s - error
         return best
+
+    def sounding(self, note: PlannedNote) -> np.ndarray | None:
+        """The audio of `render`: the note that sounds `note.aim_s`."""
+        aimed = self.render(note)
+        return None if aimed is None else aimed.audio
 
     def render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
         """Mono float audio: note-on, `held` samples, note-off, release tail until silence
