@@ -41,6 +41,7 @@ from rtsynth.resources import default_bundle
 SR = 48000
 OUT = Path(__file__).resolve().parent / "results" / "fidelity"
 VELOCITY_CURVE = (20, 33, 64, 80, 112, 127)
+HIGH_BAND_FLOOR_DB = -60.0  # a note "has content above 11 kHz" when that band is within this of the whole
 SWEEP_SECONDS = tuple(round(0.3 + 0.1 * i, 1) for i in range(18))  # 0.3 .. 2.0 s
 MORPH_NOTE, MORPH_START, MORPH_END = 67, 0.5, 1.5
 
@@ -231,6 +232,7 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
         },
         "centroid_ratio_median": float(np.median([r["centroid_ratio"] for r in rows])),
         "click_ratio_max": float(max(r["click_ratio"] for r in rows)),
+        "above_11khz": high_band(rows),
         "length_error_s": {
             "median": float(np.median(model_length)),
             "within_20ms": float(np.mean(np.abs(model_length) <= 0.02)),
@@ -245,8 +247,20 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
     }
 
 
+def high_band(rows: list[dict]) -> dict:
+    """Where the reference has content above 11 kHz: does the model, and how much."""
+    has = [r for r in rows if r["reference_high_band_db"] > HIGH_BAND_FLOOR_DB]
+    return {
+        "reference_notes": len(has),
+        "model_has_it": float(np.mean([r["high_band_db"] > HIGH_BAND_FLOOR_DB for r in has])) if has else 1.0,
+        "median_vs_reference_db": float(np.median([r["high_band_db"] - r["reference_high_band_db"] for r in has]))
+        if has
+        else 0.0,
+    }
+
+
 def markdown(summary: dict, meta: dict) -> str:
-    s, length = summary, summary["length_error_s"]
+    s, length, high = summary, summary["length_error_s"], summary["above_11khz"]
     lines = [
         "# Fidelity against the reference renderer",
         "",
@@ -270,6 +284,8 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB |",
         f"| spectral centroid ratio, median | {s['centroid_ratio_median']:.2f} |",
         f"| click ratio, worst | {s['click_ratio_max']:.1f} |",
+        f"| content above 11 kHz where the reference has it ({high['reference_notes']} notes): model has it / "
+        f"level vs reference, median | {high['model_has_it']:.0%} / {high['median_vs_reference_db']:+.1f} dB |",
         f"| sounding length vs requested, median / within 20 ms | {length['median'] * 1e3:+.0f} ms / "
         f"{length['within_20ms']:.0%} (reference {length['reference_within_20ms']:.0%}) |",
         f"| sounding length, one key per timbre asked 0.3-2.0 s by 0.1 s: within 20 ms / worst | "

@@ -7,6 +7,7 @@ import pytest
 
 from rtsynth.dsp.fidelity import (
     blend_excursion,
+    high_band_db,
     level_excursion,
     log_mel_distance,
     measure_note,
@@ -44,6 +45,13 @@ def test_sounding_length_is_the_tone_between_its_silences(seconds):
     # prep's rule: centred 2048-sample frames reach the tone about half a frame early and late
     assert length == pytest.approx(seconds + PAPER_TRIM.frame_length / SR, abs=0.015)
     assert sounding_length_s(np.zeros(SR, np.float32), SR) == 0.0
+
+
+def test_content_above_11khz_is_the_share_of_the_partials_there():
+    assert high_band_db(tone(60), SR) < -80  # 8 partials of 262 Hz end near 2 kHz
+    # note 96 (2093 Hz): partials 6-8 lie above 11 kHz, with amplitudes 1/6-1/8 of the first's
+    share = sum(1 / k**2 for k in (6, 7, 8)) / sum(1 / k**2 for k in range(1, 9))
+    assert high_band_db(tone(96), SR) == pytest.approx(10 * np.log10(share), abs=0.3)
 
 
 def test_inharmonic_partials_are_found_where_they_are():

@@ -22,6 +22,7 @@ TOP_DB = 40.0  # sounding = within this of the note's loudest 10 ms
 FLOOR_DB = -80.0  # log-mel floor below each note's own peak
 PARTIAL_SEARCH_CENTS = 60.0  # a partial is looked for this close to k * f0
 PARTIAL_FLOOR_DB = 45.0  # partials further below the strongest one are not measured
+HIGH_HZ = 11025.0
 
 
 def cents(f: float | np.ndarray, ref: float | np.ndarray) -> np.ndarray:
@@ -139,6 +140,13 @@ def log_mel_distance(model: np.ndarray, ref: np.ndarray) -> float:
     return float(np.mean(np.abs(a - b)[:, sounding])) if sounding.any() else float("nan")
 
 
+def high_band_db(y: np.ndarray, sr: int) -> float:
+    """The share of a note's power above HIGH_HZ (what a 22.05 kHz model cannot play), dB."""
+    freqs, db = spectrum_db(y, sr)
+    power = 10 ** (db / 10)
+    return float(10 * np.log10(power[freqs > HIGH_HZ].sum() / power.sum() + 1e-20))
+
+
 def centroid_hz(y: np.ndarray, sr: int) -> float:
     freqs, db = spectrum_db(y, sr)
     power = 10 ** (db / 10)
@@ -176,6 +184,8 @@ class NoteMeasures:
     reference_rms_db: float
     log_mel_db: float
     centroid_ratio: float
+    high_band_db: float  # power above 11 kHz against the whole, held part
+    reference_high_band_db: float
     click_ratio: float  # the model's click score over the reference's
     sounding_s: float
     reference_sounding_s: float
@@ -197,6 +207,8 @@ def measure_note(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s:
         reference_rms_db=rms_db(ref, sr),
         log_mel_db=log_mel_distance(model, ref),
         centroid_ratio=centroid_hz(steady, sr) / centroid_hz(ref_steady, sr),
+        high_band_db=high_band_db(steady, sr),
+        reference_high_band_db=high_band_db(ref_steady, sr),
         click_ratio=click_score(model) / max(click_score(ref), 1e-9),
         sounding_s=sounding_length_s(model, sr),
         reference_sounding_s=sounding_length_s(ref, sr),
