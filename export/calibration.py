@@ -1,7 +1,8 @@
 """Per-key level calibration: play every key a timbre covers at each dynamics through the offline
 engine (what `rtsynth render` does) and through the reference renderer (FluidSynth, the GM-SOL
 settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
-class in the bundle's `key_level_db`.
+class in the bundle's `key_level_db`; and a few keys of each timbre at every duration class, whose
+level differences from the 1 s one go to `duration_level_db`.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -30,6 +31,8 @@ from rtsynth.render import NoteRequest, note_events
 log = logging.getLogger(__name__)
 
 SILENT_DB = -120.0  # a model note this quiet is broken, not soft: left for the bench to report, not amplified
+LENGTHS_UP_TO_S = 2.0  # duration classes measured; longer ones keep the longest measured one's value
+LENGTH_KEYS = 5  # keys per timbre measured at every length, spread over its range
 
 
 class CalibrationError(RtsynthError):
@@ -45,14 +48,26 @@ class CalibrationOptions:
 
 
 @dataclass(frozen=True)
-class KeyLevel:
-    """One measured key: the model's and the reference's level (dB RMS of the sounding part)."""
+class Probe:
+    """One note to measure."""
 
     timbre: str
     dynamics: str
     pitch_index: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class KeyLevel:
+    """One measured note: the model's and the reference's level (dB RMS of the sounding part)."""
+
+    probe: Probe
     model_db: float
     reference_db: float
+
+    @property
+    def difference(self) -> float:
+        return self.reference_db - self.model_db
 
 
 def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions = CalibrationOptions()) -> Path:
@@ -62,15 +77,17 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     spec = read_spec(source)
     check_target(out, options.force)
     levels = measure_levels(source, spec, options)
-    table = key_level_table(spec, levels)
+    keys = [m for m in levels if m.probe.seconds == options.seconds]
+    table = key_level_table(spec, keys)
+    lengths = duration_level_table(spec, levels, options.seconds)
     with staged_bundle(out, options.force) as staging:
         copy_files(source, staging)
-        facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} keys at {options.samplerate} Hz"}
-        write_spec(staging, replace(spec, key_level_db=table, model=facts))
-    errors = np.array([m.reference_db - m.model_db for m in levels])
+        facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
+        write_spec(staging, replace(spec, key_level_db=table, duration_level_db=lengths, model=facts))
+    errors = np.array([m.difference for m in keys])
     log.info(
         "calibrated %d keys: level error before %.1f dB median, %.1f dB at the 95th percentile",
-        len(levels),
+        len(keys),
         np.median(np.abs(errors)),
         np.percentile(np.abs(errors), 95),
     )
@@ -96,22 +113,58 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     renderer = OfflineRenderer(bundle, EngineConfig(samplerate=options.samplerate))
     reference = NoteSynth(replace(load_gm_config(), sample_rate=options.samplerate))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
-    jobs = [
-        (timbre, dyn, i)
+    covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
+    probes = [
+        Probe(timbre, dyn, i, options.seconds)
         for timbre in timbres
-        for dyn, velocity in spec.velocity_to_dynamics.items()
-        for i, p in enumerate(pitches)
-        if RANGES[timbre].lowest <= p <= RANGES[timbre].highest
-    ]
+        for dyn in spec.velocity_to_dynamics
+        for i in covered[timbre]
+    ] + length_probes(spec, covered, options.seconds)
     out = []
-    for timbre, dyn, i in tqdm(jobs, desc="calibrate", unit="key"):
-        velocity = spec.velocity_to_dynamics[dyn]
-        ref = reference.sounding(reference_note(timbre, pitches[i], dyn, velocity, options.seconds))
+    for probe in tqdm(probes, desc="calibrate", unit="note"):
+        velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
+        ref = reference.sounding(reference_note(probe.timbre, pitch, probe.dynamics, velocity, probe.seconds))
         if ref is None:
             continue  # the SoundFont has no sample there
-        model = renderer.render(note_events(NoteRequest(pitches[i], velocity, options.seconds, timbre)))
-        out.append(KeyLevel(timbre, dyn, i, rms_db(model, options.samplerate), rms_db(ref, options.samplerate)))
+        model = renderer.render(note_events(NoteRequest(pitch, velocity, probe.seconds, probe.timbre)))
+        out.append(KeyLevel(probe, rms_db(model, options.samplerate), rms_db(ref, options.samplerate)))
     return out
+
+
+def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
+    """A few keys of each timbre at the middle dynamics, at every duration class up to
+    LENGTHS_UP_TO_S and at the key levels' own length (the level difference is taken from there)."""
+    durations = sorted({float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S} | {seconds})
+    dynamics = sorted(spec.velocity_to_dynamics, key=spec.velocity_to_dynamics.__getitem__)
+    middle = dynamics[len(dynamics) // 2]
+    probes = []
+    for timbre, indices in covered.items():
+        keys = [indices[round(k)] for k in np.linspace(0, len(indices) - 1, min(LENGTH_KEYS, len(indices)))]
+        probes += [Probe(timbre, middle, i, d) for i in keys for d in durations if d != seconds]
+    return probes
+
+
+def duration_level_table(spec: BundleSpec, levels: list[KeyLevel], seconds: float) -> dict[str, list[float]]:
+    """The bundle's table plus, per timbre and duration class, the median over the probed keys
+    of how much more the reference's level differs from the model's there than at `seconds`;
+    classes not measured take the nearest measured one's value (0 at `seconds` itself)."""
+    durations = np.asarray(spec.vocab.duration, dtype=np.float64)
+    at_base = {replace(m.probe, seconds=0.0): m.difference for m in levels if m.probe.seconds == seconds}
+    table: dict[str, list[float]] = {}
+    for timbre in spec.descriptors["timbre"].classes:
+        old = np.asarray(spec.duration_level_db.get(timbre, [0.0] * len(durations)), dtype=np.float64)
+        found: dict[float, list[float]] = {seconds: [0.0]}
+        for m in levels:
+            key = replace(m.probe, seconds=0.0)  # the same key at the key levels' length
+            if m.probe.timbre == timbre and m.probe.seconds != seconds and key in at_base and m.model_db > SILENT_DB:
+                found.setdefault(m.probe.seconds, []).append(m.difference - at_base[key])
+        if len(found) < 2:  # not measured: keeps what it had
+            table[timbre] = [float(v) for v in old]
+            continue
+        measured = sorted(found)
+        change = np.interp(durations, measured, [float(np.median(found[d])) for d in measured])
+        table[timbre] = [float(v) for v in np.clip(old + change, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)]
+    return table
 
 
 def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[str, list[float]]]:
@@ -124,9 +177,9 @@ def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[
         for dyn in spec.descriptors["dynamics"].classes:
             old = np.asarray(spec.key_level_db.get(timbre, {}).get(dyn, [0.0] * n), dtype=np.float64)
             found = {
-                m.pitch_index: m.reference_db - m.model_db
+                m.probe.pitch_index: m.difference
                 for m in levels
-                if (m.timbre, m.dynamics) == (timbre, dyn) and m.model_db > SILENT_DB
+                if (m.probe.timbre, m.probe.dynamics) == (timbre, dyn) and m.model_db > SILENT_DB
             }
             if not found:  # not measured: keeps what it had
                 table[timbre][dyn] = [float(v) for v in old]

@@ -185,6 +185,18 @@ def _key_levels(values):
     return apply
 
 
+def _duration_levels(values):
+    """bundle.json calibrated per length, flute's row replaced by `values`."""
+
+    def apply(data):
+        n = len(data["descriptors"]["duration"]["classes"])
+        table = {t: [0.0] * n for t in data["loudness_db"]}
+        table["flute"] = values(n)
+        return {**data, "duration_level_db": table}
+
+    return apply
+
+
 BROKEN = {  # what is changed -> what the error must name
     "a list, not an object": (lambda data: [data], "JSON object"),
     "a number, not an object": (lambda data: 7, "JSON object"),
@@ -225,6 +237,8 @@ BROKEN = {  # what is changed -> what the error must name
     "NaN key level": (_key_levels(lambda n: [NAN] * n), "key_level_db['flute']['mf']"),
     "key levels one short": (_key_levels(lambda n: [0.0] * (n - 1)), "key_level_db['flute']['mf']"),
     "absurd key level": (_key_levels(lambda n: [90.0] * n), "key_level_db['flute']['mf']"),
+    "NaN duration level": (_duration_levels(lambda n: [NAN] * n), "duration_level_db['flute']"),
+    "duration levels one short": (_duration_levels(lambda n: [0.0] * (n - 1)), "duration_level_db['flute']"),
 }
 
 

@@ -52,6 +52,9 @@ class LatentSpace:
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
         self.key_level = self._key_level_table(spec)  # [n_timbres, n_dynamics, n_pitches] dB
+        self.duration_level = np.array(  # [n_timbres, n_durations] dB
+            [spec.duration_level_db.get(t, [0.0] * len(self.durations)) for t in self.timbres], dtype=np.float64
+        ).reshape(len(self.timbres), len(self.durations))
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -140,9 +143,10 @@ class LatentSpace:
         z: np.ndarray = (1 - t) * self.dynamics_means[lo] + t * self.dynamics_means[hi]
         return z
 
-    def level_db(self, velocity: float, note: int | None = None) -> np.ndarray:
-        """Peak dB per timbre at this velocity [n_timbres] (and key, where the bundle is calibrated
-        per key: the pitch class nearest it); extrapolated a little past the table.
+    def level_db(self, velocity: float, note: int | None = None, duration: float | None = None) -> np.ndarray:
+        """Peak dB per timbre at this velocity [n_timbres] (and key and length, where the bundle
+        is calibrated: the pitch class nearest the key, the duration classes' values interpolated
+        at the length); extrapolated a little past the table.
 
         Between and beyond the table's velocities the level is linear in log velocity: General
         MIDI's curve (level 40·log10(v/127) dB), which the reference renderer follows, is a line
@@ -151,6 +155,9 @@ class LatentSpace:
         table = self.loudness
         if note is not None:
             table = table + self.key_level[:, :, int(np.argmin(np.abs(self.pitches - note)))]
+        if len(self.durations):
+            seconds = self.durations[-1] if duration is None else duration
+            table = table + np.array([np.interp(seconds, self.durations, row) for row in self.duration_level])[:, None]
         if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
         v = np.log(self.dynamics_velocity)

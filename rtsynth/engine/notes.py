@@ -161,7 +161,7 @@ def plan_note(
     else:
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
-    level = space.control_level(space.level_db(spec.velocity, spec.note), control)
+    level = space.control_level(space.level_db(spec.velocity, spec.note, spec.duration), control)
     fit = length_fit(space, spec.duration, frame_seconds, frame_s)
     return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit)
 

@@ -2,7 +2,8 @@
 
 Every note of a corpus's labels.csv is rendered by the synth as `rtsynth render` plays it (the
 offline engine, the bundle's own synthesis and levels) at the row's instrument, pitch, velocity
-(the bundle's velocity for its dynamics where the row has none) and held time, and written under
+(the bundle's velocity for its dynamics where the row has none) and sounding length (the
+recording's, by prep's trim rule: a duration is a sounding length to the engine), and written under
 the same path beside a copy of the labels. Prepared like any corpus and scored by
 `rtsynth eval RUN --on CACHE`, it gives Table I through audio: the run's own encoder and
 classifiers on what its synth plays. Duration is measured from the audio, as for any corpus.
@@ -36,7 +37,7 @@ class PlayError(RtsynthError, ValueError):
 class PlayedNote:
     record: NoteRecord
     velocity: int
-    held_s: float
+    seconds: float  # the sounding length asked for
 
 
 def add_parsers(data: argparse._SubParsersAction) -> None:
@@ -89,7 +90,7 @@ def play_corpus(corpus: Path, bundle: Path, out: Path, only: set[str] | None = N
     renderer = OfflineRenderer(bundle, EngineConfig(samplerate=SAMPLE_RATE))
     for note in tqdm(notes, desc="play", unit="note"):
         r = note.record
-        audio = renderer.render(note_events(NoteRequest(r.pitch, note.velocity, note.held_s, r.instrument)))
+        audio = renderer.render(note_events(NoteRequest(r.pitch, note.velocity, note.seconds, r.instrument)))
         path = out / r.source_id
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(str(path), np.asarray(audio, dtype=np.float32), SAMPLE_RATE, subtype="FLOAT")
@@ -103,7 +104,7 @@ def plan_notes(corpus: Path, bundle: Path) -> list[PlayedNote]:
     timbres = set(spec.descriptors["timbre"].classes)
     velocities: dict[str, int] = spec.velocity_to_dynamics
     records = read_folder(corpus).records
-    notes = [PlayedNote(r, _velocity(r, velocities), _held(r)) for r in records if r.instrument in timbres]
+    notes = [PlayedNote(r, _velocity(r, velocities), _sounding(r)) for r in records if r.instrument in timbres]
     if len(notes) < len(records):
         missing = sorted({r.instrument for r in records} - timbres)
         log.warning("%d notes of %s left out: the bundle has no timbre %s", len(records) - len(notes), corpus, missing)
@@ -139,11 +140,14 @@ def _velocity(record: NoteRecord, velocities: dict[str, int]) -> int:
     return velocities[record.dynamics]
 
 
-def _held(record: NoteRecord) -> float:
-    """The row's held time, else the recording's length."""
-    given = record.extra.get("held_s", "")
-    if given:
-        return float(given)
+def _sounding(record: NoteRecord) -> float:
+    """The recording's sounding length by prep's trim rule: what a duration asks of the engine."""
     import soundfile
 
-    return float(soundfile.info(str(record.path)).duration)
+    from rtsynth.dsp.fidelity import sounding_length_s
+
+    try:
+        audio, rate = soundfile.read(str(record.path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as err:
+        raise PlayError(f"{record.source_id}: cannot read the recording ({err})") from None
+    return sounding_length_s(audio.mean(axis=1), rate)
