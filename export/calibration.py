@@ -95,7 +95,8 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
-    """Every key of every timbre the reference renderer knows, at each dynamics' velocity."""
+    """Every key of every timbre the reference renderer knows, at each dynamics' velocity and
+    `options.seconds`; then the length probes (`length_probes`)."""
     from tqdm import tqdm
 
     from rtsynth.train.corpus.gm import RANGES, NoteSynth, load_gm_config, reference_note
@@ -146,8 +147,8 @@ def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: floa
 
 def duration_level_table(spec: BundleSpec, levels: list[KeyLevel], seconds: float) -> dict[str, list[float]]:
     """The bundle's table plus, per timbre and duration class, the median over the probed keys
-    of how much more the reference's level differs from the model's there than at `seconds`;
-    classes not measured take the nearest measured one's value (0 at `seconds` itself)."""
+    of how much more the reference's level differs from the model's there than at `seconds`
+    (0 there), interpolated between the measured classes and held beyond them."""
     durations = np.asarray(spec.vocab.duration, dtype=np.float64)
     at_base = {replace(m.probe, seconds=0.0): m.difference for m in levels if m.probe.seconds == seconds}
     table: dict[str, list[float]] = {}

@@ -96,7 +96,7 @@ def length_fit(space: LatentSpace, duration: float | None, frame_seconds: float,
 
 
 def played_frames(arrays: np.ndarray, fit: LengthFit | None) -> np.ndarray:
-    """Arrays [..., n_frames] (mels, synthesis parameters, frame levels) as the note plays them."""
+    """Arrays [..., n_frames] (mels, synthesis parameters) as the note plays them."""
     if fit is None:
         return arrays
     n = arrays.shape[-1]
