@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 SILENT_DB = -120.0  # a model note this quiet is broken, not soft: left for the bench to report, not amplified
 LENGTHS_UP_TO_S = 2.0  # duration classes measured; longer ones keep the longest measured one's value
-LENGTH_KEYS = 5  # keys per timbre measured at every length, spread over its range
+LENGTH_KEY_STEP = 3  # every third key a timbre covers is measured at every length
 
 
 class CalibrationError(RtsynthError):
@@ -133,38 +133,40 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
 
 
 def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
-    """A few keys of each timbre at the middle dynamics, at every duration class up to
-    LENGTHS_UP_TO_S and at the key levels' own length (the level difference is taken from there)."""
+    """Every LENGTH_KEY_STEP-th key of each timbre (and its top one) at the middle dynamics, at
+    every duration class up to LENGTHS_UP_TO_S (the level difference is taken from `seconds`)."""
     durations = sorted({float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S} | {seconds})
     dynamics = sorted(spec.velocity_to_dynamics, key=spec.velocity_to_dynamics.__getitem__)
     middle = dynamics[len(dynamics) // 2]
     probes = []
     for timbre, indices in covered.items():
-        keys = [indices[round(k)] for k in np.linspace(0, len(indices) - 1, min(LENGTH_KEYS, len(indices)))]
+        keys = sorted({*indices[::LENGTH_KEY_STEP], indices[-1]})
         probes += [Probe(timbre, middle, i, d) for i in keys for d in durations if d != seconds]
     return probes
 
 
-def duration_level_table(spec: BundleSpec, levels: list[KeyLevel], seconds: float) -> dict[str, list[float]]:
-    """The bundle's table plus, per timbre and duration class, the median over the probed keys
-    of how much more the reference's level differs from the model's there than at `seconds`
-    (0 there), interpolated between the measured classes and held beyond them."""
+def duration_level_table(spec: BundleSpec, levels: list[KeyLevel], seconds: float) -> dict[str, list[list[float]]]:
+    """The bundle's table plus, per timbre, duration class and key, how much more the reference's
+    level differs from the model's there than at `seconds` (0 there); interpolated between the
+    measured keys and lengths, held beyond them."""
     durations = np.asarray(spec.vocab.duration, dtype=np.float64)
+    n = len(spec.descriptors["pitch"].classes)
     at_base = {replace(m.probe, seconds=0.0): m.difference for m in levels if m.probe.seconds == seconds}
-    table: dict[str, list[float]] = {}
+    table: dict[str, list[list[float]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
-        old = np.asarray(spec.duration_level_db.get(timbre, [0.0] * len(durations)), dtype=np.float64)
-        found: dict[float, list[float]] = {seconds: [0.0]}
+        old = np.asarray(spec.duration_level_db.get(timbre, np.zeros((len(durations), n))), dtype=np.float64)
+        found: dict[float, dict[int, float]] = {}
         for m in levels:
             key = replace(m.probe, seconds=0.0)  # the same key at the key levels' length
             if m.probe.timbre == timbre and m.probe.seconds != seconds and key in at_base and m.model_db > SILENT_DB:
-                found.setdefault(m.probe.seconds, []).append(m.difference - at_base[key])
-        if len(found) < 2:  # not measured: keeps what it had
-            table[timbre] = [float(v) for v in old]
+                found.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.difference - at_base[key]
+        if not found:  # not measured: keeps what it had
+            table[timbre] = old.tolist()
             continue
-        measured = sorted(found)
-        change = np.interp(durations, measured, [float(np.median(found[d])) for d in measured])
-        table[timbre] = [float(v) for v in np.clip(old + change, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)]
+        measured = sorted({seconds, *found})
+        rows = np.stack([_fill(found[d], n) if d in found else np.zeros(n) for d in measured])  # [lengths, keys]
+        change = np.stack([np.interp(durations, measured, rows[:, k]) for k in range(n)], axis=1)
+        table[timbre] = np.round(np.clip(old + change, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
     return table
 
 

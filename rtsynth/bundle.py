@@ -94,10 +94,10 @@ class BundleSpec:
     # reference renderer by `rtsynth calibrate`: the loudness table is one level per timbre and
     # dynamics, a real instrument's level also follows the key. Empty: not calibrated.
     key_level_db: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    # timbre -> dB added at each duration class (class order), measured the same way: a note's
-    # level is its peak, and a short note of a slow-attack instrument never reaches the peak a
-    # long one does. Empty: not calibrated.
-    duration_level_db: dict[str, list[float]] = field(default_factory=dict)
+    # timbre -> duration class -> dB added at each pitch class (class orders), measured the same
+    # way: a note's level is its peak, and a short note of a slow-attack instrument never reaches
+    # the peak a long one does. Empty: not calibrated.
+    duration_level_db: dict[str, list[list[float]]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -143,6 +143,7 @@ class BundleSpec:
         self._check_settings()
         self._check_loudness()
         self._check_key_levels()
+        self._check_duration_levels()
         for d in DESCRIPTORS:
             means = self.means(d)
             expected = (len(self.descriptors[d].classes), self.layout.dim(d))
@@ -186,24 +187,32 @@ class BundleSpec:
                 )
 
     def _check_key_levels(self) -> None:
-        """Per-key and per-duration levels, when calibrated: every timbre (and dynamics), one finite
-        value per class."""
-        if self.key_level_db:
-            if not isinstance(self.key_level_db, dict):
-                raise BundleShapeError("key_level_db must be a table timbre -> dynamics -> dB per pitch class")
-            n_pitches = len(self.descriptors["pitch"].classes)
-            for timbre in self.descriptors["timbre"].classes:
-                row = self.key_level_db.get(timbre)
-                for dyn in self.descriptors["dynamics"].classes:
-                    values = row.get(dyn) if isinstance(row, dict) else None
-                    _check_key_levels_row(f"key_level_db[{timbre!r}][{dyn!r}]", values, n_pitches, "pitch")
-        if self.duration_level_db:
-            if not isinstance(self.duration_level_db, dict):
-                raise BundleShapeError("duration_level_db must be a table timbre -> dB per duration class")
-            n_durations = len(self.descriptors["duration"].classes)
-            for timbre in self.descriptors["timbre"].classes:
+        """Per-key levels, when calibrated: every timbre and dynamics, one finite value per pitch class."""
+        if not self.key_level_db:
+            return
+        if not isinstance(self.key_level_db, dict):
+            raise BundleShapeError("key_level_db must be a table timbre -> dynamics -> dB per pitch class")
+        n_pitches = len(self.descriptors["pitch"].classes)
+        for timbre in self.descriptors["timbre"].classes:
+            row = self.key_level_db.get(timbre)
+            for dyn in self.descriptors["dynamics"].classes:
+                values = row.get(dyn) if isinstance(row, dict) else None
+                _check_key_levels_row(f"key_level_db[{timbre!r}][{dyn!r}]", values, n_pitches)
+
+    def _check_duration_levels(self) -> None:
+        """Per-length levels, when calibrated: every timbre and duration class, one finite value per pitch class."""
+        if not self.duration_level_db:
+            return
+        if not isinstance(self.duration_level_db, dict):
+            raise BundleShapeError("duration_level_db must be a table timbre -> duration class -> dB per pitch class")
+        n_durations, n_pitches = len(self.descriptors["duration"].classes), len(self.descriptors["pitch"].classes)
+        for timbre in self.descriptors["timbre"].classes:
+            rows = self.duration_level_db.get(timbre)
+            if not isinstance(rows, list) or len(rows) != n_durations:
                 where = f"duration_level_db[{timbre!r}]"
-                _check_key_levels_row(where, self.duration_level_db.get(timbre), n_durations, "duration")
+                raise BundleShapeError(f"{where} must hold {n_durations} rows, one per duration class")
+            for k, row in enumerate(rows):
+                _check_key_levels_row(f"duration_level_db[{timbre!r}][{k}]", row, n_pitches)
 
     def _check_loudness(self) -> None:
         """The level of every timbre at every dynamics: a NaN here would silence every later note."""
@@ -221,12 +230,10 @@ class BundleSpec:
                     )
 
 
-def _check_key_levels_row(where: str, values: object, n_classes: int, descriptor: str) -> None:
+def _check_key_levels_row(where: str, values: object, n_pitches: int) -> None:
     limit = KEY_LEVEL_LIMIT_DB
-    if not isinstance(values, list) or len(values) != n_classes:
-        raise BundleShapeError(
-            f"{where} must be a list of {n_classes} dB values (one per {descriptor} class), got {values!r}"
-        )
+    if not isinstance(values, list) or len(values) != n_pitches:
+        raise BundleShapeError(f"{where} must be a list of {n_pitches} dB values (one per pitch class), got {values!r}")
     wrong = [v for v in values if not _number(v) or abs(v) > limit]
     if wrong:
         raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within ±{limit:g}")

@@ -180,14 +180,12 @@ def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
     )  # the synthetic model is not at the reference's level
     assert all(v == 0.0 for v in spec.key_level_db["flute"]["mf"])
     assert set(spec.duration_level_db) == set(spec.descriptors["timbre"].classes)
-    assert not any(spec.duration_level_db["flute"]) and any(spec.duration_level_db["oboe"])
+    assert not np.any(spec.duration_level_db["flute"]) and np.any(spec.duration_level_db["oboe"])
     after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("oboe",)))
     errors = np.array([m.difference for m in after if m.probe.seconds == 0.5])
     assert len(errors) > 40 and np.max(np.abs(errors)) < 1.0
-    lengths = {m.probe.seconds for m in after} - {0.5}
-    assert lengths and all(  # other lengths: the per-timbre duration levels bring each to the reference's
-        abs(np.median([m.difference for m in after if m.probe.seconds == d])) < 1.0 for d in lengths
-    ), {d: np.median([m.difference for m in after if m.probe.seconds == d]) for d in lengths}
+    others = np.array([m.difference for m in after if m.probe.seconds != 0.5])
+    assert len(others) > 40 and np.max(np.abs(others)) < 1.0  # the per-length levels bring each to the reference's
     renderer = OfflineRenderer(out, EngineConfig(samplerate=48000))
     from rtsynth.render import NoteRequest, note_events
 

@@ -52,9 +52,10 @@ class LatentSpace:
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
         self.key_level = self._key_level_table(spec)  # [n_timbres, n_dynamics, n_pitches] dB
-        self.duration_level = np.array(  # [n_timbres, n_durations] dB
-            [spec.duration_level_db.get(t, [0.0] * len(self.durations)) for t in self.timbres], dtype=np.float64
-        ).reshape(len(self.timbres), len(self.durations))
+        shape = (len(self.durations), len(self.pitches))
+        self.duration_level = np.array(  # [n_timbres, n_durations, n_pitches] dB
+            [spec.duration_level_db.get(t, np.zeros(shape)) for t in self.timbres], dtype=np.float64
+        ).reshape(len(self.timbres), *shape)
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -154,10 +155,12 @@ class LatentSpace:
         """
         table = self.loudness
         if note is not None:
-            table = table + self.key_level[:, :, int(np.argmin(np.abs(self.pitches - note)))]
-        if len(self.durations):
-            seconds = self.durations[-1] if duration is None else duration
-            table = table + np.array([np.interp(seconds, self.durations, row) for row in self.duration_level])[:, None]
+            key = int(np.argmin(np.abs(self.pitches - note)))
+            table = table + self.key_level[:, :, key]
+            if len(self.durations):
+                seconds = self.durations[-1] if duration is None else duration
+                by_length = self.duration_level[:, :, key]
+                table = table + np.array([np.interp(seconds, self.durations, row) for row in by_length])[:, None]
         if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
         v = np.log(self.dynamics_velocity)
