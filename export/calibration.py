@@ -135,13 +135,13 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
 def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
     """Every LENGTH_KEY_STEP-th key of each timbre (and its top one) at the middle dynamics, at
     every duration class up to LENGTHS_UP_TO_S (the level difference is taken from `seconds`)."""
-    durations = sorted({float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S} | {seconds})
+    durations = [float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S and float(d) != seconds]
     dynamics = sorted(spec.velocity_to_dynamics, key=spec.velocity_to_dynamics.__getitem__)
     middle = dynamics[len(dynamics) // 2]
     probes = []
     for timbre, indices in covered.items():
         keys = sorted({*indices[::LENGTH_KEY_STEP], indices[-1]})
-        probes += [Probe(timbre, middle, i, d) for i in keys for d in durations if d != seconds]
+        probes += [Probe(timbre, middle, i, d) for i in keys for d in durations]
     return probes
 
 

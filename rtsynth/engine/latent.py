@@ -159,8 +159,11 @@ class LatentSpace:
             table = table + self.key_level[:, :, key]
             if len(self.durations):
                 seconds = self.durations[-1] if duration is None else duration
+                at = float(np.interp(seconds, self.durations, np.arange(len(self.durations))))  # fractional class
+                lo = int(at)
+                hi, t = min(lo + 1, len(self.durations) - 1), at - lo
                 by_length = self.duration_level[:, :, key]
-                table = table + np.array([np.interp(seconds, self.durations, row) for row in by_length])[:, None]
+                table = table + ((1 - t) * by_length[:, lo] + t * by_length[:, hi])[:, None]
         if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
         v = np.log(self.dynamics_velocity)

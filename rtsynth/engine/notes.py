@@ -95,10 +95,8 @@ def length_fit(space: LatentSpace, duration: float | None, frame_seconds: float,
     return LengthFit(min(ATTACK_S / frame_seconds, 0.5 * min(source_end, target_end)), source_end, target_end)
 
 
-def played_frames(arrays: np.ndarray, fit: LengthFit | None) -> np.ndarray:
+def played_frames(arrays: np.ndarray, fit: LengthFit) -> np.ndarray:
     """Arrays [..., n_frames] (mels, synthesis parameters) as the note plays them."""
-    if fit is None:
-        return arrays
     n = arrays.shape[-1]
     source = np.clip(fit.source_frames(n), 0.0, n - 1)
     lo = np.minimum(np.floor(source).astype(np.int64), n - 2)
