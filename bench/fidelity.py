@@ -140,14 +140,20 @@ def velocity_curves(players: Players, notes: dict[str, range]) -> dict:
 
 def length_sweep(players: Players, notes: dict[str, range]) -> dict:
     """Sounding length against the asked one for a key in the middle of each timbre's range,
-    at lengths between the decoder's 0.25 s duration classes as well as on them."""
+    at lengths between the decoder's 0.25 s duration classes as well as on them; and the level
+    against the reference's there (calibration measures the classes only)."""
     from rtsynth.dsp.fidelity import sounding_length_s
 
     out = {}
     for timbre, keys in notes.items():
         note = keys[len(keys) // 2]
-        errors = [sounding_length_s(players.model(Key(timbre, note, "mf", s)), SR) - s for s in SWEEP_SECONDS]
-        out[timbre] = {"note": note, "seconds": list(SWEEP_SECONDS), "error_s": errors}
+        played = [(players.model(key), players.ref(key)) for key in (Key(timbre, note, "mf", s) for s in SWEEP_SECONDS)]
+        out[timbre] = {
+            "note": note,
+            "seconds": list(SWEEP_SECONDS),
+            "error_s": [sounding_length_s(model, SR) - s for (model, _), s in zip(played, SWEEP_SECONDS, strict=True)],
+            "level_vs_reference_db": [_level(model) - _level(ref) for model, ref in played],
+        }
     return out
 
 
@@ -199,6 +205,8 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
     model_length = np.array([r["sounding_s"] - r["duration"] for r in rows])  # against the requested length
     ref_length = np.array([r["reference_sounding_s"] - r["duration"] for r in rows])
     swept = np.concatenate([t["error_s"] for t in sweep.values()])
+    swept_level = np.concatenate([t["level_vs_reference_db"] for t in sweep.values()])
+    curve_level = np.concatenate([np.subtract(c["model_db"], c["reference_db"]) for c in curves.values()])
     per_dynamics = {
         d: float(np.mean([abs(r["rms_db"] - r["reference_rms_db"]) <= 2 for r in rows if r["dynamics"] == d]))
         for d in sorted({r["dynamics"] for r in rows})
@@ -221,6 +229,10 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
         "dead_keys": [f"{r['timbre']} {r['note']} {r['dynamics']} {r['duration']:g}s" for r in rows if r["dead"]],
         "level_median_db": float(np.median(level)),
         "level_within_2_db": per_dynamics,
+        "level_within_2_db_off_grid": {  # lengths and velocities calibration did not measure
+            "lengths": _share_within(swept_level, 2.0),
+            "velocities": _share_within(curve_level, 2.0),
+        },
         "velocity_span_db": {t: {"model": spans[t], "reference": ref_spans[t]} for t in spans},
         "timbre_level_spread_db": {
             "model": float(np.ptp(list(mf.values()))),
@@ -245,6 +257,12 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
         },
         "morph": morph,
     }
+
+
+def _share_within(differences: np.ndarray, db: float) -> float:
+    """The share of the measured differences (NaN: no reference there) within `db`."""
+    found = differences[np.isfinite(differences)]
+    return float(np.mean(np.abs(found) <= db)) if len(found) else float("nan")
 
 
 def high_band(rows: list[dict]) -> dict:
@@ -279,6 +297,9 @@ def markdown(summary: dict, meta: dict) -> str:
         "| notes within 2 dB of the reference | "
         + ", ".join(f"{d} {v:.0%}" for d, v in s["level_within_2_db"].items())
         + " |",
+        "| notes within 2 dB of the reference between the calibrated lengths (0.3-2.0 s sweep) / velocities "
+        f"(20-127 curve) | {s['level_within_2_db_off_grid']['lengths']:.0%} / "
+        f"{s['level_within_2_db_off_grid']['velocities']:.0%} |",
         f"| level spread across timbres (mf) | model {s['timbre_level_spread_db']['model']:.1f} dB, "
         f"reference {s['timbre_level_spread_db']['reference']:.1f} dB |",
         f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB |",

@@ -1,8 +1,8 @@
 """Per-key level calibration: play every key a timbre covers at each dynamics through the offline
 engine (what `rtsynth render` does) and through the reference renderer (FluidSynth, the GM-SOL
 settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
-class in the bundle's `key_level_db`; and a few keys of each timbre at every duration class, whose
-level differences from the 1 s one go to `duration_level_db`.
+class in the bundle's `key_level_db`; and the same keys at every other duration class up to 2 s,
+whose level differences from the 1 s ones go to `duration_level_db`.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 SILENT_DB = -120.0  # a model note this quiet is broken, not soft: left for the bench to report, not amplified
 LENGTHS_UP_TO_S = 2.0  # duration classes measured; longer ones keep the longest measured one's value
-LENGTH_KEY_STEP = 3  # every third key a timbre covers is measured at every length
 
 
 class CalibrationError(RtsynthError):
@@ -133,41 +132,53 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
 
 
 def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
-    """Every LENGTH_KEY_STEP-th key of each timbre (and its top one) at the middle dynamics, at
-    every duration class up to LENGTHS_UP_TO_S (the level difference is taken from `seconds`)."""
+    """Every key of each timbre at each dynamics and every duration class up to LENGTHS_UP_TO_S
+    but `seconds` (the level difference is taken from there). Every key, because the model's
+    level along the keyboard is not smooth at every length (interpolating from every third key
+    left a fifth of the keys between them 2 dB off at 0.5 s); every dynamics, because how far a
+    short note falls short of a long one's level depends on how softly it is played."""
     durations = [float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S and float(d) != seconds]
-    dynamics = sorted(spec.velocity_to_dynamics, key=spec.velocity_to_dynamics.__getitem__)
-    middle = dynamics[len(dynamics) // 2]
-    probes = []
-    for timbre, indices in covered.items():
-        keys = sorted({*indices[::LENGTH_KEY_STEP], indices[-1]})
-        probes += [Probe(timbre, middle, i, d) for i in keys for d in durations]
-    return probes
+    return [
+        Probe(timbre, dyn, i, d)
+        for timbre, indices in covered.items()
+        for dyn in spec.velocity_to_dynamics
+        for i in indices
+        for d in durations
+    ]
 
 
-def duration_level_table(spec: BundleSpec, levels: list[KeyLevel], seconds: float) -> dict[str, list[list[float]]]:
-    """The bundle's table plus, per timbre, duration class and key, how much more the reference's
-    level differs from the model's there than at `seconds` (0 there); interpolated between the
-    measured keys and lengths, held beyond them."""
+def duration_level_table(
+    spec: BundleSpec, levels: list[KeyLevel], seconds: float
+) -> dict[str, dict[str, list[list[float]]]]:
+    """The bundle's table plus, per timbre, dynamics, duration class and key, how much more the
+    reference's level differs from the model's there than at `seconds` (0 there); interpolated
+    between the measured keys and lengths, held beyond them."""
     durations = np.asarray(spec.vocab.duration, dtype=np.float64)
     n = len(spec.descriptors["pitch"].classes)
     at_base = {replace(m.probe, seconds=0.0): m.difference for m in levels if m.probe.seconds == seconds}
-    table: dict[str, list[list[float]]] = {}
+    found: dict[tuple[str, str], dict[float, dict[int, float]]] = {}
+    for m in levels:
+        key = replace(m.probe, seconds=0.0)  # the same key at the key levels' length
+        if m.probe.seconds != seconds and key in at_base and m.model_db > SILENT_DB:
+            by_length = found.setdefault((m.probe.timbre, m.probe.dynamics), {})
+            by_length.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.difference - at_base[key]
+    table: dict[str, dict[str, list[list[float]]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
-        old = np.asarray(spec.duration_level_db.get(timbre, np.zeros((len(durations), n))), dtype=np.float64)
-        found: dict[float, dict[int, float]] = {}
-        for m in levels:
-            key = replace(m.probe, seconds=0.0)  # the same key at the key levels' length
-            if m.probe.timbre == timbre and m.probe.seconds != seconds and key in at_base and m.model_db > SILENT_DB:
-                found.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.difference - at_base[key]
-        if not found:  # not measured: keeps what it had
-            table[timbre] = old.tolist()
-            continue
-        measured = sorted({seconds, *found})
-        rows = np.stack([_fill(found[d], n) if d in found else np.zeros(n) for d in measured])  # [lengths, keys]
-        change = np.stack([np.interp(durations, measured, rows[:, k]) for k in range(n)], axis=1)
-        table[timbre] = np.round(np.clip(old + change, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
+        table[timbre] = {}
+        for dyn in spec.descriptors["dynamics"].classes:
+            old = np.asarray(spec.duration_level_db.get(timbre, {}).get(dyn, np.zeros((len(durations), n))))
+            measured = found.get((timbre, dyn))
+            if measured:
+                old = old + _length_change(measured, seconds, durations, n)
+            table[timbre][dyn] = np.round(np.clip(old, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
     return table
+
+
+def _length_change(found: dict[float, dict[int, float]], seconds: float, durations: np.ndarray, n: int) -> np.ndarray:
+    """[durations, keys] from the differences measured at some lengths and keys (0 at `seconds`)."""
+    measured = sorted({seconds, *found})
+    rows = np.stack([_fill(found[d], n) if d in found else np.zeros(n) for d in measured])  # [lengths, keys]
+    return np.stack([np.interp(durations, measured, rows[:, k]) for k in range(n)], axis=1)
 
 
 def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[str, list[float]]]:

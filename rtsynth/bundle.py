@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -94,10 +95,10 @@ class BundleSpec:
     # reference renderer by `rtsynth calibrate`: the loudness table is one level per timbre and
     # dynamics, a real instrument's level also follows the key. Empty: not calibrated.
     key_level_db: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    # timbre -> duration class -> dB added at each pitch class (class orders), measured the same
-    # way: a note's level is its peak, and a short note of a slow-attack instrument never reaches
-    # the peak a long one does. Empty: not calibrated.
-    duration_level_db: dict[str, list[list[float]]] = field(default_factory=dict)
+    # timbre -> dynamics -> duration class -> dB added at each pitch class (class orders), measured
+    # the same way: a note's level is its peak, and a short note of a slow-attack instrument never
+    # reaches the peak a long one does, the more so played softly. Empty: not calibrated.
+    duration_level_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -116,7 +117,7 @@ class BundleSpec:
         del data["layout"]
         data["mel"] = self.mel.to_dict()
         data["latent"] = {"size": self.layout.size, "layout": self.latent_layout()}
-        return json.dumps(data, indent=2)
+        return _NUMBER_LIST.sub(_one_line, json.dumps(data, indent=2))
 
     @classmethod
     def from_json(cls, text: str) -> BundleSpec:
@@ -200,19 +201,24 @@ class BundleSpec:
                 _check_key_levels_row(f"key_level_db[{timbre!r}][{dyn!r}]", values, n_pitches)
 
     def _check_duration_levels(self) -> None:
-        """Per-length levels, when calibrated: every timbre and duration class, one finite value per pitch class."""
+        """Per-length levels, when calibrated: every timbre, dynamics and duration class, one
+        finite value per pitch class."""
         if not self.duration_level_db:
             return
         if not isinstance(self.duration_level_db, dict):
-            raise BundleShapeError("duration_level_db must be a table timbre -> duration class -> dB per pitch class")
+            raise BundleShapeError(
+                "duration_level_db must be a table timbre -> dynamics -> duration class -> dB per pitch class"
+            )
         n_durations, n_pitches = len(self.descriptors["duration"].classes), len(self.descriptors["pitch"].classes)
         for timbre in self.descriptors["timbre"].classes:
-            rows = self.duration_level_db.get(timbre)
-            if not isinstance(rows, list) or len(rows) != n_durations:
-                where = f"duration_level_db[{timbre!r}]"
-                raise BundleShapeError(f"{where} must hold {n_durations} rows, one per duration class")
-            for k, row in enumerate(rows):
-                _check_key_levels_row(f"duration_level_db[{timbre!r}][{k}]", row, n_pitches)
+            table = self.duration_level_db.get(timbre)
+            for dyn in self.descriptors["dynamics"].classes:
+                rows = table.get(dyn) if isinstance(table, dict) else None
+                where = f"duration_level_db[{timbre!r}][{dyn!r}]"
+                if not isinstance(rows, list) or len(rows) != n_durations:
+                    raise BundleShapeError(f"{where} must hold {n_durations} rows, one per duration class")
+                for k, row in enumerate(rows):
+                    _check_key_levels_row(f"{where}[{k}]", row, n_pitches)
 
     def _check_loudness(self) -> None:
         """The level of every timbre at every dynamics: a NaN here would silence every later note."""
@@ -237,6 +243,14 @@ def _check_key_levels_row(where: str, values: object, n_pitches: int) -> None:
     wrong = [v for v in values if not _number(v) or abs(v) > limit]
     if wrong:
         raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within ±{limit:g}")
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)\s*\]")
+
+
+def _one_line(match: re.Match[str]) -> str:
+    """A list of numbers on one line: the calibration tables would be a number per line."""
+    return "[" + ", ".join(v.strip() for v in match.group(1).split(",")) + "]"
 
 
 def _number(value: object) -> TypeGuard[int | float]:

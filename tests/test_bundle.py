@@ -186,13 +186,15 @@ def _key_levels(values):
 
 
 def _duration_levels(values):
-    """bundle.json calibrated per length, flute's 0.5 s row (over the pitch classes) replaced by
-    `values` (None: flute's table one row short)."""
+    """bundle.json calibrated per length, flute's mf 0.5 s row (over the pitch classes) replaced
+    by `values`."""
 
     def apply(data):
         n, d = len(data["descriptors"]["pitch"]["classes"]), len(data["descriptors"]["duration"]["classes"])
-        table = {t: [[0.0] * n for _ in range(d)] for t in data["loudness_db"]}
-        table["flute"][1] = values(n)
+        table = {
+            t: {v: [[0.0] * n for _ in range(d)] for v in data["velocity_to_dynamics"]} for t in data["loudness_db"]
+        }
+        table["flute"]["mf"][1] = values(n)
         return {**data, "duration_level_db": table}
 
     return apply
@@ -238,8 +240,8 @@ BROKEN = {  # what is changed -> what the error must name
     "NaN key level": (_key_levels(lambda n: [NAN] * n), "key_level_db['flute']['mf']"),
     "key levels one short": (_key_levels(lambda n: [0.0] * (n - 1)), "key_level_db['flute']['mf']"),
     "absurd key level": (_key_levels(lambda n: [90.0] * n), "key_level_db['flute']['mf']"),
-    "NaN duration level": (_duration_levels(lambda n: [NAN] * n), "duration_level_db['flute'][1]"),
-    "duration levels one short": (_duration_levels(lambda n: [0.0] * (n - 1)), "duration_level_db['flute'][1]"),
+    "NaN duration level": (_duration_levels(lambda n: [NAN] * n), "duration_level_db['flute']['mf'][1]"),
+    "duration levels one short": (_duration_levels(lambda n: [0.0] * (n - 1)), "duration_level_db['flute']['mf'][1]"),
 }
 
 

@@ -180,7 +180,8 @@ def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
     )  # the synthetic model is not at the reference's level
     assert all(v == 0.0 for v in spec.key_level_db["flute"]["mf"])
     assert set(spec.duration_level_db) == set(spec.descriptors["timbre"].classes)
-    assert not np.any(spec.duration_level_db["flute"]) and np.any(spec.duration_level_db["oboe"])
+    assert not np.any(list(spec.duration_level_db["flute"].values()))
+    assert all(np.any(spec.duration_level_db["oboe"][dyn]) for dyn in ("pp", "mf", "ff"))
     after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("oboe",)))
     errors = np.array([m.difference for m in after if m.probe.seconds == 0.5])
     assert len(errors) > 40 and np.max(np.abs(errors)) < 1.0

@@ -12,7 +12,9 @@ vector" that the engine smooths over time; z and the note's peak level are both 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -51,11 +53,10 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / MIDI_MAX
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
-        self.key_level = self._key_level_table(spec)  # [n_timbres, n_dynamics, n_pitches] dB
-        shape = (len(self.durations), len(self.pitches))
-        self.duration_level = np.array(  # [n_timbres, n_durations, n_pitches] dB
-            [spec.duration_level_db.get(t, np.zeros(shape)) for t in self.timbres], dtype=np.float64
-        ).reshape(len(self.timbres), *shape)
+        n_durations, n_pitches = len(self.durations), len(self.pitches)
+        self.key_level = self._by_dynamics(spec.key_level_db, (n_pitches,))  # [timbres, dynamics, pitches] dB
+        # [timbres, dynamics, durations, pitches] dB
+        self.duration_level = self._by_dynamics(spec.duration_level_db, (n_durations, n_pitches))
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -71,10 +72,12 @@ class LatentSpace:
             table[i] = [row[d] for d in self.dynamics]
         return table
 
-    def _key_level_table(self, spec: BundleSpec) -> np.ndarray:
-        table = np.zeros((len(self.timbres), len(self.dynamics), len(self.pitches)))
+    def _by_dynamics(self, by_timbre: Mapping[str, Mapping[str, Any]], shape: tuple[int, ...]) -> np.ndarray:
+        """A calibration table timbre -> dynamics -> values as [n_timbres, n_dynamics, *shape],
+        dynamics sorted (zero where the bundle has no entry)."""
+        table = np.zeros((len(self.timbres), len(self.dynamics), *shape))
         for i, timbre in enumerate(self.timbres):
-            row = spec.key_level_db.get(timbre, {})
+            row = by_timbre.get(timbre, {})
             for j, dyn in enumerate(self.dynamics):
                 if dyn in row:
                     table[i, j] = row[dyn]
@@ -162,8 +165,8 @@ class LatentSpace:
                 at = float(np.interp(seconds, self.durations, np.arange(len(self.durations))))  # fractional class
                 lo = int(at)
                 hi, t = min(lo + 1, len(self.durations) - 1), at - lo
-                by_length = self.duration_level[:, :, key]
-                table = table + ((1 - t) * by_length[:, lo] + t * by_length[:, hi])[:, None]
+                by_length = self.duration_level[:, :, :, key]  # [n_timbres, n_dynamics, n_durations]
+                table = table + (1 - t) * by_length[:, :, lo] + t * by_length[:, :, hi]
         if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
         v = np.log(self.dynamics_velocity)
