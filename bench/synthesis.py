@@ -80,6 +80,7 @@ def measure(runtime: Runtime, keys: int, chunk_frames: int) -> dict[str, float |
     from tqdm import tqdm
 
     played = notes(runtime, keys)
+    runtime.warm_up()  # as the engine does before it plays: every key's tables built
     cost(runtime, *played[0], chunk_frames)  # first runs (onnxruntime, FFT plans) are slow
     rows = [cost(runtime, timbre, key, chunk_frames) for timbre, key in tqdm(played, desc=runtime.vocoder_name)]
     note_s = runtime.note_samples / runtime.out_rate

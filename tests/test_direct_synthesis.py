@@ -227,3 +227,18 @@ def test_a_timbre_mix_sounds_between_its_timbres_levels(bundle, tmp_path, vocode
 
     ends = level(0.0), level(1.0)
     assert abs(level(0.5) - sum(ends) / 2) < 0.3, (ends, level(0.5))
+
+
+def test_the_engine_builds_every_keys_noise_shares_before_it_plays():
+    """The noise shares of a key's pitch cost a note 1 ms of its decode when built on the spot;
+    a loaded runtime has them for every key, whatever the timbre and velocity."""
+    model = load_model(default_bundle())
+    runtime = create_runtime(model, EngineConfig(samplerate=48000))
+    assert isinstance(runtime, DirectRuntime)
+    runtime.warm_up()
+    known = dict(runtime.reader.bins._known)
+    for timbre, note, velocity in [("tuba", 30, 0.2), ("flute", 84, 0.9), ("violin", 61, 0.5)]:
+        z, _ = runtime.space.note_base(note, velocity, 1.0)
+        z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]
+        runtime.decode(z[None])
+    assert runtime.reader.bins._known.keys() == known.keys()

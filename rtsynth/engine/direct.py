@@ -92,7 +92,9 @@ class DirectRuntime(Runtime):
 
     def warm_up(self, streams: int = 1) -> None:
         """Run the decoder once (the first onnxruntime run is slow), refuse a decoder whose
-        synthesis outputs are not finite, naming the output, and make every key's tables."""
+        synthesis outputs are not finite, naming the output, and make every key's tables: its
+        rotations and the noise shares of the pitch its class decodes (a key's first note would
+        build them, 1 ms of its decode)."""
         z = np.zeros((2, self.space.layout.size), dtype=np.float32)
         for name, value in zip(
             self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
@@ -104,6 +106,10 @@ class DirectRuntime(Runtime):
         stream.close()
         keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
         prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
+        classes = np.zeros((len(self.space.pitches), self.space.layout.size), dtype=np.float32)
+        classes[:, self.space.slices["pitch"]] = self.space.pitch_means
+        for pitch in self.model.decode_outputs(classes, self.synthesis.outputs)[0]:
+            self.reader.bins.shares(float(pitch))
 
 
 class DirectStream(FrameStream):
