@@ -99,3 +99,14 @@ def test_a_morph_is_measured_against_its_held_notes_blend_not_their_envelopes():
     dipped = follows * np.where((t > 0.95) & (t < 1.05), 10 ** (-4 / 20), 1.0)
     dip, _ = blend_excursion(dipped.astype(np.float32), a, b, SR, 0.5, 1.5, position)
     assert dip == pytest.approx(-4, abs=0.5)
+
+
+def test_a_missing_partial_is_not_read_off_the_slope_of_a_neighbouring_component():
+    """No 6th partial, but a component 80 cents above where it would be: its skirt rises to the
+    search band's edge, which is no peak, so the 6th is not found (and the rest still read)."""
+    t = np.arange(SR) / SR
+    f0 = midi_hz(45)
+    stray = 0.02 * np.sin(2 * np.pi * 6 * f0 * 2 ** (80 / 1200) * t)
+    errors = partial_cents(tone(45, partials=5) + stray.astype(np.float32), SR, f0)
+    assert np.isnan(errors[5])
+    assert errors[:5] == pytest.approx([0.0] * 5, abs=1.0)

@@ -21,7 +21,6 @@ import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -35,11 +34,18 @@ from rtsynth.errors import RtsynthError
 from rtsynth.export.synthesis_outputs import noise_bands
 from rtsynth.settings import MelSettings, TrimSettings
 from rtsynth.synthesis import FrameReader, HarmonicNoiseSpec
+from rtsynth.train.config import AudioLossName
 from rtsynth.train.models.decoder import Decoder
 from rtsynth.train.models.harmonic import HarmonicHead
 from rtsynth.train.prep.cache import NoteCache
 from rtsynth.train.runs import RunPaths, load_checkpoint, load_run, save_checkpoint
-from rtsynth.train.synthesis import DecodedFrames, HarmonicNoiseSynth, log_mel_loss, multi_resolution_stft_loss
+from rtsynth.train.synthesis import (
+    DecodedFrames,
+    HarmonicNoiseSynth,
+    fine_spectrum_loss,
+    log_mel_loss,
+    multi_resolution_stft_loss,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,9 @@ class AudioTuneOptions:
     lr: float = 3e-4
     seed: int = 0
     max_notes: int | None = None  # a seeded subset of the training split (tiny runs)
-    loss: Literal["mel", "mrstft"] = "mel"  # 128-band log-mel, 5 ms hop (the bench's distance), or DDSP's
+    # 128-band log-mel, 5 ms hop (the bench's distance); that plus a fine spectrum below 1 kHz
+    # (partials against the noise between them); or DDSP's multi-resolution STFT
+    loss: AudioLossName = "mel"
 
 
 def _sources(cache: NoteCache) -> list[str]:
@@ -114,7 +122,7 @@ class AudioLoss(torch.nn.Module):
         mel: MelSettings,
         rate: int,
         window_frames: int,
-        loss: Literal["mel", "mrstft"] = "mel",
+        loss: AudioLossName = "mel",
     ):
         super().__init__()
         self.decoder, self.head = harmonic_decoder(decoder)
@@ -144,9 +152,11 @@ class AudioLoss(torch.nn.Module):
     def forward(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
         """`gain` [B]: each note's amplitude gain, as the engine plays it (its loudness)."""
         pred, truth = self.windows(z, target, starts)
-        if self.loss == "mel":
-            return log_mel_loss(pred * gain[:, None], truth, self.rate)
-        return multi_resolution_stft_loss(pred * gain[:, None], truth, floor_db=80.0)
+        played = pred * gain[:, None]
+        if self.loss == "mrstft":
+            return multi_resolution_stft_loss(played, truth, floor_db=80.0)
+        loss = log_mel_loss(played, truth, self.rate)
+        return loss + fine_spectrum_loss(played, truth, self.rate) if self.loss == "mel-fine" else loss
 
 
 def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) -> dict:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import get_args
+
+from rtsynth.train.config import AudioLossName
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     t.add_argument("--lr", type=float, default=3e-4)
     t.add_argument("--batch-size", type=int, default=16)
     t.add_argument("--max-notes", type=int, help="a seeded subset of the training split")
-    t.add_argument("--loss", choices=("mel", "mrstft"), default="mel", help="multi-scale log-mel or DDSP's MRSTFT")
+    t.add_argument(
+        "--loss",
+        choices=get_args(AudioLossName),
+        default="mel",
+        help="multi-scale log-mel; that plus a fine spectrum below 1 kHz; or DDSP's MRSTFT",
+    )
     t.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
     t.set_defaults(func=run_tune_audio)
 

@@ -18,6 +18,9 @@ from rtsynth.labels import DESCRIPTORS
 from rtsynth.resources import config_file
 from rtsynth.settings import sounding_level
 
+# how `rtsynth tune-audio` compares what the synthesizer plays with the reference (train/audio.py)
+AudioLossName = Literal["mel", "mel-fine", "mrstft"]
+
 Variant = Literal["vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f"]
 VARIANTS: tuple[str, ...] = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r")  # paper 000's four
 OTHER_PAPER_VARIANTS: tuple[str, ...] = ("luo-gmvae", "tanaka-3f")  # papers 003 and 001 (+ 002)

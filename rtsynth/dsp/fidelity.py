@@ -84,7 +84,8 @@ def spectrum_db(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 def partial_cents(y: np.ndarray, sr: int, f0: float, partials: int = PARTIALS) -> np.ndarray:
     """Each of the lowest `partials` partials' position in cents from k * f0 (NaN where there
-    is no partial within PARTIAL_FLOOR_DB of the strongest, or above Nyquist)."""
+    is no peak within PARTIAL_SEARCH_CENTS, as when the band's loudest bin is its edge on a
+    slope; where it is more than PARTIAL_FLOOR_DB under the strongest; above Nyquist)."""
     freqs, db = spectrum_db(y, sr)
     out = np.full(partials, np.nan)
     peaks = np.full(partials, -np.inf)
@@ -94,7 +95,7 @@ def partial_cents(y: np.ndarray, sr: int, f0: float, partials: int = PARTIALS) -
             break
         band = np.flatnonzero(np.abs(cents(np.maximum(freqs, 1e-9), target)) <= PARTIAL_SEARCH_CENTS)
         i = band[np.argmax(db[band])]
-        if 0 < i < len(db) - 1:  # parabolic interpolation of the peak
+        if 0 < i < len(db) - 1 and db[i] >= max(db[i - 1], db[i + 1]):  # a peak, interpolated
             a, b, c = db[i - 1], db[i], db[i + 1]
             shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
             peaks[k - 1] = b - 0.25 * (a - c) * shift

@@ -22,7 +22,9 @@ KEY_SPACING_S = 0.05  # along a move, a decoder key at least this often ...
 MAX_KEYS = 10  # ... up to this many keys per note
 ATTACK_S = 0.1  # a note's first frames play as decoded; only what follows is fitted to its length
 SOUNDING_TOP_DB = 40.0  # a note sounds while within this of its loudest frame (prep's trim rule) ...
-TRIM_REACH_FRAMES = 1.0  # ... and, read by that rule's centred windows, ends about this far past the crossing
+# ... and, read by that rule's centred windows, ends about this far past the crossing (the shipped
+# model's tail: 1.0 left its notes a median 13 ms long, 88 % of them within 20 ms; 1.4, +3 ms and 99 %)
+TRIM_REACH_FRAMES = 1.4
 
 
 @dataclass(frozen=True)
