@@ -133,3 +133,16 @@ def test_a_run_without_the_harmonic_decoder_gets_one_error_line(tmp_path, caplog
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert rc == 2 and errors == ["tune-audio needs a decoder with the harmonic output (decoder_output = 'harmonic')"]
     assert not (tmp_path / "t").exists()
+
+
+def test_the_fine_spectrum_loss_tunes_too(harmonic_run, tmp_path):
+    """`--loss mel-fine` (the log-mel plus the spectrum below 1 kHz) trains and its validation
+    loss, measured with that loss, falls."""
+    run, reference = harmonic_run
+    tuned = tmp_path / "fine"
+    argv = ["tune-audio", str(run), "--reference", str(reference), "--out", str(tuned), "--threads", "1"]
+    assert main([*argv, "--loss", "mel-fine", "--epochs", "4", "--batch-size", "4", "--lr", "3e-3"]) == 0
+    facts = json.loads((tuned / "audio-tune.json").read_text())
+    assert facts["options"]["loss"] == "mel-fine"
+    losses = [row["val_loss"] for row in facts["history"]]
+    assert losses[-1] < losses[0], losses
