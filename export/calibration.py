@@ -94,8 +94,8 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
-    """Every key of every timbre the reference renderer knows, at each dynamics' velocity and
-    `options.seconds`; then the length probes (`length_probes`)."""
+    """Every key of every timbre the reference renderer knows, at each dynamics' velocity, at
+    `options.seconds` and every other duration class up to LENGTHS_UP_TO_S (`probes`)."""
     from tqdm import tqdm
 
     from rtsynth.train.corpus.gm import RANGES, NoteSynth, load_gm_config, reference_note
@@ -114,14 +114,8 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     reference = NoteSynth(replace(load_gm_config(), sample_rate=options.samplerate))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
     covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
-    probes = [
-        Probe(timbre, dyn, i, options.seconds)
-        for timbre in timbres
-        for dyn in spec.velocity_to_dynamics
-        for i in covered[timbre]
-    ] + length_probes(spec, covered, options.seconds)
     out = []
-    for probe in tqdm(probes, desc="calibrate", unit="note"):
+    for probe in tqdm(probes(spec, covered, options.seconds), desc="calibrate", unit="note"):
         velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
         ref = reference.sounding(reference_note(probe.timbre, pitch, probe.dynamics, velocity, probe.seconds))
         if ref is None:
@@ -131,19 +125,19 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     return out
 
 
-def length_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
-    """Every key of each timbre at each dynamics and every duration class up to LENGTHS_UP_TO_S
-    but `seconds` (the level difference is taken from there). Every key, because the model's
+def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
+    """Every key of each timbre at each dynamics, at `seconds` (the key levels) and at every
+    other duration class up to LENGTHS_UP_TO_S (the per-length levels). Every key, because the model's
     level along the keyboard is not smooth at every length (interpolating from every third key
     left a fifth of the keys between them 2 dB off at 0.5 s); every dynamics, because how far a
     short note falls short of a long one's level depends on how softly it is played."""
-    durations = [float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S and float(d) != seconds]
+    others = [float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S and float(d) != seconds]
     return [
         Probe(timbre, dyn, i, d)
         for timbre, indices in covered.items()
         for dyn in spec.velocity_to_dynamics
         for i in indices
-        for d in durations
+        for d in (seconds, *others)
     ]
 
 
@@ -166,11 +160,11 @@ def duration_level_table(
     for timbre in spec.descriptors["timbre"].classes:
         table[timbre] = {}
         for dyn in spec.descriptors["dynamics"].classes:
-            old = np.asarray(spec.duration_level_db.get(timbre, {}).get(dyn, np.zeros((len(durations), n))))
+            rows = np.asarray(spec.duration_level_db.get(timbre, {}).get(dyn, np.zeros((len(durations), n))))
             measured = found.get((timbre, dyn))
             if measured:
-                old = old + _length_change(measured, seconds, durations, n)
-            table[timbre][dyn] = np.round(np.clip(old, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
+                rows = rows + _length_change(measured, seconds, durations, n)
+            table[timbre][dyn] = np.round(np.clip(rows, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
     return table
 
 

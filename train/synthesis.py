@@ -173,16 +173,20 @@ def log_mel_loss(
             bank @ torch.stft(x, n_fft, n_fft // 8, window=window, return_complex=True).abs().square()
             for x in (pred, target)
         ]
-        eps = powers[1].amax(dim=(1, 2), keepdim=True).clamp_min(1e-20) * 10 ** (-floor_db / 10)
-        loss = loss + (torch.log10(powers[0] + eps) - torch.log10(powers[1] + eps)).abs().mean()
+        loss = loss + _log_power_distance(powers[0], powers[1], floor_db)
     return loss / len(ffts)
 
 
 def fine_spectrum_loss(
-    pred: torch.Tensor, target: torch.Tensor, sample_rate: int, n_fft: int = 8192, max_hz: float = 1000.0
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    sample_rate: int,
+    n_fft: int = 8192,
+    max_hz: float = 1000.0,
+    floor_db: float = 80.0,
 ) -> torch.Tensor:
-    """Mean |dB| / 10 between long-window power spectra below `max_hz`, over a floor 80 dB under
-    each target's peak: a 6 Hz bin tells a low note's partials from the noise between them,
+    """Mean |dB| / 10 between long-window power spectra below `max_hz`, over a floor `floor_db`
+    under each target's peak: a 6 Hz bin tells a low note's partials from the noise between them,
     which no mel band of `log_mel_loss` does (a tuba's lowest notes had partials 5-20 dB over
     that noise where the instrument has 30-50). Up to 1 kHz: the lowest 8 partials of every key
     below MIDI 47; taken up to 4 kHz it darkened the notes (centroid ratio 0.98 -> 0.93)."""
@@ -192,5 +196,11 @@ def fine_spectrum_loss(
         torch.stft(x, n_fft, n_fft // 4, window=window, return_complex=True)[:, :bins].abs().square()
         for x in (pred, target)
     ]
-    eps = powers[1].amax(dim=(1, 2), keepdim=True).clamp_min(1e-20) * 1e-8
-    return (torch.log10(powers[0] + eps) - torch.log10(powers[1] + eps)).abs().mean()
+    return _log_power_distance(powers[0], powers[1], floor_db)
+
+
+def _log_power_distance(pred: torch.Tensor, target: torch.Tensor, floor_db: float) -> torch.Tensor:
+    """Mean |log10| difference of two [B, F, T] powers over a floor `floor_db` under each
+    target's peak (silence weighs no more than a bin that far down)."""
+    eps = target.amax(dim=(1, 2), keepdim=True).clamp_min(1e-20) * 10 ** (-floor_db / 10)
+    return (torch.log10(pred + eps) - torch.log10(target + eps)).abs().mean()
