@@ -245,7 +245,10 @@ class FrameReader:
 
     def noise_gains(self, noise_power: np.ndarray, n_bands: int) -> np.ndarray:
         """[n_mels, T] mel power -> [T, n_bands] gains (density read at each band's centre;
-        bands past the bundle's, from `band_centres`, silent)."""
-        density = np.where(noise_power > self.floor, noise_power, 0.0) * self.noise_gain_sq[:, None]
-        out: np.ndarray = np.sqrt(np.maximum(self.band_from_mel @ density, 0.0)).T
+        bands past the bundle's, from `band_centres`, silent). Only the mel bins that sound
+        somewhere are summed: a note's noise is above the floor in a few percent of them."""
+        sounding = noise_power > self.floor
+        rows = np.flatnonzero(sounding.any(axis=1))
+        density = np.where(sounding[rows], noise_power[rows], 0.0) * self.noise_gain_sq[rows, None]
+        out: np.ndarray = np.sqrt(np.maximum(self.band_from_mel[:, rows] @ density, 0.0)).T
         return out if n_bands == out.shape[1] else np.pad(out, ((0, 0), (0, n_bands - out.shape[1])))

@@ -121,6 +121,21 @@ def test_the_shipped_model_plays_by_direct_synthesis(tmp_path):
         export_synthesis(default_bundle(), tmp_path / "again")
 
 
+def test_the_synthesis_parameters_are_read_from_the_graph_cut_down_to_them():
+    """onnxruntime runs every node whatever outputs are asked for; the parameters come from a
+    session over the part of the graph they need (no mel), with the same numbers."""
+    model = load_model(default_bundle())
+    outputs = ("pitch_midi", "partial_power", "noise_power")
+    runtime = create_runtime(model, EngineConfig(samplerate=48000))
+    assert runtime.synthesis.outputs == outputs
+    cut = model._cut[outputs]  # made when the runtime loaded the model, not at a note
+    assert [o.name for o in cut.get_outputs()] == list(outputs)
+    z = np.random.default_rng(0).standard_normal((3, 20)).astype(np.float32)
+    full = model.session.run(list(outputs), {"z": z})
+    for got, wanted in zip(model.decode_outputs(z, outputs), full, strict=True):
+        np.testing.assert_array_equal(got, wanted)
+
+
 @pytest.mark.parametrize(("timbre", "note"), [("tuba", 43), ("flute", 72), ("violin", 60)])
 def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is

@@ -44,6 +44,7 @@ class DirectRuntime(Runtime):
         # no tuning table: every key plays at its own f0 from the class nearest it
         super().__init__(model, config, LatentSpace(dataclasses.replace(model.spec, tuning_cents={})))
         self.synthesis = synthesis
+        model.prepare_outputs(synthesis.outputs)
         self.reader = FrameReader(synthesis, self.mel)
         self.bands = self.reader.band_centres(self.out_rate)
         self.partials = synthesis.partials
