@@ -84,14 +84,18 @@ class Model:
         import onnxruntime as ort
         from onnx.utils import Extractor
 
-        graph = onnx.load(str(self.directory / DECODER_FILE))
-        cut = Extractor(graph).extract_model(["z"], list(names))
-        cut.ir_version = graph.ir_version
-        session = ort.InferenceSession(
-            cut.SerializeToString(),
-            sess_options=self.session.get_session_options(),
-            providers=self.session.get_providers(),
-        )
+        path = self.directory / DECODER_FILE
+        try:
+            graph = onnx.load(str(path))
+            cut = Extractor(graph).extract_model(["z"], list(names))
+            cut.ir_version = graph.ir_version
+            session = ort.InferenceSession(
+                cut.SerializeToString(),
+                sess_options=self.session.get_session_options(),
+                providers=self.session.get_providers(),
+            )
+        except Exception as err:  # onnx and onnxruntime raise their own exception types
+            raise BundleShapeError(f"{path}: cannot cut the graph to outputs {list(names)}: {err}") from None
         self._cut[names] = session
         return session
 

@@ -136,6 +136,14 @@ def test_the_synthesis_parameters_are_read_from_the_graph_cut_down_to_them():
         np.testing.assert_array_equal(got, wanted)
 
 
+def test_a_decoder_damaged_after_loading_is_refused_when_its_graph_is_cut(tmp_path):
+    copy = make_harmonic_bundle(tmp_path / "bundle", synthesis=SYNTHESIS)
+    model = load_model(copy)
+    (copy / "decoder.onnx").write_bytes(b"not a graph")
+    with pytest.raises(BundleShapeError, match="decoder.onnx: cannot cut the graph"):
+        model.prepare_outputs(("pitch_midi", "partial_power", "noise_power"))
+
+
 @pytest.mark.parametrize(("timbre", "note"), [("tuba", 43), ("flute", 72), ("violin", 60)])
 def test_direct_synthesis_reproduces_the_decoders_own_mel(timbre, note):
     """The synthesizer is the mel's inverse: the mel of what it plays (at the model's rate) is
