@@ -201,6 +201,7 @@ def morphs(bundle: Path, a: str, b: str) -> dict:
 def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
     f0 = np.array([r["f0_error_cents"] for r in rows])
     partials = np.array([r["partial_cents"] for r in rows], dtype=float)
+    ref_partials = np.isfinite(np.array([r["reference_partial_cents"] for r in rows], dtype=float))
     level = np.array([r["rms_db"] - r["reference_rms_db"] for r in rows])
     model_length = np.array([r["sounding_s"] - r["duration"] for r in rows])  # against the requested length
     ref_length = np.array([r["reference_sounding_s"] - r["duration"] for r in rows])
@@ -224,6 +225,7 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict) -> dict:
         "f0_within_5_cents": float(np.mean(np.abs(f0) <= 5)),
         "f0_median_abs_cents": float(np.nanmedian(np.abs(f0))),
         "partials_within_10_cents": float(np.mean(np.all(np.abs(np.nan_to_num(partials, nan=0.0)) <= 10, axis=1))),
+        "partials_missing": float(np.mean(np.isnan(partials)[ref_partials])),  # of those the reference has
         "octave_errors": int(sum(r["octave_error"] for r in rows)),
         "unpitched_where_reference_pitched": int(sum(r["reference_pitched"] and not r["pitched"] for r in rows)),
         "dead_keys": [f"{r['timbre']} {r['note']} {r['dynamics']} {r['duration']:g}s" for r in rows if r["dead"]],
@@ -290,6 +292,7 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| keys with abs(f0 error) <= 5 cents | {s['f0_within_5_cents']:.1%} "
         f"(median {s['f0_median_abs_cents']:.1f} cents) |",
         f"| notes with all found partials within 10 cents | {s['partials_within_10_cents']:.1%} |",
+        f"| of the lowest 8 partials the reference has, missing from the model | {s['partials_missing']:.1%} |",
         f"| octave errors / unpitched where the reference is pitched | {s['octave_errors']} / "
         f"{s['unpitched_where_reference_pitched']} |",
         f"| dead keys (> 3 dB off the neighbours where the reference is not) | {len(s['dead_keys'])} |",

@@ -140,7 +140,7 @@ def test_a_decoder_damaged_after_loading_is_refused_when_its_graph_is_cut(tmp_pa
     copy = make_harmonic_bundle(tmp_path / "bundle", synthesis=SYNTHESIS)
     model = load_model(copy)
     (copy / "decoder.onnx").write_bytes(b"not a graph")
-    with pytest.raises(BundleShapeError, match="decoder.onnx: cannot cut the graph"):
+    with pytest.raises(BundleShapeError, match=r"decoder\.onnx: cannot cut the graph"):
         model.prepare_outputs(("pitch_midi", "partial_power", "noise_power"))
 
 

@@ -110,3 +110,16 @@ def test_a_missing_partial_is_not_read_off_the_slope_of_a_neighbouring_component
     errors = partial_cents(tone(45, partials=5) + stray.astype(np.float32), SR, f0)
     assert np.isnan(errors[5])
     assert errors[:5] == pytest.approx([0.0] * 5, abs=1.0)
+
+
+def test_a_bump_of_noise_where_a_partial_is_missing_is_not_read_as_that_partial():
+    """No 6th partial, only noise around it: the noise's highest bin near 6 f0 is a local
+    maximum, but no partial; the others stand far over the noise and are read in tune."""
+    f0 = midi_hz(36)
+    noise = np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.1  # 40 dB under the fundamental per bin
+    t = np.arange(SR) / SR
+    partials = [k for k in range(1, 9) if k != 6]
+    y = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t) for k in partials).astype(np.float32)
+    errors = partial_cents(y + noise, SR, f0)
+    assert np.isnan(errors[5])
+    assert errors[[k - 1 for k in partials]] == pytest.approx([0.0] * 7, abs=1.0)

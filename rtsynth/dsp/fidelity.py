@@ -22,6 +22,7 @@ TOP_DB = 40.0  # sounding = within this of the note's loudest 10 ms
 FLOOR_DB = -80.0  # log-mel floor below each note's own peak
 PARTIAL_SEARCH_CENTS = 60.0  # a partial is looked for this close to k * f0
 PARTIAL_FLOOR_DB = 45.0  # partials further below the strongest one are not measured
+PARTIAL_PROMINENCE_DB = 10.0  # a partial stands this far over the median between its neighbours
 HIGH_HZ = 11025.0
 
 
@@ -85,7 +86,9 @@ def spectrum_db(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
 def partial_cents(y: np.ndarray, sr: int, f0: float, partials: int = PARTIALS) -> np.ndarray:
     """Each of the lowest `partials` partials' position in cents from k * f0 (NaN where there
     is no peak within PARTIAL_SEARCH_CENTS, as when the band's loudest bin is its edge on a
-    slope; where it is more than PARTIAL_FLOOR_DB under the strongest; above Nyquist)."""
+    slope; where the peak is a bump of noise, less than PARTIAL_PROMINENCE_DB over the
+    spectrum's median within f0 / 2 of k * f0; where it is more than PARTIAL_FLOOR_DB under
+    the strongest; above Nyquist). A missing partial is a matter of colour, not of tuning."""
     freqs, db = spectrum_db(y, sr)
     out = np.full(partials, np.nan)
     peaks = np.full(partials, -np.inf)
@@ -95,7 +98,8 @@ def partial_cents(y: np.ndarray, sr: int, f0: float, partials: int = PARTIALS) -
             break
         band = np.flatnonzero(np.abs(cents(np.maximum(freqs, 1e-9), target)) <= PARTIAL_SEARCH_CENTS)
         i = band[np.argmax(db[band])]
-        if 0 < i < len(db) - 1 and db[i] >= max(db[i - 1], db[i + 1]):  # a peak, interpolated
+        between = np.median(db[np.abs(freqs - target) <= f0 / 2])
+        if 0 < i < len(db) - 1 and db[i] >= max(db[i - 1], db[i + 1]) and db[i] - between >= PARTIAL_PROMINENCE_DB:
             a, b, c = db[i - 1], db[i], db[i + 1]
             shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
             peaks[k - 1] = b - 0.25 * (a - c) * shift
@@ -177,6 +181,7 @@ def neighbour_deviation(levels: np.ndarray, reach: int = 3) -> np.ndarray:
 class NoteMeasures:
     f0_error_cents: float  # the model's pitch against the key's
     partial_cents: list[float]  # lowest partials against k * the key's f0 (NaN: absent)
+    reference_partial_cents: list[float]
     reference_f0_error_cents: float
     octave_error: bool  # a component at f0 / 2 within 6 dB of f0 where the reference has none
     pitched: bool  # any partial found
@@ -200,6 +205,7 @@ def measure_note(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s:
     return NoteMeasures(
         f0_error_cents=f0_error_cents(partials),
         partial_cents=[round(float(c), 2) for c in partials],
+        reference_partial_cents=[round(float(c), 2) for c in ref_partials],
         reference_f0_error_cents=f0_error_cents(ref_partials),
         octave_error=bool(octave),
         pitched=bool(np.isfinite(partials).any()),
