@@ -2,7 +2,9 @@
 engine (what `rtsynth render` does) and through the reference renderer (FluidSynth, the GM-SOL
 settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
 class in the bundle's `key_level_db`; and the same keys at every other duration class up to 2 s,
-whose level differences from the 1 s ones go to `duration_level_db`.
+whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
+also gets, from the same notes, the noise the reference has above the decoder's bands and the
+model lacks (`air_db`, rtsynth.dsp.air).
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -20,13 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, BundleSpec, read_spec, write_spec
+from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db, unresolved
 from rtsynth.dsp.fidelity import rms_db
+from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.errors import RtsynthError
 from rtsynth.export.staging import check_target, copy_files, staged_bundle
 from rtsynth.labels import INSTRUMENT_BY_NAME
 from rtsynth.render import NoteRequest, note_events
+from rtsynth.synthesis import parse_synthesis
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +63,15 @@ class Probe:
 
 @dataclass(frozen=True)
 class KeyLevel:
-    """One measured note: the model's and the reference's level (dB RMS of the sounding part)."""
+    """One measured note: the model's and the reference's level (dB RMS of the sounding part),
+    and their density in each air band (dB per kHz relative to the note's power; empty: not
+    measured)."""
 
     probe: Probe
     model_db: float
     reference_db: float
+    model_air_db: tuple[float, ...] = ()
+    reference_air_db: tuple[float, ...] = ()
 
     @property
     def difference(self) -> float:
@@ -70,8 +79,9 @@ class KeyLevel:
 
 
 def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions = CalibrationOptions()) -> Path:
-    """Write a copy of the bundle at `source` to `out` with `key_level_db` measured (added to
-    any calibration it already had, so calibrating twice refines rather than starts over)."""
+    """Write a copy of the bundle at `source` to `out` with `key_level_db`, `duration_level_db`
+    and (direct synthesis) `air_db` measured, each on top of what the bundle had, so
+    calibrating twice refines rather than starts over."""
     source, out = Path(source), Path(out)
     spec = read_spec(source)
     check_target(out, options.force)
@@ -79,10 +89,19 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     keys = [m for m in levels if m.probe.seconds == options.seconds]
     table = key_level_table(spec, keys)
     lengths = duration_level_table(spec, levels, options.seconds)
+    facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
+    calibrated = replace(spec, key_level_db=table, duration_level_db=lengths, model=facts)
+    direct = air_centres(spec, options.samplerate) is not None
+    if direct:
+        first = air_table(spec, first_air(spec, keys))
+        calibrated = replace(calibrated, air_bands_hz=list(air_bands(spec)), air_db=first)
     with staged_bundle(out, options.force) as staging:
         copy_files(source, staging)
-        facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
-        write_spec(staging, replace(spec, key_level_db=table, duration_level_db=lengths, model=facts))
+        write_spec(staging, calibrated)
+        if direct:  # the air as it plays, measured again and set once more
+            played = measure_air(staging, calibrated, keys, options.samplerate)
+            refined = air_table(spec, refined_air(spec, calibrated, keys, played))
+            write_spec(staging, replace(calibrated, air_db=refined))
     errors = np.array([m.difference for m in keys])
     log.info(
         "calibrated %d keys: level error before %.1f dB median, %.1f dB at the 95th percentile",
@@ -110,19 +129,130 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     skipped = [t for t in wanted if t not in timbres]
     if skipped:
         log.warning("not calibrated (no reference instrument): %s", ", ".join(map(str, skipped)))
-    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=options.samplerate))
-    reference = NoteSynth(replace(load_gm_config(), sample_rate=options.samplerate))
+    sr = options.samplerate
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=sr))
+    reference = NoteSynth(replace(load_gm_config(), sample_rate=sr))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
     covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
+    centres = air_centres(spec, sr)
     out = []
     for probe in tqdm(probes(spec, covered, options.seconds), desc="calibrate", unit="note"):
         velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
         ref = reference.sounding(reference_note(probe.timbre, pitch, probe.dynamics, velocity, probe.seconds))
         if ref is None:
             continue  # the SoundFont has no sample there
-        model = renderer.render(note_events(NoteRequest(pitch, velocity, probe.seconds, probe.timbre)))
-        out.append(KeyLevel(probe, rms_db(model, options.samplerate), rms_db(ref, options.samplerate)))
+        model = render_probe(renderer, spec, probe)
+        measured = KeyLevel(probe, rms_db(model, sr), rms_db(ref, sr))
+        if centres is not None and probe.seconds == options.seconds:
+            all_hz, picks = centres
+            model_air, ref_air = (tuple(band_density_db(y, sr, all_hz, picks).tolist()) for y in (model, ref))
+            measured = replace(measured, model_air_db=model_air, reference_air_db=ref_air)
+        out.append(measured)
     return out
+
+
+def air_bands(spec: BundleSpec) -> tuple[float, ...]:
+    """The bundle's air bands if it has some (a refinement keeps them), else AIR_BANDS_HZ."""
+    return tuple(spec.air_bands_hz) or AIR_BANDS_HZ
+
+
+def air_centres(spec: BundleSpec, samplerate: int) -> tuple[tuple[float, ...], slice] | None:
+    """The decoder's noise band centres, the air bands after them, and which of them are the
+    air bands; None for a bundle that plays through a mel and vocoder."""
+    synthesis = parse_synthesis(spec.synthesis)
+    if synthesis is None:
+        return None
+    decoder = synthesis.noise_bands_hz
+    air = air_bands(spec)
+    if air[0] <= decoder[-1]:
+        raise CalibrationError(f"air bands {air} must lie above the decoder's bands (up to {decoder[-1]:.0f} Hz)")
+    return (*decoder, *air), slice(len(decoder), None)  # those above Nyquist measure as none
+
+
+Densities = dict[tuple[str, str], dict[int, np.ndarray]]  # (timbre, dynamics) -> pitch index -> per band
+MAX_AIR_STEP = 4.0  # the refinement moves a band at most this many times what the first table added
+
+
+def first_air(spec: BundleSpec, keys: list[KeyLevel]) -> Densities:
+    """Each measured key's table entry: what it had plus the density the reference has and the
+    model lacks (linear, per kHz), in the bands where the key's partials are unresolved."""
+    wanted: Densities = {}
+    for m in keys:
+        if not m.model_air_db:
+            continue
+        f0 = midi_hz(int(spec.descriptors["pitch"].classes[m.probe.pitch_index]))
+        lacking = (_density(m.reference_air_db) - _density(m.model_air_db)) * unresolved(f0, air_bands(spec))
+        wanted.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = _entry(spec, m.probe) + lacking
+    return wanted
+
+
+def refined_air(before: BundleSpec, first: BundleSpec, keys: list[KeyLevel], played: list[KeyLevel]) -> Densities:
+    """Each key's entry moved along the line through what the model measured with the entry it
+    had (`keys`) and with the first table's (`played`), to where it meets the reference. A noise
+    band's density is set at its centre, but a measure over the band also hears its neighbours
+    (the decoder's band below, the other air bands), so the first table falls short or over."""
+    was = {m.probe: _density(m.model_air_db) for m in keys}
+    wanted: Densities = {}
+    for m in played:
+        old, new = _entry(before, m.probe), _entry(first, m.probe)
+        moved = _density(m.model_air_db) - was[m.probe]
+        lacking = _density(m.reference_air_db) - was[m.probe]
+        step = np.clip(lacking / np.where(moved > 0, moved, np.inf), 0.0, MAX_AIR_STEP)
+        entry = np.where(moved > 0, old + (new - old) * step, new)
+        wanted.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = entry
+    return wanted
+
+
+def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate: int) -> list[KeyLevel]:
+    """The measured keys again, with the model's air as the bundle at `bundle` plays it."""
+    from tqdm import tqdm
+
+    centres = air_centres(spec, samplerate)
+    assert centres is not None
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=samplerate))
+    out = []
+    for m in tqdm([m for m in keys if m.model_air_db], desc="calibrate air", unit="note"):
+        model = render_probe(renderer, spec, m.probe)
+        out.append(replace(m, model_air_db=tuple(band_density_db(model, samplerate, *centres).tolist())))
+    return out
+
+
+def air_table(spec: BundleSpec, wanted: Densities) -> dict[str, dict[str, list[list[float]]]]:
+    """The bundle's air table with the measured keys' entries set (never below none); keys not
+    measured take their neighbours' (interpolated in dB), timbres not measured keep theirs."""
+    n, bands = len(spec.descriptors["pitch"].classes), len(air_bands(spec))
+    table: dict[str, dict[str, list[list[float]]]] = {}
+    for timbre in spec.descriptors["timbre"].classes:
+        table[timbre] = {}
+        for dyn in spec.descriptors["dynamics"].classes:
+            rows = np.asarray(spec.air_db.get(timbre, {}).get(dyn, np.full((n, bands), AIR_SILENT_DB)))
+            found = {k: _density_db(v) for k, v in wanted.get((timbre, dyn), {}).items()}
+            if found:
+                rows = np.stack([_fill({k: v[b] for k, v in found.items()}, n) for b in range(bands)], axis=1)
+            table[timbre][dyn] = np.round(np.clip(rows, *AIR_RANGE_DB), 1).tolist()
+    return table
+
+
+def _entry(spec: BundleSpec, probe: Probe) -> np.ndarray:
+    """The bundle's air densities (linear) at a probe's timbre, dynamics and key; none without a table."""
+    rows = spec.air_db.get(probe.timbre, {}).get(probe.dynamics)
+    return _density(rows[probe.pitch_index]) if rows else np.zeros(len(air_bands(spec)))
+
+
+def _density(db: object) -> np.ndarray:
+    return density_from_db(np.asarray(db, dtype=np.float64))
+
+
+def _density_db(density: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 10 * np.log10(np.maximum(density, 10 ** (AIR_SILENT_DB / 10)))
+    return out
+
+
+def render_probe(renderer: OfflineRenderer, spec: BundleSpec, probe: Probe) -> np.ndarray:
+    """The model's note for a probe, the way `rtsynth render` plays it."""
+    pitch = int(spec.descriptors["pitch"].classes[probe.pitch_index])
+    velocity = spec.velocity_to_dynamics[probe.dynamics]
+    return renderer.render(note_events(NoteRequest(pitch, velocity, probe.seconds, probe.timbre)))
 
 
 def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:

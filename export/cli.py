@@ -64,7 +64,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "measure each key's level against the reference renderer and store it in the bundle",
         "Play every key each timbre covers at each dynamics through the offline engine and through "
         "the reference renderer (FluidSynth, GM-SOL settings) and write a copy of the bundle whose per-key level "
-        "table makes the two match. Needs the [train] extra (FluidSynth and the SoundFont).",
+        "tables make the two match and, for direct synthesis, whose air table adds the noise above 11 kHz the "
+        "model lacks. Needs the [train] extra (FluidSynth and the SoundFont).",
     )
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")
     calibrate.add_argument("--seconds", type=float, default=1.0, help="held length of each note")

@@ -14,12 +14,14 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
 
 import numpy as np
 
+from rtsynth.dsp.air import AIR_RANGE_DB
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
@@ -32,6 +34,7 @@ BUNDLE_VERSION = 1
 MAX_TUNING_CENTS = 1200.0  # a class measured more than an octave off is a failed measurement
 LOUDNESS_DB_RANGE = (-150.0, 150.0)  # peak dB of a note's mel power (shipped: 4-32): far outside is broken
 KEY_LEVEL_LIMIT_DB = 60.0  # a per-key correction larger than this is a broken calibration, not an instrument
+KEY_LEVEL_RANGE_DB = (-KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)
 MEL_FIELDS_POSITIVE = ("sample_rate", "note_seconds", "n_fft", "hop_length", "n_mels", "db_range")
 DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
@@ -99,6 +102,11 @@ class BundleSpec:
     # the same way: a note's level is its peak, and a short note of a slow-attack instrument never
     # reaches the peak a long one does, the more so played softly. Empty: not calibrated.
     duration_level_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    # noise above the decoder's top band (rtsynth.dsp.air), measured the same way: the bands'
+    # centres, and timbre -> dynamics -> per pitch class, each band's density in dB relative to
+    # the note's power per kHz. Empty: none (a mel-trained decoder has nothing above 11 kHz).
+    air_bands_hz: list[float] = field(default_factory=list)
+    air_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -145,6 +153,7 @@ class BundleSpec:
         self._check_loudness()
         self._check_key_levels()
         self._check_duration_levels()
+        self._check_air()
         for d in DESCRIPTORS:
             means = self.means(d)
             expected = (len(self.descriptors[d].classes), self.layout.dim(d))
@@ -193,12 +202,8 @@ class BundleSpec:
             return
         if not isinstance(self.key_level_db, dict):
             raise BundleShapeError("key_level_db must be a table timbre -> dynamics -> dB per pitch class")
-        n_pitches = len(self.descriptors["pitch"].classes)
-        for timbre in self.descriptors["timbre"].classes:
-            row = self.key_level_db.get(timbre)
-            for dyn in self.descriptors["dynamics"].classes:
-                values = row.get(dyn) if isinstance(row, dict) else None
-                _check_key_levels_row(f"key_level_db[{timbre!r}][{dyn!r}]", values, n_pitches)
+        for where, row in self._entries("key_level_db", self.key_level_db):
+            _check_row(where, row, len(self.descriptors["pitch"].classes), "pitch class", KEY_LEVEL_RANGE_DB)
 
     def _check_duration_levels(self) -> None:
         """Per-length levels, when calibrated: every timbre, dynamics and duration class, one
@@ -210,15 +215,32 @@ class BundleSpec:
                 "duration_level_db must be a table timbre -> dynamics -> duration class -> dB per pitch class"
             )
         n_durations, n_pitches = len(self.descriptors["duration"].classes), len(self.descriptors["pitch"].classes)
+        for where, entry in self._entries("duration_level_db", self.duration_level_db):
+            for k, row in enumerate(_rows(where, entry, n_durations, "duration class")):
+                _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", KEY_LEVEL_RANGE_DB)
+
+    def _check_air(self) -> None:
+        """Air bands, when calibrated: increasing finite centres, and for every timbre and
+        dynamics a density in range per pitch class and band."""
+        if not self.air_db and not self.air_bands_hz:
+            return
+        bands = self.air_bands_hz
+        if not isinstance(bands, list) or not bands or not all(_number(f) and f > 0 for f in bands):
+            raise BundleShapeError(f"air_bands_hz must be a list of positive frequencies, got {bands!r}")
+        if np.any(np.diff(bands) <= 0):
+            raise BundleShapeError(f"air_bands_hz must be increasing, got {bands!r}")
+        if not isinstance(self.air_db, dict):
+            raise BundleShapeError("air_db must be a table timbre -> dynamics -> dB per pitch class and band")
+        for where, entry in self._entries("air_db", self.air_db):
+            for k, row in enumerate(_rows(where, entry, len(self.descriptors["pitch"].classes), "pitch class")):
+                _check_row(f"{where}[{k}]", row, len(bands), "air band", AIR_RANGE_DB)
+
+    def _entries(self, name: str, table: dict[str, Any]) -> Iterator[tuple[str, object]]:
+        """Each timbre x dynamics entry of a calibration table, named for an error message."""
         for timbre in self.descriptors["timbre"].classes:
-            table = self.duration_level_db.get(timbre)
+            by_dynamics = table.get(timbre)
             for dyn in self.descriptors["dynamics"].classes:
-                rows = table.get(dyn) if isinstance(table, dict) else None
-                where = f"duration_level_db[{timbre!r}][{dyn!r}]"
-                if not isinstance(rows, list) or len(rows) != n_durations:
-                    raise BundleShapeError(f"{where} must hold {n_durations} rows, one per duration class")
-                for k, row in enumerate(rows):
-                    _check_key_levels_row(f"{where}[{k}]", row, n_pitches)
+                yield f"{name}[{timbre!r}][{dyn!r}]", by_dynamics.get(dyn) if isinstance(by_dynamics, dict) else None
 
     def _check_loudness(self) -> None:
         """The level of every timbre at every dynamics: a NaN here would silence every later note."""
@@ -236,13 +258,20 @@ class BundleSpec:
                     )
 
 
-def _check_key_levels_row(where: str, values: object, n_pitches: int) -> None:
-    limit = KEY_LEVEL_LIMIT_DB
-    if not isinstance(values, list) or len(values) != n_pitches:
-        raise BundleShapeError(f"{where} must be a list of {n_pitches} dB values (one per pitch class), got {values!r}")
-    wrong = [v for v in values if not _number(v) or abs(v) > limit]
+def _rows(where: str, rows: object, n: int, per: str) -> list[Any]:
+    """`rows` if it is a list of n rows, else the error naming `where`."""
+    if not isinstance(rows, list) or len(rows) != n:
+        raise BundleShapeError(f"{where} must hold {n} rows, one per {per}")
+    return rows
+
+
+def _check_row(where: str, values: object, n: int, per: str, limits: tuple[float, float]) -> None:
+    low, high = limits
+    if not isinstance(values, list) or len(values) != n:
+        raise BundleShapeError(f"{where} must be a list of {n} dB values (one per {per}), got {values!r}")
+    wrong = [v for v in values if not _number(v) or not low <= v <= high]
     if wrong:
-        raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within ±{limit:g}")
+        raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within {low:g}..{high:g}")
 
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)\s*\]")

@@ -213,11 +213,15 @@ class FrameReader:
         # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
         self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
 
-    def band_centres(self, out_rate: int) -> tuple[float, ...]:
-        """The synthesizer's bands: the bundle's, closed by a silent band above the last one
+    def band_centres(self, out_rate: int, air_hz: tuple[float, ...] = ()) -> tuple[float, ...]:
+        """The synthesizer's bands: the bundle's, then the calibrated air bands above them that
+        are below Nyquist (rtsynth.dsp.air); without air, a silent band just above the last one
         (the noise would otherwise stay flat up to Nyquist, where the decoder never trained)."""
+        air = tuple(f for f in air_hz if self.bands[-1] < f < out_rate / 2)
         top = min(out_rate / 2, self.bands[-1] * 1.05)
-        return (*self.spec.noise_bands_hz, top) if top > self.bands[-1] else self.spec.noise_bands_hz
+        if air or top <= self.bands[-1]:
+            return (*self.spec.noise_bands_hz, *air)
+        return (*self.spec.noise_bands_hz, top)
 
     def tonal(
         self, pitch_midi: float, partial_power: np.ndarray, noise_power: np.ndarray

@@ -185,6 +185,21 @@ def _key_levels(values):
     return apply
 
 
+def _air(row, bands=(11600.0, 13000.0)):
+    """bundle.json with air bands, flute's mf row at pitch class 3 replaced by `row`."""
+
+    def apply(data):
+        n = len(data["descriptors"]["pitch"]["classes"])
+        table = {
+            t: {v: [[-120.0] * len(bands) for _ in range(n)] for v in data["velocity_to_dynamics"]}
+            for t in data["loudness_db"]
+        }
+        table["flute"]["mf"][3] = row
+        return {**data, "air_bands_hz": list(bands), "air_db": table}
+
+    return apply
+
+
 def _duration_levels(values):
     """bundle.json calibrated per length, flute's mf 0.5 s row (over the pitch classes) replaced
     by `values`."""
@@ -242,6 +257,11 @@ BROKEN = {  # what is changed -> what the error must name
     "absurd key level": (_key_levels(lambda n: [90.0] * n), "key_level_db['flute']['mf']"),
     "NaN duration level": (_duration_levels(lambda n: [NAN] * n), "duration_level_db['flute']['mf'][1]"),
     "duration levels one short": (_duration_levels(lambda n: [0.0] * (n - 1)), "duration_level_db['flute']['mf'][1]"),
+    "NaN air density": (_air([-40.0, NAN]), "air_db['flute']['mf'][3] holds nan"),
+    "air density above the note": (_air([-40.0, 6.0]), "air_db['flute']['mf'][3] holds 6.0"),
+    "air densities one short": (_air([-40.0]), "air_db['flute']['mf'][3] must be a list of 2 dB values"),
+    "air bands not increasing": (_air([-40.0, -50.0], bands=(13000.0, 11600.0)), "air_bands_hz must be increasing"),
+    "air band not a frequency": (_air([-40.0, -50.0], bands=(11600.0, -1.0)), "air_bands_hz must be a list"),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from harmonic_bundle import SYNTHESIS, make_harmonic_bundle
 
 from rtsynth.bundle import BundleShapeError, read_spec, write_spec
 from rtsynth.cli import main
+from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_SILENT_DB
 from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
@@ -24,6 +26,9 @@ from rtsynth.engine.synth import create_runtime
 from rtsynth.labels import latent_slices
 from rtsynth.model import load_model
 from rtsynth.resources import default_bundle
+
+AUDIBLE_AIR_DB = -80.0  # dB per kHz under the note's power: a band the reference has something in
+air_fields = ("model_air_db", "reference_air_db")
 
 
 def pitch_error(audio: np.ndarray, sr: int, note: int, after_s: float = 0.1, until_s: float = 0.6) -> np.ndarray:
@@ -187,35 +192,89 @@ def test_a_broken_key_level_table_is_refused_naming_the_entry(tmp_path, table, m
         read_spec(bundle)
 
 
-def test_calibration_brings_each_key_to_the_reference_level(bundle, tmp_path):
+def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_khz(bundle, tmp_path):
     """`rtsynth calibrate` on one timbre: afterwards every key it measured plays at the
-    reference renderer's level, the velocity curve follows, and the other timbres are untouched."""
+    reference renderer's level, the velocity curve follows, the noise the reference has above
+    the decoder's bands (the synthetic decoder has none) sounds at the reference's density, and
+    the other timbres are untouched."""
     from rtsynth.dsp.fidelity import rms_db
     from rtsynth.export.calibration import CalibrationOptions, measure_levels
 
     out = tmp_path / "calibrated"
-    argv = ["calibrate", str(bundle), "--out", str(out), "--timbres", "oboe", "--seconds", "0.5"]
+    argv = ["calibrate", str(bundle), "--out", str(out), "--timbres", "violin", "--seconds", "0.5"]
     assert main(argv) == 0
     spec = read_spec(out)
     assert set(spec.key_level_db) == set(spec.descriptors["timbre"].classes)
     assert any(
-        abs(v) > 1.0 for v in spec.key_level_db["oboe"]["mf"]
+        abs(v) > 1.0 for v in spec.key_level_db["violin"]["mf"]
     )  # the synthetic model is not at the reference's level
     assert all(v == 0.0 for v in spec.key_level_db["flute"]["mf"])
     assert set(spec.duration_level_db) == set(spec.descriptors["timbre"].classes)
     assert not np.any(list(spec.duration_level_db["flute"].values()))
-    assert all(np.any(spec.duration_level_db["oboe"][dyn]) for dyn in ("pp", "mf", "ff"))
-    after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("oboe",)))
+    assert all(np.any(spec.duration_level_db["violin"][dyn]) for dyn in ("pp", "mf", "ff"))
+    assert spec.air_bands_hz == list(AIR_BANDS_HZ)
+    assert np.all(np.array(spec.air_db["flute"]["ff"]) == AIR_SILENT_DB)
+    after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("violin",)))
     errors = np.array([m.difference for m in after if m.probe.seconds == 0.5])
     assert len(errors) > 40 and np.max(np.abs(errors)) < 1.0
     others = np.array([m.difference for m in after if m.probe.seconds != 0.5])
     assert len(others) > 40 and np.max(np.abs(others)) < 1.0  # the per-length levels bring each to the reference's
+    model_air, ref_air = (np.array([getattr(m, f) for m in after if m.model_air_db]) for f in air_fields)
+    heard = ref_air > AUDIBLE_AIR_DB  # bands the reference has something in
+    assert heard.sum() > 20 and np.max((ref_air - model_air)[heard]) < 1.5  # no band lacks
+    assert np.median(np.abs(model_air - ref_air)[heard]) < 0.5  # (the top band hears its neighbour's slope)
     renderer = OfflineRenderer(out, EngineConfig(samplerate=48000))
     from rtsynth.render import NoteRequest, note_events
 
-    soft, loud = (rms_db(renderer.render(note_events(NoteRequest(60, v, 0.5, "oboe"))), 48000) for v in (33, 112))
+    soft, loud = (rms_db(renderer.render(note_events(NoteRequest(60, v, 0.5, "violin"))), 48000) for v in (33, 112))
     ref = {m.probe.dynamics: m.reference_db for m in after if m.probe.pitch_index == 12 and m.probe.seconds == 0.5}
     assert loud - soft == pytest.approx(ref["ff"] - ref["pp"], abs=1.0)
+
+
+def test_noise_stands_in_for_partials_only_where_the_ear_cannot_resolve_them():
+    """Calibration adds air only in bands where a key's partials lie closer than half an ERB:
+    a high note's partials up there are heard one by one, and noise would fill their gaps."""
+    from rtsynth.dsp.air import unresolved
+
+    assert unresolved(midi_hz(60), AIR_BANDS_HZ).all()  # 262 Hz apart: dense
+    assert not unresolved(midi_hz(96), AIR_BANDS_HZ).any()  # 2.1 kHz apart: each heard
+    assert unresolved(midi_hz(80), AIR_BANDS_HZ).tolist() == [False, False, False, True, True, True]
+
+
+def density_at_centres(y: np.ndarray, sr: int) -> np.ndarray:
+    """dB per kHz relative to the note's power within 1 % of each air band's centre below
+    Nyquist, where the band's gain alone sets the density (a measure over the whole band also
+    hears its neighbours)."""
+    spectrum = np.abs(np.fft.rfft(y.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(len(y), 1.0 / sr)
+    below = [f for f in AIR_BANDS_HZ if f < sr / 2]
+    per_hz = [spectrum[np.abs(freqs - f) < 0.01 * f].mean() / spectrum.sum() / (sr / len(y)) for f in below]
+    return 10 * np.log10(np.array(per_hz) * 1000.0 + 1e-30)
+
+
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_air_bands_play_at_the_tables_density_and_only_below_nyquist(bundle, tmp_path, rate):
+    """A bundle with an air table plays noise above its decoder's bands at the table's density
+    relative to the note's power; bands above the output's Nyquist are left out; the note's
+    level hardly moves. Without the table nothing sounds there."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.render import NoteRequest, note_events
+
+    spec = read_spec(bundle)
+    wanted = np.array([-30.0, -33.0, -36.0, -39.0, -42.0, -45.0])
+    n = len(spec.descriptors["pitch"].classes)
+    table = {t: {d: [[AIR_SILENT_DB] * len(AIR_BANDS_HZ)] * n for d in ("pp", "mf", "ff")} for t in spec.loudness_db}
+    table["flute"]["mf"] = [wanted.tolist()] * n
+    air = tmp_path / "air"
+    shutil.copytree(bundle, air)
+    write_spec(air, dataclasses.replace(spec, air_bands_hz=list(AIR_BANDS_HZ), air_db=table))
+    request = note_events(NoteRequest(62, spec.velocity_to_dynamics["mf"], 1.0, "flute"))
+    plain, airy = (OfflineRenderer(b, EngineConfig(samplerate=rate)).render(request) for b in (bundle, air))
+    below = np.array(AIR_BANDS_HZ) < rate / 2
+    assert below.sum() == (6 if rate == 48000 else 5)
+    assert np.max(np.abs(density_at_centres(airy, rate) - wanted[below])) < 1.0
+    assert np.all(density_at_centres(plain, rate) < wanted[below] - 40)  # without the table: nothing
+    assert abs(rms_db(airy, rate) - rms_db(plain, rate)) < 0.3
 
 
 def test_a_rerender_continues_the_note_without_a_seam(bundle):

@@ -19,12 +19,13 @@ import logging
 import numpy as np
 
 from rtsynth.bundle import BundleShapeError
+from rtsynth.dsp.air import air_gains
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.notes import NotePlan, blend_keys
+from rtsynth.engine.notes import NotePlan, air_along, blend_keys
 from rtsynth.engine.synth import FrameStream, Runtime
 from rtsynth.model import Model
 from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
@@ -46,7 +47,9 @@ class DirectRuntime(Runtime):
         self.synthesis = synthesis
         model.prepare_outputs(synthesis.outputs)
         self.reader = FrameReader(synthesis, self.mel)
-        self.bands = self.reader.band_centres(self.out_rate)
+        self.bands = self.reader.band_centres(self.out_rate, self.space.air_bands_hz)
+        # the air bands this rate plays (the last rows of the noise): their index in the bundle's
+        self.air_picks = [i for i, f in enumerate(self.space.air_bands_hz) if f in self.bands]
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
 
@@ -60,11 +63,14 @@ class DirectRuntime(Runtime):
             out[i, self.partials :] = self.reader.noise_gains(rest, len(self.bands)).T
         return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
 
-    def frame_levels_db(self, params: np.ndarray) -> np.ndarray:
-        """Each frame's power: each partial's a²/2 plus each noise band's gain² × its share."""
+    def frame_power(self, params: np.ndarray) -> np.ndarray:
+        """Each frame's mean square: each partial's a²/2 plus each noise band's gain² × its share."""
         squares = params.astype(np.float64) ** 2
-        power = 0.5 * squares[: self.partials].sum(axis=0) + self.band_power @ squares[self.partials :]
-        out: np.ndarray = 10.0 * np.log10(np.maximum(power, 1e-30))
+        out: np.ndarray = 0.5 * squares[: self.partials].sum(axis=0) + self.band_power @ squares[self.partials :]
+        return out
+
+    def frame_levels_db(self, params: np.ndarray) -> np.ndarray:
+        out: np.ndarray = 10.0 * np.log10(np.maximum(self.frame_power(params), 1e-30))
         return out
 
     def rescaled(self, params: np.ndarray, db: np.ndarray) -> np.ndarray:
@@ -72,16 +78,26 @@ class DirectRuntime(Runtime):
         return out
 
     def assemble(self, plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, float]:
-        """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it)."""
+        """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it),
+        with its air bands following its power."""
         if plan.static:
-            return keys[0], float(plan.level[0])
+            return self._with_air(keys[0], plan), float(plan.level[0])
         power, level = blend_keys(plan, keys.astype(np.float64) ** 2)  # powers: a blend has no dip
         peak = float(level.max())
-        return (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32), peak
+        params = (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32)
+        return self._with_air(params, plan), peak
+
+    def _with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
+        density = air_along(plan)
+        if density is None or not self.air_picks:
+            return params
+        out = params.copy()
+        out[-len(self.air_picks) :] = air_gains(self.frame_power(params), density[self.air_picks])
+        return out
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
-        return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}")
+        return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}{plan.air_tag}")
 
     def mixer_transpose(self, transpose: float) -> float:
         return 0.0  # the pitch is in f0; the mixer only bends

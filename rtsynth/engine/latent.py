@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from rtsynth.bundle import BundleSpec
+from rtsynth.dsp.air import AIR_SILENT_DB, density_from_db
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, LatentLayout
 
 MAX_LEVEL_EXTRAPOLATION_DB = 24.0  # velocities beyond the table: at most this far past its ends
@@ -57,6 +58,10 @@ class LatentSpace:
         self.key_level = self._by_dynamics(spec.key_level_db, (n_pitches,))  # [timbres, dynamics, pitches] dB
         # [timbres, dynamics, durations, pitches] dB
         self.duration_level = self._by_dynamics(spec.duration_level_db, (n_durations, n_pitches))
+        self.air_bands_hz = tuple(float(f) for f in spec.air_bands_hz)
+        # [timbres, dynamics, pitches, air bands] linear density per kHz (rtsynth.dsp.air)
+        air_db = self._by_dynamics(spec.air_db, (n_pitches, len(self.air_bands_hz)), AIR_SILENT_DB)
+        self.air = density_from_db(air_db) if spec.air_db else None
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -72,10 +77,12 @@ class LatentSpace:
             table[i] = [row[d] for d in self.dynamics]
         return table
 
-    def _by_dynamics(self, by_timbre: Mapping[str, Mapping[str, Any]], shape: tuple[int, ...]) -> np.ndarray:
+    def _by_dynamics(
+        self, by_timbre: Mapping[str, Mapping[str, Any]], shape: tuple[int, ...], missing: float = 0.0
+    ) -> np.ndarray:
         """A calibration table timbre -> dynamics -> values as [n_timbres, n_dynamics, *shape],
-        dynamics sorted (zero where the bundle has no entry)."""
-        table = np.zeros((len(self.timbres), len(self.dynamics), *shape))
+        dynamics sorted (`missing` where the bundle has no entry)."""
+        table = np.full((len(self.timbres), len(self.dynamics), *shape), missing)
         for i, timbre in enumerate(self.timbres):
             row = by_timbre.get(timbre, {})
             for j, dyn in enumerate(self.dynamics):
@@ -178,6 +185,16 @@ class LatentSpace:
             end = table[:, 0] if x < v[0] else table[:, -1]
             level = end + np.clip(level - end, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
         return level
+
+    def air_density(self, velocity: float, note: int) -> np.ndarray | None:
+        """Air density per timbre at this velocity and key [n_timbres, air bands] (linear in
+        velocity between the dynamics, held beyond them); None when the bundle has none."""
+        if self.air is None:
+            return None
+        key = int(np.argmin(np.abs(self.pitches - note)))
+        lo, hi, t = self.velocity_weights(velocity)
+        out: np.ndarray = (1 - t) * self.air[:, lo, key] + t * self.air[:, hi, key]
+        return out
 
     def duration_index(self, seconds: float | None) -> int:
         """The duration class a note of `seconds` plays (none given: the longest)."""

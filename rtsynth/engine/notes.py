@@ -117,6 +117,7 @@ class NotePlan:
     transpose: float
     blend: TimbreBlend | None = None  # where a key lies between timbres
     length: LengthFit | None = None
+    air: np.ndarray | None = None  # [k, air bands] density of each key (rtsynth.dsp.air); None: none
 
     @property
     def static(self) -> bool:
@@ -125,6 +126,14 @@ class NotePlan:
     @property
     def length_tag(self) -> str:
         return "" if self.length is None else self.length.tag
+
+    @property
+    def air_tag(self) -> str:
+        """Part of a cache key: the air follows the velocity even where the latent does not
+        (a model without a dynamics latent); to 1 dB."""
+        if self.air is None:
+            return ""
+        return "~" + ",".join(f"{v:.0f}" for v in 10 * np.log10(np.maximum(self.air[0], 1e-12)))
 
 
 def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: np.ndarray) -> np.ndarray:
@@ -163,7 +172,9 @@ def plan_note(
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note, spec.duration), control)
     fit = length_fit(space, spec.duration, frame_seconds, frame_s)
-    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit)
+    density = space.air_density(spec.velocity, spec.note)
+    air = None if density is None else np.clip(control[:, : space.n_timbres], 0.0, None) @ density
+    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit, air)
 
 
 def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:
@@ -206,14 +217,31 @@ def _key_times(timeline: Timeline, t0: float, t1: float, frame_s: float) -> np.n
     return ordered
 
 
+def _between_keys(plan: NotePlan) -> tuple[np.ndarray, np.ndarray]:
+    """For each frame of a moving note: the key to its left and the blend towards the next."""
+    lo = np.minimum(np.floor(plan.position).astype(np.int64), len(plan.z) - 2)
+    return lo, (plan.position - lo).astype(np.float32)
+
+
 def blend_keys(plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Key arrays [k, rows, n_frames] (mels, synthesis parameters) -> each frame's blend of
     the two keys around it [rows, n_frames], and the level (dB) of each frame."""
-    lo = np.minimum(np.floor(plan.position).astype(np.int64), len(keys) - 2)
-    t = (plan.position - lo).astype(np.float32)
+    lo, t = _between_keys(plan)
     frames = np.arange(keys.shape[2])
     blended = keys[lo, :, frames].T * (1 - t) + keys[lo + 1, :, frames].T * t
     return blended, plan.level[lo] * (1 - t) + plan.level[lo + 1] * t
+
+
+def air_along(plan: NotePlan) -> np.ndarray | None:
+    """[air bands, n_frames] the note's air density frame by frame, blended between keys as
+    their levels are; None when the bundle has no air."""
+    if plan.air is None:
+        return None
+    if plan.static:
+        return np.repeat(plan.air[0][:, None], len(plan.position), axis=1)
+    lo, t = _between_keys(plan)
+    out: np.ndarray = (plan.air[lo] * (1 - t)[:, None] + plan.air[lo + 1] * t[:, None]).T
+    return out
 
 
 def assemble(plan: NotePlan, mels: np.ndarray, db_range: float) -> tuple[np.ndarray, float]:
