@@ -91,7 +91,7 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     lengths = duration_level_table(spec, levels, options.seconds)
     facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
     calibrated = replace(spec, key_level_db=table, duration_level_db=lengths, model=facts)
-    direct = air_centres(spec, options.samplerate) is not None
+    direct = air_centres(spec) is not None
     if direct:
         first = air_table(spec, first_air(spec, keys))
         calibrated = replace(calibrated, air_bands_hz=list(air_bands(spec)), air_db=first)
@@ -134,7 +134,7 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     reference = NoteSynth(replace(load_gm_config(), sample_rate=sr))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
     covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
-    centres = air_centres(spec, sr)
+    centres = air_centres(spec)
     out = []
     for probe in tqdm(probes(spec, covered, options.seconds), desc="calibrate", unit="note"):
         velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
@@ -152,21 +152,23 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
 
 
 def air_bands(spec: BundleSpec) -> tuple[float, ...]:
-    """The bundle's air bands if it has some (a refinement keeps them), else AIR_BANDS_HZ."""
-    return tuple(spec.air_bands_hz) or AIR_BANDS_HZ
-
-
-def air_centres(spec: BundleSpec, samplerate: int) -> tuple[tuple[float, ...], slice] | None:
-    """The decoder's noise band centres, the air bands after them, and which of them are the
-    air bands; None for a bundle that plays through a mel and vocoder."""
+    """The bundle's air bands if it has some (a refinement keeps them), else those of
+    AIR_BANDS_HZ above its decoder's noise bands; none for a bundle that plays through a mel
+    and vocoder, or whose decoder's noise already reaches past them."""
     synthesis = parse_synthesis(spec.synthesis)
     if synthesis is None:
+        return ()
+    return tuple(spec.air_bands_hz) or tuple(f for f in AIR_BANDS_HZ if f > synthesis.noise_bands_hz[-1])
+
+
+def air_centres(spec: BundleSpec) -> tuple[tuple[float, ...], slice] | None:
+    """The decoder's noise band centres, the air bands after them, and which of them are the
+    air bands (those above Nyquist measure as none); None for a bundle with no air bands."""
+    synthesis = parse_synthesis(spec.synthesis)
+    if synthesis is None or not air_bands(spec):
         return None
     decoder = synthesis.noise_bands_hz
-    air = air_bands(spec)
-    if air[0] <= decoder[-1]:
-        raise CalibrationError(f"air bands {air} must lie above the decoder's bands (up to {decoder[-1]:.0f} Hz)")
-    return (*decoder, *air), slice(len(decoder), None)  # those above Nyquist measure as none
+    return (*decoder, *air_bands(spec)), slice(len(decoder), None)
 
 
 Densities = dict[tuple[str, str], dict[int, np.ndarray]]  # (timbre, dynamics) -> pitch index -> per band
@@ -207,7 +209,7 @@ def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate
     """The measured keys again, with the model's air as the bundle at `bundle` plays it."""
     from tqdm import tqdm
 
-    centres = air_centres(spec, samplerate)
+    centres = air_centres(spec)
     assert centres is not None
     renderer = OfflineRenderer(bundle, EngineConfig(samplerate=samplerate))
     out = []

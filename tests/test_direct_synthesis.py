@@ -241,6 +241,18 @@ def test_noise_stands_in_for_partials_only_where_the_ear_cannot_resolve_them():
     assert unresolved(midi_hz(80), AIR_BANDS_HZ).tolist() == [False, False, False, True, True, True]
 
 
+def test_air_bands_lie_above_the_decoders_own_noise(bundle):
+    """Calibration adds air bands only above the decoder's noise bands, and none to a bundle that
+    plays through a mel and vocoder (whose runtime has no noise bands to add them to)."""
+    from rtsynth.export.calibration import air_bands
+
+    spec = read_spec(bundle)
+    assert air_bands(spec) == AIR_BANDS_HZ
+    wide = {**SYNTHESIS, "noise_bands_hz": [100.0, 1600.0, 21000.0]}
+    assert air_bands(dataclasses.replace(spec, synthesis=wide)) == (23000.0,)
+    assert air_bands(dataclasses.replace(spec, synthesis={})) == ()
+
+
 def density_at_centres(y: np.ndarray, sr: int) -> np.ndarray:
     """dB per kHz relative to the note's power within 1 % of each air band's centre below
     Nyquist, where the band's gain alone sets the density (a measure over the whole band also
