@@ -102,6 +102,12 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
             played = measure_air(staging, calibrated, keys, options.samplerate)
             refined = air_table(spec, refined_air(spec, calibrated, keys, played))
             write_spec(staging, replace(calibrated, air_db=refined))
+            added = np.array([row for t in refined.values() for rows in t.values() for row in rows]) > AIR_SILENT_DB
+            log.info(
+                "air above %.0f Hz: %.0f %% of the key and band entries play noise",
+                air_bands(spec)[0],
+                100 * added.mean(),
+            )
     errors = np.array([m.difference for m in keys])
     log.info(
         "calibrated %d keys: level error before %.1f dB median, %.1f dB at the 95th percentile",
