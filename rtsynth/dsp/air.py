@@ -18,7 +18,7 @@ import numpy as np
 
 from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
 
-AIR_BANDS_HZ = (11600.0, 13000.0, 15000.0, 17500.0, 20500.0, 23000.0)  # the first one just above the decoder's
+AIR_BANDS_HZ = (11600.0, 13000.0, 15000.0, 17500.0, 20500.0, 23000.0)  # a 22.05 kHz-mel decoder ends at 10.9 kHz
 AIR_SILENT_DB = -120.0  # what the table holds for a band the model needs nothing added in
 AIR_RANGE_DB = (AIR_SILENT_DB, 0.0)  # a note with more than its own power per kHz up there is a broken table
 PER_KHZ = 1000.0
