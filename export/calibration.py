@@ -170,11 +170,11 @@ def air_bands(spec: BundleSpec) -> tuple[float, ...]:
 def air_centres(spec: BundleSpec) -> tuple[tuple[float, ...], slice] | None:
     """The decoder's noise band centres, the air bands after them, and which of them are the
     air bands (those above Nyquist measure as none); None for a bundle with no air bands."""
-    synthesis = parse_synthesis(spec.synthesis)
-    if synthesis is None or not air_bands(spec):
+    synthesis, air = parse_synthesis(spec.synthesis), air_bands(spec)
+    if synthesis is None or not air:
         return None
     decoder = synthesis.noise_bands_hz
-    return (*decoder, *air_bands(spec)), slice(len(decoder), None)
+    return (*decoder, *air), slice(len(decoder), None)
 
 
 Densities = dict[tuple[str, str], dict[int, np.ndarray]]  # (timbre, dynamics) -> pitch index -> per band
@@ -185,12 +185,13 @@ def first_air(spec: BundleSpec, keys: list[KeyLevel]) -> Densities:
     """Each measured key's table entry: what it had plus the density the reference has and the
     model lacks (linear, per kHz), in the bands where the key's partials are unresolved."""
     wanted: Densities = {}
+    bands = air_bands(spec)
     for m in keys:
         if not m.model_air_db:
             continue
         f0 = midi_hz(int(spec.descriptors["pitch"].classes[m.probe.pitch_index]))
-        lacking = (_density(m.reference_air_db) - _density(m.model_air_db)) * unresolved(f0, air_bands(spec))
-        wanted.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = _entry(spec, m.probe) + lacking
+        lacking = (_density(m.reference_air_db) - _density(m.model_air_db)) * unresolved(f0, bands)
+        _put(wanted, m.probe, _entry(spec, m.probe) + lacking)
     return wanted
 
 
@@ -206,9 +207,12 @@ def refined_air(before: BundleSpec, first: BundleSpec, keys: list[KeyLevel], pla
         moved = _density(m.model_air_db) - was[m.probe]
         lacking = _density(m.reference_air_db) - was[m.probe]
         step = np.clip(lacking / np.where(moved > 0, moved, np.inf), 0.0, MAX_AIR_STEP)
-        entry = np.where(moved > 0, old + (new - old) * step, new)
-        wanted.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = entry
+        _put(wanted, m.probe, np.where(moved > 0, old + (new - old) * step, new))
     return wanted
+
+
+def _put(wanted: Densities, probe: Probe, entry: np.ndarray) -> None:
+    wanted.setdefault((probe.timbre, probe.dynamics), {})[probe.pitch_index] = entry
 
 
 def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate: int) -> list[KeyLevel]:
