@@ -1,7 +1,7 @@
 """Per-key level calibration: play every key a timbre covers at each dynamics through the offline
 engine (what `rtsynth render` does) and through the reference renderer (FluidSynth, the GM-SOL
 settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
-class in the bundle's `key_level_db`; and the same keys at every other duration class up to 2 s,
+class in the bundle's `key_level_db`; and the same keys at other lengths up to 2 s (`level_lengths`),
 whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
 also gets, from the same notes, the noise the reference has above the decoder's bands and the
 model lacks (`air_db`, rtsynth.dsp.air).
@@ -15,6 +15,7 @@ part's RMS (rtsynth.dsp.fidelity.rms_db), the same measure the fidelity bench ju
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 SILENT_DB = -120.0  # a model note this quiet is broken, not soft: left for the bench to report, not amplified
 LENGTHS_UP_TO_S = 2.0  # duration classes measured; longer ones keep the longest measured one's value
+FINE_FROM_S, FINE_UP_TO_S = 0.1, 0.75  # here lengths between the classes are measured too (`level_lengths`)
+FINE_STEP_S = 0.05
+SWITCH_SIDE_S = 0.01  # measured this far each side of where the played duration class changes
 
 
 class CalibrationError(RtsynthError):
@@ -88,9 +92,9 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     levels = measure_levels(source, spec, options)
     keys = [m for m in levels if m.probe.seconds == options.seconds]
     table = key_level_table(spec, keys)
-    lengths = duration_level_table(spec, levels, options.seconds)
+    lengths, by_length = duration_level_table(spec, levels, options.seconds)
     facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
-    calibrated = replace(spec, key_level_db=table, duration_level_db=lengths, model=facts)
+    calibrated = replace(spec, key_level_db=table, duration_level_db=by_length, duration_level_s=lengths, model=facts)
     direct = air_centres(spec) is not None
     if direct:
         first = air_table(spec, first_air(spec, keys))
@@ -120,7 +124,7 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
     """Every key of every timbre the reference renderer knows, at each dynamics' velocity, at
-    `options.seconds` and every other duration class up to LENGTHS_UP_TO_S (`probes`)."""
+    `options.seconds` and at the other `level_lengths` (`probes`)."""
     from tqdm import tqdm
 
     from rtsynth.train.corpus.gm import RANGES, NoteSynth, load_gm_config, reference_note
@@ -267,13 +271,29 @@ def render_probe(renderer: OfflineRenderer, spec: BundleSpec, probe: Probe) -> n
     return renderer.render(note_events(NoteRequest(pitch, velocity, probe.seconds, probe.timbre)))
 
 
+def level_lengths(durations: tuple[float, ...]) -> list[float]:
+    """The lengths the per-length levels are measured at: every duration class up to
+    LENGTHS_UP_TO_S, and from FINE_FROM_S to FINE_UP_TO_S every FINE_STEP_S and each side of
+    where the played class changes. A short note's reference level climbs steeply with its
+    length (a slow attack cut short: violin mf -48 dB at 0.3 s, -30 at 0.5), while the model's
+    steps where the note switches class; measured at the classes alone, a fifth of the keys
+    asked 0.42 s and two thirds asked 0.33 s were over 2 dB off, the worst 13 dB."""
+    classes = sorted(float(d) for d in durations if float(d) <= LENGTHS_UP_TO_S)
+    if not classes:
+        return []
+    fine = np.arange(FINE_FROM_S, FINE_UP_TO_S, FINE_STEP_S).tolist()
+    switches = [(a + b) / 2 for a, b in itertools.pairwise(classes) if (a + b) / 2 < FINE_UP_TO_S]
+    sides = [s + d for s in switches for d in (-SWITCH_SIDE_S, SWITCH_SIDE_S)]
+    return sorted({round(x, 3) for x in (*classes, *fine, *sides)})
+
+
 def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
     """Every key of each timbre at each dynamics, at `seconds` (the key levels) and at every
-    other duration class up to LENGTHS_UP_TO_S (the per-length levels). Every key, because the model's
-    level along the keyboard is not smooth at every length (interpolating from every third key
-    left a fifth of the keys between them 2 dB off at 0.5 s); every dynamics, because how far a
-    short note falls short of a long one's level depends on how softly it is played."""
-    others = [float(d) for d in spec.vocab.duration if float(d) <= LENGTHS_UP_TO_S and float(d) != seconds]
+    other of the `level_lengths` (the per-length levels). Every key, because the model's level
+    along the keyboard is not smooth at every length (interpolating from every third key left a
+    fifth of the keys between them 2 dB off at 0.5 s); every dynamics, because how far a short
+    note falls short of a long one's level depends on how softly it is played."""
+    others = [d for d in level_lengths(spec.vocab.duration) if d != seconds]
     return [
         Probe(timbre, dyn, i, d)
         for timbre, indices in covered.items()
@@ -285,11 +305,12 @@ def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> l
 
 def duration_level_table(
     spec: BundleSpec, levels: list[KeyLevel], seconds: float
-) -> dict[str, dict[str, list[list[float]]]]:
-    """The bundle's table plus, per timbre, dynamics, duration class and key, how much more the
-    reference's level differs from the model's there than at `seconds` (0 there); interpolated
-    between the measured keys and lengths, held beyond them."""
-    durations = np.asarray(spec.vocab.duration, dtype=np.float64)
+) -> tuple[list[float], dict[str, dict[str, list[list[float]]]]]:
+    """The per-length rows' lengths, and the bundle's table (taken to those lengths) plus, per
+    timbre, dynamics, length and key, how much more the reference's level differs from the
+    model's there than at `seconds` (0 there); interpolated between the measured keys and
+    lengths, held beyond them."""
+    lengths = np.asarray(level_lengths(spec.vocab.duration), dtype=np.float64)
     n = len(spec.descriptors["pitch"].classes)
     at_base = {replace(m.probe, seconds=0.0): m.difference for m in levels if m.probe.seconds == seconds}
     found: dict[tuple[str, str], dict[float, dict[int, float]]] = {}
@@ -302,19 +323,28 @@ def duration_level_table(
     for timbre in spec.descriptors["timbre"].classes:
         table[timbre] = {}
         for dyn in spec.descriptors["dynamics"].classes:
-            rows = np.asarray(spec.duration_level_db.get(timbre, {}).get(dyn, np.zeros((len(durations), n))))
+            rows = _at_lengths(spec, spec.duration_level_db.get(timbre, {}).get(dyn), lengths)
             measured = found.get((timbre, dyn))
             if measured:
-                rows = rows + _length_change(measured, seconds, durations, n)
+                rows = rows + _length_change(measured, seconds, lengths, n)
             table[timbre][dyn] = np.round(np.clip(rows, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
-    return table
+    return lengths.tolist(), table
 
 
-def _length_change(found: dict[float, dict[int, float]], seconds: float, durations: np.ndarray, n: int) -> np.ndarray:
-    """[durations, keys] from the differences measured at some lengths and keys (0 at `seconds`)."""
+def _at_lengths(spec: BundleSpec, rows: list[list[float]] | None, lengths: np.ndarray) -> np.ndarray:
+    """[lengths, keys]: a bundle's per-length rows taken to `lengths` (interpolated, held beyond); none: zeros."""
+    n = len(spec.descriptors["pitch"].classes)
+    if rows is None:
+        return np.zeros((len(lengths), n))
+    had, values = np.asarray(spec.level_lengths), np.asarray(rows, dtype=np.float64)
+    return np.stack([np.interp(lengths, had, values[:, k]) for k in range(n)], axis=1)
+
+
+def _length_change(found: dict[float, dict[int, float]], seconds: float, lengths: np.ndarray, n: int) -> np.ndarray:
+    """[lengths, keys] from the differences measured at some lengths and keys (0 at `seconds`)."""
     measured = sorted({seconds, *found})
     rows = np.stack([_fill(found[d], n) if d in found else np.zeros(n) for d in measured])  # [lengths, keys]
-    return np.stack([np.interp(durations, measured, rows[:, k]) for k in range(n)], axis=1)
+    return np.stack([np.interp(lengths, measured, rows[:, k]) for k in range(n)], axis=1)
 
 
 def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[str, list[float]]]:

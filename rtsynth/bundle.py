@@ -98,10 +98,12 @@ class BundleSpec:
     # reference renderer by `rtsynth calibrate`: the loudness table is one level per timbre and
     # dynamics, a real instrument's level also follows the key. Empty: not calibrated.
     key_level_db: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    # timbre -> dynamics -> duration class -> dB added at each pitch class (class orders), measured
-    # the same way: a note's level is its peak, and a short note of a slow-attack instrument never
-    # reaches the peak a long one does, the more so played softly. Empty: not calibrated.
+    # timbre -> dynamics -> length -> dB added at each pitch class (class order), measured the
+    # same way: a note's level is its peak, and a short note of a slow-attack instrument never
+    # reaches the peak a long one does, the more so played softly. Empty: not calibrated. The
+    # lengths (s, increasing) are `duration_level_s`; empty: the duration classes.
     duration_level_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    duration_level_s: list[float] = field(default_factory=list)
     # noise above the decoder's top band (rtsynth.dsp.air), measured the same way: the bands'
     # centres, and timbre -> dynamics -> per pitch class, each band's density in dB relative to
     # the note's power per kHz. Empty: none (a mel-trained decoder has nothing above 11 kHz).
@@ -113,6 +115,11 @@ class BundleSpec:
     @property
     def vocab(self) -> Vocabulary:
         return Vocabulary.from_dict({d: self.descriptors[d].classes for d in DESCRIPTORS})
+
+    @property
+    def level_lengths(self) -> list[float]:
+        """The lengths (s) of the per-length level rows."""
+        return [float(s) for s in self.duration_level_s or self.descriptors["duration"].classes]
 
     def means(self, descriptor: str) -> np.ndarray:
         return np.asarray(self.descriptors[descriptor].means, dtype=np.float32)
@@ -206,17 +213,23 @@ class BundleSpec:
             _check_row(where, row, len(self.descriptors["pitch"].classes), "pitch class", KEY_LEVEL_RANGE_DB)
 
     def _check_duration_levels(self) -> None:
-        """Per-length levels, when calibrated: every timbre, dynamics and duration class, one
-        finite value per pitch class."""
+        """Per-length levels, when calibrated: increasing positive lengths, and for every timbre,
+        dynamics and length one finite value per pitch class."""
+        lengths = self.duration_level_s
+        if not isinstance(lengths, list) or not all(_number(s) and s > 0 for s in lengths):
+            raise BundleShapeError(f"duration_level_s must be a list of positive lengths (s), got {lengths!r}")
+        if np.any(np.diff(lengths) <= 0):
+            raise BundleShapeError(f"duration_level_s must be increasing, got {lengths!r}")
         if not self.duration_level_db:
             return
         if not isinstance(self.duration_level_db, dict):
             raise BundleShapeError(
-                "duration_level_db must be a table timbre -> dynamics -> duration class -> dB per pitch class"
+                "duration_level_db must be a table timbre -> dynamics -> length -> dB per pitch class"
             )
-        n_durations, n_pitches = len(self.descriptors["duration"].classes), len(self.descriptors["pitch"].classes)
+        n_lengths, n_pitches = len(self.level_lengths), len(self.descriptors["pitch"].classes)
+        what = "length of duration_level_s" if lengths else "duration class"
         for where, entry in self._entries("duration_level_db", self.duration_level_db):
-            for k, row in enumerate(_rows(where, entry, n_durations, "duration class")):
+            for k, row in enumerate(_rows(where, entry, n_lengths, what)):
                 _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", KEY_LEVEL_RANGE_DB)
 
     def _check_air(self) -> None:

@@ -200,17 +200,18 @@ def _air(row, bands=(11600.0, 13000.0)):
     return apply
 
 
-def _duration_levels(values):
-    """bundle.json calibrated per length, flute's mf 0.5 s row (over the pitch classes) replaced
-    by `values`."""
+def _duration_levels(values, lengths=None, rows=None):
+    """bundle.json calibrated per length, flute's mf row 1 (over the pitch classes) replaced by
+    `values`; the rows at `lengths` (None: one per duration class), `rows` of them (None: as many)."""
 
     def apply(data):
-        n, d = len(data["descriptors"]["pitch"]["classes"]), len(data["descriptors"]["duration"]["classes"])
+        n = len(data["descriptors"]["pitch"]["classes"])
+        d = rows or len(lengths or data["descriptors"]["duration"]["classes"])
         table = {
             t: {v: [[0.0] * n for _ in range(d)] for v in data["velocity_to_dynamics"]} for t in data["loudness_db"]
         }
         table["flute"]["mf"][1] = values(n)
-        return {**data, "duration_level_db": table}
+        return {**data, "duration_level_db": table, **({"duration_level_s": lengths} if lengths else {})}
 
     return apply
 
@@ -257,6 +258,18 @@ BROKEN = {  # what is changed -> what the error must name
     "absurd key level": (_key_levels(lambda n: [90.0] * n), "key_level_db['flute']['mf']"),
     "NaN duration level": (_duration_levels(lambda n: [NAN] * n), "duration_level_db['flute']['mf'][1]"),
     "duration levels one short": (_duration_levels(lambda n: [0.0] * (n - 1)), "duration_level_db['flute']['mf'][1]"),
+    "level lengths not increasing": (
+        _duration_levels(lambda n: [0.0] * n, lengths=[0.3, 0.25, 1.0]),
+        "duration_level_s must be increasing",
+    ),
+    "a level length not a length": (
+        _duration_levels(lambda n: [0.0] * n, lengths=[0.25, NAN, 1.0]),
+        "duration_level_s must be a list of positive lengths",
+    ),
+    "a level row short of its lengths": (
+        _duration_levels(lambda n: [0.0] * n, lengths=[0.25, 0.3, 1.0], rows=2),
+        "must hold 3 rows, one per length of duration_level_s",
+    ),
     "NaN air density": (_air([-40.0, NAN]), "air_db['flute']['mf'][3] holds nan"),
     "air density above the note": (_air([-40.0, 6.0]), "air_db['flute']['mf'][3] holds 6.0"),
     "air densities one short": (_air([-40.0]), "air_db['flute']['mf'][3] must be a list of 2 dB values"),

@@ -555,6 +555,7 @@ def test_a_killed_worker_is_replaced_by_its_standby_on_the_same_model_and_the_ne
         assert engine.controller.timbres.channels[0].point.cluster == engine.controller.space.timbre_index("oboe")
         notes = engine.counters["notes"]
         engine.submit(NoteOn(60, 0.8))
+        deadline = time.monotonic() + 60  # the standby may first finish loading the new model
         while engine.counters["notes"] == notes:
             assert time.monotonic() < deadline, "the restarted worker did not start the note"
             time.sleep(0.05)
@@ -590,6 +591,7 @@ def test_a_standby_follows_model_swaps_and_takes_over_on_the_swapped_model(bundl
         assert "a warm standby took over" in status["model_error"] and status["bundle"] == str(other.resolve())
         notes = engine.counters["notes"]
         engine.submit(NoteOn(60, 0.8))
+        deadline = time.monotonic() + 60  # the standby may first finish loading the new model
         while engine.counters["notes"] == notes:
             assert time.monotonic() < deadline, "the new worker did not start the note"
             time.sleep(0.05)

@@ -54,10 +54,11 @@ class LatentSpace:
         self.dynamics_velocity = np.asarray([spec.velocity_to_dynamics[d] for d in self.dynamics], float) / MIDI_MAX
         self.dynamics_means = spec.means("dynamics")[order]
         self.loudness = self._loudness_table(spec)  # [n_timbres, n_dynamics] dB, dynamics sorted
-        n_durations, n_pitches = len(self.durations), len(self.pitches)
+        n_pitches = len(self.pitches)
         self.key_level = self._by_dynamics(spec.key_level_db, (n_pitches,))  # [timbres, dynamics, pitches] dB
-        # [timbres, dynamics, durations, pitches] dB
-        self.duration_level = self._by_dynamics(spec.duration_level_db, (n_durations, n_pitches))
+        self.level_lengths = np.asarray(spec.level_lengths, dtype=np.float64)  # s, the rows of:
+        # [timbres, dynamics, lengths, pitches] dB
+        self.duration_level = self._by_dynamics(spec.duration_level_db, (len(self.level_lengths), n_pitches))
         self.air_bands_hz = tuple(float(f) for f in spec.air_bands_hz)
         # [timbres, dynamics, pitches, air bands] linear density per kHz (rtsynth.dsp.air)
         air_db = self._by_dynamics(spec.air_db, (n_pitches, len(self.air_bands_hz)), AIR_SILENT_DB)
@@ -156,8 +157,8 @@ class LatentSpace:
 
     def level_db(self, velocity: float, note: int | None = None, duration: float | None = None) -> np.ndarray:
         """Peak dB per timbre at this velocity [n_timbres] (and key and length, where the bundle
-        is calibrated: the pitch class nearest the key, the duration classes' values interpolated
-        at the length); extrapolated a little past the table.
+        is calibrated: the pitch class nearest the key, the per-length rows interpolated at the
+        length, a note-off's note taking the longest); extrapolated a little past the table.
 
         Between and beyond the table's velocities the level is linear in log velocity: General
         MIDI's curve (level 40·log10(v/127) dB), which the reference renderer follows, is a line
@@ -167,12 +168,13 @@ class LatentSpace:
         if note is not None:
             key = int(np.argmin(np.abs(self.pitches - note)))
             table = table + self.key_level[:, :, key]
-            if len(self.durations):
-                seconds = self.durations[-1] if duration is None else duration
-                at = float(np.interp(seconds, self.durations, np.arange(len(self.durations))))  # fractional class
+            if len(self.level_lengths):
+                lengths = self.level_lengths
+                seconds = lengths[-1] if duration is None else duration
+                at = float(np.interp(seconds, lengths, np.arange(len(lengths))))  # fractional row
                 lo = int(at)
-                hi, t = min(lo + 1, len(self.durations) - 1), at - lo
-                by_length = self.duration_level[:, :, :, key]  # [n_timbres, n_dynamics, n_durations]
+                hi, t = min(lo + 1, len(lengths) - 1), at - lo
+                by_length = self.duration_level[:, :, :, key]  # [n_timbres, n_dynamics, n_lengths]
                 table = table + (1 - t) * by_length[:, :, lo] + t * by_length[:, :, hi]
         if len(self.dynamics_velocity) == 1:
             return table[:, 0].copy()
