@@ -158,7 +158,7 @@ class LatentSpace:
     def level_db(self, velocity: float, note: int | None = None, duration: float | None = None) -> np.ndarray:
         """Peak dB per timbre at this velocity [n_timbres] (and key and length, where the bundle
         is calibrated: the pitch class nearest the key, the per-length rows interpolated at the
-        length, a note-off's note taking the longest); extrapolated a little past the table.
+        length, a held note with no length asked the longest); extrapolated a little past the table.
 
         Between and beyond the table's velocities the level is linear in log velocity: General
         MIDI's curve (level 40·log10(v/127) dB), which the reference renderer follows, is a line
