@@ -166,7 +166,7 @@ class LatentSpace:
         """
         table = self.loudness
         if note is not None:
-            key = int(np.argmin(np.abs(self.pitches - note)))
+            key = self.key_index(note)
             table = table + self.key_level[:, :, key]
             if len(self.level_lengths):
                 lengths = self.level_lengths
@@ -188,12 +188,16 @@ class LatentSpace:
             level = end + np.clip(level - end, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
         return level
 
+    def key_index(self, note: int) -> int:
+        """The pitch class a key's calibration entries are read from: the nearest one."""
+        return int(np.argmin(np.abs(self.pitches - note)))
+
     def air_density(self, velocity: float, note: int) -> np.ndarray | None:
         """Air density per timbre at this velocity and key [n_timbres, air bands] (linear in
         velocity between the dynamics, held beyond them); None when the bundle has none."""
         if self.air is None:
             return None
-        key = int(np.argmin(np.abs(self.pitches - note)))
+        key = self.key_index(note)
         lo, hi, t = self.velocity_weights(velocity)
         out: np.ndarray = (1 - t) * self.air[:, lo, key] + t * self.air[:, hi, key]
         return out
