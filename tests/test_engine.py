@@ -101,6 +101,49 @@ def test_duration_picks_nearest_class_and_midi_notes_get_the_longest(space):
     assert np.allclose(space.duration_z(1.1), space.duration_means[list(space.durations).index(1.0)])
 
 
+def test_a_squeezed_note_plays_the_mean_power_of_the_frames_it_skips():
+    """A note fitted to a third of its decoded length: past its attack each played frame holds
+    the power of the three decoded frames it covers, so one loud frame counts wherever it sits."""
+    from rtsynth.engine.notes import LengthFit, played_frames
+
+    decoded = np.full((2, 64), 0.1, dtype=np.float32)
+    fit = LengthFit(attack=4.0, source_end=40.0, target_end=16.0)
+    energies = []
+    for spike in range(8, 37):
+        arrays = decoded.copy()
+        arrays[:, spike] = 3.0
+        played = played_frames(arrays, fit, amplitudes=True)
+        assert np.array_equal(played[:, :4], arrays[:, :4]), "the attack plays as decoded"
+        energies.append(float((played[0, 4:16] ** 2).sum()))
+    # 12 played frames of the floor's power, and the spike's power (a tent 2 frames wide between
+    # frame centres) shared by the 3 frames each played one covers; read at centres it came and went
+    assert np.allclose(energies, 12 * 0.1**2 + (3.0**2 - 0.1**2) / 3, rtol=1e-3), energies
+
+
+def test_a_slightly_squeezed_note_keeps_its_release_edge():
+    """Squeezed by less than 2 no decoded frame is skipped, so the frames' mean only blurs the
+    release (2 s clarinet notes sounded 27 ms too long): it blends in from nothing at no squeeze
+    to all of it at a squeeze by 2, so the level moves smoothly with the length asked."""
+    from rtsynth.engine.notes import LengthFit, played_frames
+
+    decoded = np.zeros((1, 64), dtype=np.float32)
+    decoded[0, :40] = 1.0  # held, then a sudden release
+    frames = np.arange(64.0)
+
+    def centres(fit: LengthFit) -> np.ndarray:
+        return np.interp(np.clip(fit.source_at(frames), 0, 63), frames, decoded[0])
+
+    slight = LengthFit(attack=4.0, source_end=40.4, target_end=40.0)
+    assert np.abs(played_frames(decoded, slight, amplitudes=True)[0] - centres(slight)).max() < 0.05
+    comb = np.zeros((1, 96), dtype=np.float32)
+    comb[0, ::2] = 1.0  # every other frame loud: read at centres 2 apart, all loud or all quiet
+    levels = []
+    for source_end in (75.6, 75.8, 76.0, 76.2, 76.4):  # squeezed by 2 at 76
+        fit = LengthFit(attack=4.0, source_end=source_end, target_end=40.0)
+        levels.append(float((played_frames(comb, fit, amplitudes=True)[0, 4:40] ** 2).sum()))
+    assert np.abs(np.diff(levels)).max() < 1.0, levels
+
+
 def test_timbre_point_weights_morph_between_corners():
     n = 4
     assert np.allclose(TimbrePoint(2, (0, 1, 2, 3)).weights(n), [0, 0, 1, 0])

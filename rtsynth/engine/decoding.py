@@ -29,7 +29,8 @@ def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> li
         if plan.blend is not None:
             keys = level_of_blends(runtime, keys, plan.blend, stats)
         if plan.length is not None:
-            keys = played_frames(keys, plan.length.ending_where(runtime.frame_levels_db(keys[0])))
+            fit = plan.length.ending_where(runtime.frame_levels_db(keys[0]))
+            keys = played_frames(keys, fit, runtime.amplitude_frames)
         out.append(runtime.assemble(plan, keys))
         start += len(plan.z)
     return out

@@ -40,6 +40,7 @@ class DirectRuntime(Runtime):
     start_vocoder = HARMONIC_NOISE
     first_frames = 1
     phase_coherent = True  # phases integrated from the note's start, noise read from its own offset
+    amplitude_frames = True
 
     def __init__(self, model: Model, config: EngineConfig, synthesis: HarmonicNoiseSpec):
         # no tuning table: every key plays at its own f0 from the class nearest it

@@ -82,6 +82,7 @@ class Runtime(ABC):
     # a stream opened mid-note continues the old one's phases (a splice crossfades by amplitude);
     # else the two are unrelated (by power)
     phase_coherent: bool = False
+    amplitude_frames: bool = False  # frame parameters are amplitudes (means taken of their power), else dB-like
 
     @property
     def start_vocoder(self) -> str:
