@@ -102,6 +102,8 @@ def test_eval_on_a_held_out_cache_reports_accuracy_and_timbre_confusion(trained,
     markdown = (tmp_path / "h.md").read_text()
     assert "| timbre | " in markdown and "| flute | " in markdown and str(held_dir) in markdown
     assert report["trained_on"] == [str(run.parent / "train-cache")]
+    # the same synthetic notes with another noise draw: every timbre counts as a recording training holds
+    assert report["heard_in_training"]["timbres"] == list(held.vocab.timbre) and report["unheard_scores"] is None
 
 
 def test_a_held_out_cache_with_another_vocabulary_gets_one_error_line(trained, tmp_path, caplog):
@@ -119,3 +121,24 @@ def test_a_held_out_cache_with_another_vocabulary_gets_one_error_line(trained, t
     with caplog.at_level(logging.ERROR):
         assert main(["eval", str(run), "--on", str(tmp_path / "missing")]) == 2
     assert "no manifest.json" in caplog.records[-1].getMessage()
+
+
+def test_instruments_whose_recordings_training_holds_are_scored_apart(trained, tmp_path):
+    """Flute is played from the training recordings (another noise draw); violin and trumpet
+    from other ones (a noise floor 0.05 higher): only those two measure a new sound."""
+    run, _ = trained
+    held_dir = make_cache(tmp_path / "held", repeats=1, seed=1)
+    cache = NoteCache.load(held_dir, mmap=False)
+    other = cache.labels["timbre"] != 0
+    mels = cache.mels.copy()
+    mels[other] = np.clip(mels[other].astype(np.float32) + 0.05, 0, 1)
+    np.save(held_dir / "mels.npy", mels)
+    assert main(["eval", str(run), "--on", str(held_dir), "--out", str(tmp_path / "h"), "--checkpoint", "last"]) == 0
+    report = json.loads((tmp_path / "h.json").read_text())
+    heard = report["heard_in_training"]
+    assert heard["timbres"] == ["flute"]
+    assert heard["distance"]["flute"] < heard["below"] < heard["distance"]["violin"]
+    confusion, unheard = np.array(report["timbre_confusion"]), report["unheard_scores"]
+    assert unheard["notes"] == int(other.sum()) == confusion[1:].sum()
+    assert unheard["classifier"]["timbre"] == pytest.approx(np.trace(confusion[1:, 1:]) / confusion[1:].sum())
+    assert "already hold (median mean |Δmel|" in (tmp_path / "h.md").read_text()

@@ -109,6 +109,15 @@ def _eval_holdout(args: argparse.Namespace) -> int:
         for d in held["classifier"]
     )
     log.info("held out (%d notes, classifiers): %s -> %s", held["notes"], scores, md_path)
+    unheard = report["unheard_scores"]
+    if unheard is not None and report["heard_in_training"]["timbres"]:
+        timbre = unheard["classifier"]["timbre"]
+        log.info(
+            "timbres whose recordings training held: %s; the other %d notes: T %s",
+            ", ".join(report["heard_in_training"]["timbres"]),
+            unheard["notes"],
+            "-" if timbre is None else format(timbre, ".3f"),
+        )
     return 0
 
 

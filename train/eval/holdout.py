@@ -1,11 +1,13 @@
 """`rtsynth eval RUNDIR --on CACHE`: a trained run scored on every note of another cache.
 
 The leave-one-SoundFont-out report: a run trained on GM-SOL from some SoundFonts is scored on
-a cache prepared from one it never heard, with the same vocabulary. Each descriptor's accuracy
+a cache prepared from one it was not trained on, with the same vocabulary. Each descriptor's accuracy
 is read two ways, by the model's own classifiers on the posterior means and by a k-NN (k = 5)
 fitted on the run's training notes in that descriptor's latent, next to the same measures on
 the run's own test split, so the report shows how much of each label survives a new SoundFont.
-The timbre confusion says which instruments the new SoundFont makes the model mistake.
+The timbre confusion says which instruments the new SoundFont makes the model mistake. Where
+the held-out SoundFont plays recordings the training set holds (`heard`), the report also
+scores the other instruments alone: only they measure transfer to a new instrument sound.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.corpus.combine import soundfont_of
+from rtsynth.train.eval.heard import SAME_RECORDING, heard_timbres
 from rtsynth.train.eval.latents import SplitLatents, encode_split, subsample
 from rtsynth.train.eval.leakage import knn_accuracy
 from rtsynth.train.prep.cache import NoteCache
@@ -100,6 +103,8 @@ def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: Holdout
     held_all = encode_split(model, held, np.arange(len(held)), with_outputs=True, desc="encode held-out")
     timbres = held.vocab.timbre
     matrix = confusion(held_all, len(timbres))
+    heard = heard_timbres(held, run.cache)
+    unheard = heard.unheard_rows(held)
     return {
         "run": str(run.run_dir),
         "variant": run.config.variant,
@@ -109,6 +114,8 @@ def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: Holdout
         "held_out": {"cache": str(held.root), "sources": sources(held)},
         "held_out_scores": asdict(scores(held_all, train)),
         "own_test_scores": asdict(scores(own_test, train)),
+        "heard_in_training": {"below": SAME_RECORDING, "distance": heard.distance, "timbres": list(heard.timbres)},
+        "unheard_scores": asdict(scores(held_all.subset(unheard), train)) if len(unheard) else None,
         "train_notes_for_knn": len(train),
         "timbre_classes": list(timbres),
         "timbre_confusion": None if matrix is None else matrix.tolist(),
@@ -128,6 +135,8 @@ def _cell(value: float | None) -> str:
 
 def holdout_markdown(report: dict) -> str:
     held, own = report["held_out_scores"], report["own_test_scores"]
+    unheard = report["unheard_scores"] or {"classifier": {}, "knn": {}, "notes": 0}
+    heard = report["heard_in_training"]
     lines = [
         f"# Held-out evaluation of {report['run']} ({report['variant']}, {report['checkpoint']} checkpoint, "
         f"epoch {report['epoch']})",
@@ -135,22 +144,37 @@ def holdout_markdown(report: dict) -> str:
         f"Trained on: {', '.join(report['trained_on'])}. Held out: {', '.join(report['held_out']['sources'])} "
         f"({held['notes']} notes, cache {report['held_out']['cache']}).",
         "",
-        "| descriptor | classifier, held out | k-NN (k=5), held out | classifier, own test | k-NN, own test |",
-        "|---|---|---|---|---|",
+        f"Instruments whose recordings the training notes already hold (median mean |Δmel| to the nearest "
+        f"training note of the same labels under {heard['below']}): {', '.join(heard['timbres']) or 'none'}. "
+        f"The columns *not heard* score the other instruments' {unheard['notes']} notes alone.",
+        "",
+        "| descriptor | classifier, held out | k-NN (k=5), held out | classifier, not heard | k-NN, not heard "
+        "| classifier, own test | k-NN, own test |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {d} | {_cell(held['classifier'][d])} | {_cell(held['knn'][d])} | "
-        f"{_cell(own['classifier'][d])} | {_cell(own['knn'][d])} |"
+        f"| {d} | {_cell(held['classifier'][d])} | {_cell(held['knn'][d])} | {_cell(unheard['classifier'].get(d))} "
+        f"| {_cell(unheard['knn'].get(d))} | {_cell(own['classifier'][d])} | {_cell(own['knn'][d])} |"
         for d in DESCRIPTORS
     ]
-    timbres = report["timbre_classes"]
     if report["timbre_confusion"] is None:
         return "\n".join([*lines, "", "The model has no timbre classifier: no confusion matrix."]) + "\n"
-    lines += ["", "## Timbre confusion on the held-out notes (rows: true, columns: predicted)", ""]
-    lines += ["| true \\ predicted | " + " | ".join(timbres) + " | recall |", "|---" * (len(timbres) + 2) + "|"]
-    for name, row in zip(timbres, report["timbre_confusion"]):
-        lines.append(f"| {name} | " + " | ".join(str(c) for c in row) + f" | {_cell(report['timbre_recall'][name])} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *_confusion_lines(report)]) + "\n"
+
+
+def _confusion_lines(report: dict) -> list[str]:
+    timbres, distance = report["timbre_classes"], report["heard_in_training"]["distance"]
+    lines = ["", "## Timbre confusion on the held-out notes (rows: true, columns: predicted)", ""]
+    lines += [
+        "| true \\ predicted | " + " | ".join(timbres) + " | recall | nearest training render |",
+        "|---" * (len(timbres) + 3) + "|",
+    ]
+    for name, row in zip(timbres, report["timbre_confusion"], strict=True):
+        lines.append(
+            f"| {name} | " + " | ".join(str(c) for c in row) + f" | {_cell(report['timbre_recall'][name])} "
+            f"| {_cell(distance[name])} |"
+        )
+    return lines
 
 
 def write_holdout(report: dict, out_stem: Path) -> tuple[Path, Path]:
