@@ -91,7 +91,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_holdout(args: argparse.Namespace) -> int:
-    from rtsynth.train.eval.holdout import HoldoutOptions, evaluate_holdout, write_holdout
+    from rtsynth.train.eval.holdout import HoldoutOptions, evaluate_holdout, score_text, write_holdout
     from rtsynth.train.eval.names import SYMBOL
     from rtsynth.train.prep.cache import CacheError
     from rtsynth.train.runs import RunError
@@ -104,19 +104,15 @@ def _eval_holdout(args: argparse.Namespace) -> int:
         return 2
     _, md_path = write_holdout(report, args.out or args.run_dir / f"holdout-{args.on.resolve().name}")
     held = report["held_out_scores"]
-    scores = " ".join(
-        f"{SYMBOL[d]} {'-' if held['classifier'][d] is None else format(held['classifier'][d], '.3f')}"
-        for d in held["classifier"]
-    )
+    scores = " ".join(f"{SYMBOL[d]} {score_text(held['classifier'][d])}" for d in held["classifier"])
     log.info("held out (%d notes, classifiers): %s -> %s", held["notes"], scores, md_path)
     unheard = report["unheard_scores"]
     if unheard is not None and report["heard_in_training"]["timbres"]:
-        timbre = unheard["classifier"]["timbre"]
         log.info(
             "timbres whose recordings training held: %s; the other %d notes: T %s",
             ", ".join(report["heard_in_training"]["timbres"]),
             unheard["notes"],
-            "-" if timbre is None else format(timbre, ".3f"),
+            score_text(unheard["classifier"]["timbre"]),
         )
     return 0
 

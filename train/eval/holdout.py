@@ -129,7 +129,8 @@ def _ratio(part: int, whole: int) -> float | None:
     return float(part / whole) if whole else None
 
 
-def _cell(value: float | None) -> str:
+def score_text(value: float | None) -> str:
+    """A score as the report and the log print it (three decimals, '-' where the model lacks it)."""
     return "-" if value is None else f"{value:.3f}"
 
 
@@ -152,11 +153,10 @@ def holdout_markdown(report: dict) -> str:
         "| classifier, own test | k-NN, own test |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [
-        f"| {d} | {_cell(held['classifier'][d])} | {_cell(held['knn'][d])} | {_cell(unheard['classifier'].get(d))} "
-        f"| {_cell(unheard['knn'].get(d))} | {_cell(own['classifier'][d])} | {_cell(own['knn'][d])} |"
-        for d in DESCRIPTORS
-    ]
+    for d in DESCRIPTORS:
+        cells = [held["classifier"][d], held["knn"][d], unheard["classifier"].get(d), unheard["knn"].get(d)]
+        cells += [own["classifier"][d], own["knn"][d]]
+        lines.append(f"| {d} | " + " | ".join(score_text(c) for c in cells) + " |")
     if report["timbre_confusion"] is None:
         return "\n".join([*lines, "", "The model has no timbre classifier: no confusion matrix."]) + "\n"
     return "\n".join([*lines, *_confusion_lines(report)]) + "\n"
@@ -171,8 +171,8 @@ def _confusion_lines(report: dict) -> list[str]:
     ]
     for name, row in zip(timbres, report["timbre_confusion"], strict=True):
         lines.append(
-            f"| {name} | " + " | ".join(str(c) for c in row) + f" | {_cell(report['timbre_recall'][name])} "
-            f"| {_cell(distance[name])} |"
+            f"| {name} | " + " | ".join(str(c) for c in row) + f" | {score_text(report['timbre_recall'][name])} "
+            f"| {score_text(distance[name])} |"
         )
     return lines
 
