@@ -204,6 +204,15 @@ def test_the_shelf_render_brightens_loud_notes_below_full_scale(tmp_path):
     assert loudest < 32767 / 32768, "the brightest note clipped"
 
 
+def test_the_plain_render_keeps_the_soft_notes_highs(tmp_path):
+    """The gm-sol-plain config: no dynamics colour, so a pp note keeps the upper partials that the
+    default render's low-pass at 2 x f0 takes away; ff is the same in both."""
+    plain, _ = _rendered_share_above("gm-sol-plain.toml", 2400, tmp_path / "plain")
+    coloured, _ = _rendered_share_above("gm-sol.toml", 2400, tmp_path / "default")
+    assert plain["pp"] > 100 * coloured["pp"], (plain, coloured)
+    assert plain["ff"] == pytest.approx(coloured["ff"], rel=1e-6)
+
+
 def test_lowpass_settings_are_checked():
     with pytest.raises(gm.GmRenderError, match="lowpass_harmonics"):
         gm.GmRenderConfig(lowpass_harmonics=(2.0, -1.0, 0.0)).validated()
