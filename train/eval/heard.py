@@ -34,18 +34,25 @@ class Heard:
 
 
 def nearest_renders(held: NoteCache, train: NoteCache) -> np.ndarray:
-    """[len(held)] mean |Δmel| to the closest training note with the same labels (inf: none)."""
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, key in enumerate(zip(*(train.labels[d].tolist() for d in MATCHED_BY), strict=True)):
-        groups.setdefault(key, []).append(i)
+    """[len(held)] mean |Δmel| to the closest training note with the same labels (inf: none).
+    Each label group's training mels are read once, for all the held-out notes that share it."""
+    train_groups, held_groups = _groups(train), _groups(held)
     out = np.full(len(held), np.inf)
-    for i, key in enumerate(zip(*(held.labels[d].tolist() for d in MATCHED_BY), strict=True)):
-        rows = groups.get(key)
+    for key, mine in held_groups.items():
+        rows = train_groups.get(key)
         if rows:
-            mine = np.asarray(held.mels[i], dtype=np.float32)
             theirs = np.asarray(train.mels[rows], dtype=np.float32)
-            out[i] = float(np.abs(theirs - mine).mean(axis=(1, 2)).min())
+            for i in mine:
+                out[i] = float(np.abs(theirs - np.asarray(held.mels[i], dtype=np.float32)).mean(axis=(1, 2)).min())
     return out
+
+
+def _groups(cache: NoteCache) -> dict[tuple[int, ...], list[int]]:
+    """Note indices by their MATCHED_BY labels."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, key in enumerate(zip(*(cache.labels[d].tolist() for d in MATCHED_BY), strict=True)):
+        groups.setdefault(key, []).append(i)
+    return groups
 
 
 def heard_timbres(held: NoteCache, train: NoteCache) -> Heard:
