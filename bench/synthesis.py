@@ -7,7 +7,7 @@ first chunk (what a note-on waits for), then the rest in the engine's chunk size
 first-chunk CPU ms (decode, then the synthesis alone), real-time factor per voice (note
 seconds / CPU seconds) and what it means in voices per core.
 
-    python bench/synthesis.py [--bundle DIR] [--keys 6] [--samplerate 48000]
+    python bench/synthesis.py [--bundle DIR] [--keys 6] [--samplerate 48000] [--gap SECONDS]
 Prints a table and writes bench/results/synthesis.json.
 """
 
@@ -76,18 +76,22 @@ def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int) -> dict[str
     }
 
 
-def measure(runtime: Runtime, keys: int, chunk_frames: int) -> dict[str, float | str]:
+def measure(runtime: Runtime, keys: int, chunk_frames: int, gap: float = 0.0) -> dict[str, float | str]:
     from tqdm import tqdm
 
     played = notes(runtime, keys)
     runtime.warm_up()  # as the engine does before it plays: every key's tables built
     cost(runtime, *played[0], chunk_frames)  # first runs (onnxruntime, FFT plans) are slow
-    rows = [cost(runtime, timbre, key, chunk_frames) for timbre, key in tqdm(played, desc=runtime.vocoder_name)]
+    rows = []
+    for timbre, key in tqdm(played, desc=runtime.vocoder_name):
+        time.sleep(gap)  # idle between notes, as a player leaves it: the caches go cold
+        rows.append(cost(runtime, timbre, key, chunk_frames))
     note_s = runtime.note_samples / runtime.out_rate
     rtf = np.array([note_s / r["note_cpu_s"] for r in rows])
     return {
         "path": runtime.vocoder_name,
         "notes": len(rows),
+        "gap_s": gap,
         "decode_ms_p50": float(np.median([r["decode_ms"] for r in rows])),
         "first_chunk_ms_p50": float(np.median([r["first_chunk_ms"] for r in rows])),
         "first_chunk_ms_p99": float(np.percentile([r["first_chunk_ms"] for r in rows], 99)),
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, default=default_bundle())
     parser.add_argument("--keys", type=int, default=6, help="keys per timbre, spread over its range")
     parser.add_argument("--samplerate", type=int, default=48000)
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds idle before each note")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     config = EngineConfig(samplerate=args.samplerate)
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         synthesis = parse_synthesis(model.spec.synthesis)
         assert synthesis is not None
         runtimes.insert(0, DirectRuntime(model, config, synthesis))
-    results = [measure(r, args.keys, config.chunk_frames) for r in runtimes]
+    results = [measure(r, args.keys, config.chunk_frames, args.gap) for r in runtimes]
     print(f"{'path':<16}{'decode ms':>11}{'first chunk ms p50/p99':>25}{'x real time p50 (min)':>24}")
     for r in results:
         print(

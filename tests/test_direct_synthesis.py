@@ -19,9 +19,14 @@ from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_SILENT_DB
 from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
+from rtsynth.engine.channels import ChannelState
 from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.counters import Counters
+from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.direct import DirectRuntime
 from rtsynth.engine.events import MorphCorner, MorphPosition, NoteOff, NoteOn, SelectTimbre
+from rtsynth.engine.mixer import VoiceBank
+from rtsynth.engine.notes import NoteSpec, plan_note
 from rtsynth.engine.synth import create_runtime
 from rtsynth.labels import latent_slices
 from rtsynth.model import load_model
@@ -371,3 +376,30 @@ def test_the_engine_builds_every_keys_noise_shares_before_it_plays():
         z[latent_slices()["timbre"]] = runtime.space.timbre_means[runtime.space.timbre_index(timbre)]
         runtime.decode(z[None])
     assert runtime.reader.bins._known.keys() == known.keys()
+
+
+@pytest.mark.parametrize("duration", [None, 1.0, 0.03])
+def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(duration):
+    """A new note goes to the mixer once its frames 0 and 1 are read, the rest read after: its
+    samples are those of the note decoded whole, air bands and length fit included. A note so
+    short that the fit reaches its first frames is decoded whole."""
+    runtime = create_runtime(load_model(default_bundle()), EngineConfig(samplerate=48000))
+    space, stats = runtime.space, Counters(VoiceBank(1, 16))
+    spec = NoteSpec(0, 0, 67, 0.55, duration, space.timbre_index("flute"), 0.0, 0.0, 0)
+    plan = plan_note(spec, ChannelState.fresh(space).timeline, space, runtime.frame_seconds, runtime.mel.n_frames)
+    assert plan.air is not None  # the shipped model has air bands
+    ((params, peak),) = decode_plans(runtime, [plan], stats)
+    whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)
+    heads = runtime.heads([plan], [67])
+    if duration == 0.03:
+        assert heads is None
+        return
+    assert heads is not None
+    (head,) = heads
+    first = head.first(256)
+    assert len(first) == 256 and head.peak_db == peak
+    finished = head.finish(stats)
+    rest = head.stream.advance_to(runtime.note_samples, 16)
+    np.testing.assert_allclose(finished, params, rtol=1e-5, atol=1e-7)
+    started = np.concatenate([first, rest])
+    assert np.max(np.abs(started - whole)) < 1e-5 * np.max(np.abs(whole))

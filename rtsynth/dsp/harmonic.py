@@ -158,7 +158,8 @@ def _steady_partials(
     step = 2 * np.pi * f0 / sample_rate
     k = _below_nyquist(f0, frames.amplitudes.shape[1], sample_rate)
     fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
-    amplitudes = (np.asarray(frames.amplitudes)[:, : len(k)] * fade).astype(np.float32)
+    first = int(left[0])  # only the frames this span reads: a short span of a long note costs little
+    amplitudes = (np.asarray(frames.amplitudes)[first : int(right[-1]) + 1, : len(k)] * fade).astype(np.float32)
     table = _rotations(step, len(k))  # its first note at this f0 makes it
     out = np.empty(len(left))
     for start in range(0, len(left), STEADY_BLOCK):
@@ -167,8 +168,8 @@ def _steady_partials(
         for run in _segments(left[start : start + STEADY_BLOCK]):
             rows = table[run]
             here = slice(start + run.start, start + run.stop)
-            lo = rows @ (np.tile(amplitudes[left[here.start]], 2) * turn)
-            hi = rows @ (np.tile(amplitudes[right[here.start]], 2) * turn)
+            lo = rows @ (np.tile(amplitudes[left[here.start] - first], 2) * turn)
+            hi = rows @ (np.tile(amplitudes[right[here.start] - first], 2) * turn)
             out[here] = lo + t[here] * (hi - lo)
     return out, float((phase0 + len(left) * step) % (2 * np.pi))
 

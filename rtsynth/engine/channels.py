@@ -45,6 +45,9 @@ class Timeline:
     def at(self, t: np.ndarray | float) -> np.ndarray:
         """Control vector(s) at time(s) t: [dim] for a scalar, [len(t), dim] for an array."""
         times = np.atleast_1d(np.asarray(t, dtype=np.float64))
+        if times.min() >= self.times[-1]:  # past its last move, the usual case: a new note's plan asks thrice
+            rest: np.ndarray = self.values[-1] if np.ndim(t) == 0 else np.repeat(self.values[-1:], len(times), axis=0)
+            return rest.copy()
         right = np.searchsorted(self.times, times, side="right")
         hi = np.minimum(right, len(self.times) - 1)
         lo = np.maximum(right - 1, 0)

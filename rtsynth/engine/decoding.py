@@ -25,15 +25,20 @@ def decode_plans(runtime: Runtime, plans: list[NotePlan], stats: Counters) -> li
     stats.add("decodes", decodes)
     out, start = [], 0
     for plan in plans:
-        keys = mels[start : start + len(plan.z)]
-        if plan.blend is not None:
-            keys = level_of_blends(runtime, keys, plan.blend, stats)
-        if plan.length is not None:
-            fit = plan.length.ending_where(runtime.frame_levels_db(keys[0]))
-            keys = played_frames(keys, fit, runtime.amplitude_frames)
-        out.append(runtime.assemble(plan, keys))
+        out.append(finish_plan(runtime, plan, mels[start : start + len(plan.z)], stats))
         start += len(plan.z)
     return out
+
+
+def finish_plan(runtime: Runtime, plan: NotePlan, keys: np.ndarray, stats: Counters) -> tuple[np.ndarray, float]:
+    """A plan's decoded keys -> its parameters and peak level: levels between timbres, the
+    length fit, then the runtime's assembly."""
+    if plan.blend is not None:
+        keys = level_of_blends(runtime, keys, plan.blend, stats)
+    if plan.length is not None:
+        fit = plan.length.ending_where(runtime.frame_levels_db(keys[0]))
+        keys = played_frames(keys, fit, runtime.amplitude_frames)
+    return runtime.assemble(plan, keys)
 
 
 def level_of_blends(runtime: Runtime, keys: np.ndarray, blend: TimbreBlend, stats: Counters) -> np.ndarray:

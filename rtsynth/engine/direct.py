@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,9 +25,11 @@ from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepa
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
+from rtsynth.engine.counters import Counters
+from rtsynth.engine.decoding import finish_plan
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NotePlan, air_along, blend_keys
-from rtsynth.engine.synth import FrameStream, Runtime
+from rtsynth.engine.synth import FrameStream, NoteHead, Runtime
 from rtsynth.model import Model
 from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
 from rtsynth.vocoder.loudness import level_gain
@@ -56,13 +59,33 @@ class DirectRuntime(Runtime):
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
+        out = self.blank(len(z))
+        for i, outputs in enumerate(self._outputs(z)):
+            self.read(outputs, out[i], slice(None))
+        return out
+
+    def heads(self, plans: list[NotePlan], notes: list[int]) -> list[NoteHead] | None:
+        """New notes that can start on their first frames (see `HarmonicHead`), one decoder run
+        for all; None unless every plan is a static note whose first frames play as decoded."""
+        if not all(_starts_as_decoded(plan) for plan in plans):
+            return None
+        outputs = self._outputs(np.concatenate([plan.z for plan in plans]))
+        return [HarmonicHead(self, plan, out, note) for plan, out, note in zip(plans, outputs, notes, strict=True)]
+
+    def _outputs(self, z: np.ndarray) -> list[DecoderOutputs]:
         pitch, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs)
-        out = np.empty((len(z), self.partials + len(self.bands), self.mel.n_frames), np.float32)
-        for i in range(len(z)):
-            tonal, rest = self.reader.tonal(float(pitch[i]), partials[i], noise[i])
-            out[i, : self.partials] = self.reader.amplitudes(tonal)
-            out[i, self.partials :] = self.reader.noise_gains(rest, len(self.bands)).T
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+        return [DecoderOutputs(float(pitch[i]), partials[i], noise[i]) for i in range(len(z))]
+
+    def blank(self, keys: int) -> np.ndarray:
+        return np.zeros((keys, self.partials + len(self.bands), self.mel.n_frames), np.float32)
+
+    def read(self, outputs: DecoderOutputs, out: np.ndarray, frames: slice) -> None:
+        """One latent's outputs -> its amplitudes and noise gains at `frames` (each frame is read
+        on its own, so a note can be read a span at a time)."""
+        tonal, rest = self.reader.tonal(outputs.pitch, outputs.partials[:, frames], outputs.noise[:, frames])
+        out[: self.partials, frames] = self.reader.amplitudes(tonal)
+        out[self.partials :, frames] = self.reader.noise_gains(rest, len(self.bands)).T
+        np.nan_to_num(out[:, frames], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
     def frame_power(self, params: np.ndarray) -> np.ndarray:
         """Each frame's mean square: each partial's a²/2 plus each noise band's gain² × its share."""
@@ -82,13 +105,13 @@ class DirectRuntime(Runtime):
         """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it),
         with its air bands following its power."""
         if plan.static:
-            return self._with_air(keys[0], plan), float(plan.level[0])
+            return self.with_air(keys[0], plan), float(plan.level[0])
         power, level = blend_keys(plan, keys.astype(np.float64) ** 2)  # powers: a blend has no dip
         peak = float(level.max())
         params = (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32)
-        return self._with_air(params, plan), peak
+        return self.with_air(params, plan), peak
 
-    def _with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
+    def with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
         density = air_along(plan)
         if density is None or not self.air_picks:
             return params
@@ -136,18 +159,32 @@ class DirectStream(FrameStream):
     vocoder_name = HARMONIC_NOISE
 
     def __init__(self, runtime: DirectRuntime, params: np.ndarray, peak_db: float, start_frame: int, note: int):
-        self.runtime, self.mel, self.peak_db = runtime, params, peak_db
-        k = runtime.partials
-        f0 = midi_hz(note)
-        amplitudes = params[:k].T
-        if runtime.synthesis.max_partial_hz is not None:
-            amplitudes = amplitudes * (np.arange(1, k + 1) * f0 <= runtime.synthesis.max_partial_hz)
-        frames = SynthFrames(np.full(params.shape[1], f0), amplitudes, params[k:].T, runtime.frame_seconds)
+        self.runtime, self.mel, self.peak_db, self.f0 = runtime, params, peak_db, midi_hz(note)
         self.frame = start_frame
         self.start = self.written = runtime.sample_of(start_frame)
-        self._synth = HarmonicStream(frames, runtime.out_rate, runtime.bands, self.start, seed=note)
+        self._synth = HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, self.start, seed=note)
         self._gain = np.float32(level_gain(peak_db))
         self.done = False
+
+    def _frames(self, params: np.ndarray) -> SynthFrames:
+        k, runtime = self.runtime.partials, self.runtime
+        amplitudes = params[:k].T
+        if runtime.synthesis.max_partial_hz is not None:
+            amplitudes = amplitudes * (np.arange(1, k + 1) * self.f0 <= runtime.synthesis.max_partial_hz)
+        return SynthFrames(np.full(params.shape[1], self.f0), amplitudes, params[k:].T, runtime.frame_seconds)
+
+    def update(self, params: np.ndarray) -> None:
+        """Play on from these parameters: the same note with more of its frames read (the
+        frames already played are the same in both)."""
+        self.mel = params
+        self._synth.frames = self._frames(params)
+
+    def head(self, samples: int) -> np.ndarray:
+        """The first `samples` (they stay inside the first frame); `advance` goes on from them."""
+        samples = min(samples, self.runtime.sample_of(1) - 1 - (self.written - self.start))
+        out: np.ndarray = self._synth.render(max(0, samples)) * self._gain
+        self.written += len(out)
+        return out
 
     @property
     def gain(self) -> float:
@@ -167,3 +204,44 @@ class DirectStream(FrameStream):
 
     def close(self) -> None:
         self.done = True
+
+
+HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1
+
+
+@dataclass(frozen=True)
+class DecoderOutputs:
+    """One latent's synthesis outputs as the decoder gives them (powers)."""
+
+    pitch: float  # MIDI
+    partials: np.ndarray  # [K, n_frames]
+    noise: np.ndarray  # [n_mels, n_frames]
+
+
+def _starts_as_decoded(plan: NotePlan) -> bool:
+    """A static note whose first frames neither a timbre blend nor the length fit changes."""
+    return plan.static and plan.blend is None and (plan.length is None or plan.length.attack >= HEAD_FRAMES)
+
+
+class HarmonicHead:
+    """A new note started on its first frames: the decoder's outputs are read into synthesis
+    parameters for frames 0 and 1 only, the note goes to the mixer, and the other frames are
+    read after (`finish`). Reading all of them first held every new note back by half a ms."""
+
+    def __init__(self, runtime: DirectRuntime, plan: NotePlan, outputs: DecoderOutputs, note: int):
+        self.runtime, self.plan, self.outputs = runtime, plan, outputs
+        self._params = runtime.blank(1)[0]
+        runtime.read(outputs, self._params, slice(0, HEAD_FRAMES))
+        self.peak_db = float(plan.level[0])
+        self.stream = DirectStream(runtime, runtime.with_air(self._params, plan), self.peak_db, 0, note)
+
+    def first(self, samples: int) -> np.ndarray:
+        return self.stream.head(samples)
+
+    def finish(self, stats: Counters) -> np.ndarray:
+        """Read the other frames, hand them to the stream; the note's whole parameters (as
+        `decode_plans` gives them)."""
+        self.runtime.read(self.outputs, self._params, slice(HEAD_FRAMES, None))
+        params, _ = finish_plan(self.runtime, self.plan, self._params[None], stats)
+        self.stream.update(params)
+        return params

@@ -1,6 +1,7 @@
 """Starting notes: plan, take audio or a mel from the cache or one batched decode, render the
-first frames into a free slot and tell the mixer the sample to start on. Runs on its own thread
-in the worker process, so a new note never waits behind a long vocoding step."""
+first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
+soon as the first two frames are read, the rest read after). Runs on its own thread in the
+worker process, so a new note never waits behind a long vocoding step."""
 
 from __future__ import annotations
 
@@ -22,22 +23,28 @@ from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, plan_note
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import write
-from rtsynth.engine.synth import AudioStream, CachedStream, Runtime
+from rtsynth.engine.synth import AudioStream, CachedStream, NoteHead, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable, send_to_mixer
 
 log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 5.0  # a flood must not become a flood of warnings
+# what a note started on its first frames plays before the rest of it is read: enough for that
+# read to run late by a few blocks
+HEAD_BLOCKS = 4
+HEAD_S = 0.010
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a note's audio comes from: whole cached audio, or a mel still to vocode."""
+    """Where a note's audio comes from: whole cached audio, a mel still to vocode, or a note
+    started on its first frames (`head`, read whole once the note went to the mixer)."""
 
     audio: np.ndarray | None
     mel: np.ndarray | None
     peak_db: float
     key: CacheKey | None  # cache key of a static note
+    head: NoteHead | None = None
 
 
 class NoteStarter:
@@ -54,6 +61,7 @@ class NoteStarter:
         self.bank, self.table, self.scheduler, self.cache = bank, table, scheduler, cache
         self.stats, self.config, self.clock = stats, config, clock
         self.lead = config.lead_ms * 1e-3
+        self.head_samples = max(HEAD_BLOCKS * config.blocksize, round(HEAD_S * config.samplerate))
         self.idle = threading.Event()  # cleared while notes are being started: the main loop waits
         self.idle.set()
         self._quiet_until = 0.0
@@ -95,53 +103,80 @@ class NoteStarter:
             plan_note(s, timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames) for s in fresh
         ]
         sources = self._sources(plans, fresh, runtime)
-        for spec, plan, source in zip(fresh, plans, sources, strict=True):
-            self._launch(spec, plan, source, runtime, began)
-        for source in sources:  # after the first chunks went out: copying a mel takes ms
-            if source.mel is not None and source.key is not None:
-                self.cache.put_mel(source.key, source.mel)
+        started = [self._launch(*note, runtime, began) for note in zip(fresh, plans, sources, strict=True)]
+        for voice, source in zip(started, sources, strict=True):  # after every first chunk went out
+            mel = source.mel
+            if voice is not None and source.head is not None:
+                mel = self._finish(voice, source.head, runtime)
+            if voice is not None:
+                with self.table.lock:
+                    self.table.voices[voice.slot] = voice
+            if mel is not None and source.key is not None:  # copying a mel takes ms
+                self.cache.put_mel(source.key, mel)
 
     def _sources(self, plans: list[NotePlan], specs: list[NoteSpec], runtime: Runtime) -> list[Source]:
-        """For each plan: cached full audio, or its mel (from the cache or one batched decode)."""
+        """For each plan: cached full audio, its mel (from the cache or one batched decode), or
+        a note to start on its first frames."""
         keys = [runtime.note_key(p, s.note) if p.static else None for p, s in zip(plans, specs, strict=True)]
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
-        decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
+        heads = runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing]) if missing else None
+        if heads is not None:
+            self.stats.add("decodes", len(heads))
+            started, decoded = dict(zip(missing, heads, strict=True)), {}
+        else:
+            started = {}
+            decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
         sources = []
         for i, (plan, key, entry) in enumerate(zip(plans, keys, entries, strict=True)):
             if entry is not None:
-                sources.append(
-                    Source(entry.audio, None if entry.audio is not None else entry.mel, float(plan.level[0]), key)
-                )
+                mel = None if entry.audio is not None else entry.mel
+                sources.append(Source(entry.audio, mel, float(plan.level[0]), key))
+            elif i in started:
+                sources.append(Source(None, None, started[i].peak_db, key, started[i]))
             else:
-                mel, peak = decoded[i]
-                sources.append(Source(None, mel, peak, key))
+                sources.append(Source(None, *decoded[i], key))
         return sources
 
-    def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: Runtime, began: float) -> None:
+    def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: Runtime, began: float) -> Voice | None:
+        """Its first chunk into a free slot and the mixer told when to start it; the voice
+        joins the table once the rest of its first frames is written."""
         with self.table.lock:
             slot = self.table.allocate(spec)
         if slot is None:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
-            return
+            return None
         stream: AudioStream
-        if source.audio is not None:
-            stream, attack = CachedStream(runtime, source.audio, source.peak_db), False
+        attack = False
+        if source.head is not None:
+            stream = source.head.stream
+            first = source.head.first(self.head_samples)
         else:
-            assert source.mel is not None
-            stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder, spec.note)
-            attack = runtime.attack_vocoder_name is not None
+            if source.audio is not None:
+                stream = CachedStream(runtime, source.audio, source.peak_db)
+            else:
+                assert source.mel is not None
+                stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder, spec.note)
+                attack = runtime.attack_vocoder_name is not None
+            first = stream.advance(runtime.first_frames)
         bank = self.bank
         bank.voice[slot], bank.channel[slot] = spec.voice, spec.channel
         bank.transpose[slot], bank.length[slot] = runtime.mixer_transpose(plan.transpose), runtime.note_samples
         bank.ready[slot] = 0
-        write(bank, slot, stream.advance(runtime.first_frames), stream.start)
+        write(bank, slot, first, stream.start)
         bank.ready[slot] = stream.written
-        with self.table.lock:
-            self.table.voices[slot] = Voice(spec, slot, stream, runtime, source.key, attack)
         send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, cached=source.audio is not None))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
+        return Voice(spec, slot, stream, runtime, source.key, attack)
+
+    def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:
+        """A note started on its first frames: read the rest, write the rest of its first frames."""
+        params = head.finish(self.stats)
+        at = voice.stream.written
+        write(self.bank, voice.slot, voice.stream.advance(runtime.first_frames), at)
+        self.bank.ready[voice.slot] = voice.stream.written
+        return params
 
     def _dropped(self, spec: NoteSpec, why: str) -> None:
         self.stats.add("dropped_full")

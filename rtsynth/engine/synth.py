@@ -24,6 +24,7 @@ from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, Str
 from rtsynth.vocoder.loudness import level_gain
 
 if TYPE_CHECKING:
+    from rtsynth.engine.counters import Counters
     from rtsynth.engine.direct import DirectRuntime
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,27 @@ class Runtime(ABC):
     @abstractmethod
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once before the first note (first onnxruntime runs are slow)."""
+
+    def heads(self, plans: list[NotePlan], notes: list[int]) -> list[NoteHead] | None:
+        """New notes that start before all their frames are read; None: decode them whole."""
+        return None
+
+
+class NoteHead(Protocol):
+    """A new note whose stream can play its first samples before the rest of it is read."""
+
+    peak_db: float
+
+    @property
+    def stream(self) -> AudioStream: ...
+
+    def first(self, samples: int) -> np.ndarray:
+        """The note's first samples (at most its first frame), from the frames read so far."""
+        ...
+
+    def finish(self, stats: Counters) -> np.ndarray:
+        """Read the rest and hand it to the stream; the note's whole parameters."""
+        ...
 
 
 class AudioStream(Protocol):
