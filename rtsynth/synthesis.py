@@ -254,5 +254,6 @@ class FrameReader:
         sounding = noise_power > self.floor
         rows = np.flatnonzero(sounding.any(axis=1))
         density = np.where(sounding[rows], noise_power[rows], 0.0) * self.noise_gain_sq[rows, None]
-        out: np.ndarray = np.sqrt(np.maximum(self.band_from_mel[:, rows] @ density, 0.0)).T
-        return out if n_bands == out.shape[1] else np.pad(out, ((0, 0), (0, n_bands - out.shape[1])))
+        out = np.zeros((noise_power.shape[1], n_bands))
+        out[:, : len(self.bands)] = np.sqrt(np.maximum(self.band_from_mel[:, rows] @ density, 0.0)).T
+        return out

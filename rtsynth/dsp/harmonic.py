@@ -69,6 +69,7 @@ def noise_bands(sample_rate: int, centres_hz: tuple[float, ...]) -> np.ndarray:
     return loops
 
 
+@lru_cache(maxsize=256)  # a voice's seed is its key: the same few dozen come back
 def noise_offset(seed: int) -> int:
     """Where a voice seeded `seed` starts reading the noise loops (voices differ, repeats agree)."""
     return int(np.random.default_rng(seed).integers(NOISE_LOOP))

@@ -112,11 +112,13 @@ class DirectRuntime(Runtime):
         return self.with_air(params, plan), peak
 
     def with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
+        """The note's air bands following its power; `params` may be its first frames only."""
         density = air_along(plan)
         if density is None or not self.air_picks:
             return params
         out = params.copy()
-        out[-len(self.air_picks) :] = air_gains(self.frame_power(params), density[self.air_picks])
+        frames = params.shape[1]
+        out[-len(self.air_picks) :] = air_gains(self.frame_power(params), density[self.air_picks, :frames])
         return out
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
@@ -232,8 +234,10 @@ class HarmonicHead:
         self.runtime, self.plan, self.outputs = runtime, plan, outputs
         self._params = runtime.blank(1)[0]
         runtime.read(outputs, self._params, slice(0, HEAD_FRAMES))
+        head = np.zeros_like(self._params)
+        head[:, :HEAD_FRAMES] = runtime.with_air(self._params[:, :HEAD_FRAMES], plan)
         self.peak_db = float(plan.level[0])
-        self.stream = DirectStream(runtime, runtime.with_air(self._params, plan), self.peak_db, 0, note)
+        self.stream = DirectStream(runtime, head, self.peak_db, 0, note)
 
     def first(self, samples: int) -> np.ndarray:
         return self.stream.head(samples)
