@@ -36,6 +36,8 @@ from rtsynth.vocoder.loudness import level_gain
 
 log = logging.getLogger(__name__)
 
+HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1 (HarmonicHead)
+
 
 class DirectRuntime(Runtime):
     vocoder_name = HARMONIC_NOISE  # what the engine reports and the cache keys carry
@@ -206,9 +208,6 @@ class DirectStream(FrameStream):
 
     def close(self) -> None:
         self.done = True
-
-
-HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1
 
 
 @dataclass(frozen=True)
