@@ -3,8 +3,9 @@ engine (what `rtsynth render` does) and through the reference renderer (FluidSyn
 settings at the engine's rate), and store the level difference per timbre, dynamics and pitch
 class in the bundle's `key_level_db`; and the same keys at other lengths up to 2 s (`level_lengths`),
 whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
-also gets, from the same notes, the noise the reference has above the decoder's bands and the
-model lacks (`air_db`, rtsynth.dsp.air).
+also gets, from the same notes, the density the reference has above the decoder's bands and
+the model lacks (`air_db`, rtsynth.dsp.air: played as noise, or by a high key's partials), and
+the level that adds taken back.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -23,9 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, BundleSpec, read_spec, write_spec
-from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db, unresolved
+from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
 from rtsynth.dsp.fidelity import rms_db
-from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.errors import RtsynthError
@@ -53,6 +53,7 @@ class CalibrationOptions:
     seconds: float = 1.0  # each note's sounding length, model and reference alike
     force: bool = False
     timbres: tuple[str, ...] = ()  # only these (the rest keep their table); empty: every one
+    air_only: bool = False  # only the air, from the notes at `seconds`: the level tables kept but for the air's own
 
 
 @dataclass(frozen=True)
@@ -89,26 +90,25 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     source, out = Path(source), Path(out)
     spec = read_spec(source)
     check_target(out, options.force)
+    direct = air_centres(spec) is not None
+    if options.air_only and not direct:
+        raise CalibrationError(f"{source} has no air to calibrate: it does not play by harmonic-noise synthesis")
     levels = measure_levels(source, spec, options)
     keys = [m for m in levels if m.probe.seconds == options.seconds]
-    table = key_level_table(spec, keys)
-    lengths, by_length = duration_level_table(spec, levels, options.seconds)
-    facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
-    calibrated = replace(spec, key_level_db=table, duration_level_db=by_length, duration_level_s=lengths, model=facts)
-    direct = air_centres(spec) is not None
+    calibrated = spec if options.air_only else _with_levels(spec, levels, options)
     if direct:
         first = air_table(spec, first_air(spec, keys))
         calibrated = replace(calibrated, air_bands_hz=list(air_bands(spec)), air_db=first)
     with staged_bundle(out, options.force) as staging:
         copy_files(source, staging)
         write_spec(staging, calibrated)
-        if direct:  # the air as it plays, measured again and set once more
+        if direct:  # the air as it plays, measured again and set once more; the level it adds taken back
             played = measure_air(staging, calibrated, keys, options.samplerate)
             refined = air_table(spec, refined_air(spec, calibrated, keys, played))
-            write_spec(staging, replace(calibrated, air_db=refined))
+            write_spec(staging, replace(calibrated, air_db=refined, key_level_db=key_level_table(calibrated, played)))
             added = np.array([row for t in refined.values() for rows in t.values() for row in rows]) > AIR_SILENT_DB
             log.info(
-                "air above %.0f Hz: %.0f %% of the key and band entries play noise",
+                "air above %.0f Hz: %.0f %% of the key and band entries play some (noise, or resolved partials)",
                 air_bands(spec)[0],
                 100 * added.mean(),
             )
@@ -120,6 +120,14 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
         np.percentile(np.abs(errors), 95),
     )
     return out
+
+
+def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationOptions) -> BundleSpec:
+    """`spec` with its key and per-length level tables from these measured notes."""
+    table = key_level_table(spec, [m for m in levels if m.probe.seconds == options.seconds])
+    lengths, by_length = duration_level_table(spec, levels, options.seconds)
+    facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
+    return replace(spec, key_level_db=table, duration_level_db=by_length, duration_level_s=lengths, model=facts)
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
@@ -146,7 +154,8 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
     centres = air_centres(spec)
     out = []
-    for probe in tqdm(probes(spec, covered, options.seconds), desc="calibrate", unit="note"):
+    wanted_probes = probes(spec, covered, options.seconds, other_lengths=not options.air_only)
+    for probe in tqdm(wanted_probes, desc="calibrate", unit="note"):
         velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
         ref = reference.sounding(reference_note(probe.timbre, pitch, probe.dynamics, velocity, probe.seconds))
         if ref is None:
@@ -187,14 +196,13 @@ MAX_AIR_STEP = 4.0  # the refinement moves a band at most this many times what t
 
 def first_air(spec: BundleSpec, keys: list[KeyLevel]) -> Densities:
     """Each measured key's table entry: what it had plus the density the reference has and the
-    model lacks (linear, per kHz), in the bands where the key's partials are unresolved."""
+    model lacks (linear, per kHz), played as noise or, where the key's partials are resolved, by
+    them (rtsynth.dsp.air)."""
     wanted: Densities = {}
-    bands = air_bands(spec)
     for m in keys:
         if not m.model_air_db:
             continue
-        f0 = midi_hz(int(spec.descriptors["pitch"].classes[m.probe.pitch_index]))
-        lacking = (_density(m.reference_air_db) - _density(m.model_air_db)) * unresolved(f0, bands)
+        lacking = _density(m.reference_air_db) - _density(m.model_air_db)
         _put(wanted, m.probe, _entry(spec, m.probe) + lacking)
     return wanted
 
@@ -220,7 +228,7 @@ def _put(wanted: Densities, probe: Probe, entry: np.ndarray) -> None:
 
 
 def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate: int) -> list[KeyLevel]:
-    """The measured keys again, with the model's air as the bundle at `bundle` plays it."""
+    """The measured keys again, their level and air as the bundle at `bundle` plays them."""
     from tqdm import tqdm
 
     centres = air_centres(spec)
@@ -229,7 +237,8 @@ def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate
     out = []
     for m in tqdm([m for m in keys if m.model_air_db], desc="calibrate air", unit="note"):
         model = render_probe(renderer, spec, m.probe)
-        out.append(replace(m, model_air_db=tuple(band_density_db(model, samplerate, *centres).tolist())))
+        air = tuple(band_density_db(model, samplerate, *centres).tolist())
+        out.append(replace(m, model_db=rms_db(model, samplerate), model_air_db=air))
     return out
 
 
@@ -287,13 +296,14 @@ def level_lengths(durations: tuple[float, ...]) -> list[float]:
     return sorted({round(x, 3) for x in (*classes, *fine, *sides)})
 
 
-def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
-    """Every key of each timbre at each dynamics, at `seconds` (the key levels) and at every
-    other of the `level_lengths` (the per-length levels). Every key, because the model's level
-    along the keyboard is not smooth at every length (interpolating from every third key left a
-    fifth of the keys between them 2 dB off at 0.5 s); every dynamics, because how far a short
-    note falls short of a long one's level depends on how softly it is played."""
-    others = [d for d in level_lengths(spec.vocab.duration) if d != seconds]
+def probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float, other_lengths: bool = True) -> list[Probe]:
+    """Every key of each timbre at each dynamics, at `seconds` (the key levels and the air) and,
+    with `other_lengths`, at every other of the `level_lengths` (the per-length levels). Every
+    key, because the model's level along the keyboard is not smooth at every length
+    (interpolating from every third key left a fifth of the keys between them 2 dB off at
+    0.5 s); every dynamics, because how far a short note falls short of a long one's level
+    depends on how softly it is played."""
+    others = [d for d in level_lengths(spec.vocab.duration) if d != seconds] if other_lengths else []
     return [
         Probe(timbre, dyn, i, d)
         for timbre, indices in covered.items()

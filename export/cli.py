@@ -70,6 +70,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")
     calibrate.add_argument("--seconds", type=float, default=1.0, help="held length of each note")
     calibrate.add_argument("--timbres", nargs="+", default=[], help="only these timbres (default: every one)")
+    calibrate.add_argument(
+        "--air-only",
+        action="store_true",
+        help="only the air above the decoder's bands (the levels kept, but for what the air adds)",
+    )
     calibrate.set_defaults(func=_run_calibrate)
 
 
@@ -113,7 +118,7 @@ def _run_synthesis(args: argparse.Namespace) -> int:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from rtsynth.export.calibration import CalibrationOptions, calibrate
 
-    options = CalibrationOptions(args.samplerate, args.seconds, args.force, tuple(args.timbres))
+    options = CalibrationOptions(args.samplerate, args.seconds, args.force, tuple(args.timbres), args.air_only)
     out = calibrate(args.bundle, args.out, options)
     log.info("done: rtsynth render --bundle %s --note 60", out)
     return 0

@@ -7,7 +7,8 @@ onnxruntime runs every node of a graph whatever outputs are asked for, so the sy
 parameters of a harmonic-noise decoder cost its mel as well (the partials' mel response,
 in float64, is more than half the graph's time). They are read from a second session over
 the part of the graph they depend on, cut at load: the same nodes and weights, so the same
-numbers, in 0.43 ms rather than 1.05 (one latent, one thread).
+numbers, in 0.43 ms rather than 1.05 (one latent, one thread). A third session computes only
+their first frames, which is what a new note needs before it can start (rtsynth.graphcut).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rtsynth.bundle import DECODER_FILE, BundleShapeError, BundleSpec, read_spec
+from rtsynth.graphcut import leads_exactly, to_leading_frames, to_outputs
 from rtsynth.synthesis import parse_synthesis
 
 if TYPE_CHECKING:
+    import onnx
     from onnxruntime import InferenceSession, NodeArg
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,7 @@ class Model:
     spec: BundleSpec
     session: InferenceSession
     provider: str
-    _cut: dict[tuple[str, ...], InferenceSession] = field(default_factory=dict, repr=False)
+    _cut: dict[tuple[tuple[str, ...], int | None], InferenceSession] = field(default_factory=dict, repr=False)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """z [batch, layout size] -> mel [batch, n_mels, n_frames] in [0, 1]."""
@@ -68,36 +71,59 @@ class Model:
         mel: np.ndarray = self.session.run(["mel"], {"z": z})[0]
         return mel
 
-    def decode_outputs(self, z: np.ndarray, names: tuple[str, ...]) -> list[np.ndarray]:
+    def decode_outputs(self, z: np.ndarray, names: tuple[str, ...], lead: int | None = None) -> list[np.ndarray]:
         """z [batch, layout size] -> the named decoder outputs (a harmonic-noise bundle's
-        parameters), from the graph cut down to them (`prepare_outputs`)."""
+        parameters), from the graph cut down to them (`prepare_outputs`); with `lead`, only
+        their first frames (at least `lead` of them)."""
         z = np.ascontiguousarray(z, dtype=np.float32)
-        session = self._cut.get(names)
+        session = self._cut.get((names, lead))
         if session is None:
-            session = self.prepare_outputs(names)
+            session = self.prepare_outputs(names, lead)
         outputs: list[np.ndarray] = session.run(list(names), {"z": z})
         return outputs
 
-    def prepare_outputs(self, names: tuple[str, ...]) -> InferenceSession:
-        """A session computing only `names` (a few ms; the runtime calls it at load, not on a note)."""
+    def prepare_outputs(self, names: tuple[str, ...], lead: int | None = None) -> InferenceSession:
+        """A session computing only `names` (a few ms; the runtime calls it at load, not on a
+        note); with `lead`, only their first `lead` frames or more. A decoder whose first frames
+        cannot be computed alone (a layer that reads later frames) gets the whole frames, and a
+        warning saying new notes wait for them."""
         import onnx
-        import onnxruntime as ort
-        from onnx.utils import Extractor
 
         path = self.directory / DECODER_FILE
         try:
-            graph = onnx.load(str(path))
-            cut = Extractor(graph).extract_model(["z"], list(names))
-            cut.ir_version = graph.ir_version
-            session = ort.InferenceSession(
-                cut.SerializeToString(),
-                sess_options=self.session.get_session_options(),
-                providers=self.session.get_providers(),
-            )
+            cut = to_outputs(onnx.load(str(path)), list(names))
+            whole = self._cut.get((names, None)) or self._session(cut)
         except Exception as err:  # onnx and onnxruntime raise their own exception types
             raise BundleShapeError(f"{path}: cannot cut the graph to outputs {list(names)}: {err}") from None
-        self._cut[names] = session
+        self._cut[(names, None)] = whole
+        session = whole if lead is None else self._leading(cut, whole, lead)
+        self._cut[(names, lead)] = session
         return session
+
+    def _leading(self, cut: onnx.ModelProto, whole: InferenceSession, lead: int) -> InferenceSession:
+        """A session for the first `lead` frames of `cut`, or `whole` where that cut is not exact."""
+        probe = np.random.default_rng(0).standard_normal((4, self.spec.layout.size)).astype(np.float32)
+        try:
+            leading = self._session(to_leading_frames(cut, lead))
+            exact = leads_exactly(whole, leading, lead, probe)
+        except Exception as err:  # onnxruntime raises its own exception types
+            exact, why = False, str(err).splitlines()[0]
+        else:
+            why = "a layer reads later frames"
+        if exact:
+            return leading
+        path = self.directory / DECODER_FILE
+        log.warning("%s: its first %d frames cannot be computed alone (%s); new notes wait for all", path, lead, why)
+        return whole
+
+    def _session(self, graph: onnx.ModelProto) -> InferenceSession:
+        import onnxruntime as ort
+
+        return ort.InferenceSession(
+            graph.SerializeToString(),
+            sess_options=self.session.get_session_options(),
+            providers=self.session.get_providers(),
+        )
 
 
 def load_model(bundle_dir: str | Path, device: str = "cpu", threads: int = 1) -> Model:

@@ -138,7 +138,7 @@ def test_the_synthesis_parameters_are_read_from_the_graph_cut_down_to_them():
     outputs = ("pitch_midi", "partial_power", "noise_power")
     runtime = create_runtime(model, EngineConfig(samplerate=48000))
     assert runtime.synthesis.outputs == outputs
-    cut = model._cut[outputs]  # made when the runtime loaded the model, not at a note
+    cut = model._cut[(outputs, None)]  # made when the runtime loaded the model, not at a note
     assert [o.name for o in cut.get_outputs()] == list(outputs)
     z = np.random.default_rng(0).standard_normal((3, 20)).astype(np.float32)
     full = model.session.run(list(outputs), {"z": z})
@@ -243,6 +243,29 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     assert loud - soft == pytest.approx(ref["ff"] - ref["pp"], abs=1.0)
 
 
+def test_calibrating_the_air_alone_keeps_the_level_tables(bundle, calibrated, tmp_path, caplog):
+    """`--air-only` measures each key at one length and sets only the air: the level tables a
+    full calibration made stay as they were but for the level the air itself adds. A bundle
+    without noise bands has no air to set."""
+    out = tmp_path / "air"
+    argv = ["calibrate", str(calibrated), "--out", str(out), "--timbres", "violin", "--seconds", "0.5", "--air-only"]
+    assert main(argv) == 0
+    before, after = read_spec(calibrated), read_spec(out)
+    assert after.duration_level_db == before.duration_level_db
+    moved = np.array(after.key_level_db["violin"]["mf"]) - np.array(before.key_level_db["violin"]["mf"])
+    assert np.max(np.abs(moved)) < 0.5
+    assert after.model["key_levels"] == before.model["key_levels"]
+    assert np.any(np.array(list(after.air_db["violin"].values())) > AIR_SILENT_DB)
+    mel = make_harmonic_bundle(tmp_path / "mel")
+    assert main(["calibrate", str(mel), "--out", str(tmp_path / "no"), "--air-only"]) == 2
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .endswith("has no air to calibrate: it does not play by harmonic-noise synthesis")
+    )
+    assert not (tmp_path / "no").exists()
+
+
 def test_calibrated_levels_hold_between_the_lengths_calibration_measured(calibrated):
     """A short note's reference level climbs steeply with its length while the model's steps
     where the note switches duration class: at lengths calibration did not measure (between the
@@ -272,13 +295,33 @@ def test_calibrated_levels_hold_between_the_lengths_calibration_measured(calibra
 
 
 def test_noise_stands_in_for_partials_only_where_the_ear_cannot_resolve_them():
-    """Calibration adds air only in bands where a key's partials lie closer than half an ERB:
-    a high note's partials up there are heard one by one, and noise would fill their gaps."""
+    """Air plays as noise only in bands where a key's partials lie closer than half an ERB: a
+    high note's partials up there are heard one by one, and noise would fill their gaps."""
     from rtsynth.dsp.air import unresolved
 
     assert unresolved(midi_hz(60), AIR_BANDS_HZ).all()  # 262 Hz apart: dense
     assert not unresolved(midi_hz(96), AIR_BANDS_HZ).any()  # 2.1 kHz apart: each heard
     assert unresolved(midi_hz(80), AIR_BANDS_HZ).tolist() == [False, False, False, True, True, True]
+
+
+def test_air_in_a_band_whose_partials_are_resolved_goes_to_those_partials():
+    """A high note's air band plays as its partials k·f0 inside the band, each with the power
+    the band's noise has over the f0 Hz it stands for; an unresolved band stays noise."""
+    from rtsynth.dsp.air import partial_air
+    from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
+
+    centres = (10000.0, *AIR_BANDS_HZ)
+    f0 = midi_hz(96)  # every air band resolved
+    weights, resolved = partial_air(f0, 12, centres, 1)
+    assert resolved.all() and weights.shape == (6, 12)
+    k = np.arange(1, 13)
+    assert np.all(weights[:, k * f0 <= centres[0]] == 0.0)  # under the decoder's top band: nothing
+    gains = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
+    density = np.interp(k * f0, centres, [0.0, *gains]) ** 2 / (NOISE_DENSITY_RATE / 2)  # the bands' noise there
+    np.testing.assert_allclose((gains @ weights) ** 2 / 2, density * f0, rtol=1e-9)
+    weights, resolved = partial_air(midi_hz(80), 12, centres, 1)
+    assert resolved.tolist() == [True, True, True, False, False, False]
+    assert np.all(weights[~resolved] == 0.0)
 
 
 def test_air_bands_lie_above_the_decoders_own_noise(bundle):
@@ -380,9 +423,9 @@ def test_the_engine_builds_every_keys_noise_shares_before_it_plays():
 
 @pytest.mark.parametrize("duration", [None, 1.0, 0.03])
 def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(duration):
-    """A new note goes to the mixer once its frames 0 and 1 are read, the rest read after: its
-    samples are those of the note decoded whole, air bands and length fit included. A note so
-    short that the fit reaches its first frames is decoded whole."""
+    """A new note goes to the mixer once its frames 0 and 1 are decoded alone and read, the rest
+    decoded and read after: its samples are those of the note decoded whole, air bands and
+    length fit included. A note so short that the fit reaches its first frames is decoded whole."""
     runtime = create_runtime(load_model(default_bundle()), EngineConfig(samplerate=48000))
     space, stats = runtime.space, Counters(VoiceBank(1, 16))
     spec = NoteSpec(0, 0, 67, 0.55, duration, space.timbre_index("flute"), 0.0, 0.0, 0)
@@ -396,6 +439,7 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
         return
     assert heads is not None
     (head,) = heads
+    assert runtime.outputs(plan.z, lead=2)[0].partials.shape[1] == 8  # of 256: what it decodes first
     first = head.first(256)
     assert len(first) == 256 and head.peak_db == peak
     finished = head.finish(stats)

@@ -7,12 +7,15 @@ there and the model lacks, relative to the note's own power, at a few band centr
 runtime plays noise bands there whose gains follow the note's power frame by frame. Like the
 spectral band replication of audio codecs: the shape is side information, the envelope comes
 from the note. Only where the ear cannot resolve the partials up there (`unresolved`) does
-noise stand in for them.
+noise stand in for them; where it can (a high note), the band's density goes to the partials
+k·f0 inside it (`partial_air`), so no noise fills the gaps between them.
 
 Densities are in dB relative to the note's mean power, per kHz.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -64,3 +67,27 @@ def density_from_db(db: np.ndarray) -> np.ndarray:
     """dB per kHz -> linear; AIR_SILENT_DB and below is none."""
     out: np.ndarray = np.where(db > AIR_SILENT_DB, 10.0 ** (db / 10.0), 0.0)
     return out
+
+
+@lru_cache(maxsize=256)  # per key: a keyboard's worth
+def partial_air(
+    f0_hz: float, partials: int, centres_hz: tuple[float, ...], first_air: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """How a note's air band gains play as partials: [A, K] weights (air gains [T, A] @ weights
+    = amplitudes [T, K] the partials k·f0 up there gain, added in power to the decoder's) and
+    which air bands are resolved for it [A]; an unresolved band's row is zero (it stays noise).
+
+    A band's noise has the density g²·w(f)² / (NOISE_DENSITY_RATE / 2) per Hz, w its triangle
+    over the centres (the bands' sum is Σ g·w); a partial standing for the f0 Hz around it has
+    power a²/2, so a = sqrt(2·f0 / (NOISE_DENSITY_RATE / 2)) · Σ g·w(k·f0)."""
+    centres = np.asarray(centres_hz, dtype=np.float64)
+    resolved = ~unresolved(f0_hz, centres_hz[first_air:])
+    freqs = f0_hz * np.arange(1, partials + 1)
+    weights = np.zeros((len(centres) - first_air, partials))
+    for row, band in enumerate(range(first_air, len(centres))):
+        if resolved[row]:  # the band's triangle, as rtsynth.dsp.harmonic.noise_bands draws it
+            weights[row] = np.interp(freqs, centres, np.eye(len(centres))[band])
+    weights *= np.sqrt(2.0 * f0_hz / (NOISE_DENSITY_RATE / 2))
+    weights.flags.writeable = False
+    resolved.flags.writeable = False
+    return weights, resolved

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtsynth.bundle import BundleShapeError
-from rtsynth.dsp.air import air_gains
+from rtsynth.dsp.air import air_gains, partial_air
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
@@ -51,7 +51,7 @@ class DirectRuntime(Runtime):
         # no tuning table: every key plays at its own f0 from the class nearest it
         super().__init__(model, config, LatentSpace(dataclasses.replace(model.spec, tuning_cents={})))
         self.synthesis = synthesis
-        model.prepare_outputs(synthesis.outputs)
+        model.prepare_outputs(synthesis.outputs, lead=HEAD_FRAMES)  # the whole frames' session too
         self.reader = FrameReader(synthesis, self.mel)
         self.bands = self.reader.band_centres(self.out_rate, self.space.air_bands_hz)
         # the air bands this rate plays (the last rows of the noise): their index in the bundle's
@@ -62,7 +62,7 @@ class DirectRuntime(Runtime):
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
         out = self.blank(len(z))
-        for i, outputs in enumerate(self._outputs(z)):
+        for i, outputs in enumerate(self.outputs(z)):
             self.read(outputs, out[i], slice(None))
         return out
 
@@ -71,11 +71,18 @@ class DirectRuntime(Runtime):
         for all; None unless every plan is a static note whose first frames play as decoded."""
         if not all(_starts_as_decoded(plan) for plan in plans):
             return None
-        outputs = self._outputs(np.concatenate([plan.z for plan in plans]))
-        return [HarmonicHead(self, plan, out, note) for plan, out, note in zip(plans, outputs, notes, strict=True)]
+        z = np.concatenate([plan.z for plan in plans])
+        first = self.outputs(z, lead=HEAD_FRAMES)
+        whole = first if first[0].partials.shape[1] == self.mel.n_frames else WholeDecode(self, z)
+        return [
+            HarmonicHead(self, plan, first[i], whole, i, note)
+            for i, (plan, note) in enumerate(zip(plans, notes, strict=True))
+        ]
 
-    def _outputs(self, z: np.ndarray) -> list[DecoderOutputs]:
-        pitch, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs)
+    def outputs(self, z: np.ndarray, lead: int | None = None) -> list[DecoderOutputs]:
+        """The decoder's outputs for latents z [k, size]: every frame, or with `lead` the first
+        frames only (at least `lead`; see rtsynth.graphcut)."""
+        pitch, partials, noise = self.model.decode_outputs(z, self.synthesis.outputs, lead)
         return [DecoderOutputs(float(pitch[i]), partials[i], noise[i]) for i in range(len(z))]
 
     def blank(self, keys: int) -> np.ndarray:
@@ -113,6 +120,19 @@ class DirectRuntime(Runtime):
         params = (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32)
         return self.with_air(params, plan), peak
 
+    def resolved_air(self, amplitudes: np.ndarray, noise: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray]:
+        """A note's amplitudes [T, K] and noise gains [T, B] with the air bands its partials are
+        resolved in played by those partials (rtsynth.dsp.air.partial_air)."""
+        if not self.air_picks:
+            return amplitudes, noise
+        first_air = len(self.bands) - len(self.air_picks)
+        weights, resolved = partial_air(f0, self.partials, self.bands, first_air)
+        if not resolved.any():
+            return amplitudes, noise
+        air = noise[:, first_air:]
+        added = np.sqrt(amplitudes**2 + (air @ weights) ** 2)
+        return added, np.concatenate([noise[:, :first_air], air * ~resolved], axis=1)
+
     def with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
         """The note's air bands following its power; `params` may be its first frames only."""
         density = air_along(plan)
@@ -136,16 +156,17 @@ class DirectRuntime(Runtime):
         return DirectStream(self, params, peak_db, start_frame, note)
 
     def warm_up(self, streams: int = 1) -> None:
-        """Run the decoder once (the first onnxruntime run is slow), refuse a decoder whose
-        synthesis outputs are not finite, naming the output, and make every key's tables: its
-        rotations and the noise shares of the pitch its class decodes (a key's first note would
-        build them, 1 ms of its decode)."""
+        """Run the decoder once, whole and its first frames (the first onnxruntime run is slow),
+        refuse a decoder whose synthesis outputs are not finite, naming the output, and make
+        every key's tables: its rotations and the noise shares of the pitch its class decodes (a
+        key's first note would build them, 1 ms of its decode)."""
         z = np.zeros((2, self.space.layout.size), dtype=np.float32)
         for name, value in zip(
             self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
         ):
             if not np.isfinite(value).all():
                 raise BundleShapeError(f"synthesis output {name!r} of {self.name} is not finite at the latent origin")
+        self.outputs(z, lead=HEAD_FRAMES)
         stream = self.stream(self.decode(z)[0], 0.0, 0)
         stream.advance(4)
         stream.close()
@@ -175,7 +196,8 @@ class DirectStream(FrameStream):
         amplitudes = params[:k].T
         if runtime.synthesis.max_partial_hz is not None:
             amplitudes = amplitudes * (np.arange(1, k + 1) * self.f0 <= runtime.synthesis.max_partial_hz)
-        return SynthFrames(np.full(params.shape[1], self.f0), amplitudes, params[k:].T, runtime.frame_seconds)
+        amplitudes, noise = runtime.resolved_air(amplitudes, params[k:].T, self.f0)
+        return SynthFrames(np.full(params.shape[1], self.f0), amplitudes, noise, runtime.frame_seconds)
 
     def update(self, params: np.ndarray) -> None:
         """Play on from these parameters: the same note with more of its frames read (the
@@ -184,7 +206,8 @@ class DirectStream(FrameStream):
         self._synth.frames = self._frames(params)
 
     def head(self, samples: int) -> np.ndarray:
-        """The first `samples` (they stay inside the first frame); `advance` goes on from them."""
+        """The next `samples` of the first frame (a head is written a piece at a time); `advance`
+        goes on from them."""
         samples = min(samples, self.runtime.sample_of(1) - 1 - (self.written - self.start))
         out: np.ndarray = self._synth.render(max(0, samples)) * self._gain
         self.written += len(out)
@@ -224,15 +247,38 @@ def _starts_as_decoded(plan: NotePlan) -> bool:
     return plan.static and plan.blend is None and (plan.length is None or plan.length.attack >= HEAD_FRAMES)
 
 
-class HarmonicHead:
-    """A new note started on its first frames: the decoder's outputs are read into synthesis
-    parameters for frames 0 and 1 only, the note goes to the mixer, and the other frames are
-    read after (`finish`). Reading all of them first held every new note back by half a ms."""
+class WholeDecode:
+    """Every frame of the decoder's outputs for a batch of new notes started on their first
+    frames: one run, when the first of them is finished."""
 
-    def __init__(self, runtime: DirectRuntime, plan: NotePlan, outputs: DecoderOutputs, note: int):
-        self.runtime, self.plan, self.outputs = runtime, plan, outputs
+    def __init__(self, runtime: DirectRuntime, z: np.ndarray):
+        self.runtime, self.z = runtime, z
+        self._outputs: list[DecoderOutputs] | None = None
+
+    def __getitem__(self, i: int) -> DecoderOutputs:
+        if self._outputs is None:
+            self._outputs = self.runtime.outputs(self.z)
+        return self._outputs[i]
+
+
+class HarmonicHead:
+    """A new note started on its first frames: the decoder computes frames 0 and 1 alone
+    (`first`), they are read into synthesis parameters, the note goes to the mixer, and the
+    other frames are decoded and read after (`finish`). Decoding and reading every frame first
+    held every new note back by more than a ms."""
+
+    def __init__(
+        self,
+        runtime: DirectRuntime,
+        plan: NotePlan,
+        first: DecoderOutputs,
+        whole: WholeDecode | list[DecoderOutputs],
+        index: int,
+        note: int,
+    ):
+        self.runtime, self.plan, self.whole, self.index = runtime, plan, whole, index
         self._params = runtime.blank(1)[0]
-        runtime.read(outputs, self._params, slice(0, HEAD_FRAMES))
+        runtime.read(first, self._params, slice(0, HEAD_FRAMES))
         head = np.zeros_like(self._params)
         head[:, :HEAD_FRAMES] = runtime.with_air(self._params[:, :HEAD_FRAMES], plan)
         self.peak_db = float(plan.level[0])
@@ -244,7 +290,7 @@ class HarmonicHead:
     def finish(self, stats: Counters) -> np.ndarray:
         """Read the other frames, hand them to the stream; the note's whole parameters (as
         `decode_plans` gives them)."""
-        self.runtime.read(self.outputs, self._params, slice(HEAD_FRAMES, None))
+        self.runtime.read(self.whole[self.index], self._params, slice(HEAD_FRAMES, None))
         params, _ = finish_plan(self.runtime, self.plan, self._params[None], stats)
         self.stream.update(params)
         return params

@@ -1,7 +1,7 @@
 """Starting notes: plan, take audio or a mel from the cache or one batched decode, render the
 first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
-soon as the first two frames are read, the rest read after). Runs on its own thread in the
-worker process, so a new note never waits behind a long vocoding step."""
+soon as the first two frames are decoded and read, the rest decoded and read after). Runs on
+its own thread in the worker process, so a new note never waits behind a long vocoding step."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from rtsynth.engine.voices import Voice, VoiceTable, send_to_mixer
 log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 5.0  # a flood must not become a flood of warnings
-# what a note started on its first frames plays before the rest of it is read: enough for that
-# read to run late by a few blocks
+# what a note started on its first frames has written (its first block when the mixer is told)
+# before the rest of it is read: enough for that read to run late by a few blocks
 HEAD_BLOCKS = 4
 HEAD_S = 0.010
 
@@ -104,7 +104,10 @@ class NoteStarter:
         ]
         sources = self._sources(plans, fresh, runtime)
         started = [self._launch(*note, runtime, began) for note in zip(fresh, plans, sources, strict=True)]
-        for voice, source in zip(started, sources, strict=True):  # after every first chunk went out
+        for voice, source in zip(started, sources, strict=True):  # after every first block went out
+            if voice is not None and source.head is not None:
+                self._write(voice, source.head.first(self.head_samples - (voice.stream.written - voice.stream.start)))
+        for voice, source in zip(started, sources, strict=True):
             mel = source.mel
             if voice is not None and source.head is not None:
                 mel = self._finish(voice, source.head, runtime)
@@ -148,9 +151,9 @@ class NoteStarter:
             return None
         stream: AudioStream
         attack = False
-        if source.head is not None:
+        if source.head is not None:  # one block now, the rest of its head once every note went out
             stream = source.head.stream
-            first = source.head.first(self.head_samples)
+            first = source.head.first(self.config.blocksize)
         else:
             if source.audio is not None:
                 stream = CachedStream(runtime, source.audio, source.peak_db)
@@ -173,10 +176,13 @@ class NoteStarter:
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:
         """A note started on its first frames: read the rest, write the rest of its first frames."""
         params = head.finish(self.stats)
-        at = voice.stream.written
-        write(self.bank, voice.slot, voice.stream.advance(runtime.first_frames), at)
-        self.bank.ready[voice.slot] = voice.stream.written
+        self._write(voice, voice.stream.advance(runtime.first_frames))
         return params
+
+    def _write(self, voice: Voice, audio: np.ndarray) -> None:
+        """A sounding voice's next samples, rendered by its stream just now."""
+        write(self.bank, voice.slot, audio, voice.stream.written - len(audio))
+        self.bank.ready[voice.slot] = voice.stream.written
 
     def _dropped(self, spec: NoteSpec, why: str) -> None:
         self.stats.add("dropped_full")

@@ -138,7 +138,7 @@ class NoteHead(Protocol):
     def stream(self) -> AudioStream: ...
 
     def first(self, samples: int) -> np.ndarray:
-        """The note's first samples (at most its first frame), from the frames read so far."""
+        """The note's next samples within its first frame, from the frames read so far."""
         ...
 
     def finish(self, stats: Counters) -> np.ndarray:
