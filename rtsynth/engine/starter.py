@@ -38,7 +38,7 @@ HEAD_S = 0.010
 @dataclass(frozen=True)
 class Source:
     """Where a note's audio comes from: whole cached audio, a mel still to vocode, or a note
-    started on its first frames (`head`, read whole once the note went to the mixer)."""
+    started on its first frames (`head`, decoded and read whole once the note went to the mixer)."""
 
     audio: np.ndarray | None
     mel: np.ndarray | None
@@ -174,7 +174,7 @@ class NoteStarter:
         return Voice(spec, slot, stream, runtime, source.key, attack)
 
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:
-        """A note started on its first frames: read the rest, write the rest of its first frames."""
+        """A note started on its first frames: decode and read the rest, write the rest of its first frame."""
         params = head.finish(self.stats)
         self._write(voice, voice.stream.advance(runtime.first_frames))
         return params
