@@ -156,17 +156,17 @@ class DirectRuntime(Runtime):
         return DirectStream(self, params, peak_db, start_frame, note)
 
     def warm_up(self, streams: int = 1) -> None:
-        """Run the decoder once, whole and its first frames (the first onnxruntime run is slow),
-        refuse a decoder whose synthesis outputs are not finite, naming the output, and make
-        every key's tables: its rotations and the noise shares of the pitch its class decodes (a
-        key's first note would build them, 1 ms of its decode)."""
+        """Run the decoder once (the first onnxruntime run is slow; the first-frames session ran
+        when its cut was checked at load), refuse a decoder whose synthesis outputs are not
+        finite, naming the output, and make every key's tables: its rotations and the noise
+        shares of the pitch its class decodes (a key's first note would build them, 1 ms of its
+        decode)."""
         z = np.zeros((2, self.space.layout.size), dtype=np.float32)
         for name, value in zip(
             self.synthesis.outputs, self.model.decode_outputs(z, self.synthesis.outputs), strict=True
         ):
             if not np.isfinite(value).all():
                 raise BundleShapeError(f"synthesis output {name!r} of {self.name} is not finite at the latent origin")
-        self.outputs(z, lead=HEAD_FRAMES)
         stream = self.stream(self.decode(z)[0], 0.0, 0)
         stream.advance(4)
         stream.close()
