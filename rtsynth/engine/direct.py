@@ -94,7 +94,8 @@ class DirectRuntime(Runtime):
         tonal, rest = self.reader.tonal(outputs.pitch, outputs.partials[:, frames], outputs.noise[:, frames])
         out[: self.partials, frames] = self.reader.amplitudes(tonal)
         out[self.partials :, frames] = self.reader.noise_gains(rest, len(self.bands)).T
-        np.nan_to_num(out[:, frames], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if not np.isfinite(out[:, frames]).all():
+            np.nan_to_num(out[:, frames], copy=False, nan=0.0, posinf=0.0, neginf=0.0)
 
     def frame_power(self, params: np.ndarray) -> np.ndarray:
         """Each frame's mean square: each partial's a²/2 plus each noise band's gain² × its share."""
