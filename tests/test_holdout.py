@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from train_factory import make_cache, tiny_config
 
 from rtsynth.cli import main
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.train.prep.cache import NoteCache
+from rtsynth.train.prep.cache import NoteCache, write_cache
 from rtsynth.train.prep.options import PrepOptions
 from rtsynth.train.prep.pipeline import prepare_corpus
 from rtsynth.train.trainer import Trainer
@@ -106,7 +107,7 @@ def test_eval_on_a_held_out_cache_reports_accuracy_and_timbre_confusion(trained,
     assert report["heard_in_training"]["timbres"] == list(held.vocab.timbre) and report["unheard_scores"] is None
 
 
-def test_a_held_out_cache_with_another_vocabulary_gets_one_error_line(trained, tmp_path, caplog):
+def test_a_held_out_cache_with_a_class_the_run_lacks_gets_one_error_line(trained, tmp_path, caplog):
     run = trained[0]
     other = make_cache(tmp_path / "other", repeats=1)
     manifest = json.loads((other / "manifest.json").read_text())
@@ -115,12 +116,43 @@ def test_a_held_out_cache_with_another_vocabulary_gets_one_error_line(trained, t
     with caplog.at_level(logging.ERROR):
         assert main(["eval", str(run), "--on", str(other), "--checkpoint", "last"]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and "another vocabulary" in errors[0]
-    assert "timbre ['flute', 'violin', 'oboe'] vs ['flute', 'violin', 'trumpet']" in errors[0]
+    assert len(errors) == 1 and "timbre classes run" in errors[0]
+    assert "was not trained on: ['oboe'] (the run's: ['flute', 'violin', 'trumpet'])" in errors[0]
     assert not list(run.glob("holdout-*"))
     with caplog.at_level(logging.ERROR):
         assert main(["eval", str(run), "--on", str(tmp_path / "missing")]) == 2
     assert "no manifest.json" in caplog.records[-1].getMessage()
+
+
+def test_a_held_out_bank_lacking_an_instrument_is_scored_in_the_runs_classes(trained, tmp_path):
+    """Its vocabulary lists violin before flute and has no trumpet (as freepats has no viola):
+    its labels are read by name, so the timbres it has still score as on the whole bank."""
+    run, held_dir = trained
+    full = NoteCache.load(held_dir, mmap=False)
+    keep = np.flatnonzero(full.labels["timbre"] != 2)
+    labels = {d: full.labels[d][keep] for d in DESCRIPTORS}
+    labels["timbre"] = 1 - labels["timbre"]  # flute 0 -> 1, violin 1 -> 0
+    vocab = replace(full.vocab, timbre=("violin", "flute"))
+    part = write_cache(
+        tmp_path / "part",
+        full.mels[keep],
+        labels,
+        full.split[keep],
+        full.peak_db[keep],
+        full.duration_s[keep],
+        [f"note{i}" for i in keep],
+        vocab,
+        full.mel_settings,
+        {"synthetic": True},
+    )
+    out = tmp_path / "h"
+    assert main(["eval", str(run), "--on", str(part), "--out", str(out), "--checkpoint", "last"]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["timbre_classes"] == ["flute", "violin", "trumpet"] and report["timbres_missing"] == ["trumpet"]
+    confusion = np.array(report["timbre_confusion"])
+    assert confusion.sum() == len(keep) and confusion[2].sum() == 0 and report["timbre_recall"]["trumpet"] is None
+    assert report["held_out_scores"]["classifier"]["timbre"] > 0.6  # labels read by index would score far lower
+    assert "The held-out bank has no notes of: trumpet." in out.with_suffix(".md").read_text()
 
 
 def test_instruments_whose_recordings_training_holds_are_scored_apart(trained, tmp_path):

@@ -39,9 +39,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "--on",
         type=Path,
         metavar="CACHE",
-        help="instead: score the run on every note of another cache with the same vocabulary (e.g. GM-SOL "
-        "from a SoundFont left out of training): per-descriptor accuracy and timbre confusion -> "
-        "RUNDIR/holdout-<CACHE>.md and .json",
+        help="instead: score the run on every note of another cache whose labels the run knows (e.g. "
+        "GM-SOL from a SoundFont left out of training; it may lack some instruments): per-descriptor "
+        "accuracy and timbre confusion -> RUNDIR/holdout-<CACHE>.md and .json",
     )
     ev.add_argument("--out", type=Path, metavar="STEM", help="with --on: write STEM.md and STEM.json instead")
     ev.set_defaults(func=_eval)

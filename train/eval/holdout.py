@@ -1,7 +1,8 @@
 """`rtsynth eval RUNDIR --on CACHE`: a trained run scored on every note of another cache.
 
 The leave-one-SoundFont-out report: a run trained on GM-SOL from some SoundFonts is scored on
-a cache prepared from one it was not trained on, with the same vocabulary. Each descriptor's accuracy
+a cache prepared from one it was not trained on, whose labels the run knows (a bank may lack some
+of its instruments). Each descriptor's accuracy
 is read two ways, by the model's own classifiers on the posterior means and by a k-NN (k = 5)
 fitted on the run's training notes in that descriptor's latent, next to the same measures on
 the run's own test split, so the report shows how much of each label survives a new SoundFont.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,19 +47,25 @@ class Scores:
     notes: int
 
 
-def check_same_data(run: LoadedRun, held: NoteCache) -> None:
-    """RunError naming what differs when `held` cannot be scored by `run` (other labels or mel)."""
+def in_run_classes(run: LoadedRun, held: NoteCache) -> NoteCache:
+    """`held` with its labels as the run's class indices. A held-out bank may lack some of the
+    run's classes (freepats has no viola); a class the run was not trained on, or other mel
+    settings, is a RunError naming it."""
     if held.mel_settings != run.cache.mel_settings:
         raise RunError(f"the held-out cache {held.root} has other mel settings than run {run.run_dir}")
     mine, theirs = run.cache.vocab, held.vocab
-    differ = [d for d in DESCRIPTORS if mine.classes(d) != theirs.classes(d)]
-    if differ:
-        d = differ[0]
-        raise RunError(
-            f"the held-out cache {held.root} has another vocabulary than run {run.run_dir}: {d} "
-            f"{list(theirs.classes(d))} vs {list(mine.classes(d))}; prepare it with the same --pitch-range "
-            "and the same instruments and dynamics"
-        )
+    labels = {}
+    for d in DESCRIPTORS:
+        unknown = [c for c in theirs.classes(d) if c not in mine.classes(d)]
+        if unknown:
+            raise RunError(
+                f"the held-out cache {held.root} has {d} classes run {run.run_dir} was not trained on: "
+                f"{unknown} (the run's: {list(mine.classes(d))}); prepare it with the same --pitch-range "
+                "and the same instruments and dynamics"
+            )
+        index = np.array([mine.classes(d).index(c) for c in theirs.classes(d)], dtype=np.int64)
+        labels[d] = index[held.labels[d]]
+    return replace(held, labels=labels, vocab=mine)
 
 
 def scores(test: SplitLatents, train: SplitLatents) -> Scores:
@@ -94,8 +101,8 @@ def sources(cache: NoteCache) -> list[str]:
 def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: HoldoutOptions) -> dict:
     """Score the run on every note of the held-out cache; the report dict (also written by `write_holdout`)."""
     run = load_run(Path(run_dir), options.which)
-    held = NoteCache.load(held_dir)
-    check_same_data(run, held)
+    loaded = NoteCache.load(held_dir)
+    held = in_run_classes(run, loaded)
     model, rng = run.model.eval(), np.random.default_rng(options.seed)
     train_idx = subsample(run.cache.indices("train"), options.max_train_notes, rng)
     train = encode_split(model, run.cache, train_idx, desc="encode train")
@@ -118,6 +125,7 @@ def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: Holdout
         "unheard_scores": asdict(scores(held_all.subset(unheard), train)) if len(unheard) else None,
         "train_notes_for_knn": len(train),
         "timbre_classes": list(timbres),
+        "timbres_missing": [t for t in timbres if t not in loaded.vocab.timbre],
         "timbre_confusion": None if matrix is None else matrix.tolist(),
         "timbre_recall": None
         if matrix is None
@@ -148,6 +156,7 @@ def holdout_markdown(report: dict) -> str:
         f"Instruments whose recordings the training notes already hold (median mean |Δmel| to the nearest "
         f"training note of the same labels under {heard['below']}): {', '.join(heard['timbres']) or 'none'}. "
         f"The columns *not heard* score the other instruments' {unheard['notes']} notes alone.",
+        *_missing_lines(report),
         "",
         "| descriptor | classifier, held out | k-NN (k=5), held out | classifier, not heard | k-NN, not heard "
         "| classifier, own test | k-NN, own test |",
@@ -160,6 +169,11 @@ def holdout_markdown(report: dict) -> str:
     if report["timbre_confusion"] is None:
         return "\n".join([*lines, "", "The model has no timbre classifier: no confusion matrix."]) + "\n"
     return "\n".join([*lines, *_confusion_lines(report)]) + "\n"
+
+
+def _missing_lines(report: dict) -> list[str]:
+    missing = report["timbres_missing"]
+    return ["", f"The held-out bank has no notes of: {', '.join(missing)}."] if missing else []
 
 
 def _confusion_lines(report: dict) -> list[str]:
