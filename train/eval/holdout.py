@@ -1,14 +1,14 @@
 """`rtsynth eval RUNDIR --on CACHE`: a trained run scored on every note of another cache.
 
-The leave-one-SoundFont-out report: a run trained on GM-SOL from some SoundFonts is scored on
-a cache prepared from one it was not trained on, whose labels the run knows (a bank may lack some
-of its instruments). Each descriptor's accuracy
-is read two ways, by the model's own classifiers on the posterior means and by a k-NN (k = 5)
-fitted on the run's training notes in that descriptor's latent, next to the same measures on
-the run's own test split, so the report shows how much of each label survives a new SoundFont.
-The timbre confusion says which instruments the new SoundFont makes the model mistake. Where
-the held-out SoundFont plays recordings the training set holds (`heard`), the report also
-scores the other instruments alone: only they measure transfer to a new instrument sound.
+The leave-one-SoundFont-out report: a run trained on GM-SOL from some SoundFonts is scored on a
+cache prepared from one it was not trained on, whose labels the run knows (a bank may lack some
+of its instruments). Each descriptor's accuracy is read two ways, by the model's own
+classifiers on the posterior means and by a k-NN (k = 5) fitted on the run's training notes in
+that descriptor's latent, next to the same measures on the run's own test split, so the report
+shows how much of each label survives a new SoundFont. The timbre confusion says which
+instruments the new SoundFont makes the model mistake. Where the held-out SoundFont plays
+recordings the training set holds (`heard`), the report also scores the other instruments
+alone: only they measure transfer to a new instrument sound.
 """
 
 from __future__ import annotations
