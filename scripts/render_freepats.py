@@ -23,20 +23,10 @@ import tempfile
 from pathlib import Path
 
 import mido
-import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from rtsynth.dsp.pitch import midi_hz
-from rtsynth.train.corpus.gm import (
-    DYNAMICS,
-    LOWPASS_ORDER,
-    SHELF_HZ,
-    dynamics_colour,
-    dynamics_shelf,
-    to_pcm16,
-    write_wav_atomic,
-)
+from rtsynth.train.corpus.gm import GmRenderConfig, coloured_for, to_pcm16, write_wav_atomic
 
 CONFIG = Path("/etc/timidity/freepats.cfg")
 TAIL_S = 3.0  # rendered after the note-off: the longest release
@@ -75,15 +65,6 @@ def render(midi: Path, wav: Path, rate: int) -> None:
     subprocess.run([*command, str(midi)], check=True, stdout=subprocess.DEVNULL)
 
 
-def coloured(audio: np.ndarray, rate: int, row: dict[str, str], colour: dict[str, list[float]]) -> np.ndarray:
-    """The dynamics colour `rtsynth data gm` gave the source corpus's notes."""
-    k = DYNAMICS.index(row["dynamics"])
-    cutoff = colour["lowpass_harmonics"][k] * midi_hz(int(row["pitch"]))
-    audio = dynamics_colour(audio, rate, cutoff, LOWPASS_ORDER)
-    out: np.ndarray = dynamics_shelf(audio, rate, SHELF_HZ, colour["shelf_db"][k])
-    return out
-
-
 def main(source: Path, out: Path) -> int:
     for needed in (source / "labels.csv", source / "summary.json", CONFIG):
         if not needed.is_file():
@@ -92,7 +73,8 @@ def main(source: Path, out: Path) -> int:
     with open(source / "labels.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     rate = sf.info(source / rows[0]["path"]).samplerate
-    colour = json.loads((source / "summary.json").read_text())["config"]
+    made = json.loads((source / "summary.json").read_text())["config"]
+    colour = GmRenderConfig(lowpass_harmonics=tuple(made["lowpass_harmonics"]), shelf_db=tuple(made["shelf_db"]))
     known = programs(CONFIG)
     kept, missing = [], set()
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,7 +85,8 @@ def main(source: Path, out: Path) -> int:
                 continue
             write_note(midi, int(row["gm_program"]), int(row["pitch"]), int(row["velocity"]), float(row["held_s"]))
             render(midi, raw, rate)
-            audio = coloured(sf.read(raw, dtype="float32")[0], rate, row, colour)
+            audio = sf.read(raw, dtype="float32")[0]
+            audio = coloured_for(audio, rate, row["dynamics"], int(row["pitch"]), colour)
             write_wav_atomic(out / row["path"], to_pcm16(audio), rate, "freepats via TiMidity++")
             kept.append(row)
     with open(out / "labels.csv", "w", newline="") as handle:

@@ -13,9 +13,9 @@ import soundfile as sf
 
 from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents
 from rtsynth.dsp.pitch import midi_hz
+from rtsynth.train.corpus.gm import LABEL_COLUMNS
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "render_freepats.py"
-COLUMNS = ["path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s", "seed"]
 NOTES = [  # instrument, key, GM program (0-based), velocity; freepats has no viola
     ("flute", 72, 73, 80),
     ("viola", 60, 41, 80),
@@ -33,18 +33,16 @@ def run(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
 def source_corpus(root: Path, shelf_db: tuple[float, float, float] = (0.0, 20.0, 40.0)) -> Path:
     """labels.csv and summary.json as `rtsynth data gm` writes them (the gm-sol-shelf colour by
     default); the script reads the rate from the first file."""
-    rows = [
-        dict(
-            zip(COLUMNS, [f"wav/{name}/{name}-{key:03d}-mf-0.wav", name, key, "mf", program, velocity, 0, 1.0, 0.9, 1])
-        )
-        for name, key, program, velocity in NOTES
-    ]
+    rows = []
+    for name, key, program, velocity in NOTES:
+        values = [f"wav/{name}/{name}-{key:03d}-mf-0.wav", name, key, "mf", program, velocity, 0, 1.0, 0.9, 1]
+        rows.append(dict(zip(LABEL_COLUMNS, values)))
     (root / "wav" / "flute").mkdir(parents=True)
     sf.write(root / rows[0]["path"], np.zeros(4410, np.float32), 44100, subtype="PCM_16")
     colour = {"lowpass_harmonics": [0.0, 0.0, 0.0], "shelf_db": list(shelf_db)}
     (root / "summary.json").write_text(json.dumps({"config": colour}))
     with open(root / "labels.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=LABEL_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     return root

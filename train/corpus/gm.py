@@ -384,10 +384,7 @@ class NoteSynth:
             audio = self._play(synth, sfid, note, held)
             if audio is None:
                 return None
-            k = DYNAMICS.index(note.dynamics)
-            cutoff = self.cfg.lowpass_harmonics[k] * midi_hz(note.pitch)
-            audio = dynamics_colour(audio, self.sample_rate, cutoff, LOWPASS_ORDER)
-            return dynamics_shelf(audio, self.sample_rate, SHELF_HZ, self.cfg.shelf_db[k])
+            return coloured_for(audio, self.sample_rate, note.dynamics, note.pitch, self.cfg)
         finally:
             # the holder owns the SoundFont; removing it resets the channels' programs,
             # which warns once per channel that no preset is left: expected, so muted
@@ -414,6 +411,13 @@ class NoteSynth:
 
     def close(self) -> None:
         self.holder.delete()
+
+
+def coloured_for(audio: np.ndarray, sample_rate: int, dynamics: str, pitch: int, cfg: GmRenderConfig) -> np.ndarray:
+    """A note's audio with the colour `cfg` gives its dynamics: the low-pass, then the shelf."""
+    k = DYNAMICS.index(dynamics)
+    audio = dynamics_colour(audio, sample_rate, cfg.lowpass_harmonics[k] * midi_hz(pitch), LOWPASS_ORDER)
+    return dynamics_shelf(audio, sample_rate, SHELF_HZ, cfg.shelf_db[k])
 
 
 def dynamics_colour(audio: np.ndarray, sample_rate: int, cutoff: float, order: int) -> np.ndarray:
