@@ -632,12 +632,18 @@ def test_a_standby_follows_model_swaps_and_takes_over_on_the_swapped_model(bundl
             time.sleep(0.05)
         status = engine.status()
         assert "a warm standby took over" in status["model_error"] and status["bundle"] == str(other.resolve())
-        notes = engine.counters["notes"]
-        engine.submit(NoteOn(60, 0.8))
-        deadline = time.monotonic() + 60  # the standby may first finish loading the new model
-        while engine.counters["notes"] == notes:
-            assert time.monotonic() < deadline, "the new worker did not start the note"
-            time.sleep(0.05)
+        # the standby may first finish loading the new model: a note that cannot start within
+        # late_drop_ms meanwhile is dropped and counted, never lost without a word
+        deadline, sent, played = time.monotonic() + 60, 0, engine.counters["notes"]
+        while engine.counters["notes"] == played:
+            assert time.monotonic() < deadline, "the new worker did not start a note"
+            engine.submit(NoteOn(60, 0.8))
+            sent += 1
+            waited = time.monotonic() + 1.0
+            while engine.counters["notes"] == played and time.monotonic() < waited:
+                time.sleep(0.05)
+        time.sleep(0.5)
+        assert engine.status()["dropped_notes"] == before["dropped_notes"] + sent - (engine.counters["notes"] - played)
     finally:
         engine.stop()
 

@@ -93,7 +93,9 @@ class NoteStarter:
         began = time.perf_counter()
         now, late = self.clock(), self.config.late_drop_ms * 1e-3
         fresh = [s for s in specs if s.epoch == epoch]
-        self.stats.add("dropped_late", sum(now - s.start > late for s in fresh))
+        for spec in fresh:
+            if now - spec.start > late:
+                self._dropped(spec, f"its audio could not start within {late * 1e3:.0f} ms", "dropped_late")
         fresh = [s for s in fresh if now - s.start <= late]
         if not fresh:
             return
@@ -184,8 +186,8 @@ class NoteStarter:
         write(self.bank, voice.slot, audio, voice.stream.written - len(audio))
         self.bank.ready[voice.slot] = voice.stream.written
 
-    def _dropped(self, spec: NoteSpec, why: str) -> None:
-        self.stats.add("dropped_full")
+    def _dropped(self, spec: NoteSpec, why: str, counter: str = "dropped_full") -> None:
+        self.stats.add(counter)
         if time.monotonic() >= self._quiet_until:
-            log.warning("%s: note %d dropped; %d so far", why, spec.note, int(self.stats["dropped_full"]))
+            log.warning("%s: note %d dropped; %d so far", why, spec.note, int(self.stats[counter]))
             self._quiet_until = time.monotonic() + WARN_EVERY_S
