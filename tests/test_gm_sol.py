@@ -295,8 +295,8 @@ def test_missing_fluidsynth_library_names_the_debian_package():
     # a fresh interpreter where the dynamic loader finds no libfluidsynth
     code = (
         "import ctypes.util; ctypes.util.find_library = lambda name: None\n"
-        "from train.corpus import gm\n"
-        "gm.import_fluidsynth()\n"
+        "from train.corpus import renderers\n"
+        "renderers.import_fluidsynth()\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
@@ -331,4 +331,4 @@ def test_cli_end_to_end(tmp_path):
     assert all((out / r["path"]).is_file() and r["seed"] for r in rows)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["seed"] == 3 and summary["notes_planned"] == 5
-    assert len(summary["soundfont_sha256"]) == 64 and summary["fluidsynth_version"]
+    assert len(summary["soundfont_sha256"]) == 64 and summary["renderer"].startswith("FluidSynth 2.")

@@ -1,4 +1,4 @@
-"""`rtsynth data gm`: render the GM-SOL corpus (train/corpus/gm.py) with FluidSynth."""
+"""`rtsynth data gm`: render the GM-SOL corpus (train/corpus/gm.py) with FluidSynth or TiMidity++."""
 
 from __future__ import annotations
 
@@ -15,14 +15,19 @@ log = logging.getLogger(__name__)
 def add_parsers(data: argparse._SubParsersAction) -> None:
     p = data.add_parser(
         "gm",
-        help="render the GM-SOL corpus (14 instruments x range x pp/mf/ff) with FluidSynth",
-        description="Render the 14 TinySOL instruments note by note from a General MIDI SoundFont "
+        help="render the GM-SOL corpus (14 instruments x range x pp/mf/ff) from a SoundFont or patch set",
+        description="Render the 14 TinySOL instruments note by note from a General MIDI SoundFont with FluidSynth, "
+        "or from a TiMidity++ config (a .cfg, such as the freepats patches) with TiMidity++ "
         "(seeded: the same command gives the same files). Writes OUT/wav/<instrument>/*.wav, "
         "OUT/labels.csv and OUT/summary.json; notes already rendered identically are kept.",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--config", type=Path, help="setup TOML or packaged name, e.g. gm-sol-shelf (default: gm-sol)")
-    p.add_argument("--soundfont", help="SoundFont file (default: Debian's FluidR3_GM.sf2)")
+    p.add_argument(
+        "--soundfont",
+        help="SoundFont file, or a TiMidity++ config such as /etc/timidity/freepats.cfg "
+        "(default: Debian's FluidR3_GM.sf2)",
+    )
     p.add_argument("--instruments", help="comma-separated names or TinySOL abbreviations, e.g. violin,Fl")
     p.add_argument("--pitch-range", type=int, nargs=2, metavar=("LO", "HI"), help="MIDI pitches to keep")
     p.add_argument("--takes", type=int, help="notes per pitch and dynamics (default: as TinySOL)")

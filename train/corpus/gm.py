@@ -1,4 +1,4 @@
-"""GM-SOL: the 14 TinySOL instruments rendered note by note with FluidSynth.
+"""GM-SOL: the 14 TinySOL instruments rendered note by note with FluidSynth (or TiMidity++).
 
 A seeded *plan* lists every note (instrument, pitch, dynamics, take, aimed duration); the
 *render* plays each one alone on a fresh-reset synth and writes one WAV per note plus
@@ -9,7 +9,7 @@ render only chooses the held time so that this measurement lands where the plan 
 
 Reproducibility: each note's aimed duration comes from its own seed, derived from the run seed
 and the note's identity, so a note gets the same file whatever subset is rendered, in
-whatever order, by whichever worker. Each note is rendered on a fresh synth (see NoteSynth) and
+whatever order, by whichever worker. Each note is rendered on a fresh synth (renderers.py) and
 FluidSynth's float output is used, because its 16-bit output dithers with a per-synth
 running index; either would make a note's samples depend on what was rendered before.
 """
@@ -17,7 +17,6 @@ running index; either would make a note's samples depend on what was rendered be
 from __future__ import annotations
 
 import csv
-import ctypes
 import dataclasses
 import io
 import json
@@ -35,7 +34,6 @@ from rtsynth.bundle import sha256_file
 from rtsynth.config import load_config
 from rtsynth.dsp.audio import sounding_span
 from rtsynth.dsp.pitch import midi_hz
-from rtsynth.errors import RtsynthError
 from rtsynth.labels import (
     DYNAMICS,
     DYNAMICS_VELOCITY,
@@ -48,15 +46,20 @@ from rtsynth.labels import (
 )
 from rtsynth.resources import config_file
 from rtsynth.settings import PAPER_TRIM
-from rtsynth.train.corpus.gm_coverage import InstrumentCover, coverage_json, key_spans, log_coverage, soundfont_coverage
+from rtsynth.train.corpus.gm_coverage import (
+    InstrumentCover,
+    coverage_json,
+    key_spans,
+    log_coverage,
+    soundfont_coverage,
+    timidity_coverage,
+)
+from rtsynth.train.corpus.renderers import GmRenderError, open_player, renderer_name, renderer_version, uses_timidity
 from rtsynth.train.corpus.sf2 import SoundFontReadError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-BLOCK = 64  # FluidSynth renders in 64-sample blocks; events land on block boundaries
-FLUID_WARN = 2  # FluidSynth's log level for warnings
-TAIL_CHUNK = 64 * BLOCK  # release tail rendered in chunks until no voice sounds
 LABEL_COLUMNS = ("path", "instrument", "pitch", "dynamics", "gm_program", "velocity", "take", "aim_s", "held_s", "seed")
 TAIL_GUESS_S = 0.15  # median FluidR3_GM release tail after the -40 dB trim: the first held-time guess
 MAX_SHELF_DB = 48.0  # beyond this the shelf would push the rest of the note toward the mel's 80 dB floor
@@ -98,10 +101,6 @@ RANGES: dict[str, PlayableRange] = {
     "oboe": PlayableRange(58, 93, 1),  # A#3-A6
     "alto_sax": PlayableRange(49, 81, 1),  # C#3-A5 (sounding)
 }
-
-
-class GmRenderError(RtsynthError, RuntimeError):
-    """A setup problem the user can fix (missing FluidSynth or SoundFont, bad option)."""
 
 
 @dataclass(frozen=True)
@@ -262,27 +261,7 @@ def plan_notes(cfg: GmRenderConfig) -> list[PlannedNote]:
     return plan
 
 
-# --- FluidSynth -------------------------------------------------------------------------
-
-
-def import_fluidsynth():
-    """pyfluidsynth, or GmRenderError naming the Debian package when libfluidsynth is missing."""
-    try:
-        import fluidsynth
-    except ModuleNotFoundError:
-        raise  # pyfluidsynth itself is missing: the CLI names the [train] extra
-    except (ImportError, OSError) as err:
-        raise GmRenderError(
-            f"the FluidSynth library is missing ({err}): install the Debian package "
-            "`libfluidsynth3` (sudo apt-get install fluidsynth)"
-        ) from None
-    return fluidsynth
-
-
-def fluidsynth_version() -> str:
-    lib = ctypes.CDLL(import_fluidsynth().lib)
-    lib.fluid_version_str.restype = ctypes.c_char_p
-    return lib.fluid_version_str().decode()
+# --- playing a note ---------------------------------------------------------------------
 
 
 def check_soundfont(path: str | Path) -> Path:
@@ -291,20 +270,10 @@ def check_soundfont(path: str | Path) -> Path:
         raise GmRenderError(
             f"SoundFont not found: {path}. Install a General MIDI SoundFont from Debian "
             "(sudo apt-get install fluid-soundfont-gm timgm6mb-soundfont csound-soundfont: "
-            "FluidR3_GM.sf2, TimGM6mb.sf2, sf_GMbank.sf2 in /usr/share/sounds/sf2) or pass --soundfont PATH"
+            "FluidR3_GM.sf2, TimGM6mb.sf2, sf_GMbank.sf2 in /usr/share/sounds/sf2), or TiMidity++'s "
+            "freepats (sudo apt-get install timidity freepats: /etc/timidity/freepats.cfg), or pass --soundfont PATH"
         )
     return path
-
-
-def _bind_c_api(fluidsynth) -> ctypes.CDLL:
-    """The few libfluidsynth calls pyfluidsynth does not wrap."""
-    lib = ctypes.CDLL(fluidsynth.lib)
-    ptr, num = ctypes.c_void_p, ctypes.c_int
-    lib.fluid_synth_write_float.argtypes = [ptr, num, ptr, num, num, ptr, num, num]
-    lib.fluid_synth_get_sfont_by_id.argtypes, lib.fluid_synth_get_sfont_by_id.restype = [ptr, num], ptr
-    lib.fluid_synth_add_sfont.argtypes = lib.fluid_synth_remove_sfont.argtypes = [ptr, ptr]
-    lib.fluid_set_log_function.argtypes, lib.fluid_set_log_function.restype = [num, ptr, ptr], ptr
-    return lib
 
 
 @dataclass(frozen=True)
@@ -315,57 +284,30 @@ class AimedAudio:
 
 
 class NoteSynth:
-    """Loads the SoundFont once, then renders every note on a fresh synth that borrows it.
-
-    Why a fresh synth per note: FluidSynth (2.3) keeps state in its voice slots across
-    notes (a reused slot ramps its output gain from the previous voice's pan over the
-    first block), so on a reused synth a note's samples would depend on the notes before
-    it. A bare synth costs about a millisecond; sharing the loaded SoundFont
-    (fluid_synth_add_sfont / remove_sfont) avoids re-reading it.
-    """
+    """Renders GM-SOL notes with the synthesizer for `cfg.soundfont` (renderers.py): each note
+    held so that it sounds the planned length, and coloured for its dynamics."""
 
     def __init__(self, cfg: GmRenderConfig):
-        self.fluidsynth = import_fluidsynth()
-        soundfont = check_soundfont(cfg.soundfont)
         self.cfg = cfg
         self.sample_rate = cfg.sample_rate
-        self.max_samples = int(cfg.max_seconds * cfg.sample_rate)
-        self.lib = _bind_c_api(self.fluidsynth)
-        self.holder = self._new_synth()  # owns the loaded SoundFont
-        sfid = self.holder.sfload(str(soundfont))
-        if sfid < 0:
-            raise GmRenderError(f"FluidSynth cannot load {soundfont} as a SoundFont")
-        self.sfont = self.lib.fluid_synth_get_sfont_by_id(self.holder.synth, sfid)
-
-    def _new_synth(self):
-        return self.fluidsynth.Synth(
-            gain=self.cfg.gain,
-            samplerate=float(self.cfg.sample_rate),
-            channels=16,
-            **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1, "synth.polyphony": 16},
-        )
-
-    def _samples(self, synth, n: int) -> np.ndarray:
-        left, right = np.zeros(n, np.float32), np.zeros(n, np.float32)
-        self.lib.fluid_synth_write_float(synth.synth, n, left.ctypes.data, 0, 1, right.ctypes.data, 0, 1)
-        return (left + right) * np.float32(0.5)
+        self.player = open_player(check_soundfont(cfg.soundfont), cfg.sample_rate, cfg.gain, cfg.max_seconds)
 
     def render(self, note: PlannedNote) -> AimedAudio | None:
         """The note with the held time whose sounding span (prep's trim rule) measures
-        `note.aim_s`, as closely as the preset's release allows; a few renders, each on a
-        fresh synth. None when the preset has no sample for the key."""
+        `note.aim_s`, as closely as the preset's release allows; a few renders, each of the
+        note alone. None when the preset has no sample for the key."""
         held_s, best = note.aim_s - TAIL_GUESS_S, None
         for _ in range(AIM_TRIES):
-            blocks = max(1, round(held_s * self.sample_rate / BLOCK))
-            audio = self.render_held(note, blocks * BLOCK)
+            steps = self.player.steps_for(held_s)
+            audio = self.render_held(note, steps)
             if audio is None:
                 return None
             start, end = sounding_span(to_pcm16(audio) / np.float32(32768), PAPER_TRIM)  # as prep reads the file
-            take = AimedAudio(audio, blocks * BLOCK / self.sample_rate, (end - start) / self.sample_rate)
+            take = AimedAudio(audio, self.player.held_seconds(steps), (end - start) / self.sample_rate)
             error = take.sounding_s - note.aim_s
             if best is None or abs(error) < abs(best.sounding_s - note.aim_s):
                 best = take
-            if abs(error) <= AIM_TOLERANCE_S or (blocks == 1 and error > 0):
+            if abs(error) <= AIM_TOLERANCE_S or (steps == 1 and error > 0):
                 break
             held_s = take.held_s - error
         return best
@@ -375,42 +317,17 @@ class NoteSynth:
         aimed = self.render(note)
         return None if aimed is None else aimed.audio
 
-    def render_held(self, note: PlannedNote, held: int) -> np.ndarray | None:
-        """Mono float audio: note-on, `held` samples, note-off, release tail until silence
-        (capped), coloured for its dynamics."""
-        synth = self._new_synth()
-        sfid = self.lib.fluid_synth_add_sfont(synth.synth, self.sfont)
+    def render_held(self, note: PlannedNote, steps: int) -> np.ndarray | None:
+        """Mono float audio: note-on, `steps` of the player's time steps, note-off, release tail
+        until silence (capped), coloured for its dynamics."""
         try:
-            audio = self._play(synth, sfid, note, held)
-            if audio is None:
-                return None
-            return coloured_for(audio, self.sample_rate, note.dynamics, note.pitch, self.cfg)
-        finally:
-            # the holder owns the SoundFont; removing it resets the channels' programs,
-            # which warns once per channel that no preset is left: expected, so muted
-            previous = self.lib.fluid_set_log_function(FLUID_WARN, None, None)
-            self.lib.fluid_synth_remove_sfont(synth.synth, self.sfont)
-            self.lib.fluid_set_log_function(FLUID_WARN, previous, None)
-            synth.delete()
-
-    def _play(self, synth, sfid: int, note: PlannedNote, held: int) -> np.ndarray | None:
-        if synth.program_select(0, sfid, 0, note.gm_program) < 0:
-            raise GmRenderError(f"the SoundFont has no GM program {note.gm_program} ({note.instrument})")
-        synth.noteon(0, note.pitch, note.velocity)
-        if synth.get_active_voice_count() == 0:
-            return None
-        held = min(held, self.max_samples)
-        chunks = [self._samples(synth, held)]
-        synth.noteoff(0, note.pitch)
-        rendered = held
-        while synth.get_active_voice_count() > 0 and rendered < self.max_samples:
-            n = min(TAIL_CHUNK, self.max_samples - rendered)
-            chunks.append(self._samples(synth, n))
-            rendered += n
-        return np.concatenate(chunks)
+            audio = self.player.play(note.gm_program, note.pitch, note.velocity, steps)
+        except GmRenderError as err:
+            raise GmRenderError(f"{note.instrument}: {err}") from None
+        return None if audio is None else coloured_for(audio, self.sample_rate, note.dynamics, note.pitch, self.cfg)
 
     def close(self) -> None:
-        self.holder.delete()
+        self.player.close()
 
 
 def coloured_for(audio: np.ndarray, sample_rate: int, dynamics: str, pitch: int, cfg: GmRenderConfig) -> np.ndarray:
@@ -581,7 +498,7 @@ def _render_all(plan: list[PlannedNote], cfg: GmRenderConfig, out: Path, render_
     else:
         import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")  # no inherited FluidSynth state
+        ctx = multiprocessing.get_context("spawn")  # no inherited synthesizer state
         with ctx.Pool(workers, _init_worker, (cfg, out, render_info)) as pool:
             for result in pool.imap_unordered(_render_indexed, items, chunksize=4):
                 results.append(result)
@@ -615,8 +532,9 @@ def planned_coverage(soundfont: Path, plan: list[PlannedNote]) -> dict[str, Inst
     keys: dict[str, set[int]] = {}
     for note in plan:
         keys.setdefault(note.instrument, set()).add(note.pitch)
+    cover = timidity_coverage if uses_timidity(soundfont) else soundfont_coverage
     try:
-        coverage = soundfont_coverage(soundfont, keys)
+        coverage = cover(soundfont, keys)
     except SoundFontReadError as err:
         raise GmRenderError(str(err)) from None
     log_coverage(coverage)
@@ -630,7 +548,7 @@ def render_corpus(cfg: GmRenderConfig, out: str | Path, progress: bool = True) -
     plan = plan_notes(cfg)
     soundfont = check_soundfont(cfg.soundfont)
     render_info = {
-        "fluidsynth": fluidsynth_version(),
+        **renderer_version(soundfont),
         "soundfont_sha256": sha256_file(soundfont),
         "gain": cfg.gain,
         "sample_rate": cfg.sample_rate,
@@ -695,7 +613,7 @@ def summarize(cfg, plan, results, render_info, wall_seconds) -> dict:
         "peak_dbfs": {d: _dbfs([r.peak for n, r in done if n.dynamics == d]) for d in cfg.dynamics},
         "audio_seconds": round(sum(r.seconds for _, r in done), 1),
         "wall_seconds": round(wall_seconds, 1),
-        "fluidsynth_version": render_info["fluidsynth"],
+        "renderer": renderer_name(render_info),
         "soundfont": str(cfg.soundfont),
         "soundfont_sha256": render_info["soundfont_sha256"],
         "config": dataclasses.asdict(cfg),
@@ -714,13 +632,13 @@ def _silent_keys(paths: list[str]) -> str:
 def log_summary(summary: dict) -> None:
     dynamics = list(next(iter(summary["counts"].values())))
     log.info(
-        "GM-SOL: %d notes written (%d rendered, %d kept) of %d planned in %.1f s; FluidSynth %s",
+        "GM-SOL: %d notes written (%d rendered, %d kept) of %d planned in %.1f s; %s",
         summary["notes_written"],
         summary["rendered_now"],
         summary["kept_from_earlier_run"],
         summary["notes_planned"],
         summary["wall_seconds"],
-        summary["fluidsynth_version"],
+        summary["renderer"],
     )
     log.info("%-11s %s  pitches", "instrument", " ".join(f"{d:>4}" for d in dynamics))
     for name, per_dyn in summary["counts"].items():

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rtsynth.labels import INSTRUMENT_BY_NAME, INSTRUMENTS
+from rtsynth.train.corpus.renderers import config_programs
 from rtsynth.train.corpus.sf2 import PresetCover, read_presets
 
 log = logging.getLogger(__name__)
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class InstrumentCover:
-    preset: str | None  # the bank-0 preset's name; None: the SoundFont has none for the GM program
+    preset: str | None  # the bank-0 preset's name (TiMidity++: its patch); None: none for the GM program
     gm_program: int
     keys_without_sample: str  # planned keys no zone of the preset covers (they render silent), as spans
     shares_samples_with: tuple[str, ...]  # other GM-SOL instruments whose presets play some of the same samples
@@ -56,6 +57,21 @@ def soundfont_coverage(soundfont: str | Path, planned: dict[str, set[int]]) -> d
     Raises SoundFontReadError when the file is not an SF2 SoundFont."""
     presets = read_presets(soundfont)
     return {name: instrument_cover(name, keys, presets) for name, keys in planned.items()}
+
+
+def timidity_coverage(config: Path, planned: dict[str, set[int]]) -> dict[str, InstrumentCover]:
+    """The same for a TiMidity++ config: the patch (or SoundFont preset) bank 0 plays for each
+    instrument's program. TiMidity++ plays every key of a patch, so no key is without a sample."""
+    programs = config_programs(config)
+    covers = {}
+    for name, keys in planned.items():
+        program = INSTRUMENT_BY_NAME[name].gm_program
+        patch = programs.get(program)
+        sharing = tuple(
+            other.name for other in INSTRUMENTS if other.name != name and programs.get(other.gm_program) == patch
+        )
+        covers[name] = InstrumentCover(patch, program, "" if patch else key_spans(keys), sharing if patch else ())
+    return covers
 
 
 def log_coverage(coverage: dict[str, InstrumentCover]) -> None:

@@ -40,8 +40,11 @@ def render_kit(
     """One WAV per GM percussion key in `keys` (inclusive) that sounds; returns the files written."""
     import soundfile
 
-    from rtsynth.train.corpus.gm import check_soundfont, import_fluidsynth
+    from rtsynth.train.corpus.gm import GmRenderError, check_soundfont
+    from rtsynth.train.corpus.renderers import import_fluidsynth, uses_timidity
 
+    if uses_timidity(soundfont):
+        raise GmRenderError(f"{soundfont}: the percussion kit is rendered with FluidSynth, from an SF2 SoundFont")
     fluidsynth = import_fluidsynth()
     soundfont = check_soundfont(soundfont)
     out = Path(out)
