@@ -383,7 +383,7 @@ def markdown(summary: dict, meta: dict) -> str:
 
 
 def plot(rows: list[dict], out: Path) -> None:
-    """Per timbre: level (model and reference, mf long notes) and f0 error along the keyboard."""
+    """Per timbre: level (model and reference, mf long notes) and f0 error along the keyboard (keyboard.png)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -410,6 +410,47 @@ def plot(rows: list[dict], out: Path) -> None:
     axes[-1, 1].set_xlabel("MIDI note")
     fig.tight_layout()
     fig.savefig(out / "keyboard.png", dpi=60)
+    plt.close(fig)
+
+
+def spectrogram_keys(rows: list[dict]) -> list[Key]:
+    """The mf long note at the median distance of the timbres with the lowest, middle and highest
+    median log-mel distance: what the best, a typical and the worst colour look like."""
+    longest = max(r["duration"] for r in rows)
+    medians: dict[str, dict] = {}
+    for timbre in sorted({r["timbre"] for r in rows}):
+        group = [r for r in rows if r["timbre"] == timbre and r["dynamics"] == "mf" and r["duration"] == longest]
+        group = sorted((r for r in group if r["log_mel_db"] is not None), key=lambda r: r["log_mel_db"])
+        if group:
+            medians[timbre] = group[len(group) // 2]
+    ranked = sorted(medians, key=lambda t: medians[t]["log_mel_db"])
+    picked = dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]])
+    return [Key(t, medians[t]["note"], "mf", longest) for t in picked]
+
+
+def plot_spectrograms(players: Players, keys: list[Key], out: Path) -> None:
+    """Reference and model log-mel (128 bands, 5 ms hop, each note's own peak at 0 dB) side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rtsynth.dsp.fidelity import FLOOR_DB, log_mel, log_mel_distance
+
+    fig, axes = plt.subplots(len(keys), 2, figsize=(10, 2.6 * len(keys)), squeeze=False, sharey=True)
+    for (ref_ax, model_ax), key in zip(axes, keys, strict=True):
+        model, ref = players.model(key), players.ref(key)
+        assert ref is not None  # picked from measured rows
+        n = max(len(model), len(ref))
+        model, ref = np.pad(model, (0, n - len(model))), np.pad(ref, (0, n - len(ref)))
+        extent = (0.0, n / SR, 0, 128)
+        for ax, audio, who in ((ref_ax, ref, "reference"), (model_ax, model, "model")):
+            ax.imshow(log_mel(audio), origin="lower", aspect="auto", extent=extent, vmin=FLOOR_DB, vmax=0, cmap="magma")
+            ax.set_title(f"{key.timbre} {key.note} {key.dynamics} {key.duration:g} s: {who}", fontsize="small")
+        model_ax.set_xlabel(f"s (log-mel distance {log_mel_distance(model, ref):.1f} dB)", fontsize="small")
+        ref_ax.set_ylabel("mel band")
+    fig.tight_layout()
+    fig.savefig(out / "spectrograms.png", dpi=60)
     plt.close(fig)
 
 
@@ -472,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results(args.out, record, rows, curves)
     (args.out / "fidelity.md").write_text(markdown(summary, meta))
     plot(rows, args.out)
+    plot_spectrograms(players, spectrogram_keys(rows), args.out)
     print(markdown(summary, meta))
     return 0
 
