@@ -217,7 +217,6 @@ class TimidityPlayer:
         self.config, self.sample_rate = config, sample_rate
         self.amplify = f"-A{round(gain * 100)}"
         self.max_samples = int(max_seconds * sample_rate)
-        self._tmp = Path(tempfile.mkdtemp(prefix="rtsynth-timidity-"))
 
     def steps_for(self, held_s: float) -> int:
         return max(1, round(held_s * TICKS_PER_S))
@@ -233,16 +232,18 @@ class TimidityPlayer:
         track.append(mido.Message("note_on", note=key, velocity=velocity, time=0))
         track.append(mido.Message("note_off", note=key, velocity=0, time=steps))
         track.append(mido.MetaMessage("end_of_track", time=0))
-        midi, wav = self._tmp / "note.mid", self._tmp / "note.wav"
-        mido.MidiFile(tracks=[track], ticks_per_beat=TICKS_PER_BEAT).save(midi)
-        options = ["-c", str(self.config), "-idq", "-OwMs2l", "-s", str(self.sample_rate), self.amplify]
-        command = [self.binary, *options, "-EFreverb=0", "-EFchorus=0", "-o", str(wav), str(midi)]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not wav.is_file():
-            raise GmRenderError(f"timidity -c {self.config} failed: {(done.stderr or done.stdout).strip()[:200]}")
-        audio = sf.read(wav, dtype="float32")[0][: self.max_samples]
+        with tempfile.TemporaryDirectory(prefix="rtsynth-timidity-") as tmp:
+            midi, wav = Path(tmp) / "note.mid", Path(tmp) / "note.wav"
+            mido.MidiFile(tracks=[track], ticks_per_beat=TICKS_PER_BEAT).save(midi)
+            options = ["-c", str(self.config), "-idq", "-OwMs2l", "-s", str(self.sample_rate), self.amplify]
+            command = [self.binary, *options, "-EFreverb=0", "-EFchorus=0", "-o", str(wav), str(midi)]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            if done.returncode != 0 or not wav.is_file():
+                why = (done.stderr or done.stdout).strip()[:200]
+                raise GmRenderError(f"timidity -c {self.config} failed: {why}")
+            audio = sf.read(wav, dtype="float32")[0][: self.max_samples]
         sounding = np.flatnonzero(audio)
         return audio[: sounding[-1] + 1] if len(sounding) else None
 
     def close(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        """Nothing held between notes."""
