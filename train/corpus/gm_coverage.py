@@ -67,10 +67,13 @@ def timidity_coverage(config: Path, planned: dict[str, set[int]]) -> dict[str, I
     for name, keys in planned.items():
         program = INSTRUMENT_BY_NAME[name].gm_program
         patch = programs.get(program)
+        if patch is None:
+            covers[name] = InstrumentCover(None, program, key_spans(keys), ())
+            continue
         sharing = tuple(
             other.name for other in INSTRUMENTS if other.name != name and programs.get(other.gm_program) == patch
         )
-        covers[name] = InstrumentCover(patch, program, "" if patch else key_spans(keys), sharing if patch else ())
+        covers[name] = InstrumentCover(patch, program, "", sharing)
     return covers
 
 

@@ -40,8 +40,8 @@ def render_kit(
     """One WAV per GM percussion key in `keys` (inclusive) that sounds; returns the files written."""
     import soundfile
 
-    from rtsynth.train.corpus.gm import GmRenderError, check_soundfont
-    from rtsynth.train.corpus.renderers import import_fluidsynth, uses_timidity
+    from rtsynth.train.corpus.gm import check_soundfont
+    from rtsynth.train.corpus.renderers import GmRenderError, import_fluidsynth, uses_timidity
 
     if uses_timidity(soundfont):
         raise GmRenderError(f"{soundfont}: the percussion kit is rendered with FluidSynth, from an SF2 SoundFont")
