@@ -414,18 +414,20 @@ def plot(rows: list[dict], out: Path) -> None:
 
 
 def spectrogram_keys(rows: list[dict]) -> list[Key]:
-    """The mf long note at the median distance of the timbres with the lowest, middle and highest
-    median log-mel distance: what the best, a typical and the worst colour look like."""
+    """The long note (mf where measured) at the median distance of the timbres with the lowest,
+    middle and highest median log-mel distance: what the best, a typical and the worst colour
+    look like."""
     longest = max(r["duration"] for r in rows)
+    dynamics = "mf" if any(r["dynamics"] == "mf" for r in rows) else rows[0]["dynamics"]
     medians: dict[str, dict] = {}
     for timbre in sorted({r["timbre"] for r in rows}):
-        group = [r for r in rows if r["timbre"] == timbre and r["dynamics"] == "mf" and r["duration"] == longest]
+        group = [r for r in rows if r["timbre"] == timbre and r["dynamics"] == dynamics and r["duration"] == longest]
         group = sorted((r for r in group if r["log_mel_db"] is not None), key=lambda r: r["log_mel_db"])
         if group:
             medians[timbre] = group[len(group) // 2]
     ranked = sorted(medians, key=lambda t: medians[t]["log_mel_db"])
-    picked = dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]])
-    return [Key(t, medians[t]["note"], "mf", longest) for t in picked]
+    picked = dict.fromkeys([ranked[0], ranked[len(ranked) // 2], ranked[-1]]) if ranked else {}
+    return [Key(t, medians[t]["note"], dynamics, longest) for t in picked]
 
 
 def plot_spectrograms(players: Players, keys: list[Key], out: Path) -> None:
@@ -513,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     write_results(args.out, record, rows, curves)
     (args.out / "fidelity.md").write_text(markdown(summary, meta))
     plot(rows, args.out)
-    plot_spectrograms(players, spectrogram_keys(rows), args.out)
+    if keys := spectrogram_keys(rows):
+        plot_spectrograms(players, keys, args.out)
     print(markdown(summary, meta))
     return 0
 
