@@ -285,6 +285,10 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid
         "log_mel_median_db_by_timbre": {
             t: float(np.nanmedian([r["log_mel_db"] for r in rows if r["timbre"] == t])) for t in timbres
         },
+        "log_mel_median_db_by_dynamics": {
+            d: float(np.nanmedian([r["log_mel_db"] for r in rows if r["dynamics"] == d]))
+            for d in dict.fromkeys(r["dynamics"] for r in rows)
+        },
         "centroid_ratio_median": float(np.median([r["centroid_ratio"] for r in rows])),
         "click_ratio_max": float(max(r["click_ratio"] for r in rows)),
         "above_11khz": high_band(rows),
@@ -359,7 +363,9 @@ def markdown(summary: dict, meta: dict) -> str:
         f"the reference sounds) / {off['velocities']:.0%} |",
         f"| level spread across timbres (mf) | model {s['timbre_level_spread_db']['model']:.1f} dB, "
         f"reference {s['timbre_level_spread_db']['reference']:.1f} dB |",
-        f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB |",
+        f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB ("
+        + ", ".join(f"{d} {v:.1f}" for d, v in s["log_mel_median_db_by_dynamics"].items())
+        + ") |",
         f"| spectral centroid ratio, median | {s['centroid_ratio_median']:.2f} |",
         f"| click ratio, worst | {s['click_ratio_max']:.1f} |",
         f"| content above 11 kHz where the reference has it ({high['reference_notes']} notes): model has it / "
