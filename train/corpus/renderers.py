@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
+import mido
 import numpy as np
 import soundfile as sf
 
@@ -225,8 +226,6 @@ class TimidityPlayer:
         return steps / TICKS_PER_S
 
     def play(self, program: int, key: int, velocity: int, steps: int) -> np.ndarray | None:
-        import mido
-
         track = mido.MidiTrack()
         track.append(mido.Message("program_change", program=program, time=0))
         track.append(mido.Message("note_on", note=key, velocity=velocity, time=0))
