@@ -70,14 +70,13 @@ def test_noise_density_is_the_same_at_either_rate(rate):
     assert np.std(audio) == pytest.approx(0.1 * np.sqrt(rate / 48000), rel=0.05)
 
 
-def test_torch_twin_matches_sample_for_sample():
+@pytest.mark.parametrize("f0", [np.linspace(180, 200, 40), np.full(40, 1500.0)], ids=["glide", "steady"])
+def test_torch_twin_matches_sample_for_sample(f0):
     torch = pytest.importorskip("torch")
     from rtsynth.train.synthesis import HarmonicNoiseSynth
 
     rng = np.random.default_rng(0)
-    f = SynthFrames(
-        np.linspace(180, 200, 40), rng.uniform(0, 0.1, (40, 16)), rng.uniform(0, 0.05, (40, len(BANDS))), 0.0232
-    )
+    f = SynthFrames(f0, rng.uniform(0, 0.1, (40, 16)), rng.uniform(0, 0.05, (40, len(BANDS))), 0.0232)
     rate, n = 48000, 40000
     expected = synthesize(f, rate, BANDS, n, seed=5)
     twin = HarmonicNoiseSynth(rate, f.frame_seconds, BANDS)
@@ -89,6 +88,28 @@ def test_torch_twin_matches_sample_for_sample():
         torch.tensor([noise_offset(5)]),
     )[0].numpy()
     assert np.max(np.abs(got - expected)) < 1e-5
+
+
+def test_the_twins_steady_path_gives_the_gliding_paths_samples_and_gradients():
+    """A steady f0 takes the table path; the same note with f0 a nanohertz off on one frame
+    takes the sine per sample and partial: the samples and the gradients agree."""
+    torch = pytest.importorskip("torch")
+    from rtsynth.train.synthesis import HarmonicNoiseSynth
+
+    torch.manual_seed(0)
+    twin = HarmonicNoiseSynth(48000, 0.0232, BANDS)
+    steady = torch.tensor([[110.0], [2500.0], [7000.0]]).expand(3, 30)  # the last two reach Nyquist
+    gliding = steady.clone()
+    gliding[:, -1] += 1e-9
+    probe = torch.randn(3, 30000, dtype=torch.float64)
+    levels, gains = torch.rand(3, 30, 24, dtype=torch.float64), torch.rand(3, 30, len(BANDS))
+    results = []
+    for f0 in (steady, gliding):
+        amplitudes, noise = levels.clone().requires_grad_(True), gains.clone().requires_grad_(True)
+        audio = twin(f0, amplitudes, noise, 30000, torch.tensor([0, 5, 70000]))
+        results.append((audio, *torch.autograd.grad((audio * probe).sum(), [amplitudes, noise])))
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_multi_resolution_stft_loss_trains_amplitudes_towards_a_target():

@@ -7,6 +7,8 @@ runtime is tested, sample for sample and parameter for parameter.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -30,11 +32,43 @@ def _lerp(values: torch.Tensor, left: torch.Tensor, right: torch.Tensor, t: torc
     return values[:, left] * (1 - t).view(shape) + values[:, right] * t.view(shape)
 
 
+@dataclass(frozen=True)
+class _Segments:
+    """The samples grouped by the frame to their left: segment j starts at sample `starts[j]`,
+    blends frame `frames[j]` towards `rights[j]`, and sample n is element `flat[n]` of the
+    segments laid out `length` samples apart. Work done once per segment instead of per
+    sample is what makes the steady path fast."""
+
+    frames: torch.Tensor  # [J]
+    rights: torch.Tensor  # [J]
+    starts: torch.Tensor  # [J]
+    length: int
+    flat: torch.Tensor  # [N]
+    t: torch.Tensor  # [N] blend towards the right frame
+
+    @classmethod
+    def of(cls, left: torch.Tensor, right: torch.Tensor, t: torch.Tensor) -> _Segments:
+        frames, counts = torch.unique_consecutive(left, return_counts=True)
+        starts = torch.cumsum(counts, 0) - counts
+        segment = torch.repeat_interleave(torch.arange(len(frames), device=left.device), counts)
+        length = int(counts.max())
+        flat = segment * length + torch.arange(len(left), device=left.device) - starts[segment]
+        return cls(frames, right[starts], starts, length, flat, t)
+
+    def blend(self, ends: torch.Tensor) -> torch.Tensor:
+        """ends [B, 2, J, length] (each segment's sum at its left and its right frame) -> [B, N]."""
+        both = ends.flatten(2)[:, :, self.flat]
+        return both[:, 0] * (1 - self.t) + both[:, 1] * self.t
+
+
 class HarmonicNoiseSynth(torch.nn.Module):
     """(f0 [B, T] Hz, amplitudes [B, T, K], noise [B, T, Bands]) -> audio [B, N] at `sample_rate`.
 
     Noise comes from the runtime's own band loops (the same seeded noise), each item read
-    from `offsets[b]`; pass the offsets the runtime used to compare sample for sample.
+    from `offsets[b]`; pass the offsets the runtime used to compare sample for sample. When
+    every item holds one f0 (as tune-audio's notes do) the partials of a frame segment are one
+    matrix product with a table of cos/sin(k·ω·l), as the runtime's steady path does: the
+    same samples (tested), without a sine per sample and partial.
     """
 
     loops: torch.Tensor  # buffer
@@ -53,19 +87,52 @@ class HarmonicNoiseSynth(torch.nn.Module):
         offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         left, right, t = _frame_blend(n_samples, self.sample_rate, self.frame_seconds, f0.shape[1], f0.device)
+        if offsets is None:
+            offsets = torch.zeros(f0.shape[0], dtype=torch.long, device=f0.device)
+        segments = _Segments.of(left, right, t.to(torch.float64))
+        ends = self._noise(noise, segments, offsets)
+        if bool((f0 == f0[:, :1]).all()):
+            return segments.blend(ends.double() + self._steady_partials(f0[:, 0], amplitudes, segments)).float()
+        return (self._gliding_partials(f0, amplitudes, left, right, t) + segments.blend(ends.double())).float()
+
+    def _fade(self, k: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
+        """Each partial's gain as it nears Nyquist (f0 broadcast against k)."""
+        return ((0.5 - k * f0 / self.sample_rate) / NYQUIST_FADE).clamp(0.0, 1.0)
+
+    def _gliding_partials(
+        self, f0: torch.Tensor, amplitudes: torch.Tensor, left: torch.Tensor, right: torch.Tensor, t: torch.Tensor
+    ) -> torch.Tensor:
+        """A sine per sample and partial of the integrated phase: any f0 track. [B, N] float64."""
         f0_n = _lerp(f0.double(), left, right, t)  # [B, N]
         step = 2 * np.pi * f0_n / self.sample_rate
         phase = torch.cumsum(step, dim=1) - step  # phase 0 at the first sample
         k = torch.arange(1, amplitudes.shape[2] + 1, dtype=torch.float64, device=f0.device)
-        amp = _lerp(amplitudes.double(), left, right, t)
-        amp = amp * ((0.5 - k * f0_n[..., None] / self.sample_rate) / NYQUIST_FADE).clamp(0.0, 1.0)
-        harmonic = (amp * torch.sin(torch.remainder(phase[..., None] * k, 2 * np.pi))).sum(dim=2)
-        gains = _lerp(noise.double(), left, right, t)  # [B, N, Bands]
-        if offsets is None:
-            offsets = torch.zeros(f0.shape[0], dtype=torch.long, device=f0.device)
-        index = (torch.arange(n_samples, device=f0.device)[None, :] + offsets[:, None]) % NOISE_LOOP  # [B, N]
-        bands = self.loops[:, index].permute(1, 2, 0).double()  # [B, N, Bands]
-        return (harmonic + (gains * bands).sum(dim=2)).float()
+        amp = _lerp(amplitudes.double(), left, right, t) * self._fade(k, f0_n[..., None])
+        return (amp * torch.sin(torch.remainder(phase[..., None] * k, 2 * np.pi))).sum(dim=2)
+
+    def _steady_partials(self, f0: torch.Tensor, amplitudes: torch.Tensor, segments: _Segments) -> torch.Tensor:
+        """One f0 per item [B]: sin(k·ω·(s + l)) = sin(kωs)·cos(kωl) + cos(kωs)·sin(kωl), so each
+        segment's partials at its left and right frame are a product with one table of
+        cos/sin(kωl) per item. [B, 2, J, length] float64."""
+        k = torch.arange(1, amplitudes.shape[2] + 1, dtype=torch.float64, device=f0.device)
+        omega = (2 * np.pi * f0.double() / self.sample_rate)[:, None, None]  # [B, 1, 1]
+        amp = amplitudes.double() * self._fade(k, f0.double()[:, None, None])
+        ends = torch.stack([amp[:, segments.frames], amp[:, segments.rights]], dim=1)  # [B, 2, J, K]
+        start = torch.remainder(omega * segments.starts.double()[None, :, None] * k, 2 * np.pi)[:, None]
+        weights = torch.cat([ends * torch.sin(start), ends * torch.cos(start)], dim=3)  # [B, 2, J, 2K]
+        within = torch.arange(segments.length, dtype=torch.float64, device=f0.device)[None, :, None]
+        angle = torch.remainder(omega * within * k, 2 * np.pi)  # [B, length, K]
+        table = torch.cat([torch.cos(angle), torch.sin(angle)], dim=2)  # [B, length, 2K]
+        return weights @ table.transpose(1, 2)[:, None]
+
+    def _noise(self, noise: torch.Tensor, segments: _Segments, offsets: torch.Tensor) -> torch.Tensor:
+        """Each segment's noise at its left and right frame's gains: [B, 2, J, length] float32
+        (the loops' own precision)."""
+        within = segments.starts[:, None] + torch.arange(segments.length, device=noise.device)[None, :]  # [J, length]
+        index = (within[None] + offsets[:, None, None]) % NOISE_LOOP  # [B, J, length]
+        bands = self.loops[:, index]  # [Bands, B, J, length]
+        gains = torch.stack([noise[:, segments.frames], noise[:, segments.rights]], dim=1).float()  # [B, 2, J, Bands]
+        return torch.einsum("bejc,cbjl->bejl", gains, bands)
 
 
 def multi_resolution_stft_loss(
