@@ -67,7 +67,28 @@ def _windows_loss(run_dir: Path, reference: Path, offset_db: float) -> float:
     with torch.no_grad():
         mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
         z = torch.cat([mu for mu, _ in run.model.encode(mels).values()], dim=1)
-        return float(loss(z, torch.from_numpy(targets), torch.zeros(len(train), dtype=torch.long), gains))
+        starts, no_tail = torch.zeros(len(train), dtype=torch.long), torch.full((len(train),), 1 << 20)
+        return float(loss(z, torch.from_numpy(targets), starts, gains, no_tail))
+
+
+def _tail_over_peak_db(run_dir: Path) -> float:
+    """The loudest frame after any training note's end (its release left out), in dB over that
+    note's loudest, as the engine reads the decoder: where it sees the note stop sounding."""
+    from rtsynth.train.audio import TAIL_MARGIN_FRAMES, AudioLoss
+    from rtsynth.train.runs import load_run
+
+    run = load_run(run_dir)
+    train = run.cache.indices("train")
+    mel = run.cache.mel_settings
+    loss = AudioLoss(run.model.decoder, mel, 48000, 24)
+    with torch.no_grad():
+        mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
+        z = torch.cat([mu for mu, _ in run.model.encode(mels).values()], dim=1)
+        _, amplitudes, gains = loss.reader(*loss.parameters_of(z))
+    power = (0.5 * amplitudes.square().sum(dim=2) + gains.square() @ loss.synth.loops.double().var(dim=1)).numpy()
+    db = 10 * np.log10(np.maximum(power, 1e-30))
+    ends = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int) + TAIL_MARGIN_FRAMES
+    return max(float(row[end:].max() - row.max()) for row, end in zip(db, ends, strict=True) if end < len(row))
 
 
 def test_tuning_brings_the_synthesis_closer_to_the_audio_and_the_bundle_plays_it(harmonic_run, tmp_path):
@@ -80,6 +101,7 @@ def test_tuning_brings_the_synthesis_closer_to_the_audio_and_the_bundle_plays_it
     offset = facts["level_offset_db"]
     before, after = _windows_loss(run, reference, offset), _windows_loss(tuned, reference, offset)
     assert after < 0.9 * before, (before, after)
+    assert _tail_over_peak_db(tuned) < _tail_over_peak_db(run) - 15  # the silence after each note is learned too
 
     bundle, direct = tmp_path / "bundle", tmp_path / "direct"
     assert main(["export", str(tuned), "--out", str(bundle), "--tuning-step", "0"]) == 0

@@ -8,7 +8,9 @@ were) is tuned so that what the engine synthesizes from its outputs matches the 
 at the output rate (48 kHz), by a multi-scale log-mel loss (or DDSP's multi-resolution STFT)
 on random windows of each note, each at the level the engine gives it (its loudness), the reference's offset from the
 untuned decoder kept (`_Validation`): levels between notes and frames are learned here, the
-absolute level per key is `rtsynth calibrate`'s job.
+absolute level per key is `rtsynth calibrate`'s job. No window reaches far past a note's end, so
+a term of its own keeps the frames after it silent (`AudioLoss.tail`): the engine reads where a
+decoded note stops sounding from them.
 """
 
 from __future__ import annotations
@@ -49,7 +51,11 @@ from rtsynth.train.synthesis import (
 
 log = logging.getLogger(__name__)
 
+Parameters = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a harmonic decoder's pitch, partial and noise powers
+
 VALIDATION_NOTES = 128
+TAIL_MARGIN_FRAMES = 4  # a note's release: the frames after its sounding end that the tail term leaves alone
+TAIL_FLOOR_DB = 60.0  # after them every frame, as the engine reads it, stays this far under the note's loudest
 
 
 class AudioTuneError(RtsynthError, ValueError):
@@ -73,6 +79,11 @@ class AudioTuneOptions:
 def _sources(cache: NoteCache) -> list[str]:
     with open(cache.root / "notes.csv", newline="") as f:
         return [row["source"] for row in csv.DictReader(f)]
+
+
+def _sounding_frames(cache: NoteCache, indices: np.ndarray) -> np.ndarray:
+    mel = cache.mel_settings
+    return np.ceil(cache.duration_s[indices] * mel.sample_rate / mel.hop_length).astype(np.int64)
 
 
 def reference_audio(cache: NoteCache, reference: Path, indices: np.ndarray) -> tuple[np.ndarray, int]:
@@ -132,30 +143,53 @@ class AudioLoss(torch.nn.Module):
         self.synth = HarmonicNoiseSynth(rate, mel.hop_length / mel.sample_rate, self.reader.band_centres)
         self.frame_samples = rate * mel.hop_length / mel.sample_rate
 
-    def parameters_of(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def parameters_of(self, z: torch.Tensor) -> Parameters:
         h = self.decoder.deconvs(self.decoder.expand(z).view(-1, *self.decoder.shape))
         return self.head.synthesis_parameters(h, z)
 
     def windows(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(what the engine synthesizes at 0 dB, the reference) for `window` frames from `starts`."""
-        pitch, partials, noise = self.parameters_of(z)
+        return self._windows(self.parameters_of(z), target, starts)
+
+    def _windows(
+        self, parameters: Parameters, target: torch.Tensor, starts: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        pitch, partials, noise = parameters
         frames = torch.arange(self.window + 1)[None, :] + starts[:, None]  # [B, W + 1]
-        rows = torch.arange(len(z))[:, None]
+        rows = torch.arange(len(pitch))[:, None]
         f0, amplitudes, gains = self.reader(
             pitch, partials[rows, :, frames].transpose(1, 2), noise[rows, :, frames].transpose(1, 2)
         )
         n = int(self.window * self.frame_samples)
-        pred = self.synth(f0, amplitudes, gains, n, torch.randint(0, NOISE_LOOP, (len(z),)))
+        pred = self.synth(f0, amplitudes, gains, n, torch.randint(0, NOISE_LOOP, (len(pitch),)))
         first = (starts.double() * self.frame_samples).round().long()
-        return pred, torch.stack([target[b, first[b] : first[b] + n] for b in range(len(z))]).float()
+        return pred, torch.stack([target[b, first[b] : first[b] + n] for b in range(len(pitch))]).float()
 
-    def forward(self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
-        """`gain` [B]: each note's amplitude gain, as the engine plays it (its loudness)."""
-        pred, truth = self.windows(z, target, starts)
+    def tail(self, parameters: Parameters, ends: torch.Tensor) -> torch.Tensor:
+        """The dB by which frames from `ends` [B] on rise over TAIL_FLOOR_DB under the note's
+        loudest frame (each frame's power as the engine reads it), / 10 like the log-mel loss.
+        The reference is silent there, but no window reaches far past a note's end: left to
+        drift, the tail of a tuned decoder rose to 33 dB under the peak, where the engine's
+        length fit took it for the note (1 s notes played in 0.35 s)."""
+        _, amplitudes, gains = self.reader(*parameters)
+        power = 0.5 * amplitudes.square().sum(dim=2) + gains.square() @ self.synth.loops.double().var(dim=1)
+        db = 10 * torch.log10(power.clamp_min(1e-30))  # [B, T]
+        floor = db.amax(dim=1, keepdim=True).detach() - TAIL_FLOOR_DB
+        after = torch.arange(db.shape[1])[None, :] >= ends[:, None]
+        return ((db - floor).clamp_min(0.0) * after).sum() / after.sum().clamp_min(1) / 10
+
+    def forward(
+        self, z: torch.Tensor, target: torch.Tensor, starts: torch.Tensor, gain: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor:
+        """`gain` [B]: each note's amplitude gain, as the engine plays it (its loudness); `ends` [B]:
+        the frame from which its tail must be silent."""
+        parameters = self.parameters_of(z)
+        pred, truth = self._windows(parameters, target, starts)
         played = pred * gain[:, None]
+        tail = self.tail(parameters, ends)
         if self.loss == "mrstft":
-            return multi_resolution_stft_loss(played, truth, floor_db=80.0)
-        loss = log_mel_loss(played, truth, self.rate)
+            return multi_resolution_stft_loss(played, truth, floor_db=80.0) + tail
+        loss = log_mel_loss(played, truth, self.rate) + tail
         return loss + fine_spectrum_loss(played, truth, self.rate) if self.loss == "mel-fine" else loss
 
 
@@ -181,7 +215,8 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
         p.requires_grad_(True)
     optimizer = torch.optim.Adam(tuned, lr=options.lr)
     mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
-    sounding = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int)
+    sounding = _sounding_frames(run.cache, train)
+    ends = torch.from_numpy(sounding + TAIL_MARGIN_FRAMES)
     last_start = np.clip(sounding - options.window_frames, 0, mel.n_frames - options.window_frames - 1)
     check = _Validation.of(run, options, loss_fn)
     gains = torch.from_numpy(10 ** ((run.cache.peak_db[train] + check.offset_db) / 20).astype(np.float32))
@@ -205,7 +240,7 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
                 z = torch.cat([mu for mu, _ in run.model.encode(mels[rows]).values()], dim=1)
             starts = torch.from_numpy((rng.random(len(rows)) * (last_start[rows] + 1)).astype(np.int64))
             starts[torch.from_numpy(rng.random(len(rows)) < 0.3)] = 0  # the attack, often
-            loss = loss_fn(z, torch.from_numpy(targets[rows]), starts, gains[rows])
+            loss = loss_fn(z, torch.from_numpy(targets[rows]), starts, gains[rows], ends[rows])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -230,6 +265,7 @@ class _Validation:
     targets: torch.Tensor
     rows: np.ndarray  # [2n] the note of each window
     starts: torch.Tensor  # [2n] its first frame
+    ends: torch.Tensor  # [n] the first frame of its silent tail
     peak_db: np.ndarray  # [n]
     offset_db: float
 
@@ -244,7 +280,8 @@ class _Validation:
         rows = np.tile(np.arange(len(notes)), 2)
         starts = torch.from_numpy(np.concatenate([np.zeros(len(notes), dtype=np.int64), middle]))
         peak = run.cache.peak_db[notes].astype(np.float64)
-        check = cls(loss_fn, mels, torch.from_numpy(targets), rows, starts, peak, 0.0)
+        ends = torch.from_numpy(_sounding_frames(run.cache, notes) + TAIL_MARGIN_FRAMES)
+        check = cls(loss_fn, mels, torch.from_numpy(targets), rows, starts, ends, peak, 0.0)
         return dataclasses.replace(check, offset_db=check.level_offset_db(run.model))
 
     def _windows(self, model):
@@ -274,7 +311,7 @@ class _Validation:
         gains = torch.from_numpy(10 ** ((self.peak_db + self.offset_db) / 20).astype(np.float32))
         with torch.no_grad():
             for z, targets, starts, rows in self._windows(model):
-                losses.append(float(self.loss_fn(z, targets, starts, gains[rows])))
+                losses.append(float(self.loss_fn(z, targets, starts, gains[rows], self.ends[rows])))
                 sizes.append(len(z))
         return float(np.average(losses, weights=sizes))
 
