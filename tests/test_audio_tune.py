@@ -84,9 +84,7 @@ def _tail_over_peak_db(run_dir: Path) -> float:
     with torch.no_grad():
         mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
         z = torch.cat([mu for mu, _ in run.model.encode(mels).values()], dim=1)
-        _, amplitudes, gains = loss.reader(*loss.parameters_of(z))
-    power = (0.5 * amplitudes.square().sum(dim=2) + gains.square() @ loss.synth.loops.double().var(dim=1)).numpy()
-    db = 10 * np.log10(np.maximum(power, 1e-30))
+        db = loss.frame_levels_db(loss.parameters_of(z)).numpy()
     ends = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int) + TAIL_MARGIN_FRAMES
     return max(float(row[end:].max() - row.max()) for row, end in zip(db, ends, strict=True) if end < len(row))
 

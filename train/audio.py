@@ -165,15 +165,20 @@ class AudioLoss(torch.nn.Module):
         first = (starts.double() * self.frame_samples).round().long()
         return pred, torch.stack([target[b, first[b] : first[b] + n] for b in range(len(pitch))]).float()
 
+    def frame_levels_db(self, parameters: Parameters) -> torch.Tensor:
+        """[B, T] each frame's power in dB as the engine reads it (its partials' a²/2 and its
+        noise bands' gains² × their loops' variance: `DirectRuntime.frame_power`'s twin)."""
+        _, amplitudes, gains = self.reader(*parameters)
+        power = 0.5 * amplitudes.square().sum(dim=2) + gains.square() @ self.synth.loops.double().var(dim=1)
+        return 10 * torch.log10(power.clamp_min(1e-30))
+
     def tail(self, parameters: Parameters, ends: torch.Tensor) -> torch.Tensor:
         """The dB by which frames from `ends` [B] on rise over TAIL_FLOOR_DB under the note's
         loudest frame (each frame's power as the engine reads it), / 10 like the log-mel loss.
         The reference is silent there, but no window reaches far past a note's end: left to
         drift, the tail of a tuned decoder rose to 33 dB under the peak, where the engine's
         length fit took it for the note (1 s notes played in 0.35 s)."""
-        _, amplitudes, gains = self.reader(*parameters)
-        power = 0.5 * amplitudes.square().sum(dim=2) + gains.square() @ self.synth.loops.double().var(dim=1)
-        db = 10 * torch.log10(power.clamp_min(1e-30))  # [B, T]
+        db = self.frame_levels_db(parameters)
         floor = db.amax(dim=1, keepdim=True).detach() - TAIL_FLOOR_DB
         after = torch.arange(db.shape[1])[None, :] >= ends[:, None]
         return ((db - floor).clamp_min(0.0) * after).sum() / after.sum().clamp_min(1) / 10
