@@ -74,7 +74,7 @@ def _windows_loss(run_dir: Path, reference: Path, offset_db: float) -> float:
 def _tail_over_peak_db(run_dir: Path) -> float:
     """The loudest frame after any training note's end (its release left out), in dB over that
     note's loudest, as the engine reads the decoder: where it sees the note stop sounding."""
-    from rtsynth.train.audio import TAIL_MARGIN_FRAMES, AudioLoss
+    from rtsynth.train.audio import TAIL_MARGIN_FRAMES, AudioLoss, sounding_frames
     from rtsynth.train.runs import load_run
 
     run = load_run(run_dir)
@@ -85,7 +85,7 @@ def _tail_over_peak_db(run_dir: Path) -> float:
         mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
         z = torch.cat([mu for mu, _ in run.model.encode(mels).values()], dim=1)
         db = loss.frame_levels_db(loss.parameters_of(z)).numpy()
-    ends = np.ceil(run.cache.duration_s[train] * mel.sample_rate / mel.hop_length).astype(int) + TAIL_MARGIN_FRAMES
+    ends = sounding_frames(run.cache, train) + TAIL_MARGIN_FRAMES
     return max(float(row[end:].max() - row.max()) for row, end in zip(db, ends, strict=True) if end < len(row))
 
 

@@ -81,7 +81,8 @@ def _sources(cache: NoteCache) -> list[str]:
         return [row["source"] for row in csv.DictReader(f)]
 
 
-def _sounding_frames(cache: NoteCache, indices: np.ndarray) -> np.ndarray:
+def sounding_frames(cache: NoteCache, indices: np.ndarray) -> np.ndarray:
+    """Each note's sounding length (prep's duration label) in decoder frames, rounded up."""
     mel = cache.mel_settings
     return np.ceil(cache.duration_s[indices] * mel.sample_rate / mel.hop_length).astype(np.int64)
 
@@ -127,6 +128,8 @@ def harmonic_decoder(decoder: torch.nn.Module) -> tuple[Decoder, HarmonicHead]:
 class AudioLoss(torch.nn.Module):
     """Latents -> the engine's synthesis of a window of each note -> the loss against the reference."""
 
+    band_power: torch.Tensor  # buffer
+
     def __init__(
         self,
         decoder: torch.nn.Module,
@@ -142,6 +145,7 @@ class AudioLoss(torch.nn.Module):
         self.reader = DecodedFrames(FrameReader(spec, mel), self.head.render, rate)
         self.synth = HarmonicNoiseSynth(rate, mel.hop_length / mel.sample_rate, self.reader.band_centres)
         self.frame_samples = rate * mel.hop_length / mel.sample_rate
+        self.register_buffer("band_power", self.synth.loops.double().var(dim=1))  # per unit gain, as the engine's
 
     def parameters_of(self, z: torch.Tensor) -> Parameters:
         h = self.decoder.deconvs(self.decoder.expand(z).view(-1, *self.decoder.shape))
@@ -169,7 +173,7 @@ class AudioLoss(torch.nn.Module):
         """[B, T] each frame's power in dB as the engine reads it (its partials' a²/2 and its
         noise bands' gains² × their loops' variance: `DirectRuntime.frame_power`'s twin)."""
         _, amplitudes, gains = self.reader(*parameters)
-        power = 0.5 * amplitudes.square().sum(dim=2) + gains.square() @ self.synth.loops.double().var(dim=1)
+        power = 0.5 * amplitudes.square().sum(dim=2) + gains.square() @ self.band_power
         return 10 * torch.log10(power.clamp_min(1e-30))
 
     def tail(self, parameters: Parameters, ends: torch.Tensor) -> torch.Tensor:
@@ -220,7 +224,7 @@ def tune_audio(run_dir: str | Path, out: str | Path, options: AudioTuneOptions) 
         p.requires_grad_(True)
     optimizer = torch.optim.Adam(tuned, lr=options.lr)
     mels = torch.from_numpy(np.asarray(run.cache.mels[train], dtype=np.float32))
-    sounding = _sounding_frames(run.cache, train)
+    sounding = sounding_frames(run.cache, train)
     ends = torch.from_numpy(sounding + TAIL_MARGIN_FRAMES)
     last_start = np.clip(sounding - options.window_frames, 0, mel.n_frames - options.window_frames - 1)
     check = _Validation.of(run, options, loss_fn)
@@ -279,13 +283,13 @@ class _Validation:
         notes = run.cache.indices("val")[:VALIDATION_NOTES]
         targets, _ = reference_audio(run.cache, options.reference, notes)
         mel = run.cache.mel_settings
-        middle = np.ceil(run.cache.duration_s[notes] * mel.sample_rate / mel.hop_length / 2).astype(int)
-        middle = np.clip(middle - options.window_frames // 2, 0, mel.n_frames - options.window_frames - 1)
+        sounding = sounding_frames(run.cache, notes)
+        middle = np.clip((sounding + 1) // 2 - options.window_frames // 2, 0, mel.n_frames - options.window_frames - 1)
         mels = torch.from_numpy(np.asarray(run.cache.mels[notes], dtype=np.float32))
         rows = np.tile(np.arange(len(notes)), 2)
         starts = torch.from_numpy(np.concatenate([np.zeros(len(notes), dtype=np.int64), middle]))
         peak = run.cache.peak_db[notes].astype(np.float64)
-        ends = torch.from_numpy(_sounding_frames(run.cache, notes) + TAIL_MARGIN_FRAMES)
+        ends = torch.from_numpy(sounding + TAIL_MARGIN_FRAMES)
         check = cls(loss_fn, mels, torch.from_numpy(targets), rows, starts, ends, peak, 0.0)
         return dataclasses.replace(check, offset_db=check.level_offset_db(run.model))
 

@@ -89,7 +89,7 @@ class HarmonicNoiseSynth(torch.nn.Module):
         left, right, t = _frame_blend(n_samples, self.sample_rate, self.frame_seconds, f0.shape[1], f0.device)
         if offsets is None:
             offsets = torch.zeros(f0.shape[0], dtype=torch.long, device=f0.device)
-        segments = _Segments.of(left, right, t.to(torch.float64))
+        segments = _Segments.of(left, right, t)
         ends = self._noise(noise, segments, offsets)
         if bool((f0 == f0[:, :1]).all()):
             return segments.blend(ends.double() + self._steady_partials(f0[:, 0], amplitudes, segments)).float()
