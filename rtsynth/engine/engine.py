@@ -251,6 +251,11 @@ class Engine:
                 f"{restart.seconds * 1e3:.0f} ms, carrying on {restart.resumed} sounding and "
                 f"{restart.replayed} waiting notes"
             )
+            if restart.overdue:
+                self.model_error += (
+                    f"; {restart.overdue} notes due over {self.config.late_drop_ms:.0f} ms before were not played "
+                    "(the dead worker had not started them)"
+                )
         log.error("%s", self.model_error)
         for listener in self.on_trouble:
             listener(self.model_error)

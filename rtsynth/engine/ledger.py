@@ -3,6 +3,8 @@ on where a dead one stopped: no scheduled note lost, no held note cut."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.mixer import Census
 from rtsynth.engine.notes import NoteSpec
@@ -10,6 +12,16 @@ from rtsynth.engine.requests import Activate, ClearNotes, Prerender, Rerender, R
 
 KEEP_S = 10.0  # longer than any note (the engine's buffers hold 8 s): a note this old has ended
 MAX_NOTES = 16384  # beyond the engine's own cap on notes scheduled ahead
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What the new worker is sent, and how many notes were left out as overdue: due before the
+    late limit and never handed to the mixer. The dead worker may have dropped (and logged) them
+    or died before it got to them; the census cannot tell which, so the takeover says so."""
+
+    activate: Activate
+    overdue: int
 
 
 class NoteLedger:
@@ -43,11 +55,11 @@ class NoteLedger:
                 return
             del self._notes[voice]
 
-    def takeover(self, census: Census, too_late: float) -> Activate:
+    def takeover(self, census: Census, too_late: float) -> Takeover:
         """Notes the mixer has a slot for play on there; notes it never got start again, unless
         they were due before `too_late` (the dead worker dropped those, and counted them); notes
         it started and has finished with are left alone. Each at its channel's latest timeline."""
-        resume, replay = [], []
+        resume, replay, overdue = [], [], 0
         for spec in self._notes.values():
             if spec.epoch != self.epoch:
                 continue
@@ -55,6 +67,9 @@ class NoteLedger:
             slot = census.slots.get(spec.voice)
             if slot is not None:
                 resume.append(ResumeNote(slot, spec, timeline))
-            elif spec.voice not in census.started and spec.start >= too_late:
-                replay.append(StartNote(spec, timeline))
-        return Activate(self.epoch, tuple(resume), tuple(replay))
+            elif spec.voice not in census.started:
+                if spec.start >= too_late:
+                    replay.append(StartNote(spec, timeline))
+                else:
+                    overdue += 1
+        return Takeover(Activate(self.epoch, tuple(resume), tuple(replay)), overdue)

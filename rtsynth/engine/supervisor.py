@@ -44,6 +44,7 @@ class Restart:
     standby: bool  # a warm standby took over (else one had to be started)
     resumed: int  # notes playing on in their slots
     replayed: int  # notes not started yet, sent again
+    overdue: int  # notes never started that were already too late to play (Takeover)
     info: dict[str, Any]  # the new worker's model
     error: str = ""  # no worker could be started: the engine is silent, and says why
 
@@ -186,16 +187,17 @@ class Supervisor:
             try:
                 info = self._info = worker.start()
             except WorkerError as err:
-                return Restart(code, time.monotonic() - began, False, 0, 0, {}, str(err))
+                return Restart(code, time.monotonic() - began, False, 0, 0, 0, {}, str(err))
         late = self._clock() - self._config.late_drop_ms * 1e-3
-        activate = self._ledger.takeover(self._census(), late)
-        worker.send(activate)
+        taken = self._ledger.takeover(self._census(), late)
+        worker.send(taken.activate)
         self._active = worker
         for request in (self._ledger.prerender, LoadModel(self._loading) if self._loading else None):
             if request is not None:
                 worker.send(request)
         seconds = time.monotonic() - began
-        return Restart(code, seconds, standby, len(activate.resume), len(activate.replay), info)
+        resumed, replayed = len(taken.activate.resume), len(taken.activate.replay)
+        return Restart(code, seconds, standby, resumed, replayed, taken.overdue, info)
 
     def _start_standby(self, after_s: float = 0.0) -> None:
         self._starter = threading.Thread(
