@@ -148,6 +148,8 @@ def test_cache_is_rebuilt_only_when_inputs_or_settings_change(tmp_path):
     assert prep(corpus, out).rebuilt and not prep(corpus, out).rebuilt
 
     rows = read_labels(corpus)
+    write_labels(corpus, rows)  # the same table written again
+    assert not prep(corpus, out).rebuilt
     rows[0][3] = "ff" if rows[0][3] != "ff" else "pp"  # a label changed in the metadata
     write_labels(corpus, rows)
     assert prep(corpus, out).rebuilt and not prep(corpus, out).rebuilt

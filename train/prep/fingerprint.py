@@ -43,8 +43,8 @@ def metadata_files(root: Path) -> list[Path]:
 
 def input_fingerprint(corpus: Corpus, mel: MelSettings, trim: TrimSettings, options: PrepOptions) -> dict[str, str]:
     files = sorted([r.source_id, *_stat(r.path), r.instrument, r.pitch, r.dynamics] for r in corpus.records)
-    metadata = [
-        [p.relative_to(corpus.root).as_posix(), *_stat(p), hashlib.sha256(p.read_bytes()).hexdigest()]
+    metadata = [  # by content: a corpus writer that rewrites the same tables leaves the cache as it is
+        [p.relative_to(corpus.root).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()]
         for root in corpus.metadata_roots()
         for p in metadata_files(root)
     ]
