@@ -45,7 +45,7 @@ VELOCITY_CURVE = (20, 33, 64, 80, 112, 127)
 HIGH_BAND_FLOOR_DB = -60.0  # a note "has content above 11 kHz" when that band is within this of the whole
 SWEEP_SECONDS = tuple(round(0.325 + 0.1 * i, 3) for i in range(17))  # 0.325 .. 1.925 s: none calibrated
 OFF_GRID_SECONDS = (0.13, 0.22, 0.33, 0.42, 0.58, 0.68, 0.82)  # short lengths neither a class nor calibrated
-MORPH_NOTE, MORPH_START, MORPH_END = 67, 0.5, 1.5
+MORPH_START, MORPH_END = 0.5, 1.5
 LENGTH_TOLERANCE_S = 0.02  # the sounding length target
 
 
@@ -196,15 +196,26 @@ def _level(y: np.ndarray | None) -> float:
     return rms_db(y, SR) if y is not None else float("nan")
 
 
-def morphs(bundle: Path, a: str, b: str) -> dict:
+def morph_note(a: str, b: str) -> int:
+    """The key a morph a -> b holds: the middle of the keys both timbres cover (outside its
+    range a timbre is the model extrapolating, not one of the ends a morph moves between)."""
+    from rtsynth.train.corpus.gm import RANGES
+
+    low, high = max(RANGES[a].lowest, RANGES[b].lowest), min(RANGES[a].highest, RANGES[b].highest)
+    return (low + high) // 2
+
+
+def morphs(players: Players, a: str, b: str) -> dict:
     """A held note morphed a -> b by a ramp, by 0.1 s steps and by 20 ms steps (default morph
     time): its level against the straight line between the ends, and against the same note held
-    at a and at b, blended by the morph position (what the morph adds to the notes' envelopes)."""
-    glide = EngineConfig().morph_time_ms / 1000
+    at a and at b, blended by the morph position (what the morph adds to the notes' envelopes).
+    Also the reference's a and b held alone against that line: an instrument's own envelope
+    dips and swells there too."""
+    glide, bundle, key = EngineConfig().morph_time_ms / 1000, players.bundle, morph_note(a, b)
 
     def play(*events: Event) -> np.ndarray:
         setup = [MorphTime(0.0, at=0.0), MorphCorner("a", a, at=0.0), MorphCorner("b", b, at=0.0)]
-        note = [NoteOn(MORPH_NOTE, velocity_unit(80), 2.0, at=0.01), NoteOff(MORPH_NOTE, at=2.01)]
+        note = [NoteOn(key, velocity_unit(80), 2.0, at=0.01), NoteOff(key, at=2.01)]
         return OfflineRenderer(bundle, EngineConfig(samplerate=SR)).render([*setup, *events, *note])
 
     held = play(MorphPosition(0.0, at=0.0)), play(MorphPosition(1.0, at=0.0))
@@ -228,7 +239,11 @@ def morphs(bundle: Path, a: str, b: str) -> dict:
         position = partial(np.interp, xp=np.array(times), fp=np.array(values))
         own_dip, own_swell = blend_excursion(y, *held, SR, MORPH_START, MORPH_END + 0.05, position)
         out[name] = {"dip_db": dip, "swell_db": swell, "dip_vs_held_db": own_dip, "swell_vs_held_db": own_swell}
-    return {"from": a, "to": b, "note": MORPH_NOTE, **out}
+    for timbre in (a, b):
+        ref = players.ref(Key(timbre, key, "mf", 2.0), velocity=80)
+        dip, swell = level_excursion(ref, SR, MORPH_START, MORPH_END + 0.05) if ref is not None else (np.nan,) * 2
+        out[f"reference_{timbre}"] = {"dip_db": dip, "swell_db": swell}
+    return {"from": a, "to": b, "note": key, **out}
 
 
 def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid: list[dict]) -> dict:
@@ -296,6 +311,10 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid
             "median": float(np.median(model_length)),
             "within_20ms": float(np.mean(np.abs(model_length) <= LENGTH_TOLERANCE_S)),
             "reference_within_20ms": float(np.mean(np.abs(ref_length) <= LENGTH_TOLERANCE_S)),
+            "within_20ms_by_timbre": {
+                t: float(np.mean(np.abs(model_length[[r["timbre"] == t for r in rows]]) <= LENGTH_TOLERANCE_S))
+                for t in timbres
+            },
         },
         "length_sweep_s": {
             "within_20ms": float(np.mean(np.abs(swept) <= LENGTH_TOLERANCE_S)),
@@ -375,16 +394,28 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| sounding length, one key per timbre asked 0.325-1.925 s by 0.1 s: within 20 ms / worst | "
         f"{s['length_sweep_s']['within_20ms']:.0%} / {s['length_sweep_s']['worst'] * 1e3:.0f} ms |",
     ]
+    morph = f"{s['morph']['from']} -> {s['morph']['to']}, key {s['morph']['note']}"
     for name in ("ramp", "steps_100ms", "steps_20ms"):
         m = s["morph"][name]
         lines.append(
-            f"| morph {name}: largest dip / swell (against the held notes' blend) | {m['dip_db']:+.1f} / "
+            f"| morph {name} ({morph}): largest dip / swell (against the held notes' blend) | {m['dip_db']:+.1f} / "
             f"{m['swell_db']:+.1f} dB ({m['dip_vs_held_db']:+.1f} / {m['swell_vs_held_db']:+.1f}) |"
         )
-    lines += ["", "| timbre | log-mel median (dB) | velocity 20->127 span model / reference (dB) |", "|---|---|---|"]
+    ends = [(t, s["morph"][f"reference_{t}"]) for t in (s["morph"]["from"], s["morph"]["to"])]
+    lines.append(
+        "| the reference's own notes at the morph's ends, held alone: dip / swell against their line over the morph | "
+        + ", ".join(f"{t} {e['dip_db']:+.1f} / {e['swell_db']:+.1f} dB" for t, e in ends)
+        + " |"
+    )
+    lines += [
+        "",
+        "| timbre | log-mel median (dB) | velocity 20->127 span model / reference (dB) | lengths within 20 ms |",
+        "|---|---|---|---|",
+    ]
     for t, v in s["log_mel_median_db_by_timbre"].items():
         span = s["velocity_span_db"].get(t, {"model": float("nan"), "reference": float("nan")})
-        lines.append(f"| {t} | {v:.1f} | {span['model']:.1f} / {span['reference']:.1f} |")
+        within = length["within_20ms_by_timbre"][t]
+        lines.append(f"| {t} | {v:.1f} | {span['model']:.1f} / {span['reference']:.1f} | {within:.0%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -470,11 +501,12 @@ def _shown(bundle: Path) -> str:
 
 
 def write_results(out: Path, record: dict, rows: list[dict], curves: dict) -> None:
-    """fidelity.json: the summary, the velocity curves and every note, one line each, to 0.01."""
+    """fidelity.json: the summary, the velocity curves and every note, one line each, to 0.001
+    (lengths to the ms: the length target is 20 ms)."""
 
     def rounded(value: object) -> object:
         if isinstance(value, float):
-            return round(value, 2) if np.isfinite(value) else None
+            return round(value, 3) if np.isfinite(value) else None
         if isinstance(value, list):
             return [rounded(v) for v in value]
         if isinstance(value, dict):
@@ -512,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     players = Players(args.bundle)
     rows = measure_keys(players, plan_keys(timbres, notes, args.stride, args.dynamics, args.durations))
     curves = velocity_curves(players, notes)
-    morph = morphs(args.bundle, timbres[0], timbres[-1])
+    morph = morphs(players, timbres[0], timbres[-1])
     summary = summarize(rows, curves, morph, length_sweep(players, notes), off_grid_levels(players, notes, args.stride))
     seconds = time.monotonic() - began
     meta = {"bundle": _shown(args.bundle), "host": host_facts(), "seconds": seconds, "args": vars(args)}

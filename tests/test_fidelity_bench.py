@@ -25,6 +25,11 @@ def test_the_bench_measures_the_keys_asked_for(tmp_path):
     sweep = summary["length_sweep_s"]["per_timbre"]
     assert set(sweep) == {"flute", "oboe"} and all(len(t["error_s"]) == 17 for t in sweep.values())
     assert summary["length_sweep_s"]["worst"] < 0.05  # the engine fits each note to the length asked
+    assert 59 <= summary["morph"]["note"] <= 93  # a key both flute (59-98) and oboe (58-93) cover
+    ends = [summary["morph"][f"reference_{t}"] for t in ("flute", "oboe")]
+    assert all(e["dip_db"] <= 0.0 <= e["swell_db"] for e in ends)  # measured on the reference's notes
+    by_timbre = summary["length_error_s"]["within_20ms_by_timbre"]
+    assert set(by_timbre) == {"flute", "oboe"} and min(by_timbre.values()) >= 2 / 3
     assert all(len(t["level_vs_reference_db"]) == 17 for t in sweep.values())
     off_grid = summary["level_within_2_db_off_grid"]
     assert off_grid["lengths"] >= 0.95  # levels hold between the calibrated lengths
