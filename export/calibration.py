@@ -5,7 +5,9 @@ class in the bundle's `key_level_db`; and the same keys at other lengths up to 2
 whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
 also gets, from the same notes, the density the reference has above the decoder's bands and
 the model lacks (`air_db`, rtsynth.dsp.air: played as noise, or by a high key's partials), and
-the level that adds taken back.
+the level that adds taken back; and for every bundle how much longer than asked each timbre's
+notes sound at each dynamics and length once fitted (`length_error_s`), which the engine's
+length fit then takes off.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -23,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, BundleSpec, read_spec, write_spec
+from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, LENGTH_ERROR_LIMIT_S, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
-from rtsynth.dsp.fidelity import rms_db
+from rtsynth.dsp.fidelity import rms_db, sounding_length_s
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.errors import RtsynthError
@@ -77,6 +79,7 @@ class KeyLevel:
     reference_db: float
     model_air_db: tuple[float, ...] = ()
     reference_air_db: tuple[float, ...] = ()
+    model_length_s: float = float("nan")  # how long the model's note sounds (the bench's measure)
 
     @property
     def difference(self) -> float:
@@ -127,7 +130,42 @@ def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationO
     table = key_level_table(spec, [m for m in levels if m.probe.seconds == options.seconds])
     lengths, by_length = duration_level_table(spec, levels, options.seconds)
     facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
-    return replace(spec, key_level_db=table, duration_level_db=by_length, duration_level_s=lengths, model=facts)
+    errors = length_error_table(spec, levels, lengths)
+    return replace(
+        spec,
+        key_level_db=table,
+        duration_level_db=by_length,
+        duration_level_s=lengths,
+        length_error_s=errors,
+        model=facts,
+    )
+
+
+def length_error_table(
+    spec: BundleSpec, levels: list[KeyLevel], lengths: list[float]
+) -> dict[str, dict[str, list[float]]]:
+    """The bundle's length errors (taken to `lengths`) plus, per timbre, dynamics and measured
+    length, the median over its keys of how much longer than asked the note sounded:
+    interpolated between the measured lengths, held beyond them. One value for all keys: a
+    timbre's release is what the frame levels miss, and a key's own error is mostly the
+    measure's 10 ms step."""
+    found: dict[tuple[str, str], dict[float, list[float]]] = {}
+    for m in levels:
+        if m.model_db > SILENT_DB and np.isfinite(m.model_length_s):
+            by_length = found.setdefault((m.probe.timbre, m.probe.dynamics), {})
+            by_length.setdefault(m.probe.seconds, []).append(m.model_length_s - m.probe.seconds)
+    table: dict[str, dict[str, list[float]]] = {}
+    for timbre in spec.descriptors["timbre"].classes:
+        table[timbre] = {}
+        for dyn in spec.descriptors["dynamics"].classes:
+            old = spec.length_error_s.get(timbre, {}).get(dyn)
+            row = np.zeros(len(lengths)) if old is None else np.interp(lengths, spec.level_lengths, old)
+            measured = found.get((timbre, dyn))
+            if measured:
+                at = sorted(measured)
+                row = row + np.interp(lengths, at, [float(np.median(measured[s])) for s in at])
+            table[timbre][dyn] = np.round(np.clip(row, -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S), 4).tolist()
+    return table
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
@@ -161,7 +199,7 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
         if ref is None:
             continue  # the SoundFont has no sample there
         model = render_probe(renderer, spec, probe)
-        measured = KeyLevel(probe, rms_db(model, sr), rms_db(ref, sr))
+        measured = KeyLevel(probe, rms_db(model, sr), rms_db(ref, sr), model_length_s=sounding_length_s(model, sr))
         if centres is not None and probe.seconds == options.seconds:
             all_hz, picks = centres
             model_air, ref_air = (tuple(band_density_db(y, sr, all_hz, picks).tolist()) for y in (model, ref))

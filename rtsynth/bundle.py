@@ -35,6 +35,7 @@ MAX_TUNING_CENTS = 1200.0  # a class measured more than an octave off is a faile
 LOUDNESS_DB_RANGE = (-150.0, 150.0)  # peak dB of a note's mel power (shipped: 4-32): far outside is broken
 KEY_LEVEL_LIMIT_DB = 60.0  # a per-key correction larger than this is a broken calibration, not an instrument
 KEY_LEVEL_RANGE_DB = (-KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)
+LENGTH_ERROR_LIMIT_S = 0.25  # a fitted note this far off the length asked is a broken calibration
 MEL_FIELDS_POSITIVE = ("sample_rate", "note_seconds", "n_fft", "hop_length", "n_mels", "db_range")
 DECODER_FILE = "decoder.onnx"
 SPEC_FILE = "bundle.json"
@@ -104,6 +105,11 @@ class BundleSpec:
     # lengths (s, increasing) are `duration_level_s`; empty: the duration classes.
     duration_level_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     duration_level_s: list[float] = field(default_factory=list)
+    # timbre -> dynamics -> s per length of `level_lengths`, measured the same way: how much
+    # longer than asked a fitted note sounds (the decoder's releases differ from timbre to timbre
+    # in ways its frame levels do not show); the engine fits the note to that much less. Empty:
+    # not calibrated.
+    length_error_s: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     # noise above the decoder's top band (rtsynth.dsp.air), measured the same way: the bands'
     # centres, and timbre -> dynamics -> per pitch class, each band's density in dB relative to
     # the note's power per kHz. Empty: none (a mel-trained decoder has nothing above 11 kHz).
@@ -160,6 +166,7 @@ class BundleSpec:
         self._check_loudness()
         self._check_key_levels()
         self._check_duration_levels()
+        self._check_length_errors()
         self._check_air()
         for d in DESCRIPTORS:
             means = self.means(d)
@@ -232,6 +239,17 @@ class BundleSpec:
             for k, row in enumerate(_rows(where, entry, n_lengths, what)):
                 _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", KEY_LEVEL_RANGE_DB)
 
+    def _check_length_errors(self) -> None:
+        """Per-length length errors, when calibrated: for every timbre and dynamics one finite
+        value per level length, within LENGTH_ERROR_LIMIT_S."""
+        if not self.length_error_s:
+            return
+        if not isinstance(self.length_error_s, dict):
+            raise BundleShapeError("length_error_s must be a table timbre -> dynamics -> s per level length")
+        limits = (-LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
+        for where, row in self._entries("length_error_s", self.length_error_s):
+            _check_row(where, row, len(self.level_lengths), "level length", limits, unit="s")
+
     def _check_air(self) -> None:
         """Air bands, when calibrated: increasing finite centres, and for every timbre and
         dynamics a density in range per pitch class and band."""
@@ -278,13 +296,15 @@ def _rows(where: str, rows: object, n: int, per: str) -> list[Any]:
     return rows
 
 
-def _check_row(where: str, values: object, n: int, per: str, limits: tuple[float, float]) -> None:
+def _check_row(where: str, values: object, n: int, per: str, limits: tuple[float, float], unit: str = "dB") -> None:
     low, high = limits
     if not isinstance(values, list) or len(values) != n:
-        raise BundleShapeError(f"{where} must be a list of {n} dB values (one per {per}), got {values!r}")
+        raise BundleShapeError(f"{where} must be a list of {n} {unit} values (one per {per}), got {values!r}")
     wrong = [v for v in values if not _number(v) or not low <= v <= high]
     if wrong:
-        raise BundleShapeError(f"{where} holds {wrong[0]!r}: each value must be a finite dB within {low:g}..{high:g}")
+        raise BundleShapeError(
+            f"{where} holds {wrong[0]!r}: each value must be a finite {unit} within {low:g}..{high:g}"
+        )
 
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?[0-9][-+0-9.eE]*(?:,\s*-?[0-9][-+0-9.eE]*)*)\s*\]")

@@ -197,6 +197,25 @@ def test_a_broken_key_level_table_is_refused_naming_the_entry(tmp_path, table, m
         read_spec(bundle)
 
 
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ([0.0] * 3, r"length_error_s\['flute'\]\['mf'\] must be a list of \d+ s values"),
+        (None, r"length_error_s\['flute'\]\['mf'\] holds nan: each value must be a finite s"),
+        (1.0, r"length_error_s\['flute'\]\['mf'\] holds 1.0"),
+    ],
+)
+def test_a_broken_length_error_table_is_refused_naming_the_entry(tmp_path, row, message):
+    bundle = make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS)
+    spec = read_spec(bundle)
+    n = len(spec.level_lengths)
+    good = {t: {d: [0.0] * n for d in ("pp", "mf", "ff")} for t in spec.descriptors["timbre"].classes}
+    good["flute"]["mf"] = row if isinstance(row, list) else [math.nan if row is None else row] * n
+    write_spec(bundle, dataclasses.replace(spec, length_error_s=good))
+    with pytest.raises(BundleShapeError, match=message):
+        read_spec(bundle)
+
+
 @pytest.fixture(scope="module")
 def calibrated(bundle, tmp_path_factory):
     """The synthetic bundle after `rtsynth calibrate` on violin."""
@@ -229,6 +248,10 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("violin",)))
     errors = np.array([m.difference for m in after if m.probe.seconds == 0.5])
     assert len(errors) > 40 and np.max(np.abs(errors)) < 1.0
+    assert not np.any(list(spec.length_error_s["flute"].values()))
+    assert np.max(spec.length_error_s["violin"]["mf"]) > 0.02  # the synthetic model's notes sound long
+    lengths = np.array([m.model_length_s - m.probe.seconds for m in after])
+    assert np.mean(np.abs(lengths) <= 0.02) >= 0.95  # fitted to that much less, they sound the length asked
     others = np.array([m.difference for m in after if m.probe.seconds != 0.5])
     assert len(others) > 40 and np.max(np.abs(others)) < 1.0  # the per-length levels bring each to the reference's
     model_air, ref_air = (np.array([getattr(m, f) for m in after if m.model_air_db]) for f in air_fields)

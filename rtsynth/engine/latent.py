@@ -59,6 +59,8 @@ class LatentSpace:
         self.level_lengths = np.asarray(spec.level_lengths, dtype=np.float64)  # s, the rows of:
         # [timbres, dynamics, lengths, pitches] dB
         self.duration_level = self._by_dynamics(spec.duration_level_db, (len(self.level_lengths), n_pitches))
+        # [timbres, dynamics, lengths] s by which a fitted note sounds longer than asked
+        self.length_error = self._by_dynamics(spec.length_error_s, (len(self.level_lengths),))
         self.air_bands_hz = tuple(float(f) for f in spec.air_bands_hz)
         # [timbres, dynamics, pitches, air bands] linear density per kHz (rtsynth.dsp.air)
         air_db = self._by_dynamics(spec.air_db, (n_pitches, len(self.air_bands_hz)), AIR_SILENT_DB)
@@ -169,11 +171,7 @@ class LatentSpace:
             key = self.key_index(note)
             table = table + self.key_level[:, :, key]
             if len(self.level_lengths):
-                lengths = self.level_lengths
-                seconds = lengths[-1] if duration is None else duration
-                at = float(np.interp(seconds, lengths, np.arange(len(lengths))))  # fractional row
-                lo = int(at)
-                hi, t = min(lo + 1, len(lengths) - 1), at - lo
+                lo, hi, t = self._length_rows(self.level_lengths[-1] if duration is None else duration)
                 by_length = self.duration_level[:, :, :, key]  # [n_timbres, n_dynamics, n_lengths]
                 table = table + (1 - t) * by_length[:, :, lo] + t * by_length[:, :, hi]
         if len(self.dynamics_velocity) == 1:
@@ -187,6 +185,24 @@ class LatentSpace:
             end = table[:, 0] if x < v[0] else table[:, -1]
             level = end + np.clip(level - end, -MAX_LEVEL_EXTRAPOLATION_DB, MAX_LEVEL_EXTRAPOLATION_DB)
         return level
+
+    def _length_rows(self, seconds: float) -> tuple[int, int, float]:
+        """The per-length rows around a length and the blend between them (held beyond them)."""
+        at = float(np.interp(seconds, self.level_lengths, np.arange(len(self.level_lengths))))
+        lo = int(at)
+        return lo, min(lo + 1, len(self.level_lengths) - 1), at - lo
+
+    def length_error_s(self, velocity: float, duration: float, weights: np.ndarray) -> float:
+        """How much longer than `duration` a note fitted to it sounds, for timbre weights
+        [n_timbres] (a blend: their weighted mean), between the dynamics as the air is and between
+        the calibrated lengths as the levels are; 0 where the bundle is not calibrated."""
+        if not len(self.level_lengths):
+            return 0.0
+        lo, hi, t = self.velocity_weights(velocity)
+        by_length = (1 - t) * self.length_error[:, lo] + t * self.length_error[:, hi]  # [n_timbres, n_lengths]
+        a, b, u = self._length_rows(duration)
+        share = np.clip(weights, 0.0, None) / max(float(np.clip(weights, 0.0, None).sum()), 1e-12)
+        return float(share @ ((1 - u) * by_length[:, a] + u * by_length[:, b]))
 
     def key_index(self, note: int) -> int:
         """The pitch class a key's calibration entries are read from: the nearest one."""

@@ -88,12 +88,15 @@ class LengthFit:
         return f"@{self.target_end:.2f}"
 
 
-def length_fit(space: LatentSpace, duration: float | None, frame_seconds: float, frame_s: float) -> LengthFit | None:
-    """None when no length is asked (the note plays until its note-off)."""
+def length_fit(
+    space: LatentSpace, duration: float | None, frame_seconds: float, frame_s: float, error_s: float = 0.0
+) -> LengthFit | None:
+    """None when no length is asked (the note plays until its note-off). `error_s`: how much
+    longer than asked a fitted note of its timbre sounds (`LatentSpace.length_error_s`)."""
     if duration is None or duration <= 0 or not len(space.durations):
         return None
     source_end = space.durations[space.duration_index(duration)] / frame_seconds
-    target_end = duration / frame_s
+    target_end = max(duration - error_s, 0.5 * duration) / frame_s
     return LengthFit(min(ATTACK_S / frame_seconds, 0.5 * min(source_end, target_end)), source_end, target_end)
 
 
@@ -206,7 +209,9 @@ def plan_note(
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note, spec.duration), control)
-    fit = length_fit(space, spec.duration, frame_seconds, frame_s)
+    weights = control[0, : space.n_timbres]
+    error = 0.0 if spec.duration is None else space.length_error_s(spec.velocity, spec.duration, weights)
+    fit = length_fit(space, spec.duration, frame_seconds, frame_s, error)
     density = space.air_density(spec.velocity, spec.note)
     air = None if density is None else np.clip(control[:, : space.n_timbres], 0.0, None) @ density
     return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit, air)
