@@ -1,11 +1,36 @@
 """`rtsynth bench fidelity` end to end: the shipped bundle through the offline engine against
 FluidSynth, on the keys asked for (the measures themselves: test_fidelity_measures.py)."""
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
 from rtsynth.cli import main
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "fidelity.py"
+
+
+def test_a_dead_key_stands_off_its_neighbours_where_the_reference_does_not():
+    """Seven keys level with one another but for two: one 15 dB down where the reference is not
+    (dead), one 3.05 dB up where the reference's own key is 2.95 dB up (it follows the
+    reference: not dead, counted apart)."""
+    loader = importlib.util.spec_from_file_location("fidelity_bench", BENCH)
+    assert loader is not None and loader.loader is not None
+    bench = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = bench  # its dataclasses look their module up
+    loader.loader.exec_module(bench)
+    model = [-20.0, -20.0, -35.0, -20.0, -16.95, -20.0, -20.0]
+    reference = [-20.0, -20.0, -20.0, -20.0, -17.05, -20.0, -20.0]
+    rows = [
+        {"timbre": "flute", "note": 60 + i, "dynamics": "mf", "duration": 0.5, "rms_db": m, "reference_rms_db": r}
+        for i, (m, r) in enumerate(zip(model, reference, strict=True))
+    ]
+    bench.mark_dead_keys(rows)
+    assert [r["note"] for r in rows if r["dead"]] == [62]
+    assert [r["note"] for r in rows if r["follows_reference_step"]] == [64]
 
 
 @pytest.mark.slow
