@@ -57,8 +57,8 @@ class NoteLedger:
 
     def takeover(self, census: Census, too_late: float) -> Takeover:
         """Notes the mixer has a slot for play on there; notes it never got start again, unless
-        they were due before `too_late` (the dead worker dropped those, and counted them); notes
-        it started and has finished with are left alone. Each at its channel's latest timeline."""
+        they were due before `too_late` (counted as overdue); notes it started and has finished
+        with are left alone. Each at its channel's latest timeline."""
         resume, replay, overdue = [], [], 0
         for spec in self._notes.values():
             if spec.epoch != self.epoch:

@@ -187,7 +187,8 @@ class Supervisor:
             try:
                 info = self._info = worker.start()
             except WorkerError as err:
-                return Restart(code, time.monotonic() - began, False, 0, 0, 0, {}, str(err))
+                seconds = time.monotonic() - began
+                return Restart(code, seconds, standby=False, resumed=0, replayed=0, overdue=0, info={}, error=str(err))
         late = self._clock() - self._config.late_drop_ms * 1e-3
         taken = self._ledger.takeover(self._census(), late)
         worker.send(taken.activate)
@@ -196,8 +197,15 @@ class Supervisor:
             if request is not None:
                 worker.send(request)
         seconds = time.monotonic() - began
-        resumed, replayed = len(taken.activate.resume), len(taken.activate.replay)
-        return Restart(code, seconds, standby, resumed, replayed, taken.overdue, info)
+        return Restart(
+            code,
+            seconds,
+            standby=standby,
+            resumed=len(taken.activate.resume),
+            replayed=len(taken.activate.replay),
+            overdue=taken.overdue,
+            info=info,
+        )
 
     def _start_standby(self, after_s: float = 0.0) -> None:
         self._starter = threading.Thread(
