@@ -199,10 +199,10 @@ class LatentSpace:
         if not len(self.level_lengths):
             return 0.0
         lo, hi, t = self.velocity_weights(velocity)
-        by_length = (1 - t) * self.length_error[:, lo] + t * self.length_error[:, hi]  # [n_timbres, n_lengths]
         a, b, u = self._length_rows(duration)
-        share = np.clip(weights, 0.0, None) / max(float(np.clip(weights, 0.0, None).sum()), 1e-12)
-        return float(share @ ((1 - u) * by_length[:, a] + u * by_length[:, b]))
+        at = (1 - u) * self.length_error[:, :, a] + u * self.length_error[:, :, b]  # [n_timbres, n_dynamics]
+        share = np.clip(weights, 0.0, None)
+        return float(share @ ((1 - t) * at[:, lo] + t * at[:, hi]) / max(float(share.sum()), 1e-12))
 
     def key_index(self, note: int) -> int:
         """The pitch class a key's calibration entries are read from: the nearest one."""
