@@ -65,12 +65,14 @@ def _worker(rank: int, port: int, cache: str, out: str) -> None:
         LOCAL_WORLD_SIZE="2",
     )
     ctx = init_distributed("cpu")
+    finished = False
     try:
         trainer = Trainer(tiny_config(Path(cache)), Path(out) / "run", ctx)
         grads = _step(trainer, list(range(rank, UNION, 2)))
         torch.save(grads, Path(out) / f"grads{rank}.pt")
+        finished = True
     finally:
-        shutdown(ctx)
+        shutdown(ctx, finished)
 
 
 def test_ddp_gradients_equal_single_process_on_union_batch(cache, tmp_path):

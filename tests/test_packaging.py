@@ -26,9 +26,22 @@ def _package_folders() -> set[str]:
     return names
 
 
-def test_pyproject_lists_every_package_folder():
+def _data_folders() -> set[str]:
+    """Folders under rtsynth/ that ship files but no code (bundles, configs, the web page)."""
+    return {
+        ".".join(folder.relative_to(ROOT).parts)
+        for folder in (ROOT / "rtsynth").rglob("*")
+        if folder.is_dir()
+        and "__pycache__" not in folder.parts
+        and not (folder / "__init__.py").exists()
+        and any(f.is_file() for f in folder.iterdir())
+    }
+
+
+def test_pyproject_lists_every_package_and_data_folder():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    assert listed == _package_folders()
+    assert _data_folders() == {"rtsynth.bundles.default", "rtsynth.configs", "rtsynth.configs.train", "rtsynth.web"}
+    assert listed == _package_folders() | _data_folders()
 
 
 @pytest.fixture(scope="module")

@@ -97,12 +97,14 @@ def run_train(args: argparse.Namespace) -> int:
     except (ConfigError, RuntimeError) as err:
         log.error("%s", err)
         return 2
+    finished = False
     try:
         if args.lr is not None and not (args.resume and args.lr > 0):
             log.error("--lr takes a positive learning rate and needs --resume (a new run sets lr in its config)")
             return 2
         trainer = Trainer(config, args.out, ctx, resume=args.resume, lr=args.lr)
         trainer.fit()
+        finished = True
     except DivergenceError as err:
         log.error("%s; stopped, the last good checkpoint is %s", err, Path(args.out) / "checkpoints" / "last.pt")
         return 1
@@ -110,7 +112,7 @@ def run_train(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     finally:
-        shutdown(ctx)
+        shutdown(ctx, finished)
     return 0
 
 

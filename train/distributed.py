@@ -53,8 +53,13 @@ def init_distributed(device: str) -> DistContext:
     return DistContext(rank, world, local_rank, local_world, torch_device)
 
 
-def shutdown(ctx: DistContext) -> None:
+def shutdown(ctx: DistContext, finished: bool) -> None:
+    """Leave the process group. After a finished run every rank waits for the others first: a
+    rank tearing gloo down while another still talks to it can abort the other at exit. A
+    failed run leaves at once, since the other ranks may never reach the barrier."""
     if ctx.distributed and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 
