@@ -10,7 +10,7 @@ key at mf at short lengths calibration did not measure, for its level; per timbr
 curve and the sounding length asked 0.325-1.925 s; across timbres the level spread; and morphs
 (a ramp, 0.1 s steps, 20 ms steps) for level dips and swells.
 
-    python bench/fidelity.py [--bundle DIR] [--timbres flute oboe] [--stride 1] [--out DIR]
+    python bench/fidelity.py [--bundle DIR] [--timbres flute oboe] [--stride 1] [--workers 2] [--out DIR]
     (or: rtsynth bench fidelity ...)
 Writes DIR/fidelity.json, DIR/fidelity.md and PNG plots (default DIR: bench/results/fidelity).
 """
@@ -21,7 +21,8 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
@@ -31,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, howe
 from host import host_facts
 
 from rtsynth.bundle import read_spec
-from rtsynth.dsp.fidelity import blend_excursion, level_excursion, measure_note, neighbour_deviation
+from rtsynth.dsp.fidelity import blend_excursion, level_excursion, level_match, measure_note, neighbour_deviation
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn
+from rtsynth.export.players import Measured, PairJob, PlayedNote, play_model, play_reference
 from rtsynth.labels import DYNAMICS_VELOCITY, velocity_unit
-from rtsynth.render import NoteRequest, note_events
 from rtsynth.resources import default_bundle
 
 SR = 48000
@@ -62,26 +63,34 @@ class Key:
     def velocity(self) -> int:
         return DYNAMICS_VELOCITY[self.dynamics]
 
+    def played(self, velocity: int | None = None) -> PlayedNote:
+        return PlayedNote(self.timbre, self.note, self.dynamics, velocity or self.velocity, self.duration)
 
+
+@dataclass(frozen=True)
 class Players:
-    """The model through the offline engine, and the reference FluidSynth render, one note each."""
+    """The model through the offline engine, and the reference FluidSynth render, one note
+    each here; many notes over `workers` processes (`pairs`)."""
 
-    def __init__(self, bundle: Path):
-        from rtsynth.train.corpus.gm import NoteSynth, load_gm_config
-
-        self.bundle = bundle
-        self.renderer = OfflineRenderer(bundle, EngineConfig(samplerate=SR))
-        self.reference = NoteSynth(replace(load_gm_config(), sample_rate=SR))
+    bundle: Path
+    workers: int
 
     def model(self, key: Key, velocity: int | None = None) -> np.ndarray:
-        request = NoteRequest(key.note, velocity or key.velocity, key.duration, key.timbre)
-        return self.renderer.render(note_events(request))
+        return play_model(self.bundle, SR, key.played(velocity))
 
     def ref(self, key: Key, velocity: int | None = None) -> np.ndarray | None:
-        from rtsynth.train.corpus.gm import reference_note
+        return play_reference(SR, key.played(velocity))
 
-        note = reference_note(key.timbre, key.note, key.dynamics, velocity or key.velocity, key.duration)
-        return self.reference.sounding(note)
+    def pairs(self, keys: list[Key], measure: Callable[..., Measured], desc: str) -> list[tuple[Key, Measured]]:
+        """Each key both play, measured by `measure` (of the signature of `measure_note`);
+        keys the reference has no sample for left out."""
+        from tqdm import tqdm
+
+        from rtsynth.train.jobs import ordered_map
+
+        done = ordered_map(PairJob(self.bundle, SR, measure), [key.played() for key in keys], self.workers)
+        measured = tqdm(done, total=len(keys), desc=desc, unit="note")
+        return [(key, m) for key, m in zip(keys, measured, strict=True) if m is not None]
 
 
 def notes_of(timbre: str, pitch_range: tuple[int, int]) -> range:
@@ -104,15 +113,7 @@ def plan_keys(
 
 
 def measure_keys(players: Players, keys: list[Key]) -> list[dict]:
-    from tqdm import tqdm
-
-    rows = []
-    for key in tqdm(keys, desc="notes", unit="note"):
-        ref = players.ref(key)
-        if ref is None:  # the SoundFont has no sample there: nothing to compare with
-            continue
-        measures = measure_note(players.model(key), ref, SR, key.note, key.duration)
-        rows.append({**asdict(key), **asdict(measures)})
+    rows = [{**asdict(key), **asdict(measures)} for key, measures in players.pairs(keys, measure_note, "notes")]
     mark_dead_keys(rows)
     return rows
 
@@ -171,27 +172,18 @@ def off_grid_levels(players: Players, notes: dict[str, range], stride: int) -> l
     reference sounds the length asked is kept too: below about 0.25 s it often cannot (viola 70
     sounds 0.29 s for any ask from 0.15 to 0.27 s), and its level then moves with the held
     time its search lands on, not with the length."""
-    from tqdm import tqdm
-
-    from rtsynth.dsp.fidelity import sounding_length_s
-
     keys = [Key(t, note, "mf", s) for t, range_ in notes.items() for note in range_[::stride] for s in OFF_GRID_SECONDS]
-    out = []
-    for key in tqdm(keys, desc="lengths between", unit="note"):
-        ref = players.ref(key)
-        difference = _level(players.model(key)) - _level(ref)
-        if ref is not None and np.isfinite(difference):
-            sounds = abs(sounding_length_s(ref, SR) - key.duration) <= LENGTH_TOLERANCE_S
-            out.append(
-                {
-                    "timbre": key.timbre,
-                    "note": key.note,
-                    "seconds": key.duration,
-                    "difference_db": difference,
-                    "reference_sounds_it": bool(sounds),
-                }
-            )
-    return out
+    return [
+        {
+            "timbre": key.timbre,
+            "note": key.note,
+            "seconds": key.duration,
+            "difference_db": match.difference_db,
+            "reference_sounds_it": bool(abs(match.reference_sounding_s - key.duration) <= LENGTH_TOLERANCE_S),
+        }
+        for key, match in players.pairs(keys, level_match, "lengths between")
+        if np.isfinite(match.difference_db)
+    ]
 
 
 def _level(y: np.ndarray | None) -> float:
@@ -545,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         help="only these keys (MIDI), e.g. the range a model was trained on",
     )
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--workers", type=int, default=2, help="processes that render and measure the notes (default 2)")
     args = p.parse_args(argv)
     began = time.monotonic()
     from rtsynth.train.corpus.gm import RANGES
@@ -552,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     asked = args.timbres or [t for t in read_spec(args.bundle).vocab.timbre if t in RANGES]
     notes = {t: keys for t in asked if (keys := notes_of(t, args.pitch_range))}
     timbres = list(notes)
-    players = Players(args.bundle)
+    players = Players(args.bundle, args.workers)
     rows = measure_keys(players, plan_keys(timbres, notes, args.stride, args.dynamics, args.durations))
     curves = velocity_curves(players, notes)
     morph = morphs(players, timbres[0], timbres[-1])

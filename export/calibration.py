@@ -6,8 +6,8 @@ whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-
 also gets, from the same notes, the density the reference has above the decoder's bands and
 the model lacks (`air_db`, rtsynth.dsp.air: played as noise, or by a high key's partials), and
 the level that adds taken back; and for every bundle how much longer than asked each timbre's
-notes sound at each dynamics and length once fitted (`length_error_s`), which the engine's
-length fit then takes off.
+notes sound at each dynamics, length and register once fitted (`length_error_s`), which the
+engine's length fit then takes off.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
@@ -28,12 +28,10 @@ import numpy as np
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, LENGTH_ERROR_LIMIT_S, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
 from rtsynth.dsp.fidelity import rms_db, sounding_length_s
-from rtsynth.engine.backends import OfflineRenderer
-from rtsynth.engine.config import EngineConfig
 from rtsynth.errors import RtsynthError
+from rtsynth.export.players import PlayedNote, bundle_spec, forget_bundles, play_model, play_reference
 from rtsynth.export.staging import check_target, copy_files, staged_bundle
 from rtsynth.labels import INSTRUMENT_BY_NAME
-from rtsynth.render import NoteRequest, note_events
 from rtsynth.synthesis import parse_synthesis
 
 log = logging.getLogger(__name__)
@@ -43,6 +41,7 @@ LENGTHS_UP_TO_S = 2.0  # duration classes measured; longer ones keep the longest
 FINE_FROM_S, FINE_UP_TO_S = 0.1, 0.75  # here lengths between the classes are measured too (`level_lengths`)
 FINE_STEP_S = 0.05
 SWITCH_SIDE_S = 0.01  # measured this far each side of where the played duration class changes
+LENGTH_REGISTER_KEYS = 6  # a key's length error is the mean of the measured keys this near it
 
 
 class CalibrationError(RtsynthError):
@@ -56,6 +55,7 @@ class CalibrationOptions:
     force: bool = False
     timbres: tuple[str, ...] = ()  # only these (the rest keep their table); empty: every one
     air_only: bool = False  # only the air, from the notes at `seconds`: the level tables kept but for the air's own
+    workers: int = 2  # processes that render and measure the notes
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
         copy_files(source, staging)
         write_spec(staging, calibrated)
         if direct:  # the air as it plays, measured again and set once more; the level it adds taken back
-            played = measure_air(staging, calibrated, keys, options.samplerate)
+            played = measure_air(staging, keys, options)
             refined = air_table(spec, refined_air(spec, calibrated, keys, played))
             write_spec(staging, replace(calibrated, air_db=refined, key_level_db=key_level_table(calibrated, played)))
             added = np.array([row for t in refined.values() for rows in t.values() for row in rows]) > AIR_SILENT_DB
@@ -143,37 +143,52 @@ def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationO
 
 def length_error_table(
     spec: BundleSpec, levels: list[KeyLevel], lengths: list[float]
-) -> dict[str, dict[str, list[float]]]:
-    """The bundle's length errors (taken to `lengths`) plus, per timbre, dynamics and measured
-    length, the median over its keys of how much longer than asked the note sounded:
-    interpolated between the measured lengths, held beyond them. One value for all keys: a
-    timbre's release is what the frame levels miss, and a key's own error is mostly the
-    measure's 10 ms step."""
-    found: dict[tuple[str, str], dict[float, list[float]]] = {}
+) -> dict[str, dict[str, list[list[float]]]]:
+    """The bundle's length errors (taken to `lengths`) plus, per timbre, dynamics, measured
+    length and key, how much longer than asked the notes around the key sounded (`_register`):
+    interpolated between the measured lengths, held beyond them and beyond the measured keys."""
+    n = len(spec.descriptors["pitch"].classes)
+    found: dict[tuple[str, str], dict[float, dict[int, float]]] = {}
     for m in levels:
         if m.model_db > SILENT_DB and np.isfinite(m.model_length_s):
             by_length = found.setdefault((m.probe.timbre, m.probe.dynamics), {})
-            by_length.setdefault(m.probe.seconds, []).append(m.model_length_s - m.probe.seconds)
-    table: dict[str, dict[str, list[float]]] = {}
+            by_length.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.model_length_s - m.probe.seconds
+    at = np.asarray(lengths, dtype=np.float64)
+    table: dict[str, dict[str, list[list[float]]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
         table[timbre] = {}
         for dyn in spec.descriptors["dynamics"].classes:
-            old = spec.length_error_s.get(timbre, {}).get(dyn)
-            row = np.zeros(len(lengths)) if old is None else np.interp(lengths, spec.level_lengths, old)
+            rows = _at_lengths(spec, spec.length_error_s.get(timbre, {}).get(dyn), at)
             measured = found.get((timbre, dyn))
             if measured:
-                at = sorted(measured)
-                row = row + np.interp(lengths, at, [float(np.median(measured[s])) for s in at])
-            table[timbre][dyn] = np.round(np.clip(row, -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S), 4).tolist()
+                done = sorted(measured)
+                change = np.stack([_fill(_register(measured[d]), n) for d in done])  # [measured lengths, keys]
+                rows = rows + _between_lengths(done, change, at)
+            limited = np.clip(rows, -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
+            table[timbre][dyn] = np.round(limited, 4).tolist()
     return table
+
+
+def _register(errors: dict[int, float]) -> dict[int, float]:
+    """Each measured key's length error as the mean over the measured keys within
+    LENGTH_REGISTER_KEYS of it. Per register, because a timbre's release changes along the
+    keyboard (the accordion's keys above 80 sounded 23-27 ms long where its lower ones were
+    right, with one value for the timbre); a mean of neighbours, because one key's own error
+    is mostly the measure's 10.7 ms step (its trim hop)."""
+    keys = np.array(sorted(errors))
+    values = np.clip([errors[k] for k in keys], -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
+    return {int(k): float(values[np.abs(keys - k) <= LENGTH_REGISTER_KEYS].mean()) for k in keys}
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
     """Every key of every timbre the reference renderer knows, at each dynamics' velocity, at
-    `options.seconds` and at the other `level_lengths` (`probes`)."""
+    `options.seconds` and at the other `level_lengths` (`probes`), over `options.workers`
+    processes (the same numbers whatever their count: a render does not depend on the ones
+    before it)."""
     from tqdm import tqdm
 
-    from rtsynth.train.corpus.gm import RANGES, NoteSynth, load_gm_config, reference_note
+    from rtsynth.train.corpus.gm import RANGES
+    from rtsynth.train.jobs import ordered_map
 
     wanted = options.timbres or tuple(spec.descriptors["timbre"].classes)
     unknown = [t for t in wanted if t not in spec.descriptors["timbre"].classes]
@@ -185,27 +200,60 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     skipped = [t for t in wanted if t not in timbres]
     if skipped:
         log.warning("not calibrated (no reference instrument): %s", ", ".join(map(str, skipped)))
-    sr = options.samplerate
-    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=sr))
-    reference = NoteSynth(replace(load_gm_config(), sample_rate=sr))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
     covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
-    centres = air_centres(spec)
-    out = []
     wanted_probes = probes(spec, covered, options.seconds, other_lengths=not options.air_only)
-    for probe in tqdm(wanted_probes, desc="calibrate", unit="note"):
-        velocity, pitch = spec.velocity_to_dynamics[probe.dynamics], pitches[probe.pitch_index]
-        ref = reference.sounding(reference_note(probe.timbre, pitch, probe.dynamics, velocity, probe.seconds))
+    job = ProbeJob(bundle, options.samplerate, options.seconds)
+    measured = ordered_map(job, wanted_probes, options.workers)
+    try:
+        return [m for m in tqdm(measured, total=len(wanted_probes), desc="calibrate", unit="note") if m is not None]
+    finally:
+        forget_bundles()  # a later call may find other files at the same path
+
+
+@dataclass(frozen=True)
+class ProbeJob:
+    """One probe measured against the reference, in whichever process runs it; the air too
+    for the probes at `air_at_s`."""
+
+    bundle: Path
+    samplerate: int
+    air_at_s: float
+
+    def __call__(self, probe: Probe) -> KeyLevel | None:
+        """None where the SoundFont has no sample for the note."""
+        sr, spec, note = self.samplerate, bundle_spec(self.bundle), played_note(bundle_spec(self.bundle), probe)
+        ref = play_reference(sr, note)
         if ref is None:
-            continue  # the SoundFont has no sample there
-        model = render_probe(renderer, spec, probe)
+            return None
+        model = play_model(self.bundle, sr, note)
         measured = KeyLevel(probe, rms_db(model, sr), rms_db(ref, sr), model_length_s=sounding_length_s(model, sr))
-        if centres is not None and probe.seconds == options.seconds:
-            all_hz, picks = centres
-            model_air, ref_air = (tuple(band_density_db(y, sr, all_hz, picks).tolist()) for y in (model, ref))
+        centres = air_centres(spec)
+        if centres is not None and probe.seconds == self.air_at_s:
+            model_air, ref_air = (tuple(band_density_db(y, sr, *centres).tolist()) for y in (model, ref))
             measured = replace(measured, model_air_db=model_air, reference_air_db=ref_air)
-        out.append(measured)
-    return out
+        return measured
+
+
+@dataclass(frozen=True)
+class AirJob:
+    """A measured key played again by the bundle at `bundle`: its level and air as that plays them."""
+
+    bundle: Path
+    samplerate: int
+
+    def __call__(self, m: KeyLevel) -> KeyLevel:
+        spec, sr = bundle_spec(self.bundle), self.samplerate
+        centres = air_centres(spec)
+        assert centres is not None
+        model = play_model(self.bundle, sr, played_note(spec, m.probe))
+        return replace(m, model_db=rms_db(model, sr), model_air_db=tuple(band_density_db(model, sr, *centres).tolist()))
+
+
+def played_note(spec: BundleSpec, probe: Probe) -> PlayedNote:
+    """A probe as a note: its key, and the velocity of its dynamics."""
+    key = int(spec.descriptors["pitch"].classes[probe.pitch_index])
+    return PlayedNote(probe.timbre, key, probe.dynamics, spec.velocity_to_dynamics[probe.dynamics], probe.seconds)
 
 
 def air_bands(spec: BundleSpec) -> tuple[float, ...]:
@@ -265,19 +313,18 @@ def _put(wanted: Densities, probe: Probe, entry: np.ndarray) -> None:
     wanted.setdefault((probe.timbre, probe.dynamics), {})[probe.pitch_index] = entry
 
 
-def measure_air(bundle: Path, spec: BundleSpec, keys: list[KeyLevel], samplerate: int) -> list[KeyLevel]:
+def measure_air(bundle: Path, keys: list[KeyLevel], options: CalibrationOptions) -> list[KeyLevel]:
     """The measured keys again, their level and air as the bundle at `bundle` plays them."""
     from tqdm import tqdm
 
-    centres = air_centres(spec)
-    assert centres is not None
-    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=samplerate))
-    out = []
-    for m in tqdm([m for m in keys if m.model_air_db], desc="calibrate air", unit="note"):
-        model = render_probe(renderer, spec, m.probe)
-        air = tuple(band_density_db(model, samplerate, *centres).tolist())
-        out.append(replace(m, model_db=rms_db(model, samplerate), model_air_db=air))
-    return out
+    from rtsynth.train.jobs import ordered_map
+
+    wanted = [m for m in keys if m.model_air_db]
+    played = ordered_map(AirJob(bundle, options.samplerate), wanted, options.workers)
+    try:
+        return list(tqdm(played, total=len(wanted), desc="calibrate air", unit="note"))
+    finally:
+        forget_bundles()
 
 
 def air_table(spec: BundleSpec, wanted: Densities) -> dict[str, dict[str, list[list[float]]]]:
@@ -309,13 +356,6 @@ def _density(db: object) -> np.ndarray:
 def _density_db(density: np.ndarray) -> np.ndarray:
     out: np.ndarray = 10 * np.log10(np.maximum(density, 10 ** (AIR_SILENT_DB / 10)))
     return out
-
-
-def render_probe(renderer: OfflineRenderer, spec: BundleSpec, probe: Probe) -> np.ndarray:
-    """The model's note for a probe, the way `rtsynth render` plays it."""
-    pitch = int(spec.descriptors["pitch"].classes[probe.pitch_index])
-    velocity = spec.velocity_to_dynamics[probe.dynamics]
-    return renderer.render(note_events(NoteRequest(pitch, velocity, probe.seconds, probe.timbre)))
 
 
 def level_lengths(durations: tuple[float, ...]) -> list[float]:
@@ -384,15 +424,19 @@ def _at_lengths(spec: BundleSpec, rows: list[list[float]] | None, lengths: np.nd
     n = len(spec.descriptors["pitch"].classes)
     if rows is None:
         return np.zeros((len(lengths), n))
-    had, values = np.asarray(spec.level_lengths), np.asarray(rows, dtype=np.float64)
-    return np.stack([np.interp(lengths, had, values[:, k]) for k in range(n)], axis=1)
+    return _between_lengths(spec.level_lengths, np.asarray(rows, dtype=np.float64), lengths)
 
 
 def _length_change(found: dict[float, dict[int, float]], seconds: float, lengths: np.ndarray, n: int) -> np.ndarray:
     """[lengths, keys] from the differences measured at some lengths and keys (0 at `seconds`)."""
     measured = sorted({seconds, *found})
     rows = np.stack([_fill(found[d], n) if d in found else np.zeros(n) for d in measured])  # [lengths, keys]
-    return np.stack([np.interp(lengths, measured, rows[:, k]) for k in range(n)], axis=1)
+    return _between_lengths(measured, rows, lengths)
+
+
+def _between_lengths(had: list[float], rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """[lengths, keys] from rows [had, keys]: each key interpolated between them, held beyond."""
+    return np.stack([np.interp(lengths, had, rows[:, k]) for k in range(rows.shape[1])], axis=1)
 
 
 def key_level_table(spec: BundleSpec, levels: list[KeyLevel]) -> dict[str, dict[str, list[float]]]:

@@ -64,8 +64,9 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "measure each key's level against the reference renderer and store it in the bundle",
         "Play every key each timbre covers at each dynamics through the offline engine and through "
         "the reference renderer (FluidSynth, GM-SOL settings) and write a copy of the bundle whose per-key level "
-        "tables make the two match and, for direct synthesis, whose air table adds the noise above 11 kHz the "
-        "model lacks. Needs the [train] extra (FluidSynth and the SoundFont).",
+        "tables make the two match, whose length table makes each key's notes sound the length asked and, for "
+        "direct synthesis, whose air table adds the noise above 11 kHz the model lacks. Needs the [train] extra "
+        "(FluidSynth and the SoundFont).",
     )
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")
     calibrate.add_argument("--seconds", type=float, default=1.0, help="held length of each note")
@@ -75,6 +76,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="only the air above the decoder's bands (the levels kept, but for what the air adds)",
     )
+    calibrate.add_argument("--workers", type=int, default=2, help="processes that render the notes (default 2)")
     calibrate.set_defaults(func=_run_calibrate)
 
 
@@ -118,7 +120,14 @@ def _run_synthesis(args: argparse.Namespace) -> int:
 def _run_calibrate(args: argparse.Namespace) -> int:
     from rtsynth.export.calibration import CalibrationOptions, calibrate
 
-    options = CalibrationOptions(args.samplerate, args.seconds, args.force, tuple(args.timbres), args.air_only)
+    options = CalibrationOptions(
+        samplerate=args.samplerate,
+        seconds=args.seconds,
+        force=args.force,
+        timbres=tuple(args.timbres),
+        air_only=args.air_only,
+        workers=args.workers,
+    )
     out = calibrate(args.bundle, args.out, options)
     log.info("done: rtsynth render --bundle %s --note 60", out)
     return 0

@@ -105,11 +105,11 @@ class BundleSpec:
     # lengths (s, increasing) are `duration_level_s`; empty: the duration classes.
     duration_level_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     duration_level_s: list[float] = field(default_factory=list)
-    # timbre -> dynamics -> s per length of `level_lengths`, measured the same way: how much
-    # longer than asked a fitted note sounds (the decoder's releases differ from timbre to timbre
-    # in ways its frame levels do not show); the engine fits the note to that much less. Empty:
-    # not calibrated.
-    length_error_s: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    # timbre -> dynamics -> length of `level_lengths` -> s at each pitch class (class order),
+    # measured the same way: how much longer than asked a fitted note sounds (the decoder's
+    # releases differ from timbre to timbre and register to register in ways its frame levels do
+    # not show); the engine fits the note to that much less. Empty: not calibrated.
+    length_error_s: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     # noise above the decoder's top band (rtsynth.dsp.air), measured the same way: the bands'
     # centres, and timbre -> dynamics -> per pitch class, each band's density in dB relative to
     # the note's power per kHz. Empty: none (a mel-trained decoder has nothing above 11 kHz).
@@ -240,15 +240,17 @@ class BundleSpec:
                 _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", KEY_LEVEL_RANGE_DB)
 
     def _check_length_errors(self) -> None:
-        """Per-length length errors, when calibrated: for every timbre and dynamics one finite
-        value per level length, within LENGTH_ERROR_LIMIT_S."""
+        """Length errors, when calibrated: for every timbre, dynamics and level length one finite
+        value per pitch class, within LENGTH_ERROR_LIMIT_S."""
         if not self.length_error_s:
             return
         if not isinstance(self.length_error_s, dict):
-            raise BundleShapeError("length_error_s must be a table timbre -> dynamics -> s per level length")
+            raise BundleShapeError("length_error_s must be a table timbre -> dynamics -> length -> s per pitch class")
         limits = (-LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
-        for where, row in self._entries("length_error_s", self.length_error_s):
-            _check_row(where, row, len(self.level_lengths), "level length", limits, unit="s")
+        n_pitches = len(self.descriptors["pitch"].classes)
+        for where, entry in self._entries("length_error_s", self.length_error_s):
+            for k, row in enumerate(_rows(where, entry, len(self.level_lengths), "level length")):
+                _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", limits, unit="s")
 
     def _check_air(self) -> None:
         """Air bands, when calibrated: increasing finite centres, and for every timbre and

@@ -198,22 +198,65 @@ def test_a_broken_key_level_table_is_refused_naming_the_entry(tmp_path, table, m
 
 
 @pytest.mark.parametrize(
-    ("row", "message"),
+    ("entry", "message"),
     [
-        ([0.0] * 3, r"length_error_s\['flute'\]\['mf'\] must be a list of \d+ s values"),
-        (None, r"length_error_s\['flute'\]\['mf'\] holds nan: each value must be a finite s"),
-        (1.0, r"length_error_s\['flute'\]\['mf'\] holds 1.0"),
+        ("3 lengths", r"length_error_s\['flute'\]\['mf'\] must hold \d+ rows, one per level length"),
+        ("one value per length", r"length_error_s\['flute'\]\['mf'\]\[0\] must be a list of 25 s values"),
+        ("3 keys", r"length_error_s\['flute'\]\['mf'\]\[0\] must be a list of 25 s values"),
+        (math.nan, r"length_error_s\['flute'\]\['mf'\]\[0\] holds nan: each value must be a finite s"),
+        (1.0, r"length_error_s\['flute'\]\['mf'\]\[0\] holds 1.0"),
     ],
 )
-def test_a_broken_length_error_table_is_refused_naming_the_entry(tmp_path, row, message):
+def test_a_broken_length_error_table_is_refused_naming_the_entry(tmp_path, entry, message):
     bundle = make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS)
     spec = read_spec(bundle)
     n = len(spec.level_lengths)
-    good = {t: {d: [0.0] * n for d in ("pp", "mf", "ff")} for t in spec.descriptors["timbre"].classes}
-    good["flute"]["mf"] = row if isinstance(row, list) else [math.nan if row is None else row] * n
+    good = {t: {d: [[0.0] * 25] * n for d in ("pp", "mf", "ff")} for t in spec.descriptors["timbre"].classes}
+    broken = {"3 lengths": [[0.0] * 25] * 3, "one value per length": [0.0] * n, "3 keys": [[0.0] * 3] * n}
+    good["flute"]["mf"] = broken[entry] if isinstance(entry, str) else [[entry] * 25] * n
     write_spec(bundle, dataclasses.replace(spec, length_error_s=good))
     with pytest.raises(BundleShapeError, match=message):
         read_spec(bundle)
+
+
+def test_length_errors_follow_the_register_and_the_fit_reads_the_key(bundle):
+    """A timbre whose keys from 60 up sound 25 ms long and whose lower ones are right, each read
+    in 10.7 ms steps as the trim measure reads it: calibration stores the error per register,
+    smooth despite the steps, and the engine reads a key's own; the other timbres keep none."""
+    from rtsynth.engine.latent import LatentSpace
+    from rtsynth.export.calibration import KeyLevel, Probe, length_error_table
+
+    spec = read_spec(bundle)
+    step = 512 / 48000
+    late = {i: (2 * step if i >= 12 else step) * (i % 2) for i in range(25)}  # 0 or 2 steps high, 0 or 1 low
+    levels = [KeyLevel(Probe("violin", "mf", i, 0.5), -20.0, -20.0, model_length_s=0.5 + late[i]) for i in late]
+    lengths = [0.5, 1.0]
+    table = length_error_table(spec, levels, lengths)
+    low, high = np.array(table["violin"]["mf"][0][:6]), np.array(table["violin"]["mf"][0][-6:])
+    assert np.all(np.abs(low - step / 2) < 0.002) and np.all(np.abs(high - step) < 0.002)
+    assert table["violin"]["mf"][1] == table["violin"]["mf"][0]  # held beyond the measured length
+    assert not np.any(table["flute"]["mf"]) and not np.any(table["violin"]["ff"])
+    space = LatentSpace(dataclasses.replace(spec, length_error_s=table, duration_level_s=lengths, duration_level_db={}))
+    violin = np.eye(len(spec.descriptors["timbre"].classes))[list(spec.descriptors["timbre"].classes).index("violin")]
+    assert space.length_error_s(80 / 127, 48, 0.5, violin) == pytest.approx(table["violin"]["mf"][0][0])
+    assert space.length_error_s(80 / 127, 72, 0.5, violin) == pytest.approx(table["violin"]["mf"][0][24])
+
+
+def test_calibration_measures_the_same_in_one_process_or_several(bundle):
+    """Notes measured in worker processes equal those measured here, in order: a render does
+    not depend on the renders before it, so the worker count changes nothing but the time."""
+    from rtsynth.export.calibration import Probe, ProbeJob
+    from rtsynth.train.jobs import ordered_map
+
+    probes = [Probe("violin", dyn, i, s) for dyn in ("pp", "ff") for i in (0, 12, 24) for s in (0.3, 0.5)]
+    job = ProbeJob(bundle, 48000, air_at_s=0.5)
+    here, there = [job(p) for p in probes], list(ordered_map(job, probes, 2))
+    assert [m.probe if m else None for m in there] == probes
+    for a, b in zip(here, there, strict=True):
+        assert a is not None and b is not None
+        assert bool(a.model_air_db) == (a.probe.seconds == 0.5)  # the air, at its length only
+        assert b.model_db == pytest.approx(a.model_db, abs=1e-6) and b.reference_db == a.reference_db
+        assert b.model_length_s == a.model_length_s and b.model_air_db == pytest.approx(a.model_air_db, abs=1e-6)
 
 
 @pytest.fixture(scope="module")

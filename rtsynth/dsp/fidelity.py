@@ -222,6 +222,20 @@ def measure_note(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s:
     )
 
 
+@dataclass(frozen=True)
+class LevelMatch:
+    """A note's level against the reference's, and how long the reference sounds."""
+
+    difference_db: float
+    reference_sounding_s: float
+
+
+def level_match(model: np.ndarray, ref: np.ndarray, sr: int, note: int, held_s: float) -> LevelMatch:
+    """The level difference and the reference's sounding length (`note` and `held_s` unused:
+    the same arguments as `measure_note`, so that either measures a played pair)."""
+    return LevelMatch(rms_db(model, sr) - rms_db(ref, sr), sounding_length_s(ref, sr))
+
+
 def level_excursion(y: np.ndarray, sr: int, t0: float, t1: float) -> tuple[float, float]:
     """Largest dip and swell (dB, 20 ms windows) of the level over [t0, t1] against the straight
     line from the level just before to the level just after: a morph should move smoothly."""

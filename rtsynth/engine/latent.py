@@ -59,8 +59,8 @@ class LatentSpace:
         self.level_lengths = np.asarray(spec.level_lengths, dtype=np.float64)  # s, the rows of:
         # [timbres, dynamics, lengths, pitches] dB
         self.duration_level = self._by_dynamics(spec.duration_level_db, (len(self.level_lengths), n_pitches))
-        # [timbres, dynamics, lengths] s by which a fitted note sounds longer than asked
-        self.length_error = self._by_dynamics(spec.length_error_s, (len(self.level_lengths),))
+        # [timbres, dynamics, lengths, pitches] s by which a fitted note sounds longer than asked
+        self.length_error = self._by_dynamics(spec.length_error_s, (len(self.level_lengths), n_pitches))
         self.air_bands_hz = tuple(float(f) for f in spec.air_bands_hz)
         # [timbres, dynamics, pitches, air bands] linear density per kHz (rtsynth.dsp.air)
         air_db = self._by_dynamics(spec.air_db, (n_pitches, len(self.air_bands_hz)), AIR_SILENT_DB)
@@ -192,15 +192,16 @@ class LatentSpace:
         lo = int(at)
         return lo, min(lo + 1, len(self.level_lengths) - 1), at - lo
 
-    def length_error_s(self, velocity: float, duration: float, weights: np.ndarray) -> float:
-        """How much longer than `duration` a note fitted to it sounds, for timbre weights
-        [n_timbres] (a blend: their weighted mean), between the dynamics as the air is and between
-        the calibrated lengths as the levels are; 0 where the bundle is not calibrated."""
+    def length_error_s(self, velocity: float, note: int, duration: float, weights: np.ndarray) -> float:
+        """How much longer than `duration` a note fitted to it sounds at this key, for timbre
+        weights [n_timbres] (a blend: their weighted mean), between the dynamics as the air is and
+        between the calibrated lengths as the levels are; 0 where the bundle is not calibrated."""
         if not len(self.level_lengths):
             return 0.0
         lo, hi, t = self.velocity_weights(velocity)
         a, b, u = self._length_rows(duration)
-        at = (1 - u) * self.length_error[:, :, a] + u * self.length_error[:, :, b]  # [n_timbres, n_dynamics]
+        errors = self.length_error[:, :, :, self.key_index(note)]  # [n_timbres, n_dynamics, n_lengths]
+        at = (1 - u) * errors[:, :, a] + u * errors[:, :, b]  # [n_timbres, n_dynamics]
         share = np.clip(weights, 0.0, None)
         return float(share @ ((1 - t) * at[:, lo] + t * at[:, hi]) / max(float(share.sum()), 1e-12))
 

@@ -92,7 +92,7 @@ def length_fit(
     space: LatentSpace, duration: float | None, frame_seconds: float, frame_s: float, error_s: float = 0.0
 ) -> LengthFit | None:
     """None when no length is asked (the note plays until its note-off). `error_s`: how much
-    longer than asked a fitted note of its timbre sounds (`LatentSpace.length_error_s`)."""
+    longer than asked a fitted note of its timbre and key sounds (`LatentSpace.length_error_s`)."""
     if duration is None or duration <= 0 or not len(space.durations):
         return None
     source_end = space.durations[space.duration_index(duration)] / frame_seconds
@@ -210,7 +210,7 @@ def plan_note(
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note, spec.duration), control)
     weights = control[0, : space.n_timbres]
-    error = 0.0 if spec.duration is None else space.length_error_s(spec.velocity, spec.duration, weights)
+    error = 0.0 if spec.duration is None else space.length_error_s(spec.velocity, spec.note, spec.duration, weights)
     fit = length_fit(space, spec.duration, frame_seconds, frame_s, error)
     density = space.air_density(spec.velocity, spec.note)
     air = None if density is None else np.clip(control[:, : space.n_timbres], 0.0, None) @ density

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from rtsynth.settings import PAPER_MEL, PAPER_TRIM, MelSettings, TrimSettings
 from rtsynth.train.corpus.combine import combine_corpora
 from rtsynth.train.corpus.read import read_corpus
 from rtsynth.train.corpus.records import Corpus, NoteRecord, Skipped
+from rtsynth.train.jobs import ordered_map
 from rtsynth.train.prep.cache import CACHE_FORMAT, SPLITS, NoteCache, write_cache
 from rtsynth.train.prep.fingerprint import PREP_VERSION, changed_parts, input_fingerprint
 from rtsynth.train.prep.note import NoteJob, PreparedNote
@@ -188,7 +188,7 @@ def collect(
     notes: list[PreparedNote] = []
     failed: list[Skipped] = []
     with tqdm(total=len(records), unit="note", desc="prep", disable=not progress) as bar:
-        for result in run_jobs(records, job, workers):
+        for result in ordered_map(job, records, workers):
             if isinstance(result, Skipped):
                 failed.append(result)
                 log.debug("skipped %s: %s", result.source_id, result.reason)
@@ -197,19 +197,6 @@ def collect(
                 notes.append(result[0])
             bar.update()
     return notes, mels[: len(notes)], failed
-
-
-def run_jobs(records: Sequence[NoteRecord], job: NoteJob, workers: int) -> Iterator:
-    """Results in record order, from `workers` processes (in-process for 1 or a single record).
-
-    Spawned rather than forked workers: the parent may hold threads (tqdm's monitor, BLAS)
-    whose locks a fork would copy in a locked state.
-    """
-    if workers <= 1 or len(records) < 2:
-        yield from map(job, records)
-        return
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(records))) as pool:
-        yield from pool.imap(job, records, chunksize=4)
 
 
 def timed_load(root: Path) -> tuple[float, NoteCache]:
