@@ -249,6 +249,11 @@ class BundleSpec:
         limits = (-LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
         n_pitches = len(self.descriptors["pitch"].classes)
         for where, entry in self._entries("length_error_s", self.length_error_s):
+            if isinstance(entry, list) and entry and all(_number(v) for v in entry):
+                raise BundleShapeError(
+                    f"{where} holds one value per length, not one per pitch class: calibrated by an older "
+                    "rtsynth; run `rtsynth calibrate` on the bundle again"
+                )
             for k, row in enumerate(_rows(where, entry, len(self.level_lengths), "level length")):
                 _check_row(f"{where}[{k}]", row, n_pitches, "pitch class", limits, unit="s")
 
