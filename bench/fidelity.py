@@ -423,34 +423,48 @@ def markdown(summary: dict, meta: dict) -> str:
 
 
 def plot(rows: list[dict], out: Path) -> None:
-    """Per timbre: level (model and reference, mf long notes) and f0 error along the keyboard (keyboard.png)."""
+    """Per timbre along the keyboard (keyboard.png): level, model and reference, and the
+    log-mel distance on the mf long notes; f0 error; sounding length error at mf."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     timbres = sorted({r["timbre"] for r in rows})
-    fig, axes = plt.subplots(len(timbres), 2, figsize=(11, 2.0 * len(timbres)), squeeze=False)
+    fig, axes = plt.subplots(len(timbres), 4, figsize=(20, 2.0 * len(timbres)), squeeze=False)
     longest = max(r["duration"] for r in rows)
-    for (level_ax, pitch_ax), timbre in zip(axes, timbres, strict=True):
-        group = sorted(
-            (r for r in rows if r["timbre"] == timbre and r["dynamics"] == "mf" and r["duration"] == longest),
-            key=lambda r: r["note"],
-        )
+    for (level_ax, colour_ax, pitch_ax, length_ax), timbre in zip(axes, timbres, strict=True):
+        mf = sorted((r for r in rows if r["timbre"] == timbre and r["dynamics"] == "mf"), key=lambda r: r["note"])
+        group = [r for r in mf if r["duration"] == longest]
         notes = [r["note"] for r in group]
         level_ax.plot(notes, [r["reference_rms_db"] for r in group], "k-", label="reference")
         level_ax.plot(notes, [r["rms_db"] for r in group], "C0.-", label="model")
         level_ax.plot([r["note"] for r in group if r["dead"]], [r["rms_db"] for r in group if r["dead"]], "rx")
         level_ax.set_ylabel(f"{timbre}\nlevel dB")
+        colour_ax.plot(notes, [r["log_mel_db"] for r in group], "C2.-")
+        colour_ax.axhline(3.0, color="0.6", linestyle="--")
+        colour_ax.set_ylabel("log-mel distance (dB)")
         pitch_ax.plot(notes, np.clip([r["f0_error_cents"] for r in group], -100, 100), "C1.-")
         pitch_ax.axhspan(-5, 5, color="0.9")
         pitch_ax.set_ylabel("f0 error (cents)")
+        _plot_lengths(length_ax, mf)
     axes[0, 0].legend(loc="lower right", fontsize="small")
-    axes[-1, 0].set_xlabel("MIDI note (mf, long notes)")
-    axes[-1, 1].set_xlabel("MIDI note")
+    axes[0, 3].legend(loc="lower right", fontsize="small")
+    for ax, what in zip(axes[-1], ("mf, long notes", "mf, long notes", "mf, long notes", "mf"), strict=True):
+        ax.set_xlabel(f"MIDI note ({what})")
     fig.tight_layout()
     fig.savefig(out / "keyboard.png", dpi=60)
     plt.close(fig)
+
+
+def _plot_lengths(ax, rows: list[dict]) -> None:
+    """Sounding length minus the one asked, per duration, within the tolerance band."""
+    for i, duration in enumerate(sorted({r["duration"] for r in rows})):
+        group = [r for r in rows if r["duration"] == duration]
+        errors = [1000 * (r["sounding_s"] - duration) for r in group]
+        ax.plot([r["note"] for r in group], np.clip(errors, -100, 100), f"C{3 + i}.-", label=f"{duration:g} s")
+    ax.axhspan(-1000 * LENGTH_TOLERANCE_S, 1000 * LENGTH_TOLERANCE_S, color="0.9")
+    ax.set_ylabel("length error (ms)")
 
 
 def spectrogram_keys(rows: list[dict]) -> list[Key]:
