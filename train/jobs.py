@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -17,13 +18,19 @@ def ordered_map(job: Callable[[Item], Result], items: Sequence[Item], workers: i
     Spawned rather than forked workers: the parent may hold threads (tqdm's monitor, BLAS,
     onnxruntime) whose locks a fork would copy in a locked state. Each worker's BLAS runs one
     thread: the processes share the cores already (two workers with two BLAS threads each
-    measured no faster than one process).
+    measured no faster than one process). A worker that dies raises BrokenProcessPool here
+    rather than leaving its items, and the caller, waiting; a caller that stops early cancels
+    what has not started.
     """
     if workers <= 1 or len(items) < 2:
         yield from map(job, items)
         return
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(items)), _one_blas_thread) as pool:
-        yield from pool.imap(job, items, chunksize=4)
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(min(workers, len(items)), mp_context=context, initializer=_one_blas_thread)
+    try:
+        yield from pool.map(job, items, chunksize=4)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _one_blas_thread() -> None:
