@@ -467,44 +467,46 @@ def render_one(synth: NoteSynth, note: PlannedNote, index: int, out: Path, rende
     return NoteResult(index, "rendered", peak, len(aimed.audio) / synth.sample_rate, **measured)
 
 
-_worker: dict = {}  # per worker process: its NoteSynth and the run's constants
+@dataclass(frozen=True)
+class RenderJob:
+    """A planned note rendered and written by this process's synthesizer (made once per process)."""
+
+    cfg: GmRenderConfig
+    out: Path
+    render_info: dict
+
+    def __call__(self, item: tuple[int, PlannedNote]) -> NoteResult:
+        index, note = item
+        return render_one(_process_synth(self.cfg), note, index, self.out, self.render_info)
 
 
-def _init_worker(cfg: GmRenderConfig, out: Path, render_info: dict) -> None:
-    _worker.update(synth=NoteSynth(cfg), out=out, render_info=render_info)
+_synth: list[tuple[GmRenderConfig, NoteSynth]] = []  # this process's synthesizer and its config, at most one
 
 
-def _render_indexed(item: tuple[int, PlannedNote]) -> NoteResult:
-    index, note = item
-    return render_one(_worker["synth"], note, index, _worker["out"], _worker["render_info"])
+def _process_synth(cfg: GmRenderConfig) -> NoteSynth:
+    if _synth and _synth[0][0] != cfg:
+        close_process_synth()
+    if not _synth:
+        _synth.append((cfg, NoteSynth(cfg)))
+    return _synth[0][1]
+
+
+def close_process_synth() -> None:
+    while _synth:
+        _synth.pop()[1].close()
 
 
 def _render_all(plan: list[PlannedNote], cfg: GmRenderConfig, out: Path, render_info: dict, progress: bool):
-    """NoteResults in plan order; one worker renders in this process, more use a spawn pool."""
+    """NoteResults in plan order, from `cfg.workers` processes (rtsynth.train.jobs)."""
     from tqdm import tqdm
 
-    bar = tqdm(total=len(plan), unit="note", desc="GM-SOL", disable=not progress, mininterval=1.0)
-    items = list(enumerate(plan))
-    results = []
-    workers = min(cfg.workers, len(plan))
-    if workers == 1:
-        synth = NoteSynth(cfg)
-        try:
-            for index, note in items:
-                results.append(render_one(synth, note, index, out, render_info))
-                bar.update()
-        finally:
-            synth.close()
-    else:
-        import multiprocessing
+    from rtsynth.train.jobs import ordered_map
 
-        ctx = multiprocessing.get_context("spawn")  # no inherited synthesizer state
-        with ctx.Pool(workers, _init_worker, (cfg, out, render_info)) as pool:
-            for result in pool.imap_unordered(_render_indexed, items, chunksize=4):
-                results.append(result)
-                bar.update()
-    bar.close()
-    return sorted(results, key=lambda r: r.index)
+    rendered = ordered_map(RenderJob(cfg, out, render_info), list(enumerate(plan)), cfg.workers)
+    try:
+        return list(tqdm(rendered, total=len(plan), unit="note", desc="GM-SOL", disable=not progress, mininterval=1.0))
+    finally:
+        close_process_synth()  # the one this process made when it rendered alone
 
 
 def remove_partial_files(out: Path) -> None:
