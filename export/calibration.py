@@ -222,7 +222,8 @@ class ProbeJob:
 
     def __call__(self, probe: Probe) -> KeyLevel | None:
         """None where the SoundFont has no sample for the note."""
-        sr, spec, note = self.samplerate, bundle_spec(self.bundle), played_note(bundle_spec(self.bundle), probe)
+        sr, spec = self.samplerate, bundle_spec(self.bundle)
+        note = played_note(spec, probe)
         ref = play_reference(sr, note)
         if ref is None:
             return None
