@@ -18,6 +18,7 @@ Writes DIR/fidelity.json, DIR/fidelity.md and PNG plots (default DIR: bench/resu
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -50,6 +51,7 @@ MORPH_START, MORPH_END = 0.5, 1.5
 LENGTH_TOLERANCE_S = 0.02  # the sounding length target
 DEAD_KEY_DB = 3.0  # a key this far off its neighbours' fit where the reference is not is dead...
 FOLLOWS_REFERENCE_DB = 1.0  # ...unless it is within this of where the reference's own key sits (it is 2.9 dB off)
+REGISTERS = (0, 48, 60, 72, 84, 128)  # key ranges the log-mel distance is also summarised by
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid
             d: float(np.nanmedian([r["log_mel_db"] for r in rows if r["dynamics"] == d]))
             for d in dict.fromkeys(r["dynamics"] for r in rows)
         },
+        "log_mel_median_db_by_register": _by_register(rows, "log_mel_db"),
         "centroid_ratio_median": float(np.median([r["centroid_ratio"] for r in rows])),
         "click_ratio_max": float(max(r["click_ratio"] for r in rows)),
         "above_11khz": high_band(rows),
@@ -320,6 +323,16 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid
         },
         "morph": morph,
     }
+
+
+def _by_register(rows: list[dict], measure: str) -> dict[str, float]:
+    """The median of a measure in each REGISTERS range of keys that has notes."""
+    out = {}
+    for low, high in itertools.pairwise(REGISTERS):
+        values = [r[measure] for r in rows if low <= r["note"] < high]
+        if values:
+            out[f"{low}-{high - 1}" if high <= 127 else f"{low}-"] = float(np.nanmedian(values))
+    return out
 
 
 def _named_key(row: dict) -> str:
@@ -388,6 +401,9 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| normalised log-mel distance, median | {s['log_mel_median_db']:.1f} dB ("
         + ", ".join(f"{d} {v:.1f}" for d, v in s["log_mel_median_db_by_dynamics"].items())
         + ") |",
+        "| normalised log-mel distance by register (MIDI keys), median | "
+        + ", ".join(f"{r} {v:.1f}" for r, v in s["log_mel_median_db_by_register"].items())
+        + " dB |",
         f"| spectral centroid ratio, median | {s['centroid_ratio_median']:.2f} |",
         f"| click ratio, worst | {s['click_ratio_max']:.1f} |",
         f"| content above 11 kHz where the reference has it ({high['reference_notes']} notes): model has it / "

@@ -45,6 +45,7 @@ def test_the_bench_measures_the_keys_asked_for(tmp_path):
     summary = record["summary"]
     assert summary["notes"] == 6 and 0.0 <= summary["f0_within_5_cents"] <= 1.0
     assert list(summary["log_mel_median_db_by_dynamics"]) == ["mf"]
+    assert list(summary["log_mel_median_db_by_register"]) == ["60-71", "72-83"]  # keys 70-71 and 72
     assert summary["partials_missing"] <= 0.2  # mid-range flute and oboe keys: their partials are there
     assert {c["note"] for c in record["velocity_curves"].values()} == {71}
     sweep = summary["length_sweep_s"]["per_timbre"]
