@@ -485,13 +485,13 @@ _synth: list[tuple[GmRenderConfig, NoteSynth]] = []  # this process's synthesize
 
 def _process_synth(cfg: GmRenderConfig) -> NoteSynth:
     if _synth and _synth[0][0] != cfg:
-        close_process_synth()
+        _close_process_synth()
     if not _synth:
         _synth.append((cfg, NoteSynth(cfg)))
     return _synth[0][1]
 
 
-def close_process_synth() -> None:
+def _close_process_synth() -> None:
     while _synth:
         _synth.pop()[1].close()
 
@@ -506,7 +506,7 @@ def _render_all(plan: list[PlannedNote], cfg: GmRenderConfig, out: Path, render_
     try:
         return list(tqdm(rendered, total=len(plan), unit="note", desc="GM-SOL", disable=not progress, mininterval=1.0))
     finally:
-        close_process_synth()  # the one this process made when it rendered alone
+        _close_process_synth()  # the one this process made when it rendered alone
 
 
 def remove_partial_files(out: Path) -> None:
