@@ -154,19 +154,12 @@ def length_error_table(
             by_length = found.setdefault((m.probe.timbre, m.probe.dynamics), {})
             by_length.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.model_length_s - m.probe.seconds
     at = np.asarray(lengths, dtype=np.float64)
-    table: dict[str, dict[str, list[list[float]]]] = {}
-    for timbre in spec.descriptors["timbre"].classes:
-        table[timbre] = {}
-        for dyn in spec.descriptors["dynamics"].classes:
-            rows = _at_lengths(spec, spec.length_error_s.get(timbre, {}).get(dyn), at)
-            measured = found.get((timbre, dyn))
-            if measured:
-                done = sorted(measured)
-                change = np.stack([_fill(_register(measured[d]), n) for d in done])  # [measured lengths, keys]
-                rows = rows + _between_lengths(done, change, at)
-            limited = np.clip(rows, -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
-            table[timbre][dyn] = np.round(limited, 4).tolist()
-    return table
+    changes = {}
+    for group, measured in found.items():
+        done = sorted(measured)
+        change = np.stack([_fill(_register(measured[d]), n) for d in done])  # [measured lengths, keys]
+        changes[group] = _between_lengths(done, change, at)
+    return _per_length_table(spec, spec.length_error_s, changes, at, LENGTH_ERROR_LIMIT_S, 4)
 
 
 def _register(errors: dict[int, float]) -> dict[int, float]:
@@ -408,16 +401,29 @@ def duration_level_table(
         if m.probe.seconds != seconds and key in at_base and m.model_db > SILENT_DB:
             by_length = found.setdefault((m.probe.timbre, m.probe.dynamics), {})
             by_length.setdefault(m.probe.seconds, {})[m.probe.pitch_index] = m.difference - at_base[key]
+    changes = {group: _length_change(measured, seconds, lengths, n) for group, measured in found.items()}
+    return lengths.tolist(), _per_length_table(spec, spec.duration_level_db, changes, lengths, KEY_LEVEL_LIMIT_DB, 2)
+
+
+def _per_length_table(
+    spec: BundleSpec,
+    old: dict[str, dict[str, list[list[float]]]],
+    changes: dict[tuple[str, str], np.ndarray],
+    lengths: np.ndarray,
+    limit: float,
+    decimals: int,
+) -> dict[str, dict[str, list[list[float]]]]:
+    """A table timbre -> dynamics -> length -> value per key: the bundle's `old` one taken to
+    `lengths` plus each measured (timbre, dynamics)'s change [lengths, keys], within +-limit."""
     table: dict[str, dict[str, list[list[float]]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
         table[timbre] = {}
         for dyn in spec.descriptors["dynamics"].classes:
-            rows = _at_lengths(spec, spec.duration_level_db.get(timbre, {}).get(dyn), lengths)
-            measured = found.get((timbre, dyn))
-            if measured:
-                rows = rows + _length_change(measured, seconds, lengths, n)
-            table[timbre][dyn] = np.round(np.clip(rows, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2).tolist()  # 0.01 dB
-    return lengths.tolist(), table
+            rows = _at_lengths(spec, old.get(timbre, {}).get(dyn), lengths)
+            if (timbre, dyn) in changes:
+                rows = rows + changes[(timbre, dyn)]
+            table[timbre][dyn] = np.round(np.clip(rows, -limit, limit), decimals).tolist()
+    return table
 
 
 def _at_lengths(spec: BundleSpec, rows: list[list[float]] | None, lengths: np.ndarray) -> np.ndarray:
