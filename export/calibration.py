@@ -27,7 +27,8 @@ import numpy as np
 
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, LENGTH_ERROR_LIMIT_S, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
-from rtsynth.dsp.fidelity import rms_db, sounding_length_s
+from rtsynth.dsp.colour import COLOUR_BANDS_HZ, COLOUR_RANGE_DB, band_shares_db, colour_change_db
+from rtsynth.dsp.fidelity import rms_db, sounding_length_s, sounding_length_step_s
 from rtsynth.errors import RtsynthError
 from rtsynth.export.players import PlayedNote, bundle_spec, forget_bundles, play_model, play_reference
 from rtsynth.export.staging import check_target, copy_files, staged_bundle
@@ -42,6 +43,8 @@ FINE_FROM_S, FINE_UP_TO_S = 0.1, 0.75  # here lengths between the classes are me
 FINE_STEP_S = 0.05
 SWITCH_SIDE_S = 0.01  # measured this far each side of where the played duration class changes
 LENGTH_REGISTER_KEYS = 6  # a key's length error is the mean of the measured keys this near it
+COLOUR_REGISTER_KEYS = 2  # a key's colour is the mean of the measured keys this near it
+COLOUR_HEARD_DB = -60.0  # a colour band with this share of the reference's power or more is reported
 
 
 class CalibrationError(RtsynthError):
@@ -79,6 +82,8 @@ class KeyLevel:
     reference_db: float
     model_air_db: tuple[float, ...] = ()
     reference_air_db: tuple[float, ...] = ()
+    model_colour_db: tuple[float, ...] = ()  # each colour band's share of the power (rtsynth.dsp.colour)
+    reference_colour_db: tuple[float, ...] = ()
     model_length_s: float = float("nan")  # how long the model's note sounds (the bench's measure)
 
     @property
@@ -88,8 +93,8 @@ class KeyLevel:
 
 def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions = CalibrationOptions()) -> Path:
     """Write a copy of the bundle at `source` to `out` with `key_level_db`, `duration_level_db`
-    and (direct synthesis) `air_db` measured, each on top of what the bundle had, so
-    calibrating twice refines rather than starts over."""
+    and (direct synthesis) `air_db` and `colour_db` measured, each on top of what the bundle
+    had, so calibrating twice refines rather than starts over."""
     source, out = Path(source), Path(out)
     spec = read_spec(source)
     check_target(out, options.force)
@@ -102,6 +107,8 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
     if direct:
         first = air_table(spec, first_air(spec, keys))
         calibrated = replace(calibrated, air_bands_hz=list(air_bands(spec)), air_db=first)
+        if not options.air_only:
+            calibrated = replace(calibrated, colour_bands_hz=list(COLOUR_BANDS_HZ), colour_db=colour_table(spec, keys))
     with staged_bundle(out, options.force) as staging:
         copy_files(source, staging)
         write_spec(staging, calibrated)
@@ -130,7 +137,7 @@ def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationO
     table = key_level_table(spec, [m for m in levels if m.probe.seconds == options.seconds])
     lengths, by_length = duration_level_table(spec, levels, options.seconds)
     facts = {**spec.model, "key_levels": f"rtsynth calibrate, {len(levels)} notes at {options.samplerate} Hz"}
-    errors = length_error_table(spec, levels, lengths)
+    errors = length_error_table(spec, levels, lengths, sounding_length_step_s(options.samplerate))
     return replace(
         spec,
         key_level_db=table,
@@ -142,11 +149,12 @@ def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationO
 
 
 def length_error_table(
-    spec: BundleSpec, levels: list[KeyLevel], lengths: list[float]
+    spec: BundleSpec, levels: list[KeyLevel], lengths: list[float], step_s: float
 ) -> dict[str, dict[str, list[list[float]]]]:
     """The bundle's length errors (taken to `lengths`) plus, per timbre, dynamics, measured
-    length and key, how much longer than asked the notes around the key sounded (`_register`):
-    interpolated between the measured lengths, held beyond them and beyond the measured keys."""
+    length and key, how much longer than asked the note sounded (`_key_errors`, read in
+    `step_s` steps): interpolated between the measured lengths, held beyond them and beyond
+    the measured keys."""
     n = len(spec.descriptors["pitch"].classes)
     found: dict[tuple[str, str], dict[float, dict[int, float]]] = {}
     for m in levels:
@@ -157,20 +165,26 @@ def length_error_table(
     changes = {}
     for group, measured in found.items():
         done = sorted(measured)
-        change = np.stack([_fill(_register(measured[d]), n) for d in done])  # [measured lengths, keys]
+        change = np.stack([_fill(_key_errors(measured[d], step_s), n) for d in done])  # [measured lengths, keys]
         changes[group] = _between_lengths(done, change, at)
     return _per_length_table(spec, spec.length_error_s, changes, at, LENGTH_ERROR_LIMIT_S, 4)
 
 
-def _register(errors: dict[int, float]) -> dict[int, float]:
-    """Each measured key's length error as the mean over the measured keys within
-    LENGTH_REGISTER_KEYS of it. Per register, because a timbre's release changes along the
+def _key_errors(errors: dict[int, float], step_s: float) -> dict[int, float]:
+    """Each measured key's length error: the mean over the measured keys within
+    LENGTH_REGISTER_KEYS of it, plus whatever of the key's own error lies more than one
+    measure step from that mean. Per register, because a timbre's release changes along the
     keyboard (the accordion's keys above 80 sounded 23-27 ms long where its lower ones were
     right, with one value for the timbre); a mean of neighbours, because one key's own error
-    is mostly the measure's 10.7 ms step (its trim hop)."""
+    is mostly the measure's step (its trim hop, 10.7 ms at 48 kHz); and the key's own beyond
+    a step, because a key can sit two steps off its register (flute 96 and 97 ff: 23-27 ms
+    long between keys 1-5 ms off)."""
     keys = np.array(sorted(errors))
     values = np.clip([errors[k] for k in keys], -LENGTH_ERROR_LIMIT_S, LENGTH_ERROR_LIMIT_S)
-    return {int(k): float(values[np.abs(keys - k) <= LENGTH_REGISTER_KEYS].mean()) for k in keys}
+    register = np.array([values[np.abs(keys - k) <= LENGTH_REGISTER_KEYS].mean() for k in keys])
+    own = values - register
+    beyond = np.sign(own) * np.maximum(np.abs(own) - step_s, 0.0)
+    return {int(k): float(v) for k, v in zip(keys, register + beyond, strict=True)}
 
 
 def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
@@ -206,12 +220,12 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
 
 @dataclass(frozen=True)
 class ProbeJob:
-    """One probe measured against the reference, in whichever process runs it; the air too
-    for the probes at `air_at_s`."""
+    """One probe measured against the reference, in whichever process runs it; the air and the
+    colour too for the probes at `bands_at_s`."""
 
     bundle: Path
     samplerate: int
-    air_at_s: float
+    bands_at_s: float
 
     def __call__(self, probe: Probe) -> KeyLevel | None:
         """None where the SoundFont has no sample for the note."""
@@ -223,9 +237,16 @@ class ProbeJob:
         model = play_model(self.bundle, sr, note)
         measured = KeyLevel(probe, rms_db(model, sr), rms_db(ref, sr), model_length_s=sounding_length_s(model, sr))
         centres = air_centres(spec)
-        if centres is not None and probe.seconds == self.air_at_s:
+        if centres is not None and probe.seconds == self.bands_at_s:
             model_air, ref_air = (tuple(band_density_db(y, sr, *centres).tolist()) for y in (model, ref))
-            measured = replace(measured, model_air_db=model_air, reference_air_db=ref_air)
+            model_colour, ref_colour = (tuple(band_shares_db(y, sr).tolist()) for y in (model, ref))
+            measured = replace(
+                measured,
+                model_air_db=model_air,
+                reference_air_db=ref_air,
+                model_colour_db=model_colour,
+                reference_colour_db=ref_colour,
+            )
         return measured
 
 
@@ -334,6 +355,40 @@ def air_table(spec: BundleSpec, wanted: Densities) -> dict[str, dict[str, list[l
             if found:
                 rows = np.stack([_fill({k: v[b] for k, v in found.items()}, n) for b in range(bands)], axis=1)
             table[timbre][dyn] = np.round(np.clip(rows, *AIR_RANGE_DB), 1).tolist()
+    return table
+
+
+def colour_table(spec: BundleSpec, keys: list[KeyLevel]) -> dict[str, dict[str, list[list[float]]]]:
+    """The bundle's colour table plus, per timbre, dynamics and key, what its bands lack against
+    the reference's (`colour_change_db`) as the mean over the measured keys within
+    COLOUR_REGISTER_KEYS (one note's shares also hold what is its own, not its key's); keys not
+    measured take their neighbours', timbres not measured keep theirs."""
+    n, bands = len(spec.descriptors["pitch"].classes), len(COLOUR_BANDS_HZ)
+    found: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    off = []
+    for m in keys:
+        if m.model_colour_db and m.model_db > SILENT_DB:
+            reference, model = np.asarray(m.reference_colour_db), np.asarray(m.model_colour_db)
+            found.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = colour_change_db(
+                reference, model
+            )
+            off.extend(np.abs(reference - model)[reference > COLOUR_HEARD_DB])
+    if off:
+        log.info("colour: the bands' shares %.1f dB from the reference's before (median)", np.median(off))
+    same_bands = np.allclose(spec.colour_bands_hz, COLOUR_BANDS_HZ) if len(spec.colour_bands_hz) == bands else False
+    table: dict[str, dict[str, list[list[float]]]] = {}
+    for timbre in spec.descriptors["timbre"].classes:
+        table[timbre] = {}
+        for dyn in spec.descriptors["dynamics"].classes:
+            old = spec.colour_db.get(timbre, {}).get(dyn) if same_bands else None
+            rows = np.zeros((n, bands)) if old is None else np.asarray(old, dtype=np.float64)
+            measured = found.get((timbre, dyn))
+            if measured:
+                index = np.array(sorted(measured))
+                values = np.stack([measured[k] for k in index])
+                near = {int(k): values[np.abs(index - k) <= COLOUR_REGISTER_KEYS].mean(axis=0) for k in index}
+                rows = rows + np.stack([_fill({k: v[b] for k, v in near.items()}, n) for b in range(bands)], axis=1)
+            table[timbre][dyn] = np.round(np.clip(rows, *COLOUR_RANGE_DB), 1).tolist()
     return table
 
 

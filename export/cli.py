@@ -65,7 +65,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "Play every key each timbre covers at each dynamics through the offline engine and through "
         "the reference renderer (FluidSynth, GM-SOL settings) and write a copy of the bundle whose per-key level "
         "tables make the two match, whose length table makes each key's notes sound the length asked and, for "
-        "direct synthesis, whose air table adds the noise above 11 kHz the model lacks. Needs the [train] extra "
+        "direct synthesis, whose colour table shapes each key's spectrum below 11 kHz as the reference's and whose "
+        "air table adds the noise above 11 kHz the model lacks. Needs the [train] extra "
         "(FluidSynth and the SoundFont).",
     )
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")

@@ -22,6 +22,7 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from rtsynth.dsp.air import AIR_RANGE_DB
+from rtsynth.dsp.colour import COLOUR_RANGE_DB
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, MIDI_MAX, STANDARD_LAYOUT, LatentLayout, Vocabulary
 from rtsynth.settings import MelSettings
@@ -115,6 +116,11 @@ class BundleSpec:
     # the note's power per kHz. Empty: none (a mel-trained decoder has nothing above 11 kHz).
     air_bands_hz: list[float] = field(default_factory=list)
     air_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
+    # the spectrum's shape below the air (rtsynth.dsp.colour), measured the same way: the bands'
+    # centres, and timbre -> dynamics -> per pitch class, the dB each band's partials and noise
+    # take. Empty: none.
+    colour_bands_hz: list[float] = field(default_factory=list)
+    colour_db: dict[str, dict[str, list[list[float]]]] = field(default_factory=dict)
     format: str = BUNDLE_FORMAT
     format_version: int = BUNDLE_VERSION
 
@@ -168,6 +174,7 @@ class BundleSpec:
         self._check_duration_levels()
         self._check_length_errors()
         self._check_air()
+        self._check_colour()
         for d in DESCRIPTORS:
             means = self.means(d)
             expected = (len(self.descriptors[d].classes), self.layout.dim(d))
@@ -260,18 +267,24 @@ class BundleSpec:
     def _check_air(self) -> None:
         """Air bands, when calibrated: increasing finite centres, and for every timbre and
         dynamics a density in range per pitch class and band."""
-        if not self.air_db and not self.air_bands_hz:
+        self._check_bands("air", self.air_bands_hz, self.air_db, AIR_RANGE_DB)
+
+    def _check_colour(self) -> None:
+        """Colour bands, when calibrated: as the air's, a correction in range per pitch class and band."""
+        self._check_bands("colour", self.colour_bands_hz, self.colour_db, COLOUR_RANGE_DB)
+
+    def _check_bands(self, name: str, bands: object, table: object, limits: tuple[float, float]) -> None:
+        if not table and not bands:
             return
-        bands = self.air_bands_hz
         if not isinstance(bands, list) or not bands or not all(_number(f) and f > 0 for f in bands):
-            raise BundleShapeError(f"air_bands_hz must be a list of positive frequencies, got {bands!r}")
+            raise BundleShapeError(f"{name}_bands_hz must be a list of positive frequencies, got {bands!r}")
         if np.any(np.diff(bands) <= 0):
-            raise BundleShapeError(f"air_bands_hz must be increasing, got {bands!r}")
-        if not isinstance(self.air_db, dict):
-            raise BundleShapeError("air_db must be a table timbre -> dynamics -> dB per pitch class and band")
-        for where, entry in self._entries("air_db", self.air_db):
+            raise BundleShapeError(f"{name}_bands_hz must be increasing, got {bands!r}")
+        if not isinstance(table, dict):
+            raise BundleShapeError(f"{name}_db must be a table timbre -> dynamics -> dB per pitch class and band")
+        for where, entry in self._entries(f"{name}_db", table):
             for k, row in enumerate(_rows(where, entry, len(self.descriptors["pitch"].classes), "pitch class")):
-                _check_row(f"{where}[{k}]", row, len(bands), "air band", AIR_RANGE_DB)
+                _check_row(f"{where}[{k}]", row, len(bands), f"{name} band", limits)
 
     def _entries(self, name: str, table: dict[str, Any]) -> Iterator[tuple[str, object]]:
         """Each timbre x dynamics entry of a calibration table, named for an error message."""

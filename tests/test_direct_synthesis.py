@@ -16,6 +16,7 @@ from harmonic_bundle import SYNTHESIS, make_harmonic_bundle
 from rtsynth.bundle import BundleShapeError, read_spec, write_spec
 from rtsynth.cli import main
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_SILENT_DB
+from rtsynth.dsp.colour import COLOUR_BANDS_HZ
 from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
@@ -231,7 +232,7 @@ def test_length_errors_follow_the_register_and_the_fit_reads_the_key(bundle):
     late = {i: (2 * step if i >= 12 else step) * (i % 2) for i in range(25)}  # 0 or 2 steps high, 0 or 1 low
     levels = [KeyLevel(Probe("violin", "mf", i, 0.5), -20.0, -20.0, model_length_s=0.5 + late[i]) for i in late]
     lengths = [0.5, 1.0]
-    table = length_error_table(spec, levels, lengths)
+    table = length_error_table(spec, levels, lengths, step)
     low, high = np.array(table["violin"]["mf"][0][:6]), np.array(table["violin"]["mf"][0][-6:])
     assert np.all(np.abs(low - step / 2) < 0.002) and np.all(np.abs(high - step) < 0.002)
     assert table["violin"]["mf"][1] == table["violin"]["mf"][0]  # held beyond the measured length
@@ -242,6 +243,23 @@ def test_length_errors_follow_the_register_and_the_fit_reads_the_key(bundle):
     assert space.length_error_s(80 / 127, 72, 0.5, violin) == pytest.approx(table["violin"]["mf"][0][24])
 
 
+def test_a_key_steps_off_its_register_keeps_its_own_length_error(bundle):
+    """Keys read right but for one that sounds three steps long: its register's mean would
+    leave it two steps long, so it keeps what lies beyond one step of that mean; its
+    neighbours, one step off at most, keep the register's mean."""
+    from rtsynth.export.calibration import KeyLevel, Probe, length_error_table
+
+    spec = read_spec(bundle)
+    step = 512 / 48000
+    late = {i: (3 * step if i == 12 else 0.0) for i in range(25)}
+    levels = [KeyLevel(Probe("violin", "mf", i, 0.5), -20.0, -20.0, model_length_s=0.5 + late[i]) for i in late]
+    row = np.array(length_error_table(spec, levels, [0.5], step)["violin"]["mf"][0])
+    register = 3 * step / 13
+    assert row[12] == pytest.approx(3 * step - step, abs=1e-4)  # the register's mean plus its own beyond one step
+    assert np.allclose(row[6:12], register, atol=1e-4) and np.allclose(row[13:19], register, atol=1e-4)
+    assert np.allclose(row[:6], 0) and np.allclose(row[19:], 0)
+
+
 def test_calibration_measures_the_same_in_one_process_or_several(bundle):
     """Notes measured in worker processes equal those measured here, in order: a render does
     not depend on the renders before it, so the worker count changes nothing but the time."""
@@ -249,7 +267,7 @@ def test_calibration_measures_the_same_in_one_process_or_several(bundle):
     from rtsynth.train.jobs import ordered_map
 
     probes = [Probe("violin", dyn, i, s) for dyn in ("pp", "ff") for i in (0, 12, 24) for s in (0.3, 0.5)]
-    job = ProbeJob(bundle, 48000, air_at_s=0.5)
+    job = ProbeJob(bundle, 48000, bands_at_s=0.5)
     here, there = [job(p) for p in probes], list(ordered_map(job, probes, 2))
     assert [m.probe if m else None for m in there] == probes
     for a, b in zip(here, there, strict=True):
@@ -491,12 +509,12 @@ def test_the_engine_builds_every_keys_noise_shares_before_it_plays():
 def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(duration):
     """A new note goes to the mixer once its frames 0 and 1 are decoded alone and read, the rest
     decoded and read after: its samples are those of the note decoded whole, air bands and
-    length fit included. A note so short that the fit reaches its first frames is decoded whole."""
+    length fit and colour included. A note so short that the fit reaches its first frames is decoded whole."""
     runtime = create_runtime(load_model(default_bundle()), EngineConfig(samplerate=48000))
     space, stats = runtime.space, Counters(VoiceBank(1, 16))
     spec = NoteSpec(0, 0, 67, 0.55, duration, space.timbre_index("flute"), 0.0, 0.0, 0)
     plan = plan_note(spec, ChannelState.fresh(space).timeline, space, runtime.frame_seconds, runtime.mel.n_frames)
-    assert plan.air is not None  # the shipped model has air bands
+    assert plan.air is not None and plan.colour is not None  # the shipped model has air bands and colour
     ((params, peak),) = decode_plans(runtime, [plan], stats)
     whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)
     heads = runtime.heads([plan], [67])
@@ -513,3 +531,125 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
     np.testing.assert_allclose(finished, params, rtol=1e-5, atol=1e-7)
     started = np.concatenate([first, rest])
     assert np.max(np.abs(started - whole)) < 1e-5 * np.max(np.abs(whole))
+
+
+def colour_table(spec, timbre: str, dyn: str, row: list[float]) -> dict:
+    """A colour table with `row` at one timbre and dynamics on every key, none elsewhere."""
+    n = len(spec.descriptors["pitch"].classes)
+    table = {t: {d: [[0.0] * len(COLOUR_BANDS_HZ)] * n for d in ("pp", "mf", "ff")} for t in spec.loudness_db}
+    table[timbre][dyn] = [row] * n
+    return table
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour_db": "nan"}, r"colour_db\['flute'\]\['mf'\]\[0\] holds nan"),
+        ({"colour_db": 30.0}, r"colour_db\['flute'\]\['mf'\]\[0\] holds 30.0"),
+        ({"colour_db": "3 bands"}, r"colour_db\['flute'\]\['mf'\]\[0\] must be a list of 24 dB values"),
+        ({"colour_bands_hz": [100.0, 50.0]}, r"colour_bands_hz must be increasing"),
+    ],
+)
+def test_a_broken_colour_table_is_refused_naming_the_entry(tmp_path, change, message):
+    bundle = make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS)
+    spec = read_spec(bundle)
+    value = change.get("colour_db", 0.0)
+    row = [0.0] * 3 if value == "3 bands" else [math.nan if value == "nan" else value] * len(COLOUR_BANDS_HZ)
+    bands = change.get("colour_bands_hz", list(COLOUR_BANDS_HZ))
+    table = colour_table(spec, "flute", "mf", row)
+    write_spec(bundle, dataclasses.replace(spec, colour_bands_hz=bands, colour_db=table))
+    with pytest.raises(BundleShapeError, match=message):
+        read_spec(bundle)
+
+
+def partial_db(y: np.ndarray, sr: int, f0: float, partials: int) -> np.ndarray:
+    """Each partial's level: the strongest bin within a quarter of f0 of k·f0, dB."""
+    spectrum = 10 * np.log10(np.abs(np.fft.rfft(y.astype(np.float64) * np.hanning(len(y)))) ** 2 + 1e-30)
+    freqs = np.fft.rfftfreq(len(y), 1.0 / sr)
+    return np.array([spectrum[np.abs(freqs - k * f0) < f0 / 4].max() for k in range(1, partials + 1)])
+
+
+def test_a_colour_table_scales_each_partial_by_its_key_and_band(bundle, tmp_path):
+    """A bundle whose flute mf colour cuts the bands from 1 to 4 kHz by 20 dB plays those
+    partials 20 dB under the ones well below, as loud a note as before; the other dynamics as
+    before."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.render import NoteRequest, note_events
+
+    spec = read_spec(bundle)
+    cut = [(-20.0 if 1000 <= f <= 4000 else 0.0) for f in COLOUR_BANDS_HZ]
+    coloured = tmp_path / "coloured"
+    shutil.copytree(bundle, coloured)
+    table = colour_table(spec, "flute", "mf", cut)
+    write_spec(coloured, dataclasses.replace(spec, colour_bands_hz=list(COLOUR_BANDS_HZ), colour_db=table))
+    f0, sr = midi_hz(55), 48000
+    freqs = f0 * np.arange(1, 17)
+    in_cut = [f for f, c in zip(COLOUR_BANDS_HZ, cut, strict=True) if c]
+    inside, below = (freqs >= min(in_cut)) & (freqs <= max(in_cut)), freqs < 600
+    for dyn, drop in (("mf", 20.0), ("ff", 0.0)):
+        request = note_events(NoteRequest(55, spec.velocity_to_dynamics[dyn], 1.0, "flute"))
+        plain, changed = (OfflineRenderer(b, EngineConfig(samplerate=sr)).render(request) for b in (bundle, coloured))
+        held = slice(int(0.2 * sr), int(0.8 * sr))
+        before = partial_db(plain[held], sr, f0, 16)
+        moved = partial_db(changed[held], sr, f0, 16) - before
+        present = before > np.median(before) - 10  # the synthetic decoder leaves some partials out
+        assert (inside & present).sum() >= 4 and (below & present).sum() >= 2
+        moved -= np.mean(moved[below & present])  # what the cut moved, against the partials it left
+        assert np.allclose(moved[inside & present], -drop, atol=1.0), moved
+        assert np.allclose(moved[below & present], 0.0, atol=0.5), moved
+        assert rms_db(changed, sr) == pytest.approx(rms_db(plain, sr), abs=0.2)
+
+
+def test_a_moving_note_takes_each_keys_colour_frame_by_frame(bundle, tmp_path):
+    """A note between two decoder keys whose colours differ (a morph): its first frame takes
+    the first key's colour, its last the second's, in between their blend, each partial at its
+    own frequency (none above the colour bands), each frame keeping its power."""
+    from rtsynth.engine.notes import NotePlan
+
+    spec = read_spec(bundle)
+    coloured = tmp_path / "coloured"
+    shutil.copytree(bundle, coloured)
+    table = colour_table(spec, "flute", "mf", [-20.0] * len(COLOUR_BANDS_HZ))
+    write_spec(coloured, dataclasses.replace(spec, colour_bands_hz=list(COLOUR_BANDS_HZ), colour_db=table))
+    runtime = create_runtime(load_model(coloured), EngineConfig(samplerate=48000))
+    assert isinstance(runtime, DirectRuntime)
+    frames, bands = 8, len(COLOUR_BANDS_HZ)
+    z = np.zeros((2, runtime.space.layout.size), dtype=np.float32)
+    plan = NotePlan(
+        z, np.zeros(2), np.linspace(0, 1, frames), 0.0, colour=np.array([[0.0] * bands, [-20.0] * bands]), note=100
+    )
+    params = np.ones((runtime.partials + len(runtime.bands), frames), dtype=np.float32)
+    out = runtime.coloured(params, plan)
+    partials = out[: runtime.partials]
+    below_top = np.arange(1, runtime.partials + 1) * midi_hz(100) <= 11000.0  # the partials under the colour bands
+    assert below_top.sum() == 4 and len(below_top) > 4
+    np.testing.assert_allclose(partials[:, 0], partials[0, 0], rtol=1e-6)  # the first key: none
+    ratio = partials[below_top] / partials[~below_top][0]  # against a partial above the colour bands
+    np.testing.assert_allclose(ratio[:, -1], 0.1, rtol=1e-5)
+    np.testing.assert_allclose(ratio[:, frames // 2], 10 ** (-20 * 4 / 7 / 20), rtol=1e-4)
+    np.testing.assert_allclose(runtime.frame_power(out), runtime.frame_power(params), rtol=1e-5)  # each frame's power
+
+
+def test_calibration_brings_each_keys_colour_towards_the_reference(bundle, calibrated):
+    """The synthetic decoder shares its power among the colour bands some 20 dB unlike the
+    reference's violin; calibrated, each key's bands lie less than half as far from it, and
+    the timbres not calibrated keep no colour."""
+    from rtsynth.export.calibration import Probe, ProbeJob
+
+    spec = read_spec(calibrated)
+    assert spec.colour_bands_hz == list(COLOUR_BANDS_HZ)
+    assert np.any(spec.colour_db["violin"]["mf"]) and not np.any(spec.colour_db["flute"]["mf"])
+
+    def band_error(b) -> float:
+        job, errors = ProbeJob(b, 48000, bands_at_s=0.5), []
+        for dyn in ("pp", "ff"):
+            for key in range(0, 25, 4):
+                m = job(Probe("violin", dyn, key, 0.5))
+                assert m is not None
+                reference, model = np.array(m.reference_colour_db), np.array(m.model_colour_db)
+                heard = reference > -60
+                errors.append(np.median(np.abs(reference - model)[heard]))
+        return float(np.median(errors))
+
+    before, after = band_error(bundle), band_error(calibrated)
+    assert before > 10 and after < before / 2, (before, after)

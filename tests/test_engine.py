@@ -31,7 +31,7 @@ from rtsynth.engine.events import (
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace, TimbrePoint
-from rtsynth.engine.mixer import FREE, PLAYING, Mixer, VoiceBank
+from rtsynth.engine.mixer import FREE, LIMIT_KNEE, PLAYING, Mixer, VoiceBank, soft_limit
 from rtsynth.labels import LATENT_SIZE
 from rtsynth.resources import default_bundle
 from rtsynth.tuning import measure_tuning
@@ -231,9 +231,21 @@ def test_a_stolen_voice_fades_in_small_steps_not_a_jump():
     mixer.commands.append(StartVoice(0.0, 0, 7, None, cached=False))
     mixer.commands.append(StealVoice(0.05, 7, 0.01))
     y = _run(mixer, 20)
-    level = np.tanh(1.0)
+    level = soft_limit(np.array([1.0]))[0]
     assert np.max(np.abs(np.diff(seg(y, 0.04, 0.1)))) < 2 * level / (0.01 * SR)  # a 10 ms ramp, not a cut
     assert y[-1] == 0
+
+
+def test_the_output_limit_leaves_a_loud_note_alone_and_bounds_a_pile_of_voices():
+    """Below the knee the output is the mix itself; above it, it bends smoothly (no step in
+    level or slope at the knee) and never passes full scale, however many voices pile up."""
+    x = np.linspace(-40.0, 40.0, 80001)
+    y = soft_limit(x)
+    below = np.abs(x) <= LIMIT_KNEE
+    assert np.array_equal(y[below], x[below])
+    assert np.all(np.abs(y) <= 1.0) and np.all(np.diff(y) >= 0)
+    slope = np.diff(y) / np.diff(x)
+    assert np.max(np.abs(np.diff(slope))) < 1e-2  # no kink at the knee (a jump in slope), only its bend
 
 
 def test_a_release_sent_before_its_note_started_still_applies():

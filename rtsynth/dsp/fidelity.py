@@ -59,6 +59,11 @@ def sounding_length_s(y: np.ndarray, sr: int) -> float:
     return (end - start) / sr
 
 
+def sounding_length_step_s(sr: int) -> float:
+    """How finely `sounding_length_s` reads a length: one trim hop."""
+    return PAPER_TRIM.hop_length / sr
+
+
 def rms_db(y: np.ndarray, sr: int) -> float:
     """Level of the sounding part."""
     start, end = sounding_span(y, sr)

@@ -21,6 +21,7 @@ import numpy as np
 
 from rtsynth.bundle import BundleShapeError
 from rtsynth.dsp.air import air_gains, partial_air
+from rtsynth.dsp.colour import colour_weights
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
@@ -28,7 +29,7 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import finish_plan
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.notes import NotePlan, air_along, blend_keys
+from rtsynth.engine.notes import NotePlan, along, blend_keys
 from rtsynth.engine.synth import FrameStream, NoteHead, Runtime
 from rtsynth.model import Model
 from rtsynth.synthesis import HARMONIC_NOISE, FrameReader, HarmonicNoiseSpec
@@ -58,6 +59,7 @@ class DirectRuntime(Runtime):
         self.air_picks = [i for i, f in enumerate(self.space.air_bands_hz) if f in self.bands]
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
+        self._colour_weights: dict[int, np.ndarray] = {}  # per key: its partials' and bands' colour weights
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
@@ -115,11 +117,11 @@ class DirectRuntime(Runtime):
         """Keys -> the note's parameters and its peak dB (quieter frames scaled down under it),
         with its air bands following its power."""
         if plan.static:
-            return self.with_air(keys[0], plan), float(plan.level[0])
+            return self.voiced(keys[0], plan), float(plan.level[0])
         power, level = blend_keys(plan, keys.astype(np.float64) ** 2)  # powers: a blend has no dip
         peak = float(level.max())
         params = (np.sqrt(power) * (10.0 ** ((level - peak) / 20.0))[None, :]).astype(np.float32)
-        return self.with_air(params, plan), peak
+        return self.voiced(params, plan), peak
 
     def resolved_air(self, amplitudes: np.ndarray, noise: np.ndarray, f0: float) -> tuple[np.ndarray, np.ndarray]:
         """A note's amplitudes [T, K] and noise gains [T, B] with the air bands its partials are
@@ -134,15 +136,41 @@ class DirectRuntime(Runtime):
         added = np.sqrt(amplitudes**2 + (air @ weights) ** 2)
         return added, np.concatenate([noise[:, :first_air], air * ~resolved], axis=1)
 
-    def with_air(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
-        """The note's air bands following its power; `params` may be its first frames only."""
-        density = air_along(plan)
-        if density is None or not self.air_picks:
+    def voiced(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
+        """The note's colour, then its air bands following its power; `params` may be its first
+        frames only."""
+        if plan.colour is not None and self.space.colour_bands_hz:
+            params = self.coloured(params, plan)
+        if plan.air is None or not self.air_picks:
             return params
         out = params.copy()
-        frames = params.shape[1]
-        out[-len(self.air_picks) :] = air_gains(self.frame_power(params), density[self.air_picks, :frames])
+        density = along(plan, plan.air)[self.air_picks, : params.shape[1]]
+        out[-len(self.air_picks) :] = air_gains(self.frame_power(params), density)
         return out
+
+    def coloured(self, params: np.ndarray, plan: NotePlan) -> np.ndarray:
+        """Each partial and noise band below the air scaled by the key's colour at its frequency,
+        each frame keeping its power: the colour moves power between bands, so the level tables,
+        the length fit and the levels between timbres read the note as before."""
+        assert plan.colour is not None
+        weights = self.colour_weights(plan.note)
+        rows = len(weights)
+        colour = plan.colour[0][:, None] if plan.static else along(plan, plan.colour)[:, : params.shape[1]]
+        out = params.copy()
+        out[:rows] *= (10.0 ** (weights @ colour / 20.0)).astype(np.float32)
+        before, after = self.frame_power(params), self.frame_power(out)
+        out *= np.sqrt(before / np.maximum(after, 1e-30)).astype(np.float32)[None, :]
+        return out
+
+    def colour_weights(self, note: int) -> np.ndarray:
+        """[rows, colour bands] how a key's colour reaches its partials and the noise bands below
+        the air (rtsynth.dsp.colour.colour_weights), made once per key."""
+        weights = self._colour_weights.get(note)
+        if weights is None:
+            f0, below_air = midi_hz(note), len(self.bands) - len(self.air_picks)
+            freqs = np.concatenate([f0 * np.arange(1, self.partials + 1), self.bands[:below_air]])
+            weights = self._colour_weights[note] = colour_weights(freqs, self.space.colour_bands_hz)
+        return weights
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
@@ -173,6 +201,9 @@ class DirectRuntime(Runtime):
         stream.close()
         keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
         prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
+        if self.space.colour_bands_hz:
+            for key in keys:
+                self.colour_weights(key)
         classes = np.zeros((len(self.space.pitches), self.space.layout.size), dtype=np.float32)
         classes[:, self.space.slices["pitch"]] = self.space.pitch_means
         for pitch in self.model.decode_outputs(classes, self.synthesis.outputs)[0]:
@@ -281,7 +312,7 @@ class HarmonicHead:
         self._params = runtime.blank(1)[0]
         runtime.read(first, self._params, slice(0, HEAD_FRAMES))
         head = np.zeros_like(self._params)
-        head[:, :HEAD_FRAMES] = runtime.with_air(self._params[:, :HEAD_FRAMES], plan)
+        head[:, :HEAD_FRAMES] = runtime.voiced(self._params[:, :HEAD_FRAMES], plan)
         self.peak_db = float(plan.level[0])
         self.stream = DirectStream(runtime, head, self.peak_db, 0, note)
 

@@ -65,6 +65,10 @@ class LatentSpace:
         # [timbres, dynamics, pitches, air bands] linear density per kHz (rtsynth.dsp.air)
         air_db = self._by_dynamics(spec.air_db, (n_pitches, len(self.air_bands_hz)), AIR_SILENT_DB)
         self.air = density_from_db(air_db) if spec.air_db else None
+        self.colour_bands_hz = tuple(float(f) for f in spec.colour_bands_hz)
+        # [timbres, dynamics, pitches, colour bands] dB (rtsynth.dsp.colour); None: not calibrated
+        colour = self._by_dynamics(spec.colour_db, (n_pitches, len(self.colour_bands_hz)))
+        self.colour = colour if spec.colour_db else None
         # [n_timbres, n_pitches] semitones each class mean decodes off its label; NaN: not
         # measured (no table at all: every class taken at its label)
         self.tuning = np.full((len(self.timbres), len(self.pitches)), np.nan if spec.tuning_cents else 0.0)
@@ -212,11 +216,19 @@ class LatentSpace:
     def air_density(self, velocity: float, note: int) -> np.ndarray | None:
         """Air density per timbre at this velocity and key [n_timbres, air bands] (linear in
         velocity between the dynamics, held beyond them); None when the bundle has none."""
-        if self.air is None:
-            return None
+        return None if self.air is None else self._at_key(self.air, velocity, note)
+
+    def colour_db(self, velocity: float, note: int) -> np.ndarray | None:
+        """Colour per timbre at this velocity and key [n_timbres, colour bands] dB, between the
+        dynamics as the air is; None when the bundle has none."""
+        return None if self.colour is None else self._at_key(self.colour, velocity, note)
+
+    def _at_key(self, table: np.ndarray, velocity: float, note: int) -> np.ndarray:
+        """[n_timbres, ...] of a [timbres, dynamics, pitches, ...] table at a key, linear in
+        velocity between the dynamics and held beyond them."""
         key = self.key_index(note)
         lo, hi, t = self.velocity_weights(velocity)
-        out: np.ndarray = (1 - t) * self.air[:, lo, key] + t * self.air[:, hi, key]
+        out: np.ndarray = (1 - t) * table[:, lo, key] + t * table[:, hi, key]
         return out
 
     def duration_index(self, seconds: float | None) -> int:

@@ -170,6 +170,23 @@ class MixerStats:
     peak: float = 0.0  # output peak, held and falling by PEAK_FALL_S per e-fold (a level meter)
 
 
+LIMIT_KNEE = 0.8  # the output is linear up to here (-1.9 dBFS), then bends towards full scale
+
+
+def soft_limit(x: np.ndarray) -> np.ndarray:
+    """Linear up to LIMIT_KNEE, then a tanh bend towards +-1 with slope 1 at the knee: one loud
+    note passes as it is, a pile of voices never passes full scale. A tanh over the whole range
+    bent a loud clarinet's peaks (0.9 of full scale) by 2 dB, and its distortion was the
+    loudest thing the note had above 5 kHz."""
+    over = np.abs(x) > LIMIT_KNEE
+    if not over.any():
+        return x
+    out = x.copy()
+    bent = LIMIT_KNEE + (1.0 - LIMIT_KNEE) * np.tanh((np.abs(x[over]) - LIMIT_KNEE) / (1.0 - LIMIT_KNEE))
+    out[over] = np.sign(x[over]) * bent
+    return out
+
+
 PEAK_FALL_S = 0.3
 
 
@@ -213,7 +230,7 @@ class Mixer:
         mix = self._mix(n)
         gain = self._gain + (self._gain_target - self._gain) * self._k[1 : n + 1] / n
         self._gain = self._gain_target
-        out[:] = np.tanh(mix * gain)[:, None]
+        out[:] = soft_limit(mix * gain)[:, None]
         self.stats.peak = max(
             float(np.max(np.abs(out[:, 0]))), self.stats.peak * math.exp(-n / (PEAK_FALL_S * self.sr))
         )

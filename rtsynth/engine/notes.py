@@ -156,6 +156,8 @@ class NotePlan:
     blend: TimbreBlend | None = None  # where a key lies between timbres
     length: LengthFit | None = None
     air: np.ndarray | None = None  # [k, air bands] density of each key (rtsynth.dsp.air); None: none
+    colour: np.ndarray | None = None  # [k, colour bands] dB of each key (rtsynth.dsp.colour); None: none
+    note: int = 60  # the MIDI key, where the partials lie
 
     @property
     def static(self) -> bool:
@@ -167,11 +169,14 @@ class NotePlan:
 
     @property
     def air_tag(self) -> str:
-        """Part of a cache key: the air follows the velocity even where the latent does not
-        (a model without a dynamics latent); to 1 dB."""
-        if self.air is None:
-            return ""
-        return "~" + ",".join(f"{v:.0f}" for v in 10 * np.log10(np.maximum(self.air[0], 1e-12)))
+        """Part of a cache key: the air and the colour follow the velocity even where the latent
+        does not (a model without a dynamics latent); to 1 dB."""
+        air = "" if self.air is None else "~" + _db_tag(10 * np.log10(np.maximum(self.air[0], 1e-12)))
+        return air + ("" if self.colour is None else "^" + _db_tag(self.colour[0]))
+
+
+def _db_tag(values: np.ndarray) -> str:
+    return ",".join(f"{v:.0f}" for v in values)
 
 
 def note_control(spec: NoteSpec, timeline: Timeline, space: LatentSpace, times: np.ndarray) -> np.ndarray:
@@ -212,9 +217,19 @@ def plan_note(
     weights = control[0, : space.n_timbres]
     error = 0.0 if spec.duration is None else space.length_error_s(spec.velocity, spec.note, spec.duration, weights)
     fit = length_fit(space, spec.duration, frame_seconds, frame_s, error)
-    density = space.air_density(spec.velocity, spec.note)
-    air = None if density is None else np.clip(control[:, : space.n_timbres], 0.0, None) @ density
-    return NotePlan(z, level, position, transpose, timbre_blend(space, base, control), fit, air)
+    share = np.clip(control[:, : space.n_timbres], 0.0, None)
+    density, colour = space.air_density(spec.velocity, spec.note), space.colour_db(spec.velocity, spec.note)
+    return NotePlan(
+        z,
+        level,
+        position,
+        transpose,
+        blend=timbre_blend(space, base, control),
+        length=fit,
+        air=None if density is None else share @ density,
+        colour=None if colour is None else share @ colour / np.maximum(share.sum(axis=1, keepdims=True), 1e-12),
+        note=spec.note,
+    )
 
 
 def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:
@@ -272,15 +287,13 @@ def blend_keys(plan: NotePlan, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return blended, plan.level[lo] * (1 - t) + plan.level[lo + 1] * t
 
 
-def air_along(plan: NotePlan) -> np.ndarray | None:
-    """[air bands, n_frames] the note's air density frame by frame, blended between keys as
-    their levels are; None when the bundle has no air."""
-    if plan.air is None:
-        return None
+def along(plan: NotePlan, per_key: np.ndarray) -> np.ndarray:
+    """[values, n_frames] from one row per key [k, values] (the air, the colour), frame by
+    frame, blended between keys as their levels are."""
     if plan.static:
-        return np.repeat(plan.air[0][:, None], len(plan.position), axis=1)
+        return np.repeat(per_key[0][:, None], len(plan.position), axis=1)
     lo, t = _between_keys(plan)
-    out: np.ndarray = (plan.air[lo] * (1 - t)[:, None] + plan.air[lo + 1] * t[:, None]).T
+    out: np.ndarray = (per_key[lo] * (1 - t)[:, None] + per_key[lo + 1] * t[:, None]).T
     return out
 
 
