@@ -1,12 +1,11 @@
 """A key's colour: a static correction of its spectrum's shape, band by band, below the air.
 
 The decoder's frames give each note a spectral shape learned across every timbre and register;
-where it misses the instrument's the same way all along a note (a clarinet played loud had
-10 dB too much between 4 and 12 kHz, every key), `rtsynth calibrate` measures, per timbre,
-dynamics and key, how the reference shares its power among COLOUR_BANDS and how the model
-does, and the runtime scales each partial and noise band by the difference at its frequency.
-Shares, not levels: the correction moves power between bands and leaves the note's own level
-to the level calibration. Above COLOUR_TOP_HZ the air (rtsynth.dsp.air) takes over.
+where it misses the instrument's the same way all along a note, `rtsynth calibrate` measures,
+per timbre, dynamics and key, how the reference shares its power among COLOUR_BANDS_HZ and how
+the model does, and the runtime scales each partial and noise band by the difference at its
+frequency. Shares, not levels: the correction moves power between bands and leaves the note's
+own level to the level calibration. Above COLOUR_TOP_HZ the air (rtsynth.dsp.air) takes over.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ class DirectRuntime(Runtime):
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
-        return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}{plan.air_tag}")
+        return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}{plan.voicing_tag}")
 
     def mixer_transpose(self, transpose: float) -> float:
         return 0.0  # the pitch is in f0; the mixer only bends

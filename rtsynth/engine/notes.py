@@ -168,7 +168,7 @@ class NotePlan:
         return "" if self.length is None else self.length.tag
 
     @property
-    def air_tag(self) -> str:
+    def voicing_tag(self) -> str:
         """Part of a cache key: the air and the colour follow the velocity even where the latent
         does not (a model without a dynamics latent); to 1 dB."""
         air = "" if self.air is None else "~" + _db_tag(10 * np.log10(np.maximum(self.air[0], 1e-12)))
