@@ -5,9 +5,10 @@ class in the bundle's `key_level_db`; and the same keys at other lengths up to 2
 whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
 also gets, from the same notes, the density the reference has above the decoder's bands and
 the model lacks (`air_db`, rtsynth.dsp.air: played as noise, or by a high key's partials), and
-the level that adds taken back; and for every bundle how much longer than asked each timbre's
-notes sound at each dynamics, length and register once fitted (`length_error_s`), which the
-engine's length fit then takes off.
+the level that adds taken back, and how the reference shares its power among the bands below
+that against how the model does (`colour_db`, rtsynth.dsp.colour); and for every bundle how
+much longer than asked each timbre's notes sound at each dynamics, length and key once fitted
+(`length_error_s`), which the engine's length fit then takes off.
 
 Why: the decoder writes each note relative to its own peak and the loudness table gives one
 level per timbre and dynamics, but a real instrument's level also follows the key (a flute's low
