@@ -14,6 +14,8 @@ import itertools
 
 import numpy as np
 
+from rtsynth.dsp.fidelity import average_power
+
 COLOUR_TOP_HZ = 11000.0  # the decoder's noise bands end near here; the air starts above
 COLOUR_EDGES_HZ = tuple(float(f) for f in np.geomspace(40.0, COLOUR_TOP_HZ, 25))
 COLOUR_BANDS_HZ = tuple(float(np.sqrt(a * b)) for a, b in itertools.pairwise(COLOUR_EDGES_HZ))
@@ -23,13 +25,9 @@ SHARE_FLOOR_DB = -120.0
 
 
 def band_shares_db(y: np.ndarray, sr: int) -> np.ndarray:
-    """[bands] each colour band's share of the note's power between the outer edges, dB: the
-    average spectrum of 8192-sample Hann frames summed between the edges."""
-    n = 8192
-    y = np.pad(y.astype(np.float64), (0, max(0, n - len(y))))
-    frames = np.lib.stride_tricks.sliding_window_view(y, n)[:: n // 4]
-    power = np.mean(np.abs(np.fft.rfft(frames * np.hanning(n), axis=1)) ** 2, axis=0)
-    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    """[bands] each colour band's share of the note's power between the outer edges, dB: its
+    average spectrum (rtsynth.dsp.fidelity.average_power) summed between the edges."""
+    freqs, power = average_power(y.astype(np.float64), sr)
     band = np.searchsorted(COLOUR_EDGES_HZ, freqs, side="right") - 1  # -1 below, len(bands) above
     inside = (band >= 0) & (band < len(COLOUR_BANDS_HZ))
     sums = np.bincount(band[inside], weights=power[inside], minlength=len(COLOUR_BANDS_HZ))

@@ -78,14 +78,21 @@ def steady_part(y: np.ndarray, sr: int, held_s: float) -> np.ndarray:
     return y[int(a * sr) : int(b * sr)]
 
 
-def spectrum_db(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies, dB) of the average power spectrum over 8192-sample Hann frames, zero-padded
-    4x so a partial's peak is found to a fraction of a bin."""
+def average_power(y: np.ndarray, sr: int, zero_pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, power) of the average power spectrum over 8192-sample Hann frames a
+    quarter apart, each zero-padded to `zero_pad` times its length."""
     n = 8192
     y = np.pad(y, (0, max(0, n - len(y))))
     frames = np.lib.stride_tricks.sliding_window_view(y, n)[:: n // 4]
-    power = np.mean(np.abs(np.fft.rfft(frames * np.hanning(n), 4 * n, axis=1)) ** 2, axis=0)
-    return np.fft.rfftfreq(4 * n, 1 / sr), 10 * np.log10(power + 1e-20)
+    power = np.mean(np.abs(np.fft.rfft(frames * np.hanning(n), zero_pad * n, axis=1)) ** 2, axis=0)
+    return np.fft.rfftfreq(zero_pad * n, 1 / sr), power
+
+
+def spectrum_db(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, dB) of `average_power`, zero-padded 4x so a partial's peak is found to a
+    fraction of a bin."""
+    freqs, power = average_power(y, sr, zero_pad=4)
+    return freqs, 10 * np.log10(power + 1e-20)
 
 
 def partial_cents(y: np.ndarray, sr: int, f0: float, partials: int = PARTIALS) -> np.ndarray:

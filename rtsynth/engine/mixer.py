@@ -178,11 +178,12 @@ def soft_limit(x: np.ndarray) -> np.ndarray:
     note passes as it is, a pile of voices never passes full scale. A tanh over the whole range
     bent a loud clarinet's peaks (0.9 of full scale) by 2 dB, and its distortion was the
     loudest thing the note had above 5 kHz."""
-    over = np.abs(x) > LIMIT_KNEE
+    size = np.abs(x)
+    over = size > LIMIT_KNEE
     if not over.any():
         return x
     out = x.copy()
-    bent = LIMIT_KNEE + (1.0 - LIMIT_KNEE) * np.tanh((np.abs(x[over]) - LIMIT_KNEE) / (1.0 - LIMIT_KNEE))
+    bent = LIMIT_KNEE + (1.0 - LIMIT_KNEE) * np.tanh((size[over] - LIMIT_KNEE) / (1.0 - LIMIT_KNEE))
     out[over] = np.sign(x[over]) * bent
     return out
 
