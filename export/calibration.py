@@ -5,8 +5,8 @@ class in the bundle's `key_level_db`; and the same keys at other lengths up to 2
 whose level differences from the 1 s ones go to `duration_level_db`. A harmonic-noise bundle
 also gets, from the same notes, the density the reference has above the decoder's bands and
 the model lacks (`air_db`, rtsynth.dsp.air: played as noise, or by a high key's partials), and
-the level that adds taken back, and how the reference shares its power among the bands below
-that against how the model does (`colour_db`, rtsynth.dsp.colour); and for every bundle how
+the level that adds taken back, and how far each log-mel band below that lies from the
+reference's (`colour_db`, rtsynth.dsp.colour); and for every bundle how
 much longer than asked each timbre's notes sound at each dynamics, length and key once fitted
 (`length_error_s`), which the engine's length fit then takes off.
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, LENGTH_ERROR_LIMIT_S, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
-from rtsynth.dsp.colour import COLOUR_BANDS_HZ, COLOUR_RANGE_DB, band_shares_db, colour_change_db
+from rtsynth.dsp.colour import COLOUR_BANDS_HZ, COLOUR_RANGE_DB, colour_change_db
 from rtsynth.dsp.fidelity import rms_db, sounding_length_s, sounding_length_step_s
 from rtsynth.errors import RtsynthError
 from rtsynth.export.players import PlayedNote, bundle_spec, forget_bundles, play_model, play_reference
@@ -44,8 +44,6 @@ FINE_FROM_S, FINE_UP_TO_S = 0.1, 0.75  # here lengths between the classes are me
 FINE_STEP_S = 0.05
 SWITCH_SIDE_S = 0.01  # measured this far each side of where the played duration class changes
 LENGTH_REGISTER_KEYS = 6  # a key's length error is the mean of the measured keys this near it
-COLOUR_REGISTER_KEYS = 2  # a key's colour is the mean of the measured keys this near it
-COLOUR_HEARD_DB = -60.0  # a colour band with this share of the reference's power or more is reported
 
 
 class CalibrationError(RtsynthError):
@@ -83,8 +81,7 @@ class KeyLevel:
     reference_db: float
     model_air_db: tuple[float, ...] = ()
     reference_air_db: tuple[float, ...] = ()
-    model_colour_db: tuple[float, ...] = ()  # each colour band's share of the power (rtsynth.dsp.colour)
-    reference_colour_db: tuple[float, ...] = ()
+    colour_change_db: tuple[float, ...] = ()  # what each colour band needs (rtsynth.dsp.colour)
     model_length_s: float = float("nan")  # how long the model's note sounds (the bench's measure)
 
     @property
@@ -240,14 +237,8 @@ class ProbeJob:
         centres = air_centres(spec)
         if centres is not None and probe.seconds == self.bands_at_s:
             model_air, ref_air = (tuple(band_density_db(y, sr, *centres).tolist()) for y in (model, ref))
-            model_colour, ref_colour = (tuple(band_shares_db(y, sr).tolist()) for y in (model, ref))
-            measured = replace(
-                measured,
-                model_air_db=model_air,
-                reference_air_db=ref_air,
-                model_colour_db=model_colour,
-                reference_colour_db=ref_colour,
-            )
+            colour = tuple(colour_change_db(model, ref, sr).tolist())
+            measured = replace(measured, model_air_db=model_air, reference_air_db=ref_air, colour_change_db=colour)
         return measured
 
 
@@ -361,21 +352,22 @@ def air_table(spec: BundleSpec, wanted: Densities) -> dict[str, dict[str, list[l
 
 def colour_table(spec: BundleSpec, keys: list[KeyLevel]) -> dict[str, dict[str, list[list[float]]]]:
     """The bundle's colour table plus, per timbre, dynamics and key, what its bands lack against
-    the reference's (`colour_change_db`) as the mean over the measured keys within
-    COLOUR_REGISTER_KEYS (one note's shares also hold what is its own, not its key's); keys not
-    measured take their neighbours', timbres not measured keep theirs."""
+    the reference's (`colour_change_db`), each key its own (a semitone moves a high note's
+    partials into other mel bands); keys not measured take their neighbours', timbres not
+    measured keep theirs."""
     n, bands = len(spec.descriptors["pitch"].classes), len(COLOUR_BANDS_HZ)
     found: dict[tuple[str, str], dict[int, np.ndarray]] = {}
     off = []
     for m in keys:
-        if m.model_colour_db and m.model_db > SILENT_DB:
-            reference, model = np.asarray(m.reference_colour_db), np.asarray(m.model_colour_db)
-            found.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = colour_change_db(
-                reference, model
-            )
-            off.extend(np.abs(reference - model)[reference > COLOUR_HEARD_DB])
+        if m.colour_change_db and m.model_db > SILENT_DB:
+            change = np.asarray(m.colour_change_db)
+            found.setdefault((m.probe.timbre, m.probe.dynamics), {})[m.probe.pitch_index] = change
+            off.append(np.mean(np.abs(change)))
     if off:
-        log.info("colour: the bands' shares %.1f dB from the reference's before (median)", np.median(off))
+        log.info(
+            "colour: the bands' log-mel %.1f dB from the reference's before (mean over bands, median note)",
+            np.median(off),
+        )
     same_bands = np.allclose(spec.colour_bands_hz, COLOUR_BANDS_HZ) if len(spec.colour_bands_hz) == bands else False
     table: dict[str, dict[str, list[list[float]]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
@@ -383,12 +375,8 @@ def colour_table(spec: BundleSpec, keys: list[KeyLevel]) -> dict[str, dict[str, 
         for dyn in spec.descriptors["dynamics"].classes:
             old = spec.colour_db.get(timbre, {}).get(dyn) if same_bands else None
             rows = np.zeros((n, bands)) if old is None else np.asarray(old, dtype=np.float64)
-            measured = found.get((timbre, dyn))
-            if measured:
-                index = np.array(sorted(measured))
-                values = np.stack([measured[k] for k in index])
-                near = {int(k): values[np.abs(index - k) <= COLOUR_REGISTER_KEYS].mean(axis=0) for k in index}
-                rows = rows + np.stack([_fill({k: v[b] for k, v in near.items()}, n) for b in range(bands)], axis=1)
+            if measured := found.get((timbre, dyn)):
+                rows = rows + np.stack([_fill({k: v[b] for k, v in measured.items()}, n) for b in range(bands)], axis=1)
             table[timbre][dyn] = np.round(np.clip(rows, *COLOUR_RANGE_DB), 1).tolist()
     return table
 

@@ -2,45 +2,47 @@
 
 The decoder's frames give each note a spectral shape learned across every timbre and register;
 where it misses the instrument's the same way all along a note, `rtsynth calibrate` measures,
-per timbre, dynamics and key, how the reference shares its power among COLOUR_BANDS_HZ and how
-the model does, and the runtime scales each partial and noise band by the difference at its
-frequency. Shares, not levels: the correction moves power between bands and leaves the note's
-own level to the level calibration. Above COLOUR_TOP_HZ the air (rtsynth.dsp.air) takes over.
+per timbre, dynamics and key, how far the model's log-mel lies from the reference's in each mel
+band over the note (the fidelity bench's log-mel, each note under its own peak), and the runtime
+scales each partial and noise band by that at its frequency, each frame keeping its power, so
+the level tables still hold. Mel bands and dB, not wider bands and power: a band between a high
+note's partials counts as much as a partial's band, as it does in the log-mel distance. The
+median over the frames where the model's band is above the log-mel floor (under it the floor
+hides how far it is), which is what moves an absolute (L1) distance most; and the shape alone
+(the median band's change taken off): a change of every band alike is a level, which each
+frame keeping its power would undo. Above COLOUR_TOP_HZ the air (rtsynth.dsp.air) takes over.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
-from rtsynth.dsp.fidelity import average_power
+from rtsynth.dsp.fidelity import FLOOR_DB, MEL, sounding_log_mels
+from rtsynth.dsp.mel import mel_band_edges
+from rtsynth.dsp.note import resample
 
 COLOUR_TOP_HZ = 11000.0  # the decoder's noise bands end near here; the air starts above
-COLOUR_EDGES_HZ = tuple(float(f) for f in np.geomspace(40.0, COLOUR_TOP_HZ, 25))
-COLOUR_BANDS_HZ = tuple(float(np.sqrt(a * b)) for a, b in itertools.pairwise(COLOUR_EDGES_HZ))
+COLOUR_BANDS_HZ = tuple(float(f) for f in mel_band_edges(MEL)[1:-1] if f <= COLOUR_TOP_HZ)  # MEL's centres
 COLOUR_RANGE_DB = (-24.0, 12.0)  # a cut deeper than a boost: a band the reference lacks may go quiet,
 # but boosting what the model barely has would boost its noise floor
-SHARE_FLOOR_DB = -120.0
+MODEL_SOUNDS = 0.5  # a band is changed only where the model is above the log-mel floor this share of
+# the note: under it the decoder wrote silence, which no gain raises, and a boost would land on the rest
 
 
-def band_shares_db(y: np.ndarray, sr: int) -> np.ndarray:
-    """[bands] each colour band's share of the note's power between the outer edges, dB: its
-    average spectrum (rtsynth.dsp.fidelity.average_power) summed between the edges."""
-    freqs, power = average_power(y.astype(np.float64), sr)
-    band = np.searchsorted(COLOUR_EDGES_HZ, freqs, side="right") - 1  # -1 below, len(bands) above
-    inside = (band >= 0) & (band < len(COLOUR_BANDS_HZ))
-    sums = np.bincount(band[inside], weights=power[inside], minlength=len(COLOUR_BANDS_HZ))
-    total = sums.sum()
-    if total <= 0:
-        return np.full(len(COLOUR_BANDS_HZ), SHARE_FLOOR_DB)
-    out: np.ndarray = np.maximum(10 * np.log10(sums / total + 1e-30), SHARE_FLOOR_DB)
-    return out
-
-
-def colour_change_db(reference_db: np.ndarray, model_db: np.ndarray) -> np.ndarray:
-    """What a key's bands need, in range: the reference's shares over the model's."""
-    out: np.ndarray = np.clip(np.asarray(reference_db) - np.asarray(model_db), *COLOUR_RANGE_DB)
+def colour_change_db(model: np.ndarray, ref: np.ndarray, sr: int) -> np.ndarray:
+    """[bands] what each colour band of the model's note needs, in range: the median, over the
+    frames where either note sounds and the model's band is above the floor, of the reference's
+    normalised log-mel over the model's, less the median band's; none where the model's band
+    is above the floor for less than MODEL_SOUNDS of the note."""
+    a, b = sounding_log_mels(*(resample(y, sr, MEL.sample_rate) for y in (model, ref)))
+    bands = len(COLOUR_BANDS_HZ)
+    heard = np.mean(a[:bands] > FLOOR_DB, axis=1) >= MODEL_SOUNDS if a.shape[1] else np.zeros(bands, dtype=bool)
+    change = np.zeros(bands)
+    if heard.any():
+        ours, theirs = a[:bands][heard], b[:bands][heard]
+        change[heard] = np.nanmedian(np.where(ours > FLOOR_DB, theirs - ours, np.nan), axis=1)
+        change[heard] -= np.median(change[heard])
+    out: np.ndarray = np.clip(change, *COLOUR_RANGE_DB)
     return out
 
 

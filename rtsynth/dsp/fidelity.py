@@ -149,12 +149,18 @@ def log_mel(y: np.ndarray) -> np.ndarray:
     return out
 
 
-def log_mel_distance(model: np.ndarray, ref: np.ndarray) -> float:
-    """Mean |dB| between the two notes' normalised log-mels over the frames where either sounds."""
+def sounding_log_mels(model: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two notes' normalised log-mels [n_mels, frames] over the frames where either sounds."""
     n = max(len(model), len(ref))
     a, b = log_mel(np.pad(model, (0, n - len(model)))), log_mel(np.pad(ref, (0, n - len(ref))))
     sounding = (a.max(axis=0) > -TOP_DB) | (b.max(axis=0) > -TOP_DB)
-    return float(np.mean(np.abs(a - b)[:, sounding])) if sounding.any() else float("nan")
+    return a[:, sounding], b[:, sounding]
+
+
+def log_mel_distance(model: np.ndarray, ref: np.ndarray) -> float:
+    """Mean |dB| between the two notes' normalised log-mels over the frames where either sounds."""
+    a, b = sounding_log_mels(model, ref)
+    return float(np.mean(np.abs(a - b))) if a.size else float("nan")
 
 
 def high_band_db(y: np.ndarray, sr: int) -> float:

@@ -169,7 +169,8 @@ class DirectRuntime(Runtime):
         if weights is None:
             f0, below_air = midi_hz(note), len(self.bands) - len(self.air_picks)
             freqs = np.concatenate([f0 * np.arange(1, self.partials + 1), self.bands[:below_air]])
-            weights = self._colour_weights[note] = colour_weights(freqs, self.space.colour_bands_hz)
+            weights = colour_weights(freqs, self.space.colour_bands_hz).astype(np.float32)
+            self._colour_weights[note] = weights
         return weights
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
