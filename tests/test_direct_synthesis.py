@@ -654,6 +654,19 @@ def test_a_keys_colour_change_is_the_log_mel_the_model_lacks_band_by_band():
         assert np.all(np.abs(change[below]) < 0.5) and np.all(change[above] == 0.0), change
 
 
+def test_a_colour_reaches_each_row_between_the_band_centres_around_it():
+    """A row at a band's centre takes that band's dB; between two centres their blend in log
+    frequency; below the lowest the lowest's; above the colour bands' top nothing."""
+    from rtsynth.dsp.colour import ColourReach
+
+    centres = (100.0, 400.0, 1600.0)
+    colour = np.array([-6.0, 0.0, 12.0])
+    reach = ColourReach.at(np.array([400.0, 200.0, 50.0, 3000.0, 12000.0]), centres)
+    np.testing.assert_allclose(reach.db(colour), [0.0, -3.0, -6.0, 12.0, 0.0], atol=1e-5)
+    frames = np.stack([colour, 2 * colour], axis=1)
+    np.testing.assert_allclose(reach.db(frames)[:, 1], 2 * reach.db(colour), atol=1e-5)
+
+
 def test_calibration_brings_each_keys_colour_towards_the_reference(bundle, calibrated):
     """The synthetic decoder's log-mel bands lie some 9 dB from the reference violin's; one pass
     of calibration takes each key's a fifth or more closer (many of its bands lie further off

@@ -15,6 +15,8 @@ frame keeping its power would undo. Above COLOUR_TOP_HZ the air (rtsynth.dsp.air
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rtsynth.dsp.fidelity import FLOOR_DB, MEL, sounding_log_mels
@@ -46,12 +48,33 @@ def colour_change_db(model: np.ndarray, ref: np.ndarray, sr: int) -> np.ndarray:
     return out
 
 
-def colour_weights(freqs_hz: np.ndarray, centres_hz: tuple[float, ...]) -> np.ndarray:
-    """[rows, bands] the interpolation, in log frequency, of a colour (dB per band) at each
-    row's frequency: held below the lowest centre and up to COLOUR_TOP_HZ, none above it."""
-    freqs = np.asarray(freqs_hz, dtype=np.float64)
-    at = np.log(np.clip(freqs, 1.0, None))
-    centres = np.log(np.asarray(centres_hz, dtype=np.float64))
-    weights = np.stack([np.interp(at, centres, row) for row in np.eye(len(centres))], axis=1)
-    weights[freqs > COLOUR_TOP_HZ] = 0.0
-    return weights
+@dataclass(frozen=True)
+class ColourReach:
+    """How a colour (dB per band) reaches rows at given frequencies (a key's partials and noise
+    bands): each row between the two band centres around it, in log frequency; held below the
+    lowest centre and up to COLOUR_TOP_HZ, none above it. Two indices and a weight per row,
+    not a rows x bands matrix: a key's is made once and kept."""
+
+    below: np.ndarray  # [rows] index of the centre under each row
+    above: np.ndarray  # [rows] index of the centre over it
+    weight: np.ndarray  # [rows] float32 share of `above` (0 where the row is held)
+    live: np.ndarray  # [rows] float32 1, or 0 above COLOUR_TOP_HZ
+
+    @classmethod
+    def at(cls, freqs_hz: np.ndarray, centres_hz: tuple[float, ...]) -> ColourReach:
+        freqs = np.asarray(freqs_hz, dtype=np.float64)
+        at = np.log(np.clip(freqs, 1.0, None))
+        centres = np.log(np.asarray(centres_hz, dtype=np.float64))
+        above = (
+            np.clip(np.searchsorted(centres, at), 1, len(centres) - 1) if len(centres) > 1 else np.zeros(len(at), int)
+        )
+        below = np.maximum(above - 1, 0)
+        span = np.maximum(centres[above] - centres[below], 1e-12)
+        weight = np.clip((at - centres[below]) / span, 0.0, 1.0)
+        return cls(below, above, weight.astype(np.float32), (freqs <= COLOUR_TOP_HZ).astype(np.float32))
+
+    def db(self, colour: np.ndarray) -> np.ndarray:
+        """[rows] or [rows, frames] dB from a colour [bands] or [bands, frames]."""
+        weight, live = (self.weight, self.live) if colour.ndim == 1 else (self.weight[:, None], self.live[:, None])
+        out: np.ndarray = (colour[self.below] * (1 - weight) + colour[self.above] * weight) * live
+        return out

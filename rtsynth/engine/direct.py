@@ -21,7 +21,7 @@ import numpy as np
 
 from rtsynth.bundle import BundleShapeError
 from rtsynth.dsp.air import air_gains, partial_air
-from rtsynth.dsp.colour import colour_weights
+from rtsynth.dsp.colour import ColourReach
 from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
@@ -59,7 +59,7 @@ class DirectRuntime(Runtime):
         self.air_picks = [i for i, f in enumerate(self.space.air_bands_hz) if f in self.bands]
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
-        self._colour_weights: dict[int, np.ndarray] = {}  # per key: its partials' and bands' colour weights
+        self._colour_reach: dict[int, ColourReach] = {}  # per key: how its colour reaches its partials and bands
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
@@ -153,25 +153,24 @@ class DirectRuntime(Runtime):
         each frame keeping its power: the colour moves power between bands, so the level tables,
         the length fit and the levels between timbres read the note as before."""
         assert plan.colour is not None
-        weights = self.colour_weights(plan.note)
-        rows = len(weights)
+        reach = self.colour_reach(plan.note)
+        rows = len(reach.live)
         colour = plan.colour[0][:, None] if plan.static else along(plan, plan.colour)[:, : params.shape[1]]
         out = params.copy()
-        out[:rows] *= (10.0 ** (weights @ colour / 20.0)).astype(np.float32)
+        out[:rows] *= (10.0 ** (reach.db(colour) / 20.0)).astype(np.float32)
         before, after = self.frame_power(params), self.frame_power(out)
         out *= np.sqrt(before / np.maximum(after, 1e-30)).astype(np.float32)[None, :]
         return out
 
-    def colour_weights(self, note: int) -> np.ndarray:
-        """[rows, colour bands] how a key's colour reaches its partials and the noise bands below
-        the air (rtsynth.dsp.colour.colour_weights), made once per key."""
-        weights = self._colour_weights.get(note)
-        if weights is None:
+    def colour_reach(self, note: int) -> ColourReach:
+        """How a key's colour reaches its partials and the noise bands below the air, made once
+        per key."""
+        reach = self._colour_reach.get(note)
+        if reach is None:
             f0, below_air = midi_hz(note), len(self.bands) - len(self.air_picks)
             freqs = np.concatenate([f0 * np.arange(1, self.partials + 1), self.bands[:below_air]])
-            weights = colour_weights(freqs, self.space.colour_bands_hz).astype(np.float32)
-            self._colour_weights[note] = weights
-        return weights
+            reach = self._colour_reach[note] = ColourReach.at(freqs, self.space.colour_bands_hz)
+        return reach
 
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
@@ -204,7 +203,7 @@ class DirectRuntime(Runtime):
         prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
         if self.space.colour_bands_hz:
             for key in keys:
-                self.colour_weights(key)
+                self.colour_reach(key)
         classes = np.zeros((len(self.space.pitches), self.space.layout.size), dtype=np.float32)
         classes[:, self.space.slices["pitch"]] = self.space.pitch_means
         for pitch in self.model.decode_outputs(classes, self.synthesis.outputs)[0]:
