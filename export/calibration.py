@@ -28,7 +28,7 @@ import numpy as np
 
 from rtsynth.bundle import KEY_LEVEL_LIMIT_DB, LENGTH_ERROR_LIMIT_S, BundleSpec, read_spec, write_spec
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_RANGE_DB, AIR_SILENT_DB, band_density_db, density_from_db
-from rtsynth.dsp.colour import COLOUR_BANDS_HZ, COLOUR_RANGE_DB, colour_change_db
+from rtsynth.dsp.colour import COLOUR_BANDS_HZ, COLOUR_RANGE_DB, ColourReach, colour_change_db
 from rtsynth.dsp.fidelity import rms_db, sounding_length_s, sounding_length_step_s
 from rtsynth.errors import RtsynthError
 from rtsynth.export.players import PlayedNote, bundle_spec, forget_bundles, play_model, play_reference
@@ -368,17 +368,27 @@ def colour_table(spec: BundleSpec, keys: list[KeyLevel]) -> dict[str, dict[str, 
             "colour: the bands' log-mel %.1f dB from the reference's before (mean over bands, median note)",
             np.median(off),
         )
-    same_bands = np.allclose(spec.colour_bands_hz, COLOUR_BANDS_HZ) if len(spec.colour_bands_hz) == bands else False
     table: dict[str, dict[str, list[list[float]]]] = {}
     for timbre in spec.descriptors["timbre"].classes:
         table[timbre] = {}
         for dyn in spec.descriptors["dynamics"].classes:
-            old = spec.colour_db.get(timbre, {}).get(dyn) if same_bands else None
-            rows = np.zeros((n, bands)) if old is None else np.asarray(old, dtype=np.float64)
+            old = spec.colour_db.get(timbre, {}).get(dyn)
+            rows = np.zeros((n, bands)) if old is None else _at_colour_bands(old, spec.colour_bands_hz)
             if measured := found.get((timbre, dyn)):
                 rows = rows + np.stack([_fill({k: v[b] for k, v in measured.items()}, n) for b in range(bands)], axis=1)
             table[timbre][dyn] = np.round(np.clip(rows, *COLOUR_RANGE_DB), 1).tolist()
     return table
+
+
+def _at_colour_bands(rows: list[list[float]], bands_hz: list[float]) -> np.ndarray:
+    """A colour table's rows [keys, bands] at COLOUR_BANDS_HZ: a table measured in other bands
+    (an earlier calibration's) read between its centres as the engine reads it, so a new pass
+    adds to the colour the note was measured with."""
+    old = np.asarray(rows, dtype=np.float64)
+    if len(bands_hz) == len(COLOUR_BANDS_HZ) and np.allclose(bands_hz, COLOUR_BANDS_HZ):
+        return old
+    out: np.ndarray = ColourReach.at(np.asarray(COLOUR_BANDS_HZ), tuple(bands_hz)).db(old.T).T
+    return out
 
 
 def _entry(spec: BundleSpec, probe: Probe) -> np.ndarray:

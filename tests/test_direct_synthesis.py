@@ -667,6 +667,23 @@ def test_a_colour_reaches_each_row_between_the_band_centres_around_it():
     np.testing.assert_allclose(reach.db(frames)[:, 1], 2 * reach.db(colour), atol=1e-5)
 
 
+def test_a_colour_calibrated_in_other_bands_is_carried_over_to_the_new_ones(tmp_path):
+    """Calibrating a bundle whose colour was measured in other bands (an earlier calibration's)
+    starts each new band from the old table read between its centres, as the engine plays it:
+    the new pass measures the note with that colour on, so it adds to it, not to nothing."""
+    from rtsynth.export.calibration import colour_table
+
+    spec = read_spec(make_harmonic_bundle(tmp_path / "b", synthesis=SYNTHESIS))
+    old_bands, old_row = [250.0, 1000.0, 4000.0], [-6.0, 0.0, 6.0]
+    n = len(spec.descriptors["pitch"].classes)
+    old = {t: {d: [old_row] * n for d in ("pp", "mf", "ff")} for t in spec.loudness_db}
+    table = colour_table(dataclasses.replace(spec, colour_bands_hz=old_bands, colour_db=old), [])
+    played = np.interp(np.log(COLOUR_BANDS_HZ), np.log(old_bands), old_row)  # held beyond the end centres
+    assert np.abs(played).max() == 6.0
+    for timbre, dyn in (("flute", "mf"), ("violin", "ff")):
+        np.testing.assert_allclose(table[timbre][dyn], [played] * n, atol=0.051)  # kept to 0.1 dB
+
+
 def test_calibration_brings_each_keys_colour_towards_the_reference(bundle, calibrated):
     """The synthetic decoder's log-mel bands lie some 9 dB from the reference violin's; one pass
     of calibration takes each key's a fifth or more closer (many of its bands lie further off
