@@ -23,16 +23,20 @@ import numpy as np
 from scipy import sparse
 
 from rtsynth.dsp.harmonic import NOISE_DENSITY_RATE
-from rtsynth.dsp.mel import mel_band_edges, mel_filterbank, unit_to_power
+from rtsynth.dsp.mel import mel_band_edges, mel_filterbank
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.settings import MelSettings
-from rtsynth.vocoder.loudness import SILENCE_FLOOR
 
 MEL_VOCODER = "mel-vocoder"
 HARMONIC_NOISE = "harmonic-noise"
 HANN_POWER_SUM = 3.0 / 8.0  # sum of a periodic Hann window's squares, per sample
 REACH = 6  # FFT bins either side of a partial that the harmonic decoder's response covers
 SHARES_KEPT = 1024  # pitches whose noise shares are kept (a class latent's pitch reading repeats)
+# Decoder output further under the note's peak plays silence: its faint floor would be a noise
+# bed under every note. 8 dB under the mel path's silence (rtsynth.vocoder.loudness): between the
+# two lie an instrument's breath between its partials and its faint upper partials, and with
+# them the fidelity bench finds the notes closer to the reference (docs/results.md).
+SILENCE_DB = -76.0
 
 
 class SynthesisError(ValueError):
@@ -210,8 +214,7 @@ class FrameReader:
         # each band's density: the mean over the mel bins it spans (a triangle from the band below
         # to the one above), so a band keeps the noise energy of its bins: [bands, mels]
         self.band_from_mel = band_means(self.bands, self.mel_centres)
-        # the decoder's faint floor is silence, as on the mel path (else a noise bed under every note)
-        self.floor = float(unit_to_power(np.array(SILENCE_FLOOR), 0.0, mel.db_range))
+        self.floor = 10.0 ** (SILENCE_DB / 10.0)  # power relative to the note's peak
 
     def band_centres(self, out_rate: int, air_hz: tuple[float, ...] = ()) -> tuple[float, ...]:
         """The synthesizer's bands: the bundle's, then the calibrated air bands above them that

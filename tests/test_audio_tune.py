@@ -93,9 +93,9 @@ def test_tuning_brings_the_synthesis_closer_to_the_audio_and_the_bundle_plays_it
     run, reference = harmonic_run
     tuned = tmp_path / "tuned"
     argv = ["tune-audio", str(run), "--reference", str(reference), "--out", str(tuned), "--threads", "1"]
-    assert main([*argv, "--epochs", "12", "--batch-size", "4", "--lr", "3e-3"]) == 0
+    assert main([*argv, "--epochs", "16", "--batch-size", "4", "--lr", "3e-3"]) == 0
     facts = json.loads((tuned / "audio-tune.json").read_text())
-    assert facts["sample_rate"] == 48000 and [row["epoch"] for row in facts["history"]] == list(range(13))
+    assert facts["sample_rate"] == 48000 and [row["epoch"] for row in facts["history"]] == list(range(17))
     offset = facts["level_offset_db"]
     before, after = _windows_loss(run, reference, offset), _windows_loss(tuned, reference, offset)
     assert after < 0.9 * before, (before, after)

@@ -196,6 +196,8 @@ def test_noise_the_partials_reach_goes_to_them_and_the_mel_power_is_kept(pitch):
     assert unreached.any() and (rest[unreached] == 1e-2).all()  # bins no partial reaches: noise
     quiet = reader.tonal(pitch, partials, np.full((256, 3), reader.floor / 2))
     np.testing.assert_array_equal(quiet[0], partials)  # noise under the silence floor is silence, not a partial
+    breath = reader.tonal(pitch, partials, np.full((256, 3), 10 ** (-72 / 10)))[1]  # 72 dB under the peak
+    assert (breath[unreached] > 0).all()  # an instrument's faint breath between its partials plays
 
 
 @pytest.mark.parametrize("top", [11025.0, None])
