@@ -292,7 +292,7 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     the decoder's bands (the synthetic decoder has none) sounds at the reference's density, and
     the other timbres are untouched."""
     from rtsynth.dsp.fidelity import rms_db
-    from rtsynth.export.calibration import CalibrationOptions, measure_levels
+    from rtsynth.export.calibration import SHORT_UP_TO_S, CalibrationOptions, measure_levels
 
     out = calibrated
     spec = read_spec(out)
@@ -315,6 +315,8 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     assert np.mean(np.abs(lengths) <= 0.02) >= 0.95  # fitted to that much less, they sound the length asked
     others = np.array([m.difference for m in after if m.probe.seconds != 0.5])
     assert len(others) > 40 and np.max(np.abs(others)) < 1.0  # the per-length levels bring each to the reference's
+    short = np.array([m.difference for m in after if m.probe.seconds <= SHORT_UP_TO_S])
+    assert len(short) > 40 and np.max(np.abs(short)) < 0.1  # set at the lengths they play (0.84 dB off at 0.1 s if not)
     model_air, ref_air = (np.array([getattr(m, f) for m in after if m.model_air_db]) for f in air_fields)
     heard = ref_air > AUDIBLE_AIR_DB  # bands the reference has something in
     assert heard.sum() > 20 and np.max((ref_air - model_air)[heard]) < 1.5  # no band lacks

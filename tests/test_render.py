@@ -202,7 +202,7 @@ def test_a_short_note_gets_louder_smoothly_as_it_gets_longer(note):
     has one loud frame, and when played frames were read at their centres its level hung on
     whether one hit it: at 97, 0.12 s played 15.6 dB under 0.13 s and 0.14 s 7 dB under 0.13 s.
     Since each timbre's lengths are calibrated (a 0.1 s note aims 39 ms shorter, and levels between
-    the calibrated 0.1 and 0.15 s are interpolated) 0.13 s plays 1.3 dB under 0.12 s at 97 (0.5 before)."""
+    the calibrated 0.1 and 0.15 s are interpolated) 0.13 s plays 1.2 dB under 0.12 s at 97 (0.5 before)."""
     from rtsynth.dsp.fidelity import rms_db
     from rtsynth.engine.events import NoteOn
     from rtsynth.resources import default_bundle
