@@ -179,24 +179,19 @@ def with_short_levels(
 def short_level_table(spec: BundleSpec, again: list[KeyLevel]) -> dict[str, dict[str, list[list[float]]]]:
     """The bundle's per-length table plus, at each length measured again, each key's remaining
     difference (interpolated between the measured keys, held beyond them)."""
-    n = len(spec.descriptors["pitch"].classes)
-    row_at = {round(s, 3): i for i, s in enumerate(spec.level_lengths)}
+    n, lengths = len(spec.descriptors["pitch"].classes), np.asarray(spec.level_lengths, dtype=np.float64)
+    row_at = {round(float(s), 3): i for i, s in enumerate(lengths)}
     found: dict[tuple[str, str, float], dict[int, float]] = {}
     for m in again:
         if m.model_db > SILENT_DB:
             found.setdefault((m.probe.timbre, m.probe.dynamics, m.probe.seconds), {})[m.probe.pitch_index] = (
                 m.difference
             )
-    table = {
-        t: {d: [list(row) for row in rows] for d, rows in by_dyn.items()}
-        for t, by_dyn in spec.duration_level_db.items()
-    }
+    changes: dict[tuple[str, str], np.ndarray] = {}
     for (timbre, dyn, seconds), differences in found.items():
-        rows, i = table[timbre][dyn], row_at[round(seconds, 3)]
-        rows[i] = np.round(
-            np.clip(np.asarray(rows[i]) + _fill(differences, n), -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB), 2
-        ).tolist()
-    return table
+        change = changes.setdefault((timbre, dyn), np.zeros((len(lengths), n)))
+        change[row_at[round(seconds, 3)]] = _fill(differences, n)
+    return _per_length_table(spec, spec.duration_level_db, changes, lengths, KEY_LEVEL_LIMIT_DB, 2)
 
 
 def length_error_table(
