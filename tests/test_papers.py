@@ -23,9 +23,9 @@ from rtsynth.control.osc import OscServer
 from rtsynth.engine.engine import Engine
 from rtsynth.engine.events import LatentOffset
 from rtsynth.labels import DESCRIPTORS
-from rtsynth.train.config import LuoConfig, MetricConfig, dump_toml, read_config
+from rtsynth.train.config import LuoConfig, MetricConfig, ModelConfig, dump_toml, read_config
 from rtsynth.train.losses import pairwise_contrastive
-from rtsynth.train.models.luo import UNLABELLED, hide_labels
+from rtsynth.train.models.luo import UNLABELLED, TimeConvEncoder, hide_labels
 
 TINY_LUO = LuoConfig(latent_dim=4, encoder_channels=8, encoder_hidden=16, time_pool=4)
 EVAL_ARGS = ["--classifier-epochs", "1", "--control-refs", "2", "--transfer-notes", "2", "--max-train-notes", "200"]
@@ -55,6 +55,7 @@ def test_the_shipped_config_is_paper_003s_setting():
     assert config.variant == "luo-gmvae" and config.luo is not None
     assert (config.luo.latent_dim, config.luo.pitch_log_sigma, config.luo.timbre_log_sigma) == (16, -2.0, 0.0)
     assert config.luo.label_fraction == 0.25 and config.lr == 1e-4 and config.batch_size == 128
+    assert config.luo.attack_frames == 24
 
 
 def test_a_luo_config_without_its_table_is_one_error_naming_it(tmp_path, caplog):
@@ -64,6 +65,24 @@ def test_a_luo_config_without_its_table_is_one_error_naming_it(tmp_path, caplog)
         read_config(path)
     assert main(["train", "--config", str(path), "--out", str(tmp_path / "run")]) != 0
     assert "[luo]" in caplog.text and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("attack_frames", [0, 4])
+def test_the_encoders_hear_the_attack_unpooled_only_with_attack_frames(attack_frames):
+    torch.manual_seed(0)
+    luo = LuoConfig(latent_dim=4, encoder_channels=8, encoder_hidden=16, time_pool=4, attack_frames=attack_frames)
+    encoder = TimeConvEncoder(luo, ModelConfig(), n_mels=16, n_frames=32).eval()
+    x = torch.randn(1, 16, 32)
+    swapped = x.clone()
+    swapped[..., :4] = x[..., [3, 2, 1, 0]]  # the first pooled frame's mean is unchanged
+    same = torch.allclose(encoder(x)[0], encoder(swapped)[0], atol=1e-6)
+    assert same == (attack_frames == 0)
+
+
+def test_the_attack_cannot_be_longer_than_a_note():
+    luo = LuoConfig(latent_dim=4, encoder_channels=8, encoder_hidden=16, time_pool=4, attack_frames=40)
+    with pytest.raises(ValueError, match="attack_frames"):
+        TimeConvEncoder(luo, ModelConfig(), n_mels=16, n_frames=32)
 
 
 def test_hidden_labels_keep_the_fraction_of_each_instrument():

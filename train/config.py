@@ -137,13 +137,16 @@ class LuoConfig:
     encoder_channels: int = 512
     encoder_hidden: int = 512
     time_pool: int = 4  # ours: frames averaged before the encoders (the paper keeps 500 ms, 43 frames)
+    attack_frames: int = 24  # ours: the first frames (0.56 s) read again unpooled (the paper: 500 ms, unpooled)
     label_fraction: float = 0.25  # share of training notes whose instrument label is used, per instrument
     label_seed: int = 0  # which notes keep their label
-    supervision_weight: float = 10.0  # weight of the cross-entropy of q(y_t|x) on the labelled notes
+    supervision_weight: float = 300.0  # ours: weight of the cross-entropy of q(y_t|x) on the labelled notes
 
     def check(self) -> None:
         if self.latent_dim < 1 or self.encoder_channels < 1 or self.encoder_hidden < 1 or self.time_pool < 1:
             raise ConfigError("luo.latent_dim, encoder_channels, encoder_hidden and time_pool must be >= 1")
+        if self.attack_frames < 0:
+            raise ConfigError(f"luo.attack_frames must be >= 0, got {self.attack_frames}")
         if not 0.0 <= self.label_fraction <= 1.0:
             raise ConfigError(f"luo.label_fraction must be in [0, 1], got {self.label_fraction}")
         if self.supervision_weight < 0:

@@ -31,22 +31,24 @@ UNLABELLED = -1  # an instrument label the semi-supervised setting hides
 
 
 class TimeConvEncoder(nn.Module):
-    """mel [B, M, T] (standardised) -> (mu, logvar) of one L-dim latent."""
+    """mel [B, M, T] (standardised) -> (mu, logvar) of one L-dim latent.
+
+    The whole note is read pooled in time and its first `attack_frames` again at full
+    resolution: pooled alone, the attack that names an instrument was one or two averaged
+    frames (the paper reads only the first 500 ms, unpooled; we keep the whole note, whose
+    length the decoder must know)."""
 
     def __init__(self, luo: LuoConfig, model: ModelConfig, n_mels: int, n_frames: int):
         super().__init__()
         if n_frames % luo.time_pool:
             raise ValueError(f"{n_frames} frames are not divisible by luo.time_pool {luo.time_pool}")
-        c = luo.encoder_channels
-        self.net = nn.Sequential(
-            nn.AvgPool1d(luo.time_pool),
-            nn.Conv1d(n_mels, c, 3, padding=1),
-            nn.LeakyReLU(),
-            nn.Conv1d(c, c, 3, padding=1),
-            nn.LeakyReLU(),
-            nn.Flatten(),
-            nn.Linear(c * (n_frames // luo.time_pool), luo.encoder_hidden),
-            nn.LeakyReLU(),
+        if luo.attack_frames > n_frames:
+            raise ValueError(f"luo.attack_frames {luo.attack_frames} is more than the {n_frames} frames of a note")
+        c, self.attack_frames = luo.encoder_channels, luo.attack_frames
+        self.whole = _conv_stack(nn.AvgPool1d(luo.time_pool), n_mels, c)
+        self.attack = _conv_stack(nn.Identity(), n_mels, c) if self.attack_frames else None
+        self.dense = nn.Sequential(
+            nn.Linear(c * (n_frames // luo.time_pool + self.attack_frames), luo.encoder_hidden), nn.LeakyReLU()
         )
         xavier_linear(self)
         self.head = VariationalHead(
@@ -54,7 +56,22 @@ class TimeConvEncoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.head(self.net(x))
+        h = self.whole(x)
+        if self.attack is not None:
+            h = torch.cat([h, self.attack(x[..., : self.attack_frames])], -1)
+        return self.head(self.dense(h))
+
+
+def _conv_stack(pool: nn.Module, n_mels: int, c: int) -> nn.Sequential:
+    """Two 1-D convolutions over time, mel bins as channels (section 2.3), flattened."""
+    return nn.Sequential(
+        pool,
+        nn.Conv1d(n_mels, c, 3, padding=1),
+        nn.LeakyReLU(),
+        nn.Conv1d(c, c, 3, padding=1),
+        nn.LeakyReLU(),
+        nn.Flatten(),
+    )
 
 
 def mixture_logits(z: torch.Tensor, means: torch.Tensor, logvar: float) -> torch.Tensor:
