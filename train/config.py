@@ -128,7 +128,8 @@ class LuoConfig:
     convolutions of kernel 3 over time (mel bins as channels) and a 512-unit layer per
     encoder. The paper trains with 0, 25, 50, 75 and 100 % of the instrument labels and shows
     the timbre space grouping instruments from 25 % on; `label_fraction` 0.25 is that least
-    supervised of its working settings (our choice among the paper's five).
+    supervised of its working settings (our choice among the paper's five). Ours, not the
+    paper's: `time_pool`, `attack_frames` and `supervision_weight` (docs/papers.md).
     """
 
     latent_dim: int = 16
