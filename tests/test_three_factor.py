@@ -19,8 +19,8 @@ from rtsynth.bundle import read_spec
 from rtsynth.cli import main
 from rtsynth.config import ConfigError
 from rtsynth.settings import PAPER_MEL
-from rtsynth.train.config import TanakaConfig, dump_toml, read_config
-from rtsynth.train.models.tanaka import Lifter, cyclical_beta
+from rtsynth.train.config import ModelConfig, TanakaConfig, dump_toml, read_config
+from rtsynth.train.models.tanaka import Lifter, ThreeFactorVAE, TimbreEncoder, cyclical_beta
 from rtsynth.train.perturb import PerturbationBank, PerturbSettings, build_bank, lifter, lifter_cut
 
 TINY = TanakaConfig(timbre_dim=4, variation_dim=2, pitch_dim=2, gru_hidden=8, gru_layers=2, time_pool=8)
@@ -104,6 +104,24 @@ def test_cyclical_annealing_restarts_every_cycle():
     assert [cyclical_beta(e, 10, 1.0) for e in (0, 2, 5, 9, 10, 12)] == [0.0, 0.4, 1.0, 1.0, 0.0, 0.4]
 
 
+@pytest.mark.parametrize("attack_frames", [0, 4])
+def test_the_timbre_encoder_hears_the_attack_unpooled_only_with_attack_frames(attack_frames):
+    torch.manual_seed(0)
+    encoder = TimbreEncoder(16, TanakaConfig(**{**TINY.__dict__, "attack_frames": attack_frames}), ModelConfig()).eval()
+    frames = torch.randn(1, 32, 16)
+    swapped = frames.clone()
+    swapped[:, :4] = frames[:, [3, 2, 1, 0]]  # the first pooled frame's mean is unchanged
+    pooled = torch.nn.functional.avg_pool1d(frames.transpose(1, 2), 8).transpose(1, 2)
+    same = torch.allclose(encoder(pooled, frames)[0], encoder(pooled, swapped)[0], atol=1e-6)
+    assert same == (attack_frames == 0)
+
+
+def test_the_timbre_encoders_attack_cannot_be_longer_than_a_note():
+    tanaka = TanakaConfig(**{**TINY.__dict__, "attack_frames": 40})
+    with pytest.raises(ValueError, match="attack_frames"):
+        ThreeFactorVAE(ModelConfig(), tanaka, PAPER_MEL, PAPER_MEL.n_mels, n_frames=32)
+
+
 @pytest.mark.parametrize(
     "options",
     [dict(reentry=True), dict(perturbation_dropout=0.25), dict(input_noise=0.05), dict(pitch_encoder="conditional")],
@@ -133,7 +151,7 @@ def folder_run(tmp_path_factory) -> Path:
         == 0
     )
     assert main(["data", "perturb", str(root / "cache"), "--variants", "1"]) == 0
-    tanaka = TanakaConfig(**{**TINY.__dict__, "reentry": True})
+    tanaka = TanakaConfig(**{**TINY.__dict__, "reentry": True, "attack_frames": 4})
     config = tiny_config(root / "cache", variant="tanaka-3f", tanaka=tanaka, max_epochs=15, batch_size=4, lr=0.01)
     (root / "3f.toml").write_text(dump_toml(config))
     assert main(["train", "--config", str(root / "3f.toml"), "--out", str(root / "run")]) == 0

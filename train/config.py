@@ -163,8 +163,9 @@ class TanakaConfig:
     frame, 3-layer BiGRU encoders of 2 x 800 cells, the timbre-variation independent pitch
     encoder (the better of the two), cyclical KL annealing every 10 epochs, 25 % perturbation
     dropout for the PD baseline. Ours: frames averaged by `time_pool` before the encoders
-    (frame-wise latents at that rate) and a convolutional decoder (exports to ONNX and runs
-    in real time) instead of the BiGRU one.
+    (frame-wise latents at that rate), the timbre encoder's second BiGRU over the first
+    `attack_frames` frames unpooled (the paper reads every frame unpooled) and a convolutional
+    decoder (exports to ONNX and runs in real time) instead of the BiGRU one.
     """
 
     timbre_dim: int = 64
@@ -173,6 +174,7 @@ class TanakaConfig:
     gru_hidden: int = 800
     gru_layers: int = 3
     time_pool: int = 4
+    attack_frames: int = 0  # ours: z_t also reads the note's first frames unpooled (0: pooled only)
     pitch_encoder: Literal["independent", "conditional"] = "independent"
     kl_cycle: int = 10  # epochs per annealing cycle: β rises to beta.end over its first half (0: the beta ramp)
     reentry: bool = False  # paper 002: the network applied twice in series, shared weights
@@ -186,6 +188,8 @@ class TanakaConfig:
             raise ConfigError("tanaka dims, gru_hidden, gru_layers and time_pool must be >= 1")
         if not 0.0 <= self.perturbation_dropout <= 1.0 or self.input_noise < 0 or self.reentry_weight < 0:
             raise ConfigError("tanaka.perturbation_dropout must be in [0, 1], input_noise and reentry_weight >= 0")
+        if self.attack_frames < 0:
+            raise ConfigError(f"tanaka.attack_frames must be >= 0, got {self.attack_frames}")
         if self.kl_cycle < 0:
             raise ConfigError(f"tanaka.kl_cycle must be >= 0 (0: the beta ramp), got {self.kl_cycle}")
 

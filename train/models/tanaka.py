@@ -88,18 +88,30 @@ class FrameEncoder(nn.Module):
 
 
 class TimbreEncoder(nn.Module):
-    """BiGRU layers, the mean over frames, a Gaussian layer: the global z_t."""
+    """BiGRU layers, the mean over frames, a Gaussian layer: the global z_t.
+
+    With `attack_frames` a second BiGRU reads the note's first frames unpooled and its mean
+    joins the first's: pooled alone, the attack that names an instrument is one or two
+    averaged frames."""
 
     def __init__(self, n_in: int, tanaka: TanakaConfig, model: ModelConfig):
         super().__init__()
-        self.gru = nn.GRU(n_in, tanaka.gru_hidden, tanaka.gru_layers, batch_first=True, bidirectional=True)
+        h, self.attack_frames = tanaka.gru_hidden, tanaka.attack_frames
+        self.gru = nn.GRU(n_in, h, tanaka.gru_layers, batch_first=True, bidirectional=True)
+        self.attack = nn.GRU(n_in, h, 1, batch_first=True, bidirectional=True) if self.attack_frames else None
+        n_features = 2 * h * (2 if self.attack is not None else 1)
         self.head = VariationalHead(
-            2 * tanaka.gru_hidden, 0, tanaka.timbre_dim, (model.logvar_min, model.logvar_max), model.logvar_init
+            n_features, 0, tanaka.timbre_dim, (model.logvar_min, model.logvar_max), model.logvar_init
         )
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h, _ = self.gru(x)
-        return self.head(h.mean(dim=1))
+    def forward(self, pooled: torch.Tensor, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """pooled [B, T', M] and the unpooled frames [B, T, M] it came from."""
+        h, _ = self.gru(pooled)
+        features = h.mean(dim=1)
+        if self.attack is not None:
+            a, _ = self.attack(frames[:, : self.attack_frames])
+            features = torch.cat([features, a.mean(dim=1)], -1)
+        return self.head(features)
 
 
 class FrameDecoder(nn.Module):
@@ -139,6 +151,10 @@ class ThreeFactorVAE(nn.Module):
         super().__init__()
         if n_frames % tanaka.time_pool:
             raise ValueError(f"{n_frames} frames are not divisible by tanaka.time_pool {tanaka.time_pool}")
+        if tanaka.attack_frames > n_frames:
+            raise ValueError(
+                f"tanaka.attack_frames {tanaka.attack_frames} is more than the {n_frames} frames of a note"
+            )
         self.variant, self.tanaka = "tanaka-3f", tanaka
         self.frames = n_frames // tanaka.time_pool
         self.dims = {"timbre": tanaka.timbre_dim, "pitch": tanaka.pitch_dim, VARIATION: tanaka.variation_dim}
@@ -172,19 +188,23 @@ class ThreeFactorVAE(nn.Module):
     def prior_sigma(self, descriptor: str) -> float:
         return 1.0
 
-    def _frames(self, unit: torch.Tensor) -> torch.Tensor:
-        """Standardised, time-pooled [B, T', M] encoder input."""
-        x = F.avg_pool1d((unit - self.input_mean) / self.input_std, self.tanaka.time_pool)
-        return x.transpose(1, 2)
+    def _standard(self, unit: torch.Tensor) -> torch.Tensor:
+        """Standardised [B, M, T] encoder input."""
+        return (unit - self.input_mean) / self.input_std
+
+    def _frames(self, x: torch.Tensor) -> torch.Tensor:
+        """Time-pooled [B, T', M] from a standardised [B, M, T]."""
+        return F.avg_pool1d(x, self.tanaka.time_pool).transpose(1, 2)
 
     def _posteriors(
         self, envelope: torch.Tensor, fine: torch.Tensor, sample: bool
     ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], dict[str, torch.Tensor]]:
         """Posteriors [B, D] / [B, T', D] and their draws (ancestral: z_v sees the drawn z_t)."""
-        env, fin = self._frames(envelope), self._frames(fine)
+        standard = self._standard(envelope)
+        env, fin = self._frames(standard), self._frames(self._standard(fine))
         post: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         z: dict[str, torch.Tensor] = {}
-        post["timbre"] = self.timbre(env)
+        post["timbre"] = self.timbre(env, standard.transpose(1, 2))
         z["timbre"] = _draw(*post["timbre"], sample)
         tiled = z["timbre"].unsqueeze(1).expand(-1, self.frames, -1)
         post[VARIATION] = self.variation(env, tiled)
