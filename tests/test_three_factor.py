@@ -116,6 +116,12 @@ def test_the_timbre_encoder_hears_the_attack_unpooled_only_with_attack_frames(at
     assert same == (attack_frames == 0)
 
 
+@pytest.mark.parametrize("name", ["tanaka-3f", "tanaka-3f-reentry"])
+def test_the_shipped_configs_read_the_attack_unpooled(name):
+    tanaka = read_config(name).tanaka
+    assert tanaka is not None and tanaka.attack_frames == 24 and tanaka.time_pool == 8
+
+
 def test_the_timbre_encoders_attack_cannot_be_longer_than_a_note():
     tanaka = TanakaConfig(**{**TINY.__dict__, "attack_frames": 40})
     with pytest.raises(ValueError, match="attack_frames"):
