@@ -5,6 +5,7 @@ and over OSC; paper 004's pairwise loss as an option. Tiny models on the synthet
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,9 @@ def test_a_luo_config_without_its_table_is_one_error_naming_it(tmp_path, caplog)
 @pytest.mark.parametrize("attack_frames", [0, 4])
 def test_the_encoders_hear_the_attack_unpooled_only_with_attack_frames(attack_frames):
     torch.manual_seed(0)
-    luo = LuoConfig(latent_dim=4, encoder_channels=8, encoder_hidden=16, time_pool=4, attack_frames=attack_frames)
-    encoder = TimeConvEncoder(luo, ModelConfig(), n_mels=16, n_frames=32).eval()
+    encoder = TimeConvEncoder(
+        replace(TINY_LUO, attack_frames=attack_frames), ModelConfig(), n_mels=16, n_frames=32
+    ).eval()
     x = torch.randn(1, 16, 32)
     swapped = x.clone()
     swapped[..., :4] = x[..., [3, 2, 1, 0]]  # the first pooled frame's mean is unchanged
@@ -80,9 +82,8 @@ def test_the_encoders_hear_the_attack_unpooled_only_with_attack_frames(attack_fr
 
 
 def test_the_attack_cannot_be_longer_than_a_note():
-    luo = LuoConfig(latent_dim=4, encoder_channels=8, encoder_hidden=16, time_pool=4, attack_frames=40)
     with pytest.raises(ValueError, match="attack_frames"):
-        TimeConvEncoder(luo, ModelConfig(), n_mels=16, n_frames=32)
+        TimeConvEncoder(replace(TINY_LUO, attack_frames=40), ModelConfig(), n_mels=16, n_frames=32)
 
 
 def test_hidden_labels_keep_the_fraction_of_each_instrument():
