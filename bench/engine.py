@@ -60,6 +60,7 @@ class Rig:
         vocoder: str = "",
         attack_vocoder: str | None = None,
         worker_nice: int = 0,
+        lookahead_blocks: float = 1.0,
     ):
         import jack
         import rtmidi
@@ -71,7 +72,13 @@ class Rig:
         self.engine = Engine(
             bundle,
             EngineConfig(
-                blocksize=period, voices=voices, cache_mb=512, vocoder=vocoder, worker_nice=worker_nice, **attack
+                blocksize=period,
+                lookahead_blocks=lookahead_blocks,
+                voices=voices,
+                cache_mb=512,
+                vocoder=vocoder,
+                worker_nice=worker_nice,
+                **attack,
             ),
         ).start()
         self.backend = SoundDeviceBackend(self.engine).start()
@@ -375,6 +382,9 @@ def main() -> int:
     )
     parser.add_argument("--worker-nice", type=int, default=0, help="nice value of the render worker (0)")
     parser.add_argument(
+        "--lookahead-blocks", type=float, default=EngineConfig().lookahead_blocks, help="the engine's look-ahead"
+    )
+    parser.add_argument(
         "--jack-realtime",
         action="store_true",
         help="run jackd with real-time scheduling (the published runs use --no-realtime)",
@@ -420,7 +430,15 @@ def main() -> int:
         print(f"period {period} frames", flush=True)
         result = report["periods"].setdefault(str(period), {})
         with jack_server(period, realtime=args.jack_realtime):
-            rig = Rig(bundle, period, max(CAPACITY_STEPS), args.vocoder, args.attack_vocoder, args.worker_nice)
+            rig = Rig(
+                bundle,
+                period,
+                max(CAPACITY_STEPS),
+                args.vocoder,
+                args.attack_vocoder,
+                args.worker_nice,
+                args.lookahead_blocks,
+            )
             try:
                 space = rig.engine.controller.space
                 velocity = space.dynamics_velocity * 127

@@ -50,6 +50,11 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--output-device", help="audio output device name or index (default: the system's)")
     serve.add_argument("--samplerate", type=int, help="44100 or 48000 (default 48000)")
     serve.add_argument("--blocksize", type=int, help="frames per audio block (default 256)")
+    serve.add_argument(
+        "--lookahead-blocks",
+        type=float,
+        help="blocks between an event's arrival and its sound (default 1; more: fewer late new notes)",
+    )
     serve.add_argument("--providers", choices=("cpu", "cuda"), help="onnxruntime provider (default cpu)")
     serve.add_argument("--voices", type=int, help="polyphony (default 32)")
     serve.set_defaults(func=_serve)

@@ -63,13 +63,13 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
 
 # CLI flag -> where it goes (ServeConfig field or EngineConfig field)
 SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "audio_backend", "output_device")
-ENGINE_FLAGS = {"samplerate": "samplerate", "blocksize": "blocksize", "providers": "providers", "voices": "voices"}
+ENGINE_FLAGS = ("samplerate", "blocksize", "lookahead_blocks", "providers", "voices")
 
 
 def apply_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
     """Flags given on the command line override the file; flags left out (None) do not."""
     serve = {k: getattr(args, k) for k in SERVE_FLAGS if getattr(args, k, None) is not None}
-    engine = {v: getattr(args, k) for k, v in ENGINE_FLAGS.items() if getattr(args, k, None) is not None}
+    engine = {k: getattr(args, k) for k in ENGINE_FLAGS if getattr(args, k, None) is not None}
     return replace(config, **serve, engine=replace(config.engine, **engine))
 
 

@@ -107,26 +107,35 @@ def test_a_timbre_change_moves_the_spectrum_of_a_held_note(live):
     live.record(t0 + 2.2, t0 + 2.3)
 
 
+def play_asap(engine: Engine, notes: range) -> int:
+    """Send each note without a time, 0.15 s apart, and wait until every one sounded or was
+    dropped; returns the mixer's latency count from before them."""
+    before, logged = engine.status(), engine.mixer.latency_count
+    for note in notes:
+        engine.submit(NoteOn(note, 0.6))
+        time.sleep(0.15)
+        engine.submit(NoteOff(note))
+
+    def accounted() -> int:
+        dropped = engine.status()["dropped_notes"] - before["dropped_notes"]
+        return engine.mixer.latency_count - logged + dropped
+
+    deadline = time.monotonic() + 120
+    while accounted() < len(notes):
+        assert time.monotonic() < deadline, f"only {accounted()} of {len(notes)} notes sounded or were dropped"
+        time.sleep(0.1)
+    assert accounted() == len(notes)
+    return logged
+
+
 def test_asap_notes_report_their_latency_and_the_status_answers(live):
     """Every note sent without a time either sounds, with its latency logged, or is counted as
     dropped; how long the latencies are is the benchmark's business (bench/engine.py)."""
-    before, logged = live.engine.status(), live.engine.mixer.latency_count
-    for note in range(60, 72):
-        live.engine.submit(NoteOn(note, 0.6))
-        time.sleep(0.15)
-        live.engine.submit(NoteOff(note))
-
-    def accounted() -> int:
-        dropped = live.engine.status()["dropped_notes"] - before["dropped_notes"]
-        return live.engine.mixer.latency_count - logged + dropped
-
-    deadline = time.monotonic() + 120
-    while accounted() < 12:
-        assert time.monotonic() < deadline, f"only {accounted()} of 12 notes sounded or were dropped"
-        time.sleep(0.1)
+    before = live.engine.status()
+    logged = play_asap(live.engine, range(60, 72))
     status = live.engine.status()
     latencies = live.engine.mixer.latencies(since=logged)
-    assert accounted() == 12 and len(latencies) == status["notes"] - before["notes"]
+    assert len(latencies) == status["notes"] - before["notes"]
     assert np.all(latencies > 0), latencies  # a note sounds after its event arrived, never before
     assert status["blocks"] > before["blocks"] and status["worker_alive"] and not status["render_errors"]
     p50, p99 = live.engine.latency()
@@ -134,6 +143,21 @@ def test_asap_notes_report_their_latency_and_the_status_answers(live):
     assert np.isfinite(status["output_latency_ms"]) and status["output_latency_ms"] > 0
     for counter in ("xruns", "underruns", "late_starts", "dropped_notes"):
         assert isinstance(status[counter], int) and status[counter] >= before[counter] >= 0, counter
+
+
+def test_a_note_sent_without_a_time_sounds_the_look_ahead_after_it_arrives(bundles, capture):
+    """Its engine time is its arrival plus the look-ahead, so an on-time note's latency is that
+    plus the output's own, and no note sounds sooner: a longer look-ahead is a constant delay
+    that gives a new note longer to render its first block."""
+    playing = Live(bundles[0], capture, lookahead_blocks=8.0)
+    try:
+        latencies = playing.engine.mixer.latencies(since=play_asap(playing.engine, range(60, 72)))
+        output = playing.engine.status()["output_latency_ms"] * 1e-3
+    finally:
+        playing.close()
+    expected = 8 * playing.engine.config.blocksize / SR + output
+    assert np.all(latencies >= expected - 1 / SR), (latencies, expected)
+    assert np.median(latencies) == pytest.approx(expected, abs=2 / SR), (latencies, expected)
 
 
 def test_osc_notes_play_through_the_serve_wiring(live):

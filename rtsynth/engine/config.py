@@ -8,7 +8,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class EngineConfig:
     samplerate: int = 48000  # output rate; the model's audio is resampled to it
-    blocksize: int = 256  # frames per audio callback; also the scheduling look-ahead
+    blocksize: int = 256  # frames per audio callback
+    lookahead_blocks: float = 1.0  # each event is scheduled this many blocks after it arrives
     voices: int = 32  # polyphony cap: beyond it the oldest voice is stolen with a quick fade
     spare_voices: int = 8  # extra slots for voices still releasing or fading out
     release_ms: float = 200.0  # release envelope after note-off
@@ -38,6 +39,7 @@ class EngineConfig:
         checks = {
             "samplerate": self.samplerate >= 8000,
             "blocksize": 16 <= self.blocksize <= 8192,
+            "lookahead_blocks": 1.0 <= self.lookahead_blocks <= 16.0,
             "voices": self.voices >= 1,
             "spare_voices": self.spare_voices >= 1,
             "release_ms": self.release_ms >= 0,
@@ -60,6 +62,13 @@ class EngineConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError("engine settings out of range: " + ", ".join(f"{b}={getattr(self, b)!r}" for b in bad))
+
+    @property
+    def lookahead(self) -> float:
+        """Seconds from an event's arrival to its engine time: a new note has that long to
+        render its first block, so a longer look-ahead trades a constant delay for fewer late
+        notes."""
+        return self.lookahead_blocks * self.blocksize / self.samplerate
 
     @property
     def slots(self) -> int:

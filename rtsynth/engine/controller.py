@@ -2,8 +2,8 @@
 
 Runs on the control threads (OSC, MIDI, the caller of Engine.submit) under one short lock
 that the audio callback never takes. Every event gets an engine time: its own `at`, or its
-arrival plus one block of look-ahead, so that notes land a constant delay after they arrive
-instead of wherever the next callback happens to fall.
+arrival plus the look-ahead (one block by default), so that notes land a constant delay after
+they arrive instead of wherever the next callback happens to fall.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Controller:
     ):
         self.config = config
         self._commands, self._to_worker = commands, to_worker
-        self.lookahead = config.blocksize / config.samplerate
+        self.lookahead = config.lookahead
         self.gain = config.gain
         self.epoch = 0
         self.timbres = ChannelTimbres(space, config, to_worker)
