@@ -61,7 +61,7 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
         raise ConfigError(f"{path}: {err}") from None
 
 
-# CLI flag -> where it goes (ServeConfig field or EngineConfig field)
+# CLI flags and where they go: ServeConfig fields, then EngineConfig fields
 SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "audio_backend", "output_device")
 ENGINE_FLAGS = ("samplerate", "blocksize", "lookahead_blocks", "providers", "voices")
 

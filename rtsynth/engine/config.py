@@ -65,9 +65,9 @@ class EngineConfig:
 
     @property
     def lookahead(self) -> float:
-        """Seconds from an event's arrival to its engine time: a new note has that long to
-        render its first block, so a longer look-ahead trades a constant delay for fewer late
-        notes."""
+        """Seconds from an event's arrival to its engine time. A new note's first block is due
+        at the first callback after it arrives plus every block of look-ahead beyond one, so a
+        longer look-ahead trades a constant delay for fewer late notes."""
         return self.lookahead_blocks * self.blocksize / self.samplerate
 
     @property
