@@ -434,10 +434,10 @@ def main() -> int:
                 bundle,
                 period,
                 max(CAPACITY_STEPS),
-                args.vocoder,
-                args.attack_vocoder,
-                args.worker_nice,
-                args.lookahead_blocks,
+                vocoder=args.vocoder,
+                attack_vocoder=args.attack_vocoder,
+                worker_nice=args.worker_nice,
+                lookahead_blocks=args.lookahead_blocks,
             )
             try:
                 space = rig.engine.controller.space

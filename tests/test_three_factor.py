@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,7 @@ def test_cyclical_annealing_restarts_every_cycle():
 @pytest.mark.parametrize("attack_frames", [0, 4])
 def test_the_timbre_encoder_hears_the_attack_unpooled_only_with_attack_frames(attack_frames):
     torch.manual_seed(0)
-    encoder = TimbreEncoder(16, TanakaConfig(**{**TINY.__dict__, "attack_frames": attack_frames}), ModelConfig()).eval()
+    encoder = TimbreEncoder(16, replace(TINY, attack_frames=attack_frames), ModelConfig()).eval()
     frames = torch.randn(1, 32, 16)
     swapped = frames.clone()
     swapped[:, :4] = frames[:, [3, 2, 1, 0]]  # the first pooled frame's mean is unchanged
@@ -123,7 +124,7 @@ def test_the_shipped_configs_read_the_attack_unpooled(name):
 
 
 def test_the_timbre_encoders_attack_cannot_be_longer_than_a_note():
-    tanaka = TanakaConfig(**{**TINY.__dict__, "attack_frames": 40})
+    tanaka = replace(TINY, attack_frames=40)
     with pytest.raises(ValueError, match="attack_frames"):
         ThreeFactorVAE(ModelConfig(), tanaka, PAPER_MEL, PAPER_MEL.n_mels, n_frames=32)
 
@@ -138,7 +139,7 @@ def test_each_option_trains(tmp_path, options):
 
     cache = small_cache(tmp_path / "cache")
     build_bank(cache, PerturbSettings(variants=1), progress=False)
-    tanaka = TanakaConfig(**{**TINY.__dict__, **options})
+    tanaka = replace(TINY, **options)
     trainer = Trainer(
         tiny_config(cache, variant="tanaka-3f", tanaka=tanaka, max_epochs=1, batch_size=8), tmp_path / "r"
     )
@@ -157,7 +158,7 @@ def folder_run(tmp_path_factory) -> Path:
         == 0
     )
     assert main(["data", "perturb", str(root / "cache"), "--variants", "1"]) == 0
-    tanaka = TanakaConfig(**{**TINY.__dict__, "reentry": True, "attack_frames": 4})
+    tanaka = replace(TINY, reentry=True, attack_frames=4)
     config = tiny_config(root / "cache", variant="tanaka-3f", tanaka=tanaka, max_epochs=15, batch_size=4, lr=0.01)
     (root / "3f.toml").write_text(dump_toml(config))
     assert main(["train", "--config", str(root / "3f.toml"), "--out", str(root / "run")]) == 0
