@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import uuid
 
@@ -181,7 +182,7 @@ class Capture:
 
 def jack_server_or_skip(period: int, tmp_path_factory):
     """A test module's JACK dummy server (its log in a temp folder), or a skip saying why not."""
-    import pytest
+    import pytest  # the benches share this module without it
 
     try:
         with jack_server(period, tmp_path_factory.mktemp("jackd") / "jackd.log") as name:
@@ -243,3 +244,16 @@ def stop_serve(process: subprocess.Popen, sig: int) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         raise
+
+
+def serve_without_audio(*args: str, cwd) -> subprocess.CompletedProcess:
+    """`rtsynth serve ARGS` where no JACK server runs and none may start; skips the test where
+    a sound card lets serve start playing instead (it then never returns)."""
+    import pytest
+
+    env = {**os.environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
+    command = [sys.executable, "-m", "rtsynth", "serve", *args]
+    try:
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        pytest.skip("this machine has a sound card: serve started playing on it")

@@ -24,6 +24,7 @@ from jack_support import (
     free_udp_port,
     jack_server_or_skip,
     serve_banner,
+    serve_without_audio,
     stop_serve,
 )
 
@@ -340,21 +341,7 @@ def test_rtsynth_serve_command_plays_and_answers_osc(server, bundles, tmp_path):
 
 
 def test_serve_without_a_sound_card_renders_a_demo_instead(bundles, tmp_path):
-    import subprocess
-    import sys
-
-    env = {**__import__("os").environ, "JACK_DEFAULT_SERVER": "rtsynth-no-such-server", "JACK_NO_START_SERVER": "1"}
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "rtsynth", "serve", "--bundle", str(bundles[0])],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.skip("this machine has a sound card: serve started playing instead of rendering the demo")
+    result = serve_without_audio("--bundle", str(bundles[0]), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no audio output device" in result.stdout
     assert (tmp_path / "renders" / "serve-demo.wav").stat().st_size > 48000

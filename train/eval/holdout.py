@@ -23,8 +23,9 @@ import numpy as np
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.corpus.combine import soundfont_of
 from rtsynth.train.eval.heard import SAME_RECORDING, heard_timbres
-from rtsynth.train.eval.latents import SplitLatents, encode_split, subsample
+from rtsynth.train.eval.latents import SplitLatents, encode_split, encode_splits
 from rtsynth.train.eval.leakage import knn_accuracy
+from rtsynth.train.eval.report import run_header
 from rtsynth.train.prep.cache import NoteCache
 from rtsynth.train.runs import Checkpoint, LoadedRun, RunError, load_run
 
@@ -104,19 +105,14 @@ def evaluate_holdout(run_dir: str | Path, held_dir: str | Path, options: Holdout
     loaded = NoteCache.load(held_dir)
     held = in_run_classes(run, loaded)
     model, rng = run.model.eval(), np.random.default_rng(options.seed)
-    train_idx = subsample(run.cache.indices("train"), options.max_train_notes, rng)
-    train = encode_split(model, run.cache, train_idx, desc="encode train")
-    own_test = encode_split(model, run.cache, run.cache.indices("test"), with_outputs=True, desc="encode test")
+    splits = encode_splits(model, run.cache, options.max_train_notes, rng)
+    train, own_test = splits.train, splits.test
     held_all = encode_split(model, held, np.arange(len(held)), with_outputs=True, desc="encode held-out")
     timbres = held.vocab.timbre
     matrix = confusion(held_all, len(timbres))
     heard = heard_timbres(held, run.cache)
     unheard = heard.unheard_rows(held)
-    return {
-        "run": str(run.run_dir),
-        "variant": run.config.variant,
-        "checkpoint": options.which,
-        "epoch": run.epoch,
+    return run_header(run, options.which, splits) | {
         "trained_on": sources(run.cache),
         "held_out": {"cache": str(held.root), "sources": sources(held)},
         "held_out_scores": asdict(scores(held_all, train)),

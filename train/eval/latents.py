@@ -113,6 +113,26 @@ def encode_split(
     )
 
 
+@dataclass(frozen=True)
+class EvalSplits:
+    """What every evaluation measures on: the test split with the model's own outputs, and a
+    seeded subsample of the training split (k-NN fits, class centroids)."""
+
+    test: SplitLatents
+    train: SplitLatents
+    train_total: int  # notes in the training split, of which `train` is a sample
+
+    def counts(self) -> dict[str, int]:
+        return {"test": len(self.test), "train_used": len(self.train), "train_total": self.train_total}
+
+
+def encode_splits(model, cache, max_train_notes: int, rng) -> EvalSplits:
+    train_all = cache.indices("train")
+    train = encode_split(model, cache, subsample(train_all, max_train_notes, rng), desc="encode train")
+    test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
+    return EvalSplits(test=test, train=train, train_total=len(train_all))
+
+
 @torch.no_grad()
 def decode(model, z: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """Mels [n, n_mels, n_frames] in [0, 1] decoded from z [n, layout size]."""

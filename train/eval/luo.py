@@ -13,13 +13,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
 from rtsynth.labels import DESCRIPTORS
+from rtsynth.train.eval.report import run_header, write_report
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,15 @@ def evaluate_luo(run, options) -> dict:
     from rtsynth.train.eval import classifier as independent
     from rtsynth.train.eval.classmeans import class_means
     from rtsynth.train.eval.clusters import cluster_stats
-    from rtsynth.train.eval.latents import encode_split, subsample
+    from rtsynth.train.eval.latents import encode_splits
     from rtsynth.train.eval.leakage import leakage_matrix
     from rtsynth.train.eval.transfer import timbre_transfer
 
     run_dir = Path(run.run_dir)
     torch.manual_seed(options.seed)
     model, cache = run.model.eval(), run.cache
-    test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
-    train_idx = subsample(cache.indices("train"), options.max_train_notes, np.random.default_rng(options.seed))
-    train = encode_split(model, cache, train_idx, desc="encode train")
+    splits = encode_splits(model, cache, options.max_train_notes, np.random.default_rng(options.seed))
+    test, train = splits.test, splits.train
     clf = independent.load_or_train(
         cache,
         options.classifier_root or run_dir.parent / ".eval_classifiers",
@@ -110,13 +109,7 @@ def evaluate_luo(run, options) -> dict:
         model, clf, test, means, cache.vocab.timbre, n_per_source=options.transfer_notes, seed=options.seed
     )
     probe = table_1(train, test)
-    metrics = {
-        "run": str(run_dir),
-        "variant": run.config.variant,
-        "checkpoint": options.which,
-        "epoch": run.epoch,
-        "cache": str(cache.root),
-        "counts": {"test": len(test), "train_used": len(train), "train_total": len(cache.indices("train"))},
+    metrics = run_header(run, options.which, splits) | {
         "label_fraction": run.config.luo.label_fraction,
         "table_one": {"accuracy": accuracy, "recon_mse": float(np.mean(test.recon_errors())), "n_test": len(test)},
         "leakage": leak.to_dict(),
@@ -138,8 +131,7 @@ def evaluate_luo(run, options) -> dict:
             "published": PUBLISHED_25["z_timbre->timbre"],
         },
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (run_dir / "report.md").write_text(report(metrics))
+    write_report(run_dir, metrics, report)
     return metrics
 
 

@@ -67,10 +67,10 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.classmeans import class_means
     from rtsynth.train.eval.clusters import cluster_stats
     from rtsynth.train.eval.controllability import controllability
-    from rtsynth.train.eval.latents import encode_split, subsample
+    from rtsynth.train.eval.latents import encode_splits
     from rtsynth.train.eval.leakage import leakage_matrix
     from rtsynth.train.eval.recon_pitch import reconstruction_pitch
-    from rtsynth.train.eval.report import write_report
+    from rtsynth.train.eval.report import run_header, write_report
     from rtsynth.train.eval.tableone import table_one
     from rtsynth.train.eval.through_audio import audio_route
     from rtsynth.train.eval.transfer import timbre_transfer
@@ -89,9 +89,8 @@ def evaluate(run, options: EvalOptions) -> dict:
     model, cache = run.model.eval(), run.cache
     stage = _Stages(total=8)
     with stage("encode"):
-        test = encode_split(model, cache, cache.indices("test"), with_outputs=True, desc="encode test")
-        train_idx = subsample(cache.indices("train"), options.max_train_notes, rng)
-        train = encode_split(model, cache, train_idx, desc="encode train")
+        splits = encode_splits(model, cache, options.max_train_notes, rng)
+        test, train = splits.test, splits.train
     with stage("leakage and clusters"):
         leak = leakage_matrix(train.mu, train.labels, test.mu, test.labels)
         clusters = cluster_stats(test.mu, test.labels)
@@ -117,18 +116,9 @@ def evaluate(run, options: EvalOptions) -> dict:
         figures += _spectrogram_figures(folder, model, cache, test, options.recon_notes, rng)
     with stage("t-SNE"):
         figures.append(_tsne(folder, cache, train, options, rng))
-    metrics = {
-        "run": str(run_dir),
-        "variant": run.config.variant,
-        "checkpoint": options.which,
-        "epoch": run.epoch,
-        "cache": str(cache.root),
-        "counts": {
-            "test": len(test),
-            "train_used": len(train),
-            "train_total": len(cache.indices("train")),
-            "tsne": min(options.tsne_points, len(train)),
-        },
+    metrics = run_header(run, options.which, splits)
+    metrics["counts"]["tsne"] = min(options.tsne_points, len(train))
+    metrics |= {
         "table_one": table,
         "leakage": leak.to_dict(),
         "clusters": clusters,

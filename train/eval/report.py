@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.eval.names import SYMBOL
+
+if TYPE_CHECKING:
+    from rtsynth.train.eval.latents import EvalSplits
 
 VARIANT_ORDER = ("vae+c", "md-vae+c", "md-gmvae+c", "md-gmvae+c+r", "luo-gmvae", "tanaka-3f")
 
@@ -234,10 +239,23 @@ def _figures(m: dict) -> list[str]:
     return lines
 
 
-def write_report(run_dir: Path, metrics: dict) -> tuple[Path, Path]:
+def run_header(run, checkpoint: str, splits: EvalSplits) -> dict:
+    """What every evaluation's metrics start with: which run, checkpoint and notes it measured."""
+    return {
+        "run": str(run.run_dir),
+        "variant": run.config.variant,
+        "checkpoint": checkpoint,
+        "epoch": run.epoch,
+        "cache": str(run.cache.root),
+        "counts": splits.counts(),
+    }
+
+
+def write_report(run_dir: Path, metrics: dict, render: Callable[[dict], str] = report_markdown) -> tuple[Path, Path]:
+    """RUN_DIR/metrics.json and RUN_DIR/report.md (`render`: a variant's own report)."""
     metrics_path, report_path = run_dir / "metrics.json", run_dir / "report.md"
     metrics_path.write_text(json.dumps(metrics, indent=2))
-    report_path.write_text(report_markdown(metrics))
+    report_path.write_text(render(metrics))
     return metrics_path, report_path
 
 

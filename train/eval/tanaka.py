@@ -9,7 +9,6 @@ pitch. With re-entry training (paper 002) the same measures are taken on the lat
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 
 from rtsynth.labels import DESCRIPTORS
 from rtsynth.train.eval.leakage import knn_accuracy
+from rtsynth.train.eval.report import run_header, write_report
 
 log = logging.getLogger(__name__)
 
@@ -105,29 +105,22 @@ def encode_large(model, cache, indices: np.ndarray, batch_size: int = 32):
 def evaluate_tanaka(run, options) -> dict:
     """The k-NN tables, shared leakage, cluster measures and the reconstruction error."""
     from rtsynth.train.eval.clusters import cluster_stats
-    from rtsynth.train.eval.latents import encode_split, load_mels, subsample
+    from rtsynth.train.eval.latents import encode_splits, load_mels
     from rtsynth.train.eval.leakage import leakage_matrix
 
     run_dir = Path(run.run_dir)
     torch.manual_seed(options.seed)
     model, cache = run.model.eval(), run.cache
-    rng = np.random.default_rng(options.seed)
-    test_idx, train_idx = cache.indices("test"), subsample(cache.indices("train"), options.max_train_notes, rng)
-    test = encode_split(model, cache, test_idx, with_outputs=True, desc="encode test")
-    train = encode_split(model, cache, train_idx, desc="encode train")
+    splits = encode_splits(model, cache, options.max_train_notes, np.random.default_rng(options.seed))
+    test, train = splits.test, splits.train
+    test_idx, train_idx = test.indices, train.indices
     mels = load_mels(cache, train_idx), load_mels(cache, test_idx)
     knn = {"small": knn_table(model, train, test, *mels, options.seed)}
     if model.tanaka.reentry:
         train_large, test_large = (encode_large(model, cache, idx) for idx in (train_idx, test_idx))
         knn["large"] = knn_table(model, train_large, test_large, *mels, options.seed)
     own = knn["small"]
-    metrics = {
-        "run": str(run_dir),
-        "variant": run.config.variant,
-        "checkpoint": options.which,
-        "epoch": run.epoch,
-        "cache": str(cache.root),
-        "counts": {"test": len(test), "train_used": len(train), "train_total": len(cache.indices("train"))},
+    metrics = run_header(run, options.which, splits) | {
         "table_one": {
             "accuracy": {
                 "timbre": own["timbre"]["timbre"],
@@ -146,8 +139,7 @@ def evaluate_tanaka(run, options) -> dict:
         "paper_001": {"knn": knn, "published_table_2": PUBLISHED, "reentry": model.tanaka.reentry},
         "headline": _headline(model.tanaka.reentry, own["timbre"]["timbre"]),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (run_dir / "report.md").write_text(report(metrics))
+    write_report(run_dir, metrics, report)
     return metrics
 
 
