@@ -12,6 +12,7 @@ import logging
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,6 +22,9 @@ from rtsynth.labels import STANDARD_LAYOUT, LatentLayout
 from rtsynth.model import METADATA_KEYS
 from rtsynth.settings import MelSettings
 from rtsynth.train.models import NoteModel
+
+if TYPE_CHECKING:
+    import onnx
 
 log = logging.getLogger(__name__)
 
@@ -76,27 +80,30 @@ def quiet_exporter():
             logger.setLevel(level)
 
 
-def export_decoder(model: NoteModel, path: str | Path, metadata: dict[str, str]) -> Path:
-    """Write `model.decode` as ONNX with a dynamic batch axis and `metadata` as metadata_props."""
-    import onnx
-
-    path = Path(path)
-    graph = _DecoderGraph(model).eval()
-    example = torch.zeros(2, model.layout.size)
+def export_graph(graph: nn.Module, example: torch.Tensor, input_name: str, output_name: str) -> onnx.ModelProto:
+    """`graph` (one input, batch axis first) as an ONNX ModelProto with a dynamic batch axis."""
     with torch.no_grad(), quiet_exporter():
         program = torch.onnx.export(
-            graph,
+            graph.eval(),
             (example,),
-            input_names=["z"],
-            output_names=["mel"],
-            dynamic_shapes={"z": {0: torch.export.Dim("batch", min=1)}},
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_shapes={input_name: {0: torch.export.Dim("batch", min=1)}},
             opset_version=OPSET,
             dynamo=True,
             optimize=True,
             verbose=False,
         )
     assert program is not None  # the dynamo exporter always returns its program
-    proto = program.model_proto
+    return program.model_proto
+
+
+def export_decoder(model: NoteModel, path: str | Path, metadata: dict[str, str]) -> Path:
+    """Write `model.decode` as ONNX with a dynamic batch axis and `metadata` as metadata_props."""
+    import onnx
+
+    path = Path(path)
+    proto = export_graph(_DecoderGraph(model), torch.zeros(2, model.layout.size), "z", "mel")
     onnx.helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))

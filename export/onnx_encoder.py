@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rtsynth.export.onnx_decoder import OPSET, quiet_exporter
+from rtsynth.export.onnx_decoder import export_graph
 from rtsynth.train.models import NoteModel
 
 log = logging.getLogger(__name__)
@@ -38,22 +38,11 @@ def export_encoder(model: NoteModel, path: Path, example: np.ndarray, tolerance:
 
     graph = _EncoderGraph(model).eval()
     mels = torch.from_numpy(np.asarray(example, dtype=np.float32))
-    with torch.no_grad(), quiet_exporter():
-        program = torch.onnx.export(
-            graph,
-            (mels,),
-            input_names=["mel"],
-            output_names=["z"],
-            dynamic_shapes={"mel": {0: torch.export.Dim("batch", min=1)}},
-            opset_version=OPSET,
-            dynamo=True,
-            optimize=True,
-            verbose=False,
-        )
+    proto = export_graph(graph, mels, "mel", "z")
+    with torch.no_grad():
         expected = graph(mels).numpy()
-    assert program is not None  # the dynamo exporter always returns its program
-    onnx.checker.check_model(program.model_proto)
-    onnx.save(program.model_proto, str(path))
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     error = float(np.max(np.abs(session.run(None, {"mel": mels.numpy()})[0] - expected)))
     if error > tolerance:
