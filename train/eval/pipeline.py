@@ -61,6 +61,19 @@ def evaluate_run(run_dir: str | Path, options: EvalOptions | None = None) -> dic
 
 def evaluate(run, options: EvalOptions) -> dict:
     """Evaluate a loaded run (train.runs.LoadedRun: run_dir, config, model, cache, epoch)."""
+    if run.config.variant == "luo-gmvae":
+        from rtsynth.train.eval.luo import evaluate_luo
+
+        return evaluate_luo(run, options)
+    if run.config.variant == "tanaka-3f":
+        from rtsynth.train.eval.tanaka import evaluate_tanaka
+
+        return evaluate_tanaka(run, options)
+    return _evaluate_labelled(run, options)
+
+
+def _evaluate_labelled(run, options: EvalOptions) -> dict:
+    """Paper 000's variants (and paper 004's): Table I and every shared measure, with figures."""
     import torch
 
     from rtsynth.train.eval import classifier as independent
@@ -75,14 +88,6 @@ def evaluate(run, options: EvalOptions) -> dict:
     from rtsynth.train.eval.through_audio import audio_route
     from rtsynth.train.eval.transfer import timbre_transfer
 
-    if run.config.variant == "luo-gmvae":
-        from rtsynth.train.eval.luo import evaluate_luo
-
-        return evaluate_luo(run, options)
-    if run.config.variant == "tanaka-3f":
-        from rtsynth.train.eval.tanaka import evaluate_tanaka
-
-        return evaluate_tanaka(run, options)
     run_dir = Path(run.run_dir)
     rng = np.random.default_rng(options.seed)
     torch.manual_seed(options.seed)
