@@ -161,6 +161,16 @@ def test_timeline_moves_continuously_and_keeps_moves_scheduled_ahead():
     assert np.allclose(later.at(1.25), 0.5) and np.allclose(later.at(4.9), 1) and np.allclose(later.at(5.0), 3)
 
 
+def test_a_move_ending_within_a_notes_attack_is_done_when_it_starts():
+    line = Timeline.still(np.zeros(2)).moved(np.ones(2), t=1.0, seconds=0.05).moved(np.full(2, 3.0), 5.0, 0.5)
+    settled = line.settled(1.01, within=0.1)  # struck during the 50 ms ramp: starts where it heads
+    assert np.allclose(settled.at(1.01), 1) and np.allclose(settled.at(0.5), 0)
+    assert np.allclose(settled.at(5.25), 2) and np.allclose(settled.at(6), 3)  # later moves stay
+    assert line.settled(4.95, within=0.1) is line  # the next move only begins: followed
+    slow = Timeline.still(np.zeros(2)).moved(np.ones(2), t=1.0, seconds=2.0)
+    assert slow.settled(1.01, within=0.1) is slow  # a slow morph is heard within the note
+
+
 # --- controller validation ----------------------------------------------------------------------
 
 

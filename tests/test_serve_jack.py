@@ -29,10 +29,12 @@ from jack_support import (
 )
 
 from rtsynth.bundle import BundleError
+from rtsynth.dsp.fidelity import sounding_length_s
 from rtsynth.engine.backends import SoundDeviceBackend
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import Engine
 from rtsynth.engine.events import NoteOff, NoteOn, Panic, SelectTimbre
+from rtsynth.resources import default_bundle
 
 pytestmark = pytest.mark.slow
 AHEAD = 1.5  # seconds: schedule this far ahead so rendering is never what is being tested
@@ -250,6 +252,23 @@ def test_stolen_voices_fade_without_clicks(bundles, capture):
     at_steals = [hf[index(s - 0.015) : index(s + 0.035)].max() for s in steals]
     steady = max(hf[index(s - 0.25) : index(s - 0.05)].max() for s in steals)
     assert max(at_steals) < 1.5 * steady, (at_steals, steady)
+
+
+def test_a_note_struck_with_a_timbre_change_sounds_as_that_timbre(capture):
+    """`/timbre cello` and a 0.35 s `/note 60` at one moment, played live by the shipped model:
+    as long and as loud as the same note asked for as a cello (the channel starts on tuba,
+    15 dB louder at this key, and the ramp from it used to start the note)."""
+    playing = Live(default_bundle(), capture)
+    try:
+        t0 = playing.at()
+        playing.engine.submit(SelectTimbre("cello", at=t0))
+        playing.engine.submit(NoteOn(60, 0.63, 0.35, at=t0 + 0.001, one_shot=True))
+        playing.engine.submit(NoteOn(60, 0.63, 0.35, timbre="cello", at=t0 + 1.0, one_shot=True))
+        changed, own = playing.record(t0 - 0.1, t0 + 0.9), playing.record(t0 + 0.9, t0 + 1.9)
+    finally:
+        playing.close()
+    assert abs(sounding_length_s(changed, SR) - sounding_length_s(own, SR)) < 0.01
+    assert abs(20 * np.log10(np.abs(changed).max() / np.abs(own).max())) < 1.0
 
 
 class Overlapping:

@@ -70,6 +70,20 @@ class Timeline:
         ahead = self.times[self.times >= t]
         return self.at(float(ahead[0]) if len(ahead) else t)
 
+    def settled(self, t: float, within: float) -> Timeline:
+        """This timeline with a move that ends within `within` s after t already done at t.
+
+        A note struck while its channel ramps to a new timbre (`/timbre` then `/note` at once)
+        starts as that timbre: the ramp is there to smooth the notes already sounding, and in a
+        new note's attack it was heard as the old timbre, at the old timbre's level. Longer
+        moves (a slow morph) are followed as they go."""
+        ahead = self.times[self.times > t]
+        if not len(ahead) or ahead[0] - t > within or np.array_equal(self.at(t), self.at(ahead[0])):
+            return self
+        before, after = self.times < t, self.times >= ahead[0]
+        times = np.concatenate([self.times[before], [t], self.times[after]])
+        return Timeline(times, np.concatenate([self.values[before], self.values[after][:1], self.values[after]]))
+
     def is_still(self, t0: float, t1: float) -> bool:
         """Whether the control is constant from t0 to t1."""
         inside = self.times[(self.times > t0) & (self.times < t1)]

@@ -36,7 +36,7 @@ def finish_plan(runtime: Runtime, plan: NotePlan, keys: np.ndarray, stats: Count
     if plan.blend is not None:
         keys = level_of_blends(runtime, keys, plan.blend, stats)
     if plan.length is not None:
-        fit = plan.length.ending_where(runtime.frame_levels_db(keys[0]))
+        fit = plan.length.ending_where(runtime.frame_levels_db(keys[plan.key_at(plan.length.source_end)]))
         keys = played_frames(keys, fit, runtime.amplitude_frames)
     return runtime.assemble(plan, keys)
 

@@ -163,6 +163,11 @@ class NotePlan:
     def static(self) -> bool:
         return len(self.z) == 1
 
+    def key_at(self, frame: float) -> int:
+        """The key nearest a decoded frame: where a note ends is read from the key in play
+        there (a note struck as a morph begins ends as the timbre the morph goes to)."""
+        return int(np.rint(self.position[int(np.clip(frame, 0, len(self.position) - 1))]))
+
     @property
     def length_tag(self) -> str:
         return "" if self.length is None else self.length.tag
@@ -200,6 +205,7 @@ def plan_note(
     spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int, first_frame: int = 0
 ) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
+    timeline = timeline.settled(spec.start, ATTACK_S)
     # the pitch class (and so the transposition) follows where the timbre is heading: a note
     # struck during a glide from another timbre must not be resampled for that timbre's range
     heading = own_timbre(spec, timeline.heading(spec.start), space)[0]
@@ -217,8 +223,7 @@ def plan_note(
         position = np.zeros(n_frames)
     z = space.apply_control(np.broadcast_to(base, (len(key_times), len(base))).copy(), control)
     level = space.control_level(space.level_db(spec.velocity, spec.note, spec.duration), control)
-    weights = control[0, : space.n_timbres]
-    error = 0.0 if spec.duration is None else space.length_error_s(spec.velocity, spec.note, spec.duration, weights)
+    error = 0.0 if spec.duration is None else _length_error_s(spec, timeline, space)
     fit = length_fit(space, spec.duration, frame_seconds, frame_s, error)
     share = np.clip(control[:, : space.n_timbres], 0.0, None)
     density, colour = space.air_density(spec.velocity, spec.note), space.colour_db(spec.velocity, spec.note)
@@ -233,6 +238,14 @@ def plan_note(
         colour=None if colour is None else share @ colour / np.maximum(share.sum(axis=1, keepdims=True), 1e-12),
         note=spec.note,
     )
+
+
+def _length_error_s(spec: NoteSpec, timeline: Timeline, space: LatentSpace) -> float:
+    """How much longer than asked a note sounds, from the timbres in play where it ends (a note
+    struck as a morph begins ends as the timbre the morph goes to)."""
+    assert spec.duration is not None
+    end = note_control(spec, timeline, space, np.array([spec.start + spec.duration]))[0, : space.n_timbres]
+    return space.length_error_s(spec.velocity, spec.note, spec.duration, end)
 
 
 def timbre_blend(space: LatentSpace, base: np.ndarray, control: np.ndarray) -> TimbreBlend | None:
