@@ -178,7 +178,7 @@ def test_a_note_morphing_to_another_timbre_ends_as_that_timbre_ends():
     """Struck as a slow morph (300 ms) from tuba to cello or violin begins, the note is heard
     morphing; it ends where the same note in the morph's last timbre ends (its end is read from
     the frames and the length table of where it is heading, not of where it began: up to 61 ms
-    early before)."""
+    off before)."""
     from rtsynth.engine.events import NoteOn, SelectTimbre
     from rtsynth.resources import default_bundle
 
