@@ -151,9 +151,9 @@ def test_a_corrupt_midi_file_is_a_clear_error(bundle, tmp_path, caplog):
 def test_a_note_struck_right_after_a_timbre_change_sounds_as_that_timbre(timbre):
     """`/timbre` then `/note` at once, at every octave the timbre covers: the note sounds as long
     and as loud as one asked for in that timbre's own name. The shipped model's channel starts
-    on tuba, the loudest at these keys, whose range ends at 65: started on the ramp from it, a
-    note was resampled for tuba's range, or began with tuba's louder attack, and the length
-    read from that attack (cello 60 asked 0.35 s sounded 0.27 s)."""
+    on tuba, whose range ends at 65: started on the ramp from it, a note was resampled for
+    tuba's range, or began with tuba's attack (cello 60: 15 dB over its own) and had its length
+    read from that attack (asked 0.35 s, it sounded 0.27 s)."""
     from rtsynth.dsp.fidelity import sounding_length_s
     from rtsynth.engine.events import NoteOn, SelectTimbre
     from rtsynth.resources import default_bundle

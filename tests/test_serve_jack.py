@@ -257,7 +257,7 @@ def test_stolen_voices_fade_without_clicks(bundles, capture):
 def test_a_note_struck_with_a_timbre_change_sounds_as_that_timbre(capture):
     """`/timbre cello` and a 0.35 s `/note 60` at one moment, played live by the shipped model:
     as long and as loud as the same note asked for as a cello (the channel starts on tuba,
-    15 dB louder at this key, and the ramp from it used to start the note)."""
+    and the ramp from it used to start the note with tuba's attack, 15 dB over the cello's)."""
     playing = Live(default_bundle(), capture)
     try:
         t0 = playing.at()
