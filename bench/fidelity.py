@@ -7,8 +7,9 @@ included, is the requested duration, as every corpus note is made), and measured
 (fidelity_measures.py): pitch and the lowest 8 partials, level, dead keys (a key several dB off
 its neighbours), normalised log-mel distance, spectral centroid, clicks, sounding length. Every
 key at mf at short lengths calibration did not measure, for its level; per timbre the velocity
-curve and the sounding length asked 0.325-1.925 s; across timbres the level spread; and morphs
-(a ramp, 0.1 s steps, 20 ms steps) for level dips and swells.
+curve and the sounding length asked 0.325-1.925 s; across timbres the level spread; morphs
+(a ramp, 0.1 s steps, 20 ms steps) for level dips and swells; and a piano's keys outside each
+timbre's range, for their level against the range's nearest key and their length.
 
     python bench/fidelity.py [--bundle DIR] [--timbres flute oboe] [--stride 1] [--workers 2] [--out DIR]
     (or: rtsynth bench fidelity ...)
@@ -52,6 +53,7 @@ LENGTH_TOLERANCE_S = 0.02  # the sounding length target
 DEAD_KEY_DB = 3.0  # a key this far off its neighbours' fit where the reference is not is dead...
 FOLLOWS_REFERENCE_DB = 1.0  # ...unless it is within this of where the reference's own key sits (it is 2.9 dB off)
 REGISTERS = (0, 48, 60, 72, 84, 128)  # key ranges the log-mel distance is also summarised by
+KEYBOARD = range(21, 109)  # a piano's keys: those outside a timbre's range are measured too
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,41 @@ def off_grid_levels(players: Players, notes: dict[str, range], stride: int) -> l
     ]
 
 
+def outside_ranges(players: Players, notes: dict[str, range], keys: range) -> dict:
+    """Each of `keys` (a keyboard's) outside a timbre's range, at mf, 1 s. The reference has no
+    note there, so the level is read against the nearest key the timbre covers (a sampler
+    stretches its last sample) and the sounding length against the asked one."""
+    from tqdm import tqdm
+
+    from rtsynth.dsp.fidelity import sounding_length_s
+
+    wanted = [(t, k) for t, covered in notes.items() for k in keys if k not in covered]
+    edges = {(t, e): _level(players.model(Key(t, e, "mf", 1.0))) for t, c in notes.items() for e in (c[0], c[-1])}
+    rows = []
+    for timbre, key in tqdm(wanted, desc="outside the ranges", unit="note"):
+        y, covered = players.model(Key(timbre, key, "mf", 1.0)), notes[timbre]
+        edge = covered[0] if key < covered[0] else covered[-1]
+        rows.append(
+            {
+                "timbre": timbre,
+                "note": key,
+                "seconds": 1.0,
+                "difference_db": _level(y) - edges[(timbre, edge)],
+                "length_error_s": sounding_length_s(y, SR) - 1.0,
+            }
+        )
+    return {
+        "keys": len(rows),
+        "within_3_db": _share_within(np.array([r["difference_db"] for r in rows]), DEAD_KEY_DB),
+        "worst": _worst_note(rows),
+        "length_within_20ms": float(np.mean([abs(r["length_error_s"]) <= LENGTH_TOLERANCE_S for r in rows]))
+        if rows
+        else float("nan"),
+        "length_worst_s": max((abs(r["length_error_s"]) for r in rows), default=float("nan")),
+        "per_note": rows,
+    }
+
+
 def _level(y: np.ndarray | None) -> float:
     from rtsynth.dsp.fidelity import rms_db
 
@@ -244,7 +281,7 @@ def morphs(players: Players, a: str, b: str) -> dict:
     return {"from": a, "to": b, "note": key, **out}
 
 
-def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid: list[dict]) -> dict:
+def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid: list[dict], outside: dict) -> dict:
     f0 = np.array([r["f0_error_cents"] for r in rows])
     partials = np.array([r["partial_cents"] for r in rows], dtype=float)
     ref_partials = np.isfinite(np.array([r["reference_partial_cents"] for r in rows], dtype=float))
@@ -322,6 +359,7 @@ def summarize(rows: list[dict], curves: dict, morph: dict, sweep: dict, off_grid
             "per_timbre": sweep,
         },
         "morph": morph,
+        "outside_ranges": outside,
     }
 
 
@@ -419,6 +457,14 @@ def markdown(summary: dict, meta: dict) -> str:
         lines.append(
             f"| morph {name} ({morph}): largest dip / swell (against the held notes' blend) | {m['dip_db']:+.1f} / "
             f"{m['swell_db']:+.1f} dB ({m['dip_vs_held_db']:+.1f} / {m['swell_vs_held_db']:+.1f}) |"
+        )
+    outside = s["outside_ranges"]
+    if outside["keys"]:
+        lines.append(
+            f"| keys 21-108 outside each timbre's range ({outside['keys']}, mf, 1 s): within 3 dB of the nearest "
+            f"covered key's level (worst) / sounding length within 20 ms (worst) | {outside['within_3_db']:.0%} "
+            f"({_named(outside['worst'])}) / {outside['length_within_20ms']:.0%} "
+            f"({outside['length_worst_s'] * 1e3:.0f} ms) |"
         )
     ends = [(t, s["morph"][f"reference_{t}"]) for t in (s["morph"]["from"], s["morph"]["to"])]
     lines.append(
@@ -579,7 +625,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure_keys(players, plan_keys(timbres, notes, args.stride, args.dynamics, args.durations))
     curves = velocity_curves(players, notes)
     morph = morphs(players, timbres[0], timbres[-1])
-    summary = summarize(rows, curves, morph, length_sweep(players, notes), off_grid_levels(players, notes, args.stride))
+    keyboard = range(max(KEYBOARD.start, args.pitch_range[0]), min(KEYBOARD.stop, args.pitch_range[1] + 1), args.stride)
+    summary = summarize(
+        rows,
+        curves,
+        morph,
+        length_sweep(players, notes),
+        off_grid_levels(players, notes, args.stride),
+        outside_ranges(players, notes, keyboard),
+    )
     seconds = time.monotonic() - began
     meta = {"bundle": _shown(args.bundle), "host": host_facts(), "seconds": seconds, "args": vars(args)}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -58,7 +58,7 @@ def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int) -> dict[str
     control = np.zeros(space.control_size, np.float32)
     control[space.timbre_index(timbre)] = 1.0
     spec = NoteSpec(0, 0, key, velocity_unit(80), 2.0, None, 0.0, None, 0)
-    plan = plan_note(spec, Timeline.still(control), space, runtime.frame_seconds, runtime.mel.n_frames)
+    plan = plan_note(spec, Timeline.still(control), space, runtime.framing)
     began = time.thread_time()
     params, peak = runtime.assemble(plan, runtime.decode(plan.z))
     decoded = time.thread_time()

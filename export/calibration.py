@@ -24,6 +24,7 @@ import itertools
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -59,7 +60,9 @@ class CalibrationOptions:
     seconds: float = 1.0  # each note's sounding length, model and reference alike
     force: bool = False
     timbres: tuple[str, ...] = ()  # only these (the rest keep their table); empty: every one
-    air_only: bool = False  # only the air, from the notes at `seconds`: the level tables kept but for the air's own
+    # "air": only the air, from the notes at `seconds` (the level tables kept but for the air's
+    # own); "outside": only the keys outside each timbre's range (`held_outside`); "": everything
+    only: Literal["", "air", "outside"] = ""
     workers: int = 2  # processes that render and measure the notes
 
 
@@ -95,37 +98,54 @@ class KeyLevel:
 def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions = CalibrationOptions()) -> Path:
     """Write a copy of the bundle at `source` to `out` with `key_level_db`, `duration_level_db`
     and (direct synthesis) `air_db` and `colour_db` measured, each on top of what the bundle
-    had, so calibrating twice refines rather than starts over."""
+    had, so calibrating twice refines rather than starts over; then the keys outside each
+    timbre's range held at its nearest key's level."""
     source, out = Path(source), Path(out)
     spec = read_spec(source)
     check_target(out, options.force)
-    direct = air_centres(spec) is not None
-    if options.air_only and not direct:
+    if options.only == "air" and air_centres(spec) is None:
         raise CalibrationError(f"{source} has no air to calibrate: it does not play by harmonic-noise synthesis")
-    levels = measure_levels(source, spec, options)
+    covered = covered_keys(source, spec, options)
+    with staged_bundle(out, options.force) as staging:
+        copy_files(source, staging)
+        write_spec(staging, spec)
+        if options.only != "outside":
+            spec = against_reference(source, staging, spec, covered, options)
+        if options.only != "air":
+            write_spec(staging, held_outside(staging, spec, covered, options))
+    return out
+
+
+def against_reference(
+    source: Path, staging: Path, spec: BundleSpec, covered: dict[str, list[int]], options: CalibrationOptions
+) -> BundleSpec:
+    """What the reference renderer sets (the levels, lengths, air and colour of the keys each
+    timbre covers), written at `staging`, a copy of `source`."""
+    direct = air_centres(spec) is not None
+    air_only = options.only == "air"
+    levels = measure_levels(source, spec, covered, options)
     keys = [m for m in levels if m.probe.seconds == options.seconds]
-    calibrated = spec if options.air_only else _with_levels(spec, levels, options)
+    calibrated = spec if air_only else _with_levels(spec, levels, options)
     if direct:
         first = air_table(spec, first_air(spec, keys))
         calibrated = replace(calibrated, air_bands_hz=list(air_bands(spec)), air_db=first)
-        if not options.air_only:
+        if not air_only:
             calibrated = replace(calibrated, colour_bands_hz=list(COLOUR_BANDS_HZ), colour_db=colour_table(spec, keys))
-    with staged_bundle(out, options.force) as staging:
-        copy_files(source, staging)
+    write_spec(staging, calibrated)
+    if direct:  # the air as it plays, measured again and set once more; the level it adds taken back
+        played = measure_again(staging, [m for m in keys if m.model_air_db], options, "air")
+        refined = air_table(spec, refined_air(spec, calibrated, keys, played))
+        calibrated = replace(calibrated, air_db=refined, key_level_db=key_level_table(calibrated, played))
         write_spec(staging, calibrated)
-        if direct:  # the air as it plays, measured again and set once more; the level it adds taken back
-            played = measure_again(staging, [m for m in keys if m.model_air_db], options, "air")
-            refined = air_table(spec, refined_air(spec, calibrated, keys, played))
-            calibrated = replace(calibrated, air_db=refined, key_level_db=key_level_table(calibrated, played))
-            write_spec(staging, calibrated)
-            added = np.array([row for t in refined.values() for rows in t.values() for row in rows]) > AIR_SILENT_DB
-            log.info(
-                "air above %.0f Hz: %.0f %% of the key and band entries play some (noise, or resolved partials)",
-                air_bands(spec)[0],
-                100 * added.mean(),
-            )
-        if not options.air_only:
-            write_spec(staging, with_short_levels(staging, calibrated, levels, options))
+        added = np.array([row for t in refined.values() for rows in t.values() for row in rows]) > AIR_SILENT_DB
+        log.info(
+            "air above %.0f Hz: %.0f %% of the key and band entries play some (noise, or resolved partials)",
+            air_bands(spec)[0],
+            100 * added.mean(),
+        )
+    if not air_only:
+        calibrated = with_short_levels(staging, calibrated, levels, options)
+        write_spec(staging, calibrated)
     errors = np.array([m.difference for m in keys])
     log.info(
         "calibrated %d keys: level error before %.1f dB median, %.1f dB at the 95th percentile",
@@ -133,7 +153,67 @@ def calibrate(source: str | Path, out: str | Path, options: CalibrationOptions =
         np.median(np.abs(errors)),
         np.percentile(np.abs(errors), 95),
     )
-    return out
+    return calibrated
+
+
+def held_outside(
+    bundle: Path, spec: BundleSpec, covered: dict[str, list[int]], options: CalibrationOptions
+) -> BundleSpec:
+    """`spec`, written at `bundle`, with each key outside a timbre's range (none in the
+    reference, but a keyboard has them) playing at the level of the nearest key the timbre
+    covers, as a sampler stretches its last sample. The decoder's own level drifts where it
+    never heard the timbre, and the key tables held the nearest key's correction: the shipped
+    tuba's 108 sounded 7 dB over its 65, the oboe's 11 dB over its 93 (at 0 dBFS past 108)."""
+    wanted = outside_probes(spec, covered, options.seconds)
+    if not wanted:
+        return spec
+    unmeasured = [KeyLevel(p, float("nan"), float("nan")) for p in wanted]
+    level = {m.probe: m.model_db for m in measure_again(bundle, unmeasured, options, "outside the ranges")}
+    n = len(spec.descriptors["pitch"].classes)
+    table = {
+        t: {d: list(spec.key_level_db.get(t, {}).get(d, [0.0] * n)) for d in spec.descriptors["dynamics"].classes}
+        for t in spec.descriptors["timbre"].classes
+    }
+    off = []
+    for probe in wanted:
+        edge = replace(probe, pitch_index=nearest_covered(covered[probe.timbre], probe.pitch_index))
+        if probe == edge or min(level[probe], level[edge]) <= SILENT_DB:
+            continue
+        row = table[probe.timbre][probe.dynamics]
+        change = level[edge] - level[probe]
+        row[probe.pitch_index] = float(
+            np.clip(row[probe.pitch_index] + change, -KEY_LEVEL_LIMIT_DB, KEY_LEVEL_LIMIT_DB)
+        )
+        off.append(abs(change))
+    if off:
+        log.info(
+            "%d keys outside the timbres' ranges set to their nearest covered key's level (up to %.1f dB off)",
+            len(off),
+            max(off),
+        )
+    return replace(spec, key_level_db=table)
+
+
+def outside_probes(spec: BundleSpec, covered: dict[str, list[int]], seconds: float) -> list[Probe]:
+    """Each timbre's keys outside its range and the two ends of its range, at each dynamics."""
+    n = len(spec.descriptors["pitch"].classes)
+    wanted = []
+    for timbre, indices in covered.items():
+        if not indices:
+            continue
+        keys = [i for i in range(n) if not indices[0] <= i <= indices[-1]]
+        if keys:
+            wanted += [
+                Probe(timbre, dyn, i, seconds)
+                for dyn in spec.velocity_to_dynamics
+                for i in (indices[0], indices[-1], *keys)
+            ]
+    return wanted
+
+
+def nearest_covered(indices: list[int], index: int) -> int:
+    """The end of a timbre's range nearest a key (the key itself inside it)."""
+    return int(np.clip(index, indices[0], indices[-1]))
 
 
 def _with_levels(spec: BundleSpec, levels: list[KeyLevel], options: CalibrationOptions) -> BundleSpec:
@@ -233,15 +313,10 @@ def _key_errors(errors: dict[int, float], step_s: float) -> dict[int, float]:
     return {int(k): float(v) for k, v in zip(keys, register + beyond, strict=True)}
 
 
-def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> list[KeyLevel]:
-    """Every key of every timbre the reference renderer knows, at each dynamics' velocity, at
-    `options.seconds` and at the other `level_lengths` (`probes`), over `options.workers`
-    processes (the same numbers whatever their count: a render does not depend on the ones
-    before it)."""
-    from tqdm import tqdm
-
+def covered_keys(bundle: Path, spec: BundleSpec, options: CalibrationOptions) -> dict[str, list[int]]:
+    """The pitch-class indices of the keys GM-SOL gives each timbre calibrated (`options.timbres`,
+    else every one the reference renderer knows)."""
     from rtsynth.train.corpus.gm import RANGES
-    from rtsynth.train.jobs import ordered_map
 
     wanted = options.timbres or tuple(spec.descriptors["timbre"].classes)
     unknown = [t for t in wanted if t not in spec.descriptors["timbre"].classes]
@@ -254,8 +329,20 @@ def measure_levels(bundle: Path, spec: BundleSpec, options: CalibrationOptions) 
     if skipped:
         log.warning("not calibrated (no reference instrument): %s", ", ".join(map(str, skipped)))
     pitches = [int(p) for p in spec.descriptors["pitch"].classes]
-    covered = {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
-    wanted_probes = probes(spec, covered, options.seconds, other_lengths=not options.air_only)
+    return {t: [i for i, p in enumerate(pitches) if RANGES[t].lowest <= p <= RANGES[t].highest] for t in timbres}
+
+
+def measure_levels(
+    bundle: Path, spec: BundleSpec, covered: dict[str, list[int]], options: CalibrationOptions
+) -> list[KeyLevel]:
+    """Every covered key, at each dynamics' velocity, at `options.seconds` and at the other
+    `level_lengths` (`probes`), over `options.workers` processes (the same numbers whatever
+    their count: a render does not depend on the ones before it)."""
+    from tqdm import tqdm
+
+    from rtsynth.train.jobs import ordered_map
+
+    wanted_probes = probes(spec, covered, options.seconds, other_lengths=options.only != "air")
     job = ProbeJob(bundle, options.samplerate, options.seconds)
     measured = ordered_map(job, wanted_probes, options.workers)
     try:

@@ -73,9 +73,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--seconds", type=float, default=1.0, help="held length of each note")
     calibrate.add_argument("--timbres", nargs="+", default=[], help="only these timbres (default: every one)")
     calibrate.add_argument(
-        "--air-only",
-        action="store_true",
-        help="only the air above the decoder's bands (the levels kept, but for what the air adds)",
+        "--only",
+        choices=("air", "outside"),
+        default="",
+        help="air: only the air above the decoder's bands (the levels kept, but for what the air adds); "
+        "outside: only the keys outside each timbre's range, held at its nearest key's level",
     )
     calibrate.add_argument("--workers", type=int, default=2, help="processes that render the notes (default 2)")
     calibrate.set_defaults(func=_run_calibrate)
@@ -126,7 +128,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
         seconds=args.seconds,
         force=args.force,
         timbres=tuple(args.timbres),
-        air_only=args.air_only,
+        only=args.only,
         workers=args.workers,
     )
     out = calibrate(args.bundle, args.out, options)

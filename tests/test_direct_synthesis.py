@@ -292,7 +292,7 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     the decoder's bands (the synthetic decoder has none) sounds at the reference's density, and
     the other timbres are untouched."""
     from rtsynth.dsp.fidelity import rms_db
-    from rtsynth.export.calibration import SHORT_UP_TO_S, CalibrationOptions, measure_levels
+    from rtsynth.export.calibration import SHORT_UP_TO_S, CalibrationOptions, covered_keys, measure_levels
 
     out = calibrated
     spec = read_spec(out)
@@ -306,7 +306,8 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
     assert all(np.any(spec.duration_level_db["violin"][dyn]) for dyn in ("pp", "mf", "ff"))
     assert spec.air_bands_hz == list(AIR_BANDS_HZ)
     assert np.all(np.array(spec.air_db["flute"]["ff"]) == AIR_SILENT_DB)
-    after = measure_levels(out, spec, CalibrationOptions(seconds=0.5, timbres=("violin",)))
+    options = CalibrationOptions(seconds=0.5, timbres=("violin",))
+    after = measure_levels(out, spec, covered_keys(out, spec, options), options)
     errors = np.array([m.difference for m in after if m.probe.seconds == 0.5])
     assert len(errors) > 40 and np.max(np.abs(errors)) < 1.0
     assert not np.any(list(spec.length_error_s["flute"].values()))
@@ -330,11 +331,11 @@ def test_calibration_brings_each_key_to_the_reference_level_and_colour_above_11_
 
 
 def test_calibrating_the_air_alone_keeps_the_level_tables(bundle, calibrated, tmp_path, caplog):
-    """`--air-only` measures each key at one length and sets only the air: the level tables a
+    """`--only air` measures each key at one length and sets only the air: the level tables a
     full calibration made stay as they were but for the level the air itself adds. A bundle
     without noise bands has no air to set."""
     out = tmp_path / "air"
-    argv = ["calibrate", str(calibrated), "--out", str(out), "--timbres", "violin", "--seconds", "0.5", "--air-only"]
+    argv = ["calibrate", str(calibrated), "--out", str(out), "--timbres", "violin", "--seconds", "0.5", "--only", "air"]
     assert main(argv) == 0
     before, after = read_spec(calibrated), read_spec(out)
     assert after.duration_level_db == before.duration_level_db
@@ -343,13 +344,50 @@ def test_calibrating_the_air_alone_keeps_the_level_tables(bundle, calibrated, tm
     assert after.model["key_levels"] == before.model["key_levels"]
     assert np.any(np.array(list(after.air_db["violin"].values())) > AIR_SILENT_DB)
     mel = make_harmonic_bundle(tmp_path / "mel")
-    assert main(["calibrate", str(mel), "--out", str(tmp_path / "no"), "--air-only"]) == 2
+    assert main(["calibrate", str(mel), "--out", str(tmp_path / "no"), "--only", "air"]) == 2
     assert (
         caplog.records[-1]
         .getMessage()
         .endswith("has no air to calibrate: it does not play by harmonic-noise synthesis")
     )
     assert not (tmp_path / "no").exists()
+
+
+def test_keys_outside_a_timbres_range_are_held_at_its_nearest_keys_level(calibrated, tmp_path):
+    """The reference has no note outside a timbre's range, and there the decoder's own level
+    drifts where it never heard the timbre (the shipped tuba's 108 sounded 7 dB over its 65).
+    `rtsynth calibrate` ends by playing each such key at the level of the nearest key the timbre
+    covers; `--only outside` does that alone. Here the violin's keys under its range (48-54; it
+    starts at 55) are first pushed up 1 dB a key, as a drifting decoder would play them; the
+    pass puts them back, at every dynamics, and moves nothing else."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.render import NoteRequest, note_events
+
+    def levels(bundle, velocity):
+        renderer = OfflineRenderer(bundle, EngineConfig(samplerate=48000))
+        notes = [note_events(NoteRequest(note, velocity, 0.5, "violin")) for note in range(48, 56)]
+        return np.array([rms_db(renderer.render(events), 48000) for events in notes])
+
+    spec = read_spec(calibrated)
+    mf = spec.velocity_to_dynamics["mf"]
+    fresh = levels(calibrated, mf)  # a full calibration holds them
+    assert np.max(np.abs(fresh[:-1] - fresh[-1])) < 0.5, np.round(fresh, 1)
+    drifted, out = tmp_path / "drifted", tmp_path / "held"
+    shutil.copytree(calibrated, drifted)
+    table = {t: {d: list(row) for d, row in rows.items()} for t, rows in spec.key_level_db.items()}
+    for row in table["violin"].values():
+        row[:7] = [v + 7 - i for i, v in enumerate(row[:7])]
+    write_spec(drifted, dataclasses.replace(spec, key_level_db=table))
+    assert levels(drifted, mf)[0] - levels(drifted, mf)[-1] > 6
+    argv = ["calibrate", str(drifted), "--out", str(out), "--timbres", "violin", "--seconds", "0.5"]
+    assert main([*argv, "--only", "outside"]) == 0
+    for velocity in spec.velocity_to_dynamics.values():
+        played = levels(out, velocity)
+        assert np.max(np.abs(played[:-1] - played[-1])) < 0.5, (velocity, np.round(played, 1))
+    held = read_spec(out)
+    assert all(held.key_level_db["violin"][d][7:] == table["violin"][d][7:] for d in table["violin"])
+    assert held.key_level_db["flute"] == spec.key_level_db["flute"]
+    assert held.duration_level_db == spec.duration_level_db and held.air_db == spec.air_db
 
 
 def test_calibrated_levels_hold_between_the_lengths_calibration_measured(calibrated):
@@ -515,7 +553,7 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
     runtime = create_runtime(load_model(default_bundle()), EngineConfig(samplerate=48000))
     space, stats = runtime.space, Counters(VoiceBank(1, 16))
     spec = NoteSpec(0, 0, 67, 0.55, duration, space.timbre_index("flute"), 0.0, 0.0, 0)
-    plan = plan_note(spec, ChannelState.fresh(space).timeline, space, runtime.frame_seconds, runtime.mel.n_frames)
+    plan = plan_note(spec, ChannelState.fresh(space).timeline, space, runtime.framing)
     assert plan.air is not None and plan.colour is not None  # the shipped model has air bands and colour
     ((params, peak),) = decode_plans(runtime, [plan], stats)
     whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)

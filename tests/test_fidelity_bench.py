@@ -13,15 +13,20 @@ from rtsynth.cli import main
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "fidelity.py"
 
 
-def test_a_dead_key_stands_off_its_neighbours_where_the_reference_does_not():
-    """Seven keys level with one another but for two: one 15 dB down where the reference is not
-    (dead), one 3.05 dB up where the reference's own key is 2.95 dB up (it follows the
-    reference: not dead, counted apart)."""
+def _bench_module():
     loader = importlib.util.spec_from_file_location("fidelity_bench", BENCH)
     assert loader is not None and loader.loader is not None
     bench = importlib.util.module_from_spec(loader)
     sys.modules[loader.name] = bench  # its dataclasses look their module up
     loader.loader.exec_module(bench)
+    return bench
+
+
+def test_a_dead_key_stands_off_its_neighbours_where_the_reference_does_not():
+    """Seven keys level with one another but for two: one 15 dB down where the reference is not
+    (dead), one 3.05 dB up where the reference's own key is 2.95 dB up (it follows the
+    reference: not dead, counted apart)."""
+    bench = _bench_module()
     model = [-20.0, -20.0, -35.0, -20.0, -16.95, -20.0, -20.0]
     reference = [-20.0, -20.0, -20.0, -20.0, -17.05, -20.0, -20.0]
     rows = [
@@ -31,6 +36,18 @@ def test_a_dead_key_stands_off_its_neighbours_where_the_reference_does_not():
     bench.mark_dead_keys(rows)
     assert [r["note"] for r in rows if r["dead"]] == [62]
     assert [r["note"] for r in rows if r["follows_reference_step"]] == [64]
+
+
+def test_keys_outside_a_timbres_range_are_read_against_its_nearest_key():
+    """Past the oboe's top (93) the shipped model plays on; with no reference there the bench
+    reads each key's level against 93's and its length against the asked one."""
+    from rtsynth.resources import default_bundle
+
+    bench = _bench_module()
+    outside = bench.outside_ranges(bench.Players(default_bundle(), 1), {"oboe": range(58, 94)}, range(92, 97))
+    assert [(r["timbre"], r["note"]) for r in outside["per_note"]] == [("oboe", k) for k in (94, 95, 96)]
+    assert outside["keys"] == 3 and outside["within_3_db"] == 1.0 and outside["length_within_20ms"] == 1.0
+    assert outside["worst"] in outside["per_note"]
 
 
 @pytest.mark.slow

@@ -198,6 +198,44 @@ def test_a_note_morphing_to_another_timbre_ends_as_that_timbre_ends():
             assert abs(end_s(morphing, floor) - end_s(own, floor)) < 0.005, (timbre, note, seconds)
 
 
+@pytest.mark.parametrize("timbre", ["cello", "flute", "tuba"])
+def test_the_keys_below_the_models_range_sound_the_length_asked_for(timbre):
+    """A piano's lowest keys (21-27) lie under the lowest pitch the model learned (28): each plays
+    that class at its own f0. Its frames were timed as if the mixer resampled the class by the
+    distance, as it does for a mel bundle: 1 s notes sounded 0.66 s at 21, 0.89 s at 26."""
+    from rtsynth.dsp.fidelity import sounding_length_s
+    from rtsynth.engine.events import NoteOn
+    from rtsynth.resources import default_bundle
+
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=48000))
+    for note in range(21, 28):
+        for seconds in (0.35, 1.0):
+            audio = renderer.render([NoteOn(note, 0.63, seconds, timbre=timbre, at=0.001, one_shot=True)])
+            assert abs(sounding_length_s(audio, 48000) - seconds) < 0.03, (note, seconds)
+
+
+@pytest.mark.parametrize("timbre", ["tuba", "oboe", "alto_sax"])
+def test_keys_outside_a_timbres_range_play_at_its_nearest_keys_level(timbre):
+    """A keyboard's keys past a timbre's range play on, at the level of the range's nearest key
+    (within the bench's 3 dB dead-key margin). The decoder's own level drifts where it never
+    heard the timbre: before calibration held them, tuba 108 sounded 7 dB over tuba 65, oboe 108
+    11 dB over oboe 93, and every key past 108 with it."""
+    from rtsynth.dsp.fidelity import rms_db
+    from rtsynth.render import NoteRequest, note_events
+    from rtsynth.resources import default_bundle
+
+    bundle = default_bundle()
+    renderer = OfflineRenderer(bundle, EngineConfig(samplerate=48000))
+    low, high = read_spec(bundle).corpus["timbre_pitch_ranges"][timbre]
+
+    def level(note: int) -> float:
+        return rms_db(renderer.render(note_events(NoteRequest(note, 80, 1.0, timbre))), 48000)
+
+    ends = {low: level(low), high: level(high)}
+    for note in [*range(21, low), *range(high + 1, 109), 120]:
+        assert abs(level(note) - ends[low if note < low else high]) < 3.0, note
+
+
 def _level(y: np.ndarray) -> np.ndarray:
     """10 ms RMS around each sample."""
     return np.sqrt(np.convolve(y**2, np.ones(480) / 480, "same"))

@@ -47,6 +47,7 @@ class DirectRuntime(Runtime):
     first_frames = 1
     phase_coherent = True  # phases integrated from the note's start, noise read from its own offset
     amplitude_frames = True
+    resamples = False
 
     def __init__(self, model: Model, config: EngineConfig, synthesis: HarmonicNoiseSpec):
         # no tuning table: every key plays at its own f0 from the class nearest it
@@ -175,9 +176,6 @@ class DirectRuntime(Runtime):
     def note_key(self, plan: NotePlan, note: int) -> tuple[str, tuple[int, ...]]:
         """The same latent at another key is another sound here (its f0)."""
         return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}{plan.voicing_tag}")
-
-    def mixer_transpose(self, transpose: float) -> float:
-        return 0.0  # the pitch is in f0; the mixer only bends
 
     def stream(
         self, params: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60

@@ -145,6 +145,21 @@ def _box_means(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return means
 
 
+@dataclass(frozen=True)
+class Framing:
+    """How a runtime plays a note's decoded frames: their hop, how many, and whether the mixer
+    resamples the decoded pitch class to the key (the frames then pass faster or slower with
+    it). Direct synthesis plays every key at its own f0, so its frames keep their hop."""
+
+    frame_seconds: float
+    n_frames: int
+    resampled: bool
+
+    def played(self, transpose: float) -> float:
+        """The semitones the mixer transposes a note by, given its pitch class's distance."""
+        return transpose if self.resampled else 0.0
+
+
 @dataclass
 class NotePlan:
     """The decoder keys one (re)render of a note needs, and how frames blend between them."""
@@ -152,7 +167,7 @@ class NotePlan:
     z: np.ndarray  # [k, 20] keys
     level: np.ndarray  # [k] peak dB of each key
     position: np.ndarray  # [n_frames] fractional key index per frame
-    transpose: float
+    transpose: float  # semitones the mixer resamples by
     blend: TimbreBlend | None = None  # where a key lies between timbres
     length: LengthFit | None = None
     air: np.ndarray | None = None  # [k, air bands] density of each key (rtsynth.dsp.air); None: none
@@ -202,14 +217,15 @@ def own_timbre(spec: NoteSpec, control: np.ndarray, space: LatentSpace) -> np.nd
 
 
 def plan_note(
-    spec: NoteSpec, timeline: Timeline, space: LatentSpace, frame_seconds: float, n_frames: int, first_frame: int = 0
+    spec: NoteSpec, timeline: Timeline, space: LatentSpace, framing: Framing, first_frame: int = 0
 ) -> NotePlan:
     """Keys for frames first_frame.. of the note (earlier frames are not played from this plan)."""
     timeline = timeline.settled(spec.start, ATTACK_S)
     # the pitch class (and so the transposition) follows where the timbre is heading: a note
     # struck during a glide from another timbre must not be resampled for that timbre's range
     heading = own_timbre(spec, timeline.heading(spec.start), space)[0]
-    base, transpose = space.note_base(spec.note, spec.velocity, spec.duration, heading)
+    base, distance = space.note_base(spec.note, spec.velocity, spec.duration, heading)
+    transpose, frame_seconds, n_frames = framing.played(distance), framing.frame_seconds, framing.n_frames
     frame_s = frame_seconds / 2.0 ** (transpose / 12.0)  # transposed notes play their frames faster
     t0 = spec.start + min(first_frame, n_frames - 1) * frame_s
     t1 = spec.start + (n_frames - 1) * frame_s

@@ -70,9 +70,7 @@ class PreRenderer:
         return True
 
     def _begin(self, runtime: Runtime, spec: NoteSpec, timeline: Timeline) -> bool:
-        plan = plan_note(
-            spec, Timeline.still(timeline.final), runtime.space, runtime.frame_seconds, runtime.mel.n_frames
-        )
+        plan = plan_note(spec, Timeline.still(timeline.final), runtime.space, runtime.framing)
         key = runtime.note_key(plan, spec.note)
         if self.cache.has_audio(key):
             self.stats.add("prerendered")

@@ -85,9 +85,7 @@ class Splicer:
         if first >= runtime.mel.n_frames - 2:
             return None
         spec = voice.spec
-        plan = plan_note(
-            spec, timeline(spec.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames, first_frame=first
-        )
+        plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
         return voice, plan, max(0, first - WARM_FRAMES)
 
     def keep_attack_vocoder(self, voices: list[Voice]) -> None:

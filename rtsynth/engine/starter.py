@@ -101,9 +101,7 @@ class NoteStarter:
             return
         with self.table.lock:
             self.table.reap()
-        plans = [
-            plan_note(s, timeline(s.channel), runtime.space, runtime.frame_seconds, runtime.mel.n_frames) for s in fresh
-        ]
+        plans = [plan_note(s, timeline(s.channel), runtime.space, runtime.framing) for s in fresh]
         sources = self._sources(plans, fresh, runtime)
         started = [self._launch(*note, runtime, began) for note in zip(fresh, plans, sources, strict=True)]
         for voice, source in zip(started, sources, strict=True):  # after every first block went out
@@ -166,7 +164,7 @@ class NoteStarter:
             first = stream.advance(runtime.first_frames)
         bank = self.bank
         bank.voice[slot], bank.channel[slot] = spec.voice, spec.channel
-        bank.transpose[slot], bank.length[slot] = runtime.mixer_transpose(plan.transpose), runtime.note_samples
+        bank.transpose[slot], bank.length[slot] = plan.transpose, runtime.note_samples
         bank.ready[slot] = 0
         write(bank, slot, first, stream.start)
         bank.ready[slot] = stream.written

@@ -17,7 +17,7 @@ import numpy as np
 from rtsynth.engine.cache import CacheKey, cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.notes import NotePlan, assemble
+from rtsynth.engine.notes import Framing, NotePlan, assemble
 from rtsynth.model import Model
 from rtsynth.synthesis import parse_synthesis
 from rtsynth.vocoder import CANDIDATES, DEFAULT_VOCODER, StreamingResampler, StreamingVocoder, create_vocoder
@@ -57,6 +57,7 @@ class Runtime(ABC):
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
         self.note_samples = round(self.mel.n_frames * self.samples_per_frame)
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
+        self.framing = Framing(self.frame_seconds, self.mel.n_frames, self.resamples)
         self.corner_levels: dict[bytes, np.ndarray] = {}  # decoded level of a timbre's own latent (notes.TimbreBlend)
 
     def remember_corner(self, z: bytes, level: np.ndarray) -> np.ndarray:
@@ -77,6 +78,7 @@ class Runtime(ABC):
         return round(frame * self.samples_per_frame)
 
     # what the note starter, splicer and pre-renderer ask of each kind of runtime
+    resamples: bool  # the mixer plays a pitch class transposed to the key (else the key is in f0)
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
@@ -109,10 +111,6 @@ class Runtime(ABC):
     @abstractmethod
     def note_key(self, plan: NotePlan, note: int) -> CacheKey:
         """Cache key of a static note's audio."""
-
-    @abstractmethod
-    def mixer_transpose(self, transpose: float) -> float:
-        """Semitones the mixer resamples a note by, given the plan's transposition."""
 
     @abstractmethod
     def stream(
@@ -168,6 +166,8 @@ class ModelRuntime(Runtime):
     """Mel decoders: the mel is vocoded and resampled to the output rate; the mixer transposes
     (resamples) each key from the pitch class that plays it."""
 
+    resamples = True
+
     def __init__(self, model: Model, config: EngineConfig):
         super().__init__(model, config, LatentSpace(model.spec))
         self.vocoder_name = choose_vocoder(config.vocoder, model.spec.vocoder)
@@ -221,9 +221,6 @@ class ModelRuntime(Runtime):
     def note_key(self, plan: NotePlan, note: int) -> CacheKey:
         """Cache key of a static note: its latent (the mixer transposes what it plays to the key)."""
         return cache_key(plan.z[0], self.vocoder_name + plan.length_tag)
-
-    def mixer_transpose(self, transpose: float) -> float:
-        return transpose
 
     def stream(
         self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
