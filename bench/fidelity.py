@@ -451,20 +451,20 @@ def markdown(summary: dict, meta: dict) -> str:
         f"| sounding length, one key per timbre asked 0.325-1.925 s by 0.1 s: within 20 ms / worst | "
         f"{s['length_sweep_s']['within_20ms']:.0%} / {s['length_sweep_s']['worst'] * 1e3:.0f} ms |",
     ]
+    outside = s["outside_ranges"]
+    if outside["keys"]:
+        lines.append(
+            f"| keys 21-108 outside each timbre's range ({outside['keys']}, mf, 1 s): within 3 dB of the nearest "
+            f"covered key's level (worst) / sounding length within 20 ms (worst) | {outside['within_3_db']:.1%} "
+            f"({_named(outside['worst'])}) / {outside['length_within_20ms']:.1%} "
+            f"({outside['length_worst_s'] * 1e3:.0f} ms) |"
+        )
     morph = f"{s['morph']['from']} -> {s['morph']['to']}, key {s['morph']['note']}"
     for name in ("ramp", "steps_100ms", "steps_20ms"):
         m = s["morph"][name]
         lines.append(
             f"| morph {name} ({morph}): largest dip / swell (against the held notes' blend) | {m['dip_db']:+.1f} / "
             f"{m['swell_db']:+.1f} dB ({m['dip_vs_held_db']:+.1f} / {m['swell_vs_held_db']:+.1f}) |"
-        )
-    outside = s["outside_ranges"]
-    if outside["keys"]:
-        lines.append(
-            f"| keys 21-108 outside each timbre's range ({outside['keys']}, mf, 1 s): within 3 dB of the nearest "
-            f"covered key's level (worst) / sounding length within 20 ms (worst) | {outside['within_3_db']:.0%} "
-            f"({_named(outside['worst'])}) / {outside['length_within_20ms']:.0%} "
-            f"({outside['length_worst_s'] * 1e3:.0f} ms) |"
         )
     ends = [(t, s["morph"][f"reference_{t}"]) for t in (s["morph"]["from"], s["morph"]["to"])]
     lines.append(
