@@ -17,7 +17,7 @@ import numpy as np
 from rtsynth.bundle import read_spec
 from rtsynth.control.midi import MidiMapper, UnmappedProgram
 from rtsynth.engine.config import EngineConfig
-from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOff, NoteOn, SelectTimbre
+from rtsynth.engine.events import Event, MorphCorner, MorphPosition, MorphTime, NoteOn, SelectTimbre
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import MIDI_MAX, velocity_unit
 from rtsynth.resources import default_bundle
@@ -71,11 +71,7 @@ def note_events(request: NoteRequest) -> list[Event]:
         events.append(MorphPosition(request.x, request.y if len(corners) == 4 else None, at=0.0))
     elif timbre is not None:
         events.append(SelectTimbre(timbre, at=0.0))
-    start = 0.01
-    events += [
-        NoteOn(request.note, velocity_unit(request.velocity), request.duration, at=start),
-        NoteOff(request.note, at=start + request.duration),
-    ]
+    events.append(NoteOn(request.note, velocity_unit(request.velocity), request.duration, at=0.01, one_shot=True))
     return events
 
 

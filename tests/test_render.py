@@ -236,6 +236,33 @@ def test_keys_outside_a_timbres_range_play_at_its_nearest_keys_level(timbre):
         assert abs(level(note) - ends[low if note < low else high]) < 3.0, note
 
 
+@pytest.mark.parametrize("timbre", ["violin", "flute"])
+def test_a_held_key_sounds_until_it_is_released_however_long(timbre):
+    """The decoder's window is 5.94 s; a key held past it went silent there, still down. It
+    now plays on, its last seconds of sustain looped back and forth, until released: its level
+    stays that of the held note's body and no sample steps further than the body's own do (no
+    seam). A one-shot asked longer than the window plays so, released to end where asked."""
+    from rtsynth.dsp.fidelity import envelope_db, sounding_length_s, sounding_span
+    from rtsynth.engine.events import NoteOff, NoteOn
+    from rtsynth.resources import default_bundle
+
+    sr = 48000
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=sr))
+    for _ in ("decoded", "from the cache"):
+        held = renderer.render([NoteOn(67, 0.63, None, timbre=timbre, at=0.0), NoteOff(67, at=14.0)])
+        level = envelope_db(held, sr, 0.25)
+        body = np.median(level[4:20])  # 1-5 s
+        assert np.all(np.abs(level[4:55] - body) < 4.0), np.round(level[4:56] - body, 1)  # to 13.75 s
+        steps = np.abs(np.diff(held))
+        assert steps[int(5 * sr) : int(13.9 * sr)].max() < 1.5 * steps[int(0.5 * sr) : int(5 * sr)].max()
+        assert sounding_span(held, sr)[1] == pytest.approx(14.2, abs=0.05)  # the release after the note-off
+    status = renderer.engine.status()
+    assert status["cache_hits"] == 1 and status["sustained_notes"] == 2
+    for seconds in (8.0, 12.0):
+        asked = renderer.render([NoteOn(67, 0.63, seconds, timbre=timbre, at=0.0, one_shot=True)])
+        assert abs(sounding_length_s(asked, sr) - seconds) < 0.02, seconds
+
+
 def _level(y: np.ndarray) -> np.ndarray:
     """10 ms RMS around each sample."""
     return np.sqrt(np.convolve(y**2, np.ones(480) / 480, "same"))

@@ -8,6 +8,8 @@ would read as clicks, the engine's output is checked as its audio callback wrote
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -269,6 +271,47 @@ def test_a_note_struck_with_a_timbre_change_sounds_as_that_timbre(capture):
         playing.close()
     assert abs(sounding_length_s(changed, SR) - sounding_length_s(own, SR)) < 0.01
     assert abs(20 * np.log10(np.abs(changed).max() / np.abs(own).max())) < 1.0
+
+
+def test_a_key_held_past_the_decoded_window_plays_on_until_released(capture):
+    """The shipped model's notes are decoded 5.94 s long; a key held 8 s plays on, its sustain
+    looped by the worker process, at its level, until released (it fell silent at 5.94 s)."""
+    playing = Live(default_bundle(), capture)
+    try:
+        t0 = playing.at()
+        playing.engine.submit(NoteOn(67, 0.63, timbre="violin", at=t0))
+        playing.engine.submit(NoteOff(67, at=t0 + 8.0))
+        held = playing.record(t0 + 1.0, t0 + 7.9)
+        sustained = playing.engine.status()["sustained_notes"]
+    finally:
+        playing.close()
+    levels = [held_level(held[i : i + SR // 2]) for i in range(0, len(held) - SR // 2, SR // 2)]
+    body = np.median(levels[:8])  # 1-5 s
+    assert sustained == 1 and np.all(np.abs(20 * np.log10(np.array(levels) / body)) < 4.0), levels
+
+
+def test_a_looped_note_plays_on_when_its_worker_dies(capture):
+    """A key held past the window, its sustain looped, when the render worker is killed: the
+    standby takes over and carries the loop on from where the dead worker's audio ends."""
+    playing = Live(default_bundle(), capture)
+    try:
+        deadline = time.monotonic() + 120
+        while not playing.engine.status()["worker_standby"]:
+            assert time.monotonic() < deadline, "no standby worker within 120 s"
+            time.sleep(0.2)
+        t0 = playing.at()
+        playing.engine.submit(NoteOn(67, 0.63, timbre="violin", at=t0))
+        playing.engine.submit(NoteOff(67, at=t0 + 9.0))
+        capture.wait_until(t0 + 6.8)
+        before = playing.engine.status()
+        os.kill(before["worker_pid"], signal.SIGKILL)
+        body, after_kill = playing.record(t0 + 1.0, t0 + 6.8), playing.record(t0 + 7.0, t0 + 8.9)
+        after = playing.engine.status()
+    finally:
+        playing.close()
+    assert before["sustained_notes"] == 1 and after["worker_restarts"] == 1 and after["resumed_notes"] >= 1, after
+    levels = [held_level(after_kill[i : i + SR // 2]) for i in range(0, len(after_kill) - SR // 2, SR // 2)]
+    assert np.all(np.abs(20 * np.log10(np.array(levels) / held_level(body))) < 4.0), levels
 
 
 class Overlapping:

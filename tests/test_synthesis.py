@@ -27,6 +27,24 @@ def frames(f0: float | np.ndarray, n_frames: int = 60, partials: int = 24, noise
     return SynthFrames(f0s, amps, np.full((n_frames, len(BANDS)), noise), 0.02)
 
 
+def test_a_sustain_loop_plays_its_frames_back_and_forth_for_as_long_as_it_is_read():
+    """Past the loop's last frame a note reads the frames between the loop's ends back and
+    forth, as a sampler holds a note: a partial whose amplitude climbs over the loop (frames 8
+    to 12) then falls back to frame 8's and climbs again, read far past the 20 frames. One phase
+    runs on, so the waveform never steps more than a sine of that amplitude does."""
+    rate, hz, n = 48000, 220.0, 20
+    amplitude = np.linspace(0.1, 0.5, n)[:, None]
+    looped = SynthFrames(np.full(n, hz), amplitude, np.zeros((n, len(BANDS))), 0.02, loop=(8, 12))
+    audio = synthesize(looped, rate, BANDS, 2 * rate)  # 100 frames long
+    peaks = np.array([np.abs(audio[i * 960 : (i + 1) * 960]).max() for i in range(100)])  # one per frame
+    expected = np.interp(8 + np.abs((np.arange(100) + 0.5 - 8 + 4) % 8 - 4), np.arange(n), amplitude[:, 0])
+    beyond = np.arange(100) >= 13
+    np.testing.assert_allclose(peaks[beyond], expected[beyond], atol=0.02)
+    assert np.abs(np.diff(audio)).max() <= 2 * np.pi * hz / rate * 0.5 * 1.01
+    with pytest.raises(ValueError, match="sustain loop"):
+        SynthFrames(np.full(n, hz), amplitude, np.zeros((n, len(BANDS))), 0.02, loop=(12, 8))
+
+
 @pytest.mark.parametrize("rate", [48000, 44100])
 @pytest.mark.parametrize("key", [33, 60, 96])
 def test_partials_sit_at_k_f0_at_either_rate(rate, key):

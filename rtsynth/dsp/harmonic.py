@@ -40,6 +40,10 @@ class SynthFrames:
     amplitudes: np.ndarray  # [T, K] linear amplitude of partial k+1
     noise: np.ndarray  # [T, B] gain of each noise band
     frame_seconds: float
+    # a sustain loop (first, last frame): past `last` the note plays the frames between them
+    # back and forth for as long as it is read, as a sampler holds a note; None: the last
+    # frame holds
+    loop: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         t = len(self.f0_hz)
@@ -48,10 +52,16 @@ class SynthFrames:
                 f"synthesis frames disagree: f0 {self.f0_hz.shape}, amplitudes {self.amplitudes.shape}, "
                 f"noise {self.noise.shape}"
             )
+        if self.loop is not None and not 0 <= self.loop[0] < self.loop[1] < t:
+            raise ValueError(f"sustain loop {self.loop} must be two frames in order within the {t} frames")
 
     @property
     def n_frames(self) -> int:
         return len(self.f0_hz)
+
+    def position(self, n0: int, n1: int, sample_rate: int) -> Blend:
+        """For samples n0..n1-1: the frame to their left and the blend towards the next."""
+        return frame_position(n0, n1, sample_rate, self.frame_seconds, self.n_frames, self.loop)
 
 
 @lru_cache(maxsize=8)
@@ -78,9 +88,18 @@ def noise_offset(seed: int) -> int:
 Blend = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def frame_position(n0: int, n1: int, sample_rate: int, frame_seconds: float, n_frames: int) -> Blend:
-    """For samples n0..n1-1: the frame to their left (clamped) and the blend towards the next."""
+def frame_position(
+    n0: int, n1: int, sample_rate: int, frame_seconds: float, n_frames: int, loop: tuple[int, int] | None = None
+) -> Blend:
+    """For samples n0..n1-1: the frame to their left (clamped, or folded into the sustain loop)
+    and the blend towards the next."""
     position = np.arange(n0, n1, dtype=np.float64) / (sample_rate * frame_seconds)
+    if loop is not None:
+        first, last = loop
+        span = last - first
+        folded = np.mod(position - first, 2 * span)
+        looped = first + np.where(folded <= span, folded, 2 * span - folded)  # there and back again
+        position = np.where(position > last, looped, position)
     left = np.minimum(np.floor(position).astype(np.int64), n_frames - 1)
     right = np.minimum(left + 1, n_frames - 1)
     return left, right, (position - left).clip(0.0, 1.0)
@@ -93,7 +112,7 @@ def _lerp(values: np.ndarray, left: np.ndarray, right: np.ndarray, t: np.ndarray
 
 
 def f0_per_sample(frames: SynthFrames, n0: int, n1: int, sample_rate: int) -> np.ndarray:
-    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    left, right, t = frames.position(n0, n1, sample_rate)
     return _lerp(np.asarray(frames.f0_hz, dtype=np.float64), left, right, t)
 
 
@@ -106,7 +125,7 @@ def phase_at(frames: SynthFrames, n: int, sample_rate: int) -> float:
 
 def _segments(left: np.ndarray) -> list[slice]:
     """Runs of samples between the same two frames (a span crosses a few frame boundaries)."""
-    if left[0] == left[-1]:  # a block inside one frame: a new note's first block, most chunks' pieces
+    if left[0] == left[-1] and left.min() == left.max():  # inside one frame (a loop can turn and come back)
         return [slice(0, len(left))]
     cuts = np.flatnonzero(np.diff(left)) + 1
     edges = [0, *cuts.tolist(), len(left)]
@@ -129,9 +148,10 @@ def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase
     audio and the phase at n1."""
     if n1 <= n0:
         return np.zeros(0), phase0
-    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    left, right, t = frames.position(n0, n1, sample_rate)
+    reach = slice(int(left.min()), int(right.max()) + 1)  # the frames read (a loop reads them backwards too)
     f0s = np.asarray(frames.f0_hz, dtype=np.float64)
-    spanned = f0s[left[0] : right[-1] + 1]
+    spanned = f0s[reach]
     if np.all(spanned == spanned[0]):
         return _steady_partials(frames, float(spanned[0]), (left, right, t), sample_rate, phase0)
     f0 = _lerp(f0s, left, right, t)
@@ -140,7 +160,7 @@ def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase
     end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
     amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)
     k = np.arange(1, amplitudes.shape[1] + 1, dtype=np.float64)
-    used = amplitudes[left[0] : right[-1] + 1]
+    used = amplitudes[reach]
     live = (used.max(axis=0) > 0) & (k * f0.min() < sample_rate / 2)  # silent and past-Nyquist ones skipped
     k = k[live]
     basis = np.sin(phase[:, None] * k[None, :])
@@ -161,8 +181,8 @@ def _steady_partials(
     step = 2 * np.pi * f0 / sample_rate
     k = _below_nyquist(f0, frames.amplitudes.shape[1], sample_rate)
     fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
-    first = int(left[0])  # only the frames this span reads: a short span of a long note costs little
-    amplitudes = (np.asarray(frames.amplitudes)[first : int(right[-1]) + 1, : len(k)] * fade).astype(np.float32)
+    first = int(left.min())  # only the frames this span reads: a short span of a long note costs little
+    amplitudes = (np.asarray(frames.amplitudes)[first : int(right.max()) + 1, : len(k)] * fade).astype(np.float32)
     table = _rotations(step, len(k))  # its first note at this f0 makes it
     doubled = np.concatenate([amplitudes, amplitudes], axis=1)  # a row per frame, against [sin | cos]
     out = np.empty(len(left))
@@ -203,7 +223,7 @@ def noise_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, loops: n
     """Samples n0..n1-1 of the shaped noise, reading the band loops from `offset`."""
     if n1 <= n0:
         return np.zeros(0)
-    left, right, t = frame_position(n0, n1, sample_rate, frames.frame_seconds, frames.n_frames)
+    left, right, t = frames.position(n0, n1, sample_rate)
     a = (n0 + offset) % NOISE_LOOP
     if a + n1 - n0 <= NOISE_LOOP:
         bands = loops[:, a : a + n1 - n0]  # [B, n]

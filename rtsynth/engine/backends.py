@@ -22,7 +22,7 @@ import numpy as np
 
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import BUFFER_SECONDS, Engine
-from rtsynth.engine.events import Event
+from rtsynth.engine.events import Event, NoteOn
 from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import FREE
 from rtsynth.engine.worker import RenderWorker
@@ -422,7 +422,7 @@ class OfflineRenderer:
         origin = clock.now
         events = sorted((replace(e, at=_time(e) + origin) for e in events), key=_time)
         sr, n = engine.config.samplerate, engine.config.blocksize
-        last = _time(events[-1]) - origin if events else 0.0
+        last = max((_end(e) - origin for e in events), default=0.0)
         limit = min(max_seconds, last + BUFFER_SECONDS + engine.config.release_ms * 1e-3 + tail)
         blocks: list[np.ndarray] = []
         block, index, silent_since = np.zeros((n, 1), dtype=np.float32), 0, None
@@ -441,6 +441,12 @@ class OfflineRenderer:
                 break
         clock.now = origin + len(blocks) * n / sr
         return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+
+
+def _end(event: Event) -> float:
+    """When an offline event's note is asked to end (a one-shot's), else its time."""
+    length = event.duration if isinstance(event, NoteOn) and event.one_shot and event.duration else 0.0
+    return _time(event) + length
 
 
 def _time(event: Event) -> float:

@@ -32,7 +32,7 @@ from rtsynth.engine.events import (
     Sustain,
 )
 from rtsynth.engine.latent import LatentSpace
-from rtsynth.engine.notes import NoteSpec
+from rtsynth.engine.notes import NoteSpec, outlasts_window, release_lead_s
 from rtsynth.engine.requests import ClearNotes, NoteRequest, StartNote
 from rtsynth.engine.timbres import ChannelTimbres
 from rtsynth.labels import MIDI_MAX
@@ -108,13 +108,16 @@ class Controller:
         timbre = None if e.timbre is None else space.timbre_index(e.timbre)
         self._count_ahead(at, self._now)
         voice = next(self._voice_ids)
-        spec = NoteSpec(voice, e.channel, e.note, e.velocity, e.duration, timbre, at, arrival, self.epoch)
+        held = outlasts_window(e.duration, space)  # played as a held note, sustain looped
+        duration = None if held else e.duration
+        spec = NoteSpec(voice, e.channel, e.note, e.velocity, duration, timbre, at, arrival, self.epoch)
         key = (e.channel, e.note)
         previous = self._held.pop(key, None)
         if previous is not None:  # the same key struck again: let the old note go
             self._release(previous, at)
         if e.one_shot:
-            self._release(voice, at + (e.duration if e.duration is not None else space.durations[-1]))
+            length = e.duration if e.duration is not None else space.durations[-1]
+            self._release(voice, at + length - (release_lead_s(self.config.release_ms * 1e-3) if held else 0.0))
         else:
             self._held[key] = voice
         self._to_worker(StartNote(spec, self.timbres.timeline(e.channel)))

@@ -38,6 +38,8 @@ from rtsynth.vocoder.loudness import level_gain
 log = logging.getLogger(__name__)
 
 HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1 (HarmonicHead)
+SUSTAIN_LOOP_FRAMES = 86  # a held note that outlasts its decoded window loops about 2 s of its sustain ...
+SUSTAIN_END_FRAMES = 16  # ... ending this many frames before the window's end, where decoded notes taper
 
 
 class DirectRuntime(Runtime):
@@ -61,6 +63,8 @@ class DirectRuntime(Runtime):
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
         self._colour_reach: dict[int, ColourReach] = {}  # per key: how its colour reaches its partials and bands
+        last = self.mel.n_frames - 1 - SUSTAIN_END_FRAMES
+        self.sustain_loop = (max(0, last - SUSTAIN_LOOP_FRAMES), last)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
@@ -182,6 +186,11 @@ class DirectRuntime(Runtime):
     ) -> DirectStream:
         return DirectStream(self, params, peak_db, start_frame, note)
 
+    def sustained(self, params: np.ndarray, peak_db: float, start_frame: int, note: int) -> DirectStream:
+        """The note's frames with the sustain loop: the same samples up to the loop's end, then
+        the loop back and forth, endless (the synthesizer's phase runs on, so no seam)."""
+        return DirectStream(self, params, peak_db, start_frame, note, self.sustain_loop)
+
     def warm_up(self, streams: int = 1) -> None:
         """Run the decoder once (the first onnxruntime run is slow; the first-frames session ran
         when its cut was checked at load), refuse a decoder whose synthesis outputs are not
@@ -213,8 +222,17 @@ class DirectStream(FrameStream):
 
     vocoder_name = HARMONIC_NOISE
 
-    def __init__(self, runtime: DirectRuntime, params: np.ndarray, peak_db: float, start_frame: int, note: int):
+    def __init__(
+        self,
+        runtime: DirectRuntime,
+        params: np.ndarray,
+        peak_db: float,
+        start_frame: int,
+        note: int,
+        loop: tuple[int, int] | None = None,
+    ):
         self.runtime, self.mel, self.peak_db, self.f0 = runtime, params, peak_db, midi_hz(note)
+        self.loop = loop  # a sustain loop: the stream never ends (see SynthFrames.loop)
         self.frame = start_frame
         self.start = self.written = runtime.sample_of(start_frame)
         self._synth = HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, self.start, seed=note)
@@ -227,7 +245,7 @@ class DirectStream(FrameStream):
         if runtime.synthesis.max_partial_hz is not None:
             amplitudes = amplitudes * (np.arange(1, k + 1) * self.f0 <= runtime.synthesis.max_partial_hz)
         amplitudes, noise = runtime.resolved_air(amplitudes, params[k:].T, self.f0)
-        return SynthFrames(np.full(params.shape[1], self.f0), amplitudes, noise, runtime.frame_seconds)
+        return SynthFrames(np.full(params.shape[1], self.f0), amplitudes, noise, runtime.frame_seconds, self.loop)
 
     def update(self, params: np.ndarray) -> None:
         """Play on from these parameters: the same note with more of its frames read (the
@@ -251,12 +269,13 @@ class DirectStream(FrameStream):
         """Synthesize up to `frames` more frames; return their output samples."""
         if self.done:
             return np.zeros(0, dtype=np.float32)
-        n_frames = self.mel.shape[1]
-        self.frame = min(self.frame + frames, n_frames)
-        end = self.runtime.note_samples if self.frame >= n_frames else self.runtime.sample_of(self.frame)
+        endless, n_frames = self.loop is not None, self.mel.shape[1]
+        self.frame = self.frame + frames if endless else min(self.frame + frames, n_frames)
+        finished = not endless and self.frame >= n_frames
+        end = self.runtime.note_samples if finished else self.runtime.sample_of(self.frame)
         out = self._synth.render(max(0, end - self.written)) * self._gain
         self.written = end
-        self.done = self.frame >= n_frames
+        self.done = finished
         return out
 
     def close(self) -> None:

@@ -176,6 +176,7 @@ class Engine:
             "worker_restarts": self.worker_restarts,
             "worker_restart_ms": math.nan if self.last_restart is None else round(self.last_restart.seconds * 1e3, 2),
             "resumed_notes": int(counters["resumed"]),
+            "sustained_notes": int(counters["sustained"]),  # held past their decoded window, sustain looped
             "model_loading": self.loading,
             "model_error": self.model_error or "",
             **self.controller.timbre_state(),

@@ -42,6 +42,7 @@ class LatentSpace:
         self.timbres: tuple[str, ...] = vocab.timbre
         self.pitches = np.asarray(vocab.pitch, dtype=np.int64)
         self.durations = np.asarray(vocab.duration, dtype=np.float64)
+        self.note_seconds = spec.mel.note_seconds  # the decoded window: a note asked longer outlasts it
         self.timbre_means = spec.means("timbre")
         self.pitch_means = spec.means("pitch")
         self.duration_means = spec.means("duration")

@@ -47,6 +47,7 @@ EARLY_RELEASES = 1024  # releases kept for voices that have not started yet
 
 STARTED_LOG = 8192  # voice ids of the latest note starts, for a census
 CENSUS_WAIT_S = 0.2  # longer than any block: no answer means the audio is not running
+ENDLESS = 1 << 62  # the length of a note that sounds until released (its row is read as a ring)
 
 Pending = tuple[float, int, MixerCommand]  # heap entry: (time, seq, command)
 
@@ -92,7 +93,7 @@ class VoiceBank:
 
 def bank_layout(slots: int, length: int) -> dict[str, tuple[tuple[int, ...], str]]:
     return {
-        "audio": ((slots, length), "float32"),
+        "audio": ((slots, length), "float32"),  # sample n of a note at n % length
         "ready": ((slots,), "int64"),  # samples written, worker
         "length": ((slots,), "int64"),  # samples in the whole note, worker
         "transpose": ((slots,), "float64"),  # semitones for the resampler, worker
@@ -128,6 +129,7 @@ COUNTERS = (
     "prerendered",
     "render_count",
     "resumed",
+    "sustained",
 )
 
 
@@ -346,10 +348,10 @@ class Mixer:
         index = index.astype(np.int64)
         ready, length = bank.ready[act][:, None], bank.length[act][:, None]
         valid = (pos >= 0) & (index + 1 < ready)
-        np.clip(index, 0, bank.length_max - 2, out=index)
+        index %= bank.length_max  # a row is a ring: a note held past its length wraps around it
         rows = act[:, None]
         left = bank.audio[rows, index]
-        voice = left + (bank.audio[rows, index + 1] - left) * frac
+        voice = left + (bank.audio[rows, (index + 1) % bank.length_max] - left) * frac
         env = np.clip(bank.env[act][:, None] + bank.rate[act][:, None] * self._k[1 : n + 1], 0.0, 1.0)
         tail = np.clip((length - pos) * self._end_fade, 0.0, 1.0)
         voice *= env * tail * valid

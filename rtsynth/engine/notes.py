@@ -25,6 +25,11 @@ SOUNDING_TOP_DB = 40.0  # a note sounds while within this of its loudest frame (
 # ... and, read by that rule's centred windows, ends about this far past the crossing (the shipped
 # model's tail: 1.0 left its notes a median 13 ms long, 88 % of them within 20 ms; 1.4, +3 ms and 99 %)
 TRIM_REACH_FRAMES = 1.4
+WINDOW_TAIL_S = 0.2  # a note fitted to its length needs this much of the decoded window after its end
+# prep's trim rule reads a release's end about this far past where it falls SOUNDING_TOP_DB (its
+# centred 43 ms windows at 48 kHz): 7 s notes of every timbre, 3 keys, pp and ff read 8-19 ms long
+# without it (median 19), -24-+8 ms with it (median -3; the worst a soft oboe's)
+RELEASE_READ_S = 0.013
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,19 @@ class LengthFit:
     def tag(self) -> str:
         """Part of a cache key: the same latent fitted to another length is another sound."""
         return f"@{self.target_end:.2f}"
+
+
+def outlasts_window(duration: float | None, space: LatentSpace) -> bool:
+    """A note asked longer than its decoded window can fit: it plays as a held note, its sustain
+    looped, released at its end."""
+    return duration is not None and duration > space.note_seconds - WINDOW_TAIL_S
+
+
+def release_lead_s(release_s: float) -> float:
+    """How long before a note's asked end its release starts so that, by prep's trim rule, it
+    stops sounding at that end: the release is a straight line down to silence."""
+    fallen: float = 10.0 ** (-SOUNDING_TOP_DB / 20.0)
+    return release_s * (1.0 - fallen) + RELEASE_READ_S
 
 
 def length_fit(

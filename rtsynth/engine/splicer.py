@@ -14,7 +14,7 @@ from rtsynth.engine.channels import Timeline
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
-from rtsynth.engine.mixer import PLAYING, RELEASING, RESERVED, VoiceBank
+from rtsynth.engine.mixer import ENDLESS, PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
 from rtsynth.engine.requests import ResumeNote
 from rtsynth.engine.synth import AudioStream, NoteStream, Rendered, Runtime
@@ -47,17 +47,23 @@ class Splicer:
         audio so far is what its row holds, and a fresh render of the rest is crossfaded in where
         that audio ends (over silence, if the playhead got there first), so the note keeps its
         lead while the new worker catches up. The number of notes carried on."""
-        bank, voices = self.bank, []
+        bank = self.bank
+        voices: list[Voice] = []
+        held: list[Voice] = []  # past their decoded window, their sustain looped
         with self.table.lock:
             for note in notes:
                 slot = note.slot
                 ours = bank.voice[slot] == note.spec.voice and bank.state[slot] in LIVE
-                if ours and slot not in self.table.voices and bank.ready[slot] < runtime.note_samples:
-                    voice = Voice(note.spec, slot, Rendered(runtime, int(bank.ready[slot])), runtime, None, False)
+                looped = bank.length[slot] == ENDLESS and runtime.sustain_loop is not None
+                if ours and slot not in self.table.voices and (looped or bank.ready[slot] < runtime.note_samples):
+                    left = Rendered(runtime, int(bank.ready[slot]), int(bank.length[slot]))
+                    voice = Voice(note.spec, slot, left, runtime, None, False)
                     self.table.voices[slot] = voice
-                    voices.append(voice)
+                    (held if looped else voices).append(voice)
         timelines = {note.spec.channel: note.timeline for note in notes}
-        return self._render(voices, runtime, timelines.__getitem__)
+        for voice in held:  # from where the dead worker's audio ends
+            self.sustain(voice, runtime, timelines[voice.spec.channel])
+        return self._render(voices, runtime, timelines.__getitem__) + len(held)
 
     def _render(self, voices: list[Voice], runtime: Runtime, timeline: Callable[[int], Timeline]) -> int:
         """Re-render the coming frames of these voices (one batched decode) and splice them in."""
@@ -78,15 +84,38 @@ class Splicer:
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
-        start = playhead(self.bank, voice.slot) + self._safety * 2
-        if isinstance(voice.stream, Rendered):  # resumed: new audio from where the old ends
-            start = max(start, voice.stream.written - self._xfade)
-        first = runtime.frame_of(start)
+        first = runtime.frame_of(self._new_audio_from(voice))
         if first >= runtime.mel.n_frames - 2:
             return None
         spec = voice.spec
         plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
         return voice, plan, max(0, first - WARM_FRAMES)
+
+    def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
+        """A held note nearing the end of its decoded window's sustain: its audio from there on
+        is the same frames with the runtime's sustain loop, so it sounds until released. The
+        two agree sample for sample up to the loop, so the crossfade is inaudible."""
+        plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
+        ((params, peak),) = decode_plans(runtime, [plan], self.stats)
+        start = runtime.frame_of(self._new_audio_from(voice))
+        new = runtime.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note)
+        if new is None:
+            return
+        with self.table.working_on([voice]) as live:
+            for voice in live:
+                voice.key = None  # no longer the cached note's audio
+                self.splice(voice, new, sustained=True)
+                if voice.sustained:
+                    self.bank.length[voice.slot] = ENDLESS
+                    self.stats.add("sustained")
+
+    def _new_audio_from(self, voice: Voice) -> float:
+        """The output sample a voice's new audio begins at: a little ahead of the playhead; a
+        resumed note's where the old audio ends."""
+        start = playhead(self.bank, voice.slot) + self._safety * 2
+        if isinstance(voice.stream, Rendered):
+            start = max(start, voice.stream.written - self._xfade)
+        return start
 
     def keep_attack_vocoder(self, voices: list[Voice]) -> None:
         with self.table.lock:
@@ -104,9 +133,10 @@ class Splicer:
         self.splice(voice, voice.runtime.stream(old.mel, old.peak_db, 0))
         self.stats.add("handovers")
 
-    def splice(self, voice: Voice, new: AudioStream) -> None:
+    def splice(self, voice: Voice, new: AudioStream, sustained: bool = False) -> None:
         """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it; a
-        resumed note's at the end of what was rendered, so it keeps its lead."""
+        resumed note's at the end of what was rendered, so it keeps its lead. `sustained`: `new`
+        loops its sustain."""
         bank, slot, old = self.bank, voice.slot, voice.stream
         warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)
         if isinstance(old, Rendered):
@@ -119,8 +149,7 @@ class Splicer:
                 break
             pieces.append(new.advance(step))
         fresh = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        end = min(new.written, voice.runtime.note_samples)
-        cut = min(cut, end - self._xfade)
+        cut = min(cut, new.written - self._xfade)
         if cut <= new.start or cut < playhead(bank, slot):
             new.close()
             return
@@ -135,15 +164,19 @@ class Splicer:
             x = self._xfade
             tail = fresh[cut - new.start :]
             fade_in, fade_out = self._equal_gain if voice.runtime.phase_coherent else self._equal_power
-            bank.audio[slot, cut : cut + x] = bank.audio[slot, cut : cut + x] * fade_out + tail[:x] * fade_in
+            span = np.arange(cut, cut + x) % bank.length_max
+            bank.audio[slot, span] = bank.audio[slot, span] * fade_out + tail[:x] * fade_in
             write(bank, slot, tail[x:], cut + x)
             bank.ready[slot] = new.written
             old.close()
-            voice.stream = new
+            voice.stream, voice.sustained = new, sustained
 
 
 def write(bank: VoiceBank, slot: int, audio: np.ndarray, at: int) -> None:
-    """Audio into a slot's row from sample `at`, clipped to the row."""
-    end = min(at + len(audio), bank.length_max)
-    if end > at:
-        bank.audio[slot, at:end] = audio[: end - at]
+    """Audio into a slot's row from sample `at`; the row is a ring (a note held past its length
+    wraps around it, over what was played long ago: the worker keeps `lead_ms` ahead)."""
+    length = bank.length_max
+    begin = at % length
+    first = min(len(audio), length - begin)
+    bank.audio[slot, begin : begin + first] = audio[:first]
+    bank.audio[slot, : len(audio) - first] = audio[first:]

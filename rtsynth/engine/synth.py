@@ -79,6 +79,9 @@ class Runtime(ABC):
 
     # what the note starter, splicer and pre-renderer ask of each kind of runtime
     resamples: bool  # the mixer plays a pitch class transposed to the key (else the key is in f0)
+    # (first, last) decoded frame of the loop a held note plays past them; None: it ends with its
+    # window (a vocoder's state cannot run backwards)
+    sustain_loop: tuple[int, int] | None = None
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
@@ -121,6 +124,11 @@ class Runtime(ABC):
     @abstractmethod
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once before the first note (first onnxruntime runs are slow)."""
+
+    def sustained(self, params: np.ndarray, peak_db: float, start_frame: int, note: int) -> AudioStream | None:
+        """A held note's stream that loops its sustain (`sustain_loop`) until released; None
+        where the runtime has no loop."""
+        return None
 
     def heads(self, plans: list[NotePlan], notes: list[int]) -> list[NoteHead] | None:
         """New notes that start before all their frames are read; None: decode them whole."""
@@ -338,12 +346,13 @@ class CachedStream:
 
 class Rendered:
     """What a dead worker left of a note: the bank row holds its audio up to `written`. The
-    old side of a resume's splice; silence beyond, for the gap if the playhead got there first."""
+    old side of a resume's splice; silence beyond (up to `end`, the note's length), for the gap
+    if the playhead got there first."""
 
-    def __init__(self, runtime: Runtime, written: int):
-        self.runtime, self.start, self.written = runtime, 0, written
+    def __init__(self, runtime: Runtime, written: int, end: int):
+        self.runtime, self.start, self.written, self.end = runtime, 0, written, end
         self.frame = runtime.frame_of(written)
-        self.done = written >= runtime.note_samples
+        self.done = written >= end
         self.peak_db = 0.0
         self.vocoder_name = "rendered"
 
@@ -355,10 +364,10 @@ class Rendered:
         return self.advance_to(self.written + round(frames * self.runtime.samples_per_frame), 0)
 
     def advance_to(self, sample: int, step: int) -> np.ndarray:
-        n = max(0, min(sample, self.runtime.note_samples) - self.written)
+        n = max(0, min(sample, self.end) - self.written)
         self.written += n
         self.frame = self.runtime.frame_of(self.written)
-        self.done = self.written >= self.runtime.note_samples
+        self.done = self.written >= self.end
         return np.zeros(n, dtype=np.float32)
 
     def close(self) -> None:

@@ -43,6 +43,7 @@ class Voice:
     stolen: bool = False
     busy: bool = False  # the main loop is rendering it (outside the lock)
     dropped: bool = False  # its slot was reclaimed: whatever is rendered for it is discarded
+    sustained: bool = False  # its stream loops the sustain: it plays until released
 
 
 def send_to_mixer(bank: VoiceBank, command: MixerCommand) -> None:

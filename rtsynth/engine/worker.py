@@ -6,8 +6,9 @@ Work in priority order, one small step at a time so a new note never waits long:
 2. new notes: plan, batch-decode (or take from the cache), vocode only the first frames,
    write them to a free slot and tell the mixer when to start;
 3. voices about to run out of rendered audio;
-4. re-renders of sounding notes after a timbre/offset move, and hand-overs from the fast
-   attack vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
+4. re-renders of sounding notes after a timbre/offset move, held notes nearing the end of their
+   decoded window (their sustain looped from there), and hand-overs from the fast attack
+   vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
    (with more than `full_quality_voices` voices busy, a note keeps the attack vocoder: the
    main one costs about twice as much per voice, and polyphony comes first);
 5. voices below their target lead, then the keyboard pre-render.
@@ -30,18 +31,19 @@ from rtsynth.engine.cache import RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.mixer import VoiceBank
+from rtsynth.engine.mixer import PLAYING, VoiceBank
 from rtsynth.engine.prerender import PreRenderer
 from rtsynth.engine.requests import Activate, ClearNotes, NoteRequest, Prerender, Rerender, ResumeNote, StartNote
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import Splicer, write
 from rtsynth.engine.starter import NoteStarter
 from rtsynth.engine.synth import CachedStream, Runtime
-from rtsynth.engine.voices import Voice, VoiceTable
+from rtsynth.engine.voices import Voice, VoiceTable, playhead
 
 log = logging.getLogger(__name__)
 
 CRITICAL_LEAD_S = 0.12  # below this a voice's continuation beats re-renders
+SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is this near the loop's end
 
 
 class RenderWorker:
@@ -196,6 +198,9 @@ class RenderWorker:
             self.splicer.rerender(channels, self.runtime, self.timeline)
             self._next_rerender = self.clock() + self.config.rerender_interval_ms * 1e-3
             return True
+        if (held := self._outlasting()) is not None:
+            self.splicer.sustain(held, self.runtime, self.timeline(held.spec.channel))
+            return True
         if attack and len(self.voices) > self.config.full_quality_voices:
             self.splicer.keep_attack_vocoder(attack)
             return True
@@ -207,6 +212,21 @@ class RenderWorker:
         if behind is not None and lead < self.starter.lead:
             return self._continue(behind)
         return self.prerenderer.step(self.runtime)
+
+    def _outlasting(self) -> Voice | None:
+        """A held note (no length asked) about to outlast its decoded window's sustain, on a
+        runtime that can loop it."""
+        loop = self.runtime.sustain_loop
+        if loop is None:
+            return None
+        due = self.runtime.sample_of(loop[1]) - SUSTAIN_AHEAD_S * self.config.samplerate
+        with self.table.lock:
+            for voice in self.voices.values():
+                held = voice.spec.duration is None and not voice.sustained and not voice.stolen
+                ours = voice.runtime is self.runtime and self.bank.state[voice.slot] == PLAYING
+                if held and ours and playhead(self.bank, voice.slot) >= due:
+                    return voice
+        return None
 
     def _continue(self, behind: Voice) -> bool:
         """Render the next chunk of a voice running out of audio."""
