@@ -66,7 +66,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
         "the reference renderer (FluidSynth, GM-SOL settings) and write a copy of the bundle whose per-key level "
         "tables make the two match, whose length table makes each key's notes sound the length asked and, for "
         "direct synthesis, whose colour table shapes each key's spectrum below 11 kHz as the reference's and whose "
-        "air table adds the noise above 11 kHz the model lacks. Needs the [train] extra "
+        "air table adds the noise above 11 kHz the model lacks; then each key outside a timbre's range is set to "
+        "play at the level of the range's nearest key. Needs the [train] extra "
         "(FluidSynth and the SoundFont).",
     )
     calibrate.add_argument("--samplerate", type=int, default=48000, help="rate both are rendered at (Hz)")
