@@ -263,6 +263,27 @@ def test_a_held_key_sounds_until_it_is_released_however_long(timbre):
         assert abs(sounding_length_s(asked, sr) - seconds) < 0.02, seconds
 
 
+def test_a_timbre_change_reaches_a_held_note_past_its_window():
+    """A violin key held 12 s, `/timbre flute` at 8 s, its sustain looped by then: from 9 to 11 s
+    it sounds as the flute's held note does, not the violin's (the mod wheel on a held chord)."""
+    from audio_checks import spectrum_db
+
+    from rtsynth.engine.events import NoteOff, NoteOn, SelectTimbre
+    from rtsynth.resources import default_bundle
+
+    sr = 48000
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=sr))
+
+    def held(*changes: SelectTimbre) -> np.ndarray:
+        notes = [NoteOn(67, 0.63, None, at=0.01), NoteOff(67, at=12.0)]
+        audio = renderer.render([*changes, *notes])
+        return spectrum_db(audio[9 * sr : 11 * sr])[20:600]
+
+    violin, flute = held(SelectTimbre("violin", at=0.0)), held(SelectTimbre("flute", at=0.0))
+    moved = held(SelectTimbre("violin", at=0.0), SelectTimbre("flute", at=8.0))
+    assert np.mean(np.abs(moved - flute)) < 0.5 * np.mean(np.abs(moved - violin))
+
+
 def _level(y: np.ndarray) -> np.ndarray:
     """10 ms RMS around each sample."""
     return np.sqrt(np.convolve(y**2, np.ones(480) / 480, "same"))

@@ -120,6 +120,9 @@ def phase_at(frames: SynthFrames, n: int, sample_rate: int) -> float:
     """The fundamental's phase (radians, wrapped) at sample n, integrated from sample 0."""
     if n <= 0:
         return 0.0
+    f0 = frames.f0_hz[0]
+    if np.all(frames.f0_hz == f0):  # a steady note: no need to sum a held note's minutes sample by sample
+        return float(f0 * n * 2 * np.pi / sample_rate % (2 * np.pi))
     return float(np.sum(f0_per_sample(frames, 0, n, sample_rate)) * 2 * np.pi / sample_rate % (2 * np.pi))
 
 

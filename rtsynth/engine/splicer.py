@@ -76,7 +76,11 @@ class Splicer:
             for (voice, _, frame), (mel, peak) in zip(jobs, sources, strict=True):
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
-                    self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
+                    looped = runtime.sustained(mel, peak, frame, voice.spec.note) if voice.sustained else None
+                    if looped is not None:
+                        self.splice(voice, looped, sustained=True)
+                    else:
+                        self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
         return len(live_ids)
 
     def _plan(
@@ -84,10 +88,17 @@ class Splicer:
     ) -> tuple[Voice, NotePlan, int] | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
-        first = runtime.frame_of(self._new_audio_from(voice))
+        start = self._new_audio_from(voice)
+        first, spec = runtime.frame_of(start), voice.spec
+        if voice.sustained:  # its loop again, in the control the channel has reached there
+            here = timeline(spec.channel).at(spec.start + start / runtime.out_rate)
+            return (
+                voice,
+                plan_note(spec, Timeline.still(here), runtime.space, runtime.framing),
+                max(0, first - WARM_FRAMES),
+            )
         if first >= runtime.mel.n_frames - 2:
             return None
-        spec = voice.spec
         plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
         return voice, plan, max(0, first - WARM_FRAMES)
 
