@@ -198,7 +198,7 @@ def test_a_note_morphing_to_another_timbre_ends_as_that_timbre_ends():
             assert abs(end_s(morphing, floor) - end_s(own, floor)) < 0.005, (timbre, note, seconds)
 
 
-@pytest.mark.parametrize("timbre", ["cello", "flute", "tuba"])
+@pytest.mark.parametrize("timbre", ["cello", "tuba"])
 def test_the_keys_below_the_models_range_sound_the_length_asked_for(timbre):
     """A piano's lowest keys (21-27) lie under the lowest pitch the model learned (28): each plays
     that class at its own f0. Its frames were timed as if the mixer resampled the class by the
@@ -214,7 +214,7 @@ def test_the_keys_below_the_models_range_sound_the_length_asked_for(timbre):
             assert abs(sounding_length_s(audio, 48000) - seconds) < 0.03, (note, seconds)
 
 
-@pytest.mark.parametrize("timbre", ["tuba", "oboe", "alto_sax"])
+@pytest.mark.parametrize("timbre", ["tuba", "oboe"])
 def test_keys_outside_a_timbres_range_play_at_its_nearest_keys_level(timbre):
     """A keyboard's keys past a timbre's range play on, at the level of the range's nearest key
     (within the bench's 3 dB dead-key margin). The decoder's own level drifts where it never

@@ -92,20 +92,18 @@ class Splicer:
         first, spec = runtime.frame_of(start), voice.spec
         if voice.sustained:  # its loop again, in the control the channel has reached there
             here = timeline(spec.channel).at(spec.start + start / runtime.out_rate)
-            return (
-                voice,
-                plan_note(spec, Timeline.still(here), runtime.space, runtime.framing),
-                max(0, first - WARM_FRAMES),
-            )
-        if first >= runtime.mel.n_frames - 2:
+            plan = plan_note(spec, Timeline.still(here), runtime.space, runtime.framing)
+        elif first >= runtime.mel.n_frames - 2:
             return None
-        plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
+        else:
+            plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
         return voice, plan, max(0, first - WARM_FRAMES)
 
     def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
-        """A held note nearing the end of its decoded window's sustain: its audio from there on
-        is the same frames with the runtime's sustain loop, so it sounds until released. The
-        two agree sample for sample up to the loop, so the crossfade is inaudible."""
+        """A held note nearing the end of its decoded window's sustain (or carried on past it
+        after a takeover): its audio from there on is the same frames with the runtime's sustain
+        loop, so it sounds until released. The two agree sample for sample up to the loop, so
+        the crossfade is inaudible."""
         plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
         ((params, peak),) = decode_plans(runtime, [plan], self.stats)
         start = runtime.frame_of(self._new_audio_from(voice))
@@ -113,11 +111,11 @@ class Splicer:
         if new is None:
             return
         with self.table.working_on([voice]) as live:
-            for voice in live:
-                voice.key = None  # no longer the cached note's audio
-                self.splice(voice, new, sustained=True)
-                if voice.sustained:
-                    self.bank.length[voice.slot] = ENDLESS
+            for held in live:
+                held.key = None  # no longer the cached note's audio
+                self.splice(held, new, sustained=True)
+                if held.sustained:
+                    self.bank.length[held.slot] = ENDLESS
                     self.stats.add("sustained")
 
     def _new_audio_from(self, voice: Voice) -> float:
