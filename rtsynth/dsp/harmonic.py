@@ -10,8 +10,9 @@ gain: the gains draw a piecewise-linear spectrum. The bands are stored as long l
 a voice reads them from its own offset, so rendering any span of samples costs the same,
 chunks join exactly, and a stream can start mid-note (its phase integrated from the start).
 
-Pitch bend, vibrato and tuning are changes of f0; nothing is resampled. The torch twin
-(rtsynth.train.synthesis) implements the same formulas for training against audio.
+A glide, vibrato or tuning is a change of f0; nothing is resampled (the engine's pitch bend
+still is, in its mixer). The torch twin (rtsynth.train.synthesis) implements the same formulas
+for training against audio.
 
 Noise gain convention: a gain g in every band gives white noise whose power spectral
 density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any output rate.

@@ -77,10 +77,8 @@ class Splicer:
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
                     looped = runtime.sustained(mel, peak, frame, voice.spec.note) if voice.sustained else None
-                    if looped is not None:
-                        self.splice(voice, looped, sustained=True)
-                    else:
-                        self.splice(voice, runtime.stream(mel, peak, frame, note=voice.spec.note))
+                    fresh = looped if looped is not None else runtime.stream(mel, peak, frame, note=voice.spec.note)
+                    self.splice(voice, fresh, sustained=looped is not None)
         return len(live_ids)
 
     def _plan(
