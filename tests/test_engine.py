@@ -246,6 +246,31 @@ def test_a_stolen_voice_fades_in_small_steps_not_a_jump():
     assert y[-1] == 0
 
 
+@pytest.mark.parametrize("block", [128, 256])
+def test_the_mixer_resamples_a_bend_only_until_the_row_carries_it(block):
+    """A row at 440 Hz whose f0 steps up a tone at sample `since` (the worker rendered the bend
+    from there on): bent by two semitones from the first block and told where the row carries
+    it, the mixer reads the row faster up to there and at rate 1 after, so the output is one
+    sine at 440·2^(2/12) whose phase runs straight through the switch, even mid-block."""
+    from rtsynth.dsp.harmonic import UNBENT, HarmonicStream, SynthFrames
+    from rtsynth.engine.commands import BendChannel, RebakeVoice
+
+    mixer, bank = _mixer(gain=1.0, attack_ms=1.0)
+    since, factor = 3001, 2 ** (2 / 12)
+    row = SynthFrames(np.full(100, 440.0), np.full((100, 1), 0.5), np.zeros((100, 1)), 0.02)
+    bank.audio[0] = HarmonicStream(row, SR, (1000.0,), bend=UNBENT.then(since, factor)).render(SR)
+    mixer.commands.extend([BendChannel(0.0, 0, 2.0), StartVoice(0.0, 0, 7, None, cached=False)])
+    y = _run(mixer, 2, block)
+    bank.ring.push(RebakeVoice(float("-inf"), 0, 7, since, 2.0))
+    y = np.concatenate([y, _run(mixer, 10240 // block - 2, block, 2 * block / SR)])
+    assert bank.ratio[0] == 1.0 and bank.pos[0] == pytest.approx(since + len(y) - since / factor, abs=1e-6)
+    n = np.arange(200, 3 * since)  # past the attack, the switch (at since / factor) in the middle
+    omega = 2 * np.pi * 440 * factor / SR
+    basis = np.stack([np.sin(omega * n), np.cos(omega * n)], axis=1)
+    fit, *_ = np.linalg.lstsq(basis, y[n], rcond=None)
+    assert np.abs(basis @ fit - y[n]).max() < 1e-3 and np.hypot(*fit) == pytest.approx(0.5, abs=1e-3)
+
+
 def test_the_output_limit_leaves_a_loud_note_alone_and_bounds_a_pile_of_voices():
     """Below the knee the output is the mix itself; above it, it bends smoothly (no step in
     level or slope at the knee) and never passes full scale, however many voices pile up."""

@@ -9,7 +9,7 @@ from rtsynth.engine.channels import Timeline
 from rtsynth.engine.ledger import NoteLedger
 from rtsynth.engine.mixer import Census
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.requests import ClearNotes, StartNote
+from rtsynth.engine.requests import ClearNotes, Rebend, StartNote
 
 
 def spec(voice: int, start: float, epoch: int = 0) -> NoteSpec:
@@ -36,3 +36,12 @@ def test_a_panic_clears_the_ledger_of_notes_asked_for_before_it():
     assert taken.activate.epoch == 1
     assert [note.spec.voice for note in taken.activate.replay] == [1]
     assert taken.overdue == 0
+
+
+def test_a_takeover_carries_each_channels_latest_bend():
+    """The new worker renders its notes' f0 at the bend the channel is at, not unbent."""
+    ledger = NoteLedger()
+    for request in (Rebend(0, 1.0, 1.0), Rebend(3, -2.0, 1.1), Rebend(0, 0.5, 1.2)):
+        ledger.record(request, now=1.2)
+    taken = ledger.takeover(Census(slots={}, started=frozenset()), too_late=1.5)
+    assert sorted(taken.activate.bends, key=lambda b: b.channel) == [Rebend(0, 0.5, 1.2), Rebend(3, -2.0, 1.1)]

@@ -35,7 +35,8 @@ from rtsynth.dsp.fidelity import sounding_length_s
 from rtsynth.engine.backends import SoundDeviceBackend
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import Engine
-from rtsynth.engine.events import NoteOff, NoteOn, Panic, SelectTimbre
+from rtsynth.engine.events import NoteOff, NoteOn, Panic, PitchBend, SelectTimbre
+from rtsynth.engine.mixer import PLAYING
 from rtsynth.resources import default_bundle
 
 pytestmark = pytest.mark.slow
@@ -312,6 +313,36 @@ def test_a_looped_note_plays_on_when_its_worker_dies(capture):
     assert before["sustained_notes"] == 1 and after["worker_restarts"] == 1 and after["resumed_notes"] >= 1, after
     levels = [held_level(after_kill[i : i + SR // 2]) for i in range(0, len(after_kill) - SR // 2, SR // 2)]
     assert np.all(np.abs(20 * np.log10(np.array(levels) / held_level(body))) < 4.0), levels
+
+
+def test_a_bend_is_rendered_into_f0_live_and_kept_when_the_worker_dies(capture):
+    """`/bend 2` on a held key, live: once the worker process has rendered the bend into the
+    note's f0 the mixer reads its row at rate 1, a tone up. Its worker killed, the standby is
+    told each channel's bend and carries the note on at it, still read at rate 1."""
+    playing = Live(default_bundle(), capture)
+    engine, bank = playing.engine, playing.engine.bank
+    try:
+        deadline = time.monotonic() + 120
+        while not engine.status()["worker_standby"]:
+            assert time.monotonic() < deadline, "no standby worker within 120 s"
+            time.sleep(0.2)
+        t0 = playing.at()
+        engine.submit(NoteOn(67, 0.63, timbre="violin", at=t0))
+        engine.submit(PitchBend(2.0, at=t0 + 0.5))
+        engine.submit(NoteOff(67, at=t0 + 6.0))
+        capture.wait_until(t0 + 2.5)
+        before, (slot,) = engine.status(), np.flatnonzero(bank.state == PLAYING)
+        rate_before = float(bank.ratio[slot])
+        os.kill(before["worker_pid"], signal.SIGKILL)
+        bent, after_kill = playing.record(t0 + 1.0, t0 + 2.5), playing.record(t0 + 3.5, t0 + 5.5)
+        rate_after, after = float(bank.ratio[slot]), engine.status()
+    finally:
+        playing.close()
+    assert before["rebends"] >= 1 and rate_before == 1.0 and rate_after == 1.0, (before, rate_before, rate_after)
+    assert after["worker_restarts"] == 1 and after["resumed_notes"] >= 1, after
+    for audio in (bent, after_kill):
+        assert abs(cents(estimate_f0(audio, midi_hz(69)), midi_hz(69))) < 5
+    assert abs(20 * np.log10(held_level(after_kill) / held_level(bent))) < 4.0
 
 
 class Overlapping:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtsynth.dsp.fidelity import cents, partial_cents
-from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_offset, synthesize
+from rtsynth.dsp.harmonic import UNBENT, HarmonicStream, SynthFrames, noise_offset, synthesize
 
 
 def fundamental_cents(window: np.ndarray, rate: int, hz: float) -> float:
@@ -71,6 +71,28 @@ def test_spans_join_into_the_whole_note_and_a_mid_note_start_agrees():
     assert np.max(np.abs(pieces - whole)) < 1e-6
     late = HarmonicStream(f, 48000, BANDS, start=20000, seed=3).render(5000)
     assert np.max(np.abs(late - whole[20000:25000])) < 1e-4
+
+
+def test_a_bend_is_an_f0_step_the_phase_runs_through():
+    """A bend curve stepping f0 by a whole tone at sample 30000: up to there the note is the
+    unbent one sample for sample, after it the partials sit at k·f0·2^(2/12), the waveform steps
+    no further across the step than the bent note does, spans join, and a stream started past the step
+    agrees with one that ran through it (its phase integrated along the curve)."""
+    rate, step, factor = 48000, 30000, 2 ** (2 / 12)
+    f = frames(220.0, noise=0.01)
+    bend = UNBENT.then(step, factor)
+    plain = synthesize(f, rate, BANDS, rate, seed=2)
+    bent = HarmonicStream(f, rate, BANDS, seed=2, bend=bend)
+    audio = np.concatenate([bent.render(n) for n in (12345, 20000, rate - 32345)])
+    assert np.max(np.abs(audio[:step] - plain[:step])) < 1e-6
+    found = partial_cents(audio[step + 2000 :], rate, 220.0 * factor)
+    assert np.nanmax(np.abs(found)) < 1.0
+    steps = np.abs(np.diff(HarmonicStream(frames(220.0), rate, BANDS, bend=bend).render(rate)))
+    assert steps[step - 500 : step + 500].max() <= steps[step + 500 :].max()
+    late = HarmonicStream(f, rate, BANDS, start=40000, seed=2, bend=bend).render(5000)
+    assert np.max(np.abs(late - audio[40000:45000])) < 1e-4
+    again = bend.then(36000, 1.0).then(step, 0.5)  # a later bend forgets the steps after it
+    assert again.starts == (0, step) and again.factor == 0.5 and again.integral(step + 10) == step + 5
 
 
 def test_vibrato_is_an_f0_change():

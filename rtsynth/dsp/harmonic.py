@@ -10,8 +10,10 @@ gain: the gains draw a piecewise-linear spectrum. The bands are stored as long l
 a voice reads them from its own offset, so rendering any span of samples costs the same,
 chunks join exactly, and a stream can start mid-note (its phase integrated from the start).
 
-A glide, vibrato or tuning is a change of f0; nothing is resampled (the engine's pitch bend
-still is, in its mixer). The torch twin (rtsynth.train.synthesis) implements the same formulas
+A glide, vibrato, tuning or pitch bend is a change of f0; nothing is resampled. A bend is a
+`BendCurve`: a factor on f0 that steps at given samples, so audio rendered ahead can be
+rendered again with a new bend from some sample on, agreeing with the old up to there. The
+torch twin (rtsynth.train.synthesis) implements the same formulas
 for training against audio.
 
 Noise gain convention: a gain g in every band gives white noise whose power spectral
@@ -63,6 +65,50 @@ class SynthFrames:
     def position(self, n0: int, n1: int, sample_rate: int) -> Blend:
         """For samples n0..n1-1: the frame to their left and the blend towards the next."""
         return frame_position(n0, n1, sample_rate, self.frame_seconds, self.n_frames, self.loop)
+
+
+@dataclass(frozen=True)
+class BendCurve:
+    """A factor on f0 from each of `starts` (output samples, the first 0) on; `sums[i]` is the
+    sum of the factor over the samples before starts[i], so a phase anywhere costs one lookup."""
+
+    starts: tuple[int, ...] = (0,)
+    factors: tuple[float, ...] = (1.0,)
+    sums: tuple[float, ...] = (0.0,)
+
+    @property
+    def factor(self) -> float:
+        """The factor from the last step on."""
+        return self.factors[-1]
+
+    @property
+    def last_start(self) -> int:
+        return self.starts[-1]
+
+    def then(self, sample: int, factor: float) -> BendCurve:
+        """This curve up to `sample`, `factor` from there on."""
+        keep = int(np.searchsorted(self.starts, sample))  # the steps before it
+        if keep == 0:
+            return BendCurve((0,), (factor,), (0.0,))
+        starts, factors, sums = self.starts[:keep], self.factors[:keep], self.sums[:keep]
+        return BendCurve((*starts, sample), (*factors, factor), (*sums, self.integral(sample)))
+
+    def integral(self, n: int) -> float:
+        """The sum of the factor over samples 0..n-1."""
+        i = max(0, int(np.searchsorted(self.starts, n, side="right")) - 1)
+        return self.sums[i] + self.factors[i] * (n - self.starts[i])
+
+    def pieces(self, n0: int, n1: int) -> list[tuple[int, int, float]]:
+        """Samples n0..n1-1 as runs (first, end, factor) of one factor each."""
+        cuts = [s for s in self.starts if n0 < s < n1]
+        edges = [n0, *cuts, n1]
+        return [(a, b, self.factor_at(a)) for a, b in itertools.pairwise(edges)]
+
+    def factor_at(self, n: int) -> float:
+        return self.factors[int(np.searchsorted(self.starts, n, side="right")) - 1]
+
+
+UNBENT = BendCurve()
 
 
 @lru_cache(maxsize=8)
@@ -117,14 +163,15 @@ def f0_per_sample(frames: SynthFrames, n0: int, n1: int, sample_rate: int) -> np
     return _lerp(np.asarray(frames.f0_hz, dtype=np.float64), left, right, t)
 
 
-def phase_at(frames: SynthFrames, n: int, sample_rate: int) -> float:
+def phase_at(frames: SynthFrames, n: int, sample_rate: int, bend: BendCurve = UNBENT) -> float:
     """The fundamental's phase (radians, wrapped) at sample n, integrated from sample 0."""
     if n <= 0:
         return 0.0
     f0 = frames.f0_hz[0]
     if np.all(frames.f0_hz == f0):  # a steady note: no need to sum a held note's minutes sample by sample
-        return float(f0 * n * 2 * np.pi / sample_rate % (2 * np.pi))
-    return float(np.sum(f0_per_sample(frames, 0, n, sample_rate)) * 2 * np.pi / sample_rate % (2 * np.pi))
+        return float(f0 * bend.integral(n) * 2 * np.pi / sample_rate % (2 * np.pi))
+    total = sum(factor * np.sum(f0_per_sample(frames, a, b, sample_rate)) for a, b, factor in bend.pieces(0, n))
+    return float(total * 2 * np.pi / sample_rate % (2 * np.pi))
 
 
 def _segments(left: np.ndarray) -> list[slice]:
@@ -147,18 +194,20 @@ def _blend_rows(basis: np.ndarray, table: np.ndarray, left: np.ndarray, right: n
     return out
 
 
-def harmonic_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase0: float) -> tuple[np.ndarray, float]:
-    """Samples n0..n1-1 of the partials, starting at fundamental phase `phase0`; returns the
-    audio and the phase at n1."""
+def harmonic_span(
+    frames: SynthFrames, n0: int, n1: int, sample_rate: int, phase0: float, bend: float = 1.0
+) -> tuple[np.ndarray, float]:
+    """Samples n0..n1-1 of the partials, starting at fundamental phase `phase0`, f0 times
+    `bend`; returns the audio and the phase at n1."""
     if n1 <= n0:
         return np.zeros(0), phase0
     left, right, t = frames.position(n0, n1, sample_rate)
     reach = slice(int(left.min()), int(right.max()) + 1)  # the frames read (a loop reads them backwards too)
     f0s = np.asarray(frames.f0_hz, dtype=np.float64)
     spanned = f0s[reach]
-    if np.all(spanned == spanned[0]):
+    if bend == 1.0 and np.all(spanned == spanned[0]):  # a bent f0 would fill the table cache with one-offs
         return _steady_partials(frames, float(spanned[0]), (left, right, t), sample_rate, phase0)
-    f0 = _lerp(f0s, left, right, t)
+    f0 = _lerp(f0s, left, right, t) * bend
     step = 2 * np.pi * f0 / sample_rate
     phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
     end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
@@ -240,18 +289,28 @@ class HarmonicStream:
     """One note rendered in consecutive spans, phase carried from span to span."""
 
     def __init__(
-        self, frames: SynthFrames, sample_rate: int, band_centres_hz: tuple[float, ...], start: int = 0, seed: int = 0
+        self,
+        frames: SynthFrames,
+        sample_rate: int,
+        band_centres_hz: tuple[float, ...],
+        start: int = 0,
+        seed: int = 0,
+        bend: BendCurve = UNBENT,
     ):
-        self.frames, self.sample_rate = frames, sample_rate
+        self.frames, self.sample_rate, self.bend = frames, sample_rate, bend
         self.loops = noise_bands(sample_rate, band_centres_hz)
         self.offset = noise_offset(seed)
         self.position = start
-        self.phase = phase_at(frames, start, sample_rate)
+        self.phase = phase_at(frames, start, sample_rate, bend)
 
     def render(self, n: int) -> np.ndarray:
         """The next n samples (float32)."""
         n0, n1 = self.position, self.position + n
-        harmonic, self.phase = harmonic_span(self.frames, n0, n1, self.sample_rate, self.phase)
+        runs = []
+        for a, b, factor in self.bend.pieces(n0, n1):
+            run, self.phase = harmonic_span(self.frames, a, b, self.sample_rate, self.phase, factor)
+            runs.append(run)
+        harmonic = np.concatenate(runs)
         noise = noise_span(self.frames, n0, n1, self.sample_rate, self.loops, self.offset)
         self.position = n1
         out: np.ndarray = (harmonic + noise).astype(np.float32)

@@ -57,6 +57,17 @@ class KillSlot(MixerCommand):
 
 
 @dataclass(frozen=True)
+class RebakeVoice(MixerCommand):
+    """From row sample `sample` on, the voice's audio carries `semitones` of bend in its f0: the
+    mixer resamples only the rest of the channel's bend from there."""
+
+    slot: int
+    voice: int
+    sample: int
+    semitones: float
+
+
+@dataclass(frozen=True)
 class BendChannel(MixerCommand):
     channel: int
     semitones: float
@@ -75,7 +86,7 @@ class SilenceAll(MixerCommand):
 
 
 # what the render worker sends through the shared ring, each as (time, seq, kind, fields...)
-RING_KINDS: tuple[type[MixerCommand], ...] = (StartVoice, StealVoice, KillSlot)
+RING_KINDS: tuple[type[MixerCommand], ...] = (StartVoice, StealVoice, KillSlot, RebakeVoice)
 RECORD = 8  # floats per ring record
 
 
@@ -87,6 +98,8 @@ def encode(command: MixerCommand) -> list[float]:
         fields = [command.voice, command.seconds]
     elif isinstance(command, KillSlot):
         fields = [command.slot]
+    elif isinstance(command, RebakeVoice):
+        fields = [command.slot, command.voice, command.sample, command.semitones]
     else:
         raise TypeError(f"{type(command).__name__} does not travel through the worker's ring")
     head = [command.at, float(command.seq), float(RING_KINDS.index(type(command)))]
@@ -101,4 +114,6 @@ def decode(record: list[float]) -> MixerCommand:
         return StartVoice(at, int(record[3]), int(record[4]), arrival, bool(record[6]), seq=seq)
     if kind is StealVoice:
         return StealVoice(at, int(record[3]), record[4], seq=seq)
+    if kind is RebakeVoice:
+        return RebakeVoice(at, int(record[3]), int(record[4]), int(record[5]), record[6], seq=seq)
     return KillSlot(at, int(record[3]), seq=seq)

@@ -33,7 +33,7 @@ from rtsynth.engine.events import (
 )
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NoteSpec, outlasts_window, release_lead_s
-from rtsynth.engine.requests import ClearNotes, NoteRequest, StartNote
+from rtsynth.engine.requests import ClearNotes, NoteRequest, Rebend, StartNote
 from rtsynth.engine.timbres import ChannelTimbres
 from rtsynth.labels import MIDI_MAX
 
@@ -156,6 +156,7 @@ class Controller:
         if not (math.isfinite(e.semitones) and abs(e.semitones) <= MAX_BEND_SEMITONES):
             raise ValueError(f"pitch bend must be within +-{MAX_BEND_SEMITONES:g} semitones, got {e.semitones}")
         self._commands.append(BendChannel(at, e.channel, float(e.semitones)))
+        self._to_worker(Rebend(e.channel, float(e.semitones), at))
 
     def _panic(self, e: Panic, at: float, arrival: float | None) -> None:
         self.epoch += 1

@@ -22,7 +22,7 @@ import numpy as np
 from rtsynth.bundle import BundleShapeError
 from rtsynth.dsp.air import air_gains, partial_air
 from rtsynth.dsp.colour import ColourReach
-from rtsynth.dsp.harmonic import HarmonicStream, SynthFrames, noise_bands, prepare_steady
+from rtsynth.dsp.harmonic import UNBENT, BendCurve, HarmonicStream, SynthFrames, noise_bands, prepare_steady
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
@@ -182,14 +182,22 @@ class DirectRuntime(Runtime):
         return cache_key(plan.z[0], f"{HARMONIC_NOISE}:{note}{plan.length_tag}{plan.voicing_tag}")
 
     def stream(
-        self, params: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+        self,
+        params: np.ndarray,
+        peak_db: float,
+        start_frame: int = 0,
+        vocoder: str | None = None,
+        note: int = 60,
+        bend: BendCurve = UNBENT,
     ) -> DirectStream:
-        return DirectStream(self, params, peak_db, start_frame, note)
+        return DirectStream(self, params, peak_db, start_frame, note, bend=bend)
 
-    def sustained(self, params: np.ndarray, peak_db: float, start_frame: int, note: int) -> DirectStream:
+    def sustained(
+        self, params: np.ndarray, peak_db: float, start_frame: int, note: int, bend: BendCurve = UNBENT
+    ) -> DirectStream:
         """The note's frames with the sustain loop: the same samples up to the loop's end, then
         the loop back and forth, endless (the synthesizer's phase runs on, so no seam)."""
-        return DirectStream(self, params, peak_db, start_frame, note, self.sustain_loop)
+        return DirectStream(self, params, peak_db, start_frame, note, self.sustain_loop, bend)
 
     def warm_up(self, streams: int = 1) -> None:
         """Run the decoder once (the first onnxruntime run is slow; the first-frames session ran
@@ -230,12 +238,13 @@ class DirectStream(FrameStream):
         start_frame: int,
         note: int,
         loop: tuple[int, int] | None = None,
+        bend: BendCurve = UNBENT,
     ):
         self.runtime, self.mel, self.peak_db, self.f0 = runtime, params, peak_db, midi_hz(note)
         self.loop = loop  # a sustain loop: the stream never ends (see SynthFrames.loop)
         self.frame = start_frame
         self.start = self.written = runtime.sample_of(start_frame)
-        self._synth = HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, self.start, seed=note)
+        self._synth = HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, self.start, note, bend)
         self._gain = np.float32(level_gain(peak_db))
         self.done = False
 

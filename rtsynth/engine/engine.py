@@ -163,6 +163,7 @@ class Engine:
             "notes": int(counters["notes"]),
             "dropped_notes": int(counters["dropped_late"] + counters["dropped_full"]),
             "rerenders": int(counters["rerenders"]),
+            "rebends": int(counters["rebends"]),
             "render_errors": int(counters["errors"]),
             "cache_notes": int(counters["cache_notes"]),
             "cache_hits": int(counters["cache_hits"]),

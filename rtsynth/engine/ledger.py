@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.mixer import Census
 from rtsynth.engine.notes import NoteSpec
-from rtsynth.engine.requests import Activate, ClearNotes, Prerender, Rerender, ResumeNote, StartNote, WorkerRequest
+from rtsynth.engine.requests import (
+    Activate,
+    ClearNotes,
+    Prerender,
+    Rebend,
+    Rerender,
+    ResumeNote,
+    StartNote,
+    WorkerRequest,
+)
 
 KEEP_S = 10.0  # longer than any note (the engine's buffers hold 8 s): a note this old has ended
 MAX_NOTES = 16384  # beyond the engine's own cap on notes scheduled ahead
@@ -25,14 +34,15 @@ class Takeover:
 
 
 class NoteLedger:
-    """Notes of the current panic epoch, each channel's latest timeline and the pre-render queue,
-    as sent; `takeover` sorts the notes by what the mixer has of them when the worker died."""
+    """Notes of the current panic epoch, each channel's latest timeline and bend and the
+    pre-render queue, as sent; `takeover` sorts the notes by what the mixer has of them when the worker died."""
 
     def __init__(self) -> None:
         self.epoch = 0
         self.prerender: Prerender | None = None
         self._notes: dict[int, NoteSpec] = {}  # voice -> spec, in the order sent
         self._timelines: dict[int, Timeline] = {}
+        self._bends: dict[int, Rebend] = {}
 
     def record(self, request: WorkerRequest, now: float) -> None:
         match request:
@@ -42,6 +52,8 @@ class NoteLedger:
                 self._forget_old(now)
             case Rerender(channel, timeline):
                 self._timelines[channel] = timeline
+            case Rebend(channel=channel):
+                self._bends[channel] = request
             case ClearNotes(epoch):
                 self.epoch = epoch
                 self._notes.clear()
@@ -72,4 +84,5 @@ class NoteLedger:
                     replay.append(StartNote(spec, timeline))
                 else:
                     overdue += 1
-        return Takeover(Activate(self.epoch, tuple(resume), tuple(replay)), overdue)
+        bends = tuple(self._bends.values())
+        return Takeover(Activate(self.epoch, tuple(resume), tuple(replay), bends), overdue)

@@ -2,8 +2,9 @@
 
 The render worker writes each voice's audio (at the output rate) into a row of one
 preallocated array and publishes how much is ready; the mixer, called once per audio
-block, only reads those rows at each voice's playback rate (transposition, pitch bend),
-applies envelopes and the master gain, and sums. Typed commands (commands.py) reach it
+block, only reads those rows at each voice's playback rate (a pitch class's transposition
+to its key, and the part of the pitch bend the row's audio does not carry yet), applies
+envelopes and the master gain, and sums. Typed commands (commands.py) reach it
 through a deque from the control threads (append/popleft are atomic, so neither side takes a
 lock) and through a shared ring from the worker, and wait in a heap until their block: note
 starts land on their exact sample, everything else on their block.
@@ -27,6 +28,7 @@ from rtsynth.engine.commands import (
     BendChannel,
     KillSlot,
     MixerCommand,
+    RebakeVoice,
     ReleaseVoice,
     SetGain,
     SilenceAll,
@@ -64,7 +66,7 @@ class Census:
 
 class VoiceBank:
     """Slot arrays shared by the worker (audio, ready, length, transpose, channel, voice) and
-    the mixer (state after start, pos, env, rate, ratio), plus the worker's command ring."""
+    the mixer (state after start, pos, env, rate, ratio, baked*), plus the worker's command ring."""
 
     def __init__(self, slots: int, length: int, shared: bool = False, name: str | None = None):
         self.slots, self.length_max = slots, length
@@ -74,6 +76,7 @@ class VoiceBank:
         self.transpose, self.channel, self.voice = arrays["transpose"], arrays["channel"], arrays["voice"]
         self.state, self.pos, self.env = arrays["state"], arrays["pos"], arrays["env"]
         self.rate, self.ratio = arrays["rate"], arrays["ratio"]
+        self.baked, self.baked_before, self.baked_from = arrays["baked"], arrays["baked_before"], arrays["baked_from"]
         self.counters, self.render_ms = arrays["counters"], arrays["render_ms"]
         if name is None:
             self.voice[:] = -1
@@ -104,6 +107,9 @@ def bank_layout(slots: int, length: int) -> dict[str, tuple[tuple[int, ...], str
         "env": ((slots,), "float64"),
         "rate": ((slots,), "float64"),  # envelope change per sample
         "ratio": ((slots,), "float64"),  # playback rate at the end of the last block
+        "baked": ((slots,), "float64"),  # semitones of bend the row's f0 carries from baked_from on, mixer
+        "baked_before": ((slots,), "float64"),  # ... and before it
+        "baked_from": ((slots,), "float64"),  # a row sample
         "ring_records": ((RING_SIZE, RECORD), "float64"),
         "ring_index": ((2,), "int64"),  # written (worker), read (mixer)
         "counters": ((len(COUNTERS),), "float64"),  # worker statistics
@@ -118,6 +124,7 @@ COUNTERS = (
     "dropped_late",
     "dropped_full",
     "rerenders",
+    "rebends",
     "handovers",
     "kept_attack",
     "decodes",
@@ -262,6 +269,8 @@ class Mixer:
                     self._release(release)
                 case BendChannel(channel=channel, semitones=semitones):
                     self.bend[channel] = semitones
+                case RebakeVoice() as rebake:
+                    self._rebake(rebake)
                 case SetGain(value=value):
                     self._gain_target = value
                 case SilenceAll(seconds=seconds):
@@ -273,6 +282,7 @@ class Mixer:
         at, slot, voice, arrival = command.at, command.slot, command.voice, command.arrival
         bank = self.bank
         offset = max(0, round((at - t0) * self.sr))
+        bank.baked[slot] = bank.baked_before[slot] = bank.baked_from[slot] = 0.0  # a note starts unbent
         ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]]) / 12.0)
         bank.ratio[slot] = ratio
         bank.pos[slot] = -offset * ratio
@@ -293,6 +303,14 @@ class Mixer:
             delay = 0.0 if isinstance(early, StealVoice) else 1.0 / (self._attack_rate * self.sr)
             later = replace(early, at=at + delay)
             heapq.heappush(self._heap, (later.at, later.seq, later))
+
+    def _rebake(self, command: RebakeVoice) -> None:
+        """The worker rendered the voice's audio from `sample` on with this much bend in its f0."""
+        slot, bank = command.slot, self.bank
+        if self._slot_of.get(command.voice) != slot:
+            return
+        bank.baked_before[slot] = bank.baked[slot]
+        bank.baked_from[slot], bank.baked[slot] = command.sample, command.semitones
 
     def _release(self, command: ReleaseVoice | StealVoice) -> None:
         slot = self._slot_of.get(command.voice)
@@ -337,11 +355,18 @@ class Mixer:
         self.stats.voices = len(act)
         if not len(act):
             return self._silence[:n]
-        r1 = np.exp2((bank.transpose[act] + self.bend[bank.channel[act]]) / 12.0)
+        start, since = bank.pos[act], bank.baked_from[act]
+        before, after = bank.baked_before[act], bank.baked[act]
+        baked = np.where(start >= since, after, before)
+        r1 = np.exp2((bank.transpose[act] + self.bend[bank.channel[act]] - baked) / 12.0)
         r0 = bank.ratio[act]
-        start = bank.pos[act]
         pos = start[:, None] + r0[:, None] * self._k[:n] + (r1 - r0)[:, None] * (self._k_tri[:n] / n)
-        bank.pos[act] = start + r0 * n + (r1 - r0) * (n - 1) / 2
+        end = start + r0 * n + (r1 - r0) * (n - 1) / 2
+        for i in np.flatnonzero(
+            (start < since) & (end > since) & (before != after)
+        ):  # rare: the read reaches a rebaked part
+            end[i], r1[i] = self._into_rebaked(act[i], pos[i], float(end[i]), float(r1[i]))
+        bank.pos[act] = end
         bank.ratio[act] = r1
         index = np.floor(pos)
         frac = (pos - index).astype(np.float32)
@@ -359,6 +384,17 @@ class Mixer:
         self._finish(act, pos[:, -1], valid[:, -1], length[:, 0])
         mix: np.ndarray = voice.sum(axis=0)
         return mix
+
+    def _into_rebaked(self, slot: int, pos: np.ndarray, end: float, ratio: float) -> tuple[float, float]:
+        """In place: the block's read positions past the slot's `baked_from` run at the rate of
+        the bend its audio carries from there (the rest of the bend was resampled before);
+        returns the block's new end and rate."""
+        bank = self.bank
+        since = float(bank.baked_from[slot])
+        q = 2.0 ** ((bank.baked_before[slot] - bank.baked[slot]) / 12.0)
+        past = pos >= since
+        pos[past] = since + q * (pos[past] - since)
+        return since + q * (end - since), ratio * q
 
     def _finish(self, act: np.ndarray, last: np.ndarray, valid: np.ndarray, length: np.ndarray) -> None:
         bank = self.bank

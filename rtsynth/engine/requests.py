@@ -30,6 +30,20 @@ class Rerender:
 
 
 @dataclass(frozen=True)
+class Rebend:
+    """The channel's pitch bend from `at` on: the mixer resamples to it at once, the worker then
+    renders its sounding notes again at the bent f0 (where the runtime does not resample)."""
+
+    channel: int
+    semitones: float
+    at: float
+
+    @property
+    def factor(self) -> float:
+        return float(2.0 ** (self.semitones / 12.0))
+
+
+@dataclass(frozen=True)
 class ClearNotes:
     """Panic: forget every note requested before `epoch`."""
 
@@ -70,14 +84,15 @@ class ResumeNote:
 class Activate:
     """A standby worker (model loaded, waiting) starts rendering. After a worker died it also
     takes over that worker's notes: the engine's panic count, the notes started in bank slots
-    (`resume`) and those not started yet (`replay`)."""
+    (`resume`), those not started yet (`replay`) and each channel's latest bend."""
 
     epoch: int = 0
     resume: tuple[ResumeNote, ...] = ()
     replay: tuple[StartNote, ...] = ()
+    bends: tuple[Rebend, ...] = ()
 
 
-NoteRequest = StartNote | Rerender | ClearNotes | Prerender
+NoteRequest = StartNote | Rerender | Rebend | ClearNotes | Prerender
 WorkerRequest = NoteRequest | LoadModel | Activate | StopWorker
 
 

@@ -1,28 +1,45 @@
 """New audio for notes already sounding, spliced in ahead of the playhead with a crossfade:
-re-renders after a timbre or offset move, hand-overs from the fast attack vocoder to the
-main one (with more than `full_quality_voices` voices busy a note keeps the attack vocoder:
-the main one costs about twice as much per voice, and polyphony comes first), and notes a
-dead worker left half rendered, carried on by the worker that took its place."""
+re-renders after a timbre or offset move or a pitch bend, hand-overs from the fast attack
+vocoder to the main one (with more than `full_quality_voices` voices busy a note keeps the
+attack vocoder: the main one costs about twice as much per voice, and polyphony comes
+first), and notes a dead worker left half rendered, carried on by the worker that took its
+place."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve
 from rtsynth.engine.channels import Timeline
+from rtsynth.engine.commands import RebakeVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import ENDLESS, PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
-from rtsynth.engine.requests import ResumeNote
+from rtsynth.engine.requests import Rebend, ResumeNote
 from rtsynth.engine.synth import AudioStream, NoteStream, Rendered, Runtime
-from rtsynth.engine.voices import Voice, VoiceTable, playhead
+from rtsynth.engine.voices import Voice, VoiceTable, playhead, send_to_mixer
 
 SPLICE_SAFETY_S = 0.008  # plus two blocks: how far ahead of the playhead new audio may be spliced in
 WARM_FRAMES = 4  # frames a re-render stream runs before its audio is used
 LIVE = (RESERVED, PLAYING, RELEASING)  # slot states whose coming audio may still change
+
+
+@dataclass(frozen=True)
+class Job:
+    """A voice's coming frames to render again: its plan, the frame the new stream starts at
+    (a few before its audio is used) and the bend it carries; with `rebend`, the bend steps to
+    the channel's at `bend.last_start`, which the splice must not pass."""
+
+    voice: Voice
+    plan: NotePlan
+    frame: int
+    bend: BendCurve
+    rebend: Rebend | None
 
 
 class Splicer:
@@ -42,6 +59,18 @@ class Splicer:
             voices = [v for v in self.table.voices.values() if v.spec.channel in channels]
         self.stats.add("rerenders", self._render(voices, runtime, timeline))
 
+    def rebend(
+        self,
+        voices: list[Voice],
+        runtime: Runtime,
+        timeline: Callable[[int], Timeline],
+        bends: Callable[[int], Rebend | None],
+    ) -> None:
+        """Render these voices' coming audio again with their channel's bend in f0 (one batched
+        decode), and tell the mixer where it begins: it resampled the bend until then. The new
+        audio is the old one up to there, sample for sample, so the splice is seamless."""
+        self.stats.add("rebends", self._render(voices, runtime, timeline, bends))
+
     def resume(self, notes: Sequence[ResumeNote], runtime: Runtime) -> int:
         """Carry on the notes a dead worker left in their slots: each becomes a voice here whose
         audio so far is what its row holds, and a fresh render of the rest is crossfaded in where
@@ -57,7 +86,7 @@ class Splicer:
                 looped = bank.length[slot] == ENDLESS and runtime.sustain_loop is not None
                 if ours and slot not in self.table.voices and (looped or bank.ready[slot] < runtime.note_samples):
                     left = Rendered(runtime, int(bank.ready[slot]), int(bank.length[slot]))
-                    voice = Voice(note.spec, slot, left, runtime, None, False)
+                    voice = Voice(note.spec, slot, left, runtime, None, False, bend=_as_baked(bank, slot))
                     self.table.voices[slot] = voice
                     (held if looped else voices).append(voice)
         timelines = {note.spec.channel: note.timeline for note in notes}
@@ -65,25 +94,45 @@ class Splicer:
             self.sustain(voice, runtime, timelines[voice.spec.channel])
         return self._render(voices, runtime, timelines.__getitem__) + len(held)
 
-    def _render(self, voices: list[Voice], runtime: Runtime, timeline: Callable[[int], Timeline]) -> int:
-        """Re-render the coming frames of these voices (one batched decode) and splice them in."""
-        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline))]
+    def _render(
+        self,
+        voices: list[Voice],
+        runtime: Runtime,
+        timeline: Callable[[int], Timeline],
+        bends: Callable[[int], Rebend | None] | None = None,
+    ) -> int:
+        """Re-render the coming frames of these voices (one batched decode) and splice them in;
+        with `bends`, at their channel's bend."""
+        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline, bends))]
         if not jobs:
             return 0
-        sources = decode_plans(runtime, [plan for _, plan, _ in jobs], self.stats)
-        with self.table.working_on([voice for voice, _, _ in jobs]) as live:
+        sources = decode_plans(runtime, [job.plan for job in jobs], self.stats)
+        with self.table.working_on([job.voice for job in jobs]) as live:
             live_ids = {id(v) for v in live}
-            for (voice, _, frame), (mel, peak) in zip(jobs, sources, strict=True):
+            for job, (mel, peak) in zip(jobs, sources, strict=True):
+                voice = job.voice
                 if id(voice) in live_ids:
                     voice.key, voice.attack = None, False
-                    looped = runtime.sustained(mel, peak, frame, voice.spec.note) if voice.sustained else None
-                    fresh = looped if looped is not None else runtime.stream(mel, peak, frame, note=voice.spec.note)
-                    self.splice(voice, fresh, sustained=looped is not None)
+                    note, bend = voice.spec.note, job.bend
+                    looped = runtime.sustained(mel, peak, job.frame, note, bend) if voice.sustained else None
+                    fresh = looped if looped is not None else runtime.stream(mel, peak, job.frame, note=note, bend=bend)
+                    latest = None if job.rebend is None else bend.last_start - self._xfade
+                    if self.splice(voice, fresh, sustained=looped is not None, latest=latest):
+                        voice.bend = bend
+                        if job.rebend is not None:
+                            self._rebaked(voice, bend.last_start, job.rebend.semitones)
         return len(live_ids)
 
+    def _rebaked(self, voice: Voice, sample: int, semitones: float) -> None:
+        send_to_mixer(self.bank, RebakeVoice(float("-inf"), voice.slot, voice.spec.voice, sample, semitones))
+
     def _plan(
-        self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]
-    ) -> tuple[Voice, NotePlan, int] | None:
+        self,
+        voice: Voice,
+        runtime: Runtime,
+        timeline: Callable[[int], Timeline],
+        bends: Callable[[int], Rebend | None] | None,
+    ) -> Job | None:
         if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
             return None
         start = self._new_audio_from(voice)
@@ -95,7 +144,9 @@ class Splicer:
             return None
         else:
             plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
-        return voice, plan, max(0, first - WARM_FRAMES)
+        rebend = None if bends is None else bends(spec.channel)
+        bend = voice.bend if rebend is None else voice.bend.then(int(start) + self._xfade, rebend.factor)
+        return Job(voice, plan, max(0, first - WARM_FRAMES), bend, rebend)
 
     def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
         """A held note nearing the end of its decoded window's sustain (or carried on past it
@@ -105,7 +156,7 @@ class Splicer:
         plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
         ((params, peak),) = decode_plans(runtime, [plan], self.stats)
         start = runtime.frame_of(self._new_audio_from(voice))
-        new = runtime.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note)
+        new = runtime.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note, voice.bend)
         if new is None:
             return
         with self.table.working_on([voice]) as live:
@@ -140,10 +191,11 @@ class Splicer:
         self.splice(voice, voice.runtime.stream(old.mel, old.peak_db, 0))
         self.stats.add("handovers")
 
-    def splice(self, voice: Voice, new: AudioStream, sustained: bool = False) -> None:
+    def splice(self, voice: Voice, new: AudioStream, sustained: bool = False, latest: int | None = None) -> bool:
         """Replace a voice's audio ahead of the playhead by `new`'s, crossfading into it; a
         resumed note's at the end of what was rendered, so it keeps its lead. `sustained`: `new`
-        loops its sustain."""
+        loops its sustain; `latest`: the crossfade must begin by then, or nothing is spliced.
+        Whether it was spliced."""
         bank, slot, old = self.bank, voice.slot, voice.stream
         warm_end = new.start + (WARM_FRAMES * voice.runtime.samples_per_frame if new.start else 0)
         if isinstance(old, Rendered):
@@ -157,26 +209,35 @@ class Splicer:
             pieces.append(new.advance(step))
         fresh = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
         cut = min(cut, new.written - self._xfade)
-        if cut <= new.start or cut < playhead(bank, slot):
+        if cut <= new.start or cut < playhead(bank, slot) or (latest is not None and cut > latest):
             new.close()
-            return
+            return False
         at = old.written
         older = old.advance_to(cut + self._xfade, step) if at < cut + self._xfade else None
         with self.table.lock:
             if voice.dropped:
                 new.close()
-                return
+                return False
             if older is not None:
                 write(bank, slot, older, at)
             x = self._xfade
             tail = fresh[cut - new.start :]
-            fade_in, fade_out = self._equal_gain if voice.runtime.phase_coherent else self._equal_power
+            coherent = voice.runtime.phase_coherent and not (isinstance(old, Rendered) and voice.bend != UNBENT)
+            fade_in, fade_out = self._equal_gain if coherent else self._equal_power  # (a bend's phase is not known)
             span = np.arange(cut, cut + x) % bank.length_max
             bank.audio[slot, span] = bank.audio[slot, span] * fade_out + tail[:x] * fade_in
             write(bank, slot, tail[x:], cut + x)
             bank.ready[slot] = new.written
             old.close()
             voice.stream, voice.sustained = new, sustained
+        return True
+
+
+def _as_baked(bank: VoiceBank, slot: int) -> BendCurve:
+    """A resumed note's bend: the one the mixer says its audio carries now (its history, and so
+    its phase, went with the dead worker)."""
+    semitones = float(bank.baked[slot])
+    return UNBENT if semitones == 0.0 else UNBENT.then(0, 2.0 ** (semitones / 12.0))
 
 
 def write(bank: VoiceBank, slot: int, audio: np.ndarray, at: int) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve
 from rtsynth.engine.cache import CacheKey, cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
@@ -117,15 +118,24 @@ class Runtime(ABC):
 
     @abstractmethod
     def stream(
-        self, params: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+        self,
+        params: np.ndarray,
+        peak_db: float,
+        start_frame: int = 0,
+        vocoder: str | None = None,
+        note: int = 60,
+        bend: BendCurve = UNBENT,
     ) -> AudioStream:
-        """A note's audio from `start_frame` on."""
+        """A note's audio from `start_frame` on, its f0 bent by `bend` (where the runtime does
+        not resample: a resampled note is bent by the mixer)."""
 
     @abstractmethod
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once before the first note (first onnxruntime runs are slow)."""
 
-    def sustained(self, params: np.ndarray, peak_db: float, start_frame: int, note: int) -> AudioStream | None:
+    def sustained(
+        self, params: np.ndarray, peak_db: float, start_frame: int, note: int, bend: BendCurve = UNBENT
+    ) -> AudioStream | None:
         """A held note's stream that loops its sustain (`sustain_loop`) until released; None
         where the runtime has no loop."""
         return None
@@ -231,9 +241,15 @@ class ModelRuntime(Runtime):
         return cache_key(plan.z[0], self.vocoder_name + plan.length_tag)
 
     def stream(
-        self, mel: np.ndarray, peak_db: float, start_frame: int = 0, vocoder: str | None = None, note: int = 60
+        self,
+        mel: np.ndarray,
+        peak_db: float,
+        start_frame: int = 0,
+        vocoder: str | None = None,
+        note: int = 60,
+        bend: BendCurve = UNBENT,
     ) -> NoteStream:
-        """A note's audio from `start_frame` on (`note` is the mixer's to transpose to)."""
+        """A note's audio from `start_frame` on (`note` and `bend` are the mixer's to resample to)."""
         return NoteStream(self, mel, peak_db, start_frame, vocoder or self.vocoder_name)
 
     def warm_up(self, streams: int = 1) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve
 from rtsynth.engine.cache import CacheKey
 from rtsynth.engine.commands import KillSlot, MixerCommand, StealVoice
 from rtsynth.engine.config import EngineConfig
@@ -44,6 +45,7 @@ class Voice:
     busy: bool = False  # the main loop is rendering it (outside the lock)
     dropped: bool = False  # its slot was reclaimed: whatever is rendered for it is discarded
     sustained: bool = False  # its stream loops the sustain: it plays until released
+    bend: BendCurve = UNBENT  # the bend its row's audio carries in its f0 (see Splicer.rebend)
 
 
 def send_to_mixer(bank: VoiceBank, command: MixerCommand) -> None:

@@ -6,7 +6,8 @@ Work in priority order, one small step at a time so a new note never waits long:
 2. new notes: plan, batch-decode (or take from the cache), vocode only the first frames,
    write them to a free slot and tell the mixer when to start;
 3. voices about to run out of rendered audio;
-4. re-renders of sounding notes after a timbre/offset move, held notes nearing the end of their
+4. re-renders of sounding notes after a timbre/offset move or a pitch bend (the mixer resamples
+   a bend until the notes' audio carries it in f0), held notes nearing the end of their
    decoded window (their sustain looped from there), and hand-overs from the fast attack
    vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
    (with more than `full_quality_voices` voices busy, a note keeps the attack vocoder: the
@@ -21,6 +22,7 @@ VoiceTable (slots, stealing, the lock), Splicer (re-renders, hand-overs), PreRen
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from collections.abc import Callable
@@ -33,7 +35,16 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.mixer import PLAYING, VoiceBank
 from rtsynth.engine.prerender import PreRenderer
-from rtsynth.engine.requests import Activate, ClearNotes, NoteRequest, Prerender, Rerender, ResumeNote, StartNote
+from rtsynth.engine.requests import (
+    Activate,
+    ClearNotes,
+    NoteRequest,
+    Prerender,
+    Rebend,
+    Rerender,
+    ResumeNote,
+    StartNote,
+)
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import Splicer, write
 from rtsynth.engine.starter import NoteStarter
@@ -44,6 +55,7 @@ log = logging.getLogger(__name__)
 
 CRITICAL_LEAD_S = 0.12  # below this a voice's continuation beats re-renders
 SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is this near the loop's end
+REBEND_INTERVAL_S = 0.1  # a moving bend is rendered into f0 at most this often (the mixer resamples meanwhile)
 
 
 class RenderWorker:
@@ -73,6 +85,8 @@ class RenderWorker:
         self._epoch = 0
         self._dirty: set[int] = set()  # channels whose sounding notes need re-rendering
         self._next_rerender = 0.0  # re-renders are spaced: a stream of morph moves must not starve the voices
+        self._bends: dict[int, collections.deque[Rebend]] = {}  # each channel's bends, the first one due by now
+        self._next_rebend = 0.0
         self._swap: Runtime | None = None
         self._resume: list[ResumeNote] = []
 
@@ -91,6 +105,10 @@ class RenderWorker:
                 self._timelines[channel] = timeline
                 with self.table.lock:
                     self._dirty.add(channel)
+            case Rebend(channel=channel):
+                with self.table.lock:
+                    self._bends.setdefault(channel, collections.deque()).append(request)
+                    self._due_bend(channel)
             case ClearNotes(epoch):
                 with self.table.lock:
                     self._epoch = epoch
@@ -104,6 +122,8 @@ class RenderWorker:
         with self.table.lock:
             self._epoch = activate.epoch
             self._resume.extend(activate.resume)
+        for bend in activate.bends:
+            self.accept(bend)
         for note in activate.resume:
             self._timelines[note.spec.channel] = note.timeline
         for start in activate.replay:
@@ -198,6 +218,10 @@ class RenderWorker:
             self.splicer.rerender(channels, self.runtime, self.timeline)
             self._next_rerender = self.clock() + self.config.rerender_interval_ms * 1e-3
             return True
+        if bent := self._unbent():
+            self.splicer.rebend(bent, self.runtime, self.timeline, self._due_bend)
+            self._next_rebend = self.clock() + REBEND_INTERVAL_S
+            return True
         if (held := self._outlasting()) is not None:
             self.splicer.sustain(held, self.runtime, self.timeline(held.spec.channel))
             return True
@@ -212,6 +236,36 @@ class RenderWorker:
         if behind is not None and lead < self.starter.lead:
             return self._continue(behind)
         return self.prerenderer.step(self.runtime)
+
+    def _unbent(self) -> list[Voice]:
+        """Sounding notes whose coming audio does not carry their channel's bend (the one due by
+        now) in f0, on a runtime that bends f0, whose previous bend the mixer has reached."""
+        now = self.clock()
+        if self.runtime.resamples or now < self._next_rebend or not self._bends:
+            return []
+        bank = self.bank
+        with self.table.lock:
+            return [
+                voice
+                for voice in self.voices.values()
+                if (bend := self._due_bend(voice.spec.channel)) is not None
+                and voice.bend.factor != bend.factor
+                and voice.runtime is self.runtime
+                and not voice.stolen
+                and bank.state[voice.slot] == PLAYING
+                and playhead(bank, voice.slot) >= voice.bend.last_start
+            ]
+
+    def _due_bend(self, channel: int) -> Rebend | None:
+        """The channel's latest bend due by now (those before it are forgotten)."""
+        now = self.clock()
+        with self.table.lock:
+            bends = self._bends.get(channel)
+            if not bends:
+                return None
+            while len(bends) > 1 and bends[1].at <= now:
+                bends.popleft()
+            return bends[0] if bends[0].at <= now else None
 
     def _outlasting(self) -> Voice | None:
         """A held note (no length asked) about to outlast its decoded window's sustain, on a
