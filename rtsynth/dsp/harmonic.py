@@ -13,8 +13,7 @@ chunks join exactly, and a stream can start mid-note (its phase integrated from 
 A glide, vibrato, tuning or pitch bend is a change of f0; nothing is resampled. A bend is a
 `BendCurve`: a factor on f0 that steps at given samples, so audio rendered ahead can be
 rendered again with a new bend from some sample on, agreeing with the old up to there. The
-torch twin (rtsynth.train.synthesis) implements the same formulas
-for training against audio.
+torch twin (rtsynth.train.synthesis) implements the same formulas for training against audio.
 
 Noise gain convention: a gain g in every band gives white noise whose power spectral
 density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any output rate.

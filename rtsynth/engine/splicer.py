@@ -8,7 +8,7 @@ place."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from rtsynth.engine.commands import RebakeVoice
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
+from rtsynth.engine.direct import DirectStream
 from rtsynth.engine.mixer import ENDLESS, PLAYING, RELEASING, RESERVED, VoiceBank
 from rtsynth.engine.notes import NotePlan, plan_note
 from rtsynth.engine.requests import Rebend, ResumeNote
@@ -31,15 +32,16 @@ LIVE = (RESERVED, PLAYING, RELEASING)  # slot states whose coming audio may stil
 
 @dataclass(frozen=True)
 class Job:
-    """A voice's coming frames to render again: its plan, the frame the new stream starts at
-    (a few before its audio is used) and the bend it carries; with `rebend`, the bend steps to
-    the channel's at `bend.last_start`, which the splice must not pass."""
+    """A voice's coming frames to render again: its plan (None: it keeps its stream's
+    parameters), the frame the new stream starts at (a few before its audio is used) and the
+    bend it carries; with `rebend`, the bend steps to the channel's at `bend.last_start`, which
+    the splice must not pass."""
 
     voice: Voice
-    plan: NotePlan
+    plan: NotePlan | None
     frame: int
     bend: BendCurve
-    rebend: Rebend | None
+    rebend: Rebend | None = None
 
 
 class Splicer:
@@ -102,38 +104,41 @@ class Splicer:
         bends: Callable[[int], Rebend | None] | None = None,
     ) -> int:
         """Re-render the coming frames of these voices (one batched decode) and splice them in;
-        with `bends`, at their channel's bend."""
-        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline, bends))]
+        with `bends`, at their channel's bend (from the parameters they play, where their
+        stream has them: a bend changes f0 only)."""
+        plan = self._plan if bends is None else self._rebend_plan(bends)
+        jobs = [job for voice in voices if (job := plan(voice, runtime, timeline))]
         if not jobs:
             return 0
-        sources = decode_plans(runtime, [job.plan for job in jobs], self.stats)
+        decoded = iter(decode_plans(runtime, [job.plan for job in jobs if job.plan is not None], self.stats))
         with self.table.working_on([job.voice for job in jobs]) as live:
             live_ids = {id(v) for v in live}
-            for job, (mel, peak) in zip(jobs, sources, strict=True):
-                voice = job.voice
+            for job in jobs:
+                voice, stream = job.voice, job.voice.stream
+                if job.plan is None and isinstance(stream, DirectStream):
+                    mel, peak = stream.mel, stream.peak_db
+                else:
+                    mel, peak = next(decoded)
                 if id(voice) in live_ids:
-                    voice.key, voice.attack = None, False
-                    note, bend = voice.spec.note, job.bend
-                    looped = runtime.sustained(mel, peak, job.frame, note, bend) if voice.sustained else None
-                    fresh = looped if looped is not None else runtime.stream(mel, peak, job.frame, note=note, bend=bend)
-                    latest = None if job.rebend is None else bend.last_start - self._xfade
-                    if self.splice(voice, fresh, sustained=looped is not None, latest=latest):
-                        voice.bend = bend
-                        if job.rebend is not None:
-                            self._rebaked(voice, bend.last_start, job.rebend.semitones)
+                    self._splice_job(job, runtime, mel, peak)
         return len(live_ids)
 
-    def _rebaked(self, voice: Voice, sample: int, semitones: float) -> None:
-        send_to_mixer(self.bank, RebakeVoice(float("-inf"), voice.slot, voice.spec.voice, sample, semitones))
+    def _splice_job(self, job: Job, runtime: Runtime, mel: np.ndarray, peak: float) -> None:
+        voice, bend = job.voice, job.bend
+        voice.key, voice.attack = None, False
+        looped = runtime.sustained(mel, peak, job.frame, voice.spec.note, bend) if voice.sustained else None
+        fresh = looped if looped is not None else runtime.stream(mel, peak, job.frame, note=voice.spec.note, bend=bend)
+        latest = None if job.rebend is None else bend.last_start - self._xfade
+        if self.splice(voice, fresh, sustained=looped is not None, latest=latest):
+            voice.bend = bend
+            if job.rebend is not None:
+                command = RebakeVoice(
+                    float("-inf"), voice.slot, voice.spec.voice, bend.last_start, job.rebend.semitones
+                )
+                send_to_mixer(self.bank, command)
 
-    def _plan(
-        self,
-        voice: Voice,
-        runtime: Runtime,
-        timeline: Callable[[int], Timeline],
-        bends: Callable[[int], Rebend | None] | None,
-    ) -> Job | None:
-        if voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE:
+    def _plan(self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]) -> Job | None:
+        if not self._renders(voice, runtime):
             return None
         start = self._new_audio_from(voice)
         first, spec = runtime.frame_of(start), voice.spec
@@ -144,9 +149,26 @@ class Splicer:
             return None
         else:
             plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
-        rebend = None if bends is None else bends(spec.channel)
-        bend = voice.bend if rebend is None else voice.bend.then(int(start) + self._xfade, rebend.factor)
-        return Job(voice, plan, max(0, first - WARM_FRAMES), bend, rebend)
+        return Job(voice, plan, max(0, first - WARM_FRAMES), voice.bend)
+
+    def _rebend_plan(
+        self, bends: Callable[[int], Rebend | None]
+    ) -> Callable[[Voice, Runtime, Callable[[int], Timeline]], Job | None]:
+        """Plans that step each voice's bend to its channel's at a little ahead of the playhead."""
+
+        def plan(voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]) -> Job | None:
+            rebend = bends(voice.spec.channel)
+            job = self._plan(voice, runtime, timeline) if rebend is not None else None
+            if job is None or rebend is None:
+                return None
+            bend = voice.bend.then(int(self._new_audio_from(voice)) + self._xfade, rebend.factor)
+            own = isinstance(voice.stream, DirectStream)  # it has the parameters it plays
+            return replace(job, plan=None if own else job.plan, bend=bend, rebend=rebend)
+
+        return plan
+
+    def _renders(self, voice: Voice, runtime: Runtime) -> bool:
+        return not voice.stolen and voice.runtime is runtime and self.bank.state[voice.slot] in LIVE
 
     def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
         """A held note nearing the end of its decoded window's sustain (or carried on past it

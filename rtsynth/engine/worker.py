@@ -55,7 +55,8 @@ log = logging.getLogger(__name__)
 
 CRITICAL_LEAD_S = 0.12  # below this a voice's continuation beats re-renders
 SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is this near the loop's end
-REBEND_INTERVAL_S = 0.1  # a moving bend is rendered into f0 at most this often (the mixer resamples meanwhile)
+REBEND_REST_S = 0.02  # a bend is rendered into f0 once it has rested this long (the mixer resamples a moving one)
+REBEND_INTERVAL_S = 0.1  # and at most this often
 
 
 class RenderWorker:
@@ -239,7 +240,8 @@ class RenderWorker:
 
     def _unbent(self) -> list[Voice]:
         """Sounding notes whose coming audio does not carry their channel's bend (the one due by
-        now) in f0, on a runtime that bends f0, whose previous bend the mixer has reached."""
+        now, resting) in f0, on a runtime that bends f0, whose previous bend the mixer has
+        reached."""
         now = self.clock()
         if self.runtime.resamples or now < self._next_rebend or not self._bends:
             return []
@@ -249,6 +251,7 @@ class RenderWorker:
                 voice
                 for voice in self.voices.values()
                 if (bend := self._due_bend(voice.spec.channel)) is not None
+                and now - bend.at >= REBEND_REST_S
                 and voice.bend.factor != bend.factor
                 and voice.runtime is self.runtime
                 and not voice.stolen
