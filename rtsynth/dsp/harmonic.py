@@ -22,6 +22,7 @@ density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any outp
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -204,8 +205,9 @@ def harmonic_span(
     reach = slice(int(left.min()), int(right.max()) + 1)  # the frames read (a loop reads them backwards too)
     f0s = np.asarray(frames.f0_hz, dtype=np.float64)
     spanned = f0s[reach]
-    if bend == 1.0 and np.all(spanned == spanned[0]):  # a bent f0 would fill the table cache with one-offs
-        return _steady_partials(frames, float(spanned[0]), (left, right, t), sample_rate, phase0)
+    if np.all(spanned == spanned[0]):
+        tables = _rotations if bend == 1.0 else _bent_rotations
+        return _steady_partials(frames, float(spanned[0]) * bend, (left, right, t), sample_rate, phase0, tables)
     f0 = _lerp(f0s, left, right, t) * bend
     step = 2 * np.pi * f0 / sample_rate
     phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
@@ -222,7 +224,12 @@ def harmonic_span(
 
 
 def _steady_partials(
-    frames: SynthFrames, f0: float, blend: Blend, sample_rate: int, phase0: float
+    frames: SynthFrames,
+    f0: float,
+    blend: Blend,
+    sample_rate: int,
+    phase0: float,
+    tables: Callable[[float, int], np.ndarray],
 ) -> tuple[np.ndarray, float]:
     """harmonic_span where f0 holds still (a note's usual case). A block of STEADY_BLOCK samples
     starting at phase φ is Σ_k a_k·(sin(kφ)·cos(knω) + cos(kφ)·sin(knω)): one table of
@@ -235,7 +242,7 @@ def _steady_partials(
     fade = np.clip((0.5 - k * f0 / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
     first = int(left.min())  # only the frames this span reads: a short span of a long note costs little
     amplitudes = (np.asarray(frames.amplitudes)[first : int(right.max()) + 1, : len(k)] * fade).astype(np.float32)
-    table = _rotations(step, len(k))  # its first note at this f0 makes it
+    table = tables(step, len(k))  # its first note at this f0 makes it
     doubled = np.concatenate([amplitudes, amplitudes], axis=1)  # a row per frame, against [sin | cos]
     out = np.empty(len(left))
     for start in range(0, len(left), STEADY_BLOCK):
@@ -264,6 +271,15 @@ def prepare_steady(f0s: list[float], partials: int, sample_rate: int) -> None:
 
 @lru_cache(maxsize=128)  # a keyboard of f0s: at most 64 MB of tables
 def _rotations(step: float, partials: int) -> np.ndarray:
+    return _rotation_table(step, partials)
+
+
+@lru_cache(maxsize=64)  # the keys held bent now (at most 32 MB), apart: the keyboard's tables stay
+def _bent_rotations(step: float, partials: int) -> np.ndarray:
+    return _rotation_table(step, partials)
+
+
+def _rotation_table(step: float, partials: int) -> np.ndarray:
     """[cos(k·n·step) | sin(k·n·step)] for n < STEADY_BLOCK, k = 1..partials: [STEADY_BLOCK, 2·partials]."""
     angle = np.outer(np.arange(STEADY_BLOCK, dtype=np.float64), np.arange(1, partials + 1)) * step
     table = np.concatenate([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)

@@ -29,6 +29,9 @@ class Rerender:
     timeline: Timeline
 
 
+BAKED_MIN_SEMITONES = 0.005  # half a cent; a 14-bit wheel's step at +-2 semitones is 0.024 cents
+
+
 @dataclass(frozen=True)
 class Rebend:
     """The channel's pitch bend from `at` on: the mixer resamples to it at once, the worker then
@@ -39,8 +42,14 @@ class Rebend:
     at: float
 
     @property
+    def baked(self) -> float:
+        """The semitones rendered into f0: none for a wheel resting a hair off centre (its notes
+        stay on the synthesizer's fast steady path; the mixer plays the hair)."""
+        return self.semitones if abs(self.semitones) >= BAKED_MIN_SEMITONES else 0.0
+
+    @property
     def factor(self) -> float:
-        return float(2.0 ** (self.semitones / 12.0))
+        return float(2.0 ** (self.baked / 12.0))
 
 
 @dataclass(frozen=True)

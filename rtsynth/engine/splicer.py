@@ -132,9 +132,7 @@ class Splicer:
         if self.splice(voice, fresh, sustained=looped is not None, latest=latest):
             voice.bend = bend
             if job.rebend is not None:
-                command = RebakeVoice(
-                    float("-inf"), voice.slot, voice.spec.voice, bend.last_start, job.rebend.semitones
-                )
+                command = RebakeVoice(float("-inf"), voice.slot, voice.spec.voice, bend.last_start, job.rebend.baked)
                 send_to_mixer(self.bank, command)
 
     def _plan(self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]) -> Job | None:

@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 CRITICAL_LEAD_S = 0.12  # below this a voice's continuation beats re-renders
 SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is this near the loop's end
 REBEND_REST_S = 0.02  # a bend is rendered into f0 once it has rested this long (the mixer resamples a moving one)
-REBEND_INTERVAL_S = 0.1  # and at most this often
+REBEND_INTERVAL_S = 0.1  # and at most this often, for at most REBEND_VOICES voices at a time
+REBEND_VOICES = 8  # a step stays short (a bent key's first render makes its table, 2.6 ms)
 
 
 class RenderWorker:
@@ -220,7 +221,7 @@ class RenderWorker:
             self._next_rerender = self.clock() + self.config.rerender_interval_ms * 1e-3
             return True
         if bent := self._unbent():
-            self.splicer.rebend(bent, self.runtime, self.timeline, self._due_bend)
+            self.splicer.rebend(bent[:REBEND_VOICES], self.runtime, self.timeline, self._due_bend)
             self._next_rebend = self.clock() + REBEND_INTERVAL_S
             return True
         if (held := self._outlasting()) is not None:
