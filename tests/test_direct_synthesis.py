@@ -18,6 +18,7 @@ from rtsynth.cli import main
 from rtsynth.dsp.air import AIR_BANDS_HZ, AIR_SILENT_DB
 from rtsynth.dsp.colour import COLOUR_BANDS_HZ
 from rtsynth.dsp.fidelity import centroid_hz, f0_error_cents, partial_cents, sounding_span
+from rtsynth.dsp.harmonic import UNBENT
 from rtsynth.dsp.pitch import midi_hz
 from rtsynth.engine.backends import OfflineRenderer
 from rtsynth.engine.channels import ChannelState
@@ -557,7 +558,7 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
     assert plan.air is not None and plan.colour is not None  # the shipped model has air bands and colour
     ((params, peak),) = decode_plans(runtime, [plan], stats)
     whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)
-    heads = runtime.heads([plan], [67])
+    heads = runtime.heads([plan], [67], [UNBENT])
     if duration == 0.03:
         assert heads is None
         return

@@ -324,6 +324,35 @@ def test_a_pitch_bend_is_an_f0_change_not_a_resampling(timbre):
     renderer.render([NoteOff(67, at=0.0)])
 
 
+def test_a_note_struck_under_a_held_bend_is_bent_in_f0_from_its_first_sample():
+    """With the wheel held a tone up, a note rendered at its start is synthesized at the bent
+    f0 from its first sample: the mixer reads it at rate 1 from the start, so its attack is not
+    resampled. A note whose audio comes whole from the cache (rendered unbent) starts resampled
+    and is bent in f0 once it sounds, as a held note is."""
+    from audio_checks import cents, estimate_f0, midi_hz
+
+    from rtsynth.engine.events import NoteOff, NoteOn, PitchBend, SelectTimbre
+    from rtsynth.labels import velocity_unit
+    from rtsynth.resources import default_bundle
+
+    sr = 48000
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=sr))
+    bank = renderer.engine.bank
+    renderer.render([SelectTimbre("violin", at=0.0)], tail=0.1)
+    renderer.engine.prerender(0, (80,), (69,))
+    renderer.render([], tail=0.2)  # key 69's audio whole in the cache, unbent
+    for note, rebends in ((67, 0), (69, 1)):
+        y = renderer.render([PitchBend(2.0, at=0.0), NoteOn(note, velocity_unit(80), at=0.05)], max_seconds=1.0)
+        (slot,) = np.flatnonzero(bank.state == PLAYING)
+        status = renderer.engine.status()
+        assert bank.ratio[slot] == 1.0 and status["rebends"] == rebends, (note, status["cache_hits"])
+        want = midi_hz(note + 2)
+        moments = [estimate_f0(y[i : i + sr // 50], want) for i in range(int(0.2 * sr), int(0.95 * sr), 240)]
+        assert max(abs(cents(f, want)) for f in moments) < 10, note
+        renderer.render([NoteOff(note, at=0.0), PitchBend(0.0, at=0.0)])
+    assert renderer.engine.status()["cache_hits"] == 1
+
+
 def test_a_moving_wheel_is_followed_at_once_and_rendered_into_f0_where_it_rests():
     """A wheel moved every 10 ms (a 5 Hz vibrato of half a semitone) is the mixer's to follow,
     block by block: the worker renders a bend into f0 only once it rests (each render discards

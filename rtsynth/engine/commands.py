@@ -25,12 +25,14 @@ class MixerCommand:
 
 @dataclass(frozen=True)
 class StartVoice(MixerCommand):
-    """A rendered voice in `slot` starts playing at `at` (on its exact sample)."""
+    """A rendered voice in `slot` starts playing at `at` (on its exact sample), its audio
+    carrying `baked` semitones of its channel's bend in f0."""
 
     slot: int
     voice: int
     arrival: float | None  # when its event arrived, for the latency log; None for timed events
     cached: bool
+    baked: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,13 @@ RECORD = 8  # floats per ring record
 def encode(command: MixerCommand) -> list[float]:
     """The ring record of a worker command: floats, None as NaN."""
     if isinstance(command, StartVoice):
-        fields: list[float | None] = [command.slot, command.voice, command.arrival, float(command.cached)]
+        fields: list[float | None] = [
+            command.slot,
+            command.voice,
+            command.arrival,
+            float(command.cached),
+            command.baked,
+        ]
     elif isinstance(command, StealVoice):
         fields = [command.voice, command.seconds]
     elif isinstance(command, KillSlot):
@@ -111,7 +119,7 @@ def decode(record: list[float]) -> MixerCommand:
     at, seq, kind = record[0], int(record[1]), RING_KINDS[int(record[2])]
     if kind is StartVoice:
         arrival = None if math.isnan(record[5]) else record[5]
-        return StartVoice(at, int(record[3]), int(record[4]), arrival, bool(record[6]), seq=seq)
+        return StartVoice(at, int(record[3]), int(record[4]), arrival, bool(record[6]), record[7], seq=seq)
     if kind is StealVoice:
         return StealVoice(at, int(record[3]), record[4], seq=seq)
     if kind is RebakeVoice:

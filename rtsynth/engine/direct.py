@@ -73,7 +73,7 @@ class DirectRuntime(Runtime):
             self.read(outputs, out[i], slice(None))
         return out
 
-    def heads(self, plans: list[NotePlan], notes: list[int]) -> list[NoteHead] | None:
+    def heads(self, plans: list[NotePlan], notes: list[int], bends: list[BendCurve]) -> list[NoteHead] | None:
         """New notes that can start on their first frames (see `HarmonicHead`), one decoder run
         for all; None unless every plan is a static note whose first frames play as decoded."""
         if not all(_starts_as_decoded(plan) for plan in plans):
@@ -82,8 +82,8 @@ class DirectRuntime(Runtime):
         first = self.outputs(z, lead=HEAD_FRAMES)
         whole = first if first[0].partials.shape[1] == self.mel.n_frames else WholeDecode(self, z)
         return [
-            HarmonicHead(self, plan, first[i], whole, i, note)
-            for i, (plan, note) in enumerate(zip(plans, notes, strict=True))
+            HarmonicHead(self, plan, first[i], whole, i, note, bend)
+            for i, (plan, note, bend) in enumerate(zip(plans, notes, bends, strict=True))
         ]
 
     def outputs(self, z: np.ndarray, lead: int | None = None) -> list[DecoderOutputs]:
@@ -333,6 +333,7 @@ class HarmonicHead:
         whole: WholeDecode | list[DecoderOutputs],
         index: int,
         note: int,
+        bend: BendCurve = UNBENT,
     ):
         self.runtime, self.plan, self.whole, self.index = runtime, plan, whole, index
         self._params = runtime.blank(1)[0]
@@ -340,7 +341,7 @@ class HarmonicHead:
         head = np.zeros_like(self._params)
         head[:, :HEAD_FRAMES] = runtime.voiced(self._params[:, :HEAD_FRAMES], plan)
         self.peak_db = float(plan.level[0])
-        self.stream = DirectStream(runtime, head, self.peak_db, 0, note)
+        self.stream = DirectStream(runtime, head, self.peak_db, 0, note, bend=bend)
 
     def first(self, samples: int) -> np.ndarray:
         return self.stream.head(samples)

@@ -282,8 +282,9 @@ class Mixer:
         at, slot, voice, arrival = command.at, command.slot, command.voice, command.arrival
         bank = self.bank
         offset = max(0, round((at - t0) * self.sr))
-        bank.baked[slot] = bank.baked_before[slot] = bank.baked_from[slot] = 0.0  # a note starts unbent
-        ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]]) / 12.0)
+        bank.baked[slot] = bank.baked_before[slot] = command.baked
+        bank.baked_from[slot] = 0.0
+        ratio = 2.0 ** ((bank.transpose[slot] + self.bend[bank.channel[slot]] - command.baked) / 12.0)
         bank.ratio[slot] = ratio
         bank.pos[slot] = -offset * ratio
         bank.env[slot], bank.rate[slot] = -offset * self._attack_rate, self._attack_rate  # 0 at the first sample

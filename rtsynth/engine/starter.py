@@ -1,7 +1,8 @@
 """Starting notes: plan, take audio or a mel from the cache or one batched decode, render the
 first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
-soon as the first two frames are decoded and read, the rest decoded and read after). Runs on
-its own thread in the worker process, so a new note never waits behind a long vocoding step."""
+soon as the first two frames are decoded and read, the rest decoded and read after; a note
+rendered now, not from the cache, at its channel's bend in f0). Runs on its own thread in the
+worker process, so a new note never waits behind a long vocoding step."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve
 from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
@@ -21,6 +23,7 @@ from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, plan_note
+from rtsynth.engine.requests import Rebend
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import write
 from rtsynth.engine.synth import AudioStream, CachedStream, NoteHead, Runtime
@@ -45,6 +48,7 @@ class Source:
     peak_db: float
     key: CacheKey | None  # cache key of a static note
     head: NoteHead | None = None
+    bend: Rebend | None = None  # the channel's bend, in f0 from the note's first sample
 
 
 class NoteStarter:
@@ -57,9 +61,11 @@ class NoteStarter:
         stats: Counters,
         config: EngineConfig,
         clock: Callable[[], float],
+        bends: Callable[[int], Rebend | None],
     ):
+        """`bends`: each channel's bend due by now."""
         self.bank, self.table, self.scheduler, self.cache = bank, table, scheduler, cache
-        self.stats, self.config, self.clock = stats, config, clock
+        self.stats, self.config, self.clock, self.bends = stats, config, clock, bends
         self.lead = config.lead_ms * 1e-3
         self.head_samples = max(HEAD_BLOCKS * config.blocksize, round(HEAD_S * config.samplerate))
         self.idle = threading.Event()  # cleared while notes are being started: the main loop waits
@@ -123,7 +129,11 @@ class NoteStarter:
         keys = [runtime.note_key(p, s.note) if p.static else None for p, s in zip(plans, specs, strict=True)]
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
-        heads = runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing]) if missing else None
+        bends = [None if runtime.resamples else self.bends(s.channel) for s in specs]
+        curves = [_curve(bends[i]) for i in missing]
+        heads = (
+            runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], curves) if missing else None
+        )
         if heads is not None:
             self.stats.add("decodes", len(heads))
             started, decoded = dict(zip(missing, heads, strict=True)), {}
@@ -131,14 +141,15 @@ class NoteStarter:
             started = {}
             decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
         sources = []
-        for i, (plan, key, entry) in enumerate(zip(plans, keys, entries, strict=True)):
-            if entry is not None:
-                mel = None if entry.audio is not None else entry.mel
-                sources.append(Source(entry.audio, mel, float(plan.level[0]), key))
+        for i, (plan, key, entry, bend) in enumerate(zip(plans, keys, entries, bends, strict=True)):
+            if entry is not None and entry.audio is not None:  # as cached, unbent: bent once it sounds
+                sources.append(Source(entry.audio, None, float(plan.level[0]), key))
+            elif entry is not None:
+                sources.append(Source(None, entry.mel, float(plan.level[0]), key, bend=bend))
             elif i in started:
-                sources.append(Source(None, None, started[i].peak_db, key, started[i]))
+                sources.append(Source(None, None, started[i].peak_db, key, started[i], bend))
             else:
-                sources.append(Source(None, *decoded[i], key))
+                sources.append(Source(None, *decoded[i], key, bend=bend))
         return sources
 
     def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: Runtime, began: float) -> Voice | None:
@@ -150,7 +161,7 @@ class NoteStarter:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
             return None
         stream: AudioStream
-        attack = False
+        attack, bend = False, _curve(source.bend)
         if source.head is not None:  # one block now, the rest of its head once every note went out
             stream = source.head.stream
             first = source.head.first(self.config.blocksize)
@@ -159,7 +170,7 @@ class NoteStarter:
                 stream = CachedStream(runtime, source.audio, source.peak_db)
             else:
                 assert source.mel is not None
-                stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder, spec.note)
+                stream = runtime.stream(source.mel, source.peak_db, 0, runtime.start_vocoder, spec.note, bend)
                 attack = runtime.attack_vocoder_name is not None
             first = stream.advance(runtime.first_frames)
         bank = self.bank
@@ -168,10 +179,12 @@ class NoteStarter:
         bank.ready[slot] = 0
         write(bank, slot, first, stream.start)
         bank.ready[slot] = stream.written
-        send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, cached=source.audio is not None))
+        baked = 0.0 if bend == UNBENT or source.bend is None else source.bend.baked
+        send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, source.audio is not None, baked))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
-        return Voice(spec, slot, stream, runtime, source.key, attack)
+        key = source.key if bend == UNBENT else None  # bent audio is not the key's to cache
+        return Voice(spec, slot, stream, runtime, key, attack, bend=bend)
 
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:
         """A note started on its first frames: decode and read the rest, write the rest of its first frame."""
@@ -189,3 +202,8 @@ class NoteStarter:
         if time.monotonic() >= self._quiet_until:
             log.warning("%s: note %d dropped; %d so far", why, spec.note, int(self.stats[counter]))
             self._quiet_until = time.monotonic() + WARN_EVERY_S
+
+
+def _curve(bend: Rebend | None) -> BendCurve:
+    """A new note's bend in f0 from its first sample."""
+    return UNBENT if bend is None or bend.baked == 0.0 else UNBENT.then(0, bend.factor)

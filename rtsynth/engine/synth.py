@@ -140,8 +140,9 @@ class Runtime(ABC):
         where the runtime has no loop."""
         return None
 
-    def heads(self, plans: list[NotePlan], notes: list[int]) -> list[NoteHead] | None:
-        """New notes that start before all their frames are read; None: decode them whole."""
+    def heads(self, plans: list[NotePlan], notes: list[int], bends: list[BendCurve]) -> list[NoteHead] | None:
+        """New notes that start before all their frames are read, each at its bend; None: decode
+        them whole."""
         return None
 
 

@@ -80,7 +80,9 @@ class RenderWorker:
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
         self.scheduler = NoteScheduler()
-        self.starter = NoteStarter(bank, self.table, self.scheduler, self.cache, self.stats, config, clock)
+        self.starter = NoteStarter(
+            bank, self.table, self.scheduler, self.cache, self.stats, config, clock, self._due_bend
+        )
         self.splicer = Splicer(bank, self.table, config, self.stats)
         self.prerenderer = PreRenderer(self.cache, self.stats, config.chunk_frames)
         self._timelines: dict[int, Timeline] = {}
