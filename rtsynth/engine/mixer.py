@@ -109,7 +109,7 @@ def bank_layout(slots: int, length: int) -> dict[str, tuple[tuple[int, ...], str
         "ratio": ((slots,), "float64"),  # playback rate at the end of the last block
         "baked": ((slots,), "float64"),  # semitones of bend the row's f0 carries from baked_from on, mixer
         "baked_before": ((slots,), "float64"),  # ... and before it
-        "baked_from": ((slots,), "float64"),  # a row sample
+        "baked_from": ((slots,), "float64"),  # the row sample where `baked` begins
         "ring_records": ((RING_SIZE, RECORD), "float64"),
         "ring_index": ((2,), "int64"),  # written (worker), read (mixer)
         "counters": ((len(COUNTERS),), "float64"),  # worker statistics
@@ -363,9 +363,8 @@ class Mixer:
         r0 = bank.ratio[act]
         pos = start[:, None] + r0[:, None] * self._k[:n] + (r1 - r0)[:, None] * (self._k_tri[:n] / n)
         end = start + r0 * n + (r1 - r0) * (n - 1) / 2
-        for i in np.flatnonzero(
-            (start < since) & (end > since) & (before != after)
-        ):  # rare: the read reaches a rebaked part
+        crossing = (start < since) & (end > since) & (before != after)  # rare: a rebend's start is read
+        for i in np.flatnonzero(crossing):
             end[i], r1[i] = self._into_rebaked(act[i], pos[i], float(end[i]), float(r1[i]))
         bank.pos[act] = end
         bank.ratio[act] = r1
