@@ -35,7 +35,8 @@ class Takeover:
 
 class NoteLedger:
     """Notes of the current panic epoch, each channel's latest timeline and bend and the
-    pre-render queue, as sent; `takeover` sorts the notes by what the mixer has of them when the worker died."""
+    pre-render queue, as sent; `takeover` sorts the notes by what the mixer has of them when
+    the worker died."""
 
     def __init__(self) -> None:
         self.epoch = 0
