@@ -68,9 +68,10 @@ class Splicer:
         timeline: Callable[[int], Timeline],
         bends: Callable[[int], Rebend | None],
     ) -> None:
-        """Render these voices' coming audio again with their channel's bend in f0 (one batched
-        decode), and tell the mixer where it begins: it resampled the bend until then. The new
-        audio is the old one up to there, sample for sample, so the splice is seamless."""
+        """Render these voices' coming audio again with their channel's bend in f0 (from the
+        parameters they play; a note from the cache is decoded again), and tell the mixer where it
+        begins: it resampled the bend until then. The new audio is the old one up to there,
+        sample for sample, so the splice is seamless."""
         self.stats.add("rebends", self._render(voices, runtime, timeline, bends))
 
     def resume(self, notes: Sequence[ResumeNote], runtime: Runtime) -> int:
