@@ -85,6 +85,11 @@ class BendCurve:
     def last_start(self) -> int:
         return self.starts[-1]
 
+    @staticmethod
+    def throughout(semitones: float) -> BendCurve:
+        """The same bend from the first sample on (UNBENT for none)."""
+        return UNBENT if semitones == 0.0 else BendCurve(factors=(2.0 ** (semitones / 12.0),))
+
     def then(self, sample: int, factor: float) -> BendCurve:
         """This curve up to `sample`, `factor` from there on."""
         keep = int(np.searchsorted(self.starts, sample))  # the steps before it
@@ -95,7 +100,7 @@ class BendCurve:
 
     def integral(self, n: int) -> float:
         """The sum of the factor over samples 0..n-1."""
-        i = max(0, int(np.searchsorted(self.starts, n, side="right")) - 1)
+        i = self._step_at(n)
         return self.sums[i] + self.factors[i] * (n - self.starts[i])
 
     def pieces(self, n0: int, n1: int) -> list[tuple[int, int, float]]:
@@ -105,7 +110,11 @@ class BendCurve:
         return [(a, b, self.factor_at(a)) for a, b in itertools.pairwise(edges)]
 
     def factor_at(self, n: int) -> float:
-        return self.factors[int(np.searchsorted(self.starts, n, side="right")) - 1]
+        return self.factors[self._step_at(n)]
+
+    def _step_at(self, n: int) -> int:
+        """The step sample n lies in."""
+        return max(0, int(np.searchsorted(self.starts, n, side="right")) - 1)
 
 
 UNBENT = BendCurve()

@@ -8,7 +8,7 @@ place."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -32,16 +32,17 @@ LIVE = (RESERVED, PLAYING, RELEASING)  # slot states whose coming audio may stil
 
 @dataclass(frozen=True)
 class Job:
-    """A voice's coming frames to render again: its plan (None: it keeps its stream's
-    parameters), the frame the new stream starts at (a few before its audio is used) and the
-    bend it carries; with `rebend`, the bend steps to the channel's at `bend.last_start`, which
-    the splice must not pass."""
+    """A voice's coming frames to render again, from a plan to decode or the parameters its
+    stream plays (`params`: a rebend changes f0 only); the frame the new stream starts at (a few
+    before its audio is used) and the bend it carries. With `rebend`, the bend steps to the
+    channel's at `bend.last_start`, which the splice must not pass."""
 
     voice: Voice
     plan: NotePlan | None
+    params: tuple[np.ndarray, float] | None
     frame: int
     bend: BendCurve
-    rebend: Rebend | None = None
+    rebend: Rebend | None
 
 
 class Splicer:
@@ -89,7 +90,10 @@ class Splicer:
                 looped = bank.length[slot] == ENDLESS and runtime.sustain_loop is not None
                 if ours and slot not in self.table.voices and (looped or bank.ready[slot] < runtime.note_samples):
                     left = Rendered(runtime, int(bank.ready[slot]), int(bank.length[slot]))
-                    voice = Voice(note.spec, slot, left, runtime, None, False, bend=_as_baked(bank, slot))
+                    # its bend: the one the mixer says its audio carries now (its history, and so its
+                    # phase, went with the dead worker)
+                    bend = BendCurve.throughout(float(bank.baked[slot]))
+                    voice = Voice(note.spec, slot, left, runtime, None, False, bend=bend)
                     self.table.voices[slot] = voice
                     (held if looped else voices).append(voice)
         timelines = {note.spec.channel: note.timeline for note in notes}
@@ -107,20 +111,15 @@ class Splicer:
         """Re-render the coming frames of these voices (one batched decode) and splice them in;
         with `bends`, at their channel's bend (from the parameters they play, where their
         stream has them: a bend changes f0 only)."""
-        plan = self._plan if bends is None else self._rebend_plan(bends)
-        jobs = [job for voice in voices if (job := plan(voice, runtime, timeline))]
+        jobs = [job for voice in voices if (job := self._plan(voice, runtime, timeline, bends))]
         if not jobs:
             return 0
         decoded = iter(decode_plans(runtime, [job.plan for job in jobs if job.plan is not None], self.stats))
         with self.table.working_on([job.voice for job in jobs]) as live:
             live_ids = {id(v) for v in live}
             for job in jobs:
-                voice, stream = job.voice, job.voice.stream
-                if job.plan is None and isinstance(stream, DirectStream):
-                    mel, peak = stream.mel, stream.peak_db
-                else:
-                    mel, peak = next(decoded)
-                if id(voice) in live_ids:
+                mel, peak = job.params if job.params is not None else next(decoded)
+                if id(job.voice) in live_ids:
                     self._splice_job(job, runtime, mel, peak)
         return len(live_ids)
 
@@ -136,38 +135,33 @@ class Splicer:
                 command = RebakeVoice(float("-inf"), voice.slot, voice.spec.voice, bend.last_start, job.rebend.baked)
                 send_to_mixer(self.bank, command)
 
-    def _plan(self, voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]) -> Job | None:
-        if not self._renders(voice, runtime):
+    def _plan(
+        self,
+        voice: Voice,
+        runtime: Runtime,
+        timeline: Callable[[int], Timeline],
+        bends: Callable[[int], Rebend | None] | None,
+    ) -> Job | None:
+        """With `bends`, a job for a voice whose channel has a bend due, stepping to it."""
+        rebend = None if bends is None else bends(voice.spec.channel)
+        stale = voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE
+        if stale or (bends is not None and rebend is None):
             return None
         start = self._new_audio_from(voice)
         first, spec = runtime.frame_of(start), voice.spec
+        if not voice.sustained and first >= runtime.mel.n_frames - 2:
+            return None
+        frame, bend = max(0, first - WARM_FRAMES), voice.bend
+        if rebend is not None:
+            bend = bend.then(int(start) + self._xfade, rebend.factor)
+            if isinstance(voice.stream, DirectStream):  # it has the parameters it plays
+                return Job(voice, None, (voice.stream.mel, voice.stream.peak_db), frame, bend, rebend)
         if voice.sustained:  # its loop again, in the control the channel has reached there
             here = timeline(spec.channel).at(spec.start + start / runtime.out_rate)
             plan = plan_note(spec, Timeline.still(here), runtime.space, runtime.framing)
-        elif first >= runtime.mel.n_frames - 2:
-            return None
         else:
             plan = plan_note(spec, timeline(spec.channel), runtime.space, runtime.framing, first_frame=first)
-        return Job(voice, plan, max(0, first - WARM_FRAMES), voice.bend)
-
-    def _rebend_plan(
-        self, bends: Callable[[int], Rebend | None]
-    ) -> Callable[[Voice, Runtime, Callable[[int], Timeline]], Job | None]:
-        """Plans that step each voice's bend to its channel's at a little ahead of the playhead."""
-
-        def plan(voice: Voice, runtime: Runtime, timeline: Callable[[int], Timeline]) -> Job | None:
-            rebend = bends(voice.spec.channel)
-            job = self._plan(voice, runtime, timeline) if rebend is not None else None
-            if job is None or rebend is None:
-                return None
-            bend = voice.bend.then(int(self._new_audio_from(voice)) + self._xfade, rebend.factor)
-            own = isinstance(voice.stream, DirectStream)  # it has the parameters it plays
-            return replace(job, plan=None if own else job.plan, bend=bend, rebend=rebend)
-
-        return plan
-
-    def _renders(self, voice: Voice, runtime: Runtime) -> bool:
-        return not voice.stolen and voice.runtime is runtime and self.bank.state[voice.slot] in LIVE
+        return Job(voice, plan, None, frame, bend, rebend)
 
     def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
         """A held note nearing the end of its decoded window's sustain (or carried on past it
@@ -252,13 +246,6 @@ class Splicer:
             old.close()
             voice.stream, voice.sustained = new, sustained
         return True
-
-
-def _as_baked(bank: VoiceBank, slot: int) -> BendCurve:
-    """A resumed note's bend: the one the mixer says its audio carries now (its history, and so
-    its phase, went with the dead worker)."""
-    semitones = float(bank.baked[slot])
-    return UNBENT if semitones == 0.0 else UNBENT.then(0, 2.0 ** (semitones / 12.0))
 
 
 def write(bank: VoiceBank, slot: int, audio: np.ndarray, at: int) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtsynth.dsp.harmonic import UNBENT, BendCurve
+from rtsynth.dsp.harmonic import BendCurve
 from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
@@ -130,7 +130,7 @@ class NoteStarter:
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
         bends = [None if runtime.resamples else self.bends(s.channel) for s in specs]
-        curves = [_curve(bends[i]) for i in missing]
+        curves = [BendCurve.throughout(_baked(bends[i])) for i in missing]
         heads = (
             runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], curves) if missing else None
         )
@@ -161,7 +161,8 @@ class NoteStarter:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
             return None
         stream: AudioStream
-        attack, bend = False, _curve(source.bend)
+        attack, baked = False, _baked(source.bend)
+        bend = BendCurve.throughout(baked)
         if source.head is not None:  # one block now, the rest of its head once every note went out
             stream = source.head.stream
             first = source.head.first(self.config.blocksize)
@@ -179,11 +180,10 @@ class NoteStarter:
         bank.ready[slot] = 0
         write(bank, slot, first, stream.start)
         bank.ready[slot] = stream.written
-        baked = 0.0 if bend == UNBENT or source.bend is None else source.bend.baked
         send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, source.audio is not None, baked))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
-        key = source.key if bend == UNBENT else None  # bent audio is not the key's to cache
+        key = source.key if baked == 0.0 else None  # bent audio is not the key's to cache
         return Voice(spec, slot, stream, runtime, key, attack, bend=bend)
 
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:
@@ -204,6 +204,6 @@ class NoteStarter:
             self._quiet_until = time.monotonic() + WARN_EVERY_S
 
 
-def _curve(bend: Rebend | None) -> BendCurve:
-    """A new note's bend in f0 from its first sample."""
-    return UNBENT if bend is None or bend.baked == 0.0 else UNBENT.then(0, bend.factor)
+def _baked(bend: Rebend | None) -> float:
+    """The semitones of bend a new note carries in f0 from its first sample."""
+    return 0.0 if bend is None else bend.baked
