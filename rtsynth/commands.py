@@ -7,6 +7,8 @@ import logging
 
 log = logging.getLogger(__name__)
 
+A4_HELP = "concert pitch: A4 (MIDI 69) in Hz, 380-480 (default 440); every key's f0 follows it"
+
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     render = commands.add_parser(
@@ -31,6 +33,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     render.add_argument("--midi", help="a standard MIDI file to render instead of one note")
     render.add_argument("--samplerate", type=int, default=48000, help="44100 or 48000")
     render.add_argument("--gain", type=float, default=0.5, help="master gain, 0-2")
+    render.add_argument("--a4", dest="a4_hz", type=float, default=440.0, help=A4_HELP)
     render.add_argument("--vocoder", help="vocoder name (default: the bundle's, else the runtime default)")
     render.add_argument("-o", "--output", default="out.wav", help="WAV file to write")
     render.set_defaults(func=_render)
@@ -50,6 +53,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--output-device", help="audio output device name or index (default: the system's)")
     serve.add_argument("--samplerate", type=int, help="44100 or 48000 (default 48000)")
     serve.add_argument("--blocksize", type=int, help="frames per audio block (default 256)")
+    serve.add_argument("--a4", dest="a4_hz", type=float, help=A4_HELP)
     serve.add_argument(
         "--lookahead-blocks",
         type=float,

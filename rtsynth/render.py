@@ -145,7 +145,7 @@ def render_command(args: argparse.Namespace) -> int:
             )
         else:
             raise RenderError("give --note N (one note) or --midi FILE")
-        config = EngineConfig(samplerate=args.samplerate, gain=args.gain, vocoder=args.vocoder or "")
+        config = EngineConfig(samplerate=args.samplerate, a4_hz=args.a4_hz, gain=args.gain, vocoder=args.vocoder or "")
         audio = render(bundle, events, config)
     except ValueError as err:  # RenderError, BundleError, bad timbre names, bad settings
         log.error("%s", err)

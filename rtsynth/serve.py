@@ -63,7 +63,7 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
 
 # CLI flags and where they go: ServeConfig fields, then EngineConfig fields
 SERVE_FLAGS = ("bundle", "host", "osc_port", "web_port", "midi_in", "cc_map", "audio_backend", "output_device")
-ENGINE_FLAGS = ("samplerate", "blocksize", "lookahead_blocks", "providers", "voices")
+ENGINE_FLAGS = ("samplerate", "a4_hz", "blocksize", "lookahead_blocks", "providers", "voices")
 
 
 def apply_flags(config: ServeConfig, args: argparse.Namespace) -> ServeConfig:
@@ -199,7 +199,7 @@ def banner(engine: Engine, controls: list[Control]) -> str:
             lines.append(f"  OSC:        udp://{control.host}:{control.port}  (replies go to the sender)")
     lines.append(
         f"  audio:      {audio.get('device')} via {audio.get('hostapi')} ({audio.get('backend')}), "
-        f"{status['samplerate']} Hz, {status['blocksize']} frames, "
+        f"{status['samplerate']} Hz, {status['blocksize']} frames, A4 = {status['a4_hz']:g} Hz, "
         f"output latency {audio.get('latency_ms', math.nan):.1f} ms"
     )
     lines.append(f"  voices:     {status['voices_max']}; Ctrl-C to stop")

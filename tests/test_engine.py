@@ -359,6 +359,18 @@ def test_notes_sound_at_their_pitch_inside_and_outside_the_trained_range(bundle)
         assert abs(cents(f0, midi_hz(note))) < 50, f"note {note}: {f0:.1f} Hz"
 
 
+def test_a_mel_bundle_plays_the_concert_pitch_by_resampling(bundle):
+    """A mel + vocoder bundle has no f0 to set: its notes are resampled to A4 = 442 Hz."""
+    heard = [
+        estimate_f0(
+            seg(renderer(bundle, a4_hz=hz).render([NoteOn(60, 0.7, at=0.05), NoteOff(60, at=0.8)]), 0.15, 0.75),
+            midi_hz(60),
+        )
+        for hz in (440.0, 442.0)
+    ]
+    assert abs(cents(heard[1], heard[0]) - 1200 * np.log2(442 / 440)) < 1
+
+
 def test_pitch_bend_transposes_sounding_notes(bundle):
     r = renderer(bundle)
     y = r.render([NoteOn(60, 0.7, at=0.05), PitchBend(2.0, at=0.6), NoteOff(60, at=1.3)])

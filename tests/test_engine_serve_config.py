@@ -23,10 +23,11 @@ def test_the_shipped_config_loads_with_the_documented_defaults():
 def test_flags_override_the_file_and_absent_flags_do_not(tmp_path):
     path = tmp_path / "serve.toml"
     path.write_text('[serve]\nosc_port = 9100\nhost = "0.0.0.0"\n[engine]\nblocksize = 512\nvoices = 8\n')
-    args = build_parser().parse_args(["serve", "--config", str(path), "--blocksize", "128", "--midi-in", "virtual"])
+    flags = ["--blocksize", "128", "--midi-in", "virtual", "--a4", "442"]
+    args = build_parser().parse_args(["serve", "--config", str(path), *flags])
     config = apply_flags(load_serve_config(args.config), args)
     assert (config.osc_port, config.host, config.midi_in) == (9100, "0.0.0.0", "virtual")
-    assert (config.engine.blocksize, config.engine.voices) == (128, 8)
+    assert (config.engine.blocksize, config.engine.voices, config.engine.a4_hz) == (128, 8, 442.0)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +36,7 @@ def test_flags_override_the_file_and_absent_flags_do_not(tmp_path):
         ("[serve]\nosc_prot = 9000\n", "unknown keys ['osc_prot']"),
         ("[engine]\nvoices = 'many'\n", "expected int"),
         ("[engine]\nvoices = 0\n", "voices=0"),
+        ("[engine]\na4_hz = 1000.0\n", "a4_hz=1000.0"),
         ("[audio]\nx = 1\n", "unknown tables ['audio']"),
         ("[serve\n", "not valid TOML"),
     ],

@@ -24,5 +24,5 @@ def cents(f: float, ref: float) -> float:
     return float(1200 * np.log2(f / ref))
 
 
-def midi_hz(note: float) -> float:
-    return 440.0 * 2 ** ((note - 69) / 12)
+def midi_hz(note: float, a4_hz: float = 440.0) -> float:
+    return a4_hz * 2 ** ((note - 69) / 12)

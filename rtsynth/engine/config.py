@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+A4_RANGE_HZ = (380.0, 480.0)  # concert pitches in use, a French baroque A (392) to a cornett's (466), with room
 
 
 @dataclass(frozen=True)
 class EngineConfig:
     samplerate: int = 48000  # output rate; the model's audio is resampled to it
+    a4_hz: float = 440.0  # concert pitch: the A above middle C (MIDI 69); every key's f0 follows it
     blocksize: int = 256  # frames per audio callback
     lookahead_blocks: float = 1.0  # each event is scheduled this many blocks after it arrives
     voices: int = 32  # polyphony cap: beyond it the oldest voice is stolen with a quick fade
@@ -38,6 +42,7 @@ class EngineConfig:
     def __post_init__(self) -> None:
         checks = {
             "samplerate": self.samplerate >= 8000,
+            "a4_hz": A4_RANGE_HZ[0] <= self.a4_hz <= A4_RANGE_HZ[1],
             "blocksize": 16 <= self.blocksize <= 8192,
             "lookahead_blocks": 1.0 <= self.lookahead_blocks <= 16.0,
             "voices": self.voices >= 1,
@@ -69,6 +74,11 @@ class EngineConfig:
         at the first callback after it arrives plus every block of look-ahead beyond one, so a
         longer look-ahead trades a constant delay for fewer late notes."""
         return self.lookahead_blocks * self.blocksize / self.samplerate
+
+    @property
+    def tuning_semitones(self) -> float:
+        """How far every key sits from its 440 Hz pitch."""
+        return 12.0 * math.log2(self.a4_hz / 440.0)
 
     @property
     def slots(self) -> int:

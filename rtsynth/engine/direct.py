@@ -1,11 +1,11 @@
 """Direct synthesis: a harmonic-noise bundle's parameters -> output-rate audio, no vocoder.
 
 The decoder gives, per latent, each partial's power and a noise power per mel band for
-every frame (rtsynth.synthesis). A note's f0 is its key (equal temperament, A4 = 440 Hz):
-pitch is a number here, so there is no tuning table and no resampling (the decoder's own
-pitch reading, off by up to half a semitone in the shipped model, is not used). The pitch
-latent still selects the class nearest the key, so the partial amplitudes are the ones
-trained for that register; partials above max_partial_hz stay silent.
+every frame (rtsynth.synthesis). A note's f0 is its key (equal temperament, A4 at the concert
+pitch `EngineConfig.a4_hz`): pitch is a number here, so there is no tuning table and no
+resampling (the decoder's own pitch reading, off by up to half a semitone in the shipped model,
+is not used). The pitch latent still selects the class nearest the key, so the partial
+amplitudes are the ones trained for that register; partials above max_partial_hz stay silent.
 
 Arrays handed around per key are [K + B, n_frames]: K partial amplitudes, then B noise band
 gains, at 0 dB (the note's level is the stream's gain, as for mels).
@@ -172,7 +172,7 @@ class DirectRuntime(Runtime):
         per key."""
         reach = self._colour_reach.get(note)
         if reach is None:
-            f0, below_air = midi_hz(note), len(self.bands) - len(self.air_picks)
+            f0, below_air = midi_hz(note, self.a4_hz), len(self.bands) - len(self.air_picks)
             freqs = np.concatenate([f0 * np.arange(1, self.partials + 1), self.bands[:below_air]])
             reach = self._colour_reach[note] = ColourReach.at(freqs, self.space.colour_bands_hz)
         return reach
@@ -215,7 +215,7 @@ class DirectRuntime(Runtime):
         stream.advance(4)
         stream.close()
         keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
-        prepare_steady([midi_hz(k) for k in keys], self.partials, self.out_rate)
+        prepare_steady([midi_hz(k, self.a4_hz) for k in keys], self.partials, self.out_rate)
         if self.space.colour_bands_hz:
             for key in keys:
                 self.colour_reach(key)
@@ -240,7 +240,7 @@ class DirectStream(FrameStream):
         loop: tuple[int, int] | None = None,
         bend: BendCurve = UNBENT,
     ):
-        self.runtime, self.mel, self.peak_db, self.f0 = runtime, params, peak_db, midi_hz(note)
+        self.runtime, self.mel, self.peak_db, self.f0 = runtime, params, peak_db, midi_hz(note, runtime.a4_hz)
         self.loop = loop  # a sustain loop: the stream never ends (see SynthFrames.loop)
         self.frame = start_frame
         self.start = self.written = runtime.sample_of(start_frame)

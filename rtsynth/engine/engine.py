@@ -148,6 +148,7 @@ class Engine:
             "vocoder": self.info.get("vocoder", ""),
             "attack_vocoder": self.info.get("attack_vocoder", ""),
             "samplerate": self.config.samplerate,
+            "a4_hz": self.config.a4_hz,
             "blocksize": self.config.blocksize,
             "voices": mixer.voices,
             "voices_max": self.config.voices,

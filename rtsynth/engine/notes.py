@@ -166,16 +166,18 @@ def _box_means(values: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Framing:
     """How a runtime plays a note's decoded frames: their hop, how many, and whether the mixer
-    resamples the decoded pitch class to the key (the frames then pass faster or slower with
-    it). Direct synthesis plays every key at its own f0, so its frames keep their hop."""
+    resamples the decoded pitch class to the key at the concert pitch (the frames then pass
+    faster or slower with it). Direct synthesis plays every key at its own f0, so its frames
+    keep their hop."""
 
     frame_seconds: float
     n_frames: int
     resampled: bool
+    tuning: float = 0.0  # semitones from A = 440 Hz
 
     def played(self, transpose: float) -> float:
         """The semitones the mixer transposes a note by, given its pitch class's distance."""
-        return transpose if self.resampled else 0.0
+        return transpose + self.tuning if self.resampled else 0.0
 
 
 @dataclass

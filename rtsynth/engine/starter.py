@@ -1,8 +1,9 @@
 """Starting notes: plan, take audio or a mel from the cache or one batched decode, render the
 first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
 soon as the first two frames are decoded and read, the rest decoded and read after; a note
-rendered now, not from the cache, at its channel's bend in f0). Runs on its own thread in the
-worker process, so a new note never waits behind a long vocoding step."""
+struck under a bend is synthesized at it in f0, from cached parameters at most, never from the
+unbent audio cached). Runs on its own thread in the worker process, so a new note never waits
+behind a long vocoding step."""
 
 from __future__ import annotations
 
@@ -142,7 +143,7 @@ class NoteStarter:
             decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
         sources = []
         for i, (plan, key, entry, bend) in enumerate(zip(plans, keys, entries, bends, strict=True)):
-            if entry is not None and entry.audio is not None:  # as cached, unbent: bent once it sounds
+            if entry is not None and entry.audio is not None and _baked(bend) == 0.0:
                 sources.append(Source(entry.audio, None, float(plan.level[0]), key))
             elif entry is not None:
                 sources.append(Source(None, entry.mel, float(plan.level[0]), key, bend=bend))

@@ -58,7 +58,8 @@ class Runtime(ABC):
         self.samples_per_frame = self.mel.hop_length * self.out_rate / self.mel.sample_rate
         self.note_samples = round(self.mel.n_frames * self.samples_per_frame)
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
-        self.framing = Framing(self.frame_seconds, self.mel.n_frames, self.resamples)
+        self.a4_hz = config.a4_hz
+        self.framing = Framing(self.frame_seconds, self.mel.n_frames, self.resamples, config.tuning_semitones)
         self.corner_levels: dict[bytes, np.ndarray] = {}  # decoded level of a timbre's own latent (notes.TimbreBlend)
 
     def remember_corner(self, z: bytes, level: np.ndarray) -> np.ndarray:
