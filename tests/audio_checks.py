@@ -49,3 +49,14 @@ def high_band(y: np.ndarray, cutoff: float = 4000.0, sr: int = SR) -> np.ndarray
 def onset(y: np.ndarray, threshold: float) -> int:
     above = np.flatnonzero(np.abs(y) > threshold)
     return int(above[0]) if len(above) else -1
+
+
+def vibrato_fit(y: np.ndarray, note: int, hz: float, sr: int = SR) -> tuple[float, float]:
+    """The depth (cents) of a vibrato at `hz` in the pitch of every 20 ms window, 5 ms apart,
+    and how far the pitch strays from that sine at most (cents)."""
+    starts = range(0, len(y) - sr // 50, sr // 200)
+    track = np.array([cents(estimate_f0(y[i : i + sr // 50], midi_hz(note), sr), midi_hz(note)) for i in starts])
+    t = np.arange(len(track)) / 200
+    basis = np.stack([np.cos(2 * np.pi * hz * t), np.sin(2 * np.pi * hz * t), np.ones_like(t)], axis=1)
+    fit, *_ = np.linalg.lstsq(basis, track, rcond=None)
+    return float(np.hypot(*fit[:2])), float(np.abs(basis @ fit - track).max())

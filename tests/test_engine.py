@@ -29,6 +29,7 @@ from rtsynth.engine.events import (
     PitchBend,
     SelectTimbre,
     Sustain,
+    Vibrato,
 )
 from rtsynth.engine.latent import LatentSpace, TimbrePoint
 from rtsynth.engine.mixer import FREE, LIMIT_KNEE, PLAYING, Mixer, VoiceBank, soft_limit
@@ -369,6 +370,13 @@ def test_a_mel_bundle_plays_the_concert_pitch_by_resampling(bundle):
         for hz in (440.0, 442.0)
     ]
     assert abs(cents(heard[1], heard[0]) - 1200 * np.log2(442 / 440)) < 1
+
+
+def test_a_mel_bundle_refuses_a_vibrato_naming_why(bundle):
+    r = renderer(bundle)
+    with pytest.raises(ValueError, match="no f0 to swing"):
+        r.engine.submit(Vibrato(20.0))
+    r.engine.submit(Vibrato(0.0))  # none is none on any model
 
 
 def test_pitch_bend_transposes_sounding_notes(bundle):

@@ -38,10 +38,11 @@ def test_a_panic_clears_the_ledger_of_notes_asked_for_before_it():
     assert taken.overdue == 0
 
 
-def test_a_takeover_carries_each_channels_latest_bend():
-    """The new worker renders its notes' f0 at the bend the channel is at, not unbent."""
+def test_a_takeover_carries_each_channels_latest_bend_and_vibrato():
+    """The new worker renders its notes' f0 at the bend and vibrato the channel is at, not plain."""
     ledger = NoteLedger()
-    for request in (Rebend(0, 1.0, 1.0), Rebend(3, -2.0, 1.1), Rebend(0, 0.5, 1.2)):
+    latest = Rebend(0, 0.5, 1.2, vibrato_cents=20.0, vibrato_hz=6.0)
+    for request in (Rebend(0, 1.0, 1.0), Rebend(3, -2.0, 1.1), latest):
         ledger.record(request, now=1.2)
     taken = ledger.takeover(Census(slots={}, started=frozenset()), too_late=1.5)
-    assert sorted(taken.activate.bends, key=lambda b: b.channel) == [Rebend(0, 0.5, 1.2), Rebend(3, -2.0, 1.1)]
+    assert sorted(taken.activate.bends, key=lambda b: b.channel) == [latest, Rebend(3, -2.0, 1.1)]

@@ -33,6 +33,7 @@ from rtsynth.engine.events import (
     PitchBend,
     SelectTimbre,
     Sustain,
+    Vibrato,
 )
 
 WAIT_S = 20.0  # generous: a loaded 2-core machine; never a timing assertion
@@ -108,7 +109,9 @@ def test_random_byte_streams_never_crash_and_yield_only_well_formed_messages():
         ((0xEF, 127, 127), [PitchBend(2.0, channel=15)]),
         ((0xB0, 120, 0), [Panic()]),
         ((0xB3, 123, 0), [Panic(channel=3)]),
-        ((0xB0, 121, 0), [Sustain(False), PitchBend(0.0)]),
+        ((0xB0, 121, 0), [Sustain(False), PitchBend(0.0), Vibrato(0.0)]),
+        ((0xD2, 127), [Vibrato(40.0, channel=2)]),  # channel pressure: vibrato depth
+        ((0xD0, 0), [Vibrato(0.0)]),
         ((0xB0, 7, 100), []),  # unmapped CC
         ((0xA0, 60, 10), []),  # poly aftertouch
     ],
@@ -318,6 +321,7 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
             [0x91, 62, 64],
             [0x91, 62, 0],
             [0xE0, 0, 0],
+            [0xD0, 0],  # channel pressure released (a depth would be refused: this model has no f0)
             [0xC2, 40],  # GM 41 Violin
             [0xB0, 1, 127],
             [0xB0, 74, 100],
@@ -333,6 +337,7 @@ def test_virtual_port_receives_notes_pedal_bend_program_mod_wheel_and_cc_map(jac
         NoteOn(62, 64 / 127, channel=1),
         NoteOn(62, 0.0, channel=1),  # the engine turns velocity 0 into a note-off
         PitchBend(-2.0),
+        Vibrato(0.0),
         SelectTimbre(1, channel=2),
         MorphPosition(1.0),
         LatentOffset("pitch", (1.0,), 2),

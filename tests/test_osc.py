@@ -39,6 +39,7 @@ from rtsynth.engine.events import (
     PitchBend,
     SelectTimbre,
     Sustain,
+    Vibrato,
 )
 
 WAIT_S = 20.0  # generous: a loaded 2-core machine; never a timing assertion
@@ -130,6 +131,8 @@ EVENT_CASES = [
     ("/sustain", [1], Sustain(True)),
     ("/sustain", [0.0], Sustain(False)),
     ("/bend", [-2.0], PitchBend(-2.0)),
+    ("/vibrato", [0.0], Vibrato(0.0)),  # any depth on a model with an f0 (this one has none)
+    ("/vibrato", [0.0, 6.5], Vibrato(0.0, 6.5)),
     ("/gain", [0.5], Gain(0.5)),
     ("/panic", [], Panic()),
 ]
@@ -161,6 +164,7 @@ def test_every_event_address_is_covered_above():
         ("/latent/pitch/2", [1], [1.0]),
         ("/gain", [1], [1.0]),
         ("/bend", [-1], [-1.0]),
+        ("/vibrato", [0, 6], [0.0, 6.0]),
     ],
 )
 def test_ints_and_floats_are_interchangeable(engine, client, address, as_ints, as_floats):
@@ -310,6 +314,9 @@ BAD_INPUT = [  # (datagram, address in the /error reply, words in its message)
     (message("/gain", float("nan")), "/gain", "not a finite number"),
     (message("/gain", float("inf")), "/gain", "not a finite number"),
     (message("/morph/x", 1.5), "/morph/x", "outside 0 to 1"),
+    (message("/vibrato", 30.0, 40.0), "/vibrato", "outside 0.5 to 12"),
+    (message("/vibrato", -5.0), "/vibrato", "outside 0 to 100"),
+    (message("/vibrato", 30.0), "/vibrato", "no f0 to swing"),  # a mel + vocoder model
     (message("/latent/timbre", 0.0, 1.0), "/latent/timbre", "got 2 argument"),
     (message("/latent/timbre/8", 0.0), "/latent/timbre/8", "index must be 0 to 7"),
     (message("/timbre", "kazoo"), "/timbre", "kazoo"),

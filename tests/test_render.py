@@ -9,7 +9,7 @@ import mido
 import numpy as np
 import pytest
 import soundfile
-from audio_checks import cents, estimate_f0, midi_hz, rms, seg, spectrum_db
+from audio_checks import cents, estimate_f0, midi_hz, rms, seg, spectrum_db, vibrato_fit
 from harmonic_bundle import make_harmonic_bundle
 
 from rtsynth.bundle import read_spec
@@ -377,6 +377,32 @@ def test_the_concert_pitch_moves_every_keys_f0_and_nothing_else(a4):
         assert abs(20 * np.log10(np.std(ya4) / np.std(y440))) < 0.3
         sounding = [np.flatnonzero(np.abs(y) > 1e-3 * np.abs(y).max())[-1] for y in (y440, ya4)]
         assert abs(sounding[1] - sounding[0]) < 0.005 * sr
+
+
+def test_a_vibrato_swings_f0_for_new_notes_and_sounding_ones_glide_in_and_out():
+    """/vibrato 30 5: a note struck under it swings 30 cents either way at 5 Hz once swelled in,
+    synthesized so (read at rate 1, no rebend needed); taken away, then set again, while the
+    note sounds, it is rendered into the note's coming audio from the parameters it plays and
+    gone, or back, within 0.35 s; no sample steps further than in the plain note."""
+    from rtsynth.engine.events import NoteOn, Vibrato
+    from rtsynth.resources import default_bundle
+
+    sr = 48000
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=sr))
+    bank = renderer.engine.bank
+    plain = renderer.render([NoteOn(67, 0.6, 1.2, timbre="violin", one_shot=True, at=0.0)])
+    y = renderer.render([Vibrato(30.0, 5.0, at=0.0), NoteOn(67, 0.6, timbre="violin", at=0.0)], max_seconds=1.5)
+    assert renderer.engine.status()["rebends"] == 0 and bank.ratio[bank.state == PLAYING].tolist() == [1.0]
+    depth, stray = vibrato_fit(y[int(0.3 * sr) :], 67, 5.0)
+    assert depth == pytest.approx(30, abs=3) and stray < 6, (depth, stray)
+    steps = [np.abs(np.diff(y)).max()]
+    for cents_asked, rebends in ((0.0, 1), (30.0, 2)):
+        y = renderer.render([Vibrato(cents_asked, at=0.0)], max_seconds=1.0)
+        assert renderer.engine.status()["rebends"] == rebends and bank.ratio[bank.state == PLAYING].tolist() == [1.0]
+        depth, stray = vibrato_fit(y[int(0.35 * sr) :], 67, 5.0)
+        assert depth == pytest.approx(cents_asked, abs=3) and stray < 6, (cents_asked, depth, stray)
+        steps.append(np.abs(np.diff(y)).max())
+    assert max(steps) < 1.3 * np.abs(np.diff(plain)).max()
 
 
 def test_a_moving_wheel_is_followed_at_once_and_rendered_into_f0_where_it_rests():

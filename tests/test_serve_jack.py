@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, spectrum_db
+from audio_checks import cents, estimate_f0, held_level, high_band, midi_hz, spectrum_db, vibrato_fit
 from harmonic_bundle import make_harmonic_bundle
 from jack_support import (
     SR,
@@ -35,7 +35,7 @@ from rtsynth.dsp.fidelity import sounding_length_s
 from rtsynth.engine.backends import SoundDeviceBackend
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.engine import Engine
-from rtsynth.engine.events import NoteOff, NoteOn, Panic, PitchBend, SelectTimbre
+from rtsynth.engine.events import NoteOff, NoteOn, Panic, PitchBend, SelectTimbre, Vibrato
 from rtsynth.engine.mixer import PLAYING
 from rtsynth.resources import default_bundle
 
@@ -315,10 +315,11 @@ def test_a_looped_note_plays_on_when_its_worker_dies(capture):
     assert np.all(np.abs(20 * np.log10(np.array(levels) / held_level(body))) < 4.0), levels
 
 
-def test_a_bend_is_rendered_into_f0_live_and_kept_when_the_worker_dies(capture):
-    """`/bend 2` on a held key, live: once the worker process has rendered the bend into the
-    note's f0 the mixer reads its row at rate 1, a tone up. Its worker killed, the standby is
-    told each channel's bend and carries the note on at it, still read at rate 1."""
+def test_a_bend_and_a_vibrato_are_rendered_into_f0_live_and_kept_when_the_worker_dies(capture):
+    """`/bend 2` and `/vibrato 25 5` on a held key, live: once the worker process has rendered
+    them into the note's f0 the mixer reads its row at rate 1, a tone up, swinging 25 cents.
+    Its worker killed, the standby is told each channel's bend and vibrato and carries the
+    note on at them, still read at rate 1."""
     playing = Live(default_bundle(), capture)
     engine, bank = playing.engine, playing.engine.bank
     try:
@@ -329,6 +330,7 @@ def test_a_bend_is_rendered_into_f0_live_and_kept_when_the_worker_dies(capture):
         t0 = playing.at()
         engine.submit(NoteOn(67, 0.63, timbre="violin", at=t0))
         engine.submit(PitchBend(2.0, at=t0 + 0.5))
+        engine.submit(Vibrato(25.0, 5.0, at=t0 + 0.5))
         engine.submit(NoteOff(67, at=t0 + 6.0))
         capture.wait_until(t0 + 2.5)
         before, (slot,) = engine.status(), np.flatnonzero(bank.state == PLAYING)
@@ -342,6 +344,8 @@ def test_a_bend_is_rendered_into_f0_live_and_kept_when_the_worker_dies(capture):
     assert after["worker_restarts"] == 1 and after["resumed_notes"] >= 1, after
     for audio in (bent, after_kill):
         assert abs(cents(estimate_f0(audio, midi_hz(69)), midi_hz(69))) < 5
+        depth, stray = vibrato_fit(audio, 69, 5.0)
+        assert depth == pytest.approx(25, abs=3) and stray < 8, (depth, stray)
     assert abs(20 * np.log10(held_level(after_kill) / held_level(bent))) < 4.0
 
 

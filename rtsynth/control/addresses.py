@@ -20,11 +20,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, TypedDict
 
 from rtsynth.engine.events import (
+    DEFAULT_VIBRATO_HZ,
     MAX_BEND_SEMITONES,
     MAX_DURATION_S,
     MAX_GAIN,
     MAX_LATENT_OFFSET,
     MAX_MORPH_TIME_MS,
+    MAX_VIBRATO_CENTS,
+    VIBRATO_HZ,
     Event,
     Gain,
     LatentOffset,
@@ -38,6 +41,7 @@ from rtsynth.engine.events import (
     PitchBend,
     SelectTimbre,
     Sustain,
+    Vibrato,
 )
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, velocity_unit
@@ -378,6 +382,17 @@ ADDRESSES: tuple[Address, ...] = (
         (Arg("semitones", FLOAT, -MAX_BEND_SEMITONES, MAX_BEND_SEMITONES),),
         "Pitch bend of all notes, in semitones.",
         lambda a, at: PitchBend(a["semitones"], at=at),
+    ),
+    Address(
+        "/vibrato",
+        (
+            Arg("depth", FLOAT, 0.0, MAX_VIBRATO_CENTS, unit="cents", doc="either way; 0 = none"),
+            Arg(
+                "rate", FLOAT, *VIBRATO_HZ, optional=True, unit="Hz", doc=f"default {DEFAULT_VIBRATO_HZ:g}, then as set"
+            ),
+        ),
+        "Vibrato of all notes, in f0: new notes swell into it, sounding ones glide to it.",
+        lambda a, at: Vibrato(a["depth"], a["rate"], at=at),
     ),
     Address(
         "/gain",

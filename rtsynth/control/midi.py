@@ -5,10 +5,11 @@ Mapping (every event carries its MIDI channel, so each channel keeps its own tim
   CC64 sustain pedal (>= 64 = down)              -> Sustain
   pitch bend                                     -> PitchBend, +-`bend_range` semitones
   CC1 mod wheel                                  -> MorphPosition x (0-1)
+  channel pressure (aftertouch)                  -> Vibrato, 0-`PRESSURE_VIBRATO_CENTS` at the channel's rate
   program change                                 -> SelectTimbre: the model's timbre for that General MIDI
                                                     program (labels.timbre_for_program)
   CC120 all sound off, CC123 all notes off       -> Panic
-  CC121 reset all controllers                    -> Sustain off, PitchBend 0
+  CC121 reset all controllers                    -> Sustain off, PitchBend 0, Vibrato 0
   user CC map                                    -> LatentOffset of one latent dimension
 
 CC map file (TOML); each CC's 0-127 spans `range` linearly (CC1 may be remapped this way):
@@ -40,6 +41,7 @@ from rtsynth.engine.events import (
     PitchBend,
     SelectTimbre,
     Sustain,
+    Vibrato,
 )
 from rtsynth.errors import RtsynthError
 from rtsynth.labels import DESCRIPTORS, LATENT_DIMS, MIDI_MAX, timbre_for_program, velocity_unit
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CC_MOD_WHEEL, CC_SUSTAIN = 1, 64
+PRESSURE_VIBRATO_CENTS = 40.0  # vibrato at full channel pressure (the reference instruments': 7-35 cents)
 CC_ALL_SOUND_OFF, CC_RESET_CONTROLLERS, CC_ALL_NOTES_OFF = 120, 121, 123
 RESERVED_CCS = {CC_SUSTAIN, *range(120, 128)}  # fixed meanings a CC map may not take over
 _DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
@@ -208,7 +211,9 @@ class MidiMapper:
         if kind == 0xE:
             bend = data[0] | (data[1] << 7)
             return [PitchBend(self.bend_range * _unit_bend(bend), channel=channel)]
-        return []  # aftertouch and channel pressure: not mapped
+        if kind == 0xD:
+            return [Vibrato(PRESSURE_VIBRATO_CENTS * data[0] / MIDI_MAX, channel=channel)]
+        return []  # polyphonic aftertouch: not mapped
 
     def _control_change(self, number: int, value: int, channel: int) -> list[Event]:
         if number in self.cc_map:
@@ -221,7 +226,7 @@ class MidiMapper:
         if number in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):
             return [Panic(channel=channel)]
         if number == CC_RESET_CONTROLLERS:
-            return [Sustain(False, channel=channel), PitchBend(0.0, channel=channel)]
+            return [Sustain(False, channel=channel), PitchBend(0.0, channel=channel), Vibrato(0.0, channel=channel)]
         return []
 
 

@@ -11,8 +11,9 @@ a voice reads them from its own offset, so rendering any span of samples costs t
 chunks join exactly, and a stream can start mid-note (its phase integrated from the start).
 
 A glide, vibrato, tuning or pitch bend is a change of f0; nothing is resampled. A bend is a
-`BendCurve`: a factor on f0 that steps at given samples, so audio rendered ahead can be
-rendered again with a new bend from some sample on, agreeing with the old up to there. The
+`BendCurve`: a factor on f0 that steps at given samples, and a vibrato a phase modulation of
+the fundamental riding on it, so audio rendered ahead can be rendered again with a new bend or
+vibrato from some sample on, agreeing with the old up to there. The
 torch twin (rtsynth.train.synthesis) implements the same formulas for training against audio.
 
 Noise gain convention: a gain g in every band gives white noise whose power spectral
@@ -21,6 +22,7 @@ density is that of RMS-g white noise at 48 kHz (g² / 24 kHz per Hz) at any outp
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,13 +70,68 @@ class SynthFrames:
 
 
 @dataclass(frozen=True)
+class SampleVibrato:
+    """A vibrato in output samples: `depth` its peak on f0 as a ratio less one
+    (2^(cents/1200) - 1), `step` its phase advance per sample (2π·Hz / rate)."""
+
+    depth: float = 0.0
+    step: float = 0.0
+
+    @staticmethod
+    def of(cents: float, hz: float, sample_rate: int) -> SampleVibrato:
+        if cents == 0.0:
+            return NO_VIBRATO
+        return SampleVibrato(2.0 ** (cents / 1200.0) - 1.0, 2 * np.pi * hz / sample_rate)
+
+    @property
+    def swing(self) -> float:
+        """Its phase deviation in samples of f0 (depth / step), which a change glides in."""
+        return self.depth / self.step if self.step else 0.0
+
+
+NO_VIBRATO = SampleVibrato()
+
+
+@dataclass(frozen=True)
+class Wobble:
+    """A vibrato from sample `start` on: its phase `angle` there, advancing `step` per sample,
+    its swing gliding linearly from `swing_from` to `swing_to` over `glide` samples."""
+
+    start: int
+    angle: float
+    step: float
+    swing_from: float
+    swing_to: float
+    glide: int
+    target: SampleVibrato
+
+    def swing(self, n: np.ndarray) -> np.ndarray:
+        t = np.clip((n - self.start) / max(self.glide, 1), 0.0, 1.0)
+        out: np.ndarray = self.swing_from + (self.swing_to - self.swing_from) * t
+        return out
+
+    def angle_at(self, n: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.angle + self.step * (n - self.start)
+        return out
+
+    def still_after(self, n: int) -> bool:
+        """No wobble from sample n on (a vibrato faded out)."""
+        return self.swing_to == 0.0 and n >= self.start + self.glide
+
+
+@dataclass(frozen=True)
 class BendCurve:
-    """A factor on f0 from each of `starts` (output samples, the first 0) on; `sums[i]` is the
-    sum of the factor over the samples before starts[i], so a phase anywhere costs one lookup."""
+    """A note's pitch curve: a factor on f0 from each of `starts` (output samples, the first 0)
+    on, and a vibrato (`wobbles`, each from its start on) as a phase modulation of its
+    fundamental, so the phase at any sample has a closed form: `sums[i]` is the sum of the
+    factor over the samples before starts[i], and a vibrato adds swing · sin(angle) to it (f0
+    swings as the cosine, its depth relative to the bent f0). A change of vibrato or bend
+    glides the swing over `glide` samples, so the phase has no step."""
 
     starts: tuple[int, ...] = (0,)
     factors: tuple[float, ...] = (1.0,)
     sums: tuple[float, ...] = (0.0,)
+    wobbles: tuple[Wobble, ...] = ()
 
     @property
     def factor(self) -> float:
@@ -82,26 +139,88 @@ class BendCurve:
         return self.factors[-1]
 
     @property
+    def vibrato(self) -> SampleVibrato:
+        """The vibrato from the last step on."""
+        return self.wobbles[-1].target if self.wobbles else NO_VIBRATO
+
+    @property
     def last_start(self) -> int:
         return self.starts[-1]
 
     @staticmethod
-    def throughout(semitones: float) -> BendCurve:
-        """The same bend from the first sample on (UNBENT for none)."""
-        return UNBENT if semitones == 0.0 else BendCurve(factors=(2.0 ** (semitones / 12.0),))
+    def throughout(semitones: float, vibrato: SampleVibrato = NO_VIBRATO, onset: int = 0) -> BendCurve:
+        """The same bend from the first sample on (UNBENT for none), the vibrato gliding in over
+        `onset` samples."""
+        factor = 2.0 ** (semitones / 12.0)
+        if vibrato == NO_VIBRATO:
+            return UNBENT if semitones == 0.0 else BendCurve(factors=(factor,))
+        return BendCurve(
+            factors=(factor,), wobbles=(Wobble(0, 0.0, vibrato.step, 0.0, vibrato.swing * factor, onset, vibrato),)
+        )
 
-    def then(self, sample: int, factor: float) -> BendCurve:
-        """This curve up to `sample`, `factor` from there on."""
+    def then(self, sample: int, factor: float, vibrato: SampleVibrato = NO_VIBRATO, glide: int = 0) -> BendCurve:
+        """This curve up to `sample`, `factor` and `vibrato` (gliding in over `glide` samples)
+        from there on."""
         keep = int(np.searchsorted(self.starts, sample))  # the steps before it
+        wobbles = tuple(w for w in self.wobbles if w.start < sample)
+        if vibrato != self.vibrato or (wobbles and factor != self.factor):  # its swing follows the bent f0
+            wobbles = (*wobbles, self._wobble_from(wobbles, sample, vibrato, factor, glide))
         if keep == 0:
-            return BendCurve((0,), (factor,), (0.0,))
+            return BendCurve((0,), (factor,), (0.0,), wobbles)
         starts, factors, sums = self.starts[:keep], self.factors[:keep], self.sums[:keep]
-        return BendCurve((*starts, sample), (*factors, factor), (*sums, self.integral(sample)))
+        return BendCurve((*starts, sample), (*factors, factor), (*sums, self._steps(sample)), wobbles)
+
+    @staticmethod
+    def _wobble_from(
+        before: tuple[Wobble, ...], sample: int, vibrato: SampleVibrato, factor: float, glide: int
+    ) -> Wobble:
+        """A vibrato from `sample` on, on f0 times `factor`, that takes up the one before where
+        it is there."""
+        swing = vibrato.swing * factor
+        if not before:
+            return Wobble(sample, 0.0, vibrato.step, 0.0, swing, glide, vibrato)
+        last, at = before[-1], np.array(float(sample))
+        step = vibrato.step or last.step  # a vibrato fading out keeps its rate
+        return Wobble(sample, float(last.angle_at(at)), step, float(last.swing(at)), swing, glide, vibrato)
 
     def integral(self, n: int) -> float:
-        """The sum of the factor over samples 0..n-1."""
+        """The fundamental's phase at sample n in samples of f0: the sum of the factor over
+        samples 0..n-1, plus the vibrato's deviation there."""
+        return self._steps(n) + float(self._deviation(np.array([float(n)]))[0])
+
+    def integrals(self, n0: int, n1: int) -> np.ndarray:
+        """`integral` at each of samples n0..n1-1 (float64)."""
+        n = np.arange(n0, n1, dtype=np.float64)
+        out = np.empty(n1 - n0)
+        for a, b, factor in self.pieces(n0, n1):
+            i = self._step_at(a)
+            out[a - n0 : b - n0] = self.sums[i] + factor * (n[a - n0 : b - n0] - self.starts[i])
+        out += self._deviation(n)
+        return out
+
+    def wobbles_in(self, n0: int, n1: int) -> bool:
+        """Whether a vibrato moves the phase anywhere in samples n0..n1-1."""
+        live = [w for w in self.wobbles if w.start < n1]
+        return bool(live) and not live[-1].still_after(n0)
+
+    def _steps(self, n: int) -> float:
         i = self._step_at(n)
         return self.sums[i] + self.factors[i] * (n - self.starts[i])
+
+    def _deviation(self, n: np.ndarray) -> np.ndarray:
+        """The vibrato's part of the phase at samples n (ascending), from the wobbles they reach
+        only (a long note gathers many)."""
+        out = np.zeros(len(n))
+        starts = [w.start for w in self.wobbles]
+        first = max(0, bisect.bisect_right(starts, n[0]) - 1) if len(n) else 0
+        last = bisect.bisect_right(starts, n[-1]) if len(n) else 0
+        for i in range(first, last):
+            wobble = self.wobbles[i]
+            end = starts[i + 1] if i + 1 < len(starts) else np.inf
+            here = (n >= wobble.start) & (n < end)
+            if here.any():
+                out[here] = wobble.swing(n[here]) * np.sin(wobble.angle_at(n[here]))
+        return out
 
     def pieces(self, n0: int, n1: int) -> list[tuple[int, int, float]]:
         """Samples n0..n1-1 as runs (first, end, factor) of one factor each."""
@@ -220,16 +339,33 @@ def harmonic_span(
     f0 = _lerp(f0s, left, right, t) * bend
     step = 2 * np.pi * f0 / sample_rate
     phase = np.mod(phase0 + np.concatenate([[0.0], np.cumsum(step[:-1])]), 2 * np.pi)
-    end_phase = float((phase[-1] + step[-1]) % (2 * np.pi))
+    return _sines(frames, phase, f0, (left, right, t), sample_rate), float((phase[-1] + step[-1]) % (2 * np.pi))
+
+
+def wobbling_span(frames: SynthFrames, n0: int, n1: int, sample_rate: int, bend: BendCurve) -> tuple[np.ndarray, float]:
+    """harmonic_span for a steady note under a vibrato: each sample's phase from the curve's
+    closed form (so any span agrees with any other), a sine per sample and partial; returns
+    the audio and the phase at n1."""
+    scale = 2 * np.pi * float(frames.f0_hz[0]) / sample_rate
+    cycles = bend.integrals(n0, n1 + 1)
+    f0 = np.diff(cycles) * float(frames.f0_hz[0])  # each sample's f0
+    phase = np.mod(cycles[:-1] * scale, 2 * np.pi)
+    blend = frames.position(n0, n1, sample_rate)
+    return _sines(frames, phase, f0, blend, sample_rate), float(cycles[-1] * scale % (2 * np.pi))
+
+
+def _sines(frames: SynthFrames, phase: np.ndarray, f0: np.ndarray, blend: Blend, sample_rate: int) -> np.ndarray:
+    """The partials at these fundamental phases and f0s, a sine per sample and partial."""
+    left, right, t = blend
     amplitudes = np.asarray(frames.amplitudes, dtype=np.float64)
     k = np.arange(1, amplitudes.shape[1] + 1, dtype=np.float64)
-    used = amplitudes[reach]
+    used = amplitudes[int(left.min()) : int(right.max()) + 1]
     live = (used.max(axis=0) > 0) & (k * f0.min() < sample_rate / 2)  # silent and past-Nyquist ones skipped
     k = k[live]
     basis = np.sin(phase[:, None] * k[None, :])
     if len(k) and k[-1] * f0.max() > (0.5 - NYQUIST_FADE) * sample_rate:  # a partial near Nyquist fades out
         basis *= np.clip((0.5 - k[None, :] * f0[:, None] / sample_rate) / NYQUIST_FADE, 0.0, 1.0)
-    return _blend_rows(basis, amplitudes[:, live], left, right, t), end_phase
+    return _blend_rows(basis, amplitudes[:, live], left, right, t)
 
 
 def _steady_partials(
@@ -326,15 +462,19 @@ class HarmonicStream:
         self.offset = noise_offset(seed)
         self.position = start
         self.phase = phase_at(frames, start, sample_rate, bend)
+        self.steady = bool(np.all(frames.f0_hz == frames.f0_hz[0]))  # a vibrato rides a steady f0 only
 
     def render(self, n: int) -> np.ndarray:
         """The next n samples (float32)."""
         n0, n1 = self.position, self.position + n
-        runs = []
-        for a, b, factor in self.bend.pieces(n0, n1):
-            run, self.phase = harmonic_span(self.frames, a, b, self.sample_rate, self.phase, factor)
-            runs.append(run)
-        harmonic = np.concatenate(runs)
+        if self.steady and self.bend.wobbles_in(n0, n1):
+            harmonic, self.phase = wobbling_span(self.frames, n0, n1, self.sample_rate, self.bend)
+        else:
+            runs = []
+            for a, b, factor in self.bend.pieces(n0, n1):
+                run, self.phase = harmonic_span(self.frames, a, b, self.sample_rate, self.phase, factor)
+                runs.append(run)
+            harmonic = np.concatenate(runs)
         noise = noise_span(self.frames, n0, n1, self.sample_rate, self.loops, self.offset)
         self.position = n1
         out: np.ndarray = (harmonic + noise).astype(np.float32)

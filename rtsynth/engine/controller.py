@@ -14,6 +14,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from rtsynth.engine.channels import N_CHANNELS, Timeline
@@ -22,6 +23,8 @@ from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.events import (
     MAX_BEND_SEMITONES,
     MAX_GAIN,
+    MAX_VIBRATO_CENTS,
+    VIBRATO_HZ,
     Event,
     Gain,
     Handler,
@@ -30,6 +33,7 @@ from rtsynth.engine.events import (
     Panic,
     PitchBend,
     Sustain,
+    Vibrato,
 )
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NoteSpec, outlasts_window, release_lead_s
@@ -41,8 +45,8 @@ MAX_NOTES_AHEAD = 4096  # notes scheduled for later than now: a sequencer's phra
 
 
 class Controller:
-    """Applies events in arrival order under one lock: the notes (keys, pedal, bend, gain,
-    panic) itself, timbre events through `timbres`. The timbre methods below take the same lock,
+    """Applies events in arrival order under one lock: the notes (keys, pedal, bend, vibrato,
+    gain, panic) itself, timbre events through `timbres`. The timbre methods below take the same lock,
     as /status, model swaps and presets call them from other threads."""
 
     def __init__(
@@ -60,6 +64,7 @@ class Controller:
         self.timbres = ChannelTimbres(space, config, to_worker)
         self._held: dict[tuple[int, int], int] = {}  # (channel, note) -> voice of the key held down
         self._pedal = [False] * N_CHANNELS  # the sustain pedal of each channel is down
+        self._pitch = [Rebend(c, 0.0, -math.inf) for c in range(N_CHANNELS)]  # each channel's bend and vibrato
         self._sustained: list[set[int]] = [set() for _ in range(N_CHANNELS)]
         self._voice_ids = itertools.count()
         self._ahead: list[float] = []  # start times of notes scheduled for later (a heap)
@@ -71,6 +76,7 @@ class Controller:
             NoteOff: self._note_off,
             Sustain: self._sustain,
             PitchBend: self._bend,
+            Vibrato: self._vibrato,
             Panic: self._panic,
             Gain: self._gain,
             **self.timbres.handlers(),
@@ -156,7 +162,20 @@ class Controller:
         if not (math.isfinite(e.semitones) and abs(e.semitones) <= MAX_BEND_SEMITONES):
             raise ValueError(f"pitch bend must be within +-{MAX_BEND_SEMITONES:g} semitones, got {e.semitones}")
         self._commands.append(BendChannel(at, e.channel, float(e.semitones)))
-        self._to_worker(Rebend(e.channel, float(e.semitones), at))
+        self._set_pitch(replace(self._pitch[e.channel], semitones=float(e.semitones), at=at))
+
+    def _vibrato(self, e: Vibrato, at: float, arrival: float | None) -> None:
+        if not (math.isfinite(e.cents) and 0.0 <= e.cents <= MAX_VIBRATO_CENTS):
+            raise ValueError(f"vibrato depth must be 0-{MAX_VIBRATO_CENTS:g} cents, got {e.cents}")
+        hz = self._pitch[e.channel].vibrato_hz if e.hz is None else e.hz
+        if not (math.isfinite(hz) and VIBRATO_HZ[0] <= hz <= VIBRATO_HZ[1]):
+            raise ValueError(f"vibrato rate must be {VIBRATO_HZ[0]:g}-{VIBRATO_HZ[1]:g} Hz, got {hz}")
+        self._set_pitch(replace(self._pitch[e.channel], vibrato_cents=float(e.cents), vibrato_hz=float(hz), at=at))
+
+    def _set_pitch(self, pitch: Rebend) -> None:
+        """The channel's bend and vibrato from pitch.at on, for the worker to render into f0."""
+        self._pitch[pitch.channel] = pitch
+        self._to_worker(pitch)
 
     def _panic(self, e: Panic, at: float, arrival: float | None) -> None:
         self.epoch += 1

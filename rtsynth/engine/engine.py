@@ -21,7 +21,7 @@ from rtsynth.bundle import BundleError, BundleSpec, read_spec
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.controller import Controller
 from rtsynth.engine.counters import Counters
-from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre
+from rtsynth.engine.events import Event, LatentOffset, LatentReset, MorphCorner, MorphPosition, SelectTimbre, Vibrato
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.local import LocalWorker
 from rtsynth.engine.mixer import Mixer, VoiceBank
@@ -38,6 +38,7 @@ from rtsynth.engine.requests import (
 from rtsynth.engine.supervisor import Restart, Supervisor
 from rtsynth.labels import velocity_unit
 from rtsynth.presets import write_preset
+from rtsynth.synthesis import HARMONIC_NOISE
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,10 @@ class Engine:
     def submit(self, event: Event, arrival: float | None = None) -> None:
         """Apply an event at its `at` time, or one block after it arrived; ValueError if it cannot apply."""
         arrival = self.clock() if arrival is None else arrival
+        if isinstance(event, Vibrato) and event.cents and self.info.get("vocoder") != HARMONIC_NOISE:
+            raise ValueError(
+                f"model {self.info.get('name', '')!r} plays a mel through a vocoder: it has no f0 to swing"
+            )
         self.controller.apply(event, arrival)
         if self.config.prerender and event.channel == 0 and isinstance(event, _TIMBRE_EVENTS):
             self.prerender()

@@ -16,6 +16,9 @@ TimbreRef = str | int  # a timbre cluster by name or index
 
 # the ranges the engine accepts; the control layer (OSC table, MIDI) checks against the same
 MAX_BEND_SEMITONES = 24.0
+MAX_VIBRATO_CENTS = 100.0
+VIBRATO_HZ = (0.5, 12.0)  # the rates a vibrato may have
+DEFAULT_VIBRATO_HZ = 5.5  # a string player's or singer's (the reference instruments': 3.5-6 Hz)
 MAX_MORPH_TIME_MS = 60_000.0
 MAX_GAIN = 2.0
 MAX_DURATION_S = 60.0  # a note's duration (it selects the duration latent)
@@ -55,6 +58,15 @@ class Sustain(Event):
 @dataclass(frozen=True)
 class PitchBend(Event):
     semitones: float
+
+
+@dataclass(frozen=True)
+class Vibrato(Event):
+    """The channel's vibrato: f0 swings `cents` either way `hz` times a second (None: at the
+    rate it has); 0 cents: none."""
+
+    cents: float
+    hz: float | None = None
 
 
 @dataclass(frozen=True)

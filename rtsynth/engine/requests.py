@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve, SampleVibrato
 from rtsynth.engine.channels import Timeline
+from rtsynth.engine.events import DEFAULT_VIBRATO_HZ
 from rtsynth.engine.notes import NoteSpec
 
 
@@ -30,16 +32,21 @@ class Rerender:
 
 
 BAKED_MIN_SEMITONES = 0.005  # half a cent; a 14-bit wheel's step at +-2 semitones is 0.024 cents
+VIBRATO_ONSET_S = 0.2  # a new note's vibrato swells in over this, after its attack, as a player's does
+VIBRATO_GLIDE_S = 0.1  # a sounding note's vibrato moves to a new depth or rate over this
 
 
 @dataclass(frozen=True)
 class Rebend:
-    """The channel's pitch bend from `at` on: the mixer resamples to it at once, the worker then
-    renders its sounding notes again at the bent f0 (where the runtime does not resample)."""
+    """The channel's pitch from `at` on: its bend (the mixer resamples to it at once; the
+    worker then renders its sounding notes again at the bent f0) and its vibrato (the worker's
+    alone), where the runtime does not resample."""
 
     channel: int
     semitones: float
     at: float
+    vibrato_cents: float = 0.0
+    vibrato_hz: float = DEFAULT_VIBRATO_HZ
 
     @property
     def baked(self) -> float:
@@ -50,6 +57,26 @@ class Rebend:
     @property
     def factor(self) -> float:
         return float(2.0 ** (self.baked / 12.0))
+
+    def vibrato(self, sample_rate: int) -> SampleVibrato:
+        return SampleVibrato.of(self.vibrato_cents, self.vibrato_hz, sample_rate)
+
+    def from_start(self, sample_rate: int) -> BendCurve:
+        """A new note's pitch: the bend from its first sample, the vibrato swelling in."""
+        return BendCurve.throughout(self.baked, self.vibrato(sample_rate), round(VIBRATO_ONSET_S * sample_rate))
+
+    def onto(self, curve: BendCurve, sample: int, sample_rate: int) -> BendCurve:
+        """A sounding note's pitch, this from `sample` on (its vibrato gliding there)."""
+        return curve.then(sample, self.factor, self.vibrato(sample_rate), round(VIBRATO_GLIDE_S * sample_rate))
+
+    def carried_by(self, curve: BendCurve, sample_rate: int) -> bool:
+        """Whether a note on this curve already plays this pitch."""
+        return curve.factor == self.factor and curve.vibrato == self.vibrato(sample_rate)
+
+
+def pitch_curve(pitch: Rebend | None, sample_rate: int) -> BendCurve:
+    """A new note's pitch curve on its channel's pitch (None: plain)."""
+    return UNBENT if pitch is None else pitch.from_start(sample_rate)
 
 
 @dataclass(frozen=True)

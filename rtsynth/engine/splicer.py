@@ -69,9 +69,9 @@ class Splicer:
         timeline: Callable[[int], Timeline],
         bends: Callable[[int], Rebend | None],
     ) -> None:
-        """Render these voices' coming audio again with their channel's bend in f0 (from the
-        parameters they play; a note from the cache is decoded again), and tell the mixer where it
-        begins: it resampled the bend until then. The new audio is the old one up to there,
+        """Render these voices' coming audio again with their channel's bend and vibrato in f0
+        (from the parameters they play; a note from the cache is decoded again), and tell the
+        mixer where it begins: it resampled the bend until then. The new audio is the old one up to there,
         sample for sample, so the splice is seamless."""
         self.stats.add("rebends", self._render(voices, runtime, timeline, bends))
 
@@ -153,7 +153,7 @@ class Splicer:
             return None
         frame, bend = max(0, first - WARM_FRAMES), voice.bend
         if rebend is not None:
-            bend = bend.then(int(start) + self._xfade, rebend.factor)
+            bend = rebend.onto(bend, int(start) + self._xfade, runtime.out_rate)
             if isinstance(voice.stream, DirectStream):  # it has the parameters it plays
                 return Job(voice, None, (voice.stream.mel, voice.stream.peak_db), frame, bend, rebend)
         if voice.sustained:  # its loop again, in the control the channel has reached there

@@ -1,8 +1,8 @@
 """Starting notes: plan, take audio or a mel from the cache or one batched decode, render the
 first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
 soon as the first two frames are decoded and read, the rest decoded and read after; a note
-struck under a bend is synthesized at it in f0, from cached parameters at most, never from the
-unbent audio cached). Runs on its own thread in the worker process, so a new note never waits
+struck under a bend or vibrato is synthesized with it in f0, from cached parameters at most,
+never from the plain audio cached). Runs on its own thread in the worker process, so a new note never waits
 behind a long vocoding step."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtsynth.dsp.harmonic import BendCurve
+from rtsynth.dsp.harmonic import UNBENT
 from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
@@ -24,7 +24,7 @@ from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import decode_plans
 from rtsynth.engine.mixer import VoiceBank
 from rtsynth.engine.notes import NotePlan, NoteSpec, plan_note
-from rtsynth.engine.requests import Rebend
+from rtsynth.engine.requests import Rebend, pitch_curve
 from rtsynth.engine.scheduler import NoteScheduler
 from rtsynth.engine.splicer import write
 from rtsynth.engine.synth import AudioStream, CachedStream, NoteHead, Runtime
@@ -49,7 +49,7 @@ class Source:
     peak_db: float
     key: CacheKey | None  # cache key of a static note
     head: NoteHead | None = None
-    bend: Rebend | None = None  # the channel's bend, in f0 from the note's first sample
+    bend: Rebend | None = None  # the channel's bend and vibrato, in f0 from the note's first sample
 
 
 class NoteStarter:
@@ -64,7 +64,7 @@ class NoteStarter:
         clock: Callable[[], float],
         bends: Callable[[int], Rebend | None],
     ):
-        """`bends`: each channel's bend due by now."""
+        """`bends`: each channel's bend and vibrato due by now."""
         self.bank, self.table, self.scheduler, self.cache = bank, table, scheduler, cache
         self.stats, self.config, self.clock, self.bends = stats, config, clock, bends
         self.lead = config.lead_ms * 1e-3
@@ -131,7 +131,7 @@ class NoteStarter:
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
         bends = [None if runtime.resamples else self.bends(s.channel) for s in specs]
-        curves = [BendCurve.throughout(_baked(bends[i])) for i in missing]
+        curves = [pitch_curve(bends[i], runtime.out_rate) for i in missing]
         heads = (
             runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], curves) if missing else None
         )
@@ -143,7 +143,7 @@ class NoteStarter:
             decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
         sources = []
         for i, (plan, key, entry, bend) in enumerate(zip(plans, keys, entries, bends, strict=True)):
-            if entry is not None and entry.audio is not None and _baked(bend) == 0.0:
+            if entry is not None and entry.audio is not None and pitch_curve(bend, runtime.out_rate) == UNBENT:
                 sources.append(Source(entry.audio, None, float(plan.level[0]), key))
             elif entry is not None:
                 sources.append(Source(None, entry.mel, float(plan.level[0]), key, bend=bend))
@@ -163,7 +163,7 @@ class NoteStarter:
             return None
         stream: AudioStream
         attack, baked = False, _baked(source.bend)
-        bend = BendCurve.throughout(baked)
+        bend = pitch_curve(source.bend, runtime.out_rate)
         if source.head is not None:  # one block now, the rest of its head once every note went out
             stream = source.head.stream
             first = source.head.first(self.config.blocksize)
@@ -184,7 +184,7 @@ class NoteStarter:
         send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, source.audio is not None, baked))
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
-        key = source.key if baked == 0.0 else None  # bent audio is not the key's to cache
+        key = source.key if bend == UNBENT else None  # bent audio is not the key's to cache
         return Voice(spec, slot, stream, runtime, key, attack, bend=bend)
 
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:

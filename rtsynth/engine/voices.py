@@ -45,7 +45,7 @@ class Voice:
     busy: bool = False  # the main loop is rendering it (outside the lock)
     dropped: bool = False  # its slot was reclaimed: whatever is rendered for it is discarded
     sustained: bool = False  # its stream loops the sustain: it plays until released
-    bend: BendCurve = UNBENT  # the bend its row's audio carries in its f0 (see Splicer.rebend)
+    bend: BendCurve = UNBENT  # the bend and vibrato its row's audio carries in its f0 (see Splicer.rebend)
 
 
 def send_to_mixer(bank: VoiceBank, command: MixerCommand) -> None:

@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 
 CRITICAL_LEAD_S = 0.12  # below this a voice's continuation beats re-renders
 SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is this near the loop's end
-REBEND_REST_S = 0.02  # a bend is rendered into f0 once it has rested this long (the mixer resamples a moving one)
+REBEND_REST_S = 0.02  # a bend or vibrato is rendered into f0 once resting this long (the mixer resamples a moving bend)
 REBEND_INTERVAL_S = 0.1  # and at most this often, for at most REBEND_VOICES voices at a time
 REBEND_VOICES = 8  # a step stays short (a bent key's first render makes its table, 2.6 ms)
 
@@ -242,9 +242,9 @@ class RenderWorker:
         return self.prerenderer.step(self.runtime)
 
     def _unbent(self) -> list[Voice]:
-        """Sounding notes whose coming audio does not carry their channel's bend (the one due by
-        now, resting) in f0, on a runtime that bends f0, whose previous bend the mixer has
-        reached."""
+        """Sounding notes whose coming audio does not carry their channel's bend and vibrato (the
+        ones due by now, resting) in f0, on a runtime that bends f0, whose previous bend the
+        mixer has reached."""
         now = self.clock()
         if self.runtime.resamples or now < self._next_rebend or not self._bends:
             return []
@@ -255,7 +255,7 @@ class RenderWorker:
                 for voice in self.voices.values()
                 if (bend := self._due_bend(voice.spec.channel)) is not None
                 and now - bend.at >= REBEND_REST_S
-                and voice.bend.factor != bend.factor
+                and not bend.carried_by(voice.bend, self.runtime.out_rate)
                 and voice.runtime is self.runtime
                 and not voice.stolen
                 and bank.state[voice.slot] == PLAYING
