@@ -1,6 +1,7 @@
-"""What a voice costs: the shipped model played by direct harmonic-plus-noise synthesis and by its
-mel + vocoder + resampler path, note by note on one thread, in CPU time (so the numbers hold on
-a busy machine where wall time does not).
+"""What a voice costs: the shipped model played by direct harmonic-plus-noise synthesis (plain,
+and under a 30-cent vibrato, whose partials take a sine per sample) and by its mel + vocoder +
+resampler path, note by note on one thread, in CPU time (so the numbers hold on a busy machine
+where wall time does not).
 
 For each note (every timbre x a spread of keys, mf, 2 s held): decode one latent, render the
 first chunk (what a note-on waits for), then the rest in the engine's chunk size. Reported:
@@ -29,14 +30,17 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ helpers, however the script is started
 from host import host_facts  # noqa: E402
 
+from rtsynth.dsp.harmonic import UNBENT, BendCurve  # noqa: E402
 from rtsynth.engine.config import EngineConfig  # noqa: E402
 from rtsynth.engine.direct import DirectRuntime  # noqa: E402
+from rtsynth.engine.requests import Rebend  # noqa: E402
 from rtsynth.engine.synth import ModelRuntime, Runtime  # noqa: E402
 from rtsynth.labels import velocity_unit  # noqa: E402
 from rtsynth.model import load_model  # noqa: E402
 from rtsynth.resources import default_bundle  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "synthesis.json"
+VIBRATO_CENTS = 30.0  # the vibrato of the third path (at its default rate)
 
 
 def notes(runtime: Runtime, keys: int) -> list[tuple[str, int]]:
@@ -49,8 +53,8 @@ def notes(runtime: Runtime, keys: int) -> list[tuple[str, int]]:
     return out
 
 
-def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int) -> dict[str, float]:
-    """CPU time of one note: decode, first chunk, the whole note."""
+def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int, bend: BendCurve = UNBENT) -> dict[str, float]:
+    """CPU time of one note on this pitch curve: decode, first chunk, the whole note."""
     from rtsynth.engine.channels import Timeline
     from rtsynth.engine.notes import NoteSpec, plan_note
 
@@ -62,7 +66,7 @@ def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int) -> dict[str
     began = time.thread_time()
     params, peak = runtime.assemble(plan, runtime.decode(plan.z))
     decoded = time.thread_time()
-    stream = runtime.stream(params, peak, 0, runtime.vocoder_name, key)
+    stream = runtime.stream(params, peak, 0, runtime.vocoder_name, key, bend)
     first = stream.advance(runtime.first_frames)
     first_done = time.thread_time()
     while not stream.done:
@@ -76,20 +80,24 @@ def cost(runtime: Runtime, timbre: str, key: int, chunk_frames: int) -> dict[str
     }
 
 
-def measure(runtime: Runtime, keys: int, chunk_frames: int, gap: float = 0.0) -> dict[str, float | str]:
+def measure(
+    runtime: Runtime, keys: int, chunk_frames: int, gap: float = 0.0, vibrato_cents: float = 0.0
+) -> dict[str, float | str]:
     from tqdm import tqdm
 
     played = notes(runtime, keys)
     runtime.warm_up()  # as the engine does before it plays: every key's tables built
-    cost(runtime, *played[0], chunk_frames)  # first runs (onnxruntime, FFT plans) are slow
+    bend = Rebend(0, 0.0, 0.0, vibrato_cents).from_start(runtime.out_rate)
+    cost(runtime, *played[0], chunk_frames, bend)  # first runs (onnxruntime, FFT plans) are slow
     rows = []
-    for timbre, key in tqdm(played, desc=runtime.vocoder_name):
+    path = runtime.vocoder_name + (f", vibrato {vibrato_cents:g} cents" if vibrato_cents else "")
+    for timbre, key in tqdm(played, desc=path):
         time.sleep(gap)  # idle between notes, as a player leaves it: the caches go cold
-        rows.append(cost(runtime, timbre, key, chunk_frames))
+        rows.append(cost(runtime, timbre, key, chunk_frames, bend))
     note_s = runtime.note_samples / runtime.out_rate
     rtf = np.array([note_s / r["note_cpu_s"] for r in rows])
     return {
-        "path": runtime.vocoder_name,
+        "path": path,
         "notes": len(rows),
         "gap_s": gap,
         "decode_ms_p50": float(np.median([r["decode_ms"] for r in rows])),
@@ -110,18 +118,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = EngineConfig(samplerate=args.samplerate)
     model = load_model(args.bundle)
-    runtimes: list[Runtime] = [ModelRuntime(model, config)]
+    results = []
     if model.spec.synthesis:
         from rtsynth.synthesis import parse_synthesis
 
         synthesis = parse_synthesis(model.spec.synthesis)
         assert synthesis is not None
-        runtimes.insert(0, DirectRuntime(model, config, synthesis))
-    results = [measure(r, args.keys, config.chunk_frames, args.gap) for r in runtimes]
-    print(f"{'path':<16}{'decode ms':>11}{'first chunk ms p50/p99':>25}{'x real time p50 (min)':>24}")
+        direct = DirectRuntime(model, config, synthesis)
+        results += [measure(direct, args.keys, config.chunk_frames, args.gap, cents) for cents in (0.0, VIBRATO_CENTS)]
+    results.append(measure(ModelRuntime(model, config), args.keys, config.chunk_frames, args.gap))
+    print(f"{'path':<40}{'decode ms':>11}{'first chunk ms p50/p99':>25}{'x real time p50 (min)':>24}")
     for r in results:
         print(
-            f"{r['path']:<16}{r['decode_ms_p50']:>11.2f}{r['first_chunk_ms_p50']:>14.2f} / "
+            f"{r['path']:<40}{r['decode_ms_p50']:>11.2f}{r['first_chunk_ms_p50']:>14.2f} / "
             f"{r['first_chunk_ms_p99']:<8.2f}{r['realtime_factor_p50']:>14.0f} ({r['realtime_factor_min']:.0f})"
         )
     record = {"machine": host_facts(), "bundle": str(args.bundle), "samplerate": args.samplerate, "paths": results}

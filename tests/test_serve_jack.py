@@ -345,7 +345,7 @@ def test_a_bend_and_a_vibrato_are_rendered_into_f0_live_and_kept_when_the_worker
     for audio in (bent, after_kill):
         assert abs(cents(estimate_f0(audio, midi_hz(69)), midi_hz(69))) < 5
         depth, stray = vibrato_fit(audio, 69, 5.0)
-        assert depth == pytest.approx(25, abs=3) and stray < 8, (depth, stray)
+        assert depth == pytest.approx(25, abs=3) and stray < 6, (depth, stray)
     assert abs(20 * np.log10(held_level(after_kill) / held_level(bent))) < 4.0
 
 

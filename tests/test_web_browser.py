@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_checks import cents, estimate_f0, held_level, midi_hz, onset, spectrum_db
+from audio_checks import cents, estimate_f0, held_level, midi_hz, onset, spectrum_db, vibrato_fit
 from harmonic_bundle import make_harmonic_bundle
 from jack_support import SR, capturing, free_udp_port, jack_server_or_skip, serve_banner, stop_serve
 from pythonosc.osc_message import OscMessage
@@ -160,6 +160,18 @@ def test_the_shipped_model_plays_from_the_page(browser, shipped, capture):
     silence = capture.record(quiet - 0.5, quiet - 0.1)
     assert held_level(sounding(played)) > 100 * np.abs(silence).max() + 1e-6
     screenshot(page, "page-default")
+    page.close()
+
+
+def test_the_vibrato_slider_swings_the_notes_pitch(browser, shipped, capture):
+    """The slider sends /vibrato: a key held after it is moved to 30 swings 30 cents either way
+    at the default 5.5 Hz."""
+    page = open_page(browser, shipped)
+    page.locator("#vibrato").fill("30")
+    assert page.locator("#vibrato-value").inner_text() == "30 cents"
+    note = sounding(press_key(page, capture, 67, hold_s=1.6), seconds=1.2)[int(0.3 * SR) :]
+    depth, stray = vibrato_fit(note, 67, 5.5)
+    assert depth == pytest.approx(30, abs=4) and stray < 8, (depth, stray)
     page.close()
 
 

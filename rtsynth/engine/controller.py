@@ -46,8 +46,8 @@ MAX_NOTES_AHEAD = 4096  # notes scheduled for later than now: a sequencer's phra
 
 class Controller:
     """Applies events in arrival order under one lock: the notes (keys, pedal, bend, vibrato,
-    gain, panic) itself, timbre events through `timbres`. The timbre methods below take the same lock,
-    as /status, model swaps and presets call them from other threads."""
+    gain, panic) itself, timbre events through `timbres`. The timbre methods below take the same
+    lock, as /status, model swaps and presets call them from other threads."""
 
     def __init__(
         self,

@@ -225,6 +225,10 @@ function buildKeyboard() {
     if (i >= 0) noteOff(60 + 12 * state.octave + i);
   });
   $("velocity").addEventListener("input", () => { $("velocity-value").textContent = $("velocity").value; });
+  $("vibrato").addEventListener("input", () => {
+    $("vibrato-value").textContent = `${$("vibrato").value} cents`;
+    send("/vibrato", Number($("vibrato").value));
+  });
 }
 
 function keyOf(note) { return document.querySelector(`.key[data-note="${note}"]`); }
