@@ -379,6 +379,20 @@ def test_a_mel_bundle_refuses_a_vibrato_naming_why(bundle):
     r.engine.submit(Vibrato(0.0))  # none is none on any model
 
 
+def test_a_mel_bundles_held_key_plays_on_past_its_window_until_released(bundle):
+    """The vocoder runs on, forward, through the sustain loop's frames played back and forth: a
+    key held 12 s (the window is 5.94 s) keeps its level and pitch until released, then ends."""
+    r = renderer(bundle)
+    y = r.render([NoteOn(60, 0.7, at=0.05), NoteOff(60, at=12.0)])
+    assert r.engine.status()["sustained_notes"] == 1
+    body = rms(seg(y, 1.0, 5.0))
+    for t in np.arange(1.0, 11.75, 0.25):
+        assert abs(20 * np.log10(rms(seg(y, t, t + 0.25)) / body)) < 2.0, t
+    for t in (1.0, 7.0, 10.5):
+        assert abs(cents(estimate_f0(seg(y, t, t + 1.0), midi_hz(60)), midi_hz(60))) < 50
+    assert rms(seg(y, 12.4, 12.6)) < 1e-3 * body
+
+
 def test_pitch_bend_transposes_sounding_notes(bundle):
     r = renderer(bundle)
     y = r.render([NoteOn(60, 0.7, at=0.05), PitchBend(2.0, at=0.6), NoteOff(60, at=1.3)])

@@ -270,14 +270,21 @@ def frame_position(
     and the blend towards the next."""
     position = np.arange(n0, n1, dtype=np.float64) / (sample_rate * frame_seconds)
     if loop is not None:
-        first, last = loop
-        span = last - first
-        folded = np.mod(position - first, 2 * span)
-        looped = first + np.where(folded <= span, folded, 2 * span - folded)  # there and back again
-        position = np.where(position > last, looped, position)
+        position = fold_into_loop(position, loop)
     left = np.minimum(np.floor(position).astype(np.int64), n_frames - 1)
     right = np.minimum(left + 1, n_frames - 1)
     return left, right, (position - left).clip(0.0, 1.0)
+
+
+def fold_into_loop(position: np.ndarray, loop: tuple[int, int]) -> np.ndarray:
+    """Frame positions past a sustain loop's last frame, played back and forth between its
+    first and last (positions before it unchanged)."""
+    first, last = loop
+    span = last - first
+    folded = np.mod(position - first, 2 * span)
+    looped = first + np.where(folded <= span, folded, 2 * span - folded)  # there and back again
+    out: np.ndarray = np.where(position > last, looped, position)
+    return out
 
 
 def _lerp(values: np.ndarray, left: np.ndarray, right: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -38,8 +38,6 @@ from rtsynth.vocoder.loudness import level_gain
 log = logging.getLogger(__name__)
 
 HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1 (HarmonicHead)
-SUSTAIN_LOOP_FRAMES = 86  # a held note that outlasts its decoded window loops about 2 s of its sustain ...
-SUSTAIN_END_FRAMES = 16  # ... ending this many frames before the window's end, where decoded notes taper
 
 
 class DirectRuntime(Runtime):
@@ -63,8 +61,6 @@ class DirectRuntime(Runtime):
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
         self._colour_reach: dict[int, ColourReach] = {}  # per key: how its colour reaches its partials and bands
-        last = self.mel.n_frames - 1 - SUSTAIN_END_FRAMES
-        self.sustain_loop = (max(0, last - SUSTAIN_LOOP_FRAMES), last)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""

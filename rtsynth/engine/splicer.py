@@ -87,7 +87,7 @@ class Splicer:
             for note in notes:
                 slot = note.slot
                 ours = bank.voice[slot] == note.spec.voice and bank.state[slot] in LIVE
-                looped = bank.length[slot] == ENDLESS and runtime.sustain_loop is not None
+                looped = bank.length[slot] == ENDLESS
                 if ours and slot not in self.table.voices and (looped or bank.ready[slot] < runtime.note_samples):
                     left = Rendered(runtime, int(bank.ready[slot]), int(bank.length[slot]))
                     # its bend: the one the mixer says its audio carries now (its history, and so its
@@ -166,14 +166,13 @@ class Splicer:
     def sustain(self, voice: Voice, runtime: Runtime, timeline: Timeline) -> None:
         """A held note nearing the end of its decoded window's sustain (or carried on past it
         after a takeover): its audio from there on is the same frames with the runtime's sustain
-        loop, so it sounds until released. The two agree sample for sample up to the loop, so
-        the crossfade is inaudible."""
+        loop, so it sounds until released. On direct synthesis the two agree sample for sample
+        up to the loop, so the crossfade is inaudible; a vocoder's two runs are crossfaded by
+        power."""
         plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
         ((params, peak),) = decode_plans(runtime, [plan], self.stats)
         start = runtime.frame_of(self._new_audio_from(voice))
         new = runtime.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note, voice.bend)
-        if new is None:
-            return
         with self.table.working_on([voice]) as live:
             for held in live:
                 held.key = None  # no longer the cached note's audio

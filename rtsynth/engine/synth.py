@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rtsynth.dsp.harmonic import UNBENT, BendCurve
+from rtsynth.dsp.harmonic import UNBENT, BendCurve, fold_into_loop
 from rtsynth.engine.cache import CacheKey, cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.latent import LatentSpace
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CORNERS_KEPT = 4096  # timbre-corner levels remembered per model (a morph's corners recur note after note)
+SUSTAIN_LOOP_FRAMES = 86  # a held note that outlasts its decoded window loops about 2 s of its sustain ...
+SUSTAIN_END_FRAMES = 16  # ... ending this many frames before the window's end, where decoded notes taper
 
 
 def choose_vocoder(requested: str, bundle_choice: dict[str, Any]) -> str:
@@ -60,6 +62,8 @@ class Runtime(ABC):
         self.frame_seconds = self.mel.hop_length / self.mel.sample_rate
         self.a4_hz = config.a4_hz
         self.framing = Framing(self.frame_seconds, self.mel.n_frames, self.resamples, config.tuning_semitones)
+        last = self.mel.n_frames - 1 - SUSTAIN_END_FRAMES
+        self.sustain_loop = (max(0, last - SUSTAIN_LOOP_FRAMES), last)
         self.corner_levels: dict[bytes, np.ndarray] = {}  # decoded level of a timbre's own latent (notes.TimbreBlend)
 
     def remember_corner(self, z: bytes, level: np.ndarray) -> np.ndarray:
@@ -81,9 +85,8 @@ class Runtime(ABC):
 
     # what the note starter, splicer and pre-renderer ask of each kind of runtime
     resamples: bool  # the mixer plays a pitch class transposed to the key (else the key is in f0)
-    # (first, last) decoded frame of the loop a held note plays past them; None: it ends with its
-    # window (a vocoder's state cannot run backwards)
-    sustain_loop: tuple[int, int] | None = None
+    # (first, last) decoded frame of the loop a held note plays past them, back and forth
+    sustain_loop: tuple[int, int]
     vocoder_name: str  # reported, and part of cache keys
     attack_vocoder_name: str | None  # a fast path new notes start with, or None
     first_frames: int  # frames of a new note rendered before it is handed to the mixer
@@ -134,12 +137,12 @@ class Runtime(ABC):
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once before the first note (first onnxruntime runs are slow)."""
 
+    @abstractmethod
     def sustained(
         self, params: np.ndarray, peak_db: float, start_frame: int, note: int, bend: BendCurve = UNBENT
-    ) -> AudioStream | None:
-        """A held note's stream that loops its sustain (`sustain_loop`) until released; None
-        where the runtime has no loop."""
-        return None
+    ) -> AudioStream:
+        """A held note's stream: the same frames up to the sustain loop's end, then the loop
+        (`sustain_loop`) back and forth, endless."""
 
     def heads(self, plans: list[NotePlan], notes: list[int], bends: list[BendCurve]) -> list[NoteHead] | None:
         """New notes that start before all their frames are read, each at its bend; None: decode
@@ -254,6 +257,13 @@ class ModelRuntime(Runtime):
         """A note's audio from `start_frame` on (`note` and `bend` are the mixer's to resample to)."""
         return NoteStream(self, mel, peak_db, start_frame, vocoder or self.vocoder_name)
 
+    def sustained(
+        self, mel: np.ndarray, peak_db: float, start_frame: int, note: int, bend: BendCurve = UNBENT
+    ) -> NoteStream:
+        """The vocoder runs forward through the loop's frames played back and forth, so its
+        state runs on (it cannot run backwards, its frames can)."""
+        return NoteStream(self, mel, peak_db, start_frame, self.vocoder_name, self.sustain_loop)
+
     def warm_up(self, streams: int = 1) -> None:
         """Run every path once (the first onnxruntime run and FFT plans are slow) and build
         `streams` vocoders and resamplers up front, so a chord never waits for their setup."""
@@ -286,8 +296,17 @@ class FrameStream(ABC):
 class NoteStream(FrameStream):
     """Vocodes one note's mel from `start_frame` on into output-rate audio, piece by piece."""
 
-    def __init__(self, runtime: ModelRuntime, mel: np.ndarray, peak_db: float, start_frame: int, vocoder: str):
+    def __init__(
+        self,
+        runtime: ModelRuntime,
+        mel: np.ndarray,
+        peak_db: float,
+        start_frame: int,
+        vocoder: str,
+        loop: tuple[int, int] | None = None,
+    ):
         self.runtime, self.mel, self.peak_db = runtime, mel, peak_db
+        self.loop = loop  # a sustain loop: the stream never ends
         self.vocoder_name = vocoder
         self._vocoder = runtime.take_vocoder(vocoder)
         self._vocoder.reset(peak_db)
@@ -307,10 +326,14 @@ class NoteStream(FrameStream):
         if self.done:
             return np.zeros(0, dtype=np.float32)
         n_frames = self.mel.shape[1]
-        chunk = self.mel[:, self.frame : self.frame + frames]
+        if self.loop is None:
+            chunk = self.mel[:, self.frame : self.frame + frames]
+        else:
+            positions = fold_into_loop(np.arange(self.frame, self.frame + frames, dtype=np.float64), self.loop)
+            chunk = self.mel[:, positions.astype(np.int64)]
         self.frame += chunk.shape[1]
         audio = self._vocoder.push(chunk)
-        final = self.frame >= n_frames
+        final = self.loop is None and self.frame >= n_frames
         if final:
             audio = np.concatenate([audio, self._vocoder.flush()])
         out = self._resampler.process(audio)

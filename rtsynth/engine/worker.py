@@ -274,12 +274,8 @@ class RenderWorker:
             return bends[0] if bends[0].at <= now else None
 
     def _outlasting(self) -> Voice | None:
-        """A held note (no length asked) about to outlast its decoded window's sustain, on a
-        runtime that can loop it."""
-        loop = self.runtime.sustain_loop
-        if loop is None:
-            return None
-        due = self.runtime.sample_of(loop[1]) - SUSTAIN_AHEAD_S * self.config.samplerate
+        """A held note (no length asked) about to outlast its decoded window's sustain."""
+        due = self.runtime.sample_of(self.runtime.sustain_loop[1]) - SUSTAIN_AHEAD_S * self.config.samplerate
         with self.table.lock:
             for voice in self.voices.values():
                 held = voice.spec.duration is None and not voice.sustained and not voice.stolen
