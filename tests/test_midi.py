@@ -140,6 +140,24 @@ def test_bend_range_is_configurable():
     assert MidiMapper(bend_range=12.0).events((0xE0, 127, 127)) == [PitchBend(12.0)]
 
 
+def test_rpn_0_sets_a_channels_bend_range_and_nothing_else_does():
+    mapper = MidiMapper()
+    for message in ((0xB1, 101, 0), (0xB1, 100, 0), (0xB1, 6, 12), (0xB1, 38, 50)):
+        assert mapper.events(message) == []  # pitch bend sensitivity: 12 semitones 50 cents
+    assert mapper.events((0xE1, 127, 127)) == [PitchBend(12.5, channel=1)]
+    assert mapper.events((0xE0, 127, 127)) == [PitchBend(2.0)]  # the other channels keep theirs
+    for message in ((0xB1, 99, 5), (0xB1, 98, 0), (0xB1, 6, 3)):  # an NRPN's data entry
+        mapper.events(message)
+    for message in ((0xB1, 101, 0), (0xB1, 100, 0), (0xB1, 6, 48), (0xB1, 121, 0), (0xB1, 6, 3)):
+        mapper.events(message)  # 48 is past the engine's reach; after a reset data entry sets nothing
+    assert mapper.events((0xE1, 0, 0)) == [PitchBend(-24.0, channel=1)]
+
+
+def test_a_cc_map_may_not_take_over_the_parameter_ccs():
+    with pytest.raises(ConfigError, match="CC 6 is reserved"):
+        load_cc_map({6: {"descriptor": "timbre", "index": 0}})
+
+
 CC_MAP_TOML = """
 [cc.74]
 descriptor = "timbre"

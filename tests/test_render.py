@@ -107,6 +107,30 @@ def test_a_midi_file_renders_each_note_at_its_pitch_and_program_changes_the_timb
     assert moved[0] > 1.0 and moved[0] > 5 * moved[1], moved  # the same C4 on the flute, then on the trumpet
 
 
+def test_a_files_rpn_0_sets_the_bend_range_its_bends_play(tmp_path, caplog):
+    """A DAW's pitch bend sensitivity (RPN 0: CC101 0, CC100 0, CC6 7) before a bend all the
+    way up: the note sounds 7 semitones up, not the default 2 (shipped model, direct synthesis)."""
+    from rtsynth.resources import default_bundle
+
+    control = [("control_change", 101, 0), ("control_change", 100, 0), ("control_change", 6, 7)]
+    midi = mido.MidiFile(ticks_per_beat=480)
+    midi.tracks.append(
+        mido.MidiTrack(
+            [
+                *(mido.Message(kind, control=number, value=value, time=0) for kind, number, value in control),
+                mido.Message("program_change", program=40, time=0),  # GM 41 Violin
+                mido.Message("pitchwheel", pitch=8191, time=0),
+                mido.Message("note_on", note=60, velocity=90, time=0),
+                mido.Message("note_off", note=60, velocity=0, time=960),
+            ]
+        )
+    )
+    midi.save(str(tmp_path / "rpn.mid"))
+    assert _render_cli(default_bundle(), tmp_path / "rpn.mid", tmp_path / "rpn.wav", caplog) == 0
+    audio, sr = soundfile.read(tmp_path / "rpn.wav")
+    assert abs(cents(estimate_f0(seg(audio, 0.3, 0.9, sr), midi_hz(67), sr), midi_hz(67))) < 5
+
+
 def test_program_changes_to_instruments_the_model_lacks_are_skipped_with_a_warning(bundle, tmp_path, caplog):
     midi = _midi_file(tmp_path / "gm.mid", [62], program_at=0, program=0)  # GM 1 Acoustic Grand Piano
     out = tmp_path / "gm.wav"

@@ -3,7 +3,8 @@
 Mapping (every event carries its MIDI channel, so each channel keeps its own timbre):
   note on / off                                  -> NoteOn (velocity 0-1; 0 is the engine's note-off) / NoteOff
   CC64 sustain pedal (>= 64 = down)              -> Sustain
-  pitch bend                                     -> PitchBend, +-`bend_range` semitones
+  pitch bend                                     -> PitchBend, +-`bend_range` semitones, or what the
+                                                    channel's RPN 0 (pitch bend sensitivity) set
   CC1 mod wheel                                  -> MorphPosition x (0-1)
   channel pressure (aftertouch)                  -> Vibrato, 0-`PRESSURE_VIBRATO_CENTS` at the channel's rate
   program change                                 -> SelectTimbre: the model's timbre for that General MIDI
@@ -31,7 +32,9 @@ from typing import TYPE_CHECKING
 
 from rtsynth.config import ConfigError, from_dict
 from rtsynth.control.ratelimit import RateLimitedWarnings
+from rtsynth.engine.channels import N_CHANNELS
 from rtsynth.engine.events import (
+    MAX_BEND_SEMITONES,
     Event,
     LatentOffset,
     MorphPosition,
@@ -56,7 +59,10 @@ log = logging.getLogger(__name__)
 CC_MOD_WHEEL, CC_SUSTAIN = 1, 64
 PRESSURE_VIBRATO_CENTS = 40.0  # vibrato at full channel pressure (the reference instruments': 7-35 cents)
 CC_ALL_SOUND_OFF, CC_RESET_CONTROLLERS, CC_ALL_NOTES_OFF = 120, 121, 123
-RESERVED_CCS = {CC_SUSTAIN, *range(120, 128)}  # fixed meanings a CC map may not take over
+CC_DATA_ENTRY, CC_DATA_ENTRY_FINE = 6, 38
+CC_NRPN_LSB, CC_NRPN_MSB, CC_RPN_LSB, CC_RPN_MSB = 98, 99, 100, 101
+PARAMETER_CCS = {CC_DATA_ENTRY, CC_DATA_ENTRY_FINE, CC_NRPN_LSB, CC_NRPN_MSB, CC_RPN_LSB, CC_RPN_MSB}
+RESERVED_CCS = {CC_SUSTAIN, *PARAMETER_CCS, *range(120, 128)}  # fixed meanings a CC map may not take over
 _DATA_BYTES = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 
 
@@ -160,7 +166,7 @@ def _cc_number(key: str | int, where: str) -> int:
     if not 0 <= number <= MIDI_MAX:
         raise ConfigError(f"{where}: CC {number} is outside 0-127")
     if number in RESERVED_CCS:
-        raise ConfigError(f"{where}: CC {number} is reserved (sustain, channel mode messages)")
+        raise ConfigError(f"{where}: CC {number} is reserved (sustain, RPN and data entry, channel mode messages)")
     return number
 
 
@@ -183,13 +189,42 @@ class UnmappedProgram(ValueError):
     """A program change to an instrument the model has no timbre for."""
 
 
+class BendRanges:
+    """Each channel's pitch bend range, as a DAW or keyboard sets it with RPN 0 (pitch bend
+    sensitivity): CC101 / CC100 select a registered parameter, data entry (CC6, CC38) sets it in
+    semitones and cents. An NRPN selection (CC99 / CC98), the null RPN (127 / 127) or a reset
+    of all controllers leaves data entry to nothing here."""
+
+    NULL = 127
+
+    def __init__(self, semitones: float):
+        self.semitones = [semitones] * N_CHANNELS
+        self._msb, self._lsb = [self.NULL] * N_CHANNELS, [self.NULL] * N_CHANNELS
+
+    def control(self, number: int, value: int, channel: int) -> None:
+        """One of PARAMETER_CCS on `channel`."""
+        if number == CC_RPN_MSB:
+            self._msb[channel] = value
+        elif number == CC_RPN_LSB:
+            self._lsb[channel] = value
+        elif number in (CC_NRPN_MSB, CC_NRPN_LSB):
+            self.deselect(channel)
+        elif self._msb[channel] == self._lsb[channel] == 0:
+            semitones = value if number == CC_DATA_ENTRY else int(self.semitones[channel]) + value / 100
+            self.semitones[channel] = min(float(semitones), MAX_BEND_SEMITONES)
+
+    def deselect(self, channel: int) -> None:
+        self._msb[channel] = self._lsb[channel] = self.NULL
+
+
 class MidiMapper:
-    """Turns parsed channel messages into engine events (pure: no ports, no engine calls).
-    Live input and MIDI files both go through it, so a file renders as a keyboard plays."""
+    """Turns parsed channel messages into engine events (no ports, no engine calls; it keeps
+    each channel's bend range). Live input and MIDI files both go through it, so a file renders
+    as a keyboard plays."""
 
     def __init__(self, cc_map: Mapping[int, CcTarget] | None = None, bend_range: float = 2.0):
         self.cc_map = dict(cc_map or {})
-        self.bend_range = bend_range
+        self.bend_ranges = BendRanges(bend_range)
 
     def events(self, message: tuple[int, ...], timbres: Sequence[str] = ()) -> list[Event]:
         """Events for one channel message; `timbres`: the model's, for program changes."""
@@ -210,12 +245,15 @@ class MidiMapper:
             return [SelectTimbre(timbre, channel=channel)]
         if kind == 0xE:
             bend = data[0] | (data[1] << 7)
-            return [PitchBend(self.bend_range * _unit_bend(bend), channel=channel)]
+            return [PitchBend(self.bend_ranges.semitones[channel] * _unit_bend(bend), channel=channel)]
         if kind == 0xD:
             return [Vibrato(PRESSURE_VIBRATO_CENTS * data[0] / MIDI_MAX, channel=channel)]
         return []  # polyphonic aftertouch: not mapped
 
     def _control_change(self, number: int, value: int, channel: int) -> list[Event]:
+        if number in PARAMETER_CCS:
+            self.bend_ranges.control(number, value, channel)
+            return []
         if number in self.cc_map:
             target = self.cc_map[number]
             return [LatentOffset(target.descriptor, (target.offset(value),), target.index, channel=channel)]
@@ -226,6 +264,7 @@ class MidiMapper:
         if number in (CC_ALL_SOUND_OFF, CC_ALL_NOTES_OFF):
             return [Panic(channel=channel)]
         if number == CC_RESET_CONTROLLERS:
+            self.bend_ranges.deselect(channel)
             return [Sustain(False, channel=channel), PitchBend(0.0, channel=channel), Vibrato(0.0, channel=channel)]
         return []
 
