@@ -429,6 +429,30 @@ def test_a_vibrato_swings_f0_for_new_notes_and_sounding_ones_glide_in_and_out():
     assert max(steps) < 1.3 * np.abs(np.diff(plain)).max()
 
 
+def test_a_held_note_of_a_model_swapped_out_is_bent_in_f0_and_plays_on_until_released(tmp_path):
+    """A violin key held while the model is swapped for a mel + vocoder one goes on with the
+    parameters it plays: a bend is rendered into its f0 (read at rate 1) and it sounds past its
+    window at its level until released."""
+    from rtsynth.engine.events import NoteOff, NoteOn, PitchBend
+    from rtsynth.resources import default_bundle
+
+    sr = 48000
+    renderer = OfflineRenderer(default_bundle(), EngineConfig(samplerate=sr))
+    bank = renderer.engine.bank
+    y = renderer.render([NoteOn(67, 0.6, timbre="violin", at=0.0)], max_seconds=1.0)
+    renderer.engine.load_model(make_harmonic_bundle(tmp_path / "mel"))
+    y = np.concatenate([y, renderer.render([PitchBend(2.0, at=0.5)], max_seconds=8.0)])
+    status = renderer.engine.status()
+    assert status["model"] == "harmonic" and status["rebends"] == 1 and status["sustained_notes"] == 1
+    assert bank.ratio[bank.state == PLAYING].tolist() == [1.0]
+    body = rms(seg(y, 2.0, 5.0))
+    for t in np.arange(2.0, 8.75, 0.25):
+        assert abs(20 * np.log10(rms(seg(y, t, t + 0.25)) / body)) < 4.0, t
+    for t in (2.0, 7.5):
+        assert abs(cents(estimate_f0(seg(y, t, t + 1.0), midi_hz(69)), midi_hz(69))) < 5, t
+    renderer.render([NoteOff(67, at=0.0)])
+
+
 def test_a_moving_wheel_is_followed_at_once_and_rendered_into_f0_where_it_rests():
     """A wheel moved every 10 ms (a 5 Hz vibrato of half a semitone) is the mixer's to follow,
     block by block: the worker renders a bend into f0 only once it rests (each render discards

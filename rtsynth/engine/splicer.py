@@ -70,9 +70,9 @@ class Splicer:
         bends: Callable[[int], Rebend | None],
     ) -> None:
         """Render these voices' coming audio again with their channel's bend and vibrato in f0
-        (from the parameters they play; a note from the cache is decoded again), and tell the
-        mixer where it begins: it resampled the bend until then. The new audio is the old one up to there,
-        sample for sample, so the splice is seamless."""
+        (from the parameters they play; a note from the cache is decoded again, unless its model
+        was swapped out), and tell the mixer where it begins: it resampled the bend until then.
+        The new audio is the old one up to there, sample for sample, so the splice is seamless."""
         self.stats.add("rebends", self._render(voices, runtime, timeline, bends))
 
     def resume(self, notes: Sequence[ResumeNote], runtime: Runtime) -> int:
@@ -120,11 +120,11 @@ class Splicer:
             for job in jobs:
                 mel, peak = job.params if job.params is not None else next(decoded)
                 if id(job.voice) in live_ids:
-                    self._splice_job(job, runtime, mel, peak)
+                    self._splice_job(job, mel, peak)
         return len(live_ids)
 
-    def _splice_job(self, job: Job, runtime: Runtime, mel: np.ndarray, peak: float) -> None:
-        voice, bend = job.voice, job.bend
+    def _splice_job(self, job: Job, mel: np.ndarray, peak: float) -> None:
+        voice, bend, runtime = job.voice, job.bend, job.voice.runtime
         voice.key, voice.attack = None, False
         looped = runtime.sustained(mel, peak, job.frame, voice.spec.note, bend) if voice.sustained else None
         fresh = looped if looped is not None else runtime.stream(mel, peak, job.frame, note=voice.spec.note, bend=bend)
@@ -142,20 +142,25 @@ class Splicer:
         timeline: Callable[[int], Timeline],
         bends: Callable[[int], Rebend | None] | None,
     ) -> Job | None:
-        """With `bends`, a job for a voice whose channel has a bend due, stepping to it."""
+        """With `bends`, a job for a voice whose channel has a bend due, stepping to it. A note
+        of a model swapped out only with the parameters it plays (the channel's timeline is
+        the new model's)."""
         rebend = None if bends is None else bends(voice.spec.channel)
-        stale = voice.stolen or voice.runtime is not runtime or self.bank.state[voice.slot] not in LIVE
+        stale = voice.stolen or self.bank.state[voice.slot] not in LIVE
         if stale or (bends is not None and rebend is None):
             return None
+        own = voice.runtime
         start = self._new_audio_from(voice)
-        first, spec = runtime.frame_of(start), voice.spec
-        if not voice.sustained and first >= runtime.mel.n_frames - 2:
+        first, spec = own.frame_of(start), voice.spec
+        if not voice.sustained and first >= own.mel.n_frames - 2:
             return None
         frame, bend = max(0, first - WARM_FRAMES), voice.bend
         if rebend is not None:
-            bend = rebend.onto(bend, int(start) + self._xfade, runtime.out_rate)
+            bend = rebend.onto(bend, int(start) + self._xfade, own.out_rate)
             if isinstance(voice.stream, DirectStream):  # it has the parameters it plays
                 return Job(voice, None, (voice.stream.mel, voice.stream.peak_db), frame, bend, rebend)
+        if own is not runtime:
+            return None
         if voice.sustained:  # its loop again, in the control the channel has reached there
             here = timeline(spec.channel).at(spec.start + start / runtime.out_rate)
             plan = plan_note(spec, Timeline.still(here), runtime.space, runtime.framing)
@@ -169,10 +174,15 @@ class Splicer:
         loop, so it sounds until released. On direct synthesis the two agree sample for sample
         up to the loop, so the crossfade is inaudible; a vocoder's two runs are crossfaded by
         power."""
-        plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
-        ((params, peak),) = decode_plans(runtime, [plan], self.stats)
-        start = runtime.frame_of(self._new_audio_from(voice))
-        new = runtime.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note, voice.bend)
+        own = voice.runtime
+        if own is runtime:
+            plan = plan_note(voice.spec, timeline, runtime.space, runtime.framing)
+            ((params, peak),) = decode_plans(runtime, [plan], self.stats)
+        else:  # a model swapped out: the parameters it plays (the timeline is the new model's)
+            assert isinstance(voice.stream, (DirectStream, NoteStream))
+            params, peak = voice.stream.mel, voice.stream.peak_db
+        start = own.frame_of(self._new_audio_from(voice))
+        new = own.sustained(params, peak, max(0, start - WARM_FRAMES), voice.spec.note, voice.bend)
         with self.table.working_on([voice]) as live:
             for held in live:
                 held.key = None  # no longer the cached note's audio
@@ -245,6 +255,12 @@ class Splicer:
             old.close()
             voice.stream, voice.sustained = new, sustained
         return True
+
+
+def renderable(voice: Voice, runtime: Runtime) -> bool:
+    """Whether the voice's coming audio can be rendered again: on the playing model, or from the
+    parameters its stream plays (not whole audio from a swapped-out model's cache)."""
+    return voice.runtime is runtime or isinstance(voice.stream, (DirectStream, NoteStream))
 
 
 def write(bank: VoiceBank, slot: int, audio: np.ndarray, at: int) -> None:

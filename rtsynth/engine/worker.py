@@ -46,7 +46,7 @@ from rtsynth.engine.requests import (
     StartNote,
 )
 from rtsynth.engine.scheduler import NoteScheduler
-from rtsynth.engine.splicer import Splicer, write
+from rtsynth.engine.splicer import Splicer, renderable, write
 from rtsynth.engine.starter import NoteStarter
 from rtsynth.engine.synth import CachedStream, Runtime
 from rtsynth.engine.voices import Voice, VoiceTable, playhead
@@ -246,7 +246,7 @@ class RenderWorker:
         ones due by now, resting) in f0, on a runtime that bends f0, whose previous bend the
         mixer has reached."""
         now = self.clock()
-        if self.runtime.resamples or now < self._next_rebend or not self._bends:
+        if now < self._next_rebend or not self._bends:
             return []
         bank = self.bank
         with self.table.lock:
@@ -256,7 +256,8 @@ class RenderWorker:
                 if (bend := self._due_bend(voice.spec.channel)) is not None
                 and now - bend.at >= REBEND_REST_S
                 and not bend.carried_by(voice.bend, self.runtime.out_rate)
-                and voice.runtime is self.runtime
+                and not voice.runtime.resamples
+                and renderable(voice, self.runtime)
                 and not voice.stolen
                 and bank.state[voice.slot] == PLAYING
                 and playhead(bank, voice.slot) >= voice.bend.last_start
@@ -274,12 +275,14 @@ class RenderWorker:
             return bends[0] if bends[0].at <= now else None
 
     def _outlasting(self) -> Voice | None:
-        """A held note (no length asked) about to outlast its decoded window's sustain."""
-        due = self.runtime.sample_of(self.runtime.sustain_loop[1]) - SUSTAIN_AHEAD_S * self.config.samplerate
+        """A held note (no length asked) about to outlast its decoded window's sustain, on the
+        playing model or on one swapped out while it sounds."""
+        ahead = SUSTAIN_AHEAD_S * self.config.samplerate
         with self.table.lock:
             for voice in self.voices.values():
                 held = voice.spec.duration is None and not voice.sustained and not voice.stolen
-                ours = voice.runtime is self.runtime and self.bank.state[voice.slot] == PLAYING
+                ours = renderable(voice, self.runtime) and self.bank.state[voice.slot] == PLAYING
+                due = voice.runtime.sample_of(voice.runtime.sustain_loop[1]) - ahead
                 if held and ours and playhead(self.bank, voice.slot) >= due:
                     return voice
         return None
