@@ -2,8 +2,8 @@
 first frames into a free slot and tell the mixer the sample to start on (direct synthesis: as
 soon as the first two frames are decoded and read, the rest decoded and read after; a note
 struck under a bend or vibrato is synthesized with it in f0, from cached parameters at most,
-never from the plain audio cached). Runs on its own thread in the worker process, so a new note never waits
-behind a long vocoding step."""
+never from the plain audio cached). Runs on its own thread in the worker process, so a new note
+never waits behind a long vocoding step."""
 
 from __future__ import annotations
 
