@@ -85,7 +85,7 @@
 					"patching_rect" : [ 20.0, 36.0, 560.0, 48.0 ],
 					"fontname" : "Arial",
 					"fontsize" : 12.0,
-					"text" : "Listens to every MIDI input. Keys: /note/on and /note/off with velocity; CC64 sustain: /sustain;\nmod wheel (CC1): /morph/x; volume (CC7): /gain; pitch bend: /bend +-2 semitones;\nprogram change: /timbre (program 1 = the first timbre of /model/info).",
+					"text" : "Listens to every MIDI input. Keys: /note/on and /note/off with velocity; CC64 sustain: /sustain;\nmod wheel (CC1): /morph/x; volume (CC7): /gain; bend: /bend +-2; pressure: /vibrato;\nprogram change: /timbre (program 1 = the first timbre of /model/info).",
 					"linecount" : 3,
 					"presentation" : 1,
 					"presentation_rect" : [ 10.0, 34.0, 540.0, 48.0 ],
@@ -526,6 +526,58 @@
 					"text" : "/panic",
 					"id" : "obj-37"
 				}
+			},
+			{
+				"box" : {
+					"maxclass" : "comment",
+					"numinlets" : 1,
+					"numoutlets" : 0,
+					"patching_rect" : [ 700.0, 350.0, 120.0, 20.0 ],
+					"fontname" : "Arial",
+					"fontsize" : 12.0,
+					"text" : "pressure: vibrato",
+					"fontface" : 1,
+					"id" : "obj-38"
+				}
+			},
+			{
+				"box" : {
+					"maxclass" : "newobj",
+					"text" : "touchin",
+					"numinlets" : 1,
+					"numoutlets" : 2,
+					"patching_rect" : [ 700.0, 375.0, 58.0, 22.0 ],
+					"fontname" : "Arial",
+					"fontsize" : 12.0,
+					"outlettype" : [ "int", "int" ],
+					"id" : "obj-39"
+				}
+			},
+			{
+				"box" : {
+					"maxclass" : "newobj",
+					"text" : "/ 3.175",
+					"numinlets" : 2,
+					"numoutlets" : 1,
+					"patching_rect" : [ 700.0, 410.0, 58.0, 22.0 ],
+					"fontname" : "Arial",
+					"fontsize" : 12.0,
+					"outlettype" : [ "float" ],
+					"id" : "obj-40"
+				}
+			},
+			{
+				"box" : {
+					"maxclass" : "newobj",
+					"text" : "prepend /vibrato",
+					"numinlets" : 1,
+					"numoutlets" : 1,
+					"patching_rect" : [ 700.0, 445.0, 121.0, 22.0 ],
+					"fontname" : "Arial",
+					"fontsize" : 12.0,
+					"outlettype" : [ "" ],
+					"id" : "obj-41"
+				}
 			}
 		],
 		"lines" : [
@@ -701,6 +753,24 @@
 				"patchline" : {
 					"destination" : [ "obj-1", 0 ],
 					"source" : [ "obj-37", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [ "obj-40", 0 ],
+					"source" : [ "obj-39", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [ "obj-41", 0 ],
+					"source" : [ "obj-40", 0 ]
+				}
+			},
+			{
+				"patchline" : {
+					"destination" : [ "obj-1", 0 ],
+					"source" : [ "obj-41", 0 ]
 				}
 			}
 		],

@@ -56,6 +56,7 @@ FIXED_IO = {
     "metro": (2, 1),
     "notein": (1, 3),
     "bendin": (1, 2),
+    "touchin": (1, 2),
     "pgmin": (1, 2),
     "zl": (2, 2),
     "+": (2, 1),
@@ -340,6 +341,7 @@ OBJ_NAMES = {
     "notein": "source",
     "ctlin": "source",
     "bendin": "source",
+    "touchin": "source",
     "pgmin": "source",
 }
 
@@ -430,7 +432,7 @@ def midi_input(text: str) -> list:
     if cls == "notein":
         notes = [(n, v) for n in (0, 60, 127) for v in (1, 100, 127, 0)]
         return [lambda s, i, n=n, v=v: (s.out(i, 2, [1]), s.out(i, 1, [v]), s.out(i, 0, [n])) for n, v in notes]
-    if cls in ("ctlin", "bendin"):
+    if cls in ("ctlin", "bendin", "touchin"):
         return [lambda s, i, v=v: (s.out(i, 1, [1]), s.out(i, 0, [v])) for v in (0, 64, 127)]
     if cls == "pgmin":
         return [lambda s, i, v=v: (s.out(i, 1, [1]), s.out(i, 0, [v])) for v in (1, 128)]
@@ -592,7 +594,7 @@ def test_main_patch_covers_the_performance_controls(replies):
 
 
 def test_midi_patch_forwards_keys_controllers_bend_and_programs(replies):
-    required = {"/note/on", "/note/off", "/sustain", "/morph/x", "/gain", "/bend", "/timbre", "/panic"}
+    required = {"/note/on", "/note/off", "/sustain", "/morph/x", "/gain", "/bend", "/vibrato", "/timbre", "/panic"}
     assert required <= sent_addresses(performed("rtsynth-midi.maxpat", replies))
 
 
@@ -665,6 +667,14 @@ def test_morph_pad_corners_map_to_the_unit_square():
     sim.pad(pad, box["leftvalue"], box["topvalue"])
     sim.pad(pad, box["rightvalue"], box["bottomvalue"])
     assert [m for _, m in sim.sent] == [["/morph/xy", 0.0, 0.0], ["/morph/xy", 1.0, 1.0]]
+
+
+def test_midi_pressure_sends_a_vibrato_up_to_40_cents():
+    sim = fresh("rtsynth-midi.maxpat")
+    (touchin,) = sim.ids("newobj", "touchin")
+    for value in (0, 127):
+        sim.out(touchin, 0, [value])
+    assert [m for _, m in sim.sent] == [["/vibrato", 0.0], ["/vibrato", 40.0]]
 
 
 def test_midi_keyboard_release_and_bend():
