@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtsynth.dsp.harmonic import UNBENT
+from rtsynth.dsp.harmonic import UNBENT, BendCurve
 from rtsynth.engine.cache import CacheKey, RenderCache
 from rtsynth.engine.channels import Timeline
 from rtsynth.engine.commands import StartVoice
@@ -49,7 +49,8 @@ class Source:
     peak_db: float
     key: CacheKey | None  # cache key of a static note
     head: NoteHead | None = None
-    bend: Rebend | None = None  # the channel's bend and vibrato, in f0 from the note's first sample
+    bend: BendCurve = UNBENT  # the channel's bend and vibrato, in f0 from the note's first sample
+    baked: float = 0.0  # the semitones of that bend (the mixer resamples only the rest)
 
 
 class NoteStarter:
@@ -130,10 +131,13 @@ class NoteStarter:
         keys = [runtime.note_key(p, s.note) if p.static else None for p, s in zip(plans, specs, strict=True)]
         entries = [self.cache.get(k) if k is not None else None for k in keys]
         missing = [i for i, e in enumerate(entries) if e is None]
-        bends = [None if runtime.resamples else self.bends(s.channel) for s in specs]
-        curves = [pitch_curve(bends[i], runtime.out_rate) for i in missing]
+        pitches = [None if runtime.resamples else self.bends(s.channel) for s in specs]
+        curves = [pitch_curve(pitch, runtime.out_rate) for pitch in pitches]
+        baked = [0.0 if pitch is None else pitch.baked for pitch in pitches]
         heads = (
-            runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], curves) if missing else None
+            runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], [curves[i] for i in missing])
+            if missing
+            else None
         )
         if heads is not None:
             self.stats.add("decodes", len(heads))
@@ -142,15 +146,15 @@ class NoteStarter:
             started = {}
             decoded = dict(zip(missing, decode_plans(runtime, [plans[i] for i in missing], self.stats), strict=True))
         sources = []
-        for i, (plan, key, entry, bend) in enumerate(zip(plans, keys, entries, bends, strict=True)):
-            if entry is not None and entry.audio is not None and pitch_curve(bend, runtime.out_rate) == UNBENT:
+        for i, (plan, key, entry, bend) in enumerate(zip(plans, keys, entries, curves, strict=True)):
+            if entry is not None and entry.audio is not None and bend == UNBENT:
                 sources.append(Source(entry.audio, None, float(plan.level[0]), key))
             elif entry is not None:
-                sources.append(Source(None, entry.mel, float(plan.level[0]), key, bend=bend))
+                sources.append(Source(None, entry.mel, float(plan.level[0]), key, bend=bend, baked=baked[i]))
             elif i in started:
-                sources.append(Source(None, None, started[i].peak_db, key, started[i], bend))
+                sources.append(Source(None, None, started[i].peak_db, key, started[i], bend, baked[i]))
             else:
-                sources.append(Source(None, *decoded[i], key, bend=bend))
+                sources.append(Source(None, *decoded[i], key, bend=bend, baked=baked[i]))
         return sources
 
     def _launch(self, spec: NoteSpec, plan: NotePlan, source: Source, runtime: Runtime, began: float) -> Voice | None:
@@ -162,8 +166,7 @@ class NoteStarter:
             self._dropped(spec, "no voice slot free (every one busy fading out)")
             return None
         stream: AudioStream
-        attack, baked = False, _baked(source.bend)
-        bend = pitch_curve(source.bend, runtime.out_rate)
+        attack, bend = False, source.bend
         if source.head is not None:  # one block now, the rest of its head once every note went out
             stream = source.head.stream
             first = source.head.first(self.config.blocksize)
@@ -181,7 +184,9 @@ class NoteStarter:
         bank.ready[slot] = 0
         write(bank, slot, first, stream.start)
         bank.ready[slot] = stream.written
-        send_to_mixer(bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, source.audio is not None, baked))
+        send_to_mixer(
+            bank, StartVoice(spec.start, slot, spec.voice, spec.arrival, source.audio is not None, source.baked)
+        )
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
         key = source.key if bend == UNBENT else None  # bent audio is not the key's to cache
@@ -203,8 +208,3 @@ class NoteStarter:
         if time.monotonic() >= self._quiet_until:
             log.warning("%s: note %d dropped; %d so far", why, spec.note, int(self.stats[counter]))
             self._quiet_until = time.monotonic() + WARN_EVERY_S
-
-
-def _baked(bend: Rebend | None) -> float:
-    """The semitones of bend a new note carries in f0 from its first sample."""
-    return 0.0 if bend is None else bend.baked
