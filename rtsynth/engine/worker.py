@@ -60,9 +60,6 @@ SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is th
 REBEND_REST_S = 0.02  # a bend or vibrato is rendered into f0 once resting this long (the mixer resamples a moving bend)
 REBEND_INTERVAL_S = 0.1  # and at most this often, for at most REBEND_VOICES voices at a time
 REBEND_VOICES = 8  # a step stays short (a bent key's first render makes its table, 2.6 ms)
-# a live worker's preparation (the head table) is paced: rows back to back would take a core
-# for seconds after every start, against the audio and a standby loading beside it
-PREPARE_INTERVAL_S = 0.01
 
 
 class RenderWorker:
@@ -85,8 +82,6 @@ class RenderWorker:
         new notes start sooner) once the pre-render is done; an offline render has no use for it."""
         self.bank, self.runtime, self.config, self.on_swap, self.clock = bank, runtime, config, on_swap, clock
         self.read_ahead = read_ahead
-        self._next_prepare = 0.0
-        self._prepared: Runtime | None = None  # the runtime that has nothing left to prepare
         self.cache = RenderCache(config.cache_mb, resident_cache)
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
@@ -168,8 +163,6 @@ class RenderWorker:
         """How long the caller may sleep when a step found nothing to do."""
         if self.voices or self._dirty or self._resume:
             return 0.005
-        if self._preparing:
-            return max(0.001, self._next_prepare - self.clock())
         start = self.scheduler.next_start()
         if start is not None:
             return min(0.1, max(0.001, start - self.starter.lead - self.clock()))
@@ -254,22 +247,10 @@ class RenderWorker:
             return self._continue(behind)
         if self.prerenderer.step(self.runtime):
             return True
-        return self._prepare()
-
-    def _prepare(self) -> bool:
-        """A piece of the runtime's preparation, while nothing sounds (a step takes ms), paced."""
-        if not self._preparing or self.voices or self.clock() < self._next_prepare:
-            return False
-        if not self.runtime.prepare_step():
-            self._prepared = self.runtime
-            return False
-        self.stats.add("prepared")
-        self._next_prepare = self.clock() + PREPARE_INTERVAL_S
-        return True
-
-    @property
-    def _preparing(self) -> bool:
-        return self.read_ahead and self._swap is None and self._prepared is not self.runtime
+        if self.read_ahead and not self.voices and self.runtime.prepare_step():  # a step takes ms: silence only
+            self.stats.add("prepared")
+            return True
+        return False
 
     def _unbent(self) -> list[Voice]:
         """Sounding notes whose coming audio does not carry their channel's bend and vibrato (the
