@@ -39,7 +39,7 @@ from rtsynth.vocoder.loudness import level_gain
 log = logging.getLogger(__name__)
 
 HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1 (HarmonicHead)
-CROSSFADE_S = 0.0025  # a note whose head came from the head table fades into its own frames over this
+CROSSFADE_S = 0.0025  # a note started from the head table fades into its own first frames over this
 
 
 class DirectRuntime(Runtime):
@@ -87,7 +87,7 @@ class DirectRuntime(Runtime):
         decoded = self.outputs(z[now], lead=HEAD_FRAMES) if now else []
         first: dict[int, DecoderOutputs | np.ndarray] = dict(zip(now, decoded, strict=True))
         first.update((i, params) for i, params in enumerate(ahead) if params is not None)
-        whole: WholeDecode | list[DecoderOutputs] = WholeDecode(self, z)
+        whole: LazyDecode | list[DecoderOutputs] = LazyDecode(self, z)
         if len(now) == len(plans) and decoded[0].partials.shape[1] == self.mel.n_frames:  # a decoder not cut
             whole = decoded
         return [
@@ -364,7 +364,7 @@ def _starts_as_decoded(plan: NotePlan) -> bool:
     return plan.static and plan.blend is None and (plan.length is None or plan.length.attack >= HEAD_FRAMES)
 
 
-class WholeDecode:
+class LazyDecode:
     """Every frame of the decoder's outputs for a batch of new notes started on their first
     frames: one run, when the first of them is finished."""
 
@@ -391,7 +391,7 @@ class HarmonicHead:
         runtime: DirectRuntime,
         plan: NotePlan,
         first: DecoderOutputs | np.ndarray,
-        whole: WholeDecode | list[DecoderOutputs],
+        whole: LazyDecode | list[DecoderOutputs],
         index: int,
         note: int,
         bend: BendCurve = UNBENT,
