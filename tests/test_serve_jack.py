@@ -309,10 +309,9 @@ def test_held_notes_start_from_the_first_frames_the_live_worker_reads_ahead(capt
             playing.engine.submit(NoteOff(55, at=t0 + i + 0.6))
         first, again = playing.record(t0 - 0.05, t0 + 0.9), playing.record(t0 + 0.95, t0 + 1.9)
         tabled = counters["table_starts"] - tabled
-        status = playing.engine.status()
     finally:
         playing.close()
-    assert tabled == 1 and status["table_started_notes"] >= 1 and status["read_ahead_rows"] >= 81
+    assert tabled == 1
     hz = midi_hz(55)
     f0s = [estimate_f0(y[SR // 10 : SR // 2], hz) for y in (first, again)]
     assert abs(cents(f0s[0], hz)) < 5 and abs(cents(f0s[0], f0s[1])) < 2, f0s

@@ -12,9 +12,7 @@ Work in priority order, one small step at a time so a new note never waits long:
    vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
    (with more than `full_quality_voices` voices busy, a note keeps the attack vocoder: the
    main one costs about twice as much per voice, and polyphony comes first);
-5. voices below their target lead, then the keyboard pre-render;
-6. with no voice sounding, a live worker's preparation of the runtime (direct synthesis: the
-   head table, `headtable.py`).
+5. voices below their target lead, then the keyboard pre-render.
 
 In the worker process note starts run on a thread of their own (`start_step`) while the
 main loop does the rest (`step(starts=False)`), so a new note never waits behind a long
