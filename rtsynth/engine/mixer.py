@@ -137,8 +137,6 @@ COUNTERS = (
     "render_count",
     "resumed",
     "sustained",
-    "prepared",
-    "table_starts",
 )
 
 

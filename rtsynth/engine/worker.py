@@ -72,14 +72,10 @@ class RenderWorker:
         clock: Callable[[], float] = time.monotonic,
         kill_now: Callable[[int], None] | None = None,
         resident_cache: bool = False,
-        read_ahead: bool = False,
     ):
         """`resident_cache`: the whole cache is in memory from the start (a live server's worker:
-        flat memory through the show); otherwise pages are taken as they fill (an offline render).
-        `read_ahead`: time with no voice sounding goes to the runtime's preparation (a live worker:
-        new notes start sooner) once the pre-render is done; an offline render has no use for it."""
+        flat memory through the show); otherwise pages are taken as they fill (an offline render)."""
         self.bank, self.runtime, self.config, self.on_swap, self.clock = bank, runtime, config, on_swap, clock
-        self.read_ahead = read_ahead
         self.cache = RenderCache(config.cache_mb, resident_cache)
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
@@ -243,12 +239,7 @@ class RenderWorker:
             return True
         if behind is not None and lead < self.starter.lead:
             return self._continue(behind)
-        if self.prerenderer.step(self.runtime):
-            return True
-        if self.read_ahead and not self.voices and self.runtime.prepare_step():  # a step takes ms: silence only
-            self.stats.add("prepared")
-            return True
-        return False
+        return self.prerenderer.step(self.runtime)
 
     def _unbent(self) -> list[Voice]:
         """Sounding notes whose coming audio does not carry their channel's bend and vibrato (the
