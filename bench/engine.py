@@ -168,6 +168,7 @@ class FreshNotes:
 def latency_run(rig: Rig, transport: str, notes: list[tuple[int, float]], gap: float) -> dict:
     mixer, counters = rig.engine.mixer, rig.engine.counters
     since, renders_since, before = mixer.latency_count, int(counters["render_count"]), rig.trouble()
+    tabled = counters["table_starts"]
     for note, velocity in notes:
         rig.send(transport, note, velocity, True)
         time.sleep(HOLD_S)
@@ -182,6 +183,7 @@ def latency_run(rig: Rig, transport: str, notes: list[tuple[int, float]], gap: f
         "notes_sent": len(notes),
         "notes_measured": len(values),
         "from_full_cache": len(cached),
+        "from_head_table": int(counters["table_starts"] - tabled),
         "p50_ms": _pct(values, 50),
         "p99_ms": _pct(values, 99),
         "max_ms": float(values.max()) if len(values) else None,

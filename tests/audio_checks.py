@@ -58,6 +58,8 @@ def vibrato_fit(y: np.ndarray, note: int, hz: float, sr: int = SR) -> tuple[floa
     starts = range(0, len(y) - sr // 50, sr // 200)
     track = np.array([cents(estimate_f0(y[i : i + sr // 50], midi_hz(note), sr), midi_hz(note)) for i in starts])
     t = np.arange(len(track)) / 200
+    kept = np.isfinite(track)  # a window inside a dropped capture block is silent: it has no pitch
+    track, t = track[kept], t[kept]
     basis = np.stack([np.cos(2 * np.pi * hz * t), np.sin(2 * np.pi * hz * t), np.ones_like(t)], axis=1)
     fit, *_ = np.linalg.lstsq(basis, track, rcond=None)
     return float(np.hypot(*fit[:2])), float(np.percentile(np.abs(basis @ fit - track), 90))

@@ -558,7 +558,7 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
     assert plan.air is not None and plan.colour is not None  # the shipped model has air bands and colour
     ((params, peak),) = decode_plans(runtime, [plan], stats)
     whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)
-    heads = runtime.heads([plan], [67], [UNBENT])
+    heads = runtime.heads([plan], [67], [0.55], [UNBENT])
     if duration == 0.03:
         assert heads is None
         return
@@ -572,6 +572,52 @@ def test_a_note_started_on_its_first_frames_plays_what_its_whole_decode_plays(du
     np.testing.assert_allclose(finished, params, rtol=1e-5, atol=1e-7)
     started = np.concatenate([first, rest])
     assert np.max(np.abs(started - whole)) < 1e-5 * np.max(np.abs(whole))
+
+
+@pytest.mark.parametrize("velocity", [0.55, "mf"])
+def test_a_held_note_starts_from_the_head_table_then_fades_into_its_own_first_frames(velocity):
+    """Once a timbre's keys are read ahead, a never-rendered held note's head (its first 4
+    blocks) is blended from the table's two velocities nearest its own (within 0.7 dB of its
+    own; the same samples at a velocity the table holds), then fades into its own frames over
+    2.5 ms, and from there it plays the samples of the note decoded whole, with its own
+    parameters."""
+    runtime = create_runtime(load_model(default_bundle()), EngineConfig(samplerate=48000))
+    assert isinstance(runtime, DirectRuntime)
+    space, stats = runtime.space, Counters(VoiceBank(1, 16))
+    flute = space.timbre_index("flute")
+    velocity = float(space.dynamics_velocity[1]) if velocity == "mf" else velocity
+    spec = NoteSpec(0, 0, 67, velocity, None, flute, 0.0, 0.0, 0)
+    plan = plan_note(spec, ChannelState.fresh(space).timeline, space, runtime.framing)
+    ((params, peak),) = decode_plans(runtime, [plan], stats)
+    whole = runtime.stream(params, peak, 0, note=67).advance_to(runtime.note_samples, 16)
+
+    def head():
+        heads = runtime.heads([plan], [67], [velocity], [UNBENT])
+        assert heads is not None
+        return heads[0]
+
+    assert not head().from_table  # nothing read yet: the flute's keys are read first now
+    while (flute, 67) not in runtime.head_table.rows:
+        assert runtime.prepare_step()
+    assert {timbre for timbre, _ in runtime.head_table.rows} == {flute}
+    started = head()
+    assert started.from_table
+    first, more = started.first(128), started.first(384)
+    finished = started.finish(stats)
+    played = np.concatenate([first, more, started.stream.advance_to(runtime.note_samples, 16)])
+    np.testing.assert_allclose(finished, params, rtol=1e-5, atol=1e-7)
+    settled = 512 + round(0.0025 * 48000)
+    assert np.max(np.abs(played[settled:] - whole[settled:])) < 1e-5 * np.max(np.abs(whole))
+    assert abs(10 * np.log10(np.mean(played[:512] ** 2) / np.mean(whole[:512] ** 2))) < 0.7
+    steps = np.abs(np.diff(played[:settled]))
+    assert steps.max() <= 1.05 * np.abs(np.diff(whole[:settled])).max()
+    if velocity == space.dynamics_velocity[1]:
+        assert np.max(np.abs(played - whole)) < 1e-5 * np.max(np.abs(whole))
+    timed = NoteSpec(0, 0, 67, velocity, 1.0, flute, 0.0, 0.0, 0)  # another latent: its length's
+    heads = runtime.heads(
+        [plan_note(timed, ChannelState.fresh(space).timeline, space, runtime.framing)], [67], [velocity], [UNBENT]
+    )
+    assert heads is not None and not heads[0].from_table
 
 
 def colour_table(spec, timbre: str, dyn: str, row: list[float]) -> dict:

@@ -291,6 +291,35 @@ def test_a_key_held_past_the_decoded_window_plays_on_until_released(capture):
     assert sustained == 1 and np.all(np.abs(20 * np.log10(np.array(levels) / body)) < 4.0), levels
 
 
+def test_held_notes_start_from_the_first_frames_the_live_worker_reads_ahead(capture):
+    """The live worker reads each timbre's held notes' first frames in idle time, the channel's
+    timbre first; a never-rendered held note struck there starts from them (counted) and sounds
+    as the same note struck again, started from its own (cached) frames: the same pitch, level
+    and length."""
+    playing = Live(default_bundle(), capture)
+    counters = playing.engine.counters
+    try:
+        deadline = time.monotonic() + 60
+        while counters["prepared"] < 81 and time.monotonic() < deadline:  # the tuba's keys, 28-108
+            time.sleep(0.2)
+        tabled = counters["table_starts"]
+        t0 = playing.at()
+        for i in range(2):
+            playing.engine.submit(NoteOn(55, 0.6, at=t0 + i))
+            playing.engine.submit(NoteOff(55, at=t0 + i + 0.6))
+        first, again = playing.record(t0 - 0.05, t0 + 0.9), playing.record(t0 + 0.95, t0 + 1.9)
+        tabled = counters["table_starts"] - tabled
+        status = playing.engine.status()
+    finally:
+        playing.close()
+    assert tabled == 1 and status["table_started_notes"] >= 1 and status["read_ahead_rows"] >= 81
+    hz = midi_hz(55)
+    f0s = [estimate_f0(y[SR // 10 : SR // 2], hz) for y in (first, again)]
+    assert abs(cents(f0s[0], hz)) < 5 and abs(cents(f0s[0], f0s[1])) < 2, f0s
+    assert abs(20 * np.log10(held_level(first) / held_level(again))) < 0.5
+    assert abs(sounding_length_s(first, SR) - sounding_length_s(again, SR)) < 0.02  # a captured block either way
+
+
 def test_a_looped_note_plays_on_when_its_worker_dies(capture):
     """A key held past the window, its sustain looped, when the render worker is killed: the
     standby takes over and carries the loop on from where the dead worker's audio ends."""

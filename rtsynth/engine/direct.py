@@ -28,6 +28,7 @@ from rtsynth.engine.cache import cache_key
 from rtsynth.engine.config import EngineConfig
 from rtsynth.engine.counters import Counters
 from rtsynth.engine.decoding import finish_plan
+from rtsynth.engine.headtable import HeadTable
 from rtsynth.engine.latent import LatentSpace
 from rtsynth.engine.notes import NotePlan, along, blend_keys
 from rtsynth.engine.synth import FrameStream, NoteHead, Runtime
@@ -38,6 +39,7 @@ from rtsynth.vocoder.loudness import level_gain
 log = logging.getLogger(__name__)
 
 HEAD_FRAMES = 2  # a note's first samples blend between frames 0 and 1 (HarmonicHead)
+CROSSFADE_S = 0.0025  # a note whose head came from the head table fades into its own frames over this
 
 
 class DirectRuntime(Runtime):
@@ -61,6 +63,8 @@ class DirectRuntime(Runtime):
         self.partials = synthesis.partials
         self.band_power = noise_bands(self.out_rate, self.bands).var(axis=1).astype(np.float64)  # per unit gain
         self._colour_reach: dict[int, ColourReach] = {}  # per key: how its colour reaches its partials and bands
+        keys = range(int(self.space.pitches.min()), int(self.space.pitches.max()) + 1)
+        self.head_table = HeadTable(self.space, self.read_first, keys)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents [k, 20] -> [k, K + B, n_frames] amplitudes and noise gains at 0 dB."""
@@ -69,18 +73,38 @@ class DirectRuntime(Runtime):
             self.read(outputs, out[i], slice(None))
         return out
 
-    def heads(self, plans: list[NotePlan], notes: list[int], bends: list[BendCurve]) -> list[NoteHead] | None:
-        """New notes that can start on their first frames (see `HarmonicHead`), one decoder run
-        for all; None unless every plan is a static note whose first frames play as decoded."""
+    def heads(
+        self, plans: list[NotePlan], notes: list[int], velocities: list[float], bends: list[BendCurve]
+    ) -> list[NoteHead] | None:
+        """New notes that can start on their first frames (see `HarmonicHead`): from the head
+        table where it has them, the others' decoded in one run; None unless every plan is a
+        static note whose first frames play as decoded."""
         if not all(_starts_as_decoded(plan) for plan in plans):
             return None
         z = np.concatenate([plan.z for plan in plans])
-        first = self.outputs(z, lead=HEAD_FRAMES)
-        whole = first if first[0].partials.shape[1] == self.mel.n_frames else WholeDecode(self, z)
+        ahead = [self.head_table.first(row, note, v) for row, note, v in zip(z, notes, velocities, strict=True)]
+        now = [i for i, params in enumerate(ahead) if params is None]
+        decoded = self.outputs(z[now], lead=HEAD_FRAMES) if now else []
+        first: dict[int, DecoderOutputs | np.ndarray] = dict(zip(now, decoded, strict=True))
+        first.update((i, params) for i, params in enumerate(ahead) if params is not None)
+        whole: WholeDecode | list[DecoderOutputs] = WholeDecode(self, z)
+        if len(now) == len(plans) and decoded[0].partials.shape[1] == self.mel.n_frames:  # a decoder not cut
+            whole = decoded
         return [
             HarmonicHead(self, plan, first[i], whole, i, note, bend)
             for i, (plan, note, bend) in enumerate(zip(plans, notes, bends, strict=True))
         ]
+
+    def read_first(self, z: np.ndarray) -> np.ndarray:
+        """Latents [k, size] -> their first frames read [k, K + B, HEAD_FRAMES] (the head table's rows)."""
+        out = np.zeros((len(z), self.partials + len(self.bands), HEAD_FRAMES), np.float32)
+        for i, outputs in enumerate(self.outputs(z, lead=HEAD_FRAMES)):
+            self.read(outputs, out[i], slice(0, HEAD_FRAMES))
+        return out
+
+    def prepare_step(self) -> bool:
+        """A row of the head table."""
+        return self.head_table.fill_step()
 
     def outputs(self, z: np.ndarray, lead: int | None = None) -> list[DecoderOutputs]:
         """The decoder's outputs for latents z [k, size]: every frame, or with `lead` the first
@@ -240,9 +264,15 @@ class DirectStream(FrameStream):
         self.loop = loop  # a sustain loop: the stream never ends (see SynthFrames.loop)
         self.frame = start_frame
         self.start = self.written = runtime.sample_of(start_frame)
-        self._synth = HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, self.start, note, bend)
+        self._note, self._bend = note, bend
+        self._synth = self._synth_at(params, self.start)
+        self._fade: _Fade | None = None
         self._gain = np.float32(level_gain(peak_db))
         self.done = False
+
+    def _synth_at(self, params: np.ndarray, sample: int) -> HarmonicStream:
+        runtime = self.runtime
+        return HarmonicStream(self._frames(params), runtime.out_rate, runtime.bands, sample, self._note, self._bend)
 
     def _frames(self, params: np.ndarray) -> SynthFrames:
         k, runtime = self.runtime.partials, self.runtime
@@ -262,8 +292,22 @@ class DirectStream(FrameStream):
         """The next `samples` of the first frame (a head is written a piece at a time); `advance`
         goes on from them."""
         samples = min(samples, self.runtime.sample_of(1) - 1 - (self.written - self.start))
-        out: np.ndarray = self._synth.render(max(0, samples)) * self._gain
+        out: np.ndarray = self._render(max(0, samples)) * self._gain
         self.written += len(out)
+        return out
+
+    def fade_into(self, params: np.ndarray, samples: int) -> None:
+        """Play `params` from here, the next `samples` faded in from the frames played so far:
+        both have the same phases and noise, so their amplitudes crossfade."""
+        self._fade = _Fade(self._synth, self._synth.position, samples)
+        self.mel = params
+        self._synth = self._synth_at(params, self._synth.position)
+
+    def _render(self, n: int) -> np.ndarray:
+        out = self._synth.render(n)
+        fade = self._fade
+        if fade is not None:
+            self._fade = fade.blend(out, self._synth.position - n)
         return out
 
     @property
@@ -278,13 +322,32 @@ class DirectStream(FrameStream):
         self.frame = self.frame + frames if endless else min(self.frame + frames, n_frames)
         finished = not endless and self.frame >= n_frames
         end = self.runtime.note_samples if finished else self.runtime.sample_of(self.frame)
-        out = self._synth.render(max(0, end - self.written)) * self._gain
+        out = self._render(max(0, end - self.written)) * self._gain
         self.written = end
         self.done = finished
         return out
 
     def close(self) -> None:
         self.done = True
+
+
+@dataclass(frozen=True)
+class _Fade:
+    """The frames a stream fades out of, from sample `begin` over `samples`."""
+
+    leaving: HarmonicStream
+    begin: int
+    samples: int
+
+    def blend(self, out: np.ndarray, at: int) -> _Fade | None:
+        """`out` (samples from `at`, the new frames') faded in over what `leaving` plays there;
+        None once the fade is over."""
+        n = min(len(out), self.begin + self.samples - at)
+        if n > 0:
+            ramp = (np.arange(at, at + n) - self.begin + 1) / self.samples
+            old = self.leaving.render(n)
+            out[:n] = old + (out[:n] - old) * ramp.astype(np.float32)
+        return self if at + len(out) < self.begin + self.samples else None
 
 
 @dataclass(frozen=True)
@@ -319,13 +382,15 @@ class HarmonicHead:
     """A new note started on its first frames: the decoder computes frames 0 and 1 alone
     (`first`), they are read into synthesis parameters, the note goes to the mixer, and the
     other frames are decoded and read after (`finish`). Decoding and reading every frame first
-    held every new note back by more than a ms."""
+    held every new note back by more than a ms. Where the head table had the note's first
+    frames (an array, as read), its head is played from those, and it fades into its own,
+    read from the whole decode, over CROSSFADE_S after the head."""
 
     def __init__(
         self,
         runtime: DirectRuntime,
         plan: NotePlan,
-        first: DecoderOutputs,
+        first: DecoderOutputs | np.ndarray,
         whole: WholeDecode | list[DecoderOutputs],
         index: int,
         note: int,
@@ -333,7 +398,11 @@ class HarmonicHead:
     ):
         self.runtime, self.plan, self.whole, self.index = runtime, plan, whole, index
         self._params = runtime.blank(1)[0]
-        runtime.read(first, self._params, slice(0, HEAD_FRAMES))
+        self.from_table = isinstance(first, np.ndarray)
+        if isinstance(first, np.ndarray):
+            self._params[:, :HEAD_FRAMES] = first
+        else:
+            runtime.read(first, self._params, slice(0, HEAD_FRAMES))
         head = np.zeros_like(self._params)
         head[:, :HEAD_FRAMES] = runtime.voiced(self._params[:, :HEAD_FRAMES], plan)
         self.peak_db = float(plan.level[0])
@@ -343,9 +412,13 @@ class HarmonicHead:
         return self.stream.head(samples)
 
     def finish(self, stats: Counters) -> np.ndarray:
-        """Read the other frames, hand them to the stream; the note's whole parameters (as
-        `decode_plans` gives them)."""
-        self.runtime.read(self.whole[self.index], self._params, slice(HEAD_FRAMES, None))
+        """Read the other frames (and the first, after the table's), hand them to the stream;
+        the note's whole parameters (as `decode_plans` gives them)."""
+        read = slice(0 if self.from_table else HEAD_FRAMES, None)
+        self.runtime.read(self.whole[self.index], self._params, read)
         params, _ = finish_plan(self.runtime, self.plan, self._params[None], stats)
-        self.stream.update(params)
+        if self.from_table:
+            self.stream.fade_into(params, round(CROSSFADE_S * self.runtime.out_rate))
+        else:
+            self.stream.update(params)
         return params

@@ -184,6 +184,8 @@ class Engine:
             "worker_restart_ms": math.nan if self.last_restart is None else round(self.last_restart.seconds * 1e3, 2),
             "resumed_notes": int(counters["resumed"]),
             "sustained_notes": int(counters["sustained"]),  # held past their decoded window, sustain looped
+            "read_ahead_rows": int(counters["prepared"]),  # head table rows read (engine/headtable.py)
+            "table_started_notes": int(counters["table_starts"]),
             "model_loading": self.loading,
             "model_error": self.model_error or "",
             **self.controller.timbre_state(),

@@ -137,6 +137,8 @@ COUNTERS = (
     "render_count",
     "resumed",
     "sustained",
+    "prepared",
+    "table_starts",
 )
 
 

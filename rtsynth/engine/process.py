@@ -198,7 +198,7 @@ def worker_main(conn: Connection) -> None:
     def swapped(runtime: Runtime) -> None:
         send(ModelSwapped(runtime_info(runtime)))
 
-    worker = RenderWorker(bank, runtime, config, on_swap=swapped, resident_cache=True)
+    worker = RenderWorker(bank, runtime, config, on_swap=swapped, resident_cache=True, read_ahead=True)
     loader = ModelLoader(worker, config, send)
     send(WorkerReady(runtime_info(runtime)))
     try:

@@ -135,7 +135,12 @@ class NoteStarter:
         curves = [pitch_curve(pitch, runtime.out_rate) for pitch in pitches]
         baked = [0.0 if pitch is None else pitch.baked for pitch in pitches]
         heads = (
-            runtime.heads([plans[i] for i in missing], [specs[i].note for i in missing], [curves[i] for i in missing])
+            runtime.heads(
+                [plans[i] for i in missing],
+                [specs[i].note for i in missing],
+                [specs[i].velocity for i in missing],
+                [curves[i] for i in missing],
+            )
             if missing
             else None
         )
@@ -189,7 +194,10 @@ class NoteStarter:
         )
         self.stats.add("notes")
         self.stats.log_render((time.perf_counter() - began) * 1e3)
-        key = source.key if bend == UNBENT else None  # bent audio is not the key's to cache
+        own = source.head is None or not source.head.from_table
+        if not own:
+            self.stats.add("table_starts")
+        key = source.key if bend == UNBENT and own else None  # bent audio is not the key's to cache
         return Voice(spec, slot, stream, runtime, key, attack, bend=bend)
 
     def _finish(self, voice: Voice, head: NoteHead, runtime: Runtime) -> np.ndarray:

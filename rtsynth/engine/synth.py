@@ -144,16 +144,23 @@ class Runtime(ABC):
         """A held note's stream: the same frames up to the sustain loop's end, then the loop
         (`sustain_loop`) back and forth, endless."""
 
-    def heads(self, plans: list[NotePlan], notes: list[int], bends: list[BendCurve]) -> list[NoteHead] | None:
+    def heads(
+        self, plans: list[NotePlan], notes: list[int], velocities: list[float], bends: list[BendCurve]
+    ) -> list[NoteHead] | None:
         """New notes that start before all their frames are read, each at its bend; None: decode
         them whole."""
         return None
+
+    def prepare_step(self) -> bool:
+        """One piece of the live worker's idle-time preparation; False when none is left."""
+        return False
 
 
 class NoteHead(Protocol):
     """A new note whose stream can play its first samples before the rest of it is read."""
 
     peak_db: float
+    from_table: bool  # its first block came from a table, not its own frames: not its key's audio to cache
 
     @property
     def stream(self) -> AudioStream: ...

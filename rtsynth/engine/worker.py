@@ -12,7 +12,9 @@ Work in priority order, one small step at a time so a new note never waits long:
    vocoder to the main one: new audio spliced in with a crossfade ahead of the playhead
    (with more than `full_quality_voices` voices busy, a note keeps the attack vocoder: the
    main one costs about twice as much per voice, and polyphony comes first);
-5. voices below their target lead, then the keyboard pre-render.
+5. voices below their target lead, then the keyboard pre-render;
+6. with no voice sounding, a live worker's preparation of the runtime (direct synthesis: the
+   head table, `headtable.py`).
 
 In the worker process note starts run on a thread of their own (`start_step`) while the
 main loop does the rest (`step(starts=False)`), so a new note never waits behind a long
@@ -58,6 +60,9 @@ SUSTAIN_AHEAD_S = 1.0  # a held note's sustain is looped once its playhead is th
 REBEND_REST_S = 0.02  # a bend or vibrato is rendered into f0 once resting this long (the mixer resamples a moving bend)
 REBEND_INTERVAL_S = 0.1  # and at most this often, for at most REBEND_VOICES voices at a time
 REBEND_VOICES = 8  # a step stays short (a bent key's first render makes its table, 2.6 ms)
+# a live worker's preparation (the head table) is paced: rows back to back would take a core
+# for seconds after every start, against the audio and a standby loading beside it
+PREPARE_INTERVAL_S = 0.01
 
 
 class RenderWorker:
@@ -72,10 +77,16 @@ class RenderWorker:
         clock: Callable[[], float] = time.monotonic,
         kill_now: Callable[[int], None] | None = None,
         resident_cache: bool = False,
+        read_ahead: bool = False,
     ):
         """`resident_cache`: the whole cache is in memory from the start (a live server's worker:
-        flat memory through the show); otherwise pages are taken as they fill (an offline render)."""
+        flat memory through the show); otherwise pages are taken as they fill (an offline render).
+        `read_ahead`: time with no voice sounding goes to the runtime's preparation (a live worker:
+        new notes start sooner) once the pre-render is done; an offline render has no use for it."""
         self.bank, self.runtime, self.config, self.on_swap, self.clock = bank, runtime, config, on_swap, clock
+        self.read_ahead = read_ahead
+        self._next_prepare = 0.0
+        self._prepared: Runtime | None = None  # the runtime that has nothing left to prepare
         self.cache = RenderCache(config.cache_mb, resident_cache)
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
@@ -157,6 +168,8 @@ class RenderWorker:
         """How long the caller may sleep when a step found nothing to do."""
         if self.voices or self._dirty or self._resume:
             return 0.005
+        if self._preparing:
+            return max(0.001, self._next_prepare - self.clock())
         start = self.scheduler.next_start()
         if start is not None:
             return min(0.1, max(0.001, start - self.starter.lead - self.clock()))
@@ -239,7 +252,24 @@ class RenderWorker:
             return True
         if behind is not None and lead < self.starter.lead:
             return self._continue(behind)
-        return self.prerenderer.step(self.runtime)
+        if self.prerenderer.step(self.runtime):
+            return True
+        return self._prepare()
+
+    def _prepare(self) -> bool:
+        """A piece of the runtime's preparation, while nothing sounds (a step takes ms), paced."""
+        if not self._preparing or self.voices or self.clock() < self._next_prepare:
+            return False
+        if not self.runtime.prepare_step():
+            self._prepared = self.runtime
+            return False
+        self.stats.add("prepared")
+        self._next_prepare = self.clock() + PREPARE_INTERVAL_S
+        return True
+
+    @property
+    def _preparing(self) -> bool:
+        return self.read_ahead and self._swap is None and self._prepared is not self.runtime
 
     def _unbent(self) -> list[Voice]:
         """Sounding notes whose coming audio does not carry their channel's bend and vibrato (the
