@@ -86,7 +86,7 @@ class RenderWorker:
         self.bank, self.runtime, self.config, self.on_swap, self.clock = bank, runtime, config, on_swap, clock
         self.read_ahead = read_ahead
         self._next_prepare = 0.0
-        self._prepared: Runtime | None = None  # the runtime that has nothing left to prepare
+        self._prepared = False  # the playing runtime has nothing left to prepare
         self.cache = RenderCache(config.cache_mb, resident_cache)
         self.stats = Counters(bank)
         self.table = VoiceTable(bank, config, kill_now)
@@ -261,7 +261,7 @@ class RenderWorker:
         if not self._preparing or self.voices or self.clock() < self._next_prepare:
             return False
         if not self.runtime.prepare_step():
-            self._prepared = self.runtime
+            self._prepared = True
             return False
         self.stats.add("prepared")
         self._next_prepare = self.clock() + PREPARE_INTERVAL_S
@@ -269,7 +269,7 @@ class RenderWorker:
 
     @property
     def _preparing(self) -> bool:
-        return self.read_ahead and self._swap is None and self._prepared is not self.runtime
+        return self.read_ahead and self._swap is None and not self._prepared
 
     def _unbent(self) -> list[Voice]:
         """Sounding notes whose coming audio does not carry their channel's bend and vibrato (the
@@ -342,7 +342,7 @@ class RenderWorker:
     def _do_swap(self) -> None:
         runtime, self._swap = self._swap, None
         assert runtime is not None
-        self.runtime = runtime
+        self.runtime, self._prepared = runtime, False
         self.cache.clear()
         self.prerenderer.clear()
         self.on_swap(runtime)
