@@ -53,10 +53,6 @@ class HeadTable:
         timbre = space.slices["timbre"]
         self._timbres = {self._row_z(t, keys.start)[0][timbre].tobytes(): t for t in range(space.n_timbres)}
 
-    @property
-    def pending(self) -> int:
-        return sum(len(keys) for keys in self._keys)
-
     def _row_z(self, timbre: int, note: int) -> np.ndarray:
         """A held note's latents at the grid's velocities, as `plan_note` makes them on a channel
         resting at this timbre."""
